@@ -1,0 +1,72 @@
+# Account engagement scoring: the two commands are `make demo` and `make test`.
+# Each creates .venv in the project if missing and installs the pinned dependencies
+# (requirements*.txt, with the whole resolved set pinned in constraints.txt).
+# Everything a run writes (Airflow home, lake, warehouse, sample data) lives under .local/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+
+export ENGAGEMENT_HOME ?= $(CURDIR)/.local
+export AIRFLOW_HOME ?= $(ENGAGEMENT_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+.PHONY: demo test lint airflow bench lock clean chromium
+
+$(VENV)/.runtime: requirements.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing pinned runtime dependencies into $(VENV) (first time: about a minute)..."
+	@$(PIP) -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	@echo "Installing pinned test dependencies..."
+	@$(PIP) -r requirements-dev.txt
+	@touch $@
+
+## demo: install, generate the sample, run every stage over every generated day, print a summary
+demo: $(VENV)/.runtime
+	@$(BIN)/python -m include.scoring demo
+
+## test: install, then lint and run every test (unit, DAG integrity, integration)
+test: $(VENV)/.dev chromium
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff check --select AIR3 dags plugins include
+	@$(BIN)/python -m pytest
+
+## chromium: the browser tests use Debian's chromium; installed here when missing and possible
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian chromium for the browser tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will skip (fail when CI=true)"; \
+	  else echo "note: chromium not found; browser tests will skip (fail when CI=true)"; fi; }
+
+## lint: ruff with the default rules and Airflow 3 migration rules
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff check --select AIR3 dags plugins include
+
+## airflow: the Airflow UI and scheduler on http://localhost:8080 (AIRFLOW_HOME=.local/airflow)
+airflow: $(VENV)/.runtime
+	$(BIN)/airflow standalone
+
+## bench: the performance harness (large; see benchmarks/README.md)
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.run
+
+## lock: re-resolve constraints.txt from requirements-dev.txt in a throwaway venv
+lock:
+	rm -rf /tmp/engagement-lock && $(PYTHON) -m venv /tmp/engagement-lock
+	/tmp/engagement-lock/bin/python -m pip install -q -r requirements-dev.txt
+	(echo "# The whole resolved dependency set, pinned: pip install -r requirements-dev.txt -c constraints.txt"; \
+	 echo "# Regenerate: make lock (a fresh venv from requirements-dev.txt, then pip freeze)."; \
+	 /tmp/engagement-lock/bin/python -m pip freeze) > constraints.txt
+
+clean:
+	rm -rf .local

@@ -1,0 +1,201 @@
+"""Command line: `python -m include.scoring <command> ...` (SPEC section 7).
+
+Runs any stage, or every stage day by day, without a scheduler; the DAG tasks call the same
+functions. Exit status: 0 success, 1 data or pipeline failure (the message says what and where),
+2 usage error. Every option can also come from the environment variable shown in `--help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from include.scoring.errors import PipelineError
+
+log = logging.getLogger("include.scoring")
+
+COMMON = [
+    ("--landing", "ENGAGEMENT_LANDING", "landing zone folder"),
+    ("--crm-url", "ENGAGEMENT_CRM_URL", "SQLAlchemy URL of the CRM database"),
+    ("--lake", "ENGAGEMENT_LAKE", "lake root (folder or fsspec URL)"),
+    ("--warehouse-url", "ENGAGEMENT_WAREHOUSE_URL", "SQLAlchemy URL of the warehouse"),
+    ("--config", "ENGAGEMENT_CONFIG", "scoring config YAML (default: include/config/engagement.yaml)"),
+]
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _env_default(var: str, kind: Callable = str):
+    value = os.environ.get(var)
+    if value in (None, ""):
+        return None
+    try:
+        return kind(value)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise SystemExit(f"error: environment variable {var}={value!r} is not valid") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("locations (default: the embedded sample under .local/)")
+    for flag, env, text in COMMON:
+        group.add_argument(flag, default=None, metavar=flag.strip("-").split("-")[-1].upper(), help=f"{text} [{env}]")
+
+
+def _settings(args: argparse.Namespace):
+    from include.scoring.settings import Settings
+
+    return Settings.from_env(
+        landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=args.config
+    )
+
+
+def _context(args: argparse.Namespace):
+    """The run context, with the config validated up front: a bad config fails before any work."""
+    from include.scoring.pipeline import RunContext
+
+    ctx = RunContext(_settings(args))
+    ctx.config  # noqa: B018 - load and validate now
+    return ctx
+
+
+# Commands ---------------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from include.scoring.settings import local_home
+    from include.scoring.synthetic import generate
+
+    out = Path(args.out) if args.out else local_home() / "sample"
+    summary = generate(out, accounts=args.accounts, days=args.days, end_date=args.end_date, seed=args.seed, crm_url=args.crm_url, bad_rows=args.bad_rows)
+    print("\n".join(summary.lines()))
+    print(f"  landing: {out / 'landing'}\n  crm:     {summary.crm_url}\n  truth:   {out / 'truth'}")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import extract_stage
+    from include.scoring.sources import EXTRACT_SOURCES
+
+    ctx = _context(args)
+    for result in extract_stage(ctx, args.date, args.source or EXTRACT_SOURCES):
+        print(result.line())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import run_range
+    from include.scoring.summary import print_run_summary
+
+    if args.end < args.start:
+        raise SystemExit(f"error: --end {args.end} is before --start {args.start}")
+    ctx = _context(args)
+    report = run_range(ctx, args.start, args.end)
+    print_run_summary(ctx, report)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate the sample, wipe earlier demo outputs, run every stage over every day, summarise."""
+    import shutil
+
+    from include.scoring.pipeline import RunContext, run_range
+    from include.scoring.settings import Settings, local_home
+    from include.scoring.summary import print_run_summary
+    from include.scoring.synthetic import generate
+
+    home = local_home()
+    sample = home / "sample"
+    print(f"Generating the sample ({args.accounts} accounts, {args.days} days) in {sample} ...")
+    summary = generate(sample, accounts=args.accounts, days=args.days, seed=args.seed, bad_rows=args.bad_rows)
+    print("\n".join(summary.lines()))
+    settings = Settings(
+        landing=str(sample / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(home / "lake"),
+        warehouse_url=f"sqlite:///{home / 'warehouse.sqlite'}",
+        config_path=args.config,
+        truth=str(sample / "truth"),
+    )
+    shutil.rmtree(settings.lake, ignore_errors=True)
+    (home / "warehouse.sqlite").unlink(missing_ok=True)
+    print(f"\nRunning every stage for {summary.start} .. {summary.end} ...")
+    ctx = RunContext(settings)
+    report = run_range(ctx, summary.start, summary.end)
+    print_run_summary(ctx, report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m include.scoring",
+        description="Account engagement scoring: run any stage, or the whole day, without a scheduler.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="write a synthetic sample: landing files, CRM database, ground truth", description="Write a deterministic synthetic sample (SPEC section 7).")
+    p.add_argument("--out", default=_env_default("ENGAGEMENT_SAMPLE"), help="output folder [ENGAGEMENT_SAMPLE] (default .local/sample)")
+    p.add_argument("--accounts", type=int, default=_env_default("ENGAGEMENT_ACCOUNTS", int) or 300, help="number of accounts [ENGAGEMENT_ACCOUNTS] (default 300)")
+    p.add_argument("--days", type=int, default=_env_default("ENGAGEMENT_DAYS", int) or 120, help="days of history [ENGAGEMENT_DAYS] (default 120)")
+    p.add_argument("--end-date", type=_date, default=_env_default("ENGAGEMENT_END_DATE", _date), help="last day, YYYY-MM-DD [ENGAGEMENT_END_DATE] (default yesterday, UTC)")
+    p.add_argument("--seed", type=int, default=_env_default("ENGAGEMENT_SEED", int) or 42, help="random seed [ENGAGEMENT_SEED] (default 42)")
+    p.add_argument("--crm-url", default=_env_default("ENGAGEMENT_CRM_URL"), help="write the CRM here instead of OUT/crm.sqlite [ENGAGEMENT_CRM_URL]")
+    p.add_argument("--bad-rows", type=float, default=_env_default("ENGAGEMENT_BAD_ROWS", float) or 0.0, help="share of rows given a realistic defect, plus one broken file (e.g. 0.01) [ENGAGEMENT_BAD_ROWS]")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="generate the sample and run every stage over it (what `make demo` runs)", description="Generate the embedded sample under .local/ and run the whole pipeline over every generated day.")
+    p.add_argument("--accounts", type=int, default=300, help="number of accounts (default 300)")
+    p.add_argument("--days", type=int, default=120, help="days of history ending yesterday (default 120)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--bad-rows", type=float, default=0.0, help="share of rows given a realistic defect (default 0)")
+    p.add_argument("--config", default=_env_default("ENGAGEMENT_CONFIG"), help="scoring config YAML [ENGAGEMENT_CONFIG]")
+    p.set_defaults(func=cmd_demo)
+
+    from include.scoring.sources import EXTRACT_SOURCES
+
+    p = sub.add_parser("extract", help="landing files and CRM snapshot of one day into the raw lake", description="Extract one day into raw/<source>/dt=D.")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to extract, YYYY-MM-DD [ENGAGEMENT_DATE]")
+    p.add_argument("--source", action="append", choices=EXTRACT_SOURCES, help="only this source (repeatable; default all)")
+    _common(p)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
+    p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")
+    p.add_argument("--end", type=_date, required=_env_default("ENGAGEMENT_END", _date) is None, default=_env_default("ENGAGEMENT_END", _date), help="last day [ENGAGEMENT_END]")
+    _common(p)
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("great_expectations", "matplotlib", "urllib3", "fsspec"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return args.func(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - a bug, not a user mistake: show everything
+        traceback.print_exc()
+        print("error: unexpected internal error (a bug); please report it with the traceback above", file=sys.stderr)
+        return 1

