@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -qq -c constraints.txt
 
 export ENGAGEMENT_HOME ?= $(CURDIR)/.local
 export AIRFLOW_HOME ?= $(ENGAGEMENT_HOME)/airflow

@@ -10,6 +10,13 @@ built from the state of D-1), so one run at a time.
 | `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet) | `raw/<source>/dt=D` |
 | `extract_crm` | the CRM database (connection `engagement_crm`), whole tables | `raw/crm/<table>/dt=D` |
 | `extract_reference` | `<landing>/reference/` (IP ranges, free-mail domains) | `reference/<name>/dt=D` |
+| `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
+| `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
+
+Validation (Great Expectations, suites in `include/expectations/`) quarantines failing rows with
+`failed_checks`; a **batch** failure (schema, volume when set to fail, more bad rows than
+`validation.max_bad_row_share`) fails the task with a message naming the files, checks, counts and
+examples, removes that day's valid partition, and so stops everything downstream for the day.
 
 Tasks pass lake paths through XCom, never data. Locations come from the Airflow connections
 `engagement_crm` / `engagement_warehouse` when defined, else from `ENGAGEMENT_LANDING`,
@@ -28,7 +35,7 @@ from datetime import datetime, timezone
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.dag_support import DEFAULT_ARGS
-from include.scoring.sources import EXTRACT_SOURCES
+from include.scoring.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
 
 @task(doc_md="Extract one source of day D into `raw/<source>/dt=D`; returns the partition path(s).")
@@ -37,6 +44,14 @@ def extract(source: str, **context) -> list[str]:
     from include.scoring.pipeline import extract_stage
 
     return log_results(extract_stage(run_context(), day_of(context), [source]))
+
+
+@task(doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch.")
+def validate(source: str, raw_paths: list[str], **context) -> list[str]:
+    from include.dag_support import day_of, log_results, run_context
+    from include.scoring.pipeline import validate_stage
+
+    return log_results(validate_stage(run_context(), day_of(context), [source]))
 
 
 @dag(
@@ -50,8 +65,9 @@ def extract(source: str, **context) -> list[str]:
     default_args=DEFAULT_ARGS,
 )
 def engagement_daily():
-    for source in EXTRACT_SOURCES:
-        extract.override(task_id=f"extract_{source}")(source=source)
+    extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
+    for source in VALIDATE_SOURCES:
+        validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source])
 
 
 engagement_daily()

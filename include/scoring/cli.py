@@ -91,6 +91,19 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import validate_stage
+    from include.scoring.sources import VALIDATE_SOURCES
+    from include.scoring.validation_report import report_lines
+
+    ctx = _context(args)
+    for result in validate_stage(ctx, args.date, args.source or VALIDATE_SOURCES, args.reprocess_quarantine):
+        print("\n".join(report_lines(result)))
+    if args.reprocess_quarantine:
+        print(f"Re-run the later stages for {args.date} to use the re-validated rows: python -m include.scoring run --start {args.date} --end {args.date}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -156,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=300, help="number of accounts (default 300)")
     p.add_argument("--days", type=int, default=120, help="days of history ending yesterday (default 120)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--bad-rows", type=float, default=0.0, help="share of rows given a realistic defect (default 0)")
+    p.add_argument("--bad-rows", type=float, default=0.01, help="share of rows given a realistic defect, plus one broken file (default 0.01; 0 for clean data)")
     p.add_argument("--config", default=_env_default("ENGAGEMENT_CONFIG"), help="scoring config YAML [ENGAGEMENT_CONFIG]")
     p.set_defaults(func=cmd_demo)
 
@@ -167,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", choices=EXTRACT_SOURCES, help="only this source (repeatable; default all)")
     _common(p)
     p.set_defaults(func=cmd_extract)
+
+    from include.scoring.sources import VALIDATE_SOURCES
+
+    p = sub.add_parser("validate", help="Great Expectations checks of one day: valid and quarantine partitions", description="Validate raw/<source>/dt=D into valid/ and quarantine/ (SPEC section 2).")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to validate [ENGAGEMENT_DATE]")
+    p.add_argument("--source", action="append", choices=VALIDATE_SOURCES, help="only this source (repeatable; default all; crm = its four tables)")
+    p.add_argument("--reprocess-quarantine", action="store_true", help="re-validate the day's quarantined rows (after an upstream fix or a config change); rows that now pass move to valid")
+    _common(p)
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

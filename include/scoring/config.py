@@ -155,8 +155,20 @@ class Volume(_Strict):
 class Validation(_Strict):
     late_arrival_days: int = Field(2, ge=0)
     max_bad_row_share: float = Field(0.05, ge=0, le=1)
+    duplicate_lookback_days: int = Field(7, ge=0)
     volume: Volume = Volume()
     levels: dict[str, Literal["batch", "row"]] = {}
+
+    @field_validator("levels")
+    @classmethod
+    def _known_checks(cls, value: dict[str, str]) -> dict[str, str]:
+        from include.expectations import all_check_keys
+
+        known = all_check_keys()
+        unknown = sorted(k for k in value if k not in known)
+        if unknown:
+            raise ValueError(f"unknown check {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+        return value
 
 
 class QualityGate(_Strict):
@@ -190,7 +202,7 @@ class Scale(_Strict):
 class ScoringConfig(_Strict):
     version: str = Field(min_length=1)
     signals: list[SignalRule] = Field(min_length=1)
-    tiers: dict[Literal[0, 1, 2, 3], float]
+    tiers: dict[int, float]
     points: Points = Points()
     breadth: Breadth = Breadth()
     decay: Decay = Decay()
@@ -209,8 +221,9 @@ class ScoringConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "ScoringConfig":
         missing = [t for t in (0, 1, 2, 3) if t not in self.tiers]
-        if missing:
-            raise ValueError(f"tiers: every tier 0-3 needs points; missing {missing}")
+        extra = sorted(t for t in self.tiers if t not in (0, 1, 2, 3))
+        if missing or extra:
+            raise ValueError(f"tiers: exactly the tiers 0, 1, 2 and 3 need points; missing {missing}, unknown {extra}")
         bounds = [b.max_score for b in self.bands]
         if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
             raise ValueError("bands: every band but the last needs max_score; the last has max_score: null")

@@ -19,7 +19,7 @@ from include.scoring.contracts import EVENT_SOURCES
 from include.scoring.extract import extract_crm, extract_events, extract_reference
 from include.scoring.lake import Lake, days_between
 from include.scoring.settings import Settings
-from include.scoring.sources import EXTRACT_SOURCES
+from include.scoring.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,22 @@ def extract_stage(ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_S
     return results
 
 
+def validate_stage(ctx: RunContext, day: date, sources: Iterable[str] = VALIDATE_SOURCES, reprocess_quarantine: bool = False) -> list:
+    from include.scoring.validate import validate_stage_sources
+
+    results = []
+    for source in sources:
+        results.extend(validate_stage_sources(ctx.lake, ctx.config, source, day, reprocess_quarantine))
+    return results
+
+
 @dataclass
 class Stage:
     name: str
     run: Callable[[RunContext, date], list]
 
 
-STAGES: list[Stage] = [Stage("extract", extract_stage)]
+STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage)]
 
 
 @dataclass
@@ -87,6 +96,7 @@ def run_range(ctx: RunContext, start: date, end: date, stages: list[Stage] | Non
             for result in results:
                 log.info(result.line())
         report.days += 1
-        echo(f"[{i}/{len(days)}] {day} done in {time.perf_counter() - t_day:.1f}s")
+        if len(days) <= 10 or i % 10 == 0 or i == len(days):
+            echo(f"[{i}/{len(days)}] {day} done ({time.perf_counter() - t_day:.1f}s for the day, {time.perf_counter() - t0:.0f}s so far)")
     report.seconds = time.perf_counter() - t0
     return report

@@ -35,7 +35,29 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         rows = [(src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}") for src, v in raw.items()]
         lines += ["Extracted (raw rows over all days; CRM tables are daily snapshots)"]
         lines += _table(rows, ("source", "rows", "files", "unreadable values"))
+    lines += _validation_lines(report)
     return lines
+
+
+def _validation_lines(report: RangeReport) -> list[str]:
+    totals: dict[str, list] = defaultdict(lambda: [0, 0, 0, defaultdict(int)])
+    for result in report.per_stage.get("validate", []):
+        entry = totals[result.source]
+        entry[0] += result.rows
+        entry[1] += result.valid
+        entry[2] += result.quarantined
+        if result.warnings and any("reused" in w for w in result.warnings):
+            continue  # a reused CRM validation repeats the previous day's reasons
+        for check in result.checks:
+            if check["effect"] == "quarantined":
+                entry[3][check["check"]] += check["unexpected_count"]
+    if not totals:
+        return []
+    rows = []
+    for source, (n, valid, bad, reasons) in totals.items():
+        top = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        rows.append((source, f"{n:,}", f"{valid:,}", f"{bad:,}", top or "-"))
+    return ["", "Validated (Great Expectations; raw = valid + quarantined)"] + _table(rows, ("source", "raw", "valid", "quarantined", "top reasons"))
 
 
 def print_run_summary(ctx: RunContext, report: RangeReport) -> None:

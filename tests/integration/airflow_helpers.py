@@ -16,8 +16,15 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def run_daily(dag, day: date, **kwargs):
-    """Run engagement_daily for day D: a manual run at 02:00 on D+1 covers the interval of D."""
+def run_daily(dag, day: date, retries: int = 0, **kwargs):
+    """Run engagement_daily for day D: a manual run at 02:00 on D+1 covers the interval of D.
+
+    dag.test() honours retry delays; tests that make a task fail on purpose set retries to 0 so
+    the run ends at the first failure instead of waiting minutes (the DAG's own retry settings
+    are checked by the DAG integrity tests).
+    """
+    for task in dag.tasks:
+        task.retries = retries
     logical = datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc)
     return dag.test(logical_date=logical, **kwargs)
 

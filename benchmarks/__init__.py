@@ -1,0 +1,1 @@
+"""Performance harness: `make bench` (see benchmarks/README.md). Results go to RESULTS.md."""
