@@ -97,3 +97,32 @@ def settings_env(monkeypatch, tmp_path):
         return Settings.from_env()
 
     return apply
+
+
+DEFAULT_END = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def default_run(session_dir: Path):
+    """The default sample (300 accounts, 120 days, 1% bad rows) run through every stage once.
+
+    Shared by the tests that need realistic history: identity precision and recall, conservation,
+    scoring behaviour over time, the calibration report, the dashboard.
+    """
+    from include.scoring.pipeline import RunContext, run_range
+    from include.scoring.settings import Settings
+    from include.scoring.synthetic import generate
+
+    out = session_dir / "default-run"
+    summary = generate(out / "sample", accounts=300, days=120, end_date=DEFAULT_END, seed=42, bad_rows=0.01)
+    settings = Settings(
+        landing=str(out / "sample" / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(out / "lake"),
+        warehouse_url=f"sqlite:///{out / 'warehouse.sqlite'}",
+        config_path=None,
+        truth=str(out / "sample" / "truth"),
+    )
+    ctx = RunContext(settings)
+    report = run_range(ctx, summary.start, summary.end, echo=lambda _: None)
+    return summary, ctx, report

@@ -104,6 +104,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import resolve_stage
+
+    ctx = _context(args)
+    for result in resolve_stage(ctx, args.date):
+        print(result.line())
+        for reason, count in sorted(result.by_reason.items(), key=lambda kv: -kv[1]):
+            print(f"  unresolved {reason:<16} {count:>8,}")
+        for reason, count in sorted(result.filtered_by_reason.items(), key=lambda kv: -kv[1]):
+            print(f"  filtered   {reason:<16} {count:>8,}")
+        for rule, count in sorted(result.firings.items()):
+            print(f"  rule fired {rule:<24} {count:>8,}")
+    if args.evaluate_against:
+        from include.scoring.evaluate import evaluate_resolution
+
+        print("\n".join(evaluate_resolution(ctx.lake, args.evaluate_against, args.date, args.date).lines()))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -189,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reprocess-quarantine", action="store_true", help="re-validate the day's quarantined rows (after an upstream fix or a config change); rows that now pass move to valid")
     _common(p)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("resolve", help="identity resolution of one day: every event to an account and a person, or a reason", description="Resolve valid events of day D to accounts and persons (SPEC section 4).")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to resolve [ENGAGEMENT_DATE]")
+    p.add_argument("--evaluate-against", metavar="TRUTH_DIR", default=_env_default("ENGAGEMENT_TRUTH"), help="generator ground truth folder (e.g. .local/sample/truth): print precision and recall [ENGAGEMENT_TRUTH]")
+    _common(p)
+    p.set_defaults(func=cmd_resolve)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

@@ -64,13 +64,19 @@ def validate_stage(ctx: RunContext, day: date, sources: Iterable[str] = VALIDATE
     return results
 
 
+def resolve_stage(ctx: RunContext, day: date) -> list:
+    from include.scoring.identity import resolve_identities
+
+    return [resolve_identities(ctx.lake, ctx.config, day)]
+
+
 @dataclass
 class Stage:
     name: str
     run: Callable[[RunContext, date], list]
 
 
-STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage)]
+STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage)]
 
 
 @dataclass

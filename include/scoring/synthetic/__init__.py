@@ -21,14 +21,11 @@ import pandas as pd
 
 from include.scoring.contracts import CONTRACTS
 from include.scoring.synthetic.daily import DailyGenerator
-from include.scoring.synthetic.defects import broken_jsonl_lines, inject_defects
+from include.scoring.synthetic.defects import broken_jsonl_lines
 from include.scoring.synthetic.landing import write_crm, write_landing_day, write_reference
 from include.scoring.synthetic.world import build_world, opportunities, span
 
 log = logging.getLogger(__name__)
-
-LATE_SHARE = 0.02  # web events that land in the next day's folder
-
 
 def default_end_date() -> date:
     return datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -81,33 +78,23 @@ def generate(
     rng = np.random.default_rng(seed)
     world = build_world(accounts, start, end, rng)
     write_reference(landing, world.ip_ranges)
-    daily = DailyGenerator(world, start, seed, volume)
+    daily = DailyGenerator(world, start, seed, volume, bad_rows)
     summary = GenerateSummary(out, start, end, accounts, len(world.contacts), crm_url=crm_url)
     summary.events = {"web": 0, "email": 0, "ad": 0, "crm": 0}
-    carry: pd.DataFrame | None = None
     activities = []
     for n, day in enumerate(span(start, end)):
-        produced = daily.day(day)
-        web = produced.web
-        if carry is not None:
-            web = pd.concat([carry, web], ignore_index=True)
-        late_rng = np.random.default_rng([seed, n, 99])
-        late = (late_rng.random(len(produced.web)) < LATE_SHARE) & (day < end)
-        late_mask = np.r_[np.zeros(len(web) - len(produced.web), bool), late]
-        carry = web[late_mask]
-        web = web[~late_mask]
-        frames = {"web": web, "email": produced.email, "ad": produced.ad}
-        if bad_rows > 0:
-            frames, counts = inject_defects(frames, day, bad_rows, np.random.default_rng([seed, n, 13]), broken_file=(n == days // 2))
-            for key, value in counts.items():
-                summary.defects[key] = summary.defects.get(key, 0) + value
-        for source, frame in frames.items():
+        produced = daily.day(day, last_day=day == end)
+        for key, value in produced.defects.items():
+            summary.defects[key] = summary.defects.get(key, 0) + value
+        for source in ("web", "email", "ad"):
+            frame = getattr(produced, source)
             write_landing_day(landing, source, day, frame)
             summary.events[source] += len(frame)
         if bad_rows > 0 and n == days // 2:
             lines = broken_jsonl_lines(day)
             (landing / "web" / day.isoformat() / "web-events-retry.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
             summary.events["web"] += len(lines)
+            summary.defects["web.broken_file_lines"] = len(lines)
         activities.append(produced.activities)
         summary.events["crm"] += len(produced.activities)
         produced.truth.assign(generated_day=day).to_parquet(truth_dir / "events" / f"{day.isoformat()}.parquet", index=False)

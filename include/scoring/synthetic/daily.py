@@ -14,7 +14,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from include.scoring.synthetic.defects import inject_defects
 from include.scoring.synthetic.world import (
+    DATA_DIR,
     KIND_BOT,
     KIND_CONTACT,
     KIND_EMPLOYEE,
@@ -51,6 +53,9 @@ ACT_IN = (
 NEVER = np.iinfo(np.int32).max
 
 
+LATE_SHARE = 0.02  # web events that land in the next day's folder
+
+
 @dataclass
 class DayOutput:
     web: pd.DataFrame
@@ -58,6 +63,7 @@ class DayOutput:
     ad: pd.DataFrame
     activities: pd.DataFrame
     truth: pd.DataFrame
+    defects: dict
 
 
 def _times(day: date, n: int, rng: np.random.Generator, mean_h: float = 13.0, sd_h: float = 3.5) -> np.ndarray:
@@ -96,11 +102,14 @@ def _noisy_email(emails: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class DailyGenerator:
     """Draws days one after another, remembering which cookies have been identified."""
 
-    def __init__(self, world: World, start: date, seed: int, volume: float = 1.0):
+    def __init__(self, world: World, start: date, seed: int, volume: float = 1.0, bad_rows: float = 0.0):
         self.w = world
         self.start = start
         self.seed = seed
         self.volume = volume
+        self.bad_rows = bad_rows
+        self._carry = pd.DataFrame()
+        self._pending_links = np.zeros(0, np.int64)
         p = world.persons
         self.n_persons = len(p)
         #: day index on which each person's cookie (slot 0 / slot 1) was first linked to its email
@@ -113,8 +122,12 @@ class DailyGenerator:
         self.ip = p["ip"].to_numpy()
         self.role = p["role"].to_numpy()
         self.proxy = p["privacy_proxy"].to_numpy()
-        #: an email that the SPEC rules resolve: a CRM contact's, or a work email at an account domain
-        self.email_resolvable = (kind == KIND_CONTACT) | (kind == KIND_EMPLOYEE)
+        #: an email that the SPEC rules resolve: a CRM contact's, or a work email at an account
+        #: domain that is not itself on the free-mail list (facebook.com is, for one)
+        free = set((DATA_DIR / "free_email_domains.txt").read_text(encoding="utf-8").split())
+        domain_is_free = world.accounts["true_domain"].isin(free).to_numpy()
+        acct = np.maximum(p["account"].to_numpy(), 0)
+        self.email_resolvable = (kind == KIND_CONTACT) | ((kind == KIND_EMPLOYEE) & ~domain_is_free[acct])
         self.office_ip = np.array([not str(x).startswith(("70.", "80.", "100.")) for x in self.ip])
         acc = world.accounts
         self.acc_ids = acc["account_id"].to_numpy()
@@ -131,7 +144,9 @@ class DailyGenerator:
         self.name_variants = _name_variants(acc["name"].to_numpy())
 
     # ------------------------------------------------------------------------------------------
-    def day(self, day: date) -> DayOutput:
+    def day(self, day: date, last_day: bool = False) -> DayOutput:
+        """One day of events. Late web events land in the next day's output; defects (when on) are
+        injected before ground truth is judged, so a link carried by a broken row never counts."""
         d = (day - self.start).days
         rng = np.random.default_rng([self.seed, d, 7])
         acc = self.w.accounts
@@ -140,28 +155,41 @@ class DailyGenerator:
         wk = 0.35 if weekend else 1.0
         mult = (1.0 + (2.0 + 4.0 * self.intent) * in_window) * wk * self.volume
 
-        web, web_truth, links = self._web(day, d, mult, rng)
+        web, web_truth, web_links = self._web(day, d, mult, rng)
         email, email_truth, tracked = self._email(day, d, weekend, rng)
         web = pd.concat([web, tracked[0]], ignore_index=True)
         web_truth = pd.concat([web_truth, tracked[1]], ignore_index=True)
-        links = np.concatenate([links, tracked[2]])
+        web_links = np.concatenate([web_links, tracked[2]])
         ad, ad_truth, ad_links = self._ad(day, d, mult, rng)
-        links = np.concatenate([links, ad_links])
-        # Links of this day identify cookies before resolvability of today's events is judged:
-        # the identity stage builds the person graph from the whole day first.
-        if len(links):
-            slot_person = links // 2
-            slot = links % 2
-            np.minimum.at(self.ident_day, (slot_person, slot), d)
         acts, acts_truth = self._activities(day, d, in_window, rng)
-        truth = pd.concat([web_truth, email_truth, ad_truth, acts_truth], ignore_index=True)
-        truth = self._judge_resolvable(truth, d)
         web = self._with_ids(web, "w", day)
         email = self._with_ids(email, "e", day)
         ad = self._with_ids(ad, "a", day)
-        ids = np.concatenate([web["event_id"], email["event_id"], ad["event_id"], acts["activity_id"]])
-        truth.insert(0, "event_id", ids)
-        return DayOutput(web, email, ad, acts, truth.drop(columns=["_cookie_slot", "_office"]))
+        truth = pd.concat([web_truth, email_truth, ad_truth, acts_truth], ignore_index=True)
+        truth.insert(0, "event_id", np.concatenate([web["event_id"], email["event_id"], ad["event_id"], acts["activity_id"]]))
+
+        n_web, n_ad = len(web), len(ad)
+        frames, defects, broken = {"web": web, "email": email, "ad": ad}, {}, {}
+        if self.bad_rows > 0:
+            frames, defects, broken = inject_defects(frames, day, self.bad_rows, np.random.default_rng([self.seed, d, 13]))
+        broken_web = broken.get("web", np.zeros(n_web, bool))
+        broken_ad = broken.get("ad", np.zeros(n_ad, bool))
+        late_rng = np.random.default_rng([self.seed, d, 99])
+        late = (late_rng.random(n_web) < LATE_SHARE) if not last_day else np.zeros(n_web, bool)
+        # Cookies get identified by the day's links, as the identity stage builds the person graph
+        # from the whole day first; a late link counts the day it lands.
+        links = np.concatenate([web_links[~late & ~broken_web], ad_links[~broken_ad], self._pending_links])
+        self._pending_links = web_links[late & ~broken_web]
+        links = links[links >= 0]
+        if len(links):
+            np.minimum.at(self.ident_day, (links // 2, links % 2), d)
+        truth = self._judge_resolvable(truth, d).drop(columns=["_cookie_slot", "_office"])
+
+        web_all = frames["web"]
+        keep = np.r_[~late, np.ones(len(web_all) - n_web, bool)]  # appended duplicates stay today
+        web_out = pd.concat([self._carry, web_all[keep]], ignore_index=True)
+        self._carry = web_all[np.r_[late, np.zeros(len(web_all) - n_web, bool)]]
+        return DayOutput(web_out, frames["email"], frames["ad"], acts, truth, defects)
 
     @staticmethod
     def _with_ids(df: pd.DataFrame, prefix: str, day: date) -> pd.DataFrame:
@@ -241,12 +269,13 @@ class DailyGenerator:
             }
         )
         truth = self._truth("web", persons, "human", slot, office, email_used=email_used)
-        links = (persons * 2 + slot)[email_used & self.email_resolvable[persons]]
+        links = np.where(email_used & self.email_resolvable[persons], persons * 2 + slot, -1)
         others = [self._web_outsiders(day, n, rng)]
         if d % 30 == 10:
             others.append(self._kiosk(day, rng))
         frames = [frame] + [o[0] for o in others]
         truths = [truth] + [o[1] for o in others]
+        links = np.concatenate([links, np.full(sum(len(o[0]) for o in others), -1, np.int64)])
         return pd.concat(frames, ignore_index=True), pd.concat(truths, ignore_index=True), links
 
     def _web_outsiders(self, day: date, n_account_events: int, rng: np.random.Generator):
@@ -315,7 +344,7 @@ class DailyGenerator:
 
     # Email ------------------------------------------------------------------------------------
     def _email(self, day: date, d: int, weekend: bool, rng: np.random.Generator):
-        empty_web = (pd.DataFrame(), pd.DataFrame(), np.zeros(0, np.int64))
+        empty_web = (pd.DataFrame(), pd.DataFrame(), np.zeros(0, np.int64))  # no tracked clicks
         if weekend or rng.random() > 0.45 * max(self.volume, 1.0):
             return pd.DataFrame(columns=["event_time", "email", "campaign_id", "event_type", "url", "user_agent", "ip"]), pd.DataFrame(), empty_web
         campaign = f"cmp-{day:%Y%m%d}"
@@ -388,7 +417,7 @@ class DailyGenerator:
             }
         )
         web_truth = self._truth("web", cp, "human", slot, office, email_used=np.ones(nc, bool))
-        link_slots = (cp * 2)[self.email_resolvable[cp]]
+        link_slots = np.where(self.email_resolvable[cp], cp * 2, -1)
         return frame, truth, (web, web_truth, link_slots)
 
     # Ads --------------------------------------------------------------------------------------
@@ -448,7 +477,7 @@ class DailyGenerator:
             }
         )
         out_truth = self._truth("ad", np.full(no, -1), "human", np.full(no, -1), np.zeros(no, bool), email_used=np.zeros(no, bool))
-        links = (persons * 2)[lead & has_cookie & self.email_resolvable[persons]]
+        links = np.r_[np.where(lead & has_cookie & self.email_resolvable[persons], persons * 2, -1), np.full(no, -1, np.int64)]
         return pd.concat([frame, out], ignore_index=True), pd.concat([truth, out_truth], ignore_index=True), links
 
     # CRM --------------------------------------------------------------------------------------

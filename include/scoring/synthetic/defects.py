@@ -22,26 +22,29 @@ DEFECTS = {
 
 
 def inject_defects(
-    frames: dict[str, pd.DataFrame], day: date, share: float, rng: np.random.Generator, broken_file: bool
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    frames: dict[str, pd.DataFrame], day: date, share: float, rng: np.random.Generator
+) -> tuple[dict[str, pd.DataFrame], dict[str, int], dict[str, np.ndarray]]:
+    """Defective copies of the frames, counts per defect kind, and per source a mask of the
+    original rows that were damaged (re-sent duplicates are appended; their originals stay good)."""
     counts: dict[str, int] = {}
-    out = {}
+    out, damaged = {}, {}
     for source, frame in frames.items():
         frame = frame.copy()
         n = len(frame)
         k = int(rng.binomial(n, share)) if n else 0
         rows = rng.choice(n, size=k, replace=False) if k else np.array([], dtype=int)
         kinds = np.array(DEFECTS[source], dtype=object)[rng.integers(0, len(DEFECTS[source]), k)]
-        dupes = []
+        dupes: list[int] = []
+        mask = np.zeros(n, bool)
         for row, kind in zip(rows, kinds):
             counts[f"{source}.{kind}"] = counts.get(f"{source}.{kind}", 0) + 1
             _apply(frame, source, int(row), kind, day, dupes)
+            mask[row] = kind != "duplicate"
         if dupes:
             frame = pd.concat([frame, frame.iloc[dupes]], ignore_index=True)
         out[source] = frame
-    if broken_file:
-        counts["web.broken_file_lines"] = 3
-    return out, counts
+        damaged[source] = mask
+    return out, counts, damaged
 
 
 def _apply(frame: pd.DataFrame, source: str, row: int, kind: str, day: date, dupes: list[int]) -> None:

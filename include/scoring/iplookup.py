@@ -1,0 +1,99 @@
+"""Reverse IP: longest-prefix match of addresses against the reference CIDR ranges, vectorised.
+
+Ranges are parsed once with the standard library's `ipaddress`. Addresses are matched per
+distinct prefix length present in the ranges, longest first, with integer masks and a join, so
+the cost is (distinct prefix lengths) x (distinct addresses), never a Python loop per event.
+IPv4 addresses are parsed vectorised; IPv6 ones (rare) per distinct value with `ipaddress`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+_V4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+
+
+def _parse_v4(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    parts = values.str.extract(_V4)
+    ok = parts.notna().all(axis=1).to_numpy().copy()
+    nums = parts.fillna("0").astype(np.int64).to_numpy()
+    ok &= (nums <= 255).all(axis=1)
+    ints = (nums[:, 0] << 24) | (nums[:, 1] << 16) | (nums[:, 2] << 8) | nums[:, 3]
+    return ints.astype(np.uint64), ok
+
+
+def _parse_v6(values: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    hi = np.zeros(len(values), np.uint64)
+    lo = np.zeros(len(values), np.uint64)
+    ok = np.zeros(len(values), bool)
+    for i, text in enumerate(values):
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            continue
+        n = int(addr)
+        hi[i], lo[i], ok[i] = n >> 64, n & 0xFFFFFFFFFFFFFFFF, True
+    return hi, lo, ok
+
+
+def _ranges(ranges: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for i, cidr in enumerate(ranges["cidr"].astype(str)):
+        try:
+            net = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            continue
+        n = int(net.network_address)
+        if net.version == 4:
+            rows.append((i, 4, net.prefixlen, n >> (32 - net.prefixlen) if net.prefixlen else 0, 0))
+        else:
+            hi, lo = n >> 64, n & 0xFFFFFFFFFFFFFFFF
+            p = net.prefixlen
+            if p <= 64:
+                rows.append((i, 6, p, hi >> (64 - p) if p else 0, 0))
+            else:
+                rows.append((i, 6, p, hi, lo >> (128 - p)))
+    return pd.DataFrame(rows, columns=["range_row", "version", "prefix", "key_hi", "key_lo"]).astype(
+        {"key_hi": np.uint64, "key_lo": np.uint64}
+    )
+
+
+def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
+    """For each address, the row number in `ranges` of its longest matching CIDR (-1: none, or not an IP)."""
+    result = np.full(len(ips), -1, dtype=np.int64)
+    if ranges.empty or ips.isna().all():
+        return pd.Series(result, index=ips.index)
+    table = _ranges(ranges)
+    uniq = pd.Series(ips.dropna().astype(str).str.strip().unique())
+    best = np.full(len(uniq), -1, dtype=np.int64)
+    v4_int, v4_ok = _parse_v4(uniq)
+    is_v6 = ~v4_ok & uniq.str.contains(":", regex=False).to_numpy()
+    v6_idx = np.flatnonzero(is_v6)
+    hi, lo, v6_ok = _parse_v6(uniq.iloc[v6_idx].tolist())
+    for (version, prefix), group in sorted(table.groupby(["version", "prefix"]), key=lambda kv: -kv[0][1]):
+        lookup = pd.Series(group["range_row"].to_numpy(), index=pd.MultiIndex.from_arrays([group["key_hi"], group["key_lo"]]))
+        lookup = lookup[~lookup.index.duplicated(keep="first")]
+        if version == 4:
+            todo = np.flatnonzero(v4_ok & (best < 0))
+            keys_hi = v4_int[todo] >> np.uint64(32 - prefix) if prefix else np.zeros(len(todo), np.uint64)
+            keys_lo = np.zeros(len(todo), np.uint64)
+        else:
+            pending = v6_ok & (best[v6_idx] < 0)
+            todo = v6_idx[pending]
+            h, low = hi[pending], lo[pending]
+            if prefix <= 64:
+                keys_hi = h >> np.uint64(64 - prefix) if prefix else np.zeros(len(todo), np.uint64)
+                keys_lo = np.zeros(len(todo), np.uint64)
+            else:
+                keys_hi, keys_lo = h, low >> np.uint64(128 - prefix)
+        if not len(todo):
+            continue
+        found = lookup.reindex(pd.MultiIndex.from_arrays([keys_hi, keys_lo])).to_numpy()
+        hit = ~pd.isna(found)
+        best[todo[hit]] = found[hit].astype(np.int64)
+    mapping = pd.Series(best, index=uniq)
+    matched = ips.astype("string").str.strip().map(mapping)
+    return matched.fillna(-1).astype(np.int64)

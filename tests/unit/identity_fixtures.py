@@ -1,0 +1,82 @@
+"""Hand-made valid partitions for identity tests: a tiny CRM, reference data and events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+
+from include.scoring.contracts import CONTRACTS, IP_RANGES_SCHEMA, raw_schema
+from include.scoring.lake import Lake
+
+D = date(2026, 7, 1)
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"
+
+
+def at(day: date, hour: int = 12, second: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, 0, second, tzinfo=timezone.utc)
+
+
+ACCOUNTS = [
+    {"account_id": "A1", "name": "Acme, Inc. ", "domain": "http://www.acme.com/", "alt_domains": "ACME-GROUP.COM, acme.de"},
+    {"account_id": "A2", "name": "Koala Mining ", "domain": "koala.com.au"},
+    {"account_id": "A3", "name": "Thames Water", "domain": "https://thames.co.uk"},
+    {"account_id": "A4", "name": "Cloud Nine", "domain": "cloudnine.io"},
+]
+CONTACTS = [
+    {"contact_id": "C1", "account_id": "A1", "email": "Jane.Doe@acme.com", "role": "decision_maker"},
+    {"contact_id": "C2", "account_id": "A2", "email": "jo.bloggs@gmail.com", "role": "user"},
+    {"contact_id": "C3", "account_id": "A3", "email": "sam@thames.co.uk", "role": "champion"},
+]
+RANGES = [
+    {"cidr": "20.0.0.0/12", "company_domain": None, "company_name": "Overlap Telecom", "kind": "isp"},
+    {"cidr": "20.0.5.0/24", "company_domain": "acme.com", "company_name": "Acme", "kind": "corporate"},
+    {"cidr": "2001:db8:5::/48", "company_domain": "cloudnine.io", "company_name": None, "kind": "corporate"},
+    {"cidr": "2001:db8::/32", "company_domain": None, "company_name": "IPv6 Transit", "kind": "isp"},
+    {"cidr": "100.64.0.0/10", "company_domain": None, "company_name": "Mobile Carrier", "kind": "mobile"},
+    {"cidr": "70.0.0.0/8", "company_domain": None, "company_name": "Cable ISP", "kind": "isp"},
+    {"cidr": "17.0.0.0/8", "company_domain": None, "company_name": "Mail Privacy Proxy", "kind": "hosting"},
+    {"cidr": "45.0.0.0/16", "company_domain": "globex.example", "company_name": "Globex", "kind": "corporate"},
+]
+
+
+def _rows(source: str, rows: list[dict], day: date) -> pd.DataFrame:
+    contract = CONTRACTS[source]
+    defaults = {c.name: None for c in contract.columns}
+    full = []
+    for i, row in enumerate(rows):
+        values = {**defaults, **row}
+        if contract.time_column and values.get(contract.time_column) is None:
+            values[contract.time_column] = at(day)
+        full.append(values)
+    df = pd.DataFrame(full, columns=contract.names)
+    df["source_file"] = f"{source}/test"
+    df["source_line"] = range(1, len(df) + 1)
+    df["coercion_errors"] = None
+    return df
+
+
+def write_day(lake: Lake, day: date = D, web=(), email=(), ad=(), activities=(), accounts=ACCOUNTS, contacts=CONTACTS, ranges=RANGES, free=("gmail.com", "yahoo.com")):
+    """Valid partitions and reference data of one day, as validate and extract would leave them."""
+    for i, row in enumerate(web):
+        row.setdefault("event_id", f"w{day:%d}-{i}")
+        row.setdefault("user_agent", BROWSER)
+        row.setdefault("url", "https://www.northwind.io/")
+        row.setdefault("event_type", "page_view")
+        row.setdefault("ip", "70.1.1.1")
+        row.setdefault("anonymous_id", f"ck_anon_{day:%d}_{i}")
+    for i, row in enumerate(email):
+        row.setdefault("event_id", f"e{day:%d}-{i}")
+        row.setdefault("campaign_id", "cmp-1")
+    for i, row in enumerate(ad):
+        row.setdefault("event_id", f"a{day:%d}-{i}")
+        row.setdefault("platform", "linkedin")
+        row.setdefault("campaign_id", "li-1")
+        row.setdefault("event_type", "impression")
+    acc = [{"lifecycle": "prospect", "updated_at": at(day - timedelta(days=30)), **a} for a in accounts]
+    con = [{"updated_at": at(day - timedelta(days=30)), **c} for c in contacts]
+    frames = {"web": web, "email": email, "ad": ad, "crm/accounts": acc, "crm/contacts": con, "crm/activities": activities, "crm/opportunities": []}
+    for source, rows in frames.items():
+        lake.write_partition(f"valid/{source}", day, _rows(source, list(rows), day), schema=raw_schema(source))
+    lake.write_partition("reference/ip_ranges", day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA)
+    lake.write_partition("reference/free_email_domains", day, pd.DataFrame({"domain": list(free)}))
