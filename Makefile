@@ -15,7 +15,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: demo test lint airflow bench lock clean chromium
+.PHONY: demo test lint airflow bench lock clean chromium cluster
 
 $(VENV)/.runtime: requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,7 +66,11 @@ lock:
 	/tmp/engagement-lock/bin/python -m pip install -q -r requirements-dev.txt
 	(echo "# The whole resolved dependency set, pinned: pip install -r requirements-dev.txt -c constraints.txt"; \
 	 echo "# Regenerate: make lock (a fresh venv from requirements-dev.txt, then pip freeze)."; \
-	 /tmp/engagement-lock/bin/python -m pip freeze) > constraints.txt
+	 /tmp/engagement-lock/bin/python -m pip freeze | sort -f) > constraints.txt
+
+## cluster: a native CeleryExecutor cluster on loopback (PostgreSQL + Redis), see scripts/native_cluster.py
+cluster: $(VENV)/.runtime
+	$(BIN)/python -m scripts.native_cluster up
 
 clean:
 	rm -rf .local

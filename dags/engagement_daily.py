@@ -13,6 +13,9 @@ built from the state of D-1), so one run at a time.
 | `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
 
+| `resolve_identities` | `valid/<source>/dt=D`, the CRM activities of the late-arrival window, `reference/*`, the person graph `identity/dt=D-1` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `identity/dt=D`, `identity_rules/dt=D`, `resolution/dt=D` |
+| `score_accounts` | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
+
 Validation (Great Expectations, suites in `include/expectations/`) quarantines failing rows with
 `failed_checks`; a **batch** failure (schema, volume when set to fail, more bad rows than
 `validation.max_bad_row_share`) fails the task with a message naming the files, checks, counts and
@@ -34,7 +37,7 @@ from datetime import datetime, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from include.dag_support import DEFAULT_ARGS
+from include.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
 from include.scoring.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
 
@@ -54,6 +57,22 @@ def validate(source: str, raw_paths: list[str], **context) -> list[str]:
     return log_results(validate_stage(run_context(), day_of(context), [source]))
 
 
+@task(doc_md="Resolve every valid event of day D to an account and a person, or record why not (SPEC section 4).")
+def resolve_identities(validated: list, **context) -> list[str]:
+    from include.dag_support import day_of, log_results, run_context
+    from include.scoring.pipeline import resolve_stage
+
+    return log_results(resolve_stage(run_context(), day_of(context)))
+
+
+@task(doc_md="Score accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes.")
+def score_accounts(resolved_paths: list[str], **context) -> list[str]:
+    from include.dag_support import day_of, log_results, run_context
+    from include.scoring.pipeline import score_stage
+
+    return log_results(score_stage(run_context(), day_of(context)))
+
+
 @dag(
     dag_id="engagement_daily",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
@@ -63,11 +82,15 @@ def validate(source: str, raw_paths: list[str], **context) -> list[str]:
     tags=["engagement", "scoring", "daily"],
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
+    deadline=run_deadline(),
 )
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
-    for source in VALIDATE_SOURCES:
-        validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source])
+    validated = [validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source]) for source in VALIDATE_SOURCES]
+    resolved = resolve_identities(validated)
+    extracted["reference"] >> resolved
+    score_accounts(resolved)
 
 
 engagement_daily()

@@ -8,16 +8,20 @@ task bodies only.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date, timedelta
 from typing import Any
+
+from include.alert_channels import SMTP_CONN_ID  # noqa: F401 - re-exported with the other connection ids
+from include.notifications import EngagementFailureNotifier
 
 log = logging.getLogger(__name__)
 
 #: Airflow connection ids the project reads; each falls back to the ENGAGEMENT_* environment
-#: variable, then to the embedded default under .local/.
+#: variable, then to the embedded default under .local/ (SMTP_CONN_ID: include/alert_channels.py).
 CRM_CONN_ID = "engagement_crm"
 WAREHOUSE_CONN_ID = "engagement_warehouse"
-SMTP_CONN_ID = "engagement_smtp"
+DEFAULT_DEADLINE_HOURS = 6.0
 
 
 def day_of(context: Any) -> date:
@@ -77,12 +81,34 @@ def log_results(results: list) -> list[str]:
     return paths
 
 
-def on_failure(context: Any) -> None:
-    """Until the notifier lands: a one-line summary of the failure at the top of the log."""
-    ti = context.get("task_instance")
-    error = context.get("exception")
-    first = str(error).splitlines()[0] if error else "unknown error"
-    log.error("FAILED %s.%s for %s: %s", getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), context.get("data_interval_start"), first)
+def failure_notifier() -> EngagementFailureNotifier:
+    """The on-call notifier (email + webhook, include/notifications.py); also the DAG runs'
+    `on_failure_callback`: `@dag(on_failure_callback=failure_notifier(), ...)`."""
+    return EngagementFailureNotifier()
+
+
+def deadline_hours() -> float:
+    """Hours after a run is queued by which it must have finished (ENGAGEMENT_DEADLINE_HOURS, default 6)."""
+    raw = os.environ.get("ENGAGEMENT_DEADLINE_HOURS", "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_DEADLINE_HOURS
+    except ValueError:
+        log.warning("ENGAGEMENT_DEADLINE_HOURS=%r is not a number; using %s", raw, DEFAULT_DEADLINE_HOURS)
+        return DEFAULT_DEADLINE_HOURS
+    return hours if hours > 0 else DEFAULT_DEADLINE_HOURS
+
+
+def run_deadline():
+    """A Deadline alert: the run has not finished `deadline_hours()` after it was queued, so the
+    notifier tells on-call (run by the executor, like a task)."""
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=deadline_hours()),
+        callback=SyncCallback(EngagementFailureNotifier),
+        name="daily run not finished",
+    )
 
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -92,5 +118,5 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
-    "on_failure_callback": on_failure,
+    "on_failure_callback": EngagementFailureNotifier(),
 }

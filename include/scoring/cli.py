@@ -123,6 +123,35 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import score_stage
+
+    ctx = _context(args)
+    for result in score_stage(ctx, args.date):
+        print(result.line())
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from include.scoring.explain import explain_lines
+
+    ctx = _context(args)
+    print("\n".join(explain_lines(ctx.lake, args.account, args.date)))
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from include.scoring.backtest import backtest
+    from include.scoring.config import load_config
+
+    if args.end < args.start:
+        raise SystemExit(f"error: --end {args.end} is before --start {args.start}")
+    ctx = _context(args)
+    candidate = load_config(args.candidate)
+    print("\n".join(backtest(ctx.lake, ctx.config, candidate, args.start, args.end, ctx.config.calibration.outcome_window_days)))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -214,6 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluate-against", metavar="TRUTH_DIR", default=_env_default("ENGAGEMENT_TRUTH"), help="generator ground truth folder (e.g. .local/sample/truth): print precision and recall [ENGAGEMENT_TRUTH]")
     _common(p)
     p.set_defaults(func=cmd_resolve)
+
+    p = sub.add_parser("score", help="score accounts for one day (replays history when the previous state is unusable)", description="Score day D from the state of D-1 (SPEC section 5).")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to score [ENGAGEMENT_DATE]")
+    _common(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("explain", help="why an account has its score on a day: points by signal and person, resets, last touch", description="Print the explanation ledger of one account on one day.")
+    p.add_argument("--account", required=True, help="account id (e.g. ACC-000042)")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day [ENGAGEMENT_DATE]")
+    _common(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("backtest", help="re-score history under another config and compare it with the current one", description="Replay history in memory under --config FILE (the candidate) and the current config (--current-config or ENGAGEMENT_CONFIG), and compare bands and ROC AUC.")
+    p.add_argument("--start", type=_date, required=True, help="first day compared")
+    p.add_argument("--end", type=_date, required=True, help="last day compared")
+    p.add_argument("--landing", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--crm-url", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--lake", default=None, metavar="LAKE", help="lake root [ENGAGEMENT_LAKE]")
+    p.add_argument("--warehouse-url", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--config", dest="candidate", required=True, metavar="FILE", help="the candidate config to evaluate")
+    p.add_argument("--current-config", dest="config", default=None, metavar="FILE", help="the config in use [ENGAGEMENT_CONFIG] (default: the shipped one)")
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

@@ -7,7 +7,9 @@ cannot silently fall back to a default.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +108,7 @@ class Trend(_Strict):
     surge_min_points: float = Field(10, ge=0)
     surge_baseline_weeks: int = Field(8, ge=2)
     new_people_days: int = Field(14, ge=1)
+    person_memory_days: int = Field(90, ge=1)
 
 
 class NonHuman(_Strict):
@@ -155,6 +158,7 @@ class Volume(_Strict):
 class Validation(_Strict):
     late_arrival_days: int = Field(2, ge=0)
     max_bad_row_share: float = Field(0.05, ge=0, le=1)
+    bad_rows_floor: int = Field(10, ge=0)
     duplicate_lookback_days: int = Field(7, ge=0)
     volume: Volume = Volume()
     levels: dict[str, Literal["batch", "row"]] = {}
@@ -252,10 +256,14 @@ class ScoringConfig(_Strict):
     def reset_signals(self) -> set[str]:
         return {rule.name for rule in self.signals if rule.reset}
 
+    @cached_property
+    def _fingerprint(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
     def fingerprint(self) -> str:
         """A short hash of the whole config: state built under another config is not reused."""
-        payload = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return self._fingerprint
 
 
 def _format_error(err: dict[str, Any], raw: Any) -> str:

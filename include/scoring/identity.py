@@ -17,7 +17,17 @@ import numpy as np
 import pandas as pd
 
 from include.scoring.config import ScoringConfig
-from include.scoring.identity_graph import COOKIE, CONTACT, EMAIL, build_graph, node, persons_of, previous_edges, rebuild_edges, write_snapshot
+from include.scoring.identity_graph import (
+    CONTACT,
+    COOKIE,
+    EMAIL,
+    build_graph,
+    node,
+    persons_of,
+    previous_edges,
+    rebuild_edges,
+    write_snapshot,
+)
 from include.scoring.identity_rules import build_reference, match_accounts, person_accounts
 from include.scoring.iplookup import match_ip_ranges
 from include.scoring.lake import Lake

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from include.scoring.identity_graph import CONTACT, EMAIL, Graph, node
+from include.scoring.identity_graph import CONTACT, EMAIL, Graph
 from include.scoring.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 
 METHODS = ("crm_activity", "crm_contact", "email_domain", "cookie_stitch", "reverse_ip", "ad_company")
@@ -95,9 +95,16 @@ def person_accounts(graph: Graph, ref: Reference) -> pd.DataFrame:
     return out
 
 
+def _per_range(column: pd.Series, range_row: np.ndarray, missing):
+    """Value of a reference-range column for each event's matched range (`missing` when none)."""
+    values = np.asarray(column.to_numpy(dtype=object))
+    if not len(values):
+        return np.full(len(range_row), missing, dtype=object)
+    return np.where(range_row >= 0, values[np.maximum(range_row, 0)], missing)
+
+
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
     """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
-    n = len(ev)
     contact_by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
     direct_contact = ev["email_norm"].map(contact_by_email["contact_id"])
     acc_contact = ev["email_norm"].map(contact_by_email["account_id"])
@@ -106,8 +113,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     p = persons.reindex(ev["person_key"])
     acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
     range_row = ev["ip_range_row"].to_numpy()
-    has_range = range_row >= 0
-    range_account = np.where(has_range, ref.ranges["account_id"].to_numpy(dtype=object)[np.maximum(range_row, 0)], None)
+    range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
     acc_ad = ev["company_reg_domain"].map(ref.domain_account).fillna(ev["company_name_norm"].map(ref.name_account))
     acc_crm = ev["crm_account_id"].where(ev["source"] == "crm")
@@ -127,7 +133,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         method[take] = name
     has_email = ev["email_norm"].notna()
     company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
-    known_company_ip = pd.Series(np.where(has_range, ref.ranges["company_known"].to_numpy()[np.maximum(range_row, 0)], False), index=ev.index)
+    known_company_ip = pd.Series(_per_range(ref.ranges["company_known"], range_row, False).astype(bool), index=ev.index)
     reason = pd.Series(
         np.select(
             [has_email & free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
@@ -140,9 +146,4 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
     contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
     role = contact.map(ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
-    assert len(account) == n
     return pd.DataFrame({"account_id": account, "resolution_method": method, "reason": reason, "contact_id": contact.astype("string"), "role": role.astype("string")})
-
-
-def email_nodes(email_norm: pd.Series) -> pd.Series:
-    return node(EMAIL, email_norm)

@@ -10,12 +10,11 @@ Filtered events are kept, with their reason, in filtered/dt=D.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from include.scoring.config import NonHuman
+from include.scoring.normalize import matches
 
 
 def first_deliveries(email_events: pd.DataFrame) -> pd.DataFrame:
@@ -45,9 +44,7 @@ def non_human_reasons(events: pd.DataFrame, deliveries: pd.DataFrame, cfg: NonHu
     reason = pd.Series(pd.NA, index=events.index, dtype="string")
     ua = events["user_agent"].astype("string")
     web = events["source"] == "web"
-    with warnings.catch_warnings():  # the configured pattern may use groups; only the match matters
-        warnings.simplefilter("ignore", UserWarning)
-        is_bot = web & ua.str.contains(cfg.bot_user_agent, case=False, regex=True).fillna(False)
+    is_bot = web & matches(ua, cfg.bot_user_agent)
     reason[is_bot] = "bot"
     opens = (events["source"] == "email") & (events["event_type"] == "open")
     generic = ua.str.strip().str.fullmatch(cfg.machine_open_user_agent).fillna(False)

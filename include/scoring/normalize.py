@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from functools import cache
 
+import numpy as np
 import pandas as pd
 import tldextract
 
@@ -78,6 +80,16 @@ def normalize_company_name(names: pd.Series) -> pd.Series:
     uniques = s.dropna().unique()
     mapping = {n: _fold_name(n) for n in uniques}
     return s.map(mapping).astype("string")
+
+
+def matches(values: pd.Series, pattern: str, case: bool = False) -> np.ndarray:
+    """Boolean array: the regular expression is found in the value (null never matches).
+
+    Configured patterns may use groups; pandas warns about those when only the match is wanted.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return values.astype("string").str.contains(pattern, case=case, regex=True).fillna(False).to_numpy(dtype=bool)
 
 
 def url_path(urls: pd.Series) -> pd.Series:

@@ -70,13 +70,19 @@ def resolve_stage(ctx: RunContext, day: date) -> list:
     return [resolve_identities(ctx.lake, ctx.config, day)]
 
 
+def score_stage(ctx: RunContext, day: date) -> list:
+    from include.scoring.scoring import score_accounts
+
+    return [score_accounts(ctx.lake, ctx.config, day)]
+
+
 @dataclass
 class Stage:
     name: str
     run: Callable[[RunContext, date], list]
 
 
-STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage)]
+STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage), Stage("score", score_stage)]
 
 
 @dataclass

@@ -155,10 +155,10 @@ def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutc
     result.quarantined = int(bad.sum())
     result.valid = n - result.quarantined
     limit = config.validation.max_bad_row_share
-    if n and result.quarantined / n > limit:
+    if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
         worst = sorted((c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"])[:5]
         parts = ", ".join(f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst)
-        result.batch_failures.append(f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%}: {parts}")
+        result.batch_failures.append(f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%} (and more than validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}")
     files = frame["source_file"].fillna("?").to_numpy(dtype=object)
     for name in pd.unique(files):
         mask = files == name

@@ -25,6 +25,10 @@ def run_daily(dag, day: date, retries: int = 0, **kwargs):
     """
     for task in dag.tasks:
         task.retries = retries
+    # dag.test() of a run that succeeds looks the DAG's deadline alerts up by id, but the in-process
+    # DAG holds the alert definitions, not their database ids (Airflow 3.3.2), and the lookup fails.
+    # The deadline alert is exercised by the native cluster test and the notifier tests instead.
+    dag.deadline = None
     logical = datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc)
     return dag.test(logical_date=logical, **kwargs)
 

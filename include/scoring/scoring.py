@@ -1,0 +1,249 @@
+"""Score for day D: contributions, the state machine, and the lake outputs (SPEC section 7).
+
+Day D is computed from the state at D-1 plus day D. When that state is missing or was built under
+another config (first run, full refresh, config change, a gap), the days before D are replayed from
+the last usable checkpoint (or from the first day with resolved data) with the very same step
+function, vectorised across accounts: a Python loop over days, never over accounts or events.
+Writes contributions/, scores/, changes/, daily_points/ and state/ (state every day incrementally;
+weekly checkpoints and the last day during a replay).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from include.scoring.config import ScoringConfig
+from include.scoring.engine import DayInput, Engine
+from include.scoring.errors import StateError
+from include.scoring.lake import Lake, days_between
+from include.scoring.outputs import (
+    CHANGE_COLUMNS,
+    CHANGE_SCHEMA,
+    CONTRIB_SCHEMA,
+    DAILY_POINTS_SCHEMA,
+    SCORE_COLUMNS,
+    SCORE_SCHEMA,
+    alert_changes,
+    band_changes,
+    bands_of,
+    next_actions,
+    trend_labels,
+)
+from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
+from include.scoring.state_io import load_history_rings, load_state, read_state_side, save_state, state_meta, state_persons
+
+log = logging.getLogger(__name__)
+RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
+ACCOUNT_INPUT = ["account_id", "name", "lifecycle", "abm_tier", "owner_email", "sdr_email"]
+
+
+@dataclass
+class ScoreResult:
+    day: date
+    accounts: int
+    bands: dict[str, int]
+    resets: int
+    alerts: int
+    band_changes: int
+    mode: str
+    config_version: str
+    path: str = ""
+    source: str = "scores"
+    top: list[dict] = field(default_factory=list)
+
+    def line(self) -> str:
+        bands = ", ".join(f"{k} {v:,}" for k, v in self.bands.items())
+        return (f"score {self.day}  {self.accounts:,} accounts [{bands}]  {self.band_changes:,} band changes, {self.alerts:,} alerts, "
+                f"{self.resets:,} resets  ({self.mode}, config {self.config_version})")
+
+
+@dataclass
+class DayData:
+    accounts: pd.DataFrame
+    opportunities: pd.DataFrame
+
+
+def _snapshot(lake: Lake, day: date) -> DayData:
+    accounts = lake.read_df("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
+    opps = lake.read_df("valid/crm/opportunities", day, columns=["account_id", "is_won", "closed_at"])
+    return DayData(accounts.sort_values("account_id", kind="stable").reset_index(drop=True), opps)
+
+
+def _resolved(lake: Lake, days: list[date]) -> pd.DataFrame:
+    missing = [d for d in days if not lake.exists("resolved", d)]
+    if missing:
+        raise StateError(
+            f"cannot score {days[-1]}: it needs resolved events of {missing[0]}"
+            f"{f' (and {len(missing) - 1} more day(s))' if len(missing) > 1 else ''}, which are missing. "
+            f"Run the earlier stages for those days first: python -m include.scoring run --start {missing[0]} --end {days[-1]}"
+        )
+    table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True)
+    frame = table.to_pandas()
+    return frame.rename(columns={"dt": "day"})
+
+
+def _won_accounts(opps: pd.DataFrame, day: date) -> set:
+    end = pd.Timestamp(day + timedelta(days=1), tz="UTC")
+    won = opps["is_won"].fillna(False).astype(bool) & (pd.to_datetime(opps["closed_at"], utc=True) < end).fillna(False)
+    return set(opps.loc[won, "account_id"])
+
+
+def _day_input(engine: Engine, contribs: pd.DataFrame, data: DayData, day: date) -> DayInput:
+    present = np.zeros(len(engine.accounts), bool)
+    pos = engine.accounts.get_indexer(data.accounts["account_id"])
+    present[pos] = True
+    customer = np.zeros(len(engine.accounts), bool)
+    is_customer = (data.accounts["lifecycle"] == "customer").to_numpy() | data.accounts["account_id"].isin(_won_accounts(data.opportunities, day)).to_numpy()
+    customer[pos] = is_customer
+    acc = engine.accounts.get_indexer(contribs["account_id"])
+    keep = acc >= 0  # an event of an account gone from today's CRM snapshot cannot count
+    signal_code = {name: i for i, name in enumerate(engine.signals)}
+    return DayInput(
+        day=day,
+        present=present,
+        customer=customer,
+        acc=acc[keep],
+        person=engine.person_names.get_indexer(contribs["person_key"].astype(object).where(contribs["person_key"].notna(), None))[keep],
+        signal=contribs["signal"].map(signal_code).to_numpy(dtype=np.int64)[keep],
+        points=contribs["points"].to_numpy(dtype=float)[keep],
+        time_ns=pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)[keep],
+        reset=contribs["reset"].to_numpy(dtype=bool)[keep],
+        positive=(contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool)[keep],
+    )
+
+
+def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pos = engine.accounts.get_indexer(data.accounts["account_id"])
+    score = out["score"][pos]
+    band = bands_of(score, config)
+    customer = inp.customer[pos]
+    touch = engine.touch_ns[pos]
+    last_pos = engine.last_pos[pos]
+    signals = np.array(engine.signals + [None], dtype=object)
+    scores = pd.DataFrame(
+        {
+            "account_id": data.accounts["account_id"].to_numpy(),
+            "as_of": day,
+            "score": score,
+            "band": band,
+            "accumulated": out["accumulated"][pos],
+            "breadth": out["breadth"][pos],
+            "engaged_people": out["engaged_people"][pos].astype(np.int64),
+            "new_people_14d": out["new_people_14d"][pos].astype(np.int64),
+            "points_today": out["points_today"][pos],
+            "trend": trend_labels(out["change_7d"][pos], config),
+            "change_7d": out["change_7d"][pos],
+            "change_28d": out["change_28d"][pos],
+            "surge": out["surge"][pos],
+            "last_touch_at": pd.to_datetime(np.where(touch == np.iinfo(np.int64).min, np.datetime64("NaT"), touch.astype("datetime64[ns]")), utc=True),
+            "last_touch_signal": signals[engine.touch_sig[pos]],
+            "days_since_engagement": pd.Series(day.toordinal() - last_pos, dtype="Int64").where(last_pos > 0),
+            "next_action": next_actions(band, customer, config),
+            "lifecycle": np.where(customer, "customer", data.accounts["lifecycle"].to_numpy(dtype=object)),
+            "account_name": data.accounts["name"].astype("string").str.strip().to_numpy(),
+            "abm_tier": data.accounts["abm_tier"].to_numpy(),
+            "owner_email": data.accounts["owner_email"].to_numpy(),
+            "sdr_email": data.accounts["sdr_email"].to_numpy(),
+            "config_version": config.version,
+        }
+    )[SCORE_COLUMNS]
+    scores["last_touch_at"] = scores["last_touch_at"].dt.as_unit("us")
+    ids = engine.accounts.to_numpy(dtype=object)
+    rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
+             "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
+    before = out["score_before"][pos]
+    rows += band_changes(data.accounts["account_id"].to_numpy(), before, score, day, config)
+    rows += alert_changes(data.accounts, before, score, customer, day, config)
+    changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    if len(changes):
+        changes = changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
+    return scores, changes
+
+
+def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFrame, changes: pd.DataFrame) -> str:
+    lake.write_partition("contributions", day, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
+    daily = scores.loc[scores["points_today"] != 0, ["account_id", "points_today"]].rename(columns={"points_today": "points"})
+    lake.write_partition("daily_points", day, daily.reset_index(drop=True), schema=DAILY_POINTS_SCHEMA)
+    lake.write_partition("changes", day, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
+    return lake.write_partition("scores", day, scores, schema=SCORE_SCHEMA)
+
+
+def run_days(lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 7, keep_scores: bool = False):
+    """Step through `days` from the state of `initial` (None: empty). Yields (day, result[, scores])."""
+    resolved = _resolved(lake, days)
+    snapshots = {d: _snapshot(lake, d) for d in days}
+    bonus_state = pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    prior_persons = state_persons(lake, initial) if initial else pd.Series(dtype="string")
+    if initial:
+        bonus_state = _bonus_from_state(lake, initial)
+    contribs = contributions(resolved, config, bonus_state)
+    universe = pd.Index(sorted(set().union(*(set(s.accounts["account_id"]) for s in snapshots.values()))))
+    persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
+    signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
+    engine = Engine(config, universe, signals, persons)
+    if initial:
+        load_state(lake, initial, engine)
+        load_history_rings(lake, days[0], engine, days_ahead=len(days))
+    by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
+    empty = contribs.iloc[0:0]
+    last = days[-1]
+    for day in days:
+        today = by_day.get(day, empty)
+        inp = _day_input(engine, today, snapshots[day], day)
+        out, step_changes = engine.step(inp)
+        scores, changes = _outputs(engine, out, step_changes, snapshots[day], inp, day, config)
+        path = ""
+        if write:
+            path = _write_day(lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes)
+            if day == last or day.toordinal() % checkpoint_every == 0:
+                save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus_state, config), config)
+        result = ScoreResult(day, len(scores), scores["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict(),
+                             int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
+        yield (day, result, scores) if keep_scores else (day, result)
+
+
+def _bonus_from_state(lake: Lake, day: date) -> pd.DataFrame:
+    bonus = read_state_side(lake, day, "bonus.parquet")
+    return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+
+
+def _usable_checkpoint(lake: Lake, config: ScoringConfig, before: date) -> date | None:
+    fingerprint = config.fingerprint()
+    for day in reversed([d for d in lake.days("state") if d < before]):
+        meta = state_meta(lake, day)
+        if meta and meta.get("fingerprint") == fingerprint:
+            return day
+    return None
+
+
+def score_accounts(lake: Lake, config: ScoringConfig, day: date) -> ScoreResult:
+    """The score stage for day D: incremental from D-1's state, or replay when it is unusable."""
+    prev = day - timedelta(days=1)
+    meta = state_meta(lake, prev)
+    history = [d for d in lake.days("resolved") if d < day]
+    if meta and meta.get("fingerprint") == config.fingerprint():
+        days, initial, mode = [day], prev, "incremental"
+    elif not history:
+        days, initial, mode = [day], None, "first day"
+    else:
+        checkpoint = _usable_checkpoint(lake, config, day)
+        start = checkpoint + timedelta(days=1) if checkpoint else history[0]
+        why = "built under another config" if meta else "missing"
+        days, initial = days_between(start, day), checkpoint
+        mode = f"replayed {len(days) - 1} day(s) from {start} (state of {prev} {why})"
+        log.warning("state of %s is %s: replaying %s day(s) from %s%s", prev, why, len(days) - 1, start, f" (checkpoint {checkpoint})" if checkpoint else " (first day with resolved events)")
+    *_, (_, result) = run_days(lake, config, days, initial)
+    result.mode = mode
+    log.info(result.line())
+    return result
+
+
+def replay_range(lake: Lake, config: ScoringConfig, days: Iterable[date]) -> list[ScoreResult]:
+    """Re-score a whole range from scratch (full refresh), writing every day's outputs."""
+    return [result for _, result in run_days(lake, config, list(days), None)]

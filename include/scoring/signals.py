@@ -1,0 +1,149 @@
+"""Signals and points (SPEC section 5): resolved events in, contributions out.
+
+Each event gets exactly one signal, the first config rule that matches. Points are the tier
+points of the signal times the person's role multiplier; the same (person, signal, url or
+campaign, day) counts once; no signal earns an account more than `daily_cap` points a day; a
+person with both combination signals within the window earns a one-off bonus. Zero-point events
+are kept with their signal, so every resolved event appears in contributions.
+
+Everything is keyed by day, so one call can process one day (incremental) or a whole history
+(replay) with identical results; the only carried state is the combination-bonus memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from include.scoring.config import ScoringConfig
+from include.scoring.normalize import matches, url_path
+
+CONTRIB_COLUMNS = ["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "base_points", "multiplier", "points", "adjustment", "reset"]
+BONUS_STATE_COLUMNS = ["person_key", "first_time", "second_time", "awarded"]
+_UNSET = -1
+
+
+def classify(events: pd.DataFrame, config: ScoringConfig) -> pd.Series:
+    """The signal name of every event: the first matching rule, else `unclassified`."""
+    n = len(events)
+    chosen = np.full(n, _UNSET, dtype=np.int64)
+    source = events["source"].astype("string").to_numpy(dtype=object, na_value=None)
+    etype = events["event_type"].astype("string").to_numpy(dtype=object, na_value=None)
+    form = events["form_type"].astype("string").to_numpy(dtype=object, na_value=None)
+    role = events["role"].astype("string").to_numpy(dtype=object, na_value=None)
+    path = url_path(events["url"])
+    for i, rule in enumerate(config.signals):
+        todo = chosen == _UNSET
+        if not todo.any():
+            break
+        mask = todo & (source == rule.source)
+        if rule.event_type is not None:
+            mask &= np.isin(etype, rule.event_type)
+        if rule.form_type is not None:
+            mask &= np.isin(form, rule.form_type)
+        if rule.role is not None:
+            mask &= np.isin(role, rule.role)
+        if rule.url_path is not None and mask.any():
+            mask &= matches(path, rule.url_path)
+        chosen[mask] = i
+    names = np.array([r.name for r in config.signals] + ["unclassified"], dtype=object)
+    return pd.Series(names[np.where(chosen == _UNSET, len(config.signals), chosen)], index=events.index, dtype="string")
+
+
+def _target(events: pd.DataFrame) -> pd.Series:
+    """What 'the same url or campaign' means per source for de-duplication."""
+    path = url_path(events["url"]).fillna("")
+    campaign = events["campaign_id"].astype("string").fillna("")
+    return pd.Series(np.where(events["source"] == "web", path, campaign), index=events.index)
+
+
+def _combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFrame) -> pd.DataFrame:
+    """One-off bonus rows for persons completing the pair within the window."""
+    bonus_cfg = config.points.combination_bonus
+    first, second = bonus_cfg.signals
+    window = pd.Timedelta(days=bonus_cfg.within_days)
+    pair = ev[ev["signal"].isin([first, second]) & ev["person_key"].notna()][["person_key", "event_time", "signal", "event_id", "day", "account_id", "source", "role"]]
+    memory = state.set_index("person_key") if len(state) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[1:])
+    if pair.empty or not bonus_cfg.enabled:
+        return pd.DataFrame(columns=CONTRIB_COLUMNS + ["role"])
+    pair = pair.sort_values(["event_time", "event_id"], kind="stable")
+    # last time of each signal up to and including each event, starting from the remembered times
+    for name, col in ((first, "first_time"), (second, "second_time")):
+        own = pair["event_time"].where(pair["signal"] == name)
+        prior = pair["person_key"].map(memory[col]) if len(memory) else pd.Series(pd.NaT, index=pair.index)
+        pair[col] = _running_last(pair, own, prior)
+    qualifies = (pair["first_time"].notna() & pair["second_time"].notna()
+                 & ((pair["first_time"] - pair["second_time"]).abs() <= window))
+    awarded_before = pair["person_key"].map(memory["awarded"]).fillna(False).astype(bool) if len(memory) else pd.Series(False, index=pair.index)
+    winners = pair[qualifies & ~awarded_before].drop_duplicates("person_key", keep="first")
+    bonus = pd.DataFrame(
+        {
+            "event_id": "bonus:" + winners["person_key"].astype(str) + ":" + winners["event_id"].astype(str),
+            "day": winners["day"],
+            "event_time": winners["event_time"],
+            "source": winners["source"],
+            "account_id": winners["account_id"],
+            "person_key": winners["person_key"],
+            "signal": "combination_bonus",
+            "role": winners["role"],
+        }
+    )
+    return bonus
+
+
+def _running_last(pair: pd.DataFrame, own: pd.Series, prior: pd.Series) -> pd.Series:
+    """Per person, the latest time of a signal seen so far (events in time order), or remembered."""
+    running = own.groupby(pair["person_key"]).ffill()
+    remembered = pd.to_datetime(prior, utc=True)
+    return running.fillna(remembered)
+
+
+def bonus_memory(contribs: pd.DataFrame, before: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
+    """The combination-bonus memory after `contribs`: per person the last time of each of the two
+    signals and whether the bonus was awarded. Only the latest times matter for the window test."""
+    first, second = config.points.combination_bonus.signals
+    rows = contribs[contribs["person_key"].notna()]
+    parts = []
+    for name, col in ((first, "first_time"), (second, "second_time")):
+        parts.append(rows[rows["signal"] == name].groupby("person_key")["event_time"].max().rename(col))
+    awarded = rows[rows["signal"] == "combination_bonus"].groupby("person_key").size().gt(0).rename("awarded")
+    new = pd.concat([*parts, awarded], axis=1)
+    old = before.set_index("person_key") if len(before) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[1:])
+    merged = old.reindex(old.index.union(new.index)) if len(old) else new.reindex(columns=BONUS_STATE_COLUMNS[1:])
+    for col in ("first_time", "second_time"):
+        merged[col] = pd.concat([pd.to_datetime(merged[col], utc=True), pd.to_datetime(new[col], utc=True).reindex(merged.index)], axis=1).max(axis=1)
+    merged["awarded"] = merged["awarded"].astype("boolean").fillna(False) | new["awarded"].reindex(merged.index).astype("boolean").fillna(False)
+    out = merged.rename_axis("person_key").reset_index()[BONUS_STATE_COLUMNS]
+    out["awarded"] = out["awarded"].astype(bool)
+    return out.sort_values("person_key", kind="stable").reset_index(drop=True)
+
+
+def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> pd.DataFrame:
+    """Points per resolved event, plus one-off bonus rows, given the bonus memory before them.
+
+    `events` are resolved rows with a `day` column (the processing day each belongs to).
+    """
+    ev = events.drop_duplicates("event_id", keep="first").copy()  # an event counts once
+    ev["signal"] = classify(ev, config)
+    bonus = _combination_bonus(ev, config, bonus_state)
+    points_of = config.signal_points()
+    ev = pd.concat([ev, bonus], ignore_index=True) if len(bonus) else ev
+    ev["base_points"] = ev["signal"].map(points_of).astype(float)
+    multipliers = config.points.role_multipliers
+    ev["multiplier"] = ev["role"].astype("string").map(multipliers).astype(float).fillna(1.0)
+    ev["points"] = ev["base_points"] * ev["multiplier"]
+    ev["adjustment"] = pd.Series(pd.NA, index=ev.index, dtype="string")
+    ev = ev.sort_values(["day", "event_time", "event_id"], kind="stable").reset_index(drop=True)
+    who = ev["person_key"].astype("string").fillna("account:" + ev["account_id"].astype("string"))
+    key = pd.DataFrame({"day": ev["day"], "who": who, "signal": ev["signal"], "target": _target(ev)})
+    repeat = key.duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
+    ev.loc[repeat, "points"] = 0.0
+    ev.loc[repeat, "adjustment"] = "duplicate"
+    cap = config.points.daily_cap
+    running = ev.groupby(["day", "account_id", "signal"], sort=False)["points"].cumsum()
+    allowed = np.clip(cap - (running - ev["points"]), 0, None)
+    capped = ev["points"] > allowed
+    ev.loc[capped, "adjustment"] = ev.loc[capped, "adjustment"].fillna("daily_cap")
+    ev["points"] = np.minimum(ev["points"], allowed)
+    ev["reset"] = ev["signal"].isin(config.reset_signals())
+    return ev[CONTRIB_COLUMNS + ["role"]]

@@ -1,0 +1,1 @@
+"""Operational scripts: the native (Docker-free) cluster and its REST client."""
