@@ -14,7 +14,14 @@ built from the state of D-1), so one run at a time.
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
 
 | `resolve_identities` | `valid/<source>/dt=D`, the CRM activities of the late-arrival window, `reference/*`, the person graph `identity/dt=D-1` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `identity/dt=D`, `identity_rules/dt=D`, `resolution/dt=D` |
+| `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
+| `push_crm` | `scores/dt=D`, gate status | CRM `accounts.engagement_*` where changed (columns made by `python -m include.scoring init-crm`) |
+| `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
 | `score_accounts` | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
+
+When the quality gate holds (a source's volume, the resolution rate or band churn out of bounds
+against the trailing baseline), the scores still land in the warehouse, but `push_crm` and
+`send_alerts` fail at once (no retries) with the reasons, and on-call is notified.
 
 Validation (Great Expectations, suites in `include/expectations/`) quarantines failing rows with
 `failed_checks`; a **batch** failure (schema, volume when set to fail, more bad rows than
@@ -37,6 +44,7 @@ from datetime import datetime, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from include.assets import ENGAGEMENT_SCORES
 from include.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
 from include.scoring.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
@@ -73,6 +81,38 @@ def score_accounts(resolved_paths: list[str], **context) -> list[str]:
     return log_results(score_stage(run_context(), day_of(context)))
 
 
+@task(outlets=[ENGAGEMENT_SCORES], doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.")
+def publish_warehouse(scored_paths: list[str], **context) -> dict:
+    from include.dag_support import day_of, run_context
+    from include.scoring.publish import publish_warehouse as publish
+
+    ctx = run_context()
+    day = day_of(context)
+    result = publish(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)
+    context["outlet_events"][ENGAGEMENT_SCORES].extra = {"day": day.isoformat(), "accounts": result.accounts, "gate": result.gate.status}
+    return {"day": day.isoformat(), "gate": result.gate.status, "reasons": result.gate.reasons}
+
+
+@task(doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held.")
+def push_crm(published: dict, **context) -> int:
+    from include.dag_support import day_of, gate_held_as_failure, run_context
+    from include.scoring.publish import push_crm as push
+
+    ctx = run_context()
+    with gate_held_as_failure():
+        return push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context)).updated
+
+
+@task(doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run.")
+def send_alerts(published: dict, **context) -> int:
+    from include.dag_support import day_of, gate_held_as_failure, run_context
+    from include.scoring.alerts import send_alerts as send
+
+    ctx = run_context()
+    with gate_held_as_failure():
+        return send(ctx.settings.warehouse_url, ctx.smtp_settings(), day_of(context)).sent
+
+
 @dag(
     dag_id="engagement_daily",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
@@ -90,7 +130,9 @@ def engagement_daily():
     validated = [validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source]) for source in VALIDATE_SOURCES]
     resolved = resolve_identities(validated)
     extracted["reference"] >> resolved
-    score_accounts(resolved)
+    published = publish_warehouse(score_accounts(resolved))
+    push_crm(published)
+    send_alerts(published)
 
 
 engagement_daily()

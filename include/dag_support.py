@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ def day_of(context: Any) -> date:
     covers the last complete interval; a backfill's logical dates are the days themselves.
     """
     start = context["data_interval_start"]
-    return start.date()
+    return date(start.year, start.month, start.day)  # a plain date, not pendulum's subclass
 
 
 def _connection_url(conn_id: str) -> str | None:
@@ -66,9 +67,24 @@ def task_settings():
 
 
 def run_context():
+    """The engine's run context for a task; SMTP from the engagement_smtp connection when defined."""
+    from include.alert_channels import resolve_smtp
     from include.scoring.pipeline import RunContext
 
-    return RunContext(task_settings())
+    return RunContext(task_settings(), smtp=resolve_smtp())
+
+
+@contextmanager
+def gate_held_as_failure():
+    """A held quality gate fails the task at once, without retries: retrying cannot help."""
+    from include.scoring.errors import QualityGateHeld
+
+    try:
+        yield
+    except QualityGateHeld as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
 
 
 def log_results(results: list) -> list[str]:

@@ -126,3 +126,23 @@ def default_run(session_dir: Path):
     ctx = RunContext(settings)
     report = run_range(ctx, summary.start, summary.end, echo=lambda _: None)
     return summary, ctx, report
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL database of this test's own on the shared server, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    require_service(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432")
+    name = f"engagement_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

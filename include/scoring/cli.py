@@ -152,6 +152,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from include.scoring.pipeline import publish_stage
+
+    ctx = _context(args)
+    for result in publish_stage(ctx, args.date, strict=True):
+        print(result.line())
+    return 0
+
+
+def cmd_init_crm(args: argparse.Namespace) -> int:
+    from include.scoring.extract import mask_url
+    from include.scoring.publish import CRM_FIELDS, init_crm
+
+    settings = _settings(args)
+    added = init_crm(settings.crm_url)
+    kept = [c for c in CRM_FIELDS if c not in added]
+    print(f"CRM {mask_url(settings.crm_url)}: accounts table " + (f"gained {', '.join(added)}" if added else "already had every engagement column")
+          + (f"; already present: {', '.join(kept)}" if added and kept else ""))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -188,6 +209,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     shutil.rmtree(settings.lake, ignore_errors=True)
     (home / "warehouse.sqlite").unlink(missing_ok=True)
+    from include.scoring.publish import init_crm
+
+    print(f"init-crm: engagement columns added to the sample CRM: {', '.join(init_crm(settings.crm_url)) or 'already there'}")
     print(f"\nRunning every stage for {summary.start} .. {summary.end} ...")
     ctx = RunContext(settings)
     report = run_range(ctx, summary.start, summary.end)
@@ -265,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", dest="candidate", required=True, metavar="FILE", help="the candidate config to evaluate")
     p.add_argument("--current-config", dest="config", default=None, metavar="FILE", help="the config in use [ENGAGEMENT_CONFIG] (default: the shipped one)")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("publish", help="publish one day: warehouse, then CRM push and alert emails behind the quality gate", description="Publish day D (SPEC section 6). Exits 1 when the gate holds or alerts cannot be sent (the warehouse is written either way).")
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to publish [ENGAGEMENT_DATE]")
+    _common(p)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("init-crm", help="add the engagement columns to the CRM accounts table (explicit, idempotent)", description="Create engagement_score, engagement_band, engagement_trend and engagement_scored_at on the CRM's accounts table.")
+    _common(p)
+    p.set_defaults(func=cmd_init_crm)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

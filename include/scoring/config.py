@@ -177,6 +177,7 @@ class Validation(_Strict):
 
 class QualityGate(_Strict):
     trailing_days: int = Field(14, ge=1)
+    same_weekday_weeks: int = Field(8, ge=1)
     min_history_days: int = Field(3, ge=1)
     min_volume_ratio: float = Field(0.3, ge=0)
     max_volume_ratio: float = Field(5.0, gt=0)

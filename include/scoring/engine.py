@@ -153,8 +153,10 @@ class Engine:
         if positive.any():
             order = np.lexsort((inp.time_ns[positive], pos_acc))
             last = np.r_[pos_acc[order][1:] != pos_acc[order][:-1], True]
-            self.touch_ns[pos_acc[order][last]] = inp.time_ns[positive][order][last]
-            self.touch_sig[pos_acc[order][last]] = inp.signal[positive][order][last]
+            who, when, what = pos_acc[order][last], inp.time_ns[positive][order][last], inp.signal[positive][order][last]
+            newer = when >= self.touch_ns[who]  # a late-arriving old event does not move the last touch back
+            self.touch_ns[who[newer]] = when[newer]
+            self.touch_sig[who[newer]] = what[newer]
             with_person = positive & (inp.person >= 0)
             if with_person.any():
                 self._add_pairs(inp.acc[with_person], inp.person[with_person], inp.points[with_person], inp.time_ns[with_person], today)

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunContext:
     settings: Settings
+    #: the SMTP server for alert emails: from settings.smtp_url unless set (Airflow: the connection)
+    smtp: object | None = None
+
+    def smtp_settings(self):
+        if self.smtp is None and self.settings.smtp_url:
+            from include.scoring.mailer import smtp_from_url
+
+            self.smtp = smtp_from_url(self.settings.smtp_url)
+        return self.smtp
 
     @cached_property
     def config(self) -> ScoringConfig:
@@ -76,13 +85,36 @@ def score_stage(ctx: RunContext, day: date) -> list:
     return [score_accounts(ctx.lake, ctx.config, day)]
 
 
+def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list:
+    """Warehouse, then CRM push and alerts. Lenient (the `run` command): a held gate, an
+    uninitialised CRM or a missing SMTP server are reported, not raised. Strict: raised."""
+    from include.scoring.alerts import AlertResult, send_alerts
+    from include.scoring.errors import QualityGateHeld
+    from include.scoring.publish import CrmNotInitialized, PushResult, publish_warehouse, push_crm
+
+    results = [publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)]
+    try:
+        results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day))
+    except (QualityGateHeld, CrmNotInitialized) as exc:
+        if strict:
+            raise
+        results.append(PushResult(day, 0, 0, skipped=str(exc).split(". ")[0]))
+    try:
+        results.append(send_alerts(ctx.settings.warehouse_url, ctx.smtp_settings(), day, strict=strict))
+    except QualityGateHeld as exc:
+        if strict:
+            raise
+        results.append(AlertResult(day, note=str(exc).split(". ")[0]))
+    return results
+
+
 @dataclass
 class Stage:
     name: str
     run: Callable[[RunContext, date], list]
 
 
-STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage), Stage("score", score_stage)]
+STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage), Stage("score", score_stage), Stage("publish", publish_stage)]
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from include.scoring.config import ScoringConfig
-from include.scoring.engine import DayInput, Engine
+from include.scoring.engine import NS_PER_DAY, DayInput, Engine
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
@@ -124,7 +124,6 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     band = bands_of(score, config)
     customer = inp.customer[pos]
     touch = engine.touch_ns[pos]
-    last_pos = engine.last_pos[pos]
     signals = np.array(engine.signals + [None], dtype=object)
     scores = pd.DataFrame(
         {
@@ -143,7 +142,7 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
             "surge": out["surge"][pos],
             "last_touch_at": pd.to_datetime(np.where(touch == np.iinfo(np.int64).min, np.datetime64("NaT"), touch.astype("datetime64[ns]")), utc=True),
             "last_touch_signal": signals[engine.touch_sig[pos]],
-            "days_since_engagement": pd.Series(day.toordinal() - last_pos, dtype="Int64").where(last_pos > 0),
+            "days_since_engagement": _days_since(touch, day),
             "next_action": next_actions(band, customer, config),
             "lifecycle": np.where(customer, "customer", data.accounts["lifecycle"].to_numpy(dtype=object)),
             "account_name": data.accounts["name"].astype("string").str.strip().to_numpy(),
@@ -164,6 +163,13 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     if len(changes):
         changes = changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
     return scores, changes
+
+
+def _days_since(touch_ns: np.ndarray, day: date) -> pd.Series:
+    """Whole days from the last touch's date to D (null when there was none)."""
+    known = touch_ns != np.iinfo(np.int64).min
+    touch_day = (np.where(known, touch_ns, 0) // NS_PER_DAY) + date(1970, 1, 1).toordinal()
+    return pd.Series(day.toordinal() - touch_day, dtype="Int64").where(known)
 
 
 def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFrame, changes: pd.DataFrame) -> str:

@@ -32,6 +32,8 @@ class Settings:
     config_path: str | None
     #: ground truth written by the generator, for evaluation only
     truth: str | None = None
+    #: SMTP server for alert emails and the report: smtp://user:pass@host:port?starttls=true&from=a@b
+    smtp_url: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> "Settings":
@@ -46,6 +48,7 @@ class Settings:
             or sqlite_url(home / "warehouse.sqlite"),
             "config_path": os.environ.get("ENGAGEMENT_CONFIG") or None,
             "truth": os.environ.get("ENGAGEMENT_TRUTH") or str(sample / "truth"),
+            "smtp_url": os.environ.get("ENGAGEMENT_SMTP_URL") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -29,12 +29,12 @@ class Caught:
 
 
 @contextmanager
-def smtp_catcher(login: str | None = None, password: str | None = None):
-    """An SMTP server on a free loopback port; with login/password it requires AUTH (no TLS)."""
+def smtp_catcher(login: str | None = None, password: str | None = None, port: int | None = None):
+    """An SMTP server on a (free) loopback port; with login/password it requires AUTH (no TLS)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    caught = Caught(port=free_port())
+    caught = Caught(port=port or free_port())
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
