@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
@@ -29,6 +28,7 @@ from include.scoring.readers import SUPPORTED, read_landing_file
 log = logging.getLogger(__name__)
 
 SHIPPED_FREE_MAIL = Path(__file__).resolve().parent / "data" / "free_email_domains.txt"
+CRM_CHUNK = 200_000
 
 
 @dataclass
@@ -146,24 +146,37 @@ def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_ur
         )
     table_ref = sa.table(name, *[sa.column(c) for c in contract.names])
     query = sa.select(*table_ref.c).order_by(table_ref.c[contract.id_column])
-    frame = pd.DataFrame(conn.execute(query).fetchall(), columns=contract.names)
-    arrow = pa.table({c: _column_to_arrow(frame[c]) for c in contract.names})
-    errors = np.full(len(frame), None, dtype=object)
+    chunks = []
+    for rows in conn.execute(query).partitions(CRM_CHUNK):  # bounded memory for large CRMs
+        columns = list(zip(*rows)) if rows else [()] * len(contract.names)
+        chunks.append(pa.table({c: _values_to_arrow(values) for c, values in zip(contract.names, columns)}))
+    arrow = _concat_text(chunks, contract.names)
+    errors = np.full(arrow.num_rows, None, dtype=object)
     typed = coerce_to_contract(arrow, contract, errors)
-    lines = np.arange(1, len(frame) + 1)
+    lines = np.arange(1, arrow.num_rows + 1)
     table = _finish(source, [typed], [(f"crm:{name}", lines, errors)])
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
-    bad = int(pd.notna(errors).sum())
+    bad = int(sum(e is not None for e in errors))
     return ExtractResult(source, day, path, table.num_rows, 1, bad)
 
 
-def _column_to_arrow(series: pd.Series) -> pa.Array:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return pa.array(pd.to_datetime(series, utc=True))
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
-        return pa.array(series, from_pandas=True)
-    values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in series.tolist()]
-    return pa.array(values, pa.string())
+def _values_to_arrow(values: tuple) -> pa.Array:
+    """Driver values of one column: Arrow infers str, int, float, bool and datetime columns in C;
+    a column of mixed types (SQLite allows it) is kept as text for coercion to report."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values], pa.string())
+
+
+def _concat_text(chunks: list[pa.Table], names: list[str]) -> pa.Table:
+    """Concatenate chunks whose column types were inferred separately (text wins on conflict)."""
+    if not chunks:
+        return pa.table({c: pa.array([], pa.string()) for c in names})
+    try:
+        return pa.concat_tables(chunks, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.concat_tables([t.cast(pa.schema([(c, pa.string()) for c in names])) for t in chunks])
 
 
 def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResult]:

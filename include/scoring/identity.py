@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import isin
 from include.scoring.config import ScoringConfig
 from include.scoring.identity_graph import (
     CONTACT,
@@ -119,11 +120,11 @@ def _free_domains(lake: Lake, config: ScoringConfig, day: date) -> set[str]:
 def _blocked(values: pd.Series, kind: str, config: ScoringConfig) -> pd.Series:
     ident = config.identity
     if kind == "email":
-        local = values.str.split("@").str[0]
-        domain = values.str.split("@").str[1]
+        local = values.str.replace(r"@.*$", "", regex=True)
+        domain = email_domain(values)
         locals_ = {x.lower() for x in ident.blocked_email_local_parts}
         domains = {x.lower() for x in ident.blocked_email_domains}
-        return (local.isin(locals_) | domain.isin(domains)).fillna(False)
+        return pd.Series(isin(local, locals_) | isin(domain, domains), index=values.index)
     mask = pd.Series(False, index=values.index)
     for pattern in ident.blocked_anonymous_ids:
         mask |= values.astype("string").str.fullmatch(pattern).fillna(False)
@@ -204,10 +205,10 @@ def resolve_identities(lake: Lake, config: ScoringConfig, day: date) -> Identity
         firings.append({"rule": "shared_device", "identifier": row["node"][2:], "detail": f"cookie linked to {row['emails']} emails (limit {config.identity.max_emails_per_cookie}): links nothing from now on", "count": int(row["emails"])})
     shared = set(graph.shared_cookies["node"])
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
-    ev["cookie_shared"] = cookie_nodes.isin(shared)
+    ev["cookie_shared"] = isin(cookie_nodes, shared)
     identity_node = node(EMAIL, ev["email_norm"]).fillna(cookie_nodes.where(~ev["cookie_shared"])).fillna(node(CONTACT, ev["crm_contact_id"]))
     ev["person_key"] = persons_of(identity_node, graph)
-    matched = match_accounts(ev, ref, person_accounts(graph, ref))
+    matched = match_accounts(ev, ref, person_accounts(graph, ref, ev["person_key"]))
     ev = pd.concat([ev, matched], axis=1)
     return _write_outputs(lake, day, ev, graph, firings, crm_events)
 
@@ -227,10 +228,10 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, graph, firings: list
     filtered = ev["filter_reason"].notna()
     resolved = ~filtered & ev["account_id"].notna()
     unresolved = ~filtered & ev["account_id"].isna()
-    sort = ["source", "event_time", "event_id"]
-    res = ev.loc[resolved, RESOLVED_COLUMNS].sort_values(sort, kind="stable")
-    unres = ev.loc[unresolved, ["event_id", "source", "event_time", "event_type", "reason"]].sort_values(sort, kind="stable")
-    filt = ev.loc[filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]].rename(columns={"filter_reason": "reason"}).sort_values(sort, kind="stable")
+    # Rows keep the order of the valid partitions (source by source, file by file): deterministic.
+    res = ev.loc[resolved, RESOLVED_COLUMNS]
+    unres = ev.loc[unresolved, ["event_id", "source", "event_time", "event_type", "reason"]]
+    filt = ev.loc[filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]].rename(columns={"filter_reason": "reason"})
     path = lake.write_partition("resolved", day, res)
     lake.write_partition("unresolved", day, unres)
     lake.write_partition("filtered", day, filt)

@@ -21,9 +21,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from include.scoring.arrowops import isin, lookup
 from include.scoring.lake import Lake
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
@@ -35,12 +37,13 @@ def node(rank: str, values: pd.Series) -> pd.Series:
 
 
 def person_key(nodes: pd.Series) -> pd.Series:
-    """The stable key of a node's own (singleton) person: a 64-bit hash, hex."""
+    """The stable key of a node's own (singleton) person: `p` and a 64-bit hash of the node."""
     out = pd.Series(pd.NA, index=nodes.index, dtype="string")
     present = nodes.notna().to_numpy()
     if present.any():
         hashes = pd.util.hash_array(nodes[present].astype(str).to_numpy(dtype=object))
-        out[present] = pd.Series(hashes).map(lambda h: f"p{h:016x}").to_numpy()
+        keys = pc.binary_join_element_wise("p", pc.cast(pa.array(hashes, pa.uint64()), pa.string()), "")
+        out[present] = keys.to_numpy(zero_copy_only=False)
     return out
 
 
@@ -98,7 +101,7 @@ def build_graph(previous: pd.DataFrame, today: pd.DataFrame, day: date, max_emai
     shared = pd.DataFrame({"node": counts_now.index[shared_mask], "emails": counts_now[shared_mask].to_numpy()})
     before = counts_before.reindex(shared["node"]).fillna(0).to_numpy()
     newly = shared[before <= max_emails_per_cookie].reset_index(drop=True)
-    usable = edges[~edges["a"].isin(shared["node"]) & ~edges["b"].isin(shared["node"])]
+    usable = edges[~isin(edges["a"], shared["node"]) & ~isin(edges["b"], shared["node"])]
     person_of = _components(usable)
     return Graph(edges, person_of, shared, newly)
 
@@ -119,7 +122,7 @@ def _components(edges: pd.DataFrame) -> pd.Series:
 
 def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:
     """Person key of each node: its component's key, or its own key when it links to nothing."""
-    mapped = nodes.map(graph.person_of)
+    mapped = lookup(nodes, graph.person_of)
     return mapped.fillna(person_key(nodes)).astype("string")
 
 

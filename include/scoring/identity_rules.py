@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import isin, lookup
 from include.scoring.identity_graph import CONTACT, EMAIL, Graph
 from include.scoring.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 
@@ -52,7 +53,7 @@ def build_reference(accounts: pd.DataFrame, contacts: pd.DataFrame, ip_ranges: p
         ignore_index=True,
     )
     domain_rows["key"] = registrable_domain(domain_rows["d"])
-    freemail = domain_rows["key"].isin(free_domains)
+    freemail = isin(domain_rows["key"], free_domains)
     for _, row in domain_rows[freemail].iterrows():
         firings.append({"rule": "free_mail_account_domain", "identifier": str(row["key"]), "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM contact only, never by domain", "count": 1})
     domain_account = _first_claim(domain_rows["key"], domain_rows, "domain_conflict", firings)
@@ -61,27 +62,30 @@ def build_reference(accounts: pd.DataFrame, contacts: pd.DataFrame, ip_ranges: p
     c["email_norm"] = normalize_email(contacts["email"])
     ranges = ip_ranges.copy()
     corp = ranges["kind"] == "corporate"
-    by_domain = registrable_domain(ranges["company_domain"]).map(domain_account)
-    by_name = normalize_company_name(ranges["company_name"]).map(name_account)
+    by_domain = lookup(registrable_domain(ranges["company_domain"]), domain_account)
+    by_name = lookup(normalize_company_name(ranges["company_name"]), name_account)
     ranges["account_id"] = by_domain.fillna(by_name).where(corp)
     ranges["company_known"] = corp & (ranges["company_domain"].notna() | ranges["company_name"].notna())
     return Reference(domain_account, name_account, c, set(free_domains), ranges, firings)
 
 
-def person_accounts(graph: Graph, ref: Reference) -> pd.DataFrame:
-    """Per person (component) of the graph: its account, contact and role, when it has them."""
+def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = None) -> pd.DataFrame:
+    """Per person (component) of the graph: its account, contact and role, when it has them.
+    Only the persons in `wanted` (the day's events) when given."""
     if graph.person_of.empty:
         return pd.DataFrame(columns=["person_key", "p_account", "p_contact", "p_role"]).set_index("person_key")
     nodes = pd.DataFrame({"node": graph.person_of.index, "person_key": graph.person_of.to_numpy()})
+    if wanted is not None:
+        nodes = nodes[isin(nodes["person_key"], wanted.dropna().unique())]
     rank = nodes["node"].str[0]
     value = nodes["node"].str[2:]
     contacts = ref.contacts.drop_duplicates("contact_id").set_index("contact_id")
     by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
-    contact_id = value.where(rank == CONTACT).fillna(value.where(rank == EMAIL).map(by_email["contact_id"]))
-    acc_contact = contact_id.map(contacts["account_id"])
+    contact_id = value.where(rank == CONTACT).fillna(lookup(value.where(rank == EMAIL), by_email["contact_id"]))
+    acc_contact = lookup(contact_id, contacts["account_id"])
     domains = email_domain(value.where(rank == EMAIL))
     reg = registrable_domain(domains)
-    acc_domain = reg.where(~reg.isin(ref.free_domains)).map(ref.domain_account)
+    acc_domain = lookup(reg.where(~isin(reg, ref.free_domains)), ref.domain_account)
     nodes["priority"] = np.where(acc_contact.notna(), 0, np.where(acc_domain.notna(), 1, 9))
     nodes["account"] = acc_contact.fillna(acc_domain)
     nodes["contact_id"] = contact_id
@@ -91,7 +95,7 @@ def person_accounts(graph: Graph, ref: Reference) -> pd.DataFrame:
     out = best.set_index("person_key")[["account"]].rename(columns={"account": "p_account"})
     contact = nodes.dropna(subset=["contact_id"]).sort_values("contact_id").drop_duplicates("person_key").set_index("person_key")["contact_id"]
     out = out.join(contact.rename("p_contact"), how="outer")
-    out["p_role"] = out["p_contact"].map(contacts["role"])
+    out["p_role"] = lookup(out["p_contact"], contacts["role"])
     return out
 
 
@@ -106,16 +110,16 @@ def _per_range(column: pd.Series, range_row: np.ndarray, missing):
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
     """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
     contact_by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
-    direct_contact = ev["email_norm"].map(contact_by_email["contact_id"])
-    acc_contact = ev["email_norm"].map(contact_by_email["account_id"])
-    free = ev["email_reg_domain"].isin(ref.free_domains).fillna(False)
-    acc_domain = ev["email_reg_domain"].where(~free).map(ref.domain_account)
+    direct_contact = lookup(ev["email_norm"], contact_by_email["contact_id"])
+    acc_contact = lookup(ev["email_norm"], contact_by_email["account_id"])
+    free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
+    acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
     p = persons.reindex(ev["person_key"])
     acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
     range_row = ev["ip_range_row"].to_numpy()
     range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
-    acc_ad = ev["company_reg_domain"].map(ref.domain_account).fillna(ev["company_name_norm"].map(ref.name_account))
+    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(lookup(ev["company_name_norm"], ref.name_account))
     acc_crm = ev["crm_account_id"].where(ev["source"] == "crm")
     candidates = [
         ("crm_activity", acc_crm),
@@ -145,5 +149,5 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     ).where(account.isna())
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
     contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
-    role = contact.map(ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
+    role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
     return pd.DataFrame({"account_id": account, "resolution_method": method, "reason": reason, "contact_id": contact.astype("string"), "role": role.astype("string")})

@@ -12,14 +12,17 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
-
-_V4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def _parse_v4(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    parts = values.str.extract(_V4)
-    ok = parts.notna().all(axis=1).to_numpy().copy()
-    nums = parts.fillna("0").astype(np.int64).to_numpy()
+    arr = pa.array(values.to_numpy(dtype=object), pa.string())
+    parts = pc.extract_regex(arr, r"^(?P<a>\d{1,3})\.(?P<b>\d{1,3})\.(?P<c>\d{1,3})\.(?P<d>\d{1,3})$")
+    ok = np.asarray(pc.is_valid(parts).to_numpy(zero_copy_only=False), dtype=bool)
+    nums = np.stack(
+        [np.asarray(pc.cast(pc.fill_null(pc.struct_field(parts, name), "0"), pa.int64()).to_numpy(zero_copy_only=False)) for name in "abcd"], axis=1
+    ) if len(arr) else np.zeros((0, 4), np.int64)
     ok &= (nums <= 255).all(axis=1)
     ints = (nums[:, 0] << 24) | (nums[:, 1] << 16) | (nums[:, 2] << 8) | nums[:, 3]
     return ints.astype(np.uint64), ok
@@ -74,8 +77,8 @@ def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
     v6_idx = np.flatnonzero(is_v6)
     hi, lo, v6_ok = _parse_v6(uniq.iloc[v6_idx].tolist())
     for (version, prefix), group in sorted(table.groupby(["version", "prefix"]), key=lambda kv: -kv[0][1]):
-        lookup = pd.Series(group["range_row"].to_numpy(), index=pd.MultiIndex.from_arrays([group["key_hi"], group["key_lo"]]))
-        lookup = lookup[~lookup.index.duplicated(keep="first")]
+        group = group.drop_duplicates(["key_hi", "key_lo"], keep="first").sort_values(["key_hi", "key_lo"])
+        ranges_hi, ranges_lo, rows = group["key_hi"].to_numpy(np.uint64), group["key_lo"].to_numpy(np.uint64), group["range_row"].to_numpy()
         if version == 4:
             todo = np.flatnonzero(v4_ok & (best < 0))
             keys_hi = v4_int[todo] >> np.uint64(32 - prefix) if prefix else np.zeros(len(todo), np.uint64)
@@ -91,9 +94,18 @@ def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
                 keys_hi, keys_lo = h, low >> np.uint64(128 - prefix)
         if not len(todo):
             continue
-        found = lookup.reindex(pd.MultiIndex.from_arrays([keys_hi, keys_lo])).to_numpy()
-        hit = ~pd.isna(found)
-        best[todo[hit]] = found[hit].astype(np.int64)
+        # sorted (hi, lo) keys: search hi, then lo within the run of equal hi
+        left = np.searchsorted(ranges_hi, keys_hi, side="left")
+        right = np.searchsorted(ranges_hi, keys_hi, side="right")
+        hit = left < right
+        pos = left.copy()
+        if (right - left > 1).any():  # several ranges share the high word (IPv6 beyond /64)
+            for i in np.flatnonzero(right - left > 1):
+                pos[i] = left[i] + np.searchsorted(ranges_lo[left[i]:right[i]], keys_lo[i])
+        in_range = pos < len(ranges_hi)
+        match = hit & in_range
+        match[in_range] &= (ranges_hi[pos[in_range]] == keys_hi[in_range]) & (ranges_lo[pos[in_range]] == keys_lo[in_range])
+        best[todo[match]] = rows[pos[match]]
     mapping = pd.Series(best, index=uniq)
     matched = ips.astype("string").str.strip().map(mapping)
     return matched.fillna(-1).astype(np.int64)

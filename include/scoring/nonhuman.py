@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import isin
 from include.scoring.config import NonHuman
 from include.scoring.normalize import matches
 
@@ -48,7 +49,7 @@ def non_human_reasons(events: pd.DataFrame, deliveries: pd.DataFrame, cfg: NonHu
     reason[is_bot] = "bot"
     opens = (events["source"] == "email") & (events["event_type"] == "open")
     generic = ua.str.strip().str.fullmatch(cfg.machine_open_user_agent).fillna(False)
-    proxy = events["ip_kind"].isin(cfg.machine_open_ip_kinds)
+    proxy = isin(events["ip_kind"], cfg.machine_open_ip_kinds)
     reason[opens & generic & proxy] = "machine_open"
     clicks_mask = ((events["source"] == "email") & (events["event_type"] == "click")).to_numpy()
     if clicks_mask.any():

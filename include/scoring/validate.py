@@ -31,7 +31,7 @@ from include.scoring.validation_report import check_rows, failure_message, repor
 
 log = logging.getLogger(__name__)
 
-HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence")
+HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence", "_account_exists", "_contact_exists")
 INPUT_DIGEST = "input.sha256"
 MAX_EXAMPLES = 5
 
@@ -287,7 +287,11 @@ def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarant
         else:
             frame = _input_frame(lake, source, day, reprocess_quarantine)
             frame["_id_occurrence"] = frame.groupby(id_column, dropna=False, sort=False).cumcount() + 1
-            result, passed = _run(lake, config, source, day, frame, parameters, None, extra_side_files={INPUT_DIGEST: digest})
+            for column, table_ids in (("account_id", "accounts"), ("contact_id", "contacts")):
+                if column in frame.columns and column != id_column:
+                    exists = frame[column].isin(ids.get(table_ids, ())).astype("boolean")
+                    frame[f"_{column.removesuffix('_id')}_exists"] = exists.mask(frame[column].isna())
+            result, passed = _run(lake, config, source, day, frame, {}, None, extra_side_files={INPUT_DIGEST: digest})
         results.append(result)
         if table in ("accounts", "contacts"):  # later tables reference the rows that passed
             ids[table] = passed[id_column].dropna().tolist()

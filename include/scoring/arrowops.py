@@ -1,0 +1,64 @@
+"""Zero-copy hops between pandas string columns and Arrow, and hash lookups on them.
+
+pandas 3 keeps text in Arrow arrays; handing those arrays to `pyarrow.compute` (and wrapping the
+results back) costs nothing, whereas `Series.map(other_series)`, `isin` and `str.extract` on a
+million rows go through Python objects. Semantics are those of `map` / `isin`: nulls never match.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TEXT = pa.large_string()
+
+
+def to_arrow(values) -> pa.Array:
+    """A large_string Arrow array of a Series, Index, array or list (zero-copy when possible)."""
+    if isinstance(values, pa.ChunkedArray):
+        arr = values.combine_chunks()
+    elif isinstance(values, pa.Array):
+        arr = values
+    elif isinstance(values, pd.Series | pd.Index):
+        ext = values.array
+        if not isinstance(ext, pd.arrays.ArrowStringArray):
+            ext = values.astype("string").array
+        arr = pa.array(ext)
+    else:
+        arr = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values], TEXT)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == TEXT else arr.cast(TEXT)
+
+
+def to_series(arr: pa.Array, index=None) -> pd.Series:
+    """Wrap an Arrow text array as a pandas string Series without copying."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(arr if arr.type == TEXT else arr.cast(TEXT)), index=index)
+
+
+def positions(values, keys) -> np.ndarray:
+    """Position of each value in `keys` (-1 when absent or null); the first of repeated keys."""
+    found = pc.index_in(to_arrow(values), value_set=to_arrow(keys))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
+    """values.map(mapping) for string keys: the mapped value, or NA when the key is absent."""
+    pos = positions(values, mapping.index)
+    if pd.api.types.is_string_dtype(mapping.dtype) or mapping.dtype == object:
+        taken = to_arrow(mapping).take(pa.array(pos, pa.int64(), mask=pos < 0))
+        return to_series(taken, values.index)
+    targets = mapping.to_numpy()
+    out = pd.Series(targets[np.maximum(pos, 0)] if len(targets) else np.zeros(len(pos)), index=values.index)
+    return out.where(pos >= 0)
+
+
+def isin(values, options) -> np.ndarray:
+    """values.isin(options) for strings, as a numpy bool array."""
+    options = list(options) if isinstance(options, set | frozenset) else options
+    found = pc.is_in(to_arrow(values), value_set=to_arrow(options))
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
