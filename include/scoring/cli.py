@@ -173,6 +173,20 @@ def cmd_init_crm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from include.scoring.calibration.report import build_report, email_report
+
+    ctx = _context(args)
+    result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, args.month, config_path=ctx.settings.config_path, out_root=args.out)
+    print(result.line())
+    print(f"  {result.metrics['reliability_note']}")
+    for name, path in result.files.items():
+        print(f"  {name:<22} {path}")
+    if args.email:
+        print(email_report(result, ctx.config, ctx.smtp_settings()).line())
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -298,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init-crm", help="add the engagement columns to the CRM accounts table (explicit, idempotent)", description="Create engagement_score, engagement_band, engagement_trend and engagement_scored_at on the CRM's accounts table.")
     _common(p)
     p.set_defaults(func=cmd_init_crm)
+
+    p = sub.add_parser("report", help="the monthly calibration report: HTML, PDF, metrics JSON and a suggested config", description="Compute the calibration report of one month (SPEC section 6; docs/report.md) into <report folder>/month=YYYY-MM/. Fails when a day of the month has no published scores.")
+    p.add_argument("--month", required=_env_default("ENGAGEMENT_MONTH") is None, default=_env_default("ENGAGEMENT_MONTH"), help="month to report on, YYYY-MM [ENGAGEMENT_MONTH]")
+    p.add_argument("--out", default=_env_default("ENGAGEMENT_REPORT_DIR"), metavar="DIR", help="folder of the month=YYYY-MM/ report folders [ENGAGEMENT_REPORT_DIR] (default: calibration.report_dir, else <lake>/reports)")
+    p.add_argument("--email", action="store_true", help="also email it to calibration.recipients through ENGAGEMENT_SMTP_URL")
+    _common(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

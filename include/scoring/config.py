@@ -192,6 +192,14 @@ class Calibration(_Strict):
     regularisation_c: float = Field(1.0, gt=0)
     holdout_share: float = Field(0.3, gt=0, lt=1)
     recipients: list[str] = []
+    #: signals of the account in this many days up to the score date count for lift and the fit
+    signal_lookback_days: int = Field(30, ge=1)
+    #: signals seen at fewer labelled accounts than this are listed as too rare to judge
+    min_signal_accounts: int = Field(5, ge=1)
+    #: seed of the bootstrap resampling and of the hold-out split (same data, same report)
+    seed: int = 42
+    #: folder (or fsspec URL) holding month=YYYY-MM/ report folders; null = <lake>/reports
+    report_dir: str | None = None
 
 
 class Notifications(_Strict):
