@@ -1,0 +1,191 @@
+"""The dashboard's FastAPI app: the accounts table (/) and one page per account (/accounts/ID).
+
+Pages are rendered on the server with Jinja2 (autoescape on for every template, StrictUndefined),
+send no JavaScript, and carry a Content-Security-Policy without script sources as a second line
+of defence: account names from the CRM are data, never markup. A bad query parameter gets a 400
+page that says what is allowed, an unknown account a 404 page, an unreachable or empty warehouse a
+503 page with what to do; never a traceback.
+
+    create_app()                                   # warehouse from ENGAGEMENT_WAREHOUSE_URL or the default
+    create_app(Warehouse(resolver), auth=require)  # what the Airflow plugin mounts
+    uvicorn --factory include.dashboard.app:create_app --port 8090   # standalone, no login
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from include.dashboard import queries
+from include.dashboard.source import Warehouse, WarehouseUnavailable
+from include.dashboard.svg import history_chart, sparkline
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#017cee" stroke-width="2" stroke-linecap="round">'
+    '<path d="M3 20h18"/><path d="M5 16l4-5 4 3 6-8"/><circle cx="19" cy="6" r="1.5" fill="#017cee"/></svg>'
+)
+
+
+def band_label(band: Any) -> str:
+    return str(band or "").replace("_", " ").title()
+
+
+def num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "\u2014"
+    return f"{float(value):.{digits}f}".rstrip("0").rstrip(".") if digits else f"{float(value):.0f}"
+
+
+def signed(value: Any) -> str:
+    return "\u2014" if value is None else f"{float(value):+.2f}"
+
+
+def day(value: Any) -> str:
+    if value is None:
+        return "\u2014"
+    return value.date().isoformat() if hasattr(value, "date") and callable(value.date) else str(value)[:10]
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(band=band_label, num=num, signed=signed, day=day)
+    env.globals["arrows"] = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
+    return env
+
+
+def configured_bands() -> list[tuple[str, float | None]]:
+    """(band, max score) in order from the scoring config; [] when it cannot be loaded."""
+    from include.scoring.config import DEFAULT_CONFIG_PATH
+    from include.scoring.settings import Settings
+
+    path = Path(Settings.from_env().config_path or DEFAULT_CONFIG_PATH)
+    try:
+        return _bands(str(path), path.stat().st_mtime)
+    except Exception as exc:  # noqa: BLE001 - the dashboard still works, without band order and lines
+        log.warning("dashboard: scoring config not loaded (%s); bands ordered by score", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return []
+
+
+@lru_cache(maxsize=4)
+def _bands(path: str, mtime: float) -> list[tuple[str, float | None]]:
+    from include.scoring.config import load_config
+
+    return [(b.name, b.max_score) for b in load_config(path).bands]
+
+
+class Pages:
+    """Rendering helpers bound to one request: links under the path the app is mounted at."""
+
+    def __init__(self, request: Request, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self.base = request.scope.get("root_path", "").rstrip("/")
+
+    def account_url(self, account_id: str) -> str:
+        return f"{self.base}/accounts/{quote(str(account_id), safe='')}"
+
+    def list_url(self, params: dict[str, str] | None = None) -> str:
+        return f"{self.base}/" + (f"?{urlencode(params)}" if params else "")
+
+    def render(self, template: str, status_code: int = 200, show_warehouse: bool = True, **context: Any) -> HTMLResponse:
+        html = environment().get_template(template).render(
+            account_url=self.account_url, list_url=self.list_url, warehouse=self._describe() if show_warehouse else "", **context
+        )
+        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+    def _describe(self) -> str:
+        try:
+            return self.warehouse.describe()
+        except Exception:  # noqa: BLE001 - a broken resolver is reported by the page itself
+            return "(unknown)"
+
+
+def _band_options(bands: list[tuple[str, float | None]], counts: dict[str, int]) -> list[tuple[str, int]]:
+    configured = [name for name, _ in bands]
+    order = configured + [name for name in counts if name not in configured]
+    return [(name, counts.get(name, 0)) for name in order]
+
+
+def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | None = None) -> FastAPI:
+    """The dashboard app; `auth` is a FastAPI dependency guarding every page (the plugin passes
+    Airflow's login check), `warehouse` where to read (default: environment, then project default)."""
+    warehouse = warehouse or Warehouse()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        warehouse.dispose()
+
+    app = FastAPI(title="Engagement scores", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    router = APIRouter(dependencies=[Depends(auth)] if auth else [])
+
+    @router.get("/", response_class=HTMLResponse, name="accounts")
+    def accounts(request: Request) -> HTMLResponse:
+        pages = Pages(request, warehouse)
+        flt = queries.AccountFilter.from_params(request.query_params)
+        with warehouse.connect() as conn:
+            result = queries.list_accounts(conn, flt)
+            owners = queries.owners(conn)
+            counts = queries.band_counts(conn, flt)
+        sparks = {account: sparkline(series, result.latest, queries.SPARK_DAYS) for account, series in result.sparks.items()} if result.latest else {}
+        return pages.render(
+            "accounts.html.j2", flt=flt, result=result, owners=owners, sparks=sparks, bands=_band_options(configured_bands(), counts),
+            lifecycles=queries.LIFECYCLES, spark_days=queries.SPARK_DAYS,
+        )
+
+    @router.get("/accounts/{account_id:path}", response_class=HTMLResponse, name="account")
+    def account(request: Request, account_id: str) -> HTMLResponse:
+        pages = Pages(request, warehouse)
+        with warehouse.connect() as conn:
+            detail = queries.account_detail(conn, account_id)
+        if detail is None:
+            raise StarletteHTTPException(404, f"The warehouse has no account {account_id!r}. Search the accounts table by name or id.")
+        bands = configured_bands()
+        chart = history_chart(detail.history, bands)
+        return pages.render("account.html.j2", d=detail, s=detail.score, chart=chart, history_days=queries.HISTORY_DAYS)
+
+    app.include_router(router)
+
+    @app.get("/icon.svg", include_in_schema=False)
+    def icon() -> Response:
+        return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+    @app.exception_handler(queries.BadRequest)
+    def bad_request(request: Request, exc: queries.BadRequest) -> HTMLResponse:
+        return Pages(request, warehouse).render("error.html.j2", status_code=400, title="That filter cannot be used", detail=str(exc))
+
+    @app.exception_handler(WarehouseUnavailable)
+    def unavailable(request: Request, exc: WarehouseUnavailable) -> HTMLResponse:
+        return Pages(request, warehouse).render("error.html.j2", status_code=exc.status_code, title=exc.title, detail=exc.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if 300 <= exc.status_code < 400:  # e.g. the login redirect of the auth dependency
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        titles = {401: "Sign in to Airflow first", 403: "Not allowed", 404: "Not found"}
+        page = Pages(request, warehouse).render(
+            "error.html.j2", status_code=exc.status_code, show_warehouse=exc.status_code not in (401, 403), title=titles.get(exc.status_code, "Error"), detail=str(exc.detail)
+        )
+        page.headers.update(exc.headers or {})
+        return page
+
+    return app
