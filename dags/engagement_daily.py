@@ -19,6 +19,10 @@ built from the state of D-1), so one run at a time.
 | `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
 | `score_accounts` | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
 
+Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
+or Kubernetes deployment spreads a large day over workers; memory per task follows its shard, and
+the results are the same for any shard count.
+
 When the quality gate holds (a source's volume, the resolution rate or band churn out of bounds
 against the trailing baseline), the scores still land in the warehouse, but `push_crm` and
 `send_alerts` fail at once (no retries) with the reasons, and on-call is notified.
@@ -65,24 +69,36 @@ def validate(source: str, raw_paths: list[str], **context) -> list[str]:
     return log_results(validate_stage(run_context(), day_of(context), [source]))
 
 
-@task(doc_md="Resolve every valid event of day D to an account and a person, or record why not (SPEC section 4).")
-def resolve_identities(validated: list, **context) -> list[str]:
-    from include.dag_support import day_of, log_results, run_context
-    from include.scoring.pipeline import resolve_stage
+@task(doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`).")
+def prepare_resolution(validated: list, **context) -> list[int]:
+    from include.dag_support import day_of, run_context
+    from include.scoring.identity import prepare_resolution as prepare
 
-    return log_results(resolve_stage(run_context(), day_of(context)))
+    ctx = run_context()
+    prepare(ctx.lake, ctx.config, day_of(context))
+    return list(range(ctx.config.scale.shards))
 
 
-@task(doc_md="Score accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes.")
-def score_accounts(resolved_paths: list[str], **context) -> list[str]:
-    from include.dag_support import day_of, log_results, run_context
-    from include.scoring.pipeline import score_stage
+@task(doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not (SPEC section 4); mapped over the shards.")
+def resolve_identities(shard: int, **context) -> str:
+    from include.dag_support import day_of, run_context
+    from include.scoring.identity import resolve_shard
 
-    return log_results(score_stage(run_context(), day_of(context)))
+    ctx = run_context()
+    return resolve_shard(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
+
+
+@task(doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards.")
+def score_accounts(shard: int, **context) -> str:
+    from include.dag_support import day_of, run_context
+    from include.scoring.scoring import score_accounts as score
+
+    ctx = run_context()
+    return score(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
 
 
 @task(outlets=[ENGAGEMENT_SCORES], doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.")
-def publish_warehouse(scored_paths: list[str], **context) -> dict:
+def publish_warehouse(scored_paths, **context) -> dict:
     from include.dag_support import day_of, run_context
     from include.scoring.publish import publish_warehouse as publish
 
@@ -128,9 +144,12 @@ def send_alerts(published: dict, **context) -> int:
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
     validated = [validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source]) for source in VALIDATE_SOURCES]
-    resolved = resolve_identities(validated)
-    extracted["reference"] >> resolved
-    published = publish_warehouse(score_accounts(resolved))
+    shards = prepare_resolution(validated)
+    extracted["reference"] >> shards
+    resolved = resolve_identities.expand(shard=shards)
+    scored = score_accounts.expand(shard=shards)
+    resolved >> scored
+    published = publish_warehouse(scored)
     push_crm(published)
     send_alerts(published)
 

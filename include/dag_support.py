@@ -54,8 +54,13 @@ def _connection_url(conn_id: str) -> str | None:
             auth = quote(conn.login, safe="") + (f":{quote(conn.password, safe='')}" if conn.password else "") + "@"
         port = f":{conn.port}" if conn.port else ""
         return f"postgresql+psycopg://{auth}{conn.host or 'localhost'}{port}/{conn.schema or ''}"
-    if conn.conn_type == "sqlite":
+    if conn.conn_type == "sqlite" or (conn.conn_type == "generic" and (conn.host or "").startswith("/")):
         return f"sqlite:///{conn.host}"
+    if conn.conn_type == "generic":
+        raise ValueError(
+            f"Airflow connection {conn_id!r} has type 'generic', which is not a database URL; give it the extra "
+            '{"sqlalchemy_url": "..."} (see docs/operations.md#connections)'
+        )
     return conn.get_uri()
 
 

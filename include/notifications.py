@@ -37,6 +37,7 @@ RUNBOOK_SECTIONS: tuple[tuple[str, str], ...] = (
     ("StateError", "scoring-state-missing"),
     ("WarehouseError", "warehouse-write-failed"),
     ("QualityGateHeld", "quality-gate-held"),
+    ("AlertDeliveryError", "smtp-down"),
 )
 TIMEOUT_SECTION = "task-timed-out"
 DAG_RUN_SECTION = "dag-run-failed"

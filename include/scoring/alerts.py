@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from include.scoring.errors import PipelineError
+from include.scoring.errors import AlertDeliveryError
 from include.scoring.mailer import SmtpSettings, send_email
 from include.scoring.publish import require_gate
 from include.scoring.warehouse import read_table, score_alerts, transaction
@@ -27,10 +27,6 @@ from include.scoring.warehouse import read_table, score_alerts, transaction
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 AUDIENCE = {"sdr": "the SDR", "owner": "the account owner", "manager": "the sales manager"}
-
-
-class AlertDeliveryError(PipelineError):
-    """Some alert emails could not be sent; they stay pending for the next run."""
 
 
 @dataclass

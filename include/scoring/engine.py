@@ -71,6 +71,12 @@ class Engine:
         self.pair_points = np.zeros(0)
         self.cursor = 0  # ring position of "today"
 
+    def extend_persons(self, persons: pd.Index) -> None:
+        """Add persons first seen in a later block of days (existing codes keep their meaning)."""
+        new = persons.difference(self.person_names)
+        if len(new):
+            self.person_names = self.person_names.append(new)
+
     # -------------------------------------------------------------------------------------------
     def _scale(self, factor: np.ndarray) -> None:
         self.acc *= factor

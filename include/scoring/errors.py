@@ -46,3 +46,7 @@ class WarehouseError(PipelineError):
 
 class QualityGateHeld(PipelineError):
     """The day's numbers are out of bounds: CRM push and alerts are held."""
+
+
+class AlertDeliveryError(PipelineError):
+    """Some alert emails could not be sent; they stay pending for the next run."""

@@ -13,7 +13,6 @@ import pandas as pd
 
 from include.scoring.errors import LakeError, UsageError
 from include.scoring.lake import Lake
-from include.scoring.state_io import read_state_side
 
 ARROWS = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
 
@@ -52,8 +51,8 @@ def ledger(lake: Lake, account: str, day: date) -> tuple[pd.DataFrame, pd.DataFr
     """Points by signal and by person for the account's accumulated score on `day`."""
     if not lake.exists("state", day):
         raise LakeError(f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date {day})")
-    signals = read_state_side(lake, day, "ledger.parquet")
-    persons = read_state_side(lake, day, "persons.parquet")
+    signals = lake.read_df("state_ledger", day, missing_ok=True)
+    persons = lake.read_df("state_persons", day, missing_ok=True)
     signals = signals[(signals["account_id"] == account) & (signals["points"].abs() > 1e-9)].sort_values("points", ascending=False)
     persons = persons[(persons["account_id"] == account) & (persons["points"].abs() > 1e-9)].sort_values("points", ascending=False)
     return signals, persons

@@ -1,21 +1,26 @@
-"""The Parquet lake: partition paths, atomic partition writes, reads of a day or a range.
+"""The Parquet lake: partition paths, atomic writes, reads of a day or a range.
 
-Layout (SPEC section 7): <root>/<dataset>/dt=YYYY-MM-DD/ with `part-00000.parquet` and, for some
-datasets, side files (validation summaries, Data Docs). A partition is written to a temporary
-folder and renamed into place, so a crash never leaves a half-written partition behind, and a
-re-run replaces the whole partition. The root is a local folder or any fsspec URL (s3://...);
-both go through the same code.
+Layout (SPEC section 7): <root>/<dataset>/dt=YYYY-MM-DD/. A partition written by one writer
+holds `part-00000.parquet` (and, for some datasets, side files such as validation summaries); it
+is written to a temporary folder and renamed into place, so a crash never leaves half a partition
+and a re-run replaces it whole. A partition written by sharded tasks holds one file per shard,
+`part-KKKKK-of-NNNNN.parquet`, each written to a temporary name and renamed; it is complete when
+all N parts are there, and readers refuse an incomplete one. The root is a local folder or any
+fsspec URL (s3://...); both go through the same code.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,6 +31,7 @@ from include.scoring.errors import LakeError
 log = logging.getLogger(__name__)
 
 DATA_FILE = "part-00000.parquet"
+_PART = re.compile(r"^part-(\d{5})-of-(\d{5})\.parquet$")
 _TMP_PREFIX = "_tmp_"
 _OLD_PREFIX = "_old_"
 
@@ -39,6 +45,22 @@ def days_between(start: date, end: date) -> list[date]:
     if end < start:
         return []
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def part_name(shard: int, shards: int) -> str:
+    return f"part-{shard:05d}-of-{shards:05d}.parquet"
+
+
+def _as_table(table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None) -> pa.Table:
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
+    elif table is None:
+        if schema is None:
+            raise ValueError("a table or a schema is needed")
+        table = schema.empty_table()
+    elif schema is not None and not table.schema.equals(schema):
+        table = table.select(schema.names).cast(schema)
+    return table.replace_schema_metadata(None)
 
 
 class Lake:
@@ -77,15 +99,7 @@ class Lake:
 
         The data file is always written, even for zero rows, so readers get the schema.
         """
-        if isinstance(table, pd.DataFrame):
-            table = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
-        elif table is None:
-            if schema is None:
-                raise ValueError("write_partition needs a table or a schema")
-            table = schema.empty_table()
-        elif schema is not None and not table.schema.equals(schema):
-            table = table.select(schema.names).cast(schema)
-        table = table.replace_schema_metadata(None)
+        table = _as_table(table, schema)
         target = self.partition_path(dataset, day)
         parent = posixpath.dirname(target)
         token = uuid.uuid4().hex[:12]
@@ -111,13 +125,41 @@ class Lake:
     def _swap_into_place(self, tmp: str, target: str, token: str) -> None:
         old = None
         if self.fs.exists(target):
-            old = posixpath.join(
-                posixpath.dirname(target), f"{_OLD_PREFIX}{posixpath.basename(target)}_{token}"
-            )
+            old = posixpath.join(posixpath.dirname(target), f"{_OLD_PREFIX}{posixpath.basename(target)}_{token}")
             self.fs.mv(target, old, recursive=True)
         self.fs.mv(tmp, target, recursive=True)
         if old is not None:
             self.fs.rm(old, recursive=True)
+
+    def write_part(
+        self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None
+    ) -> str:
+        """Write shard `shard` of `shards` of a partition (temp file, then rename). Files of
+        another layout (another shard count, or a single-writer file) are removed first."""
+        table = _as_table(table, schema)
+        if metadata:
+            table = table.replace_schema_metadata({"engagement": json.dumps(metadata, sort_keys=True)})
+        folder = self.partition_path(dataset, day)
+        self.fs.makedirs(folder, exist_ok=True)
+        mine = re.compile(rf"^part-\d{{5}}-of-{shards:05d}\.parquet$")
+        for entry in self.fs.ls(folder, detail=False):
+            name = posixpath.basename(entry)
+            if name.endswith(".parquet") and not mine.match(name):
+                try:
+                    self.fs.rm(entry)
+                except FileNotFoundError:  # another shard removed it first
+                    pass
+        final = posixpath.join(folder, part_name(shard, shards))
+        tmp = posixpath.join(folder, f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}.parquet")
+        try:
+            with self.fs.open(tmp, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd", row_group_size=256_000)
+            self.fs.mv(tmp, final)
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
+        return self.url(dataset, day)
 
     def delete_partition(self, dataset: str, day: date) -> None:
         target = self.partition_path(dataset, day)
@@ -125,15 +167,45 @@ class Lake:
             self.fs.rm(target, recursive=True)
 
     # Reads --------------------------------------------------------------------------------------
+    def _files(self, dataset: str, day: date) -> list[str] | None:
+        """The data files of a complete partition, in order; None when it is missing.
+        Raises LakeError when a sharded partition lacks some of its parts."""
+        folder = self.partition_path(dataset, day)
+        single = posixpath.join(folder, DATA_FILE)
+        if self.fs.exists(single):
+            return [single]
+        if not self.fs.exists(folder):
+            return None
+        parts = {}
+        for entry in self.fs.ls(folder, detail=False):
+            match = _PART.match(posixpath.basename(entry))
+            if match:
+                parts.setdefault(int(match.group(2)), {})[int(match.group(1))] = entry
+        if not parts:
+            return None
+        if len(parts) > 1:
+            raise LakeError(f"lake partition {self.url(dataset, day)} mixes shard layouts {sorted(parts)}; re-run the stage that writes {dataset!r} for {day}.")
+        (total, found), = parts.items()
+        missing = [k for k in range(total) if k not in found]
+        if missing:
+            raise LakeError(
+                f"lake partition {self.url(dataset, day)} is incomplete: shard(s) {missing} of {total} missing. "
+                f"Re-run the sharded tasks that write {dataset!r} for {day}."
+            )
+        return [found[k] for k in range(total)]
+
     def exists(self, dataset: str, day: date) -> bool:
-        return self.fs.exists(posixpath.join(self.partition_path(dataset, day), DATA_FILE))
+        try:
+            return self._files(dataset, day) is not None
+        except LakeError:
+            return False
 
     def read(
         self, dataset: str, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
     ) -> pa.Table | None:
         """Read one partition; a missing or corrupt one raises LakeError naming the file."""
-        path = posixpath.join(self.partition_path(dataset, day), DATA_FILE)
-        if not self.fs.exists(path):
+        files = self._files(dataset, day)
+        if files is None:
             if missing_ok:
                 return None
             raise LakeError(
@@ -141,14 +213,44 @@ class Lake:
                 f"writes {dataset!r} for {day} first (python -m include.scoring run --start {day} "
                 f"--end {day})."
             )
+        tables = [self._read_file(f, dataset, day, columns) for f in files]
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+
+    def _read_file(self, path: str, dataset: str, day: date, columns: Iterable[str] | None) -> pa.Table:
         try:
             with self.fs.open(path, "rb") as fh:
                 return pq.read_table(fh, columns=list(columns) if columns is not None else None)
         except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
             raise LakeError(
-                f"lake file {self.url(dataset, day, DATA_FILE)} is unreadable or corrupt ({exc}). "
+                f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
                 f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
             ) from None
+
+    def read_where(
+        self, dataset: str, day: date, keep: Callable[[pa.Table], np.ndarray], columns: Iterable[str] | None = None, *, missing_ok: bool = False
+    ) -> pa.Table | None:
+        """The rows of a partition for which `keep(batch)` is true, read one row group at a time,
+        so memory is bounded by the rows kept, not by the partition (sharded tasks use this)."""
+        files = self._files(dataset, day)
+        if files is None:
+            if missing_ok:
+                return None
+            return self.read(dataset, day)  # raises the usual LakeError
+        kept = []
+        for path in files:
+            try:
+                with self.fs.open(path, "rb") as fh:
+                    pf = pq.ParquetFile(fh)
+                    for i in range(pf.num_row_groups):
+                        batch = pf.read_row_group(i, columns=list(columns) if columns is not None else None)
+                        mask = keep(batch)
+                        if mask.any():
+                            kept.append(batch.filter(pa.array(mask)))
+                    if not kept:
+                        kept.append(pf.schema_arrow.empty_table().select(list(columns) if columns is not None else pf.schema_arrow.names))
+            except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+                raise LakeError(f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}).") from None
+        return pa.concat_tables(kept, promote_options="permissive")
 
     def read_df(
         self, dataset: str, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
@@ -165,11 +267,15 @@ class Lake:
         *,
         missing_ok: bool = True,
         add_day: bool = False,
+        keep: Callable[[pa.Table], np.ndarray] | None = None,
     ) -> pa.Table | None:
         """Concatenate the partitions of [start, end]; missing days are skipped when missing_ok."""
         tables = []
         for day in days_between(start, end):
-            table = self.read(dataset, day, columns, missing_ok=missing_ok)
+            if keep is None:
+                table = self.read(dataset, day, columns, missing_ok=missing_ok)
+            else:
+                table = self.read_where(dataset, day, keep, columns, missing_ok=missing_ok)
             if table is None:
                 continue
             if add_day:
@@ -186,6 +292,18 @@ class Lake:
         with self.fs.open(path, "rb") as fh:
             return fh.read()
 
+    def part_metadata(self, dataset: str, day: date) -> list[dict] | None:
+        """The `engagement` metadata stored in each part of a partition (None when missing)."""
+        files = self._files(dataset, day) if self.exists(dataset, day) else None
+        if files is None:
+            return None
+        out = []
+        for path in files:
+            with self.fs.open(path, "rb") as fh:
+                meta = pq.ParquetFile(fh).schema_arrow.metadata or {}
+            out.append(json.loads(meta.get(b"engagement", b"{}")))
+        return out
+
     def days(self, dataset: str) -> list[date]:
         """Days that have a complete partition of `dataset`, sorted."""
         base = self.dataset_path(dataset)
@@ -194,17 +312,20 @@ class Lake:
         out = []
         for entry in self.fs.ls(base, detail=False):
             name = posixpath.basename(entry.rstrip("/"))
-            if name.startswith("dt=") and self.fs.exists(posixpath.join(entry, DATA_FILE)):
+            if name.startswith("dt="):
                 try:
-                    out.append(date.fromisoformat(name[3:]))
+                    day = date.fromisoformat(name[3:])
                 except ValueError:
                     continue
+                if self.exists(dataset, day):
+                    out.append(day)
         return sorted(out)
 
     def row_count(self, dataset: str, day: date) -> int:
-        """Rows of a partition from its Parquet footer (no data read); 0 when missing."""
-        path = posixpath.join(self.partition_path(dataset, day), DATA_FILE)
-        if not self.fs.exists(path):
-            return 0
-        with self.fs.open(path, "rb") as fh:
-            return pq.ParquetFile(fh).metadata.num_rows
+        """Rows of a partition from its Parquet footers (no data read); 0 when missing."""
+        files = self._files(dataset, day) if self.exists(dataset, day) else None
+        total = 0
+        for path in files or []:
+            with self.fs.open(path, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        return total

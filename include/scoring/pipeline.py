@@ -80,9 +80,9 @@ def resolve_stage(ctx: RunContext, day: date) -> list:
 
 
 def score_stage(ctx: RunContext, day: date) -> list:
-    from include.scoring.scoring import score_accounts
+    from include.scoring.scoring import score_all_shards
 
-    return [score_accounts(ctx.lake, ctx.config, day)]
+    return [score_all_shards(ctx.lake, ctx.config, day)]
 
 
 def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list:

@@ -24,11 +24,11 @@ from include.scoring.lake import Lake
 from include.scoring.outputs import SCORE_COLUMNS
 from include.scoring.quality_gate import GateResult, evaluate_gate
 from include.scoring.reconcile import build_ledger
-from include.scoring.state_io import read_state_side
 from include.scoring.warehouse import (
     account_explanations,
     account_score_history,
     account_scores,
+    bulk_insert,
     ensure_schema,
     insert_missing,
     pipeline_runs,
@@ -75,8 +75,8 @@ def _top_signals(ledger: pd.DataFrame, n: int = 3) -> dict[str, str]:
 
 
 def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
-    signals = read_state_side(lake, day, "ledger.parquet")
-    persons = read_state_side(lake, day, "persons.parquet")
+    signals = lake.read_df("state_ledger", day, missing_ok=True)
+    persons = lake.read_df("state_persons", day, missing_ok=True)
     rows = []
     if signals is not None and len(signals):
         rows += records(signals.assign(kind="signal", key=signals["signal"], label=signals["signal"], as_of=day), ["account_id", "kind", "key", "as_of", "label", "points"])
@@ -94,7 +94,7 @@ def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day
     scores = lake.read_df("scores", day)
     changes = lake.read_df("changes", day)
     ledger = build_ledger(lake, day)
-    top = _top_signals(read_state_side(lake, day, "ledger.parquet"))
+    top = _top_signals(lake.read_df("state_ledger", day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
     alerts = changes[changes["kind"] == "alert"].merge(scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left")
     alert_rows = []
@@ -111,14 +111,14 @@ def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day
     with transaction(warehouse_url) as conn:
         ensure_schema(conn)
         conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
-        upsert(conn, account_score_history, history, ["account_id", "as_of"])
+        bulk_insert(conn, account_score_history, history)  # the day was just emptied: plain (bulk) inserts
         upsert(conn, account_scores, history, ["account_id"], where_newer="as_of")
         upsert(conn, score_resets, records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]), ["account_id", "as_of", "rule"])
         insert_missing(conn, score_alerts, alert_rows, ["account_id", "threshold", "crossing_day"])
         latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
         if latest is None or latest <= day:
             conn.execute(account_explanations.delete())
-            upsert(conn, account_explanations, _explanations(lake, day, scores), ["account_id", "kind", "key"])
+            bulk_insert(conn, account_explanations, _explanations(lake, day, scores))
         gate = evaluate_gate(conn, ledger, band_changes, len(scores), config.quality_gate)
         run = {
             "day": day, "config_version": config.version, "raw_events": ledger.total("raw"), "quarantined": ledger.total("quarantined"),

@@ -35,8 +35,9 @@ from include.scoring.outputs import (
     next_actions,
     trend_labels,
 )
+from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
-from include.scoring.state_io import load_history_rings, load_state, read_state_side, save_state, state_meta, state_persons
+from include.scoring.state_io import account_keep, load_history_rings, load_state, read_keep, save_state, state_meta, state_persons
 
 log = logging.getLogger(__name__)
 RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
@@ -69,13 +70,16 @@ class DayData:
     opportunities: pd.DataFrame
 
 
-def _snapshot(lake: Lake, day: date) -> DayData:
+def _snapshot(lake: Lake, day: date, shard: int, shards: int) -> DayData:
     accounts = lake.read_df("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
     opps = lake.read_df("valid/crm/opportunities", day, columns=["account_id", "is_won", "closed_at"])
+    if shards > 1:
+        accounts = accounts[shard_of(accounts["account_id"], shards) == shard]
+        opps = opps[shard_of(opps["account_id"], shards) == shard]
     return DayData(accounts.sort_values("account_id", kind="stable").reset_index(drop=True), opps)
 
 
-def _resolved(lake: Lake, days: list[date]) -> pd.DataFrame:
+def _check_resolved(lake: Lake, days: list[date]) -> None:
     missing = [d for d in days if not lake.exists("resolved", d)]
     if missing:
         raise StateError(
@@ -83,7 +87,10 @@ def _resolved(lake: Lake, days: list[date]) -> pd.DataFrame:
             f"{f' (and {len(missing) - 1} more day(s))' if len(missing) > 1 else ''}, which are missing. "
             f"Run the earlier stages for those days first: python -m include.scoring run --start {missing[0]} --end {days[-1]}"
         )
-    table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True)
+
+
+def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
+    table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True, keep=keep)
     frame = table.to_pandas()
     return frame.rename(columns={"dt": "day"})
 
@@ -172,50 +179,62 @@ def _days_since(touch_ns: np.ndarray, day: date) -> pd.Series:
     return pd.Series(day.toordinal() - touch_day, dtype="Int64").where(known)
 
 
-def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFrame, changes: pd.DataFrame) -> str:
-    lake.write_partition("contributions", day, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
+def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFrame, changes: pd.DataFrame, shard: int, shards: int) -> str:
+    lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
     daily = scores.loc[scores["points_today"] != 0, ["account_id", "points_today"]].rename(columns={"points_today": "points"})
-    lake.write_partition("daily_points", day, daily.reset_index(drop=True), schema=DAILY_POINTS_SCHEMA)
-    lake.write_partition("changes", day, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
-    return lake.write_partition("scores", day, scores, schema=SCORE_SCHEMA)
+    lake.write_part("daily_points", day, shard, shards, daily.reset_index(drop=True), schema=DAILY_POINTS_SCHEMA)
+    lake.write_part("changes", day, shard, shards, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
+    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA)
 
 
-def run_days(lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 7, keep_scores: bool = False):
-    """Step through `days` from the state of `initial` (None: empty). Yields (day, result[, scores])."""
-    resolved = _resolved(lake, days)
-    snapshots = {d: _snapshot(lake, d) for d in days}
-    bonus_state = pd.DataFrame(columns=BONUS_STATE_COLUMNS)
-    prior_persons = state_persons(lake, initial) if initial else pd.Series(dtype="string")
-    if initial:
-        bonus_state = _bonus_from_state(lake, initial)
-    contribs = contributions(resolved, config, bonus_state)
+def run_days(
+    lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 7,
+    keep_scores: bool = False, shard: int = 0, shards: int = 1, block_days: int = 30,
+):
+    """Step through `days` from the state of `initial` (None: empty), for one account shard.
+    Yields (day, result[, scores]). History is read `block_days` at a time, so memory follows
+    the block and the shard, not the whole replay."""
+    _check_resolved(lake, days)
+    keep = account_keep(shard, shards)
+    snapshots = {d: _snapshot(lake, d, shard, shards) for d in days}
+    bonus = _bonus_from_state(lake, initial, keep) if initial else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
     universe = pd.Index(sorted(set().union(*(set(s.accounts["account_id"]) for s in snapshots.values()))))
-    persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
     signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
-    engine = Engine(config, universe, signals, persons)
-    if initial:
-        load_state(lake, initial, engine)
-        load_history_rings(lake, days[0], engine, days_ahead=len(days))
-    by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
-    empty = contribs.iloc[0:0]
+    engine = None
     last = days[-1]
-    for day in days:
-        today = by_day.get(day, empty)
-        inp = _day_input(engine, today, snapshots[day], day)
-        out, step_changes = engine.step(inp)
-        scores, changes = _outputs(engine, out, step_changes, snapshots[day], inp, day, config)
-        path = ""
-        if write:
-            path = _write_day(lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes)
-            if day == last or day.toordinal() % checkpoint_every == 0:
-                save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus_state, config), config)
-        result = ScoreResult(day, len(scores), scores["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict(),
-                             int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
-        yield (day, result, scores) if keep_scores else (day, result)
+    for start in range(0, len(days), block_days):
+        block = days[start : start + block_days]
+        contribs = contributions(_resolved(lake, block, keep), config, bonus)
+        persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
+        if engine is None:
+            engine = Engine(config, universe, signals, persons)
+            if initial:
+                load_state(lake, initial, engine, keep)
+                load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
+        else:
+            engine.extend_persons(persons)
+        by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
+        empty = contribs.iloc[0:0]
+        for day in block:
+            today = by_day.get(day, empty)
+            inp = _day_input(engine, today, snapshots[day], day)
+            out, step_changes = engine.step(inp)
+            scores, changes = _outputs(engine, out, step_changes, snapshots[day], inp, day, config)
+            path = ""
+            if write:
+                path = _write_day(lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)
+                if day == last or day.toordinal() % checkpoint_every == 0:
+                    save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus, config), config, shard, shards)
+            result = ScoreResult(day, len(scores), scores["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict(),
+                                 int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
+            yield (day, result, scores) if keep_scores else (day, result)
+        bonus = bonus_memory(contribs, bonus, config)
+        prior_persons = pd.Series(engine.person_names, dtype=object)
 
 
-def _bonus_from_state(lake: Lake, day: date) -> pd.DataFrame:
-    bonus = read_state_side(lake, day, "bonus.parquet")
+def _bonus_from_state(lake: Lake, day: date, keep) -> pd.DataFrame:
+    bonus = read_keep(lake, "state_bonus", day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
 
 
@@ -228,8 +247,9 @@ def _usable_checkpoint(lake: Lake, config: ScoringConfig, before: date) -> date 
     return None
 
 
-def score_accounts(lake: Lake, config: ScoringConfig, day: date) -> ScoreResult:
-    """The score stage for day D: incremental from D-1's state, or replay when it is unusable."""
+def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> ScoreResult:
+    """The score stage for day D (one account shard): incremental from D-1's state, or replay
+    when it is unusable."""
     prev = day - timedelta(days=1)
     meta = state_meta(lake, prev)
     history = [d for d in lake.days("resolved") if d < day]
@@ -244,10 +264,25 @@ def score_accounts(lake: Lake, config: ScoringConfig, day: date) -> ScoreResult:
         days, initial = days_between(start, day), checkpoint
         mode = f"replayed {len(days) - 1} day(s) from {start} (state of {prev} {why})"
         log.warning("state of %s is %s: replaying %s day(s) from %s%s", prev, why, len(days) - 1, start, f" (checkpoint {checkpoint})" if checkpoint else " (first day with resolved events)")
-    *_, (_, result) = run_days(lake, config, days, initial)
-    result.mode = mode
+    *_, (_, result) = run_days(lake, config, days, initial, shard=shard, shards=shards)
+    result.mode = mode if shards == 1 else f"{mode}; shard {shard + 1}/{shards}"
     log.info(result.line())
     return result
+
+
+def score_all_shards(lake: Lake, config: ScoringConfig, day: date) -> ScoreResult:
+    """Every account shard in turn (the CLI's way; Airflow maps the shards over workers)."""
+    shards = config.scale.shards
+    results = [score_accounts(lake, config, day, shard, shards) for shard in range(shards)]
+    total = results[0]
+    for other in results[1:]:
+        total.accounts += other.accounts
+        total.resets += other.resets
+        total.alerts += other.alerts
+        total.band_changes += other.band_changes
+        total.bands = {k: total.bands.get(k, 0) + other.bands.get(k, 0) for k in total.bands}
+    total.mode = results[0].mode.split("; shard")[0] + (f" ({shards} shards)" if shards > 1 else "")
+    return total
 
 
 def replay_range(lake: Lake, config: ScoringConfig, days: Iterable[date]) -> list[ScoreResult]:

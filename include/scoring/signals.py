@@ -19,7 +19,7 @@ from include.scoring.config import ScoringConfig
 from include.scoring.normalize import matches, url_path
 
 CONTRIB_COLUMNS = ["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "base_points", "multiplier", "points", "adjustment", "reset"]
-BONUS_STATE_COLUMNS = ["person_key", "first_time", "second_time", "awarded"]
+BONUS_STATE_COLUMNS = ["account_id", "person_key", "first_time", "second_time", "awarded"]
 _UNSET = -1
 
 
@@ -57,28 +57,38 @@ def _target(events: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(events["source"] == "web", path, campaign), index=events.index)
 
 
+def _who(frame: pd.DataFrame) -> pd.Series:
+    """The (account, person) a bonus belongs to: one-off per person and account."""
+    return frame["account_id"].astype("string") + "\x1f" + frame["person_key"].astype("string")
+
+
 def _combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFrame) -> pd.DataFrame:
-    """One-off bonus rows for persons completing the pair within the window."""
+    """One-off bonus rows for persons completing the pair within the window (per account)."""
     bonus_cfg = config.points.combination_bonus
     first, second = bonus_cfg.signals
     window = pd.Timedelta(days=bonus_cfg.within_days)
     pair = ev[ev["signal"].isin([first, second]) & ev["person_key"].notna()][["person_key", "event_time", "signal", "event_id", "day", "account_id", "source", "role"]]
-    memory = state.set_index("person_key") if len(state) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[1:])
+    memory = state.set_index(_who(state)) if len(state) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:])
     if pair.empty or not bonus_cfg.enabled:
         return pd.DataFrame(columns=CONTRIB_COLUMNS + ["role"])
     pair = pair.sort_values(["event_time", "event_id"], kind="stable")
+    pair["_who"] = _who(pair)
     # last time of each signal up to and including each event, starting from the remembered times
     for name, col in ((first, "first_time"), (second, "second_time")):
         own = pair["event_time"].where(pair["signal"] == name)
-        prior = pair["person_key"].map(memory[col]) if len(memory) else pd.Series(pd.NaT, index=pair.index)
+        prior = pair["_who"].map(memory[col]) if len(memory) else pd.Series(pd.NaT, index=pair.index)
         pair[col] = _running_last(pair, own, prior)
     qualifies = (pair["first_time"].notna() & pair["second_time"].notna()
                  & ((pair["first_time"] - pair["second_time"]).abs() <= window))
-    awarded_before = pair["person_key"].map(memory["awarded"]).fillna(False).astype(bool) if len(memory) else pd.Series(False, index=pair.index)
-    winners = pair[qualifies & ~awarded_before].drop_duplicates("person_key", keep="first")
+    if len(memory):  # plain Python booleans: the memory's column may be Arrow-backed with nulls
+        mapped = pair["_who"].map(memory["awarded"].astype(object))
+        awarded_before = mapped.map(lambda v: bool(v) if isinstance(v, bool | np.bool_) else False).astype(bool)
+    else:
+        awarded_before = pd.Series(False, index=pair.index)
+    winners = pair[qualifies & ~awarded_before].drop_duplicates("_who", keep="first")
     bonus = pd.DataFrame(
         {
-            "event_id": "bonus:" + winners["person_key"].astype(str) + ":" + winners["event_id"].astype(str),
+            "event_id": "bonus:" + winners["account_id"].astype(str) + ":" + winners["person_key"].astype(str) + ":" + winners["event_id"].astype(str),
             "day": winners["day"],
             "event_time": winners["event_time"],
             "source": winners["source"],
@@ -93,29 +103,30 @@ def _combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFr
 
 def _running_last(pair: pd.DataFrame, own: pd.Series, prior: pd.Series) -> pd.Series:
     """Per person, the latest time of a signal seen so far (events in time order), or remembered."""
-    running = own.groupby(pair["person_key"]).ffill()
+    running = own.groupby(pair["_who"]).ffill()
     remembered = pd.to_datetime(prior, utc=True)
     return running.fillna(remembered)
 
 
 def bonus_memory(contribs: pd.DataFrame, before: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
-    """The combination-bonus memory after `contribs`: per person the last time of each of the two
-    signals and whether the bonus was awarded. Only the latest times matter for the window test."""
+    """The combination-bonus memory after `contribs`: per account and person the last time of each
+    of the two signals and whether the bonus was awarded. Only the latest times matter."""
     first, second = config.points.combination_bonus.signals
     rows = contribs[contribs["person_key"].notna()]
+    keys = ["account_id", "person_key"]
     parts = []
     for name, col in ((first, "first_time"), (second, "second_time")):
-        parts.append(rows[rows["signal"] == name].groupby("person_key")["event_time"].max().rename(col))
-    awarded = rows[rows["signal"] == "combination_bonus"].groupby("person_key").size().gt(0).rename("awarded")
+        parts.append(rows[rows["signal"] == name].groupby(keys)["event_time"].max().rename(col))
+    awarded = rows[rows["signal"] == "combination_bonus"].groupby(keys).size().gt(0).rename("awarded")
     new = pd.concat([*parts, awarded], axis=1)
-    old = before.set_index("person_key") if len(before) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[1:])
-    merged = old.reindex(old.index.union(new.index)) if len(old) else new.reindex(columns=BONUS_STATE_COLUMNS[1:])
+    old = before.set_index(keys) if len(before) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:], index=pd.MultiIndex.from_arrays([[], []], names=keys))
+    merged = old.reindex(old.index.union(new.index)) if len(old) else new.reindex(columns=BONUS_STATE_COLUMNS[2:])
     for col in ("first_time", "second_time"):
         merged[col] = pd.concat([pd.to_datetime(merged[col], utc=True), pd.to_datetime(new[col], utc=True).reindex(merged.index)], axis=1).max(axis=1)
     merged["awarded"] = merged["awarded"].astype("boolean").fillna(False) | new["awarded"].reindex(merged.index).astype("boolean").fillna(False)
-    out = merged.rename_axis("person_key").reset_index()[BONUS_STATE_COLUMNS]
+    out = merged.rename_axis(keys).reset_index()[BONUS_STATE_COLUMNS]
     out["awarded"] = out["awarded"].astype(bool)
-    return out.sort_values("person_key", kind="stable").reset_index(drop=True)
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> pd.DataFrame:
@@ -134,7 +145,7 @@ def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.D
     ev["points"] = ev["base_points"] * ev["multiplier"]
     ev["adjustment"] = pd.Series(pd.NA, index=ev.index, dtype="string")
     ev = ev.sort_values(["day", "event_time", "event_id"], kind="stable").reset_index(drop=True)
-    who = ev["person_key"].astype("string").fillna("account:" + ev["account_id"].astype("string"))
+    who = ev["account_id"].astype("string") + "/" + ev["person_key"].astype("string").fillna("-")  # per account: shards stay exact
     key = pd.DataFrame({"day": ev["day"], "who": who, "signal": ev["signal"], "target": _target(ev)})
     repeat = key.duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
     ev.loc[repeat, "points"] = 0.0

@@ -169,11 +169,58 @@ def _insert(conn: sa.Connection, table: sa.Table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+COPY_THRESHOLD = 2_000
+
+
+def _copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: list[dict]) -> None:
+    """PostgreSQL COPY of `rows` into `target` (our own table names: no user input in the SQL)."""
+    columns = [c.name for c in table.columns]
+    whole = [isinstance(c.type, sa.Integer) for c in table.columns]  # pandas may hold them as floats
+    raw = conn.connection.dbapi_connection
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([int(v) if w and v is not None else v for v, w in zip((row[c] for c in columns), whole)])
+
+
+def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Plain inserts of many rows: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_rows(conn, table.name, table, rows)
+        return
+    for start in range(0, len(rows), BATCH):
+        conn.execute(table.insert(), rows[start : start + BATCH])
+
+
+def _upsert_via_copy(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], where_newer: str | None, update: bool = True) -> None:
+    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT."""
+    columns = [c.name for c in table.columns]
+    temp = f"_load_{table.name}"
+    conn.exec_driver_sql(f'CREATE TEMP TABLE "{temp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+    _copy_rows(conn, temp, table, rows)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    if update:
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+        where = f' WHERE "{table.name}"."{where_newer}" <= EXCLUDED."{where_newer}"' if where_newer else ""
+        action = f"DO UPDATE SET {updates}{where}"
+    else:
+        action = "DO NOTHING"
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{temp}" ON CONFLICT ({conflict}) {action}')
+    conn.exec_driver_sql(f'DROP TABLE "{temp}"')
+
+
 def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str], where_newer: str | None = None) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows.
+    Large PostgreSQL loads go through COPY and one set-based upsert."""
     if not rows:
         return
     keys = list(keys)
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _upsert_via_copy(conn, table, rows, keys, where_newer)
+        return
     stmt = _insert(conn, table)
     update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
@@ -185,6 +232,9 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterabl
 def insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: existing rows (e.g. already-sent alerts) stay as they are."""
     if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _upsert_via_copy(conn, table, rows, list(keys), None, update=False)
         return
     stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
     for start in range(0, len(rows), BATCH):

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import port_open, require_service
-from tests.integration.catchers import webhook_catcher
+from tests.integration.catchers import smtp_catcher, webhook_catcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -25,6 +25,7 @@ def services_available() -> None:
 
 def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
     services_available()
+    from include.scoring.publish import init_crm
     from include.scoring.synthetic import generate
     from scripts.native_cluster import NativeCluster, report
 
@@ -34,8 +35,9 @@ def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("ENGAGEMENT_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("ENGAGEMENT_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
     monkeypatch.setenv("ENGAGEMENT_DEADLINE_HOURS", str(DEADLINE_SECONDS / 3600))
-    monkeypatch.setenv("ENGAGEMENT_ALERT_EMAILS", "")
-    with webhook_catcher() as hook:
+    init_crm(sample.crm_url)  # push_crm writes the engagement columns; creating them is an explicit step
+    with webhook_catcher() as hook, smtp_catcher() as mail:
+        monkeypatch.setenv("ENGAGEMENT_SMTP_URL", f"smtp://127.0.0.1:{mail.port}?from=alerts@northwind.io")
         monkeypatch.setenv("ENGAGEMENT_WEBHOOK_URL", f"http://127.0.0.1:{hook.port}/hook")
         # One task slot per worker: while one worker runs a task, the next queued task must go to the other.
         cluster = NativeCluster(workers=2, concurrency=1)
@@ -49,7 +51,7 @@ def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
 
     assert run["state"] == "success", summary
     assert tasks and all(t["state"] == "success" for t in tasks), summary
-    assert {"extract_web", "extract_crm", "validate_web", "validate_crm"} <= {t["task_id"] for t in tasks}
+    assert {"extract_web", "extract_crm", "validate_web", "validate_crm", "resolve_identities", "score_accounts", "publish_warehouse", "push_crm", "send_alerts"} <= {t["task_id"] for t in tasks}
     workers = {t["hostname"] for t in tasks}
     assert workers == {"worker-1", "worker-2"}, summary  # both Celery workers ran tasks
     assert os.path.isdir(tmp_path / "lake" / "valid" / "web" / f"dt={END}")

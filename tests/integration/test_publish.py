@@ -182,6 +182,7 @@ def test_alert_emails_exactly_once_and_through_an_outage(scored, tmp_path):
     assert "crossed a threshold" in msg["Subject"]
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
+    assert sample["account_id"] in html and "<table" in html
     assert sample["account_id"] in text and sample["next_action"] in text and f"{sample['score_after']:.2f}" in text
     assert sample["top_signals"].split(",")[0] in text
     hostile = pending[pending["account_name"].isin(HOSTILE)]
