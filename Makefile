@@ -59,6 +59,7 @@ airflow: $(VENV)/.runtime
 ## bench: the performance harness (large; see benchmarks/README.md)
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.validation_throughput --rows 1000000
 
 ## lock: re-resolve constraints.txt from requirements-dev.txt in a throwaway venv
 lock:

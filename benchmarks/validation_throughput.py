@@ -70,6 +70,9 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
+    from benchmarks.report import write_results
+
+    write_results(Path(args.out).parent, Path(__file__).resolve().parent / "RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -62,3 +62,18 @@ def isin(values, options) -> np.ndarray:
     options = list(options) if isinstance(options, set | frozenset) else options
     found = pc.is_in(to_arrow(values), value_set=to_arrow(options))
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row positions that sort `frame` by `columns` ascending, stably, nulls last: what
+    `sort_values(columns, kind="stable")` gives, several times faster on text columns."""
+    table = pa.table({f"c{i}": _sortable(frame[c]) for i, c in enumerate(columns)})
+    keys = [(f"c{i}", "ascending", "at_end") for i in range(len(columns))]
+    return np.asarray(pc.sort_indices(table, sort_keys=keys).to_numpy(), dtype=np.int64)
+
+
+def _sortable(column: pd.Series) -> pa.Array:
+    if column.dtype == object:  # e.g. dates as Python objects: their sorted codes order the same
+        codes, _ = pd.factorize(column, sort=True)
+        return pa.array(np.where(codes < 0, np.iinfo(np.int64).max, codes))
+    return pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowStringArray) else pa.Array.from_pandas(column)

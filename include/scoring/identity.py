@@ -206,7 +206,10 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     ranges = ip_ranges(lake, day)
     ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
     repeat = np.r_[np.zeros(sum(len(p) for p in parts) + len(fresh), bool), np.ones(len(repeats), bool)]
-    ev = normalise_events(pd.concat([*parts, fresh, repeats], ignore_index=True), config, ranges)
+    events = pd.concat([*parts, fresh, repeats], ignore_index=True)
+    del parts, fresh, repeats  # the day is held once, not twice
+    ev = normalise_events(events, config, ranges)
+    del events
     reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
     ev["filter_reason"] = reasons.mask(repeat, "duplicate")
     ident = lake.read_df("identity_map", day).set_index("node")

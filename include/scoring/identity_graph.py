@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from include.scoring.arrowops import isin, lookup
+from include.scoring.arrowops import isin, lookup, sort_order, to_arrow, to_series
 from include.scoring.lake import Lake
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
@@ -83,7 +83,7 @@ def _dedupe(edges: pd.DataFrame) -> pd.DataFrame:
     a = edges["a"].where(~swap, edges["b"])
     b = edges["b"].where(~swap, edges["a"])
     out = pd.DataFrame({"a": a.astype("string"), "b": b.astype("string"), "first_seen": edges["first_seen"]})
-    out = out.sort_values(["a", "b", "first_seen"], kind="stable").drop_duplicates(["a", "b"], keep="first")
+    out = out.take(sort_order(out, ["a", "b", "first_seen"])).drop_duplicates(["a", "b"], keep="first")
     return out.reset_index(drop=True)
 
 
@@ -109,15 +109,18 @@ def build_graph(previous: pd.DataFrame, today: pd.DataFrame, day: date, max_emai
 def _components(edges: pd.DataFrame) -> pd.Series:
     if edges.empty:
         return pd.Series(dtype="string")
-    codes, nodes = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True), sort=True)
+    ends = pa.concat_arrays([to_arrow(edges["a"]), to_arrow(edges["b"])])
+    distinct = pc.unique(ends)
+    nodes = distinct.take(pc.sort_indices(distinct))  # sorted, so a component's first node is its smallest
+    codes = np.asarray(pc.index_in(ends, value_set=nodes).to_numpy(zero_copy_only=False), dtype=np.int64)
     n = len(nodes)
     m = len(edges)
     matrix = coo_matrix((np.ones(m, np.int8), (codes[:m], codes[m:])), shape=(n, n))
     _, labels = connected_components(matrix, directed=False)
-    # nodes are sorted, so the first node of each label is the component's smallest node
-    first = pd.Series(np.arange(n)).groupby(labels).transform("min").to_numpy()
-    keys = person_key(pd.Series(np.asarray(nodes, dtype=object)[first]))
-    return pd.Series(keys.to_numpy(), index=pd.Index(np.asarray(nodes, dtype=object)), dtype="string")
+    _, smallest = np.unique(labels, return_index=True)  # per label, its first (smallest) node
+    root_keys = person_key(to_series(nodes.take(pa.array(smallest))))  # one hash per person, not per node
+    keys = to_arrow(root_keys).take(pa.array(labels))
+    return pd.Series(to_series(keys).array, index=pd.Index(to_series(nodes).array), dtype="string")
 
 
 def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:

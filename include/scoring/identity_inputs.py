@@ -61,9 +61,23 @@ def read_events(lake: Lake, day: date, shard: int = 0, shards: int = 1) -> list[
     keep = None if shards == 1 else _keep(shard, shards)
     out = []
     for source in ("web", "email", "ad"):
-        table = lake.read(f"valid/{source}", day) if keep is None else lake.read_where(f"valid/{source}", day, keep)
-        frame = table.to_pandas().assign(source=source, **{c: pd.NA for c in MISSING[source]}, crm_contact_id=pd.NA, crm_account_id=pd.NA)
-        out.append(frame[UNIFIED])
+        columns = [c for c in UNIFIED if c not in MISSING[source] and c not in ("source", "crm_contact_id", "crm_account_id")]
+        table = lake.read(f"valid/{source}", day, columns) if keep is None else lake.read_where(f"valid/{source}", day, keep, columns)
+        out.append(unified(table.to_pandas(), source))
+    return out
+
+
+def unified(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`frame` in the UNIFIED columns, absent ones as empty text: one text dtype throughout, so the
+    sources concatenate without falling back to Python objects (which doubles the memory)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in UNIFIED:
+        if column == "source":
+            out[column] = pd.Series(source, index=frame.index, dtype="str")
+        elif column in frame.columns:
+            out[column] = frame[column]
+        else:
+            out[column] = pd.Series(None, index=frame.index, dtype="str")
     return out
 
 
@@ -77,16 +91,18 @@ def crm_events(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, sha
         acts = acts[shard_of(acts["activity_id"], shards) == shard].reset_index(drop=True)
     earlier = lake.read_range("event_ids/crm", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]) if lookback else None
     seen = np.isin(_hash_ids(acts["activity_id"]), earlier.column("h").to_numpy()) if earlier is not None else np.zeros(len(acts), bool)
-    frame = pd.DataFrame(
-        {
-            "event_id": acts["activity_id"],
-            "source": "crm",
-            "event_time": acts["occurred_at"],
-            "event_type": acts["activity_type"],
-            "crm_contact_id": acts["contact_id"],
-            "crm_account_id": acts["account_id"],
-        }
-    ).reindex(columns=UNIFIED)
+    frame = unified(
+        pd.DataFrame(
+            {
+                "event_id": acts["activity_id"],
+                "event_time": acts["occurred_at"],
+                "event_type": acts["activity_type"],
+                "crm_contact_id": acts["contact_id"],
+                "crm_account_id": acts["account_id"],
+            }
+        ),
+        "crm",
+    )
     return frame[~seen], frame[seen]
 
 

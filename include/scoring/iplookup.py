@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.arrowops import positions
+
 
 def _parse_v4(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = pa.array(values.to_numpy(dtype=object), pa.string())
@@ -42,26 +44,43 @@ def _parse_v6(values: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return hi, lo, ok
 
 
+_OCTET = r"(?:0|[1-9]\d{0,2})"
+_V4_CIDR = rf"^(?P<a>{_OCTET})\.(?P<b>{_OCTET})\.(?P<c>{_OCTET})\.(?P<d>{_OCTET})(?:/(?P<p>0|[1-9]\d?))?$"
+
+
 def _ranges(ranges: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for i, cidr in enumerate(ranges["cidr"].astype(str)):
+    """(range_row, version, prefix, key) of every parseable CIDR. Plain IPv4 CIDRs (nearly all)
+    are parsed vectorised; anything else goes through `ipaddress`, which decides what is valid."""
+    cidr = ranges["cidr"].astype("string").str.strip()
+    arr = pa.array(cidr.array) if len(cidr) else pa.array([], pa.string())
+    parts = pc.extract_regex(arr, _V4_CIDR)
+    fast = np.asarray(pc.is_valid(parts).to_numpy(zero_copy_only=False), dtype=bool) if len(arr) else np.zeros(0, bool)
+    field = {name: np.asarray(pc.cast(pc.fill_null(pc.if_else(pc.equal(pc.struct_field(parts, name), ""), None, pc.struct_field(parts, name)), "32" if name == "p" else "0"),
+                                      pa.int64()).to_numpy(zero_copy_only=False)) for name in "abcdp"} if len(arr) else {n: np.zeros(0, np.int64) for n in "abcdp"}
+    fast &= (np.stack([field[n] for n in "abcd"], axis=1) <= 255).all(axis=1) & (field["p"] <= 32) if len(arr) else fast
+    ints = (field["a"] << 24) | (field["b"] << 16) | (field["c"] << 8) | field["d"]
+    prefix = field["p"]
+    keys = np.where(prefix > 0, ints >> np.clip(32 - prefix, 0, 32), 0)
+    rows = [pd.DataFrame({"range_row": np.flatnonzero(fast), "version": 4, "prefix": prefix[fast], "key_hi": keys[fast].astype(np.uint64), "key_lo": np.uint64(0)})]
+    slow = []
+    for i in np.flatnonzero(~fast & cidr.notna().to_numpy()):  # IPv6 and oddities: few
         try:
-            net = ipaddress.ip_network(cidr.strip(), strict=False)
+            net = ipaddress.ip_network(cidr.iat[i], strict=False)
         except ValueError:
             continue
         n = int(net.network_address)
         if net.version == 4:
-            rows.append((i, 4, net.prefixlen, n >> (32 - net.prefixlen) if net.prefixlen else 0, 0))
+            slow.append((i, 4, net.prefixlen, n >> (32 - net.prefixlen) if net.prefixlen else 0, 0))
         else:
             hi, lo = n >> 64, n & 0xFFFFFFFFFFFFFFFF
             p = net.prefixlen
             if p <= 64:
-                rows.append((i, 6, p, hi >> (64 - p) if p else 0, 0))
+                slow.append((i, 6, p, hi >> (64 - p) if p else 0, 0))
             else:
-                rows.append((i, 6, p, hi, lo >> (128 - p)))
-    return pd.DataFrame(rows, columns=["range_row", "version", "prefix", "key_hi", "key_lo"]).astype(
-        {"key_hi": np.uint64, "key_lo": np.uint64}
-    )
+                slow.append((i, 6, p, hi, lo >> (128 - p)))
+    rows.append(pd.DataFrame(slow, columns=["range_row", "version", "prefix", "key_hi", "key_lo"]))
+    table = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else rows[0]
+    return table.astype({"range_row": np.int64, "version": np.int64, "prefix": np.int64, "key_hi": np.uint64, "key_lo": np.uint64}).sort_values("range_row", kind="stable").reset_index(drop=True)
 
 
 def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
@@ -106,6 +125,6 @@ def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
         match = hit & in_range
         match[in_range] &= (ranges_hi[pos[in_range]] == keys_hi[in_range]) & (ranges_lo[pos[in_range]] == keys_lo[in_range])
         best[todo[match]] = rows[pos[match]]
-    mapping = pd.Series(best, index=uniq)
-    matched = ips.astype("string").str.strip().map(mapping)
-    return matched.fillna(-1).astype(np.int64)
+    pos = positions(ips.astype("string").str.strip(), uniq)
+    result = np.where(pos >= 0, best[np.maximum(pos, 0)] if len(best) else -1, -1)
+    return pd.Series(result.astype(np.int64), index=ips.index)

@@ -48,30 +48,42 @@ def trend_labels(change_7d: np.ndarray, config: ScoringConfig) -> np.ndarray:
     return np.where(change_7d >= flat, "up", np.where(change_7d <= -flat, "down", "flat"))
 
 
-def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date, config: ScoringConfig) -> list[dict]:
+def _change_frame(account_ids, day: date, kind: str, rule, before, after, before_text, after_text, recipient=None, audience=None) -> pd.DataFrame:
+    n = len(account_ids)
+    return pd.DataFrame({
+        "account_id": account_ids, "as_of": [day] * n, "kind": kind, "rule": rule, "before": before_text, "after": after_text,
+        "score_before": before, "score_after": after,
+        "recipient": recipient if recipient is not None else np.full(n, None, dtype=object),
+        "audience": audience if audience is not None else np.full(n, None, dtype=object),
+    }, columns=CHANGE_COLUMNS)
+
+
+def _money(values: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.2f", values.astype(float)).astype(object) if len(values) else np.array([], dtype=object)
+
+
+def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame:
     """One alert per upward crossing of each threshold; customers' alerts go to the owner."""
-    out = []
-    manager = config.notifications.manager_email
+    frames = []
+    owner = accounts["owner_email"].to_numpy(dtype=object)
+    sdr = accounts["sdr_email"].to_numpy(dtype=object)
+    ids = accounts["account_id"].to_numpy(dtype=object)
     for rule in config.alerts:
-        crossed = np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))
-        for i in crossed:
-            row = accounts.iloc[i]
-            if customer[i] or rule.recipient == "owner":
-                recipient = row["owner_email"]
-            elif rule.recipient == "sdr":
-                recipient = row["sdr_email"]
-            else:
-                recipient = manager
-            out.append({"account_id": row["account_id"], "as_of": day, "kind": "alert", "rule": f"threshold_{rule.threshold:g}",
-                        "before": f"{before[i]:.2f}", "after": f"{after[i]:.2f}", "score_before": before[i], "score_after": after[i],
-                        "recipient": recipient if isinstance(recipient, str) and recipient else None, "audience": "owner" if customer[i] else rule.recipient})
-    return out
+        i = np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))
+        if rule.recipient == "owner":
+            default = owner[i]
+        elif rule.recipient == "sdr":
+            default = sdr[i]
+        else:
+            default = np.full(len(i), config.notifications.manager_email, dtype=object)
+        recipient = np.where(customer[i], owner[i], default).astype(object)
+        recipient = pd.Series(recipient, dtype=object).where(pd.Series(recipient).map(lambda r: isinstance(r, str) and r != "")).to_numpy(dtype=object)
+        audience = np.where(customer[i], "owner", rule.recipient).astype(object)
+        frames.append(_change_frame(ids[i], day, "alert", f"threshold_{rule.threshold:g}", before[i], after[i], _money(before[i]), _money(after[i]), recipient, audience))
+    return pd.concat(frames, ignore_index=True) if frames else _change_frame(np.array([], dtype=object), day, "alert", None, [], [], [], [])
 
 
-def band_changes(account_ids: np.ndarray, before: np.ndarray, after: np.ndarray, day: date, config: ScoringConfig) -> list[dict]:
+def band_changes(account_ids: np.ndarray, before: np.ndarray, after: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame:
     b0, b1 = bands_of(before, config), bands_of(after, config)
-    return [
-        {"account_id": account_ids[i], "as_of": day, "kind": "band_change", "rule": "band", "before": b0[i], "after": b1[i],
-         "score_before": before[i], "score_after": after[i], "recipient": None, "audience": None}
-        for i in np.flatnonzero(b0 != b1)
-    ]
+    i = np.flatnonzero(b0 != b1)
+    return _change_frame(np.asarray(account_ids, dtype=object)[i], day, "band_change", "band", before[i], after[i], np.asarray(b0, dtype=object)[i], np.asarray(b1, dtype=object)[i])

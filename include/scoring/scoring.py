@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import NS_PER_DAY, DayInput, Engine
 from include.scoring.errors import StateError
@@ -108,16 +109,16 @@ def _day_input(engine: Engine, contribs: pd.DataFrame, data: DayData, day: date)
     customer = np.zeros(len(engine.accounts), bool)
     is_customer = (data.accounts["lifecycle"] == "customer").to_numpy() | data.accounts["account_id"].isin(_won_accounts(data.opportunities, day)).to_numpy()
     customer[pos] = is_customer
-    acc = engine.accounts.get_indexer(contribs["account_id"])
+    acc = positions(contribs["account_id"], engine.accounts)
     keep = acc >= 0  # an event of an account gone from today's CRM snapshot cannot count
-    signal_code = {name: i for i, name in enumerate(engine.signals)}
+    signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
     return DayInput(
         day=day,
         present=present,
         customer=customer,
         acc=acc[keep],
-        person=engine.person_names.get_indexer(contribs["person_key"].astype(object).where(contribs["person_key"].notna(), None))[keep],
-        signal=contribs["signal"].map(signal_code).to_numpy(dtype=np.int64)[keep],
+        person=positions(contribs["person_key"], engine.person_names)[keep],
+        signal=lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64)[keep],
         points=contribs["points"].to_numpy(dtype=float)[keep],
         time_ns=pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)[keep],
         reset=contribs["reset"].to_numpy(dtype=bool)[keep],
@@ -164,9 +165,9 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
     before = out["score_before"][pos]
-    rows += band_changes(data.accounts["account_id"].to_numpy(), before, score, day, config)
-    rows += alert_changes(data.accounts, before, score, customer, day, config)
-    changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS), band_changes(data.accounts["account_id"].to_numpy(), before, score, day, config),
+             alert_changes(data.accounts, before, score, customer, day, config)]
+    changes = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     if len(changes):
         changes = changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
     return scores, changes
@@ -283,6 +284,24 @@ def score_all_shards(lake: Lake, config: ScoringConfig, day: date) -> ScoreResul
         total.bands = {k: total.bands.get(k, 0) + other.bands.get(k, 0) for k in total.bands}
     total.mode = results[0].mode.split("; shard")[0] + (f" ({shards} shards)" if shards > 1 else "")
     return total
+
+
+def rescore_from(lake: Lake, config: ScoringConfig, first: date) -> list[date]:
+    """Re-score every shard from `first` to the last scored day, starting from the last usable
+    checkpoint before `first`, and write every day's outputs and state (nothing older is left
+    stale). For inputs changed under history, e.g. a right-to-erasure request. Returns the days."""
+    scored = lake.days("scores")
+    if not scored or scored[-1] < first:
+        return []
+    checkpoint = _usable_checkpoint(lake, config, first)
+    start = checkpoint + timedelta(days=1) if checkpoint else lake.days("resolved")[0]
+    days = days_between(start, scored[-1])
+    shards = config.scale.shards
+    for shard in range(shards):
+        for _ in run_days(lake, config, days, checkpoint, checkpoint_every=1, shard=shard, shards=shards):
+            pass
+    log.info("re-scored %s day(s) from %s (%s)", len(days), start, f"checkpoint {checkpoint}" if checkpoint else "no checkpoint")
+    return days
 
 
 def replay_range(lake: Lake, config: ScoringConfig, days: Iterable[date]) -> list[ScoreResult]:

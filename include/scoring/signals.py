@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import lookup, sort_order
 from include.scoring.config import ScoringConfig
 from include.scoring.normalize import matches, url_path
 
@@ -24,14 +25,28 @@ _UNSET = -1
 
 
 def classify(events: pd.DataFrame, config: ScoringConfig) -> pd.Series:
-    """The signal name of every event: the first matching rule, else `unclassified`."""
-    n = len(events)
+    """The signal name of every event: the first matching rule, else `unclassified`.
+
+    Rules only look at source, event type, form type, role and URL path, and a day has few distinct
+    combinations of those: each combination is classified once and the answer spread back."""
+    fields = pd.DataFrame({"source": events["source"], "event_type": events["event_type"], "form_type": events["form_type"],
+                           "role": events["role"], "path": url_path(events["url"])}, index=events.index)
+    combo = np.zeros(len(fields), np.int64)
+    for column in fields.columns:  # mixed-radix code of the combination, re-densified at each step
+        codes, uniques = pd.factorize(fields[column], use_na_sentinel=False)
+        combo, _ = pd.factorize(combo * (len(uniques) + 1) + codes)
+    first = np.unique(combo, return_index=True)[1]  # combo codes number first appearances 0, 1, 2 ...
+    names = _classify_rows(fields.iloc[first].reset_index(drop=True), config)
+    return pd.Series(names[combo], index=events.index, dtype="string")
+
+
+def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
+    n = len(fields)
     chosen = np.full(n, _UNSET, dtype=np.int64)
-    source = events["source"].astype("string").to_numpy(dtype=object, na_value=None)
-    etype = events["event_type"].astype("string").to_numpy(dtype=object, na_value=None)
-    form = events["form_type"].astype("string").to_numpy(dtype=object, na_value=None)
-    role = events["role"].astype("string").to_numpy(dtype=object, na_value=None)
-    path = url_path(events["url"])
+    source = fields["source"].astype("string").to_numpy(dtype=object, na_value=None)
+    etype = fields["event_type"].astype("string").to_numpy(dtype=object, na_value=None)
+    form = fields["form_type"].astype("string").to_numpy(dtype=object, na_value=None)
+    role = fields["role"].astype("string").to_numpy(dtype=object, na_value=None)
     for i, rule in enumerate(config.signals):
         todo = chosen == _UNSET
         if not todo.any():
@@ -44,10 +59,15 @@ def classify(events: pd.DataFrame, config: ScoringConfig) -> pd.Series:
         if rule.role is not None:
             mask &= np.isin(role, rule.role)
         if rule.url_path is not None and mask.any():
-            mask &= matches(path, rule.url_path)
+            mask &= matches(fields["path"], rule.url_path)
         chosen[mask] = i
     names = np.array([r.name for r in config.signals] + ["unclassified"], dtype=object)
-    return pd.Series(names[np.where(chosen == _UNSET, len(config.signals), chosen)], index=events.index, dtype="string")
+    return names[np.where(chosen == _UNSET, len(config.signals), chosen)]
+
+
+def _codes(values) -> np.ndarray:
+    """Integer codes of a column, nulls included as a value of their own."""
+    return pd.factorize(values, use_na_sentinel=False)[0]
 
 
 def _target(events: pd.DataFrame) -> pd.Series:
@@ -138,20 +158,22 @@ def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.D
     ev["signal"] = classify(ev, config)
     bonus = _combination_bonus(ev, config, bonus_state)
     points_of = config.signal_points()
+    ev["target"] = _target(ev)  # bonus rows are never de-duplicated: their target does not matter
+    ev = ev[["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "role", "target"]]
     ev = pd.concat([ev, bonus], ignore_index=True) if len(bonus) else ev
-    ev["base_points"] = ev["signal"].map(points_of).astype(float)
-    multipliers = config.points.role_multipliers
-    ev["multiplier"] = ev["role"].astype("string").map(multipliers).astype(float).fillna(1.0)
+    ev["base_points"] = lookup(ev["signal"], pd.Series(points_of, dtype=float)).astype(float)
+    ev["multiplier"] = lookup(ev["role"], pd.Series(config.points.role_multipliers, dtype=float)).astype(float).fillna(1.0)
     ev["points"] = ev["base_points"] * ev["multiplier"]
     ev["adjustment"] = pd.Series(pd.NA, index=ev.index, dtype="string")
-    ev = ev.sort_values(["day", "event_time", "event_id"], kind="stable").reset_index(drop=True)
-    who = ev["account_id"].astype("string") + "/" + ev["person_key"].astype("string").fillna("-")  # per account: shards stay exact
-    key = pd.DataFrame({"day": ev["day"], "who": who, "signal": ev["signal"], "target": _target(ev)})
+    ev = ev.take(sort_order(ev, ["day", "event_time", "event_id"])).reset_index(drop=True)
+    day, account, signal = _codes(ev["day"]), _codes(ev["account_id"]), _codes(ev["signal"])
+    # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
+    key = pd.DataFrame({"day": day, "account": account, "person": _codes(ev["person_key"]), "signal": signal, "target": _codes(ev["target"])})
     repeat = key.duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
     ev.loc[repeat, "points"] = 0.0
     ev.loc[repeat, "adjustment"] = "duplicate"
     cap = config.points.daily_cap
-    running = ev.groupby(["day", "account_id", "signal"], sort=False)["points"].cumsum()
+    running = ev["points"].groupby([day, account, signal], sort=False).cumsum()
     allowed = np.clip(cap - (running - ev["points"]), 0, None)
     capped = ev["points"] > allowed
     ev.loc[capped, "adjustment"] = ev.loc[capped, "adjustment"].fillna("daily_cap")

@@ -1,0 +1,87 @@
+"""benchmarks/RESULTS.md from the JSON the harness wrote (benchmarks/results/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STAGE_OF = {"resolve_prepare": "resolve", "resolve_shard": "resolve", "score_shard": "score"}
+NOTES_FILE = "notes.md"
+
+
+def _load(folder: Path, name: str) -> dict | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _day_section(day: dict, title: str) -> list[str]:
+    lines = [f"## {title}", "", f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s).", ""]
+    lines += ["| task | seconds | imports (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]
+    per_stage: dict[str, float] = {}
+    for r in day["stages"]:
+        label = r["stage"] + (f" {r['shard'] + 1}/{r['shards']}" if r["stage"].endswith("_shard") else "")
+        lines.append(f"| {label} | {r['seconds']:.1f} | {r['import_seconds']:.1f} | {r['peak_rss_mb']:,} |")
+        per_stage[STAGE_OF.get(r["stage"], r["stage"])] = per_stage.get(STAGE_OF.get(r["stage"], r["stage"]), 0.0) + r["seconds"]
+    total = sum(per_stage.values())
+    peak = max(r["peak_rss_mb"] for r in day["stages"])
+    lines += ["", f"**All stages together: {total:.1f} s** (each stage's own time, without process and Airflow start-up); **peak RSS of any task: {peak:,} MB**.", ""]
+    lines += ["| stage | seconds | lower bound (s): read inputs + write outputs with pyarrow | ratio |", "|---|---:|---:|---:|"]
+    for name, seconds in per_stage.items():
+        bound = day["lower_bounds"].get(name)
+        ratio = f"{seconds / bound:.1f}x" if bound else "-"
+        lines.append(f"| {name} | {seconds:.1f} | {bound if bound is not None else '-'} | {ratio} |")
+    duck = day["duckdb_scoring"]
+    score = per_stage.get("score", 0.0)
+    lines += ["", f"Scoring vs the DuckDB SQL reference on the same resolved partition: ours {score:.1f} s (every shard summed), "
+              f"DuckDB {duck['seconds']:.1f} s ({duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.", ""]
+    return lines
+
+
+def write_results(folder: Path, target: Path) -> None:
+    machine = _load(folder, "machine") or {}
+    lines = [
+        "# Recorded benchmark results",
+        "",
+        "Measured by the harness (`make bench`, i.e. `PYTHONPATH=. .venv/bin/python -m benchmarks.run`; one part with",
+        "`--only day1m|day5m|replay`). Each stage runs in its own process, as an Airflow task would; *seconds* is the",
+        "stage's own work (imports and process start excluded, listed apart), *peak RSS* the process's maximum resident",
+        "memory. Raw numbers: `benchmarks/results/*.json`.",
+        "",
+        "## Machine",
+        "",
+        f"- {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('memory_mb', 0):,} MB RAM, {machine.get('platform')}",
+        f"- Python {machine.get('python')}, PostgreSQL {machine.get('postgresql')}",
+        "- " + ", ".join(f"{k} {v}" for k, v in (machine.get("versions") or {}).items()),
+        "",
+    ]
+    for name, title in (("day1m", "A 1M-event day, 100k accounts (one task per stage)"), ("day5m", "A 5M-event day, 100k accounts, sharded")):
+        day = _load(folder, name)
+        if day:
+            lines += _day_section(day, title)
+    replay = _load(folder, "replay")
+    if replay:
+        r = replay["result"]
+        lines += [
+            "## Replay of 365 days",
+            "",
+            f"{replay['accounts']:,} accounts, {replay['days']} days, {replay['events']:,} resolved events: the score stage replays the whole history from an "
+            f"empty state (what happens after a config change), writing every day's scores, contributions, changes and daily points and weekly state checkpoints.",
+            "",
+            f"**{r['seconds']:.1f} s**, peak RSS {r['peak_rss_mb']:,} MB (imports {r['import_seconds']:.1f} s).",
+            "",
+        ]
+    validation = _load(folder, "validation_throughput")
+    if validation:
+        lines += [
+            "## Validation throughput",
+            "",
+            "`PYTHONPATH=. .venv/bin/python -m benchmarks.validation_throughput --rows 1000000`: a generated web day tiled to a million rows.",
+            "",
+            f"{validation['rows']:,} rows in {validation['seconds']} s ({validation['rows_per_second']:,} rows/s), peak RSS {validation['peak_rss_mb']:,} MB "
+            f"({validation['quarantined']:,} quarantined).",
+            "",
+        ]
+    notes = folder.parent / NOTES_FILE
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    target.write_text("\n".join(lines))

@@ -1,0 +1,138 @@
+"""The benchmark harness: `make bench` (or `python -m benchmarks.run`). See benchmarks/README.md.
+
+Builds (once, cached in benchmarks/.work/) 100k accounts with a 1M-event day, a 5M-event day and
+365 days of history; runs every stage of a day in its own process (time of the stage itself and
+the process's peak RSS: what one Airflow task would use), the 5M day with resolve and score
+sharded, the 365-day replay; measures the two references (pyarrow read/write lower bound per
+stage, DuckDB SQL for scoring); writes benchmarks/results/*.json and benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import uuid
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.duckdb_ref import duckdb_scoring
+from benchmarks.lower_bound import lower_bound
+from benchmarks.report import write_results
+from benchmarks.workloads import WORK, day_workload, replay_workload
+from include.scoring.config import load_config
+from include.scoring.lake import Lake
+
+log = logging.getLogger("benchmarks")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DAY = date(2026, 10, 13)  # a Tuesday: campaign day, the busiest of the week
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def stage(name: str, lake: Path, day: date, sample: Path | None = None, warehouse: str = "sqlite://", shard: int = 0, shards: int = 1, start: date | None = None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.stage", "--stage", name, "--date", day.isoformat(), "--lake", str(lake), "--warehouse-url", warehouse,
+           "--shard", str(shard), "--shards", str(shards)]
+    if sample is not None:
+        cmd += ["--landing", str(sample / "landing"), "--crm-url", f"sqlite:///{sample / 'crm.sqlite'}"]
+    if start is not None:
+        cmd += ["--start", start.isoformat()]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        raise RuntimeError(f"stage {name} failed:\n{out.stderr[-4000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    log.info("%-16s %s/%s  %7.1f s  %6d MB  %s", name, shard + 1, shards, result["seconds"], result["peak_rss_mb"], (result["lines"] or [""])[0][:90])
+    return result
+
+
+class PostgresDatabase:
+    """A throwaway database on the local server for publish, dropped afterwards."""
+
+    def __enter__(self) -> str:
+        import sqlalchemy as sa
+
+        self.name = f"engagement_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
+    folder = day_workload(name, accounts, volume, DAY)
+    sample, lake_dir = folder / "sample", folder / "lake"
+    shutil.rmtree(lake_dir, ignore_errors=True)
+    events = json.loads((sample / ".." / "built.json").read_text())
+    results = [stage("extract", lake_dir, DAY, sample), stage("validate", lake_dir, DAY, sample)]
+    if shards == 1:
+        results += [stage("resolve", lake_dir, DAY, sample), stage("score", lake_dir, DAY, sample)]
+    else:
+        results.append(stage("resolve_prepare", lake_dir, DAY, sample, shards=shards))
+        results += [stage("resolve_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
+        results += [stage("score_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
+    with PostgresDatabase() as url:
+        results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
+    lake = Lake(str(lake_dir))
+    raw_events = sum(lake.row_count(f"raw/{s}", DAY) for s in ("web", "email", "ad"))
+    bounds = {s: round(lower_bound(lake, s, DAY, sample / "landing"), 2) for s in ("extract", "validate", "resolve", "score", "publish")}
+    duck_seconds, duck_accounts = duckdb_scoring(str(lake_dir), DAY.isoformat(), load_config())
+    return {"name": name, "accounts": accounts, "events": raw_events, "shards": shards, "stages": results, "lower_bounds": bounds,
+            "duckdb_scoring": {"seconds": round(duck_seconds, 2), "accounts": duck_accounts}, "workload": events}
+
+
+def replay_benchmark(accounts: int, days: int, volume: float) -> dict:
+    lake_dir, events = replay_workload(accounts, days, DAY, volume)
+    lake = Lake(str(lake_dir))
+    for dataset in ("scores", "contributions", "changes", "daily_points", "state", "state_ledger", "state_persons", "state_bonus"):
+        shutil.rmtree(Path(lake.dataset_path(dataset)), ignore_errors=True)
+    first = lake.days("resolved")[0]
+    result = stage("replay", lake_dir, DAY, start=first)
+    return {"accounts": accounts, "days": days, "events": events, "result": result}
+
+
+def machine() -> dict:
+    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), None)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    versions = {p: metadata.version(p) for p in ("apache-airflow", "great-expectations", "pandas", "pyarrow", "numpy", "scipy", "SQLAlchemy", "psycopg", "duckdb")}
+    try:
+        pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        pg = "unknown"
+    return {"cores": os.cpu_count(), "memory_mb": mem, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(), "postgresql": pg, "versions": versions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["day1m", "day5m", "replay"], action="append", help="run only these parts (repeatable)")
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--shards", type=int, default=4, help="shards of the 5M-event day")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    parts = args.only or ["day1m", "day5m", "replay"]
+    facts = machine()
+    (RESULTS / "machine.json").write_text(json.dumps(facts, indent=2))
+    if "day1m" in parts:
+        (RESULTS / "day1m.json").write_text(json.dumps(day_benchmark("day1m", args.accounts, 1.3, 1), indent=2))
+    if "day5m" in parts:
+        (RESULTS / "day5m.json").write_text(json.dumps(day_benchmark("day5m", args.accounts, 6.2, args.shards), indent=2))
+    if "replay" in parts:
+        (RESULTS / "replay.json").write_text(json.dumps(replay_benchmark(args.accounts, 365, 0.04), indent=2))
+    write_results(RESULTS, ROOT / "benchmarks" / "RESULTS.md")
+    print(f"results: {ROOT / 'benchmarks' / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

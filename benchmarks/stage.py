@@ -1,0 +1,116 @@
+"""Run one stage (or one shard task) for one day in this process and report time and memory.
+
+    python -m benchmarks.stage --stage resolve_shard --shard 0 --shards 4 --date D --lake L ...
+
+Prints one JSON line: seconds of the stage itself (imports excluded), seconds of the imports,
+peak RSS of the process (VmHWM: the task's whole footprint), and the result lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from datetime import date
+
+T0 = time.perf_counter()
+
+from include.scoring.config import load_config, parse_config  # noqa: E402
+
+STAGES = ("extract", "validate", "resolve", "resolve_prepare", "resolve_shard", "score", "score_shard", "publish", "replay")
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory. Not ru_maxrss: Linux carries that across exec from the
+    parent (the harness, which holds the generated workload), VmHWM starts fresh with the program."""
+    with open("/proc/self/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return round(kb / 1024)
+
+
+def _config(shards: int):
+    config = load_config()
+    if shards == config.scale.shards:
+        return config
+    raw = config.model_dump(mode="json")
+    raw["scale"]["shards"] = shards
+    return parse_config(raw)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from include.scoring.pipeline import RunContext, extract_stage, validate_stage
+    from include.scoring.settings import Settings
+
+    settings = Settings(landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=None)
+    ctx = RunContext(settings)
+    ctx.__dict__["config"] = _config(args.shards)
+    day = date.fromisoformat(args.date)
+    if args.stage == "validate":
+        import great_expectations  # noqa: F401 - import cost reported apart from the stage
+    if args.stage in ("publish",):
+        import sqlalchemy  # noqa: F401
+    imported = time.perf_counter() - T0
+    t = time.perf_counter()
+    if args.stage == "extract":
+        results = extract_stage(ctx, day)
+    elif args.stage == "validate":
+        results = validate_stage(ctx, day)
+    elif args.stage == "resolve":
+        from include.scoring.identity import resolve_identities
+
+        results = [resolve_identities(ctx.lake, ctx.config, day)]
+    elif args.stage == "resolve_prepare":
+        from include.scoring.identity import prepare_resolution
+
+        results = [prepare_resolution(ctx.lake, ctx.config, day)]
+    elif args.stage == "resolve_shard":
+        from include.scoring.identity import resolve_shard
+
+        results = [resolve_shard(ctx.lake, ctx.config, day, args.shard, args.shards)]
+    elif args.stage in ("score", "score_shard"):
+        from include.scoring.scoring import score_accounts
+
+        results = [score_accounts(ctx.lake, ctx.config, day, args.shard, args.shards)]
+    elif args.stage == "publish":
+        from include.scoring.publish import publish_warehouse
+
+        results = [publish_warehouse(ctx.lake, ctx.config, settings.warehouse_url, day)]
+    elif args.stage == "replay":
+        from include.scoring.lake import days_between
+        from include.scoring.scoring import replay_range
+
+        start = date.fromisoformat(args.start)
+        results = replay_range(ctx.lake, ctx.config, days_between(start, day))[-1:]
+    else:
+        raise SystemExit(f"unknown stage {args.stage}")
+    seconds = time.perf_counter() - t
+    return {
+        "stage": args.stage,
+        "shard": args.shard,
+        "shards": args.shards,
+        "seconds": round(seconds, 2),
+        "import_seconds": round(imported, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "lines": [r.line() for r in results][:6],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=STAGES, required=True)
+    parser.add_argument("--date", required=True)
+    parser.add_argument("--start", help="first day (replay)")
+    parser.add_argument("--lake", required=True)
+    parser.add_argument("--landing", default="")
+    parser.add_argument("--crm-url", default="sqlite://")
+    parser.add_argument("--warehouse-url", default="sqlite://")
+    parser.add_argument("--shard", type=int, default=0)
+    parser.add_argument("--shards", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(run(args)))
+
+
+if __name__ == "__main__":
+    main()
