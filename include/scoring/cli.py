@@ -187,6 +187,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from include.scoring.forget import forget
+
+    ctx = _context(args)
+    result = forget(ctx, args.email, requested_by=args.requested_by, dry_run=args.dry_run, crm_push=not args.no_crm_push)
+    print("\n".join(result.lines()))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -319,6 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", action="store_true", help="also email it to calibration.recipients through ENGAGEMENT_SMTP_URL")
     _common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "forget", help="right to erasure: remove a person from the lake and the warehouse, re-score, audit",
+        description="Erase the person of an email address (and the cookies and CRM contact linked to them) from every lake partition and the warehouse, "
+        "re-resolve and re-score the affected days, keep salted hashes so extract drops them from now on, and record the request in the "
+        "warehouse table privacy_erasures (docs/privacy.md). The CRM and the landing files are not changed: ask their owners to delete the person there.",
+    )
+    p.add_argument("--email", required=True, metavar="ADDRESS", help="the address to erase (normalised: case, spaces and +tags do not matter)")
+    p.add_argument("--requested-by", default=_env_default("ENGAGEMENT_REQUESTED_BY"), metavar="NAME", help="who asked, for the audit row [ENGAGEMENT_REQUESTED_BY] (default: the OS user)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be removed and recomputed; change nothing")
+    p.add_argument("--no-crm-push", action="store_true", help="do not push the latest day's recomputed scores to the CRM (the next daily run does)")
+    _common(p)
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")

@@ -42,7 +42,10 @@ def _to_timestamp(col: pa.ChunkedArray, name: str, errors: np.ndarray) -> pa.Arr
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             col = pc.assume_timezone(col, "UTC")
-        return pc.cast(col, TIMESTAMP)
+        try:
+            return pc.cast(col, TIMESTAMP)
+        except pa.ArrowInvalid:  # finer than microseconds or out of range: parsed as text below, out-of-range values flagged
+            pass
     text = _as_text(col).to_pandas()
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     bad = parsed.isna().to_numpy() & text.notna().to_numpy()
@@ -61,8 +64,11 @@ def _to_number(col: pa.ChunkedArray, name: str, errors: np.ndarray, target: pa.D
         values = pd.to_numeric(text, errors="coerce")
     bad = values.isna().to_numpy() & text.notna().to_numpy() & ~text.str.strip().str.lower().isin(["nan"]).to_numpy()
     if pa.types.is_integer(target):
-        frac = values.notna().to_numpy() & ~np.isclose(np.nan_to_num(values.to_numpy(dtype=float, na_value=np.nan)) % 1, 0)
-        bad |= frac
+        floats = values.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            frac = values.notna().to_numpy() & ~np.isclose(np.nan_to_num(floats) % 1, 0)
+            too_big = values.notna().to_numpy() & ~(np.abs(floats) < 2.0**63)  # infinities and beyond int64
+        bad |= frac | too_big
         values = values.where(~bad)
         rows = np.flatnonzero(bad)
         _note(errors, rows, name, text.to_numpy()[rows], "a whole number")

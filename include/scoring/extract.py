@@ -24,6 +24,7 @@ from include.scoring.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, IP_K
 from include.scoring.errors import ExtractError
 from include.scoring.lake import Lake
 from include.scoring.readers import SUPPORTED, read_landing_file
+from include.scoring.suppression import drop_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,12 @@ class ExtractResult:
     rows: int
     files: int
     rows_with_errors: int
+    #: rows dropped because they carry an identifier erased by `forget` (landing rows = rows + erased)
+    erased: int = 0
 
     def line(self) -> str:
         note = f", {self.rows_with_errors:,} with unreadable values" if self.rows_with_errors else ""
+        note += f", {self.erased:,} erased (privacy suppression list)" if self.erased else ""
         return f"extract {self.source:<18} {self.day}  {self.rows:>9,} rows from {self.files} file(s){note} -> {self.path}"
 
 
@@ -94,20 +98,21 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> Extract
     files = landing_files(landing, source, day)
     parts, lineage = [], []
     required = [c.name for c in contract.columns if not c.nullable]
+    text_columns = [c.name for c in contract.columns if pa.types.is_string(c.type) or pa.types.is_timestamp(c.type)]
     for path in files:
         display = f"{source} landing file {path} (day {day})"
-        rows = read_landing_file(path, display, contract.names, required)
+        rows = read_landing_file(path, display, contract.names, required, text_columns)
         errors = rows.parse_errors.copy()
         typed = coerce_to_contract(rows.table, contract, errors)
         parts.append(typed)
         lineage.append((f"{source}/{day.isoformat()}/{path.name}", rows.lines, errors))
         log.info("read %s: %s rows", path.name, typed.num_rows)
-    table = _finish(source, parts, lineage)
+    table, erased = drop_suppressed(lake, source, _finish(source, parts, lineage))
     if not files:
         log.warning("no landing files for %s on %s (looked in %s); writing an empty partition", source, day, Path(landing) / source / day.isoformat())
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
-    return ExtractResult(source, day, path, table.num_rows, len(files), bad)
+    return ExtractResult(source, day, path, table.num_rows, len(files), bad, erased)
 
 
 def extract_crm(crm_url: str, lake: Lake, day: date) -> list[ExtractResult]:
@@ -154,10 +159,10 @@ def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_ur
     errors = np.full(arrow.num_rows, None, dtype=object)
     typed = coerce_to_contract(arrow, contract, errors)
     lines = np.arange(1, arrow.num_rows + 1)
-    table = _finish(source, [typed], [(f"crm:{name}", lines, errors)])
+    table, erased = drop_suppressed(lake, source, _finish(source, [typed], [(f"crm:{name}", lines, errors)]))
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
-    bad = int(sum(e is not None for e in errors))
-    return ExtractResult(source, day, path, table.num_rows, 1, bad)
+    bad = table.num_rows - table.column("coercion_errors").null_count
+    return ExtractResult(source, day, path, table.num_rows, 1, bad, erased)
 
 
 def _values_to_arrow(values: tuple) -> pa.Array:

@@ -60,6 +60,8 @@ class PublishResult:
     source: str = "warehouse"
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    #: (account_id, threshold, crossing day) of the day's alert crossings
+    crossings: list[tuple] = field(default_factory=list)
 
     def line(self) -> str:
         gate = self.gate.status + (f" ({'; '.join(self.gate.reasons)})" if self.gate.reasons else "")
@@ -89,8 +91,17 @@ def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> PublishResult:
-    """Write day D's scores and ledger to the warehouse in one transaction (see module docstring)."""
+def ledger_columns(ledger) -> dict:
+    """The reconciliation ledger's columns of a pipeline_runs row."""
+    return {
+        "raw_events": ledger.total("raw"), "quarantined": ledger.total("quarantined"), "filtered": ledger.total("filtered"),
+        "unresolved": ledger.total("unresolved"), "zero_point": ledger.total("zero_point"), "scored": ledger.total("scored"),
+        "reconciled": ledger.balanced, "resolution_rate": round(ledger.resolution_rate, 6), "counts_json": json.dumps(ledger.as_dict(), sort_keys=True),
+    }
+
+
+def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date) -> PublishResult:
+    """Day D's warehouse writes on an open transaction (see module docstring)."""
     scores = lake.read_df("scores", day)
     changes = lake.read_df("changes", day)
     ledger = build_ledger(lake, day)
@@ -108,29 +119,35 @@ def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day
         )
     history = records(scores, SCORE_COLUMNS)
     band_changes = int((changes["kind"] == "band_change").sum())
-    with transaction(warehouse_url) as conn:
-        ensure_schema(conn)
-        conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
-        bulk_insert(conn, account_score_history, history)  # the day was just emptied: plain (bulk) inserts
-        upsert(conn, account_scores, history, ["account_id"], where_newer="as_of")
-        upsert(conn, score_resets, records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]), ["account_id", "as_of", "rule"])
-        insert_missing(conn, score_alerts, alert_rows, ["account_id", "threshold", "crossing_day"])
-        latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
-        if latest is None or latest <= day:
-            conn.execute(account_explanations.delete())
-            bulk_insert(conn, account_explanations, _explanations(lake, day, scores))
-        gate = evaluate_gate(conn, ledger, band_changes, len(scores), config.quality_gate)
-        run = {
-            "day": day, "config_version": config.version, "raw_events": ledger.total("raw"), "quarantined": ledger.total("quarantined"),
-            "filtered": ledger.total("filtered"), "unresolved": ledger.total("unresolved"), "zero_point": ledger.total("zero_point"),
-            "scored": ledger.total("scored"), "reconciled": ledger.balanced, "resolution_rate": round(ledger.resolution_rate, 6), "accounts": len(scores),
-            "band_changes": band_changes, "alerts": len(alert_rows), "resets": len(resets), "gate_status": gate.status, "gate_reasons": json.dumps(gate.reasons),
-            "crm_pushed": None, "counts_json": json.dumps(ledger.as_dict(), sort_keys=True),
-        }
-        upsert(conn, pipeline_runs, [run], ["day"])
-    result = PublishResult(day, len(scores), len(alert_rows), len(resets), gate, ledger.balanced)
+    ensure_schema(conn)
+    conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
+    bulk_insert(conn, account_score_history, history)  # the day was just emptied: plain (bulk) inserts
+    upsert(conn, account_scores, history, ["account_id"], where_newer="as_of")
+    conn.execute(score_resets.delete().where(score_resets.c.as_of == day))  # a re-run replaces the day's resets
+    upsert(conn, score_resets, records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]), ["account_id", "as_of", "rule"])
+    insert_missing(conn, score_alerts, alert_rows, ["account_id", "threshold", "crossing_day"])
+    latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
+    if latest is None or latest <= day:
+        conn.execute(account_explanations.delete())
+        bulk_insert(conn, account_explanations, _explanations(lake, day, scores))
+    gate = evaluate_gate(conn, ledger, band_changes, len(scores), config.quality_gate)
+    run = {
+        "day": day, "config_version": config.version, **ledger_columns(ledger), "accounts": len(scores),
+        "band_changes": band_changes, "alerts": len(alert_rows), "resets": len(resets), "gate_status": gate.status, "gate_reasons": json.dumps(gate.reasons),
+        "crm_pushed": None,
+    }
+    upsert(conn, pipeline_runs, [run], ["day"])
     if not ledger.balanced:
         log.error("reconciliation ledger of %s does not balance: %s", day, ledger.as_dict())
+    result = PublishResult(day, len(scores), len(alert_rows), len(resets), gate, ledger.balanced)
+    result.crossings = [(a["account_id"], a["threshold"], day) for a in alert_rows]
+    return result
+
+
+def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> PublishResult:
+    """Write day D's scores and ledger to the warehouse in one transaction (see module docstring)."""
+    with transaction(warehouse_url) as conn:
+        result = write_day(conn, lake, config, day)
     log.info(result.line())
     return result
 

@@ -5,10 +5,17 @@ truncated JSON object, a CSV row with the wrong number of fields, bytes that are
 back as a row of nulls whose `parse_error` says what was wrong and shows the text, so validation
 quarantines it instead of the pipeline dropping it. A file that cannot be read at all (corrupt
 Parquet, no header, missing contract columns) raises ExtractError naming the file.
+
+Text files may be UTF-8 (with or without a byte-order mark) or UTF-16/32 with a byte-order mark
+(Excel's "Unicode text"); they are re-encoded to UTF-8 first. CSV values may hold quoted line
+breaks: such a record keeps the number of its first line. Values are never interpreted (a cell
+starting with `=` stays text); what cannot be represented (bytes that are not UTF-8, an escaped
+lone surrogate in JSON, a nested object where a value belongs) is flagged on its row.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -26,6 +33,21 @@ from include.scoring.errors import ExtractError
 SUPPORTED = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 MAX_SHOWN = 160  # characters of a broken line kept in its error message
 MAX_FIELD = 100_000  # characters kept of any one field; longer values are cut and flagged
+MAX_RECORD_LINES = 200  # physical lines one quoted CSV value may span before the record counts as broken
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_UNDECODABLE = "\udcfe"  # stands for bytes the file's own encoding cannot decode; never valid UTF-8
+
+
+def _mark_undecodable(exc: UnicodeDecodeError) -> tuple[str, int]:
+    return _UNDECODABLE, exc.end
+
+
+codecs.register_error("engagement.undecodable", _mark_undecodable)
 
 
 @dataclass
@@ -42,23 +64,50 @@ def _show(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
-def read_landing_file(path: Path, display: str, columns: list[str], required: list[str]) -> FileRows:
+def read_landing_file(path: Path, display: str, columns: list[str], required: list[str], text_columns: list[str] | None = None) -> FileRows:
     """Read `path` (shown to users as `display`) keeping the contract `columns`.
 
     CSV headers and Parquet schemas must hold every contract column; JSON objects customarily
     leave out null fields, so there only the `required` (non-nullable) columns must appear.
+    `text_columns` are the columns read as text (default: all); the others are typed as found.
     """
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         raise ExtractError(f"{display}: unsupported file type {path.suffix!r}; expected one of {sorted(SUPPORTED)}")
     if kind == "parquet":
         return _read_parquet(path, display, columns)
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    raw = _as_utf8(path.read_bytes())
     if kind == "csv":
         return _read_csv(raw, display, columns)
-    return _read_jsonl(raw, display, columns, required)
+    return _read_jsonl(raw, display, columns, required, text_columns or columns)
+
+
+def _as_utf8(raw: bytes) -> bytes:
+    """The file's bytes as UTF-8 without a byte-order mark.
+
+    UTF-16/32 files (a byte-order mark, or UTF-16 without one, recognised by the NUL bytes between
+    the ASCII characters of the first line) are decoded and re-encoded; what they hold that is not
+    valid text stays invalid in the result, so the rows holding it are flagged as not UTF-8.
+    Anything else is left as it is: rows that are not UTF-8 (latin-1, cp1252) are flagged per row.
+    """
+    codec = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
+    if codec:
+        raw = raw[len(next(bom for bom, name in _BOMS if name == codec)) :]
+    else:
+        head = raw[:200]
+        head = head[: len(head) - len(head) % 2]
+        if len(head) >= 8:
+            even, odd = head[0::2], head[1::2]
+            if odd.count(0) == len(odd) and 0 not in even:
+                codec = "utf-16-le"
+            elif even.count(0) == len(even) and 0 not in odd:
+                codec = "utf-16-be"
+    if codec:
+        text = raw.decode(codec, errors="engagement.undecodable")
+        raw = text.encode("utf-8", errors="surrogatepass")
+    while raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    return raw
 
 
 def _missing(display: str, found: list[str], columns: list[str], where: str) -> None:
@@ -82,15 +131,72 @@ def _read_parquet(path: Path, display: str, columns: list[str]) -> FileRows:
     except (pa.ArrowException, OSError) as exc:
         raise ExtractError(f"{display}: not a readable Parquet file ({exc}). Re-export it or remove it from the landing folder.") from None
     n = table.num_rows
-    return FileRows(table, np.arange(1, n + 1), np.full(n, None, dtype=object))
+    errors = np.full(n, None, dtype=object)
+    table = pa.table({c: _plain_column(table.column(c), c, errors) for c in columns})
+    return _cap_fields(FileRows(table, np.arange(1, n + 1), errors))
+
+
+def _plain_column(col: pa.ChunkedArray, name: str, errors: np.ndarray) -> pa.ChunkedArray:
+    """A Parquet column as a type coercion understands: text, numbers, booleans and timestamps
+    stay; dictionaries are decoded; bytes become text (rows whose bytes are not UTF-8 are
+    flagged); nested values and anything else become their text, flagged when nested."""
+    typ = col.type
+    if pa.types.is_dictionary(typ):
+        return _plain_column(pa.chunked_array([chunk.dictionary_decode() for chunk in col.chunks], typ.value_type), name, errors)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_null(typ) or pa.types.is_timestamp(typ):
+        return col
+    values = col.to_pylist()
+    out: list[str | None] = []
+    for row, value in enumerate(values):
+        text, problem = None, None
+        if value is None:
+            pass
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            try:
+                text = bytes(value).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problem = f"{name}: {_describe(exc)}"
+        elif isinstance(value, (dict, list, tuple)):
+            text = json.dumps(value, ensure_ascii=False, default=str)
+            problem = f"{name}: a nested value where a single value belongs: {_show(text)}"
+        else:
+            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        if problem:
+            errors[row] = problem if errors[row] is None else f"{errors[row]}; {problem}"
+        out.append(text)
+    return pa.chunked_array([pa.array(out, pa.string())])
+
+
+def _csv_header(raw: bytes, display: str, columns: list[str]) -> list[str]:
+    header_end = raw.find(b"\n")
+    header_text = (raw if header_end < 0 else raw[:header_end]).decode("utf-8", errors="replace").removesuffix("\r")
+    try:
+        return next(csv.reader([header_text]), [])
+    except csv.Error as exc:
+        raise ExtractError(
+            f"{display}: the header line cannot be read as CSV ({exc}): {_show(header_text)}. Expected a first line naming the columns "
+            f"{', '.join(columns)}. Re-export the file as UTF-8 CSV with a header line, then clear the extract task."
+        ) from None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """Whether the bytes are valid UTF-8, checked by Arrow without copying them."""
+    data = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)])
+    try:
+        data.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _physical_lines(raw: bytes) -> int:
+    return raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
 
 
 def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
-    header_end = raw.find(b"\n")
-    header_text = (raw if header_end < 0 else raw[:header_end]).decode("utf-8", errors="replace").strip("\r")
-    header = next(csv.reader([header_text]), [])
     if not raw.strip():
         return _empty(columns)
+    header = _csv_header(raw, display, columns)
     _missing(display, [h.strip() for h in header], columns, "the header line")
     invalid: list[tuple[int, str]] = []
 
@@ -98,6 +204,8 @@ def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
         invalid.append((row.number or 0, f"expected {row.expected_columns} fields, found {row.actual_columns}: {_show(row.text)}"))
         return "skip"
 
+    if not _is_utf8(raw):  # bytes that are not UTF-8: the fast reader cannot even show the broken rows
+        return _read_csv_slow(raw, columns, header)
     try:
         table = pacsv.read_csv(
             io.BytesIO(raw),
@@ -111,9 +219,13 @@ def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
                 quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return _read_csv_slow(raw, display, columns)
+    except (pa.ArrowException, UnicodeDecodeError):
+        return _read_csv_slow(raw, columns, header)
     n_valid = table.num_rows
+    if n_valid + len(invalid) + 1 != _physical_lines(raw) or any('"' in text for _, text in invalid):
+        # blank lines, bare carriage returns or a quoted value holding a line break: read record by
+        # record, so every record is one row numbered by its first line
+        return _read_csv_slow(raw, columns, header)
     bad_lines = np.array([num for num, _ in invalid], dtype=np.int64)
     all_lines = np.arange(2, 2 + n_valid + len(invalid))
     good_lines = np.setdiff1d(all_lines, bad_lines, assume_unique=True)[:n_valid] if len(invalid) else all_lines[:n_valid]
@@ -123,33 +235,70 @@ def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
     return _cap_fields(rows)
 
 
-def _read_csv_slow(raw: bytes, display: str, columns: list[str]) -> FileRows:
-    """Line-by-line fallback for files the fast reader rejects (bad UTF-8, stray quotes)."""
+def _csv_fields(text: str) -> tuple[list[str] | None, str | None]:
+    """Fields of one CSV record; (None, "open") when a quoted value is not closed by its end."""
+    try:
+        return next(csv.reader([text], strict=True), []), None
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return None, "open"
+    try:  # other irregularities (a quote inside a value): read leniently, as spreadsheets do
+        return next(csv.reader([text]), []), None
+    except csv.Error as exc:
+        return None, str(exc)
+
+
+def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | None, str | None, int]:
+    """The record starting at line index i: (fields, error, physical lines used)."""
+    number = i + 1
+    try:
+        text = lines[i].decode("utf-8").removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        return None, f"line {number}: {_describe(exc)}: {_show(lines[i].decode('utf-8', errors='replace'))}", 1
+    fields, problem = _csv_fields(text)
+    if problem == "open":  # a quoted value with a line break: join the following lines until it closes
+        for j in range(i + 1, min(len(lines), i + MAX_RECORD_LINES)):
+            try:
+                joined = b"\n".join(lines[i : j + 1]).decode("utf-8").removesuffix("\r")
+            except UnicodeDecodeError:
+                break
+            more, again = _csv_fields(joined)
+            if again == "open":
+                continue
+            if more is not None and len(more) == width:
+                return more, None, j - i + 1
+            break
+        return None, f"line {number}: a quoted value is not closed on this line or the next {MAX_RECORD_LINES - 1}: {_show(text)}", 1
+    if fields is None:
+        return None, f"line {number}: {problem}: {_show(text)}", 1
+    if len(fields) != width:
+        return None, f"line {number}: expected {width} fields, found {len(fields)}: {_show(text)}", 1
+    return fields, None, 1
+
+
+def _read_csv_slow(raw: bytes, columns: list[str], header: list[str]) -> FileRows:
+    """Record-by-record fallback for files the fast reader cannot take whole (bad UTF-8, stray
+    quotes, quoted line breaks, blank lines): every record becomes one row, broken ones with why."""
     lines = raw.split(b"\n")
-    header = next(csv.reader([lines[0].decode("utf-8", errors="replace").strip("\r")]))
     index = {name.strip(): i for i, name in enumerate(header)}
     values: dict[str, list] = {c: [] for c in columns}
     numbers, errors = [], []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
+    i = 1
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
             continue
-        try:
-            text = line.decode("utf-8").rstrip("\r")
-            fields = next(csv.reader([text]))
-            if len(fields) != len(header):
-                raise ValueError(f"expected {len(header)} fields, found {len(fields)}")
-            error = None
-        except (UnicodeDecodeError, ValueError, csv.Error, StopIteration) as exc:
-            fields, error = None, f"line {number}: {_describe(exc)}: {_show(line.decode('utf-8', errors='replace'))}"
+        fields, error, used = _csv_record(lines, i, len(header))
         for c in columns:
             values[c].append(None if fields is None or fields[index[c]] == "" else fields[index[c]])
-        numbers.append(number)
+        numbers.append(i + 1)
         errors.append(error)
+        i += used
     table = pa.table({c: pa.array(values[c], pa.string()) for c in columns})
     return _cap_fields(FileRows(table, np.array(numbers, dtype=np.int64), np.array(errors, dtype=object)))
 
 
-def _read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str]) -> FileRows:
+def _read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str], text_columns: list[str]) -> FileRows:
     if not raw.strip():
         return _empty(columns)
     lines = raw.split(b"\n")
@@ -157,19 +306,28 @@ def _read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str
         lines.pop()
     if all(line.strip() for line in lines):  # fast path: no blank lines, so record i is line i
         try:
+            # text columns are read as text: a number, object or list there (whose text the fast
+            # reader would change) sends the file to the line-by-line reader, which keeps it exactly
             table = pajson.read_json(
                 io.BytesIO(raw),
                 read_options=pajson.ReadOptions(use_threads=False, block_size=1 << 24),
-                parse_options=pajson.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer"),
+                parse_options=pajson.ParseOptions(
+                    newlines_in_values=False, unexpected_field_behavior="infer", explicit_schema=pa.schema([(c, pa.string()) for c in text_columns])
+                ),
             )
-            if table.num_rows == len(lines):
-                _missing(display, table.column_names, required, "every JSON object")
+            simple = all(_flat(table.column(c).type) for c in columns if c in table.column_names)
+            present = all(c in table.column_names and table.column(c).null_count < table.num_rows for c in required)
+            if table.num_rows == len(lines) and simple and present:
                 table = _with_columns(table, columns)
                 n = table.num_rows
                 return _cap_fields(FileRows(table, np.arange(1, n + 1), np.full(n, None, dtype=object)))
-        except (pa.ArrowInvalid, UnicodeDecodeError):
+        except (pa.ArrowException, UnicodeDecodeError):
             pass
     return _read_jsonl_slow(lines, display, columns, required)
+
+
+def _flat(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_null(typ)
 
 
 def _with_columns(table: pa.Table, columns: list[str]) -> pa.Table:
@@ -195,8 +353,11 @@ def _read_jsonl_slow(lines: list[bytes], display: str, columns: list[str], requi
             record = None
             error = f"line {number}: {_describe(exc)}: {_show(line.decode('utf-8', errors='replace'))}"
         for c in columns:
-            value = None if record is None else record.get(c)
-            values[c].append(_as_text(value))
+            value, problem = _as_text(None if record is None else record.get(c))
+            if problem:
+                msg = f"{c}: {problem}"
+                error = msg if error is None else f"{error}; {msg}"
+            values[c].append(value)
         numbers.append(number)
         errors.append(error)
     if seen_keys:  # at least one object parsed: the required columns must be there
@@ -205,16 +366,25 @@ def _read_jsonl_slow(lines: list[bytes], display: str, columns: list[str], requi
     return _cap_fields(FileRows(table, np.array(numbers, dtype=np.int64), np.array(errors, dtype=object)))
 
 
-def _as_text(value: object) -> str | None:
+def _as_text(value: object) -> tuple[str | None, str | None]:
+    """A JSON value as contract text, and what is wrong with it (None when nothing)."""
     if value is None:
-        return None
+        return None, None
     if isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        text, problem = value, None
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False)
+        problem = f"a JSON {'object' if isinstance(value, dict) else 'array'} where a single value belongs: {_show(text)}"
+    elif isinstance(value, bool):
+        return ("true" if value else "false"), None
+    else:
+        return str(value), None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" escapes decode to lone surrogates, which no UTF-8 text can hold
+        text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+        problem = f"holds an escaped lone surrogate, which is not valid Unicode text: {_show(text)}"
+    return text, problem
 
 
 def _describe(exc: BaseException) -> str:

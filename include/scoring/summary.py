@@ -23,7 +23,7 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"Landing:   {ctx.settings.landing}",
         "",
     ]
-    raw = defaultdict(lambda: [0, 0, 0])
+    raw = defaultdict(lambda: [0, 0, 0, 0])
     for result in report.per_stage.get("extract", []):
         if result.source.startswith("reference"):
             continue
@@ -31,10 +31,12 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         entry[0] += result.rows
         entry[1] += result.files
         entry[2] += result.rows_with_errors
+        entry[3] += result.erased
     if raw:
-        rows = [(src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}") for src, v in raw.items()]
+        erased = any(v[3] for v in raw.values())  # rows of erased persons (forget), dropped at extract
+        rows = [(src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}", *([f"{v[3]:,}"] if erased else [])) for src, v in raw.items()]
         lines += ["Extracted (raw rows over all days; CRM tables are daily snapshots)"]
-        lines += _table(rows, ("source", "rows", "files", "unreadable values"))
+        lines += _table(rows, ("source", "rows", "files", "unreadable values", *(["erased (privacy)"] if erased else [])))
     lines += _validation_lines(report)
     lines += _resolution_lines(report)
     lines += _publish_lines(ctx, report)

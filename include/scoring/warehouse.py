@@ -126,6 +126,26 @@ pipeline_runs = sa.Table(
     sa.Column("crm_pushed", sa.Integer),
     sa.Column("counts_json", sa.Text, nullable=False),
 )
+#: the audit of right-to-erasure requests (`forget`): never the address, only its salted hash
+privacy_erasures = sa.Table(
+    "privacy_erasures",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("identifier_hash", sa.String(64), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lake_rows_removed", sa.Integer, nullable=False),
+    sa.Column("warehouse_rows_removed", sa.Integer, nullable=False),
+    sa.Column("accounts_affected", sa.Integer, nullable=False),
+    sa.Column("first_day", sa.Date),
+    sa.Column("last_day", sa.Date),
+    sa.Column("days_recomputed", sa.Integer, nullable=False),
+    sa.Column("counts_json", sa.Text, nullable=False),
+    sa.Column("accounts_json", sa.Text, nullable=False),
+    sa.Column("notes", sa.Text),
+    sa.Index("ix_erasures_identifier", "identifier_hash"),
+)
 TABLES = [t.name for t in metadata.sorted_tables]
 
 
