@@ -7,6 +7,16 @@ and a re-run replaces it whole. A partition written by sharded tasks holds one f
 `part-KKKKK-of-NNNNN.parquet`, each written to a temporary name and renamed; it is complete when
 all N parts are there, and readers refuse an incomplete one. The root is a local folder or any
 fsspec URL (s3://...); both go through the same code.
+
+What a crash (a killed worker, a full disk) can leave behind, and how it goes away:
+- a temporary sibling `_tmp_dt=D_<token>/` (a crash before the rename) or `_old_dt=D_<token>/`
+  (a crash between moving the previous version aside and renaming the new one in: the partition
+  then reads as missing, never as half written), next to `dt=D/`;
+- inside a sharded partition, a temporary part `_tmp_part-KKKKK-of-NNNNN_<token>.parquet`.
+Readers never see them (they look only at `dt=...` folders and `part-...` names, and Parquet
+dataset readers skip names starting with `_`), and the next write of the same partition (or of
+the same shard) sweeps them. One writer per partition (or shard) at a time, as Airflow runs one
+try of a task at a time; different partitions and different shards may be written concurrently.
 """
 
 from __future__ import annotations
@@ -102,6 +112,7 @@ class Lake:
         table = _as_table(table, schema)
         target = self.partition_path(dataset, day)
         parent = posixpath.dirname(target)
+        self._sweep_siblings(parent, posixpath.basename(target))
         token = uuid.uuid4().hex[:12]
         tmp = posixpath.join(parent, f"{_TMP_PREFIX}{posixpath.basename(target)}_{token}")
         self.fs.makedirs(tmp, exist_ok=True)
@@ -121,6 +132,18 @@ class Lake:
             raise
         log.debug("wrote %s rows to %s", table.num_rows, target)
         return self.url(dataset, day)
+
+    def _sweep_siblings(self, parent: str, name: str) -> None:
+        """Remove what a crashed earlier write of partition `name` left next to it."""
+        if not self.fs.exists(parent):
+            return
+        for prefix in (_TMP_PREFIX, _OLD_PREFIX):
+            for stale in self.fs.glob(posixpath.join(parent, f"{prefix}{name}_*")):
+                log.warning("removing %s, left by an interrupted write of %s", stale, posixpath.join(parent, name))
+                try:
+                    self.fs.rm(stale, recursive=True)
+                except FileNotFoundError:
+                    pass
 
     def _swap_into_place(self, tmp: str, target: str, token: str) -> None:
         old = None
@@ -142,15 +165,22 @@ class Lake:
         folder = self.partition_path(dataset, day)
         self.fs.makedirs(folder, exist_ok=True)
         mine = re.compile(rf"^part-\d{{5}}-of-{shards:05d}\.parquet$")
+        # temporary parts of the other shards of this layout may be in flight: leave them alone
+        in_flight = re.compile(rf"^{_TMP_PREFIX}part-\d{{5}}-of-{shards:05d}_")
+        own_temp = f"{_TMP_PREFIX}{part_name(shard, shards).removesuffix('.parquet')}_"
         for entry in self.fs.ls(folder, detail=False):
             name = posixpath.basename(entry)
-            if name.endswith(".parquet") and not mine.match(name):
+            if name.startswith(_TMP_PREFIX):
+                stale = name.startswith(own_temp) or not in_flight.match(name)  # this shard's crashed write, or another layout's
+            else:
+                stale = name.endswith(".parquet") and not mine.match(name)
+            if stale:
                 try:
                     self.fs.rm(entry)
                 except FileNotFoundError:  # another shard removed it first
                     pass
         final = posixpath.join(folder, part_name(shard, shards))
-        tmp = posixpath.join(folder, f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}.parquet")
+        tmp = posixpath.join(folder, f"{own_temp}{uuid.uuid4().hex[:12]}.parquet")
         try:
             with self.fs.open(tmp, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd", row_group_size=256_000)
@@ -249,7 +279,10 @@ class Lake:
                     if not kept:
                         kept.append(pf.schema_arrow.empty_table().select(list(columns) if columns is not None else pf.schema_arrow.names))
             except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
-                raise LakeError(f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}).") from None
+                raise LakeError(
+                    f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
+                    f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
+                ) from None
         return pa.concat_tables(kept, promote_options="permissive")
 
     def read_df(
@@ -299,10 +332,20 @@ class Lake:
             return None
         out = []
         for path in files:
-            with self.fs.open(path, "rb") as fh:
-                meta = pq.ParquetFile(fh).schema_arrow.metadata or {}
+            meta = self._footer(path, dataset, day, lambda pf: pf.schema_arrow.metadata) or {}
             out.append(json.loads(meta.get(b"engagement", b"{}")))
         return out
+
+    def _footer(self, path: str, dataset: str, day: date, get: Callable[[pq.ParquetFile], object]):
+        """Something from a file's Parquet footer; a corrupt file raises LakeError naming it."""
+        try:
+            with self.fs.open(path, "rb") as fh:
+                return get(pq.ParquetFile(fh))
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise LakeError(
+                f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
+                f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
+            ) from None
 
     def days(self, dataset: str) -> list[date]:
         """Days that have a complete partition of `dataset`, sorted."""
@@ -326,6 +369,5 @@ class Lake:
         files = self._files(dataset, day) if self.exists(dataset, day) else None
         total = 0
         for path in files or []:
-            with self.fs.open(path, "rb") as fh:
-                total += pq.ParquetFile(fh).metadata.num_rows
+            total += self._footer(path, dataset, day, lambda pf: pf.metadata.num_rows)
         return total

@@ -108,3 +108,67 @@ def test_fsspec_url_goes_through_the_same_code(tmp_path):
     memory.write_partition("raw/web", D, _table(3))
     assert memory.read("raw/web", D).num_rows == 3
     assert memory.days("raw/web") == [D]
+
+
+def _crash_at_swap(lake, monkeypatch):
+    """Die like a killed worker between moving the previous version aside and renaming the new
+    one in (a BaseException that is not an Exception also skips the cleanup of an orderly failure)."""
+
+    class Killed(BaseException):
+        pass
+
+    def half_swap(tmp, target, token):
+        lake.fs.mv(target, f"{target.rsplit('/', 1)[0]}/_old_{target.rsplit('/', 1)[1]}_{token}", recursive=True)
+        raise Killed
+
+    monkeypatch.setattr(lake, "_swap_into_place", half_swap)
+    monkeypatch.setattr(lake.fs, "rm", lambda *a, **k: None)  # a dead process removes nothing
+    return Killed
+
+
+def test_siblings_left_by_a_crash_are_invisible_and_swept_by_the_next_write(tmp_path, monkeypatch):
+    lake = Lake(str(tmp_path))
+    lake.write_partition("raw/web", D, _table(4))
+    lake.write_partition("raw/web", date(2026, 3, 5), _table(1))
+    with monkeypatch.context() as m:
+        killed = _crash_at_swap(lake, m)
+        with pytest.raises(killed):
+            lake.write_partition("raw/web", D, _table(2, "new"))
+    left = sorted(p.name for p in (tmp_path / "raw/web").iterdir())
+    assert [n[:19] for n in left] == ["_old_dt=2026-03-04_", "_tmp_dt=2026-03-04_", "dt=2026-03-05"]
+    # missing, never half written: readers see no partition for D, and other days are intact
+    assert not lake.exists("raw/web", D) and lake.days("raw/web") == [date(2026, 3, 5)]
+    with pytest.raises(LakeError, match="does not exist"):
+        lake.read("raw/web", D)
+    assert pq.read_table(tmp_path / "raw/web").num_rows == 1  # a Parquet dataset reader skips `_` names too
+    lake.write_partition("raw/web", D, _table(2, "new"))
+    assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04", "dt=2026-03-05"]
+    assert lake.read("raw/web", D).column("id").to_pylist() == ["new0", "new1"]
+
+
+def test_sharded_write_keeps_other_shards_in_flight_and_sweeps_its_own_leftovers(tmp_path):
+    lake = Lake(str(tmp_path))
+    folder = tmp_path / "resolved/dt=2026-03-04"
+    folder.mkdir(parents=True)
+    in_flight = folder / "_tmp_part-00001-of-00002_0123456789ab.parquet"  # shard 1 is writing right now
+    crashed = folder / "_tmp_part-00000-of-00002_ba9876543210.parquet"  # shard 0 was killed mid-file earlier
+    old_layout = folder / "_tmp_part-00002-of-00003_aaaaaaaaaaaa.parquet"
+    for path in (in_flight, crashed, old_layout):
+        path.write_bytes(b"PAR1 half a file")
+    lake.write_part("resolved", D, 0, 2, _table(2))
+    assert in_flight.exists(), "another shard's temporary file was removed while it was being written"
+    assert not crashed.exists() and not old_layout.exists()
+    with pytest.raises(LakeError, match="incomplete"):
+        lake.read("resolved", D)
+    lake.write_part("resolved", D, 1, 2, _table(3, "b"))
+    assert lake.read("resolved", D).num_rows == 5
+
+
+def test_corrupt_footer_reads_name_the_file(tmp_path):
+    lake = Lake(str(tmp_path))
+    lake.write_part("state", D, 0, 1, _table(3), metadata={"fingerprint": "x"})
+    path = tmp_path / "state/dt=2026-03-04/part-00000-of-00001.parquet"
+    path.write_bytes(path.read_bytes()[:20])
+    for read in (lambda: lake.row_count("state", D), lambda: lake.part_metadata("state", D)):
+        with pytest.raises(LakeError, match=r"state/dt=2026-03-04/part-00000-of-00001.parquet is unreadable or corrupt"):
+            read()
