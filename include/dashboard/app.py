@@ -1,10 +1,12 @@
-"""The dashboard's FastAPI app: the accounts table (/) and one page per account (/accounts/ID).
+"""The dashboard's FastAPI app: the accounts table (/), its CSV download (/accounts.csv) and one
+page per account (/accounts/ID).
 
 Pages are rendered on the server with Jinja2 (autoescape on for every template, StrictUndefined),
 send no JavaScript, and carry a Content-Security-Policy without script sources as a second line
 of defence: account names from the CRM are data, never markup. A bad query parameter gets a 400
 page that says what is allowed, an unknown account a 404 page, an unreachable or empty warehouse a
-503 page with what to do; never a traceback.
+503 page with what to do; never a traceback. The CSV download guards text cells against
+spreadsheet formulas (include/scoring/csv_export.py).
 
     create_app()                                   # warehouse from ENGAGEMENT_WAREHOUSE_URL or the default
     create_app(Warehouse(resolver), auth=require)  # what the Airflow plugin mounts
@@ -29,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from include.dashboard import queries
 from include.dashboard.source import Warehouse, WarehouseUnavailable
 from include.dashboard.svg import history_chart, sparkline
+from include.scoring.csv_export import to_csv_text
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +109,12 @@ class Pages:
     def list_url(self, params: dict[str, str] | None = None) -> str:
         return f"{self.base}/" + (f"?{urlencode(params)}" if params else "")
 
+    def csv_url(self, params: dict[str, str] | None = None) -> str:
+        return f"{self.base}/accounts.csv" + (f"?{urlencode(params)}" if params else "")
+
     def render(self, template: str, status_code: int = 200, show_warehouse: bool = True, **context: Any) -> HTMLResponse:
         html = environment().get_template(template).render(
-            account_url=self.account_url, list_url=self.list_url, warehouse=self._describe() if show_warehouse else "", **context
+            account_url=self.account_url, list_url=self.list_url, csv_url=self.csv_url, warehouse=self._describe() if show_warehouse else "", **context
         )
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
@@ -151,6 +157,17 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
             "accounts.html.j2", flt=flt, result=result, owners=owners, sparks=sparks, bands=_band_options(configured_bands(), counts),
             lifecycles=queries.LIFECYCLES, spark_days=queries.SPARK_DAYS,
         )
+
+    @router.get("/accounts.csv", name="accounts_csv")
+    def accounts_csv(request: Request) -> Response:
+        """The filtered accounts table as CSV; text cells guarded against spreadsheet formulas."""
+        flt = queries.AccountFilter.from_params(request.query_params)
+        with warehouse.connect() as conn:
+            rows = queries.export_accounts(conn, flt)
+        columns = [c.name for c in queries.LIST_COLUMNS]
+        body = to_csv_text(columns, [dict(r._mapping) for r in rows])
+        headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="accounts.csv"'}
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/accounts/{account_id:path}", response_class=HTMLResponse, name="account")
     def account(request: Request, account_id: str) -> HTMLResponse:

@@ -196,6 +196,24 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Day D's scores as CSV, guarded against spreadsheet formulas (include/scoring/csv_export.py)."""
+    from include.scoring.csv_export import export_scores
+
+    ctx = _context(args)
+    if args.out in (None, "-"):
+        export_scores(ctx.lake, args.date, sys.stdout)
+        return 0
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:  # renamed into place: never a half-written file
+        rows = export_scores(ctx.lake, args.date, fh)
+    tmp.replace(out)
+    print(f"export {args.date}  {rows:,} account(s) written to {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.pipeline import run_range
     from include.scoring.summary import print_run_summary
@@ -341,6 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-crm-push", action="store_true", help="do not push the latest day's recomputed scores to the CRM (the next daily run does)")
     _common(p)
     p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser(
+        "export", help="one day's account scores as CSV (cells guarded against spreadsheet formulas)",
+        description="Write day D's account scores (lake scores/dt=D) as CSV. Text cells that a spreadsheet could read as a formula "
+        "(starting with = + - @, tab or a line break) get a leading single quote; numbers stay numbers (docs/security.md).",
+    )
+    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to export [ENGAGEMENT_DATE]")
+    p.add_argument("--out", default=None, metavar="FILE", help="CSV file to write (default: standard output)")
+    _common(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
     p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")
