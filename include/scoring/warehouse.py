@@ -215,7 +215,10 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
 
 
 def _upsert_via_copy(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], where_newer: str | None, update: bool = True) -> None:
-    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT."""
+    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+
+    The SQL text holds identifiers only, all from this module's own Table definitions (table,
+    column and key names, quoted); every value travels through COPY's data stream."""
     columns = [c.name for c in table.columns]
     temp = f"_load_{table.name}"
     conn.exec_driver_sql(f'CREATE TEMP TABLE "{temp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
