@@ -20,6 +20,7 @@ import pandas as pd
 
 from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
+from include.scoring.contracts import EVENT_SOURCES
 from include.scoring.engine import NS_PER_DAY, DayInput, Engine
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
@@ -248,6 +249,18 @@ def _usable_checkpoint(lake: Lake, config: ScoringConfig, before: date) -> date 
     return None
 
 
+def _refuse_to_start_over(lake: Lake, day: date) -> None:
+    """Earlier days were extracted but never resolved: scoring D from an empty state would
+    silently drop their points. Refuse and say which days to run first."""
+    earlier = sorted({d for source in EVENT_SOURCES for d in lake.days(f"raw/{source}") if d < day})
+    if earlier:
+        raise StateError(
+            f"cannot score {day} from an empty state: the lake holds events of {len(earlier)} earlier day(s) ({earlier[0]} to {earlier[-1]}) "
+            f"that were never resolved and scored, so their points would be lost. Run those days first, in order: "
+            f"python -m include.scoring run --start {earlier[0]} --end {day}"
+        )
+
+
 def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> ScoreResult:
     """The score stage for day D (one account shard): incremental from D-1's state, or replay
     when it is unusable."""
@@ -257,7 +270,9 @@ def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0,
     if meta and meta.get("fingerprint") == config.fingerprint():
         days, initial, mode = [day], prev, "incremental"
     elif not history:
+        _refuse_to_start_over(lake, day)
         days, initial, mode = [day], None, "first day"
+        log.warning("no resolved events before %s in %s: scoring %s from an empty state (the first day)", day, lake.root, day)
     else:
         checkpoint = _usable_checkpoint(lake, config, day)
         start = checkpoint + timedelta(days=1) if checkpoint else history[0]
