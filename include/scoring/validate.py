@@ -247,6 +247,9 @@ def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, par
     return digest.hexdigest()
 
 
+REUSED_WARNING = "snapshot identical to "
+
+
 def _reuse_previous_day(lake: Lake, source: str, day: date, digest: str) -> tuple[ValidationResult, pd.DataFrame] | None:
     """A CRM snapshot identical to the day before validates identically: copy that day's outputs.
 
@@ -260,9 +263,11 @@ def _reuse_previous_day(lake: Lake, source: str, day: date, digest: str) -> tupl
     quarantine = lake.read(f"quarantine/{source}", prev)
     checks = lake.read(f"validation/{source}", prev).to_pandas().assign(day=day.isoformat())
     summary.update(day=day.isoformat(), reused_from=prev.isoformat())
+    # the previous day may itself be a reuse: keep its own warnings, not one line per earlier day
+    summary["warnings"] = [w for w in summary["warnings"] if not w.startswith(REUSED_WARNING)]
     docs = lake.read_side_file(f"validation/{source}", prev, "data_docs.html") or b""
     result = ValidationResult(source, day, summary["rows"], summary["valid"], summary["quarantined"], summary["checks"], [], summary["warnings"], summary["files"])
-    result.warnings.append(f"snapshot identical to {prev}: that day's validation reused")
+    result.warnings.append(f"{REUSED_WARNING}{prev}: that day's validation reused")
     result.docs = lake.url(f"validation/{source}", day, "data_docs.html")
     summary["data_docs"] = result.docs
     lake.write_partition(f"quarantine/{source}", day, quarantine)

@@ -21,6 +21,7 @@ from include.scoring.extract import mask_url
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+SCHEMA_LOCK_KEY = 0x656E6761  # "enga": pg_advisory_xact_lock key of schema creation
 BATCH = 5_000
 
 metadata = sa.MetaData()
@@ -173,11 +174,19 @@ def transaction(url: str):
 
 
 def ensure_schema(conn: sa.Connection) -> None:
-    """Create missing tables; refuse a warehouse of a newer schema version."""
+    """Create missing tables; refuse a warehouse of a newer schema version.
+
+    Several publishes (different days) may start on a fresh warehouse at once: on PostgreSQL the
+    one that creates tables holds an advisory lock until it commits, so the others wait and then
+    find the tables, instead of failing on a duplicate type or key.
+    """
+    inspector = sa.inspect(conn)
+    if any(not inspector.has_table(t.name) for t in metadata.sorted_tables) and conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
     metadata.create_all(conn, checkfirst=True)
     row = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")).scalar()
     if row is None:
-        conn.execute(schema_info.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        conn.execute(_insert(conn, schema_info).values(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_do_nothing(index_elements=["key"]))
     elif int(row) > SCHEMA_VERSION:
         raise WarehouseError(
             f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by a newer release. "
