@@ -2,8 +2,16 @@
 ### engagement_daily: one day of account engagement scoring
 
 Runs at **02:00 UTC** for the previous UTC day *D* (the day its data interval starts on; a
-backfill's logical dates are the days themselves). Days depend on each other (scores of D are
-built from the state of D-1), so one run at a time.
+backfill's logical dates are the days themselves). Days depend on each other, so
+`max_active_runs` stays **1** (and backfills take `--max-active-runs 1`): `score_accounts` builds
+on the scoring state of D-1 and `resolve_identities` on its person graph; `validate_*` reads the
+earlier days' raw counts (volume baseline) and event ids (duplicates across days);
+`publish_warehouse` compares D with the days published before it (quality gate). Only the
+extracts are free of earlier days: extracting many days at once is safe, and different days (and
+the shards of one day) never share a lake partition, so concurrent tasks cannot corrupt the lake
+or a PostgreSQL warehouse (tests/integration/test_concurrency.py); SQLite takes one writer at a
+time. A separate extract-only DAG, or `depends_on_past` on the stateful tasks, could let extracts
+run ahead; it is not done here.
 
 | task | reads | writes |
 |---|---|---|
