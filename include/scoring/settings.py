@@ -23,6 +23,18 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _hide_password(value: str | None) -> str | None:
+    """`scheme://user:***@host...` for a URL with a password; anything else unchanged."""
+    if not value or "://" not in value or "@" not in value:
+        return value
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not parseable as a URL: show nothing of it
+        return "<URL hidden>"
+
+
 @dataclass(frozen=True)
 class Settings:
     landing: str
@@ -52,6 +64,12 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __repr__(self) -> str:
+        """The locations with every URL password replaced by ***: a repr ends up in logs,
+        tracebacks and test reports, and the URLs may carry credentials."""
+        shown = ", ".join(f"{name}={_hide_password(value)!r}" for name, value in vars(self).items())
+        return f"Settings({shown})"
 
     def with_(self, **changes: str | None) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
