@@ -20,12 +20,12 @@ run ahead; it is not done here.
 | `extract_reference` | `<landing>/reference/` (IP ranges, free-mail domains) | `reference/<name>/dt=D` |
 | `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
-
-| `resolve_identities` | `valid/<source>/dt=D`, the CRM activities of the late-arrival window, `reference/*`, the person graph `identity/dt=D-1` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `identity/dt=D`, `identity_rules/dt=D`, `resolution/dt=D` |
+| `prepare_resolution` | `valid/<source>/dt=D`, `reference/*`, the person graph `identity/dt=D-1` | `identity/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
+| `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard) |
+| `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
 | `push_crm` | `scores/dt=D`, gate status | CRM `accounts.engagement_*` where changed (columns made by `python -m include.scoring init-crm`) |
 | `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
-| `score_accounts` | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
 
 Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
 or Kubernetes deployment spreads a large day over workers; memory per task follows its shard, and
