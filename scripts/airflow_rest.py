@@ -82,3 +82,31 @@ class AirflowRest:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
             time.sleep(poll)
+
+    def create_backfill(self, dag_id: str, first: date, last: date, max_active_runs: int = 1) -> dict:
+        """Airflow's backfill of days first..last (the DAG's logical dates are the days, 02:00 UTC)."""
+        body = {
+            "dag_id": dag_id, "from_date": datetime.combine(first, dtime(0), tzinfo=timezone.utc).isoformat(),
+            "to_date": datetime.combine(last, dtime(23, 59), tzinfo=timezone.utc).isoformat(), "max_active_runs": max_active_runs,
+            "reprocess_behavior": "none", "run_backwards": False, "dag_run_conf": {},
+        }
+        return self._request("POST", "/api/v2/backfills", body)
+
+    def backfill(self, backfill_id: int) -> dict:
+        return self._request("GET", f"/api/v2/backfills/{backfill_id}")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        answer = self._request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns?limit=1000&order_by=logical_date")
+        return answer["dag_runs"]
+
+    def wait_for_backfill(self, dag_id: str, backfill_id: int, timeout: float, poll: float = 5.0) -> list[dict]:
+        """Wait until every run of the backfill finished; returns them in logical-date order."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [r for r in self.dag_runs(dag_id) if r.get("run_type") == "backfill"]
+            if runs and all(r["state"] in FINISHED for r in runs) and self.backfill(backfill_id).get("completed_at"):
+                return runs
+            if time.monotonic() > deadline:
+                states = {r["dag_run_id"]: r["state"] for r in runs}
+                raise TimeoutError(f"{dag_id} backfill {backfill_id} not finished after {timeout:.0f}s: {states}")
+            time.sleep(poll)
