@@ -78,10 +78,11 @@ def run(args: argparse.Namespace) -> dict:
         results = [publish_warehouse(ctx.lake, ctx.config, settings.warehouse_url, day)]
     elif args.stage == "replay":
         from include.scoring.lake import days_between
-        from include.scoring.scoring import replay_range
+        from include.scoring.scoring import run_days
 
         start = date.fromisoformat(args.start)
-        results = replay_range(ctx.lake, ctx.config, days_between(start, day))[-1:]
+        *_, (_, last) = run_days(ctx.lake, ctx.config, days_between(start, day), None, shard=args.shard, shards=args.shards)
+        results = [last]
     else:
         raise SystemExit(f"unknown stage {args.stage}")
     seconds = time.perf_counter() - t

@@ -73,6 +73,8 @@ def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _sortable(column: pd.Series) -> pa.Array:
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "string":
+        return pa.array(column.to_numpy(), pa.string(), from_pandas=True)
     if column.dtype == object:  # e.g. dates as Python objects: their sorted codes order the same
         codes, _ = pd.factorize(column, sort=True)
         return pa.array(np.where(codes < 0, np.iinfo(np.int64).max, codes))

@@ -214,8 +214,12 @@ class Engine:
         """Last 7 days' points above the account's own weekly mean + sigma * std of the weeks before."""
         cfg = self.config.trend
         p_len = self.points_ring.shape[1]
-        days = (today - np.arange(p_len)) % p_len  # ring positions of today, yesterday, ...
-        weekly = self.points_ring[:, days].reshape(len(self.accounts), cfg.surge_baseline_weeks + 1, 7).sum(axis=2)
+        weekly = np.empty((len(self.accounts), cfg.surge_baseline_weeks + 1))
+        for week in range(weekly.shape[1]):
+            days = (today - 7 * week - np.arange(7)) % p_len  # ring positions of the week's days, newest first
+            lo, hi = days.min(), days.max()
+            # a week that does not wrap around the ring is a slice (a view), not a gathered copy
+            weekly[:, week] = self.points_ring[:, lo : hi + 1].sum(axis=1) if hi - lo == 6 else self.points_ring[:, days].sum(axis=1)
         last7, baseline = weekly[:, 0], weekly[:, 1:]
         threshold = baseline.mean(axis=1) + cfg.surge_sigma * baseline.std(axis=1)
         return (last7 > threshold) & (last7 >= cfg.surge_min_points)

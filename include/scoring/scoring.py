@@ -5,7 +5,7 @@ another config (first run, full refresh, config change, a gap), the days before 
 the last usable checkpoint (or from the first day with resolved data) with the very same step
 function, vectorised across accounts: a Python loop over days, never over accounts or events.
 Writes contributions/, scores/, changes/, daily_points/ and state/ (state every day incrementally;
-weekly checkpoints and the last day during a replay).
+a checkpoint every 30 days and the last day during a replay).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
@@ -33,9 +35,10 @@ from include.scoring.outputs import (
     SCORE_SCHEMA,
     alert_changes,
     band_changes,
-    bands_of,
-    next_actions,
-    trend_labels,
+    band_codes,
+    next_action_codes,
+    text_of_codes,
+    trend_codes,
 )
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
@@ -70,15 +73,49 @@ class ScoreResult:
 class DayData:
     accounts: pd.DataFrame
     opportunities: pd.DataFrame
+    #: what the day's outputs take from the snapshot alone (positions, text columns), made once
+    #: per snapshot: a replay reuses an unchanged snapshot for many days
+    derived: dict = field(default_factory=dict)
 
 
-def _snapshot(lake: Lake, day: date, shard: int, shards: int) -> DayData:
-    accounts = lake.read_df("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
-    opps = lake.read_df("valid/crm/opportunities", day, columns=["account_id", "is_won", "closed_at"])
+OPPORTUNITY_INPUT = ["account_id", "is_won", "closed_at"]
+
+
+def _snapshot_of(accounts_table, opps_table, shard: int, shards: int) -> DayData:
+    accounts, opps = accounts_table.to_pandas(), opps_table.to_pandas()
     if shards > 1:
         accounts = accounts[shard_of(accounts["account_id"], shards) == shard]
         opps = opps[shard_of(opps["account_id"], shards) == shard]
     return DayData(accounts.sort_values("account_id", kind="stable").reset_index(drop=True), opps)
+
+
+class Snapshots:
+    """The CRM snapshot of each day, read when its day comes (a replay never holds a year of
+    snapshots). A day whose snapshot equals the day before's (the CRM changes rarely) gets the
+    same DayData back, with what was already derived from it."""
+
+    def __init__(self, lake: Lake, shard: int, shards: int):
+        self.lake, self.shard, self.shards = lake, shard, shards
+        self._last: tuple | None = None
+
+    def __call__(self, day: date) -> DayData:
+        key = (self.lake.checksum("valid/crm/accounts", day), self.lake.checksum("valid/crm/opportunities", day))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        accounts = self.lake.read("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
+        opps = self.lake.read("valid/crm/opportunities", day, columns=OPPORTUNITY_INPUT)
+        data = _snapshot_of(accounts, opps, self.shard, self.shards)
+        self._last = (key, data)
+        return data
+
+
+def _universe(lake: Lake, days: list[date], shard: int, shards: int) -> pd.Index:
+    """Every account of the days' CRM snapshots (of the shard), sorted: the engine's rows."""
+    chunks = [chunk for d in days for chunk in lake.read("valid/crm/accounts", d, columns=["account_id"]).column(0).chunks]
+    ids = pa.chunked_array(chunks, pa.string()).unique()
+    if shards > 1:
+        ids = ids.filter(pa.array(shard_of(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object), shards) == shard))
+    return pd.Index(ids.take(pc.sort_indices(ids)).to_numpy(zero_copy_only=False))
 
 
 def _check_resolved(lake: Lake, days: list[date]) -> None:
@@ -103,61 +140,100 @@ def _won_accounts(opps: pd.DataFrame, day: date) -> set:
     return set(opps.loc[won, "account_id"])
 
 
-def _day_input(engine: Engine, contribs: pd.DataFrame, data: DayData, day: date) -> DayInput:
+def _encode(engine: Engine, contribs: pd.DataFrame) -> pd.DataFrame:
+    """A block's contributions as the engine's codes (account and person rows, signal), computed
+    once per block of days: the persons' lookup table grows with the replay."""
+    signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
+    return pd.DataFrame(
+        {
+            "day": contribs["day"].to_numpy(),
+            "acc": positions(contribs["account_id"], engine.accounts),
+            "person": positions(contribs["person_key"], engine.person_names),
+            "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
+            "points": contribs["points"].to_numpy(dtype=float),
+            "time_ns": pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64),
+            "reset": contribs["reset"].to_numpy(dtype=bool),
+            "positive": (contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool),
+        }
+    )
+
+
+def _day_input(engine: Engine, codes: pd.DataFrame, data: DayData, day: date) -> DayInput:
+    """The engine's input for day D: `codes` are the day's rows of `_encode`."""
     present = np.zeros(len(engine.accounts), bool)
-    pos = engine.accounts.get_indexer(data.accounts["account_id"])
+    pos = _positions(engine, data)
     present[pos] = True
     customer = np.zeros(len(engine.accounts), bool)
     is_customer = (data.accounts["lifecycle"] == "customer").to_numpy() | data.accounts["account_id"].isin(_won_accounts(data.opportunities, day)).to_numpy()
     customer[pos] = is_customer
-    acc = positions(contribs["account_id"], engine.accounts)
-    keep = acc >= 0  # an event of an account gone from today's CRM snapshot cannot count
-    signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
+    keep = codes["acc"].to_numpy() >= 0  # an event of an account gone from today's CRM snapshot cannot count
     return DayInput(
         day=day,
         present=present,
         customer=customer,
-        acc=acc[keep],
-        person=positions(contribs["person_key"], engine.person_names)[keep],
-        signal=lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64)[keep],
-        points=contribs["points"].to_numpy(dtype=float)[keep],
-        time_ns=pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)[keep],
-        reset=contribs["reset"].to_numpy(dtype=bool)[keep],
-        positive=(contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool)[keep],
+        acc=codes["acc"].to_numpy()[keep],
+        person=codes["person"].to_numpy()[keep],
+        signal=codes["signal"].to_numpy()[keep],
+        points=codes["points"].to_numpy()[keep],
+        time_ns=codes["time_ns"].to_numpy()[keep],
+        reset=codes["reset"].to_numpy()[keep],
+        positive=codes["positive"].to_numpy()[keep],
     )
 
 
+def _positions(engine: Engine, data: DayData) -> np.ndarray:
+    """Rows of the snapshot's accounts in the engine (one engine per replay: cached)."""
+    if "pos" not in data.derived:
+        data.derived["pos"] = engine.accounts.get_indexer(data.accounts["account_id"])
+    return data.derived["pos"]
+
+
+def _account_columns(data: DayData) -> dict:
+    """The score columns copied from the CRM snapshot, as text columns (no per-day conversion)."""
+    if "columns" not in data.derived:
+        acc = data.accounts
+        data.derived["columns"] = {
+            "account_id": acc["account_id"].astype("str").reset_index(drop=True),
+            "account_name": acc["name"].astype("str").str.strip().reset_index(drop=True),
+            "abm_tier": acc["abm_tier"].reset_index(drop=True),
+            "owner_email": acc["owner_email"].astype("str").reset_index(drop=True),
+            "sdr_email": acc["sdr_email"].astype("str").reset_index(drop=True),
+            "lifecycle": acc["lifecycle"].astype("str").reset_index(drop=True),
+        }
+    return data.derived["columns"]
+
+
 def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    pos = engine.accounts.get_indexer(data.accounts["account_id"])
+    pos = _positions(engine, data)
+    static = _account_columns(data)
     score = out["score"][pos]
-    band = bands_of(score, config)
+    band = band_codes(score, config)
     customer = inp.customer[pos]
     touch = engine.touch_ns[pos]
-    signals = np.array(engine.signals + [None], dtype=object)
     scores = pd.DataFrame(
         {
-            "account_id": data.accounts["account_id"].to_numpy(),
+            "account_id": static["account_id"],
             "as_of": day,
             "score": score,
-            "band": band,
+            "band": text_of_codes(band, [b.name for b in config.bands]),
             "accumulated": out["accumulated"][pos],
             "breadth": out["breadth"][pos],
             "engaged_people": out["engaged_people"][pos].astype(np.int64),
             "new_people_14d": out["new_people_14d"][pos].astype(np.int64),
             "points_today": out["points_today"][pos],
-            "trend": trend_labels(out["change_7d"][pos], config),
+            "trend": text_of_codes(*trend_codes(out["change_7d"][pos], config)),
             "change_7d": out["change_7d"][pos],
             "change_28d": out["change_28d"][pos],
             "surge": out["surge"][pos],
             "last_touch_at": pd.to_datetime(np.where(touch == np.iinfo(np.int64).min, np.datetime64("NaT"), touch.astype("datetime64[ns]")), utc=True),
-            "last_touch_signal": signals[engine.touch_sig[pos]],
+            "last_touch_signal": text_of_codes(engine.touch_sig[pos], engine.signals),
             "days_since_engagement": _days_since(touch, day),
-            "next_action": next_actions(band, customer, config),
-            "lifecycle": np.where(customer, "customer", data.accounts["lifecycle"].to_numpy(dtype=object)),
-            "account_name": data.accounts["name"].astype("string").str.strip().to_numpy(),
-            "abm_tier": data.accounts["abm_tier"].to_numpy(),
-            "owner_email": data.accounts["owner_email"].to_numpy(),
-            "sdr_email": data.accounts["sdr_email"].to_numpy(),
+            "next_action": text_of_codes(*next_action_codes(band, customer, config)),
+            "lifecycle": static["lifecycle"].mask(customer, "customer"),
+            "account_name": static["account_name"],
+            "abm_tier": static["abm_tier"],
+            "owner_email": static["owner_email"],
+            "sdr_email": static["sdr_email"],
             "config_version": config.version,
         }
     )[SCORE_COLUMNS]
@@ -166,7 +242,7 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
     before = out["score_before"][pos]
-    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS), band_changes(data.accounts["account_id"].to_numpy(), before, score, day, config),
+    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS), band_changes(data.accounts["account_id"], before, score, day, config),
              alert_changes(data.accounts, before, score, customer, day, config)]
     changes = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     if len(changes):
@@ -190,7 +266,7 @@ def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFra
 
 
 def run_days(
-    lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 7,
+    lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 30,
     keep_scores: bool = False, shard: int = 0, shards: int = 1, block_days: int = 30,
 ):
     """Step through `days` from the state of `initial` (None: empty), for one account shard.
@@ -198,10 +274,10 @@ def run_days(
     the block and the shard, not the whole replay."""
     _check_resolved(lake, days)
     keep = account_keep(shard, shards)
-    snapshots = {d: _snapshot(lake, d, shard, shards) for d in days}
+    snapshot = Snapshots(lake, shard, shards)
     bonus = _bonus_from_state(lake, initial, keep) if initial else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
     prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
-    universe = pd.Index(sorted(set().union(*(set(s.accounts["account_id"]) for s in snapshots.values()))))
+    universe = _universe(lake, days, shard, shards)
     signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
     engine = None
     last = days[-1]
@@ -217,12 +293,15 @@ def run_days(
         else:
             engine.extend_persons(persons)
         by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
-        empty = contribs.iloc[0:0]
+        codes = _encode(engine, contribs)
+        codes_by_day = {d: g for d, g in codes.groupby("day", sort=True)}
+        empty, no_codes = contribs.iloc[0:0], codes.iloc[0:0]
         for day in block:
             today = by_day.get(day, empty)
-            inp = _day_input(engine, today, snapshots[day], day)
+            data = snapshot(day)
+            inp = _day_input(engine, codes_by_day.get(day, no_codes), data, day)
             out, step_changes = engine.step(inp)
-            scores, changes = _outputs(engine, out, step_changes, snapshots[day], inp, day, config)
+            scores, changes = _outputs(engine, out, step_changes, data, inp, day, config)
             path = ""
             if write:
                 path = _write_day(lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)

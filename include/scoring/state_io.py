@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from include.scoring.arrowops import sort_order
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import NO_DAY, NO_TIME, SCORE_RING, Engine
 from include.scoring.lake import Lake
@@ -53,6 +54,21 @@ def read_keep(lake: Lake, dataset: str, day: date, keep: Keep, columns=None) -> 
     return None if table is None else table.to_pandas()
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _dates(ordinals: np.ndarray, missing: int | None = None) -> pd.Series:
+    """Day ordinals as a date32 column (null where `missing`), without a Python date per row."""
+    ordinals = np.asarray(ordinals, dtype=np.int64)
+    mask = ordinals == missing if missing is not None else None
+    arr = pa.array((np.where(mask, _EPOCH, ordinals) if mask is not None else ordinals) - _EPOCH, pa.int32(), mask=mask).cast(pa.date32())
+    return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()))
+
+
+def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame.take(sort_order(frame, columns)).reset_index(drop=True) if len(frame) else frame
+
+
 def _ts(ns: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(np.where(ns == NO_TIME, np.datetime64("NaT"), ns.astype("datetime64[ns]")), utc=True)).dt.as_unit("us")
 
@@ -72,7 +88,7 @@ def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus
         {
             "account_id": accounts[idx],
             "accumulated": engine.acc[idx],
-            "last_positive_day": pd.Series([date.fromordinal(int(d)) if d != NO_DAY else None for d in last_day], dtype=object),
+            "last_positive_day": _dates(last_day, missing=NO_DAY),
             "reset_at": _ts(engine.reset_ns[idx]),
             "last_touch_at": _ts(engine.touch_ns[idx]),
             "last_touch_signal": signals[engine.touch_sig[idx]],
@@ -89,17 +105,18 @@ def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus
         {
             "account_id": accounts[engine.pair_acc[keep]],
             "person_key": engine.person_names.to_numpy(dtype=object)[engine.pair_person[keep]],
-            "first_positive_day": pd.Series([date.fromordinal(int(d)) for d in engine.pair_first[keep]], dtype=object),
+            "first_positive_day": _dates(engine.pair_first[keep]),
             "last_positive_at": _ts(engine.pair_last[keep]),
             "points": engine.pair_points[keep],
         }
-    ).sort_values(["account_id", "person_key"], kind="stable")
-    bonus = bonus.sort_values(["account_id", "person_key"], kind="stable") if len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    )
+    persons = _sorted(persons, ["account_id", "person_key"])
+    bonus = _sorted(bonus, ["account_id", "person_key"]) if len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
     meta = {"day": day.isoformat(), "config_version": config.version, "fingerprint": config.fingerprint()}
-    lake.write_part("state_ledger", day, shard, shards, ledger.sort_values(["account_id", "signal"], kind="stable"), schema=LEDGER_SCHEMA)
+    lake.write_part("state_ledger", day, shard, shards, _sorted(ledger, ["account_id", "signal"]), schema=LEDGER_SCHEMA)
     lake.write_part("state_persons", day, shard, shards, persons, schema=PERSONS_SCHEMA)
     lake.write_part("state_bonus", day, shard, shards, bonus, schema=BONUS_SCHEMA)
-    return lake.write_part("state", day, shard, shards, frame.sort_values("account_id", kind="stable"), schema=ACCOUNT_STATE_SCHEMA, metadata=meta)
+    return lake.write_part("state", day, shard, shards, _sorted(frame, ["account_id"]), schema=ACCOUNT_STATE_SCHEMA, metadata=meta)
 
 
 def state_meta(lake: Lake, day: date) -> dict | None:

@@ -172,3 +172,17 @@ def test_corrupt_footer_reads_name_the_file(tmp_path):
     for read in (lambda: lake.row_count("state", D), lambda: lake.part_metadata("state", D)):
         with pytest.raises(LakeError, match=r"state/dt=2026-03-04/part-00000-of-00001.parquet is unreadable or corrupt"):
             read()
+
+
+def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
+    from datetime import timedelta
+
+    lake = Lake(str(tmp_path / "lake"))
+    table = pa.table({"account_id": ["a", "b"], "score": [1.0, 2.0]})
+    lake.write_partition("snap", D, table)
+    lake.write_partition("snap", D + timedelta(days=1), table)
+    lake.write_partition("snap", D + timedelta(days=2), table.set_column(1, "score", pa.array([1.0, 2.5])))
+    assert lake.checksum("snap", D) == lake.checksum("snap", D + timedelta(days=1))
+    assert lake.checksum("snap", D) != lake.checksum("snap", D + timedelta(days=2))
+    with pytest.raises(LakeError, match="does not exist"):
+        lake.checksum("snap", D + timedelta(days=3))
