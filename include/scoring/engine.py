@@ -59,9 +59,9 @@ class Engine:
         self.touch_sig = np.full(a, -1, np.int64)
         self.prev_score = np.zeros(a)
         self.ledger = np.zeros((a, s))
-        self.score_ring = np.zeros((a, SCORE_RING))
+        self.score_ring = np.zeros((a, SCORE_RING), order="F")  # column-major: a day is a contiguous column
         weeks = config.trend.surge_baseline_weeks
-        self.points_ring = np.zeros((a, 7 * (weeks + 1)))
+        self.points_ring = np.zeros((a, 7 * (weeks + 1)), order="F")
         # (account, person) pairs that ever had a positive signal
         self.pair_keys = pd.Index(np.zeros(0, np.int64))
         self.pair_acc = np.zeros(0, np.int64)
