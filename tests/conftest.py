@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -128,15 +129,15 @@ def default_run(session_dir: Path):
     return summary, ctx, report
 
 
-@pytest.fixture
-def pg_url():
-    """A PostgreSQL database of this test's own on the shared server, dropped afterwards."""
+@contextmanager
+def pg_database(prefix: str = "engagement_test"):
+    """A database of its own on the shared PostgreSQL server (its URL), dropped afterwards."""
     import uuid
 
     import sqlalchemy as sa
 
     require_service(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432")
-    name = f"engagement_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -146,3 +147,10 @@ def pg_url():
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL database of this test's own on the shared server, dropped afterwards."""
+    with pg_database() as url:
+        yield url

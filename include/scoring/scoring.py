@@ -351,7 +351,7 @@ def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0,
     elif not history:
         _refuse_to_start_over(lake, day)
         days, initial, mode = [day], None, "first day"
-        log.warning("no resolved events before %s in %s: scoring %s from an empty state (the first day)", day, lake.root, day)
+        log.info("no resolved events before %s in %s: scoring %s from an empty state (the first day)", day, lake.root, day)
     else:
         checkpoint = _usable_checkpoint(lake, config, day)
         start = checkpoint + timedelta(days=1) if checkpoint else history[0]

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from include.scoring.pipeline import STAGES, RunContext, run_range
 from include.scoring.settings import Settings
 from include.scoring.validate import REUSED_WARNING
 from include.scoring.warehouse import TABLES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pg_database
 
 pytestmark = pytest.mark.integration
 GATE_COLUMNS = {"gate_status", "gate_reasons"}
@@ -190,17 +191,7 @@ def test_sqlite_is_single_writer_concurrent_publishes_fail_clearly_and_a_retry_c
 
 
 def _second_database(request) -> str:
-    import uuid
-
-    name = f"engagement_ref_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    stack = ExitStack()
+    request.addfinalizer(stack.close)
+    url = stack.enter_context(pg_database("engagement_ref"))
+    return url

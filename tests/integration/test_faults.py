@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from include.scoring.lake import days_between
 from include.scoring.pipeline import STAGES, RunContext, run_range, validate_stage
 from include.scoring.settings import Settings
 from include.scoring.warehouse import TABLES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pg_database
 from tests.integration.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.integration
@@ -221,18 +221,10 @@ def _two_warehouses(request, tmp_path: Path, kind: str) -> tuple[str, str]:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'target.sqlite'}", f"sqlite:///{tmp_path / 'reference.sqlite'}"
     target = request.getfixturevalue("pg_url")
-    name = f"engagement_ref_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return target, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    stack = ExitStack()
+    request.addfinalizer(stack.close)
+    reference = stack.enter_context(pg_database("engagement_ref"))
+    return target, reference
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
