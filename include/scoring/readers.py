@@ -248,32 +248,40 @@ def _csv_fields(text: str) -> tuple[list[str] | None, str | None]:
         return None, str(exc)
 
 
-def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | None, str | None, int]:
-    """The record starting at line index i: (fields, error, physical lines used)."""
-    number = i + 1
+def _decode_line(chunk: bytes) -> tuple[str, UnicodeDecodeError | None]:
+    """A line as text, and the decoding error when it is not UTF-8 (the text then has
+    replacement characters, enough to find where its record ends)."""
     try:
-        text = lines[i].decode("utf-8").removesuffix("\r")
+        return chunk.decode("utf-8").removesuffix("\r"), None
     except UnicodeDecodeError as exc:
-        return None, f"line {number}: {_describe(exc)}: {_show(lines[i].decode('utf-8', errors='replace'))}", 1
+        return chunk.decode("utf-8", errors="replace").removesuffix("\r"), exc
+
+
+def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | None, str | None, int]:
+    """The record starting at line index i: (fields, error, physical lines used). A record with
+    bytes that are not UTF-8 is one error row however many lines its quoted values span."""
+    number = i + 1
+    text, bad = _decode_line(lines[i])
     fields, problem = _csv_fields(text)
+    used = 1
     if problem == "open":  # a quoted value with a line break: join the following lines until it closes
         for j in range(i + 1, min(len(lines), i + MAX_RECORD_LINES)):
-            try:
-                joined = b"\n".join(lines[i : j + 1]).decode("utf-8").removesuffix("\r")
-            except UnicodeDecodeError:
-                break
+            joined, bad_joined = _decode_line(b"\n".join(lines[i : j + 1]))
             more, again = _csv_fields(joined)
             if again == "open":
                 continue
             if more is not None and len(more) == width:
-                return more, None, j - i + 1
+                fields, problem, used, text, bad = more, None, j - i + 1, joined, bad_joined
             break
-        return None, f"line {number}: a quoted value is not closed on this line or the next {MAX_RECORD_LINES - 1}: {_show(text)}", 1
+        if problem == "open" or fields is None and problem is None:
+            return None, f"line {number}: a quoted value is not closed on this line or the next {MAX_RECORD_LINES - 1}: {_show(text)}", 1
+    if bad is not None:
+        return None, f"line {number}: {_describe(bad)}: {_show(text)}", used
     if fields is None:
         return None, f"line {number}: {problem}: {_show(text)}", 1
     if len(fields) != width:
         return None, f"line {number}: expected {width} fields, found {len(fields)}: {_show(text)}", 1
-    return fields, None, 1
+    return fields, None, used
 
 
 def _read_csv_slow(raw: bytes, columns: list[str], header: list[str]) -> FileRows:

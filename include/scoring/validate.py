@@ -95,6 +95,16 @@ def _levels(config: ScoringConfig, source: str) -> dict[str, str]:
     return {key[len(prefix) :]: level for key, level in config.validation.levels.items() if key.startswith(prefix)}
 
 
+def _plain(value):
+    """A value as an example shows it; timestamps beyond Python's dates keep pandas' own text."""
+    if isinstance(value, pd.Timestamp):
+        try:
+            return value.isoformat()
+        except (ValueError, OverflowError, NotImplementedError):
+            return str(value)
+    return value
+
+
 def _examples(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_column: str) -> list[str]:
     out = []
     for row in rows[:MAX_EXAMPLES]:
@@ -103,7 +113,7 @@ def _examples(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_colu
             ident = f"{frame['source_file'].iat[row]}:{frame['source_line'].iat[row]}"
         if column and not column.startswith("_") and column in frame.columns:
             value = frame[column].iat[row]
-            text = "null" if pd.isna(value) else repr(value if not isinstance(value, pd.Timestamp) else value.isoformat())
+            text = "null" if pd.isna(value) else repr(_plain(value))
             out.append(f"{ident}: {text[:120]}")
         else:
             out.append(str(ident))

@@ -210,3 +210,15 @@ def test_unreachable_crm_message_hides_the_password(tmp_path):
     assert "s3cret-pass" not in str(err.value)
     assert "crm_user:***@127.0.0.1:1/crm" in str(err.value)
     assert mask_url(url) == "postgresql+psycopg://crm_user:***@127.0.0.1:1/crm"
+
+
+def test_quoted_line_break_with_bytes_that_are_not_utf8_is_one_flagged_row(tmp_path):
+    from include.scoring.readers import read_landing_file
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'a,b,c\n1,x,y\n2,"\n\x1e\xf4Z\x06\xdc?",z\n3,p,q\n')  # found by the hostile-input property test
+    rows = read_landing_file(path, "t.csv", ["a", "b", "c"], ["a"])
+    assert rows.table.column("a").to_pylist() == ["1", None, "3"]
+    assert list(rows.lines) == [2, 3, 5]
+    assert rows.parse_errors[0] is None and rows.parse_errors[2] is None
+    assert rows.parse_errors[1].startswith("line 3: not valid UTF-8")
