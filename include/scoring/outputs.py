@@ -7,14 +7,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.scoring.config import ScoringConfig
+from include.scoring.engine import NO_TIME, NS_PER_DAY
 
 SCORE_COLUMNS = [
     "account_id", "as_of", "score", "band", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today",
     "trend", "change_7d", "change_28d", "surge", "last_touch_at", "last_touch_signal", "days_since_engagement",
     "next_action", "lifecycle", "account_name", "abm_tier", "owner_email", "sdr_email", "config_version",
 ]
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 CHANGE_COLUMNS = ["account_id", "as_of", "kind", "rule", "before", "after", "score_before", "score_after", "recipient", "audience"]
 
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
@@ -42,13 +45,67 @@ def bands_of(scores: np.ndarray, config: ScoringConfig) -> np.ndarray:
     return np.array([b.name for b in config.bands], dtype=object)[band_codes(scores, config)]
 
 
-def text_of_codes(codes: np.ndarray, names: list) -> pd.Series:
-    """names[code] as a text Series (null where the code is outside names), built by Arrow:
-    a day's 100k labels without a Python string per row."""
+def labels(codes: np.ndarray, names: list) -> pa.Array:
+    """names[code] as an Arrow text array (null where the code is outside names): a day's 100k
+    labels without a Python string per row."""
     codes = np.asarray(codes, dtype=np.int64)
     outside = (codes < 0) | (codes >= len(names))
-    arr = pa.DictionaryArray.from_arrays(pa.array(np.where(outside, 0, codes).astype(np.int32), mask=outside), pa.array(list(names), pa.string()))
-    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())))
+    return pa.array(list(names), pa.string()).take(pa.array(np.where(outside, 0, codes), mask=outside))
+
+
+def account_columns(accounts: pd.DataFrame) -> dict[str, pa.Array]:
+    """The score columns copied from the CRM snapshot, as Arrow arrays: converted once per
+    snapshot, which a replay reuses for every day it is unchanged."""
+    text = {name: accounts[name].astype("str") for name in ("account_id", "owner_email", "sdr_email", "lifecycle")}
+    text["account_name"] = accounts["name"].astype("str").str.strip()
+    columns = {name: pa.array(values, pa.string(), from_pandas=True) for name, values in text.items()}
+    columns["abm_tier"] = pa.array(accounts["abm_tier"], from_pandas=True).cast(pa.int64())
+    return columns
+
+
+def score_table(day: date, config: ScoringConfig, static: dict[str, pa.Array], values: dict[str, np.ndarray], customer: np.ndarray,
+                touch_ns: np.ndarray, touch_signal: np.ndarray, signals: list[str]) -> tuple[pa.Table, np.ndarray]:
+    """The day's score rows (SCORE_SCHEMA) built as Arrow arrays straight from the engine's arrays
+    (`values` and the rest already in snapshot order), and the band code of each row."""
+    n = len(static["account_id"])
+    score = values["score"]
+    band = band_codes(score, config)
+    known = touch_ns != NO_TIME
+    touch_day = np.where(known, touch_ns, 0) // NS_PER_DAY + _EPOCH_ORDINAL
+    trend = trend_codes(values["change_7d"], config)
+    columns = {
+        "account_id": static["account_id"],
+        "as_of": pa.array(np.full(n, day.toordinal() - _EPOCH_ORDINAL, np.int32)).view(pa.date32()),
+        "score": score,
+        "band": labels(band, [b.name for b in config.bands]),
+        "accumulated": values["accumulated"],
+        "breadth": values["breadth"],
+        "engaged_people": values["engaged_people"].astype(np.int64),
+        "new_people_14d": values["new_people_14d"].astype(np.int64),
+        "points_today": values["points_today"],
+        "trend": labels(*trend),
+        "change_7d": values["change_7d"],
+        "change_28d": values["change_28d"],
+        "surge": values["surge"],
+        "last_touch_at": pa.array(np.where(known, touch_ns, 0) // 1000, pa.timestamp("us", tz="UTC"), mask=~known),
+        "last_touch_signal": labels(touch_signal, signals),
+        "days_since_engagement": pa.array(day.toordinal() - touch_day, pa.int64(), mask=~known),
+        "next_action": labels(*next_action_codes(band, customer, config)),
+        "lifecycle": pc.if_else(pa.array(customer, pa.bool_()), "customer", static["lifecycle"]),
+        "account_name": static["account_name"],
+        "abm_tier": static["abm_tier"],
+        "owner_email": static["owner_email"],
+        "sdr_email": static["sdr_email"],
+        "config_version": pa.repeat(pa.scalar(config.version, pa.string()), n),
+    }
+    arrays = [c if isinstance(c, pa.Array) else pa.array(c) for c in columns.values()]
+    return pa.Table.from_arrays(arrays, schema=SCORE_SCHEMA), band
+
+
+def daily_points_table(scores: pa.Table) -> pa.Table:
+    """The accounts that gained or lost points today (the surge baseline of later replays)."""
+    moved = scores.filter(pc.not_equal(scores["points_today"], 0.0))
+    return pa.Table.from_arrays([moved["account_id"], moved["points_today"]], schema=DAILY_POINTS_SCHEMA)
 
 
 def next_action_codes(bands: np.ndarray, customer: np.ndarray, config: ScoringConfig) -> tuple[np.ndarray, list]:

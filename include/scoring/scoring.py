@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
-from include.scoring.engine import NS_PER_DAY, DayInput, Engine
+from include.scoring.engine import DayInput, Engine
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
@@ -31,18 +32,17 @@ from include.scoring.outputs import (
     CHANGE_SCHEMA,
     CONTRIB_SCHEMA,
     DAILY_POINTS_SCHEMA,
-    SCORE_COLUMNS,
     SCORE_SCHEMA,
+    account_columns,
     alert_changes,
     band_changes,
-    band_codes,
-    next_action_codes,
-    text_of_codes,
-    trend_codes,
+    daily_points_table,
+    score_table,
 )
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
 from include.scoring.state_io import account_keep, load_history_rings, load_state, read_keep, save_state, state_meta, state_persons
+from include.scoring.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
 RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
@@ -189,78 +189,34 @@ def _positions(engine: Engine, data: DayData) -> np.ndarray:
 
 
 def _account_columns(data: DayData) -> dict:
-    """The score columns copied from the CRM snapshot, as text columns (no per-day conversion)."""
+    """The score columns copied from the CRM snapshot (one conversion per snapshot)."""
     if "columns" not in data.derived:
-        acc = data.accounts
-        data.derived["columns"] = {
-            "account_id": acc["account_id"].astype("str").reset_index(drop=True),
-            "account_name": acc["name"].astype("str").str.strip().reset_index(drop=True),
-            "abm_tier": acc["abm_tier"].reset_index(drop=True),
-            "owner_email": acc["owner_email"].astype("str").reset_index(drop=True),
-            "sdr_email": acc["sdr_email"].astype("str").reset_index(drop=True),
-            "lifecycle": acc["lifecycle"].astype("str").reset_index(drop=True),
-        }
+        data.derived["columns"] = account_columns(data.accounts)
     return data.derived["columns"]
 
 
-def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+    """The day's score rows (with each row's band code) and its changes."""
     pos = _positions(engine, data)
-    static = _account_columns(data)
-    score = out["score"][pos]
-    band = band_codes(score, config)
     customer = inp.customer[pos]
-    touch = engine.touch_ns[pos]
-    scores = pd.DataFrame(
-        {
-            "account_id": static["account_id"],
-            "as_of": day,
-            "score": score,
-            "band": text_of_codes(band, [b.name for b in config.bands]),
-            "accumulated": out["accumulated"][pos],
-            "breadth": out["breadth"][pos],
-            "engaged_people": out["engaged_people"][pos].astype(np.int64),
-            "new_people_14d": out["new_people_14d"][pos].astype(np.int64),
-            "points_today": out["points_today"][pos],
-            "trend": text_of_codes(*trend_codes(out["change_7d"][pos], config)),
-            "change_7d": out["change_7d"][pos],
-            "change_28d": out["change_28d"][pos],
-            "surge": out["surge"][pos],
-            "last_touch_at": pd.to_datetime(np.where(touch == np.iinfo(np.int64).min, np.datetime64("NaT"), touch.astype("datetime64[ns]")), utc=True),
-            "last_touch_signal": text_of_codes(engine.touch_sig[pos], engine.signals),
-            "days_since_engagement": _days_since(touch, day),
-            "next_action": text_of_codes(*next_action_codes(band, customer, config)),
-            "lifecycle": static["lifecycle"].mask(customer, "customer"),
-            "account_name": static["account_name"],
-            "abm_tier": static["abm_tier"],
-            "owner_email": static["owner_email"],
-            "sdr_email": static["sdr_email"],
-            "config_version": config.version,
-        }
-    )[SCORE_COLUMNS]
-    scores["last_touch_at"] = scores["last_touch_at"].dt.as_unit("us")
+    names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge")
+    values = {name: out[name][pos] for name in names}
+    scores, band = score_table(day, config, _account_columns(data), values, customer, engine.touch_ns[pos], engine.touch_sig[pos], engine.signals)
     ids = engine.accounts.to_numpy(dtype=object)
     rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
-    before = out["score_before"][pos]
+    before, score = out["score_before"][pos], values["score"]
     parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS), band_changes(data.accounts["account_id"], before, score, day, config),
              alert_changes(data.accounts, before, score, customer, day, config)]
     changes = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     if len(changes):
         changes = changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
-    return scores, changes
+    return scores, band, changes
 
 
-def _days_since(touch_ns: np.ndarray, day: date) -> pd.Series:
-    """Whole days from the last touch's date to D (null when there was none)."""
-    known = touch_ns != np.iinfo(np.int64).min
-    touch_day = (np.where(known, touch_ns, 0) // NS_PER_DAY) + date(1970, 1, 1).toordinal()
-    return pd.Series(day.toordinal() - touch_day, dtype="Int64").where(known)
-
-
-def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pd.DataFrame, changes: pd.DataFrame, shard: int, shards: int) -> str:
+def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pd.DataFrame, shard: int, shards: int) -> str:
     lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
-    daily = scores.loc[scores["points_today"] != 0, ["account_id", "points_today"]].rename(columns={"points_today": "points"})
-    lake.write_part("daily_points", day, shard, shards, daily.reset_index(drop=True), schema=DAILY_POINTS_SCHEMA)
+    lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
     return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA)
 
@@ -281,37 +237,41 @@ def run_days(
     signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
     engine = None
     last = days[-1]
-    for start in range(0, len(days), block_days):
-        block = days[start : start + block_days]
-        contribs = contributions(_resolved(lake, block, keep), config, bonus)
-        persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
-        if engine is None:
-            engine = Engine(config, universe, signals, persons)
-            if initial:
-                load_state(lake, initial, engine, keep)
-                load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
-        else:
-            engine.extend_persons(persons)
-        by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
-        codes = _encode(engine, contribs)
-        codes_by_day = {d: g for d, g in codes.groupby("day", sort=True)}
-        empty, no_codes = contribs.iloc[0:0], codes.iloc[0:0]
-        for day in block:
-            today = by_day.get(day, empty)
-            data = snapshot(day)
-            inp = _day_input(engine, codes_by_day.get(day, no_codes), data, day)
-            out, step_changes = engine.step(inp)
-            scores, changes = _outputs(engine, out, step_changes, data, inp, day, config)
-            path = ""
-            if write:
-                path = _write_day(lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)
-                if day == last or day.toordinal() % checkpoint_every == 0:
-                    save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus, config), config, shard, shards)
-            result = ScoreResult(day, len(scores), scores["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict(),
-                                 int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
-            yield (day, result, scores) if keep_scores else (day, result)
-        bonus = bonus_memory(contribs, bonus, config)
-        prior_persons = pd.Series(engine.person_names, dtype=object)
+    with BackgroundWriter() if write else nullcontext() as writer:  # the days' files are written while the next days are computed
+        for start in range(0, len(days), block_days):
+            block = days[start : start + block_days]
+            contribs = contributions(_resolved(lake, block, keep), config, bonus)
+            persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
+            if engine is None:
+                engine = Engine(config, universe, signals, persons)
+                if initial:
+                    load_state(lake, initial, engine, keep)
+                    load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
+            else:
+                engine.extend_persons(persons)
+            by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
+            codes = _encode(engine, contribs)
+            codes_by_day = {d: g for d, g in codes.groupby("day", sort=True)}
+            empty, no_codes = contribs.iloc[0:0], codes.iloc[0:0]
+            for day in block:
+                today = by_day.get(day, empty)
+                data = snapshot(day)
+                inp = _day_input(engine, codes_by_day.get(day, no_codes), data, day)
+                out, step_changes = engine.step(inp)
+                scores, band, changes = _outputs(engine, out, step_changes, data, inp, day, config)
+                path = ""
+                if writer is not None:
+                    path = lake.url("scores", day)
+                    writer.submit(_write_day, lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)
+                    if day == last or day.toordinal() % checkpoint_every == 0:
+                        writer.drain()  # a checkpoint is only saved once the days before it are on disk
+                        save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus, config), config, shard, shards)
+                counts = np.bincount(band, minlength=len(config.bands))
+                result = ScoreResult(day, scores.num_rows, {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
+                                     int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
+                yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
+            bonus = bonus_memory(contribs, bonus, config)
+            prior_persons = pd.Series(engine.person_names, dtype=object)
 
 
 def _bonus_from_state(lake: Lake, day: date, keep) -> pd.DataFrame:
