@@ -15,6 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from include.scoring.arrowops import positions
 from include.scoring.config import ScoringConfig
 
 NS_PER_DAY = 86_400 * 10**9
@@ -62,8 +63,8 @@ class Engine:
         self.score_ring = np.zeros((a, SCORE_RING), order="F")  # column-major: a day is a contiguous column
         weeks = config.trend.surge_baseline_weeks
         self.points_ring = np.zeros((a, 7 * (weeks + 1)), order="F")
-        # (account, person) pairs that ever had a positive signal
-        self.pair_keys = pd.Index(np.zeros(0, np.int64))
+        # (account, person) pairs that ever had a positive signal, sorted by key (account << 32 | person)
+        self.pair_keys = np.zeros(0, np.int64)
         self.pair_acc = np.zeros(0, np.int64)
         self.pair_person = np.zeros(0, np.int64)
         self.pair_first = np.zeros(0, np.int64)
@@ -71,16 +72,21 @@ class Engine:
         self.pair_points = np.zeros(0)
         self.cursor = 0  # ring position of "today"
 
-    def extend_persons(self, persons: pd.Index) -> None:
+    def extend_persons(self, persons) -> None:
         """Add persons first seen in a later block of days (existing codes keep their meaning)."""
-        new = persons.difference(self.person_names)
+        new = pd.Index(persons)[positions(persons, self.person_names) < 0]
         if len(new):
             self.person_names = self.person_names.append(new)
 
     # -------------------------------------------------------------------------------------------
     def _scale(self, factor: np.ndarray) -> None:
-        self.acc *= factor
-        self.ledger *= factor[:, None]
+        """Multiply accounts' points by `factor`; only the rows it changes are touched (most
+        days nearly every factor is 1, and the ledger is accounts x signals)."""
+        rows = np.flatnonzero(factor != 1.0)
+        if not len(rows):
+            return
+        self.acc[rows] *= factor[rows]
+        self.ledger[rows] *= factor[rows, None]
         self.pair_points *= factor[self.pair_acc]
 
     def _drop_absent(self, present: np.ndarray) -> None:
@@ -106,21 +112,34 @@ class Engine:
 
     def _add_pairs(self, acc: np.ndarray, person: np.ndarray, points: np.ndarray, time_ns: np.ndarray, today: int) -> None:
         keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
-        frame = pd.DataFrame({"k": keys, "p": points, "t": time_ns}).groupby("k", sort=True).agg(p=("p", "sum"), t=("t", "max"))
-        uniq = frame.index.to_numpy()
-        pos = self.pair_keys.get_indexer(uniq)
-        new = pos < 0
-        if new.any():
-            add = uniq[new]
-            self.pair_keys = self.pair_keys.append(pd.Index(add))
-            self.pair_acc = np.r_[self.pair_acc, add >> 32]
-            self.pair_person = np.r_[self.pair_person, add & 0xFFFFFFFF]
-            self.pair_first = np.r_[self.pair_first, np.full(new.sum(), today, np.int64)]
-            self.pair_last = np.r_[self.pair_last, np.full(new.sum(), NO_TIME, np.int64)]
-            self.pair_points = np.r_[self.pair_points, np.zeros(new.sum())]
-            pos = self.pair_keys.get_indexer(uniq)
-        self.pair_points[pos] += frame["p"].to_numpy()
-        self.pair_last[pos] = np.maximum(self.pair_last[pos], frame["t"].to_numpy())
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+        uniq = keys[starts]
+        gained = np.add.reduceat(points[order], starts)
+        latest = np.maximum.reduceat(time_ns[order], starts)
+        pos = np.searchsorted(self.pair_keys, uniq)
+        new = pos >= len(self.pair_keys)
+        new[~new] = self.pair_keys[pos[~new]] != uniq[~new]
+        if new.any():  # insert the new pairs where they sort
+            at, add = pos[new], uniq[new]
+            self.pair_keys = np.insert(self.pair_keys, at, add)
+            self.pair_acc = np.insert(self.pair_acc, at, add >> 32)
+            self.pair_person = np.insert(self.pair_person, at, add & 0xFFFFFFFF)
+            self.pair_first = np.insert(self.pair_first, at, today)
+            self.pair_last = np.insert(self.pair_last, at, NO_TIME)
+            self.pair_points = np.insert(self.pair_points, at, 0.0)
+            pos = np.searchsorted(self.pair_keys, uniq)
+        self.pair_points[pos] += gained
+        self.pair_last[pos] = np.maximum(self.pair_last[pos], latest)
+
+    def set_pairs(self, acc: np.ndarray, person: np.ndarray, first: np.ndarray, last_ns: np.ndarray, points: np.ndarray) -> None:
+        """The (account, person) pairs of a stored state, in key order."""
+        keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.pair_keys, self.pair_acc, self.pair_person = keys[order], acc.astype(np.int64)[order], person.astype(np.int64)[order]
+        self.pair_first, self.pair_last = first.astype(np.int64)[order], last_ns.astype(np.int64)[order]
+        self.pair_points = np.array(points, dtype=float)[order]  # a writable copy
 
     # -------------------------------------------------------------------------------------------
     def step(self, inp: DayInput) -> tuple[dict[str, np.ndarray], list[dict]]:

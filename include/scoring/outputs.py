@@ -133,31 +133,33 @@ def _money(values: np.ndarray) -> np.ndarray:
     return np.char.mod("%.2f", values.astype(float)).astype(object) if len(values) else np.array([], dtype=object)
 
 
-def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame:
-    """One alert per upward crossing of each threshold; customers' alerts go to the owner."""
-    frames = []
-    for rule in config.alerts:
-        i = np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))
-        if not len(i):
-            continue
-        owner = accounts["owner_email"].iloc[i].to_numpy(dtype=object)  # only the crossing rows become Python objects
-        if rule.recipient == "owner":
-            default = owner
-        elif rule.recipient == "sdr":
-            default = accounts["sdr_email"].iloc[i].to_numpy(dtype=object)
-        else:
-            default = np.full(len(i), config.notifications.manager_email, dtype=object)
-        recipient = np.where(customer[i], owner, default).astype(object)
-        recipient = pd.Series(recipient, dtype=object).where(pd.Series(recipient).map(lambda r: isinstance(r, str) and r != "")).to_numpy(dtype=object)
-        audience = np.where(customer[i], "owner", rule.recipient).astype(object)
-        ids = accounts["account_id"].iloc[i].to_numpy(dtype=object)
-        frames.append(_change_frame(ids, day, "alert", f"threshold_{rule.threshold:g}", before[i], after[i], _money(before[i]), _money(after[i]), recipient, audience))
-    return pd.concat(frames, ignore_index=True) if frames else _change_frame(np.array([], dtype=object), day, "alert", None, [], [], [], [])
+def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
+    """One alert per upward crossing of each threshold; customers' alerts go to the owner.
+    None when nothing crossed (most accounts, most days: no frame is built)."""
+    crossed = [(rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))) for rule in config.alerts]
+    crossed = [(rule, i) for rule, i in crossed if len(i)]
+    if not crossed:
+        return None
+    i = np.concatenate([rows for _, rows in crossed])
+    rule_of = np.concatenate([np.full(len(rows), n) for n, (_, rows) in enumerate(crossed)])
+    owner = accounts["owner_email"].iloc[i].to_numpy(dtype=object)  # only the crossing rows become Python objects
+    sdr = accounts["sdr_email"].iloc[i].to_numpy(dtype=object)
+    wanted = np.array([rule.recipient for rule, _ in crossed], dtype=object)[rule_of]
+    default = np.where(wanted == "owner", owner, np.where(wanted == "sdr", sdr, config.notifications.manager_email))
+    recipient = np.where(customer[i], owner, default).astype(object)
+    usable = np.fromiter((isinstance(r, str) and r != "" for r in recipient), bool, len(recipient))
+    recipient[~usable] = None
+    audience = np.where(customer[i], "owner", wanted).astype(object)
+    rules = np.array([f"threshold_{rule.threshold:g}" for rule, _ in crossed], dtype=object)[rule_of]
+    ids = accounts["account_id"].iloc[i].to_numpy(dtype=object)
+    return _change_frame(ids, day, "alert", rules, before[i], after[i], _money(before[i]), _money(after[i]), recipient, audience)
 
 
-def band_changes(account_ids: np.ndarray, before: np.ndarray, after: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame:
+def band_changes(account_ids: pd.Series, before: np.ndarray, after: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
+    """One row per account whose band moved (None when none did)."""
     b0, b1 = band_codes(before, config), band_codes(after, config)
     i = np.flatnonzero(b0 != b1)
+    if not len(i):
+        return None
     names = np.array([b.name for b in config.bands], dtype=object)
-    ids = account_ids.iloc[i].to_numpy(dtype=object) if isinstance(account_ids, pd.Series) else np.asarray(account_ids, dtype=object)[i]
-    return _change_frame(ids, day, "band_change", "band", before[i], after[i], names[b0[i]], names[b1[i]])
+    return _change_frame(account_ids.iloc[i].to_numpy(dtype=object), day, "band_change", "band", before[i], after[i], names[b0[i]], names[b1[i]])

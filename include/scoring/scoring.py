@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
-from include.scoring.engine import DayInput, Engine
+from include.scoring.engine import DayInput, Engine, day_ns
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
@@ -97,9 +97,15 @@ class Snapshots:
     def __init__(self, lake: Lake, shard: int, shards: int):
         self.lake, self.shard, self.shards = lake, shard, shards
         self._last: tuple | None = None
+        self._sums: dict[tuple[str, date], str] = {}
+
+    def _checksum(self, dataset: str, day: date) -> str:
+        if (dataset, day) not in self._sums:
+            self._sums[(dataset, day)] = self.lake.checksum(dataset, day)
+        return self._sums[(dataset, day)]
 
     def __call__(self, day: date) -> DayData:
-        key = (self.lake.checksum("valid/crm/accounts", day), self.lake.checksum("valid/crm/opportunities", day))
+        key = (self._checksum("valid/crm/accounts", day), self._checksum("valid/crm/opportunities", day))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         accounts = self.lake.read("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
@@ -108,14 +114,31 @@ class Snapshots:
         self._last = (key, data)
         return data
 
+    def universe(self, days: list[date]) -> pd.Index:
+        """Every account of the days' CRM snapshots (of the shard), sorted: the engine's rows.
+        A snapshot equal to the one before adds nothing and is not read."""
+        chunks, previous = [], None
+        for day in days:
+            key = self._checksum("valid/crm/accounts", day)
+            if key != previous:
+                chunks += self.lake.read("valid/crm/accounts", day, columns=["account_id"]).column(0).chunks
+            previous = key
+        ids = pa.chunked_array(chunks, pa.string()).unique()
+        if self.shards > 1:
+            ids = ids.filter(pa.array(shard_of(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object), self.shards) == self.shard))
+        return pd.Index(ids.take(pc.sort_indices(ids)).to_numpy(zero_copy_only=False))
 
-def _universe(lake: Lake, days: list[date], shard: int, shards: int) -> pd.Index:
-    """Every account of the days' CRM snapshots (of the shard), sorted: the engine's rows."""
-    chunks = [chunk for d in days for chunk in lake.read("valid/crm/accounts", d, columns=["account_id"]).column(0).chunks]
-    ids = pa.chunked_array(chunks, pa.string()).unique()
-    if shards > 1:
-        ids = ids.filter(pa.array(shard_of(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object), shards) == shard))
-    return pd.Index(ids.take(pc.sort_indices(ids)).to_numpy(zero_copy_only=False))
+
+def _blocks(days: list[date], block_days: int, checkpoint_every: int) -> list[list[date]]:
+    """Days in blocks of at most `block_days`, each checkpoint day ending a block (the bonus
+    memory a checkpoint saves is then the block's, computed once)."""
+    blocks, block = [], []
+    for day in days:
+        block.append(day)
+        if len(block) == block_days or day.toordinal() % checkpoint_every == 0:
+            blocks.append(block)
+            block = []
+    return blocks + [block] if block else blocks
 
 
 def _check_resolved(lake: Lake, days: list[date]) -> None:
@@ -134,51 +157,53 @@ def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
     return frame.rename(columns={"dt": "day"})
 
 
-def _won_accounts(opps: pd.DataFrame, day: date) -> set:
-    end = pd.Timestamp(day + timedelta(days=1), tz="UTC")
-    won = opps["is_won"].fillna(False).astype(bool) & (pd.to_datetime(opps["closed_at"], utc=True) < end).fillna(False)
-    return set(opps.loc[won, "account_id"])
+def _customers(data: DayData, day: date) -> np.ndarray:
+    """Per snapshot row: a customer on day D (lifecycle customer in the CRM, or an opportunity won
+    and closed by the end of D). What depends only on the snapshot is worked out once for it."""
+    if "won_close_ns" not in data.derived:
+        opps = data.opportunities
+        closed = pd.to_datetime(opps["closed_at"], utc=True)
+        won = opps["is_won"].fillna(False).astype(bool).to_numpy() & closed.notna().to_numpy()
+        first_won = closed[won].dt.as_unit("ns").groupby(opps["account_id"][won].to_numpy()).min()
+        close_ns = pd.to_datetime(data.accounts["account_id"].map(first_won), utc=True).dt.as_unit("ns")
+        data.derived["won_close_ns"] = np.where(close_ns.isna().to_numpy(), np.iinfo(np.int64).max, close_ns.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+        data.derived["crm_customer"] = (data.accounts["lifecycle"] == "customer").to_numpy(dtype=bool, na_value=False)
+    return data.derived["crm_customer"] | (data.derived["won_close_ns"] < day_ns(day + timedelta(days=1)))
 
 
-def _encode(engine: Engine, contribs: pd.DataFrame) -> pd.DataFrame:
+def _encode(engine: Engine, contribs: pd.DataFrame) -> dict[str, np.ndarray]:
     """A block's contributions as the engine's codes (account and person rows, signal), computed
     once per block of days: the persons' lookup table grows with the replay."""
     signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
-    return pd.DataFrame(
-        {
-            "day": contribs["day"].to_numpy(),
-            "acc": positions(contribs["account_id"], engine.accounts),
-            "person": positions(contribs["person_key"], engine.person_names),
-            "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
-            "points": contribs["points"].to_numpy(dtype=float),
-            "time_ns": pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64),
-            "reset": contribs["reset"].to_numpy(dtype=bool),
-            "positive": (contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool),
-        }
-    )
+    return {
+        "acc": positions(contribs["account_id"], engine.accounts),
+        "person": positions(contribs["person_key"], engine.person_names),
+        "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
+        "points": contribs["points"].to_numpy(dtype=float),
+        "time_ns": pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64),
+        "reset": contribs["reset"].to_numpy(dtype=bool),
+        "positive": (contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool),
+    }
 
 
-def _day_input(engine: Engine, codes: pd.DataFrame, data: DayData, day: date) -> DayInput:
+def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
+    """Row range of each day (as an ordinal) in contributions sorted by day."""
+    codes, uniques = pd.factorize(contribs["day"], sort=True)
+    if len(codes) and (np.diff(codes) < 0).any():
+        raise AssertionError("contributions must be sorted by day")
+    ends = np.cumsum(np.bincount(codes, minlength=len(uniques)))
+    return {d.toordinal(): (int(end - n), int(end)) for d, end, n in zip(uniques, ends, np.bincount(codes, minlength=len(uniques)), strict=True)}
+
+
+def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
     """The engine's input for day D: `codes` are the day's rows of `_encode`."""
     present = np.zeros(len(engine.accounts), bool)
     pos = _positions(engine, data)
     present[pos] = True
     customer = np.zeros(len(engine.accounts), bool)
-    is_customer = (data.accounts["lifecycle"] == "customer").to_numpy() | data.accounts["account_id"].isin(_won_accounts(data.opportunities, day)).to_numpy()
-    customer[pos] = is_customer
-    keep = codes["acc"].to_numpy() >= 0  # an event of an account gone from today's CRM snapshot cannot count
-    return DayInput(
-        day=day,
-        present=present,
-        customer=customer,
-        acc=codes["acc"].to_numpy()[keep],
-        person=codes["person"].to_numpy()[keep],
-        signal=codes["signal"].to_numpy()[keep],
-        points=codes["points"].to_numpy()[keep],
-        time_ns=codes["time_ns"].to_numpy()[keep],
-        reset=codes["reset"].to_numpy()[keep],
-        positive=codes["positive"].to_numpy()[keep],
-    )
+    customer[pos] = _customers(data, day)
+    keep = codes["acc"] >= 0  # an event of an account gone from today's CRM snapshot cannot count
+    return DayInput(day=day, present=present, customer=customer, **{name: codes[name][keep] for name in ("acc", "person", "signal", "points", "time_ns", "reset", "positive")})
 
 
 def _positions(engine: Engine, data: DayData) -> np.ndarray:
@@ -202,16 +227,16 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge")
     values = {name: out[name][pos] for name in names}
     scores, band = score_table(day, config, _account_columns(data), values, customer, engine.touch_ns[pos], engine.touch_sig[pos], engine.signals)
-    ids = engine.accounts.to_numpy(dtype=object)
+    ids = engine.accounts
     rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
     before, score = out["score_before"][pos], values["score"]
-    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS), band_changes(data.accounts["account_id"], before, score, day, config),
-             alert_changes(data.accounts, before, score, customer, day, config)]
-    changes = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
-    if len(changes):
-        changes = changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
-    return scores, band, changes
+    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS)] if rows else []
+    parts += [p for p in (band_changes(data.accounts["account_id"], before, score, day, config), alert_changes(data.accounts, before, score, customer, day, config)) if p is not None]
+    if not parts:
+        return scores, band, pd.DataFrame(columns=CHANGE_COLUMNS)
+    changes = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return scores, band, changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
 
 
 def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pd.DataFrame, shard: int, shards: int) -> str:
@@ -233,45 +258,44 @@ def run_days(
     snapshot = Snapshots(lake, shard, shards)
     bonus = _bonus_from_state(lake, initial, keep) if initial else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
     prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
-    universe = _universe(lake, days, shard, shards)
+    universe = snapshot.universe(days)
     signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
     engine = None
     last = days[-1]
     with BackgroundWriter() if write else nullcontext() as writer:  # the days' files are written while the next days are computed
-        for start in range(0, len(days), block_days):
-            block = days[start : start + block_days]
+        for block in _blocks(days, block_days, checkpoint_every):
             contribs = contributions(_resolved(lake, block, keep), config, bonus)
-            persons = pd.Index(pd.unique(pd.concat([prior_persons.astype(object), contribs["person_key"].dropna().astype(object)], ignore_index=True)))
+            block_persons = pd.unique(contribs["person_key"].dropna().astype(object))
             if engine is None:
-                engine = Engine(config, universe, signals, persons)
+                engine = Engine(config, universe, signals, pd.Index(pd.unique(pd.concat([prior_persons.astype(object), pd.Series(block_persons, dtype=object)], ignore_index=True))))
                 if initial:
                     load_state(lake, initial, engine, keep)
                     load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
             else:
-                engine.extend_persons(persons)
-            by_day = {d: g for d, g in contribs.groupby("day", sort=True)}
+                engine.extend_persons(block_persons)
+            spans = _day_spans(contribs)
             codes = _encode(engine, contribs)
-            codes_by_day = {d: g for d, g in codes.groupby("day", sort=True)}
-            empty, no_codes = contribs.iloc[0:0], codes.iloc[0:0]
+            after_block = None
             for day in block:
-                today = by_day.get(day, empty)
+                lo, hi = spans.get(day.toordinal(), (0, 0))
+                today = contribs.iloc[lo:hi]
                 data = snapshot(day)
-                inp = _day_input(engine, codes_by_day.get(day, no_codes), data, day)
+                inp = _day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
                 out, step_changes = engine.step(inp)
                 scores, band, changes = _outputs(engine, out, step_changes, data, inp, day, config)
                 path = ""
                 if writer is not None:
                     path = lake.url("scores", day)
                     writer.submit(_write_day, lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)
-                    if day == last or day.toordinal() % checkpoint_every == 0:
+                    if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
+                        after_block = bonus_memory(contribs, bonus, config)
                         writer.drain()  # a checkpoint is only saved once the days before it are on disk
-                        save_state(lake, day, engine, inp.present, bonus_memory(contribs[contribs["day"] <= day], bonus, config), config, shard, shards)
+                        save_state(lake, day, engine, inp.present, after_block, config, shard, shards)
                 counts = np.bincount(band, minlength=len(config.bands))
                 result = ScoreResult(day, scores.num_rows, {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
                                      int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
                 yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
-            bonus = bonus_memory(contribs, bonus, config)
-            prior_persons = pd.Series(engine.person_names, dtype=object)
+            bonus = after_block if after_block is not None else bonus_memory(contribs, bonus, config)
 
 
 def _bonus_from_state(lake: Lake, day: date, keep) -> pd.DataFrame:

@@ -155,11 +155,8 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         codes = engine.person_names.get_indexer(persons["person_key"])
         ok = (rows >= 0) & (codes >= 0)
         persons = persons[ok]
-        engine.pair_keys = pd.Index((rows[ok].astype(np.int64) << 32) | codes[ok].astype(np.int64))
-        engine.pair_acc, engine.pair_person = rows[ok].astype(np.int64), codes[ok].astype(np.int64)
-        engine.pair_first = np.array([d.toordinal() for d in persons["first_positive_day"]], np.int64)
-        engine.pair_last = _ns(persons["last_positive_at"])
-        engine.pair_points = np.array(persons["points"], dtype=float)  # a writable copy
+        first = np.array([d.toordinal() for d in persons["first_positive_day"]], np.int64)
+        engine.set_pairs(rows[ok], codes[ok], first, _ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float))
     bonus = read_keep(lake, "state_bonus", day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
 
