@@ -156,10 +156,13 @@ class Lake:
             self.fs.rm(old, recursive=True)
 
     def write_part(
-        self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None
+        self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None,
+        dictionary: bool | list[str] = True,
     ) -> str:
         """Write shard `shard` of `shards` of a partition (temp file, then rename). Files of
-        another layout (another shard count, or a single-writer file) are removed first."""
+        another layout (another shard count, or a single-writer file) are removed first.
+        `dictionary`: the columns to dictionary-encode (a column with a value per row, such as an
+        id, gains nothing from it and costs a hash per value)."""
         table = _as_table(table, schema)
         if metadata:
             table = table.replace_schema_metadata({"engagement": json.dumps(metadata, sort_keys=True)})
@@ -184,7 +187,7 @@ class Lake:
         tmp = posixpath.join(folder, f"{own_temp}{uuid.uuid4().hex[:12]}.parquet")
         try:
             with self.fs.open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", row_group_size=256_000)
+                pq.write_table(table, fh, compression="zstd", row_group_size=256_000, use_dictionary=dictionary)
             self.fs.mv(tmp, final)
         except BaseException:
             if self.fs.exists(tmp):

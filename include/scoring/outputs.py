@@ -33,6 +33,9 @@ SCORE_SCHEMA = pa.schema([("account_id", _S), ("as_of", pa.date32()), ("score", 
                           ("next_action", _S), ("lifecycle", _S), ("account_name", _S), ("abm_tier", pa.int64()), ("owner_email", _S), ("sdr_email", _S),
                           ("config_version", _S)])
 
+#: the score columns with few distinct values; the rest (ids, names, emails, numbers) are written plain
+SCORE_DICTIONARY_COLUMNS = ["as_of", "band", "trend", "last_touch_signal", "next_action", "lifecycle", "abm_tier", "config_version"]
+
 
 def band_codes(scores: np.ndarray, config: ScoringConfig) -> np.ndarray:
     """Index in config.bands of the first band whose max_score the (2-decimal) score does not exceed."""

@@ -32,6 +32,7 @@ from include.scoring.outputs import (
     CHANGE_SCHEMA,
     CONTRIB_SCHEMA,
     DAILY_POINTS_SCHEMA,
+    SCORE_DICTIONARY_COLUMNS,
     SCORE_SCHEMA,
     account_columns,
     alert_changes,
@@ -164,9 +165,12 @@ def _customers(data: DayData, day: date) -> np.ndarray:
         opps = data.opportunities
         closed = pd.to_datetime(opps["closed_at"], utc=True)
         won = opps["is_won"].fillna(False).astype(bool).to_numpy() & closed.notna().to_numpy()
-        first_won = closed[won].dt.as_unit("ns").groupby(opps["account_id"][won].to_numpy()).min()
-        close_ns = pd.to_datetime(data.accounts["account_id"].map(first_won), utc=True).dt.as_unit("ns")
-        data.derived["won_close_ns"] = np.where(close_ns.isna().to_numpy(), np.iinfo(np.int64).max, close_ns.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+        won_ns = closed[won].dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        first_won = pd.Series(won_ns, index=opps["account_id"][won].to_numpy(dtype=object)).groupby(level=0).min()
+        rows = positions(data.accounts["account_id"], first_won.index)
+        close_ns = np.full(len(rows), np.iinfo(np.int64).max, np.int64)
+        close_ns[rows >= 0] = first_won.to_numpy()[rows[rows >= 0]]
+        data.derived["won_close_ns"] = close_ns
         data.derived["crm_customer"] = (data.accounts["lifecycle"] == "customer").to_numpy(dtype=bool, na_value=False)
     return data.derived["crm_customer"] | (data.derived["won_close_ns"] < day_ns(day + timedelta(days=1)))
 
@@ -197,19 +201,22 @@ def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
 
 def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
     """The engine's input for day D: `codes` are the day's rows of `_encode`."""
-    present = np.zeros(len(engine.accounts), bool)
     pos = _positions(engine, data)
-    present[pos] = True
-    customer = np.zeros(len(engine.accounts), bool)
-    customer[pos] = _customers(data, day)
+    if pos is None:
+        present, customer = np.ones(len(engine.accounts), bool), _customers(data, day)
+    else:
+        present, customer = np.zeros(len(engine.accounts), bool), np.zeros(len(engine.accounts), bool)
+        present[pos], customer[pos] = True, _customers(data, day)
     keep = codes["acc"] >= 0  # an event of an account gone from today's CRM snapshot cannot count
     return DayInput(day=day, present=present, customer=customer, **{name: codes[name][keep] for name in ("acc", "person", "signal", "points", "time_ns", "reset", "positive")})
 
 
 def _positions(engine: Engine, data: DayData) -> np.ndarray:
-    """Rows of the snapshot's accounts in the engine (one engine per replay: cached)."""
+    """Rows of the snapshot's accounts in the engine (one engine per replay: cached); None when
+    they are the engine's rows in order (the usual case: nothing to gather)."""
     if "pos" not in data.derived:
-        data.derived["pos"] = engine.accounts.get_indexer(data.accounts["account_id"])
+        pos = engine.accounts.get_indexer(data.accounts["account_id"])
+        data.derived["pos"] = None if len(pos) == len(engine.accounts) and (pos == np.arange(len(pos))).all() else pos
     return data.derived["pos"]
 
 
@@ -223,14 +230,17 @@ def _account_columns(data: DayData) -> dict:
 def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
     """The day's score rows (with each row's band code) and its changes."""
     pos = _positions(engine, data)
-    customer = inp.customer[pos]
-    names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge")
-    values = {name: out[name][pos] for name in names}
-    scores, band = score_table(day, config, _account_columns(data), values, customer, engine.touch_ns[pos], engine.touch_sig[pos], engine.signals)
+    names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge", "score_before")
+    # copies either way: Arrow wraps numpy arrays without copying, and the engine changes its arrays in place later
+    if pos is None:
+        values, customer, touch_ns, touch_sig = {name: out[name].copy() for name in names}, inp.customer.copy(), engine.touch_ns.copy(), engine.touch_sig.copy()
+    else:
+        values, customer, touch_ns, touch_sig = {name: out[name][pos] for name in names}, inp.customer[pos], engine.touch_ns[pos], engine.touch_sig[pos]
+    scores, band = score_table(day, config, _account_columns(data), values, customer, touch_ns, touch_sig, engine.signals)
     ids = engine.accounts
     rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
-    before, score = out["score_before"][pos], values["score"]
+    before, score = values["score_before"], values["score"]
     parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS)] if rows else []
     parts += [p for p in (band_changes(data.accounts["account_id"], before, score, day, config), alert_changes(data.accounts, before, score, customer, day, config)) if p is not None]
     if not parts:
@@ -243,7 +253,7 @@ def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, 
     lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
-    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA)
+    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS)
 
 
 def run_days(
@@ -265,9 +275,9 @@ def run_days(
     with BackgroundWriter() if write else nullcontext() as writer:  # the days' files are written while the next days are computed
         for block in _blocks(days, block_days, checkpoint_every):
             contribs = contributions(_resolved(lake, block, keep), config, bonus)
-            block_persons = pd.unique(contribs["person_key"].dropna().astype(object))
+            block_persons = pd.Index(contribs["person_key"].dropna().astype("str").unique())  # Arrow-backed text: lookups without Python strings
             if engine is None:
-                engine = Engine(config, universe, signals, pd.Index(pd.unique(pd.concat([prior_persons.astype(object), pd.Series(block_persons, dtype=object)], ignore_index=True))))
+                engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons.to_series()], ignore_index=True).unique()))
                 if initial:
                     load_state(lake, initial, engine, keep)
                     load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)

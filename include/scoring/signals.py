@@ -24,13 +24,13 @@ BONUS_STATE_COLUMNS = ["account_id", "person_key", "first_time", "second_time", 
 _UNSET = -1
 
 
-def classify(events: pd.DataFrame, config: ScoringConfig) -> pd.Series:
+def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None = None) -> pd.Series:
     """The signal name of every event: the first matching rule, else `unclassified`.
 
     Rules only look at source, event type, form type, role and URL path, and a day has few distinct
     combinations of those: each combination is classified once and the answer spread back."""
     fields = pd.DataFrame({"source": events["source"], "event_type": events["event_type"], "form_type": events["form_type"],
-                           "role": events["role"], "path": url_path(events["url"])}, index=events.index)
+                           "role": events["role"], "path": url_path(events["url"]) if path is None else path}, index=events.index)
     combo = np.zeros(len(fields), np.int64)
     for column in fields.columns:  # mixed-radix code of the combination, re-densified at each step
         codes, uniques = pd.factorize(fields[column], use_na_sentinel=False)
@@ -70,9 +70,9 @@ def _codes(values) -> np.ndarray:
     return pd.factorize(values, use_na_sentinel=False)[0]
 
 
-def _target(events: pd.DataFrame) -> pd.Series:
+def _target(events: pd.DataFrame, path: pd.Series) -> pd.Series:
     """What 'the same url or campaign' means per source for de-duplication."""
-    path = url_path(events["url"]).fillna("")
+    path = path.fillna("")
     campaign = events["campaign_id"].astype("string").fillna("")
     return pd.Series(np.where(events["source"] == "web", path, campaign), index=events.index)
 
@@ -155,10 +155,11 @@ def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.D
     `events` are resolved rows with a `day` column (the processing day each belongs to).
     """
     ev = events.drop_duplicates("event_id", keep="first").copy()  # an event counts once
-    ev["signal"] = classify(ev, config)
+    path = url_path(ev["url"])
+    ev["signal"] = classify(ev, config, path)
     bonus = _combination_bonus(ev, config, bonus_state)
     points_of = config.signal_points()
-    ev["target"] = _target(ev)  # bonus rows are never de-duplicated: their target does not matter
+    ev["target"] = _target(ev, path)  # bonus rows are never de-duplicated: their target does not matter
     ev = ev[["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "role", "target"]]
     ev = pd.concat([ev, bonus], ignore_index=True) if len(bonus) else ev
     ev["base_points"] = lookup(ev["signal"], pd.Series(points_of, dtype=float)).astype(float)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from include.scoring.arrowops import sort_order
+from include.scoring.arrowops import sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import NO_DAY, NO_TIME, SCORE_RING, Engine
 from include.scoring.lake import Lake
@@ -104,7 +104,7 @@ def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus
     persons = pd.DataFrame(
         {
             "account_id": accounts[engine.pair_acc[keep]],
-            "person_key": engine.person_names.to_numpy(dtype=object)[engine.pair_person[keep]],
+            "person_key": to_series(to_arrow(engine.person_names).take(pa.array(engine.pair_person[keep]))),
             "first_positive_day": _dates(engine.pair_first[keep]),
             "last_positive_at": _ts(engine.pair_last[keep]),
             "points": engine.pair_points[keep],
