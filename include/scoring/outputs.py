@@ -33,7 +33,8 @@ SCORE_SCHEMA = pa.schema([("account_id", _S), ("as_of", pa.date32()), ("score", 
                           ("next_action", _S), ("lifecycle", _S), ("account_name", _S), ("abm_tier", pa.int64()), ("owner_email", _S), ("sdr_email", _S),
                           ("config_version", _S)])
 
-#: the score columns with few distinct values; the rest (ids, names, emails, numbers) are written plain
+#: the columns with few distinct values; the rest (ids, names, emails, times, most numbers) are written plain
+CONTRIB_DICTIONARY_COLUMNS = ["source", "signal", "base_points", "multiplier", "points", "adjustment", "reset", "role"]
 SCORE_DICTIONARY_COLUMNS = ["as_of", "band", "trend", "last_touch_signal", "next_action", "lifecycle", "abm_tier", "config_version"]
 
 

@@ -30,6 +30,7 @@ from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
     CHANGE_COLUMNS,
     CHANGE_SCHEMA,
+    CONTRIB_DICTIONARY_COLUMNS,
     CONTRIB_SCHEMA,
     DAILY_POINTS_SCHEMA,
     SCORE_DICTIONARY_COLUMNS,
@@ -250,7 +251,7 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
 
 
 def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pd.DataFrame, shard: int, shards: int) -> str:
-    lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA)
+    lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
     return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from include.scoring.arrowops import lookup, sort_order
+from include.scoring.arrowops import isin, lookup, sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.normalize import matches, url_path
 
@@ -65,16 +67,44 @@ def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
     return names[np.where(chosen == _UNSET, len(config.signals), chosen)]
 
 
-def _codes(values) -> np.ndarray:
-    """Integer codes of a column, nulls included as a value of their own."""
-    return pd.factorize(values, use_na_sentinel=False)[0]
+def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sort of a text column and where each run of equal values (nulls are one value)
+    starts in it. When nearly every value differs (event ids), sorting beats hashing."""
+    arr = to_arrow(values)
+    order = np.asarray(pc.sort_indices(arr).to_numpy(), dtype=np.int64)  # stable: a run keeps the rows' order
+    ordered = arr.take(order)
+    n = len(arr)
+    if n < 2:
+        return order, np.ones(n, bool)
+    head, tail = ordered.slice(0, n - 1), ordered.slice(1)
+    nulls = pc.and_(pc.is_null(head), pc.is_null(tail))
+    same = pc.or_(pc.fill_null(pc.equal(head, tail), False), nulls)
+    return order, np.r_[True, ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column, nulls included as a value of their own (only equality matters).
+    Text is hashed by Arrow, without turning the distinct values into Python strings."""
+    if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        return pd.factorize(values, use_na_sentinel=False)[0]
+    encoded = pc.dictionary_encode(to_arrow(values))
+    return np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _first_of_each(values: pd.Series) -> np.ndarray:
+    """True where a text value appears for the first time (nulls count as one value): `~duplicated()`."""
+    order, starts = _runs(values)
+    first = np.zeros(len(order), bool)
+    first[order[starts]] = True
+    return first
 
 
 def _target(events: pd.DataFrame, path: pd.Series) -> pd.Series:
     """What 'the same url or campaign' means per source for de-duplication."""
-    path = path.fillna("")
-    campaign = events["campaign_id"].astype("string").fillna("")
-    return pd.Series(np.where(events["source"] == "web", path, campaign), index=events.index)
+    path = to_arrow(path.fillna(""))
+    campaign = to_arrow(events["campaign_id"].astype("string").fillna(""))
+    web = pa.array(isin(events["source"], ["web"]))
+    return to_series(pc.if_else(web, path, campaign), events.index)
 
 
 def _who(frame: pd.DataFrame) -> pd.Series:
@@ -154,7 +184,7 @@ def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.D
 
     `events` are resolved rows with a `day` column (the processing day each belongs to).
     """
-    ev = events.drop_duplicates("event_id", keep="first").copy()  # an event counts once
+    ev = events[_first_of_each(events["event_id"])].copy()  # an event counts once
     path = url_path(ev["url"])
     ev["signal"] = classify(ev, config, path)
     bonus = _combination_bonus(ev, config, bonus_state)
