@@ -235,10 +235,14 @@ class Engine:
         p_len = self.points_ring.shape[1]
         weekly = np.empty((len(self.accounts), cfg.surge_baseline_weeks + 1))
         for week in range(weekly.shape[1]):
-            days = (today - 7 * week - np.arange(7)) % p_len  # ring positions of the week's days, newest first
-            lo, hi = days.min(), days.max()
-            # a week that does not wrap around the ring is a slice (a view), not a gathered copy
-            weekly[:, week] = self.points_ring[:, lo : hi + 1].sum(axis=1) if hi - lo == 6 else self.points_ring[:, days].sum(axis=1)
+            # the ring is column-major, so adding its day columns one by one reads memory in order
+            # (in the order the days were always added: by ring position unless the week wraps around)
+            days = (today - 7 * week - np.arange(7)) % p_len  # newest first
+            days = list(range(days.min(), days.max() + 1)) if days.max() - days.min() == 6 else list(days)
+            total = self.points_ring[:, days[0]].copy()
+            for day in days[1:]:
+                total += self.points_ring[:, day]
+            weekly[:, week] = total
         last7, baseline = weekly[:, 0], weekly[:, 1:]
         threshold = baseline.mean(axis=1) + cfg.surge_sigma * baseline.std(axis=1)
         return (last7 > threshold) & (last7 >= cfg.surge_min_points)
