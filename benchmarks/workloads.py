@@ -2,7 +2,7 @@
 
 - `day`: 100k accounts and one day of landing files at the generator's natural volume (about
   800k events on a campaign Tuesday) or scaled up (`volume`), plus the CRM;
-- `replay`: 100k accounts and 365 days of resolved events (about 4.6M at volume 0.04) with the daily CRM
+- `replay`: 100k accounts and 365 days of resolved events (about 10M at volume 0.095) with the daily CRM
   snapshots the score stage reads, built directly from the generator's ground truth (true account
   and person of each event), so the replay is measured without a year of upstream stages.
 """
