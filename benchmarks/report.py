@@ -14,8 +14,13 @@ def _load(folder: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _measured(part: dict) -> str:
+    code = part.get("measured")
+    return f"Measured on commit {code['commit']}, {code['date']}." if code else "Measured on an earlier commit (not recorded)."
+
+
 def _day_section(day: dict, title: str) -> list[str]:
-    lines = [f"## {title}", "", f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s).", ""]
+    lines = [f"## {title}", "", f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s). {_measured(day)}", ""]
     lines += ["| task | seconds | imports (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]
     per_stage: dict[str, float] = {}
     for r in day["stages"]:
@@ -65,7 +70,8 @@ def write_results(folder: Path, target: Path) -> None:
             "## Replay of 365 days",
             "",
             f"{replay['accounts']:,} accounts, {replay['days']} days, {replay['events']:,} resolved events: the score stage replays the whole history from an "
-            f"empty state (what happens after a config change), writing every day's scores, contributions, changes and daily points and a state checkpoint every 30 days.",
+            f"empty state (what happens after a config change), writing every day's scores, contributions, changes and daily points and a state checkpoint every 30 days. "
+            f"{_measured(replay)}",
             "",
             f"One process: **{r['seconds']:.1f} s**, peak RSS {r['peak_rss_mb']:,} MB (imports {r['import_seconds']:.1f} s).",
             "",

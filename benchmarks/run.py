@@ -133,6 +133,16 @@ def replay_benchmark(accounts: int, days: int, volume: float, shards: int) -> di
     return {"accounts": accounts, "days": days, "events": events, "result": result, "sharded": {"shards": shards, "wall_seconds": round(wall, 2), "results": sharded}}
 
 
+def measured() -> dict:
+    """Which code a result was measured on (results of different parts may come from different runs)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "include"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip())
+    except OSError:
+        commit, dirty = "unknown", False
+    return {"commit": commit + (" (with uncommitted changes to include/)" if dirty else ""), "date": date.today().isoformat()}
+
+
 def machine() -> dict:
     mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), None)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
@@ -157,12 +167,13 @@ def main() -> None:
     parts = args.only or ["day1m", "day5m", "replay"]
     facts = machine()
     (RESULTS / "machine.json").write_text(json.dumps(facts, indent=2))
+    code = measured()
     if "day1m" in parts:
-        (RESULTS / "day1m.json").write_text(json.dumps(day_benchmark("day1m", args.accounts, 1.3, 1), indent=2))
+        (RESULTS / "day1m.json").write_text(json.dumps(day_benchmark("day1m", args.accounts, 1.3, 1) | {"measured": code}, indent=2))
     if "day5m" in parts:
-        (RESULTS / "day5m.json").write_text(json.dumps(day_benchmark("day5m", args.accounts, 6.2, args.shards), indent=2))
+        (RESULTS / "day5m.json").write_text(json.dumps(day_benchmark("day5m", args.accounts, 6.2, args.shards) | {"measured": code}, indent=2))
     if "replay" in parts:
-        (RESULTS / "replay.json").write_text(json.dumps(replay_benchmark(args.accounts, 365, REPLAY_VOLUME, args.replay_shards), indent=2))
+        (RESULTS / "replay.json").write_text(json.dumps(replay_benchmark(args.accounts, 365, REPLAY_VOLUME, args.replay_shards) | {"measured": code}, indent=2))
     write_results(RESULTS, ROOT / "benchmarks" / "RESULTS.md")
     print(f"results: {ROOT / 'benchmarks' / 'RESULTS.md'}")
 
