@@ -28,6 +28,13 @@ def day_ns(day: date) -> int:
     return int(pd.Timestamp(day, tz="UTC").value)
 
 
+def times_ns(series: pd.Series) -> np.ndarray:
+    """Times as UTC nanoseconds since the epoch (NO_TIME where missing): the engine's time arrays."""
+    values = pd.to_datetime(series, utc=True)
+    out = values.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.where(values.isna().to_numpy(), NO_TIME, out).astype(np.int64)
+
+
 @dataclass
 class DayInput:
     """What one day brings: contributions (as integer-coded arrays) and the CRM's view of accounts."""

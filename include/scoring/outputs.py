@@ -159,9 +159,10 @@ def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray,
     return _change_frame(ids, day, "alert", rules, before[i], after[i], _money(before[i]), _money(after[i]), recipient, audience)
 
 
-def band_changes(account_ids: pd.Series, before: np.ndarray, after: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
-    """One row per account whose band moved (None when none did)."""
-    b0, b1 = band_codes(before, config), band_codes(after, config)
+def band_changes(account_ids: pd.Series, before: np.ndarray, after: np.ndarray, after_bands: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
+    """One row per account whose band moved (None when none did); `after_bands` are the band codes
+    of `after`, already worked out for the score rows."""
+    b0, b1 = band_codes(before, config), after_bands
     i = np.flatnonzero(b0 != b1)
     if not len(i):
         return None

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from include.scoring.arrowops import lookup, positions
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
-from include.scoring.engine import DayInput, Engine, day_ns
+from include.scoring.engine import DayInput, Engine, day_ns, times_ns
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
@@ -166,8 +166,7 @@ def _customers(data: DayData, day: date) -> np.ndarray:
         opps = data.opportunities
         closed = pd.to_datetime(opps["closed_at"], utc=True)
         won = opps["is_won"].fillna(False).astype(bool).to_numpy() & closed.notna().to_numpy()
-        won_ns = closed[won].dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        first_won = pd.Series(won_ns, index=opps["account_id"][won].to_numpy(dtype=object)).groupby(level=0).min()
+        first_won = pd.Series(times_ns(closed[won]), index=opps["account_id"][won].to_numpy(dtype=object)).groupby(level=0).min()
         rows = positions(data.accounts["account_id"], first_won.index)
         close_ns = np.full(len(rows), np.iinfo(np.int64).max, np.int64)
         close_ns[rows >= 0] = first_won.to_numpy()[rows[rows >= 0]]
@@ -185,7 +184,7 @@ def _encode(engine: Engine, contribs: pd.DataFrame) -> dict[str, np.ndarray]:
         "person": positions(contribs["person_key"], engine.person_names),
         "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
         "points": contribs["points"].to_numpy(dtype=float),
-        "time_ns": pd.to_datetime(contribs["event_time"], utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64),
+        "time_ns": times_ns(contribs["event_time"]),
         "reset": contribs["reset"].to_numpy(dtype=bool),
         "positive": (contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool),
     }
@@ -196,8 +195,9 @@ def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
     codes, uniques = pd.factorize(contribs["day"], sort=True)
     if len(codes) and (np.diff(codes) < 0).any():
         raise AssertionError("contributions must be sorted by day")
-    ends = np.cumsum(np.bincount(codes, minlength=len(uniques)))
-    return {d.toordinal(): (int(end - n), int(end)) for d, end, n in zip(uniques, ends, np.bincount(codes, minlength=len(uniques)), strict=True)}
+    counts = np.bincount(codes, minlength=len(uniques))
+    ends = np.cumsum(counts)
+    return {d.toordinal(): (int(end - n), int(end)) for d, end, n in zip(uniques, ends, counts, strict=True)}
 
 
 def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
@@ -238,12 +238,11 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     else:
         values, customer, touch_ns, touch_sig = {name: out[name][pos] for name in names}, inp.customer[pos], engine.touch_ns[pos], engine.touch_sig[pos]
     scores, band = score_table(day, config, _account_columns(data), values, customer, touch_ns, touch_sig, engine.signals)
-    ids = engine.accounts
-    rows = [{"account_id": ids[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
+    rows = [{"account_id": engine.accounts[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
              "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
     before, score = values["score_before"], values["score"]
     parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS)] if rows else []
-    parts += [p for p in (band_changes(data.accounts["account_id"], before, score, day, config), alert_changes(data.accounts, before, score, customer, day, config)) if p is not None]
+    parts += [p for p in (band_changes(data.accounts["account_id"], before, score, band, day, config), alert_changes(data.accounts, before, score, customer, day, config)) if p is not None]
     if not parts:
         return scores, band, pd.DataFrame(columns=CHANGE_COLUMNS)
     changes = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from include.scoring.arrowops import sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
-from include.scoring.engine import NO_DAY, NO_TIME, SCORE_RING, Engine
+from include.scoring.engine import NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
 from include.scoring.lake import Lake
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS
@@ -71,12 +71,6 @@ def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _ts(ns: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(np.where(ns == NO_TIME, np.datetime64("NaT"), ns.astype("datetime64[ns]")), utc=True)).dt.as_unit("us")
-
-
-def _ns(series: pd.Series) -> np.ndarray:
-    values = pd.to_datetime(series, utc=True)
-    out = values.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(values.isna().to_numpy(), NO_TIME, out).astype(np.int64)
 
 
 def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus: pd.DataFrame, config: ScoringConfig, shard: int = 0, shards: int = 1) -> str:
@@ -138,8 +132,8 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
     frame, pos = frame[ok], pos[ok]
     engine.acc[pos] = frame["accumulated"].to_numpy()
     engine.last_pos[pos] = [d.toordinal() if pd.notna(d) else NO_DAY for d in frame["last_positive_day"]]
-    engine.reset_ns[pos] = _ns(frame["reset_at"])
-    engine.touch_ns[pos] = _ns(frame["last_touch_at"])
+    engine.reset_ns[pos] = times_ns(frame["reset_at"])
+    engine.touch_ns[pos] = times_ns(frame["last_touch_at"])
     sig = {name: i for i, name in enumerate(engine.signals)}
     engine.touch_sig[pos] = frame["last_touch_signal"].map(sig).fillna(-1).astype(np.int64).to_numpy()
     engine.prev_score[pos] = frame["score"].to_numpy()
@@ -156,7 +150,7 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         ok = (rows >= 0) & (codes >= 0)
         persons = persons[ok]
         first = np.array([d.toordinal() for d in persons["first_positive_day"]], np.int64)
-        engine.set_pairs(rows[ok], codes[ok], first, _ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float))
+        engine.set_pairs(rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float))
     bonus = read_keep(lake, "state_bonus", day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
 
