@@ -237,22 +237,35 @@ class Engine:
         return out, changes
 
     def _surge(self, today: int) -> np.ndarray:
-        """Last 7 days' points above the account's own weekly mean + sigma * std of the weeks before."""
+        """Last 7 days' points above the account's own weekly mean + sigma * std of the weeks before.
+
+        Only accounts with at least the minimum points in the last 7 days can surge, so the baseline
+        is worked out for those rows alone (most accounts, most days, have none)."""
         cfg = self.config.trend
-        p_len = self.points_ring.shape[1]
-        weekly = np.empty((len(self.accounts), cfg.surge_baseline_weeks + 1))
-        for week in range(weekly.shape[1]):
-            # the ring is column-major, so adding its day columns one by one reads memory in order
-            # (in the order the days were always added: by ring position unless the week wraps around)
-            days = (today - 7 * week - np.arange(7)) % p_len  # newest first
-            days = list(range(days.min(), days.max() + 1)) if days.max() - days.min() == 6 else list(days)
-            total = self.points_ring[:, days[0]].copy()
-            for day in days[1:]:
-                total += self.points_ring[:, day]
-            weekly[:, week] = total
-        last7, baseline = weekly[:, 0], weekly[:, 1:]
+        last7 = self._week_sum(today, 0, slice(None))
+        rows = np.flatnonzero(last7 >= cfg.surge_min_points)
+        surge = np.zeros(len(self.accounts), bool)
+        if not len(rows):
+            return surge
+        baseline = np.empty((len(rows), cfg.surge_baseline_weeks + 1))  # column 0 unused: the rows' layout of every day before
+        for week in range(1, baseline.shape[1]):
+            baseline[:, week] = self._week_sum(today, week, rows)
+        baseline = baseline[:, 1:]
         threshold = baseline.mean(axis=1) + cfg.surge_sigma * baseline.std(axis=1)
-        return (last7 > threshold) & (last7 >= cfg.surge_min_points)
+        surge[rows] = last7[rows] > threshold
+        return surge
+
+    def _week_sum(self, today: int, week: int, rows) -> np.ndarray:
+        """Points of the 7 days ending `week` weeks before today, for `rows`. The ring is
+        column-major, so adding its day columns one by one reads memory in order (in the order
+        the days were always added: by ring position unless the week wraps around)."""
+        p_len = self.points_ring.shape[1]
+        days = (today - 7 * week - np.arange(7)) % p_len  # newest first
+        days = list(range(days.min(), days.max() + 1)) if days.max() - days.min() == 6 else list(days)
+        total = self.points_ring[rows, days[0]].copy()
+        for day in days[1:]:
+            total += self.points_ring[rows, day]
+        return total
 
     def load_rings(self, scores_by_offset: dict[int, np.ndarray], points_by_offset: dict[int, np.ndarray], today: int) -> None:
         """Rebuild the rings before stepping to `today` (an ordinal) from stored history:

@@ -18,7 +18,6 @@ SCORE_COLUMNS = [
     "next_action", "lifecycle", "account_name", "abm_tier", "owner_email", "sdr_email", "config_version",
 ]
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-CHANGE_COLUMNS = ["account_id", "as_of", "kind", "rule", "before", "after", "score_before", "score_after", "recipient", "audience"]
 
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
 #: Fixed schemas of the scoring outputs, so an empty day is written with the same types as a busy one.
@@ -123,23 +122,38 @@ def trend_codes(change_7d: np.ndarray, config: ScoringConfig) -> tuple[np.ndarra
     return np.where(change_7d >= flat, 0, np.where(change_7d <= -flat, 1, 2)), ["up", "down", "flat"]
 
 
-def _change_frame(account_ids, day: date, kind: str, rule, before, after, before_text, after_text, recipient=None, audience=None) -> pd.DataFrame:
+def change_table(account_ids: pa.Array, day: date, kind: str, rule, before: np.ndarray, after: np.ndarray,
+                 recipient: np.ndarray | None = None, audience: np.ndarray | None = None) -> pa.Table:
+    """Change rows (CHANGE_SCHEMA) built as Arrow: before and after as 2-decimal text beside the numbers."""
     n = len(account_ids)
-    return pd.DataFrame({
-        "account_id": account_ids, "as_of": [day] * n, "kind": kind, "rule": rule, "before": before_text, "after": after_text,
-        "score_before": before, "score_after": after,
-        "recipient": recipient if recipient is not None else np.full(n, None, dtype=object),
-        "audience": audience if audience is not None else np.full(n, None, dtype=object),
-    }, columns=CHANGE_COLUMNS)
+    none = pa.nulls(n, pa.string())
+    columns = [
+        account_ids, pa.array(np.full(n, day.toordinal() - _EPOCH_ORDINAL, np.int32)).view(pa.date32()), pa.repeat(pa.scalar(kind), n),
+        pa.array(rule, pa.string()) if isinstance(rule, np.ndarray) else pa.repeat(pa.scalar(rule), n),
+        pa.array(_money(before), pa.string()), pa.array(_money(after), pa.string()),
+        pa.array(np.asarray(before, dtype=float)), pa.array(np.asarray(after, dtype=float)),
+        none if recipient is None else pa.array(recipient, pa.string()), none if audience is None else pa.array(audience, pa.string()),
+    ]
+    return pa.Table.from_arrays(columns, schema=CHANGE_SCHEMA)
+
+
+def sorted_changes(parts: list[pa.Table]) -> pa.Table:
+    """The day's changes in one table, ordered by kind, account and rule (stable)."""
+    if not parts:
+        return CHANGE_SCHEMA.empty_table()
+    table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    order = pc.sort_indices(table, sort_keys=[("kind", "ascending"), ("account_id", "ascending"), ("rule", "ascending")])
+    return table.take(order)
 
 
 def _money(values: np.ndarray) -> np.ndarray:
-    return np.char.mod("%.2f", values.astype(float)).astype(object) if len(values) else np.array([], dtype=object)
+    return np.char.mod("%.2f", np.asarray(values, dtype=float)).astype(object) if len(values) else np.array([], dtype=object)
 
 
-def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
+def alert_changes(account_ids: pa.Array, accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date,
+                  config: ScoringConfig) -> pa.Table | None:
     """One alert per upward crossing of each threshold; customers' alerts go to the owner.
-    None when nothing crossed (most accounts, most days: no frame is built)."""
+    None when nothing crossed (most accounts, most days: no table is built)."""
     crossed = [(rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))) for rule in config.alerts]
     crossed = [(rule, i) for rule, i in crossed if len(i)]
     if not crossed:
@@ -155,16 +169,16 @@ def alert_changes(accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray,
     recipient[~usable] = None
     audience = np.where(customer[i], "owner", wanted).astype(object)
     rules = np.array([f"threshold_{rule.threshold:g}" for rule, _ in crossed], dtype=object)[rule_of]
-    ids = accounts["account_id"].iloc[i].to_numpy(dtype=object)
-    return _change_frame(ids, day, "alert", rules, before[i], after[i], _money(before[i]), _money(after[i]), recipient, audience)
+    return change_table(account_ids.take(i), day, "alert", rules, before[i], after[i], recipient, audience)
 
 
-def band_changes(account_ids: pd.Series, before: np.ndarray, after: np.ndarray, after_bands: np.ndarray, day: date, config: ScoringConfig) -> pd.DataFrame | None:
+def band_changes(account_ids: pa.Array, before: np.ndarray, after: np.ndarray, after_bands: np.ndarray, day: date, config: ScoringConfig) -> pa.Table | None:
     """One row per account whose band moved (None when none did); `after_bands` are the band codes
     of `after`, already worked out for the score rows."""
     b0, b1 = band_codes(before, config), after_bands
     i = np.flatnonzero(b0 != b1)
     if not len(i):
         return None
-    names = np.array([b.name for b in config.bands], dtype=object)
-    return _change_frame(account_ids.iloc[i].to_numpy(dtype=object), day, "band_change", "band", before[i], after[i], names[b0[i]], names[b1[i]])
+    names = [b.name for b in config.bands]
+    table = change_table(account_ids.take(i), day, "band_change", "band", before[i], after[i])
+    return table.set_column(4, "before", labels(b0[i], names)).set_column(5, "after", labels(b1[i], names))

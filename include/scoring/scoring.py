@@ -28,7 +28,6 @@ from include.scoring.engine import DayInput, Engine, day_ns, times_ns
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
-    CHANGE_COLUMNS,
     CHANGE_SCHEMA,
     CONTRIB_DICTIONARY_COLUMNS,
     CONTRIB_SCHEMA,
@@ -38,8 +37,10 @@ from include.scoring.outputs import (
     account_columns,
     alert_changes,
     band_changes,
+    change_table,
     daily_points_table,
     score_table,
+    sorted_changes,
 )
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
@@ -228,7 +229,7 @@ def _account_columns(data: DayData) -> dict:
     return data.derived["columns"]
 
 
-def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pa.Table]:
     """The day's score rows (with each row's band code) and its changes."""
     pos = _positions(engine, data)
     names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge", "score_before")
@@ -237,22 +238,29 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
         values, customer, touch_ns, touch_sig = {name: out[name].copy() for name in names}, inp.customer.copy(), engine.touch_ns.copy(), engine.touch_sig.copy()
     else:
         values, customer, touch_ns, touch_sig = {name: out[name][pos] for name in names}, inp.customer[pos], engine.touch_ns[pos], engine.touch_sig[pos]
-    scores, band = score_table(day, config, _account_columns(data), values, customer, touch_ns, touch_sig, engine.signals)
-    rows = [{"account_id": engine.accounts[c["account"]], "as_of": day, "kind": c["kind"], "rule": c["rule"], "before": f"{c['score_before']:.2f}", "after": f"{c['score_after']:.2f}",
-             "score_before": c["score_before"], "score_after": c["score_after"], "recipient": None, "audience": None} for c in step_changes]
+    static = _account_columns(data)
+    scores, band = score_table(day, config, static, values, customer, touch_ns, touch_sig, engine.signals)
     before, score = values["score_before"], values["score"]
-    parts = [pd.DataFrame(rows, columns=CHANGE_COLUMNS)] if rows else []
-    parts += [p for p in (band_changes(data.accounts["account_id"], before, score, band, day, config), alert_changes(data.accounts, before, score, customer, day, config)) if p is not None]
-    if not parts:
-        return scores, band, pd.DataFrame(columns=CHANGE_COLUMNS)
-    changes = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return scores, band, changes.sort_values(["kind", "account_id", "rule"], kind="stable").reset_index(drop=True)
+    parts = [change_table(pa.array(list(engine.accounts[[c["account"] for c in group]]), pa.string()), day, "reset", rule,
+                          np.array([c["score_before"] for c in group], float), np.array([c["score_after"] for c in group], float))
+             for rule, group in _by_rule(step_changes)]
+    parts += [p for p in (band_changes(static["account_id"], before, score, band, day, config),
+                          alert_changes(static["account_id"], data.accounts, before, score, customer, day, config)) if p is not None]
+    return scores, band, sorted_changes(parts)
 
 
-def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pd.DataFrame, shard: int, shards: int) -> str:
+def _by_rule(step_changes: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The engine's reset changes grouped by rule, in the order the rules first appear."""
+    groups: dict[str, list[dict]] = {}
+    for change in step_changes:
+        groups.setdefault(change["rule"], []).append(change)
+    return list(groups.items())
+
+
+def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
     lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
-    lake.write_part("changes", day, shard, shards, changes.astype({"score_before": float, "score_after": float}), schema=CHANGE_SCHEMA)
+    lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
     return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS)
 
 
@@ -302,8 +310,10 @@ def run_days(
                         writer.drain()  # a checkpoint is only saved once the days before it are on disk
                         save_state(lake, day, engine, inp.present, after_block, config, shard, shards)
                 counts = np.bincount(band, minlength=len(config.bands))
+                kinds = pc.value_counts(changes["kind"]).to_pylist()
+                kinds = {k["values"]: k["counts"] for k in kinds}
                 result = ScoreResult(day, scores.num_rows, {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
-                                     int((changes["kind"] == "reset").sum()), int((changes["kind"] == "alert").sum()), int((changes["kind"] == "band_change").sum()), "", config.version, path)
+                                     kinds.get("reset", 0), kinds.get("alert", 0), kinds.get("band_change", 0), "", config.version, path)
                 yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
             bonus = after_block if after_block is not None else bonus_memory(contribs, bonus, config)
 
