@@ -45,6 +45,7 @@ DATA_FILE = "part-00000.parquet"
 _PART = re.compile(r"^part-(\d{5})-of-(\d{5})\.parquet$")
 _TMP_PREFIX = "_tmp_"
 _OLD_PREFIX = "_old_"
+_EPOCH = date(1970, 1, 1)
 
 
 def day_str(day: date) -> str:
@@ -316,7 +317,7 @@ class Lake:
             if table is None:
                 continue
             if add_day:
-                table = table.append_column("dt", pa.array([day] * table.num_rows, pa.date32()))
+                table = table.append_column("dt", pa.array(np.full(table.num_rows, (day - _EPOCH).days, np.int32)).view(pa.date32()))
             tables.append(table)
         if not tables:
             return None

@@ -53,7 +53,10 @@ def labels(codes: np.ndarray, names: list) -> pa.Array:
     labels without a Python string per row."""
     codes = np.asarray(codes, dtype=np.int64)
     outside = (codes < 0) | (codes >= len(names))
-    return pa.array(list(names), pa.string()).take(pa.array(np.where(outside, 0, codes), mask=outside))
+    table = pa.array(list(names), pa.string())
+    if not outside.any():  # the usual case: no null mask to build
+        return table.take(pa.array(codes))
+    return table.take(pa.array(np.where(outside, 0, codes), mask=outside))
 
 
 def account_columns(accounts: pd.DataFrame) -> dict[str, pa.Array]:

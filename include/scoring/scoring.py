@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,11 +44,12 @@ from include.scoring.outputs import (
     sorted_changes,
 )
 from include.scoring.sharding import shard_of
-from include.scoring.signals import BONUS_STATE_COLUMNS, CONTRIB_COLUMNS, bonus_memory, contributions
+from include.scoring.signals import BONUS_STATE_COLUMNS, bonus_memory, contributions
 from include.scoring.state_io import account_keep, load_history_rings, load_state, read_keep, save_state, state_meta, state_persons
 from include.scoring.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
 ACCOUNT_INPUT = ["account_id", "name", "lifecycle", "abm_tier", "owner_email", "sdr_email"]
 
@@ -117,9 +119,19 @@ class Snapshots:
         self._last = (key, data)
         return data
 
+    def _prefetch(self, days: list[date]) -> None:
+        """Digest the days' snapshots two at a time: hashing and reading release the GIL, and a
+        year of snapshots is hundreds of files."""
+        todo = [(dataset, day) for day in days for dataset in ("valid/crm/accounts", "valid/crm/opportunities") if (dataset, day) not in self._sums]
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-digest") as pool:
+            for key, digest in zip(todo, pool.map(lambda key: self.lake.checksum(*key), todo), strict=True):
+                self._sums[key] = digest
+
     def universe(self, days: list[date]) -> pd.Index:
         """Every account of the days' CRM snapshots (of the shard), sorted: the engine's rows.
         A snapshot equal to the one before adds nothing and is not read."""
+        if len(days) > 1:
+            self._prefetch(days)
         chunks, previous = [], None
         for day in days:
             key = self._checksum("valid/crm/accounts", day)
@@ -155,9 +167,11 @@ def _check_resolved(lake: Lake, days: list[date]) -> None:
 
 
 def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
+    """The days' resolved events with `day`, the day each belongs to, as days since 1970-01-01
+    (integers sort, hash and group far faster than a million date objects)."""
     table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True, keep=keep)
-    frame = table.to_pandas()
-    return frame.rename(columns={"dt": "day"})
+    at = table.schema.get_field_index("dt")
+    return table.set_column(at, "day", table.column(at).cast(pa.int32())).to_pandas()
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -193,12 +207,11 @@ def _encode(engine: Engine, contribs: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
     """Row range of each day (as an ordinal) in contributions sorted by day."""
-    codes, uniques = pd.factorize(contribs["day"], sort=True)
-    if len(codes) and (np.diff(codes) < 0).any():
+    days = contribs["day"].to_numpy(dtype=np.int64)
+    if len(days) and (np.diff(days) < 0).any():
         raise AssertionError("contributions must be sorted by day")
-    counts = np.bincount(codes, minlength=len(uniques))
-    ends = np.cumsum(counts)
-    return {d.toordinal(): (int(end - n), int(end)) for d, end, n in zip(uniques, ends, counts, strict=True)}
+    uniques, starts, counts = np.unique(days, return_index=True, return_counts=True)
+    return {int(d) + _EPOCH_ORDINAL: (int(start), int(start + n)) for d, start, n in zip(uniques, starts, counts, strict=True)}
 
 
 def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
@@ -257,8 +270,8 @@ def _by_rule(step_changes: list[dict]) -> list[tuple[str, list[dict]]]:
     return list(groups.items())
 
 
-def _write_day(lake: Lake, day: date, contribs: pd.DataFrame, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
-    lake.write_part("contributions", day, shard, shards, contribs.drop(columns=["day"]).reset_index(drop=True), schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
+def _write_day(lake: Lake, day: date, contribs: pa.Table, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
+    lake.write_part("contributions", day, shard, shards, contribs, schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
     return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS)
@@ -280,9 +293,16 @@ def run_days(
     signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
     engine = None
     last = days[-1]
-    with BackgroundWriter() if write else nullcontext() as writer:  # the days' files are written while the next days are computed
-        for block in _blocks(days, block_days, checkpoint_every):
-            contribs = contributions(_resolved(lake, block, keep), config, bonus)
+    blocks = _blocks(days, block_days, checkpoint_every)
+    # the days' files are written while the next days are computed, and the next block's events are read meanwhile
+    with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolved-reader") as reader:
+        upcoming = reader.submit(_resolved, lake, blocks[0], keep)
+        for n, block in enumerate(blocks):
+            events = upcoming.result()
+            if n + 1 < len(blocks):
+                upcoming = reader.submit(_resolved, lake, blocks[n + 1], keep)
+            contribs = contributions(events, config, bonus)
+            del events
             block_persons = pd.Index(contribs["person_key"].dropna().astype("str").unique())  # Arrow-backed text: lookups without Python strings
             if engine is None:
                 engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons.to_series()], ignore_index=True).unique()))
@@ -293,10 +313,11 @@ def run_days(
                 engine.extend_persons(block_persons)
             spans = _day_spans(contribs)
             codes = _encode(engine, contribs)
+            # converted once per block; each day's file is a zero-copy slice of it
+            contrib_rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if writer is not None else None
             after_block = None
             for day in block:
                 lo, hi = spans.get(day.toordinal(), (0, 0))
-                today = contribs.iloc[lo:hi]
                 data = snapshot(day)
                 inp = _day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
                 out, step_changes = engine.step(inp)
@@ -304,7 +325,7 @@ def run_days(
                 path = ""
                 if writer is not None:
                     path = lake.url("scores", day)
-                    writer.submit(_write_day, lake, day, today[CONTRIB_COLUMNS + ["role"]], scores, changes, shard, shards)
+                    writer.submit(_write_day, lake, day, contrib_rows.slice(lo, hi - lo), scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
                         after_block = bonus_memory(contribs, bonus, config)
                         writer.drain()  # a checkpoint is only saved once the days before it are on disk
