@@ -179,32 +179,51 @@ def bonus_memory(contribs: pd.DataFrame, before: pd.DataFrame, config: ScoringCo
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+def _group_keys(*codes: np.ndarray) -> np.ndarray:
+    """One int64 key per row for the combination of non-negative code columns: packed into the
+    bits of one integer when they fit (one hash or sort instead of one per column), else
+    re-densified column by column."""
+    key = np.zeros(len(codes[0]), np.int64)
+    if not len(key):
+        return key
+    bits = [max(int(c.max()), 1).bit_length() for c in codes]
+    if sum(bits) <= 62:
+        for column, width in zip(codes, bits, strict=True):
+            key = (key << width) | column.astype(np.int64)
+        return key
+    for column in codes:
+        key, _ = pd.factorize(key * (int(column.max()) + 1) + column)
+    return key
+
+
 def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> pd.DataFrame:
     """Points per resolved event, plus one-off bonus rows, given the bonus memory before them.
 
     `events` are resolved rows with a `day` column (the processing day each belongs to).
     """
-    ev = events[_first_of_each(events["event_id"])].copy()  # an event counts once
+    first = _first_of_each(events["event_id"])
+    ev = events[first] if not first.all() else events.copy(deep=False)  # an event counts once
     path = url_path(ev["url"])
     ev["signal"] = classify(ev, config, path)
     bonus = _combination_bonus(ev, config, bonus_state)
-    points_of = config.signal_points()
-    ev["target"] = _target(ev, path)  # bonus rows are never de-duplicated: their target does not matter
+    # what 'the same url or campaign' is, as codes (bonus rows, never de-duplicated, get -1)
+    ev["target"] = _codes(_target(ev, path))
     ev = ev[["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "role", "target"]]
-    ev = pd.concat([ev, bonus], ignore_index=True) if len(bonus) else ev
-    ev["base_points"] = lookup(ev["signal"], pd.Series(points_of, dtype=float)).astype(float)
+    ev = pd.concat([ev, bonus.assign(target=-1)], ignore_index=True) if len(bonus) else ev
+    ev = ev.take(sort_order(ev, ["day", "event_time", "event_id"])).reset_index(drop=True)
+    ev["base_points"] = lookup(ev["signal"], pd.Series(config.signal_points(), dtype=float)).astype(float)
     ev["multiplier"] = lookup(ev["role"], pd.Series(config.points.role_multipliers, dtype=float)).astype(float).fillna(1.0)
     ev["points"] = ev["base_points"] * ev["multiplier"]
     ev["adjustment"] = pd.Series(pd.NA, index=ev.index, dtype="string")
-    ev = ev.take(sort_order(ev, ["day", "event_time", "event_id"])).reset_index(drop=True)
     day, account, signal = _codes(ev["day"]), _codes(ev["account_id"]), _codes(ev["signal"])
     # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
-    key = pd.DataFrame({"day": day, "account": account, "person": _codes(ev["person_key"]), "signal": signal, "target": _codes(ev["target"])})
-    repeat = key.duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
+    target = ev["target"].to_numpy(dtype=np.int64) + 1
+    key = _group_keys(day, account, _codes(ev["person_key"]), signal, target)
+    repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
     ev.loc[repeat, "points"] = 0.0
     ev.loc[repeat, "adjustment"] = "duplicate"
     cap = config.points.daily_cap
-    running = ev["points"].groupby([day, account, signal], sort=False).cumsum()
+    running = ev["points"].groupby(_group_keys(day, account, signal), sort=False).cumsum()
     allowed = np.clip(cap - (running - ev["points"]), 0, None)
     capped = ev["points"] > allowed
     ev.loc[capped, "adjustment"] = ev.loc[capped, "adjustment"].fillna("daily_cap")
