@@ -149,8 +149,9 @@ def sorted_changes(parts: list[pa.Table]) -> pa.Table:
     return table.take(order)
 
 
-def _money(values: np.ndarray) -> np.ndarray:
-    return np.char.mod("%.2f", np.asarray(values, dtype=float)).astype(object) if len(values) else np.array([], dtype=object)
+def _money(values: np.ndarray) -> list[str]:
+    """2-decimal text ("%.2f"), formatted by Python: a few thousand values a day at most."""
+    return [f"{v:.2f}" for v in np.asarray(values, dtype=float).tolist()]
 
 
 def alert_changes(account_ids: pa.Array, accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date,

@@ -45,7 +45,16 @@ from include.scoring.outputs import (
 )
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS, bonus_memory, contributions
-from include.scoring.state_io import account_keep, load_history_rings, load_state, read_keep, save_state, state_meta, state_persons
+from include.scoring.state_io import (
+    account_keep,
+    load_history_rings,
+    load_state,
+    read_keep,
+    state_meta,
+    state_persons,
+    state_tables,
+    write_state,
+)
 from include.scoring.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
@@ -328,8 +337,8 @@ def run_days(
                     writer.submit(_write_day, lake, day, contrib_rows.slice(lo, hi - lo), scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
                         after_block = bonus_memory(contribs, bonus, config)
-                        writer.drain()  # a checkpoint is only saved once the days before it are on disk
-                        save_state(lake, day, engine, inp.present, after_block, config, shard, shards)
+                        # queued behind the days before it (one writer, in order): a checkpoint only lands once they are on disk
+                        writer.submit(write_state, lake, day, state_tables(day, engine, inp.present, after_block, config), shard, shards)
                 counts = np.bincount(band, minlength=len(config.bands))
                 kinds = pc.value_counts(changes["kind"]).to_pylist()
                 kinds = {k["values"]: k["counts"] for k in kinds}

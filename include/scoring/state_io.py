@@ -73,7 +73,9 @@ def _ts(ns: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(np.where(ns == NO_TIME, np.datetime64("NaT"), ns.astype("datetime64[ns]")), utc=True)).dt.as_unit("us")
 
 
-def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus: pd.DataFrame, config: ScoringConfig, shard: int = 0, shards: int = 1) -> str:
+def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataFrame, config: ScoringConfig) -> dict:
+    """The state at the end of `day` as the four tables of a checkpoint, copied out of the engine
+    (which goes on to the next day while a background writer stores them)."""
     idx = np.flatnonzero(present)
     accounts = engine.accounts.to_numpy(dtype=object)
     signals = np.array(engine.signals + ["?"], dtype=object)
@@ -107,10 +109,16 @@ def save_state(lake: Lake, day: date, engine: Engine, present: np.ndarray, bonus
     persons = _sorted(persons, ["account_id", "person_key"])
     bonus = _sorted(bonus, ["account_id", "person_key"]) if len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
     meta = {"day": day.isoformat(), "config_version": config.version, "fingerprint": config.fingerprint()}
-    lake.write_part("state_ledger", day, shard, shards, _sorted(ledger, ["account_id", "signal"]), schema=LEDGER_SCHEMA)
-    lake.write_part("state_persons", day, shard, shards, persons, schema=PERSONS_SCHEMA)
-    lake.write_part("state_bonus", day, shard, shards, bonus, schema=BONUS_SCHEMA)
-    return lake.write_part("state", day, shard, shards, _sorted(frame, ["account_id"]), schema=ACCOUNT_STATE_SCHEMA, metadata=meta)
+    return {"ledger": _sorted(ledger, ["account_id", "signal"]), "persons": persons, "bonus": bonus, "accounts": _sorted(frame, ["account_id"]), "meta": meta}
+
+
+def write_state(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> str:
+    """Store a checkpoint; the account table (with the config fingerprint) goes last, so a state
+    partition is only usable once its companions are complete."""
+    lake.write_part("state_ledger", day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA)
+    lake.write_part("state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA)
+    lake.write_part("state_bonus", day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA)
+    return lake.write_part("state", day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"])
 
 
 def state_meta(lake: Lake, day: date) -> dict | None:

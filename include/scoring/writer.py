@@ -1,9 +1,10 @@
 """Lake writes on one background thread, so a replay computes day D+1 while day D is written.
 
 Parquet encoding and compression run in Arrow's C++ without the GIL, so the thread uses a second
-core. Writes run in submission order (one thread), at most `depth` days wait (memory stays bounded),
-and the first error is raised in the caller at its next submit, drain or close: nothing is lost
-silently. `drain()` before anything that must see the files (a state checkpoint, the last day).
+core. Writes run in submission order (one thread), at most `depth` wait (memory stays bounded),
+and once one fails the writes queued after it are skipped: a state checkpoint queued behind its
+days never lands when one of them did not. The first error is raised in the caller at its next
+submit, drain or close: nothing is lost silently. `drain()` before reading back what was written.
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class BackgroundWriter:
-    def __init__(self, depth: int = 3):
+    def __init__(self, depth: int = 10):
         self.depth = depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer")
         self._pending: deque[Future] = deque()
+        self._failed: BaseException | None = None
 
     def submit(self, write: Callable, *args, **kwargs) -> None:
         while len(self._pending) >= self.depth:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(write, *args, **kwargs))
+        self._pending.append(self._pool.submit(self._run, write, args, kwargs))
+
+    def _run(self, write: Callable, args: tuple, kwargs: dict):
+        if self._failed is not None:
+            raise RuntimeError(f"not written: an earlier write failed ({self._failed})")
+        try:
+            return write(*args, **kwargs)
+        except BaseException as exc:
+            self._failed = exc
+            raise
 
     def drain(self) -> None:
         """Wait for every submitted write; raise the first error."""

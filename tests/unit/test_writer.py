@@ -1,0 +1,73 @@
+"""The background writer of the score stage: in order, bounded, and nothing after a failure lands.
+
+A state checkpoint is queued behind the days before it; if one of those days fails to write, the
+checkpoint must not land (a later run would otherwise start from a state whose days are missing).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from include.scoring.writer import BackgroundWriter
+
+
+def test_writes_run_in_submission_order_and_drain_waits_for_all():
+    done: list[int] = []
+    with BackgroundWriter(depth=2) as writer:
+        for n in range(20):
+            writer.submit(done.append, n)
+        writer.drain()
+        assert done == list(range(20))
+
+
+def test_at_most_depth_writes_wait():
+    release = threading.Event()
+    started: list[int] = []
+
+    def slow(n: int) -> None:
+        started.append(n)
+        release.wait(5)
+
+    writer = BackgroundWriter(depth=3)
+    try:
+        for n in range(3):
+            writer.submit(slow, n)
+        assert len(writer._pending) == 3
+        blocked = threading.Thread(target=writer.submit, args=(slow, 3))
+        blocked.start()
+        blocked.join(0.3)
+        assert blocked.is_alive(), "a fourth write must wait while three are queued"
+        release.set()
+        blocked.join(5)
+        assert not blocked.is_alive()
+    finally:
+        release.set()
+        writer.close()
+    assert started == [0, 1, 2, 3]
+
+
+def test_first_error_is_raised_and_later_writes_are_skipped():
+    written: list[str] = []
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    writer = BackgroundWriter(depth=10)
+    writer.submit(written.append, "day 1")
+    writer.submit(fail)
+    writer.submit(written.append, "checkpoint")  # queued behind the failed day: must not land
+    with pytest.raises(OSError, match="disk full"):
+        writer.drain()
+    writer.close(wait_only=True)  # what leaving the `with` block after the error does
+    assert written == ["day 1"]
+
+
+def test_an_error_elsewhere_wins_and_queued_writes_still_finish():
+    written: list[int] = []
+    with pytest.raises(ValueError, match="scoring failed"):
+        with BackgroundWriter() as writer:
+            writer.submit(written.append, 1)
+            raise ValueError("scoring failed")
+    assert written == [1]
