@@ -79,11 +79,15 @@ class Engine:
         self.pair_points = np.zeros(0)
         self.cursor = 0  # ring position of "today"
 
-    def extend_persons(self, persons) -> None:
-        """Add persons first seen in a later block of days (existing codes keep their meaning)."""
-        new = pd.Index(persons)[positions(persons, self.person_names) < 0]
-        if len(new):
-            self.person_names = self.person_names.append(new)
+    def person_codes(self, persons: pd.Index) -> np.ndarray:
+        """The code of each of `persons` (distinct, no nulls), adding those first seen in this block
+        of days at the end (existing codes keep their meaning): one lookup in the persons' table."""
+        codes = positions(persons, self.person_names)
+        new = codes < 0
+        if new.any():
+            codes[new] = len(self.person_names) + np.arange(int(new.sum()))
+            self.person_names = self.person_names.append(persons[new])
+        return codes
 
     # -------------------------------------------------------------------------------------------
     def _scale(self, factor: np.ndarray) -> None:

@@ -158,12 +158,13 @@ class Lake:
 
     def write_part(
         self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None,
-        dictionary: bool | list[str] = True,
+        dictionary: bool | list[str] = True, no_statistics: Iterable[str] = (),
     ) -> str:
         """Write shard `shard` of `shards` of a partition (temp file, then rename). Files of
         another layout (another shard count, or a single-writer file) are removed first.
         `dictionary`: the columns to dictionary-encode (a column with a value per row, such as an
-        id, gains nothing from it and costs a hash per value)."""
+        id, gains nothing from it and costs a hash per value). `no_statistics`: columns written
+        without min/max statistics (ids and emails: their range over a file prunes nothing)."""
         table = _as_table(table, schema)
         if metadata:
             table = table.replace_schema_metadata({"engagement": json.dumps(metadata, sort_keys=True)})
@@ -188,7 +189,9 @@ class Lake:
         tmp = posixpath.join(folder, f"{own_temp}{uuid.uuid4().hex[:12]}.parquet")
         try:
             with self.fs.open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", row_group_size=256_000, use_dictionary=dictionary)
+                skip = set(no_statistics)
+                statistics = [name for name in table.column_names if name not in skip] if skip else True
+                pq.write_table(table, fh, compression="zstd", row_group_size=256_000, use_dictionary=dictionary, write_statistics=statistics)
             self.fs.mv(tmp, final)
         except BaseException:
             if self.fs.exists(tmp):

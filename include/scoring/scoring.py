@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.arrowops import lookup, positions
+from include.scoring.arrowops import lookup, positions, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
 from include.scoring.engine import DayInput, Engine, day_ns, times_ns
@@ -34,6 +34,7 @@ from include.scoring.outputs import (
     CONTRIB_SCHEMA,
     DAILY_POINTS_SCHEMA,
     SCORE_DICTIONARY_COLUMNS,
+    SCORE_NO_STATISTICS,
     SCORE_SCHEMA,
     account_columns,
     alert_changes,
@@ -199,13 +200,16 @@ def _customers(data: DayData, day: date) -> np.ndarray:
     return data.derived["crm_customer"] | (data.derived["won_close_ns"] < day_ns(day + timedelta(days=1)))
 
 
-def _encode(engine: Engine, contribs: pd.DataFrame) -> dict[str, np.ndarray]:
+def _encode(engine: Engine, contribs: pd.DataFrame, persons: pa.DictionaryArray) -> dict[str, np.ndarray]:
     """A block's contributions as the engine's codes (account and person rows, signal), computed
-    once per block of days: the persons' lookup table grows with the replay."""
+    once per block of days; `persons` is the block's person_key dictionary-encoded. The persons
+    first seen in the block join the engine's table."""
     signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
+    person_code = np.append(engine.person_codes(pd.Index(to_series(persons.dictionary))), -1)  # -1: no person
+    person_row = np.asarray(pc.fill_null(persons.indices, len(persons.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
     return {
         "acc": positions(contribs["account_id"], engine.accounts),
-        "person": positions(contribs["person_key"], engine.person_names),
+        "person": person_code[person_row],
         "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
         "points": contribs["points"].to_numpy(dtype=float),
         "time_ns": times_ns(contribs["event_time"]),
@@ -283,7 +287,7 @@ def _write_day(lake: Lake, day: date, contribs: pa.Table, scores: pa.Table, chan
     lake.write_part("contributions", day, shard, shards, contribs, schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
-    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS)
+    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS, no_statistics=SCORE_NO_STATISTICS)
 
 
 def run_days(
@@ -312,16 +316,15 @@ def run_days(
                 upcoming = reader.submit(_resolved, lake, blocks[n + 1], keep)
             contribs = contributions(events, config, bonus)
             del events
-            block_persons = pd.Index(contribs["person_key"].dropna().astype("str").unique())  # Arrow-backed text: lookups without Python strings
+            persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
+            block_persons = pd.Index(to_series(persons.dictionary))  # Arrow-backed text: lookups without Python strings
             if engine is None:
                 engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons.to_series()], ignore_index=True).unique()))
                 if initial:
                     load_state(lake, initial, engine, keep)
                     load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
-            else:
-                engine.extend_persons(block_persons)
             spans = _day_spans(contribs)
-            codes = _encode(engine, contribs)
+            codes = _encode(engine, contribs, persons)
             # converted once per block; each day's file is a zero-copy slice of it
             contrib_rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if writer is not None else None
             after_block = None
