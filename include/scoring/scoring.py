@@ -184,6 +184,11 @@ def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
     return table.set_column(at, "day", table.column(at).cast(pa.int32())).to_pandas()
 
 
+def _block_contributions(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame) -> pd.DataFrame:
+    """The contributions of a block of days, given the bonus memory before it."""
+    return contributions(_resolved(lake, days, keep), config, bonus)
+
+
 def _customers(data: DayData, day: date) -> np.ndarray:
     """Per snapshot row: a customer on day D (lifecycle customer in the CRM, or an opportunity won
     and closed by the end of D). What depends only on the snapshot is worked out once for it."""
@@ -307,15 +312,15 @@ def run_days(
     engine = None
     last = days[-1]
     blocks = _blocks(days, block_days, checkpoint_every)
-    # the days' files are written while the next days are computed, and the next block's events are read meanwhile
-    with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolved-reader") as reader:
-        upcoming = reader.submit(_resolved, lake, blocks[0], keep)
+    # The days' files are written while the next days are computed, and the next block's events are
+    # read and turned into contributions meanwhile (they need only the bonus memory after this block).
+    with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
+        upcoming = reader.submit(_block_contributions, lake, blocks[0], keep, config, bonus)
         for n, block in enumerate(blocks):
-            events = upcoming.result()
+            contribs = upcoming.result()
+            after_block = bonus_memory(contribs, bonus, config)
             if n + 1 < len(blocks):
-                upcoming = reader.submit(_resolved, lake, blocks[n + 1], keep)
-            contribs = contributions(events, config, bonus)
-            del events
+                upcoming = reader.submit(_block_contributions, lake, blocks[n + 1], keep, config, after_block)
             persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
             block_persons = pd.Index(to_series(persons.dictionary))  # Arrow-backed text: lookups without Python strings
             if engine is None:
@@ -327,7 +332,6 @@ def run_days(
             codes = _encode(engine, contribs, persons)
             # converted once per block; each day's file is a zero-copy slice of it
             contrib_rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if writer is not None else None
-            after_block = None
             for day in block:
                 lo, hi = spans.get(day.toordinal(), (0, 0))
                 data = snapshot(day)
@@ -339,7 +343,6 @@ def run_days(
                     path = lake.url("scores", day)
                     writer.submit(_write_day, lake, day, contrib_rows.slice(lo, hi - lo), scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
-                        after_block = bonus_memory(contribs, bonus, config)
                         # queued behind the days before it (one writer, in order): a checkpoint only lands once they are on disk
                         writer.submit(write_state, lake, day, state_tables(day, engine, inp.present, after_block, config), shard, shards)
                 counts = np.bincount(band, minlength=len(config.bands))
@@ -348,7 +351,7 @@ def run_days(
                 result = ScoreResult(day, scores.num_rows, {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
                                      kinds.get("reset", 0), kinds.get("alert", 0), kinds.get("band_change", 0), "", config.version, path)
                 yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
-            bonus = after_block if after_block is not None else bonus_memory(contribs, bonus, config)
+            bonus = after_block
 
 
 def _bonus_from_state(lake: Lake, day: date, keep) -> pd.DataFrame:
