@@ -184,9 +184,11 @@ def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
     return table.set_column(at, "day", table.column(at).cast(pa.int32())).to_pandas()
 
 
-def _block_contributions(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame) -> pd.DataFrame:
-    """The contributions of a block of days, given the bonus memory before it."""
-    return contributions(_resolved(lake, days, keep), config, bonus)
+def _block_contributions(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contributions of a block of days, given the bonus memory before it, and the bonus
+    memory after it (what the next block starts from, and what a checkpoint at its end stores)."""
+    contribs = contributions(_resolved(lake, days, keep), config, bonus)
+    return contribs, bonus_memory(contribs, bonus, config)
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -317,8 +319,7 @@ def run_days(
     with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
         upcoming = reader.submit(_block_contributions, lake, blocks[0], keep, config, bonus)
         for n, block in enumerate(blocks):
-            contribs = upcoming.result()
-            after_block = bonus_memory(contribs, bonus, config)
+            contribs, after_block = upcoming.result()
             if n + 1 < len(blocks):
                 upcoming = reader.submit(_block_contributions, lake, blocks[n + 1], keep, config, after_block)
             persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
