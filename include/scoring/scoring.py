@@ -184,11 +184,26 @@ def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
     return table.set_column(at, "day", table.column(at).cast(pa.int32())).to_pandas()
 
 
-def _block_contributions(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The contributions of a block of days, given the bonus memory before it, and the bonus
-    memory after it (what the next block starts from, and what a checkpoint at its end stores)."""
+@dataclass
+class PreparedBlock:
+    """What a block of days needs before its first day is stepped."""
+
+    contribs: pd.DataFrame
+    after: pd.DataFrame  # the bonus memory after the block: the next block's start, a checkpoint's content
+    persons: pa.DictionaryArray  # the contributions' person_key, dictionary-encoded
+    spans: dict[int, tuple[int, int]]  # each day's rows
+    rows: pa.Table | None  # the contributions as written (each day's file is a zero-copy slice)
+    codes: dict[str, np.ndarray] | None  # the engine's codes; None until the engine exists
+
+
+def _prepare_block(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame, engine: Engine | None, write: bool) -> PreparedBlock:
+    """Read a block's events and work out its contributions, given the bonus memory before it
+    (on the reader thread while the block before is stepped)."""
     contribs = contributions(_resolved(lake, days, keep), config, bonus)
-    return contribs, bonus_memory(contribs, bonus, config)
+    persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
+    rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if write else None
+    return PreparedBlock(contribs, bonus_memory(contribs, bonus, config), persons, _day_spans(contribs), rows,
+                         _encode(engine, contribs, persons) if engine is not None else None)
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -314,25 +329,23 @@ def run_days(
     engine = None
     last = days[-1]
     blocks = _blocks(days, block_days, checkpoint_every)
-    # The days' files are written while the next days are computed, and the next block's events are
-    # read and turned into contributions meanwhile (they need only the bonus memory after this block).
+    # The days' files are written while the next days are computed, and the next block is read and
+    # prepared meanwhile (its contributions need only the bonus memory after this block).
     with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
-        upcoming = reader.submit(_block_contributions, lake, blocks[0], keep, config, bonus)
+        upcoming = reader.submit(_prepare_block, lake, blocks[0], keep, config, bonus, None, write)
         for n, block in enumerate(blocks):
-            contribs, after_block = upcoming.result()
-            if n + 1 < len(blocks):
-                upcoming = reader.submit(_block_contributions, lake, blocks[n + 1], keep, config, after_block)
-            persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
-            block_persons = pd.Index(to_series(persons.dictionary))  # Arrow-backed text: lookups without Python strings
+            prepared = upcoming.result()
             if engine is None:
-                engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons.to_series()], ignore_index=True).unique()))
+                block_persons = to_series(prepared.persons.dictionary)  # Arrow-backed text: lookups without Python strings
+                engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons], ignore_index=True).unique()))
                 if initial:
                     load_state(lake, initial, engine, keep)
                     load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
-            spans = _day_spans(contribs)
-            codes = _encode(engine, contribs, persons)
-            # converted once per block; each day's file is a zero-copy slice of it
-            contrib_rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if writer is not None else None
+                prepared.codes = _encode(engine, prepared.contribs, prepared.persons)
+            # the next block's persons join the engine's table only after this block's did: codes keep their order
+            if n + 1 < len(blocks):
+                upcoming = reader.submit(_prepare_block, lake, blocks[n + 1], keep, config, prepared.after, engine, write)
+            spans, codes, contrib_rows, after_block = prepared.spans, prepared.codes, prepared.rows, prepared.after
             for day in block:
                 lo, hi = spans.get(day.toordinal(), (0, 0))
                 data = snapshot(day)
