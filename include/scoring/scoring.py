@@ -317,8 +317,9 @@ def run_days(
     keep_scores: bool = False, shard: int = 0, shards: int = 1, block_days: int = 30,
 ):
     """Step through `days` from the state of `initial` (None: empty), for one account shard.
-    Yields (day, result[, scores]). History is read `block_days` at a time, so memory follows
-    the block and the shard, not the whole replay."""
+    Yields (day, result[, scores]). History is read `block_days` at a time (the block being
+    stepped and the next one, prepared meanwhile), so memory follows the block and the shard,
+    not the whole replay."""
     _check_resolved(lake, days)
     keep = account_keep(shard, shards)
     snapshot = Snapshots(lake, shard, shards)
