@@ -1,7 +1,8 @@
 """The per-account state machine (SPEC section 5), one day at a time, vectorised across accounts.
 
-`Engine.step(day, ...)` turns the state at D-1 plus day D's contributions into the state at D,
-the day's score rows and its changes (resets, band changes, alerts). Replay and incremental runs
+`Engine.step(inp)` turns the state at D-1 plus day D's contributions into the state at D, the
+day's per-account values and the resets it applied (band changes and alerts are derived from the
+values in outputs.py). Replay and incremental runs
 call the same step, so they give identical results; only where the state comes from differs.
 All arrays are indexed by account position in `Engine.accounts`; nothing loops over accounts or
 events in Python.
@@ -19,6 +20,7 @@ from include.scoring.arrowops import positions
 from include.scoring.config import ScoringConfig
 
 NS_PER_DAY = 86_400 * 10**9
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # day ordinals minus this: days since 1970-01-01 (date32)
 NO_TIME = np.iinfo(np.int64).min
 NO_DAY = -(10**6)
 SCORE_RING = 29  # today and the 28 days before (change_28d)
@@ -153,14 +155,14 @@ class Engine:
         self.pair_points = np.array(points, dtype=float)[order]  # a writable copy
 
     # -------------------------------------------------------------------------------------------
-    def step(self, inp: DayInput) -> tuple[dict[str, np.ndarray], list[dict]]:
-        """Advance to day D. Returns per-account output arrays and the day's changes."""
+    def step(self, inp: DayInput) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray]]]:
+        """Advance to day D. Returns per-account output arrays and the day's resets: (rule, account
+        rows) per reset rule that fired (score_before and score of those rows are in the outputs)."""
         cfg = self.config
         a = len(self.accounts)
         today = inp.day.toordinal()
         start_ns = day_ns(inp.day)
         self._drop_absent(inp.present)
-        changes: list[dict] = []
         before = self.prev_score.copy()
 
         factor = np.ones(a)
@@ -222,9 +224,7 @@ class Engine:
         change_28d = score - self.score_ring[:, (self.cursor - 28) % SCORE_RING]
         surge = self._surge(today)
 
-        for name, mask, rule in (("reset", was_reset, "not_interested"), ("reset", halving, "idle_halving")):
-            for i in np.flatnonzero(mask & inp.present):
-                changes.append({"account": i, "kind": name, "rule": rule, "score_before": before[i], "score_after": score[i]})
+        fired = [(rule, rows) for rule, rows in (("not_interested", np.flatnonzero(was_reset & inp.present)), ("idle_halving", np.flatnonzero(halving & inp.present))) if len(rows)]
         self.prev_score = score
         out = {
             "score": score,
@@ -238,7 +238,7 @@ class Engine:
             "surge": surge,
             "score_before": before,
         }
-        return out, changes
+        return out, fired
 
     def _surge(self, today: int) -> np.ndarray:
         """Last 7 days' points above the account's own weekly mean + sigma * std of the weeks before.

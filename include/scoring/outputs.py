@@ -10,14 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from include.scoring.config import ScoringConfig
-from include.scoring.engine import NO_TIME, NS_PER_DAY
+from include.scoring.engine import EPOCH_ORDINAL, NO_TIME, NS_PER_DAY
 
 SCORE_COLUMNS = [
     "account_id", "as_of", "score", "band", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today",
     "trend", "change_7d", "change_28d", "surge", "last_touch_at", "last_touch_signal", "days_since_engagement",
     "next_action", "lifecycle", "account_name", "abm_tier", "owner_email", "sdr_email", "config_version",
 ]
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
 #: Fixed schemas of the scoring outputs, so an empty day is written with the same types as a busy one.
@@ -53,6 +52,11 @@ def bands_of(scores: np.ndarray, config: ScoringConfig) -> np.ndarray:
     return np.array([b.name for b in config.bands], dtype=object)[band_codes(scores, config)]
 
 
+def day_column(day: date, n: int) -> pa.Array:
+    """`day` repeated n times as a date32 column (no Python date per row)."""
+    return pa.array(np.full(n, day.toordinal() - EPOCH_ORDINAL, np.int32)).view(pa.date32())
+
+
 def labels(codes: np.ndarray, names: list) -> pa.Array:
     """names[code] as an Arrow text array (null where the code is outside names): a day's 100k
     labels without a Python string per row."""
@@ -82,11 +86,11 @@ def score_table(day: date, config: ScoringConfig, static: dict[str, pa.Array], v
     score = values["score"]
     band = band_codes(score, config)
     known = touch_ns != NO_TIME
-    touch_day = np.where(known, touch_ns, 0) // NS_PER_DAY + _EPOCH_ORDINAL
+    touch_day = np.where(known, touch_ns, 0) // NS_PER_DAY + EPOCH_ORDINAL
     trend = trend_codes(values["change_7d"], config)
     columns = {
         "account_id": static["account_id"],
-        "as_of": pa.array(np.full(n, day.toordinal() - _EPOCH_ORDINAL, np.int32)).view(pa.date32()),
+        "as_of": day_column(day, n),
         "score": score,
         "band": labels(band, [b.name for b in config.bands]),
         "accumulated": values["accumulated"],
@@ -136,7 +140,7 @@ def change_table(account_ids: pa.Array, day: date, kind: str, rule, before: np.n
     n = len(account_ids)
     none = pa.nulls(n, pa.string())
     columns = [
-        account_ids, pa.array(np.full(n, day.toordinal() - _EPOCH_ORDINAL, np.int32)).view(pa.date32()), pa.repeat(pa.scalar(kind), n),
+        account_ids, day_column(day, n), pa.repeat(pa.scalar(kind), n),
         pa.array(rule, pa.string()) if isinstance(rule, np.ndarray) else pa.repeat(pa.scalar(rule), n),
         pa.array(_money(before), pa.string()), pa.array(_money(after), pa.string()),
         pa.array(np.asarray(before, dtype=float)), pa.array(np.asarray(after, dtype=float)),

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from include.scoring.arrowops import lookup, positions, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
-from include.scoring.engine import DayInput, Engine, day_ns, times_ns
+from include.scoring.engine import EPOCH_ORDINAL, DayInput, Engine, day_ns, times_ns
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
@@ -59,7 +59,6 @@ from include.scoring.state_io import (
 from include.scoring.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
 ACCOUNT_INPUT = ["account_id", "name", "lifecycle", "abm_tier", "owner_email", "sdr_email"]
 
@@ -246,7 +245,7 @@ def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
     if len(days) and (np.diff(days) < 0).any():
         raise AssertionError("contributions must be sorted by day")
     uniques, starts, counts = np.unique(days, return_index=True, return_counts=True)
-    return {int(d) + _EPOCH_ORDINAL: (int(start), int(start + n)) for d, start, n in zip(uniques, starts, counts, strict=True)}
+    return {int(d) + EPOCH_ORDINAL: (int(start), int(start + n)) for d, start, n in zip(uniques, starts, counts, strict=True)}
 
 
 def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
@@ -277,8 +276,9 @@ def _account_columns(data: DayData) -> dict:
     return data.derived["columns"]
 
 
-def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pa.Table]:
-    """The day's score rows (with each row's band code) and its changes."""
+def _outputs(engine: Engine, out: dict, resets: list[tuple[str, np.ndarray]], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pa.Table]:
+    """The day's score rows (with each row's band code) and its changes; `resets` are the
+    engine's (rule, account rows)."""
     pos = _positions(engine, data)
     names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge", "score_before")
     # copies either way: Arrow wraps numpy arrays without copying, and the engine changes its arrays in place later
@@ -289,20 +289,10 @@ def _outputs(engine: Engine, out: dict, step_changes: list[dict], data: DayData,
     static = _account_columns(data)
     scores, band = score_table(day, config, static, values, customer, touch_ns, touch_sig, engine.signals)
     before, score = values["score_before"], values["score"]
-    parts = [change_table(pa.array(list(engine.accounts[[c["account"] for c in group]]), pa.string()), day, "reset", rule,
-                          np.array([c["score_before"] for c in group], float), np.array([c["score_after"] for c in group], float))
-             for rule, group in _by_rule(step_changes)]
+    parts = [change_table(pa.array(list(engine.accounts[rows]), pa.string()), day, "reset", rule, out["score_before"][rows], out["score"][rows]) for rule, rows in resets]
     parts += [p for p in (band_changes(static["account_id"], before, score, band, day, config),
                           alert_changes(static["account_id"], data.accounts, before, score, customer, day, config)) if p is not None]
     return scores, band, sorted_changes(parts)
-
-
-def _by_rule(step_changes: list[dict]) -> list[tuple[str, list[dict]]]:
-    """The engine's reset changes grouped by rule, in the order the rules first appear."""
-    groups: dict[str, list[dict]] = {}
-    for change in step_changes:
-        groups.setdefault(change["rule"], []).append(change)
-    return list(groups.items())
 
 
 def _write_day(lake: Lake, day: date, contribs: pa.Table, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
@@ -351,8 +341,8 @@ def run_days(
                 lo, hi = spans.get(day.toordinal(), (0, 0))
                 data = snapshot(day)
                 inp = _day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
-                out, step_changes = engine.step(inp)
-                scores, band, changes = _outputs(engine, out, step_changes, data, inp, day, config)
+                out, resets = engine.step(inp)
+                scores, band, changes = _outputs(engine, out, resets, data, inp, day, config)
                 path = ""
                 if writer is not None:
                     path = lake.url("scores", day)

@@ -33,10 +33,7 @@ def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None
     combinations of those: each combination is classified once and the answer spread back."""
     fields = pd.DataFrame({"source": events["source"], "event_type": events["event_type"], "form_type": events["form_type"],
                            "role": events["role"], "path": url_path(events["url"]) if path is None else path}, index=events.index)
-    combo = np.zeros(len(fields), np.int64)
-    for column in fields.columns:  # mixed-radix code of the combination, re-densified at each step
-        codes, uniques = pd.factorize(fields[column], use_na_sentinel=False)
-        combo, _ = pd.factorize(combo * (len(uniques) + 1) + codes)
+    combo, _ = pd.factorize(_group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns)))
     first = np.unique(combo, return_index=True)[1]  # combo codes number first appearances 0, 1, 2 ...
     names = _classify_rows(fields.iloc[first].reset_index(drop=True), config)
     return pd.Series(names[combo], index=events.index, dtype="string")

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from include.scoring.arrowops import sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
-from include.scoring.engine import NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
+from include.scoring.engine import EPOCH_ORDINAL, NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
 from include.scoring.lake import Lake
 from include.scoring.sharding import shard_of
 from include.scoring.signals import BONUS_STATE_COLUMNS
@@ -54,14 +54,13 @@ def read_keep(lake: Lake, dataset: str, day: date, keep: Keep, columns=None) -> 
     return None if table is None else table.to_pandas()
 
 
-_EPOCH = date(1970, 1, 1).toordinal()
 
 
 def _dates(ordinals: np.ndarray, missing: int | None = None) -> pd.Series:
     """Day ordinals as a date32 column (null where `missing`), without a Python date per row."""
     ordinals = np.asarray(ordinals, dtype=np.int64)
     mask = ordinals == missing if missing is not None else None
-    arr = pa.array((np.where(mask, _EPOCH, ordinals) if mask is not None else ordinals) - _EPOCH, pa.int32(), mask=mask).cast(pa.date32())
+    arr = pa.array((np.where(mask, EPOCH_ORDINAL, ordinals) if mask is not None else ordinals) - EPOCH_ORDINAL, pa.int32(), mask=mask).cast(pa.date32())
     return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()))
 
 
