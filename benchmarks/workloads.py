@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from include.scoring.contracts import raw_schema
-from include.scoring.identity import RESOLVED_SCHEMA
+from include.scoring.identity import RESOLVED_SCHEMA, in_time_order
 from include.scoring.lake import Lake
 from include.scoring.synthetic import generate
 from include.scoring.synthetic.daily import DailyGenerator
@@ -51,7 +51,7 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
     """Resolved events and CRM snapshots for `days` days; returns the lake folder and event count."""
     out = WORK / f"replay-{accounts}-{days}"
     marker = out / "built.json"
-    spec = {"accounts": accounts, "days": days, "end": end.isoformat(), "volume": volume, "seed": seed}
+    spec = {"accounts": accounts, "days": days, "end": end.isoformat(), "volume": volume, "seed": seed, "layout": "time-ordered"}
     if marker.exists() and json.loads(marker.read_text())["spec"] == spec:
         return out / "lake", json.loads(marker.read_text())["events"]
     shutil.rmtree(out, ignore_errors=True)
@@ -86,7 +86,7 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
             resolution_method=np.where(events["source"] == "crm", "crm_activity", "crm_contact"),
         )
         events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
-        lake.write_partition("resolved", day, events.reindex(columns=RESOLVED_SCHEMA.names), schema=RESOLVED_SCHEMA)
+        lake.write_partition("resolved", day, in_time_order(events.reindex(columns=RESOLVED_SCHEMA.names)), schema=RESOLVED_SCHEMA)
         lake.write_partition("valid/crm/accounts", day, crm_accounts, schema=raw_schema("crm/accounts"))
         lake.write_partition("valid/crm/opportunities", day, opps, schema=raw_schema("crm/opportunities"))
         total += len(events)

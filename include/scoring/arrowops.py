@@ -40,6 +40,12 @@ def to_series(arr: pa.Array, index=None) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr if arr.type == TEXT else arr.cast(TEXT)), index=index)
 
 
+def dictionary_codes(encoded: pa.DictionaryArray) -> np.ndarray:
+    """The codes of a dictionary-encoded array as int64, null as a code of its own (one past the
+    dictionary's end)."""
+    return np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def positions(values, keys) -> np.ndarray:
     """Position of each value in `keys` (-1 when absent or null); the first of repeated keys."""
     found = pc.index_in(to_arrow(values), value_set=to_arrow(keys))

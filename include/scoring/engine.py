@@ -33,8 +33,9 @@ def day_ns(day: date) -> int:
 def times_ns(series: pd.Series) -> np.ndarray:
     """Times as UTC nanoseconds since the epoch (NO_TIME where missing): the engine's time arrays."""
     values = pd.to_datetime(series, utc=True)
-    out = values.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.where(values.isna().to_numpy(), NO_TIME, out).astype(np.int64)
+    out = values.array.as_unit("ns").asi8  # NaT is int64 min
+    missing = values.isna().to_numpy()
+    return np.where(missing, NO_TIME, out).astype(np.int64) if missing.any() else np.array(out, dtype=np.int64)  # a copy: never a view of the frame
 
 
 @dataclass
@@ -93,13 +94,17 @@ class Engine:
 
     # -------------------------------------------------------------------------------------------
     def _scale(self, factor: np.ndarray) -> None:
-        """Multiply accounts' points by `factor`; only the rows it changes are touched (most
-        days nearly every factor is 1, and the ledger is accounts x signals)."""
+        """Multiply accounts' points by `factor`; when few rows change (an idle-halving or reset
+        day) only those are touched, as the ledger is accounts x signals."""
         rows = np.flatnonzero(factor != 1.0)
         if not len(rows):
             return
-        self.acc[rows] *= factor[rows]
-        self.ledger[rows] *= factor[rows, None]
+        if len(rows) > len(factor) // 2:  # a decay day: nearly every row, so in place (x * 1.0 is x)
+            self.acc *= factor
+            self.ledger *= factor[:, None]
+        else:
+            self.acc[rows] *= factor[rows]
+            self.ledger[rows] *= factor[rows, None]
         self.pair_points *= factor[self.pair_acc]
 
     def _drop_absent(self, present: np.ndarray) -> None:

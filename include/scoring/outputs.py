@@ -39,6 +39,7 @@ CONTRIB_DICTIONARY_COLUMNS = ["source", "signal", "base_points", "multiplier", "
 SCORE_DICTIONARY_COLUMNS = [name for name in SCORE_SCHEMA.names if name not in ("account_id", "last_touch_at", "account_name")]
 #: text with a value per row (or nearly): min/max statistics over a file of them prune nothing
 SCORE_NO_STATISTICS = ["account_id", "account_name", "owner_email", "sdr_email"]
+CONTRIB_NO_STATISTICS = ["event_id", "account_id", "person_key"]  # rows in time order: any file spans nearly all of them
 
 
 def band_codes(scores: np.ndarray, config: ScoringConfig) -> np.ndarray:

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.arrowops import lookup, positions, to_arrow, to_series
+from include.scoring.arrowops import dictionary_codes, positions, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
 from include.scoring.engine import EPOCH_ORDINAL, DayInput, Engine, day_ns, times_ns
@@ -31,6 +31,7 @@ from include.scoring.lake import Lake, days_between
 from include.scoring.outputs import (
     CHANGE_SCHEMA,
     CONTRIB_DICTIONARY_COLUMNS,
+    CONTRIB_NO_STATISTICS,
     CONTRIB_SCHEMA,
     DAILY_POINTS_SCHEMA,
     SCORE_DICTIONARY_COLUMNS,
@@ -45,7 +46,7 @@ from include.scoring.outputs import (
     sorted_changes,
 )
 from include.scoring.sharding import shard_of
-from include.scoring.signals import BONUS_STATE_COLUMNS, bonus_memory, contributions
+from include.scoring.signals import BONUS_STATE_COLUMNS, Contributions, bonus_memory, contributions, signal_names
 from include.scoring.state_io import (
     account_keep,
     load_history_rings,
@@ -150,7 +151,7 @@ class Snapshots:
         ids = pa.chunked_array(chunks, pa.string()).unique()
         if self.shards > 1:
             ids = ids.filter(pa.array(shard_of(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object), self.shards) == self.shard))
-        return pd.Index(ids.take(pc.sort_indices(ids)).to_numpy(zero_copy_only=False))
+        return pd.Index(to_series(ids.take(pc.sort_indices(ids))))  # Arrow-backed text: lookups without Python strings
 
 
 def _blocks(days: list[date], block_days: int, checkpoint_every: int) -> list[list[date]]:
@@ -187,9 +188,8 @@ def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
 class PreparedBlock:
     """What a block of days needs before its first day is stepped."""
 
-    contribs: pd.DataFrame
+    contribs: Contributions
     after: pd.DataFrame  # the bonus memory after the block: the next block's start, a checkpoint's content
-    persons: pa.DictionaryArray  # the contributions' person_key, dictionary-encoded
     spans: dict[int, tuple[int, int]]  # each day's rows
     rows: pa.Table | None  # the contributions as written (each day's file is a zero-copy slice)
     codes: dict[str, np.ndarray] | None  # the engine's codes; None until the engine exists
@@ -199,10 +199,9 @@ def _prepare_block(lake: Lake, days: list[date], keep, config: ScoringConfig, bo
     """Read a block's events and work out its contributions, given the bonus memory before it
     (on the reader thread while the block before is stepped)."""
     contribs = contributions(_resolved(lake, days, keep), config, bonus)
-    persons = pc.dictionary_encode(to_arrow(contribs["person_key"]))  # the block's persons, in order of appearance
-    rows = pa.Table.from_pandas(contribs[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if write else None
-    return PreparedBlock(contribs, bonus_memory(contribs, bonus, config), persons, _day_spans(contribs), rows,
-                         _encode(engine, contribs, persons) if engine is not None else None)
+    frame = contribs.frame
+    rows = pa.Table.from_pandas(frame[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if write else None
+    return PreparedBlock(contribs, bonus_memory(frame, bonus, config), _day_spans(frame), rows, _encode(engine, contribs) if engine is not None else None)
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -221,21 +220,21 @@ def _customers(data: DayData, day: date) -> np.ndarray:
     return data.derived["crm_customer"] | (data.derived["won_close_ns"] < day_ns(day + timedelta(days=1)))
 
 
-def _encode(engine: Engine, contribs: pd.DataFrame, persons: pa.DictionaryArray) -> dict[str, np.ndarray]:
+def _encode(engine: Engine, contribs: Contributions) -> dict[str, np.ndarray]:
     """A block's contributions as the engine's codes (account and person rows, signal), computed
-    once per block of days; `persons` is the block's person_key dictionary-encoded. The persons
+    once per block of days from the block's dictionary-encoded accounts and persons. The persons
     first seen in the block join the engine's table."""
-    signal_code = pd.Series(np.arange(len(engine.signals), dtype=np.int64), index=engine.signals)
+    frame, accounts, persons = contribs.frame, contribs.accounts, contribs.persons
+    account_row = np.append(positions(accounts.dictionary, engine.accounts), -1)  # -1: not an account of the engine
     person_code = np.append(engine.person_codes(pd.Index(to_series(persons.dictionary))), -1)  # -1: no person
-    person_row = np.asarray(pc.fill_null(persons.indices, len(persons.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
     return {
-        "acc": positions(contribs["account_id"], engine.accounts),
-        "person": person_code[person_row],
-        "signal": lookup(contribs["signal"], signal_code).to_numpy(dtype=np.int64),
-        "points": contribs["points"].to_numpy(dtype=float),
-        "time_ns": times_ns(contribs["event_time"]),
-        "reset": contribs["reset"].to_numpy(dtype=bool),
-        "positive": (contribs["base_points"] * contribs["multiplier"] > 0).to_numpy(dtype=bool),
+        "acc": account_row[dictionary_codes(accounts)],
+        "person": person_code[dictionary_codes(persons)],
+        "signal": contribs.signals,
+        "points": frame["points"].to_numpy(dtype=float),
+        "time_ns": times_ns(frame["event_time"]),
+        "reset": frame["reset"].to_numpy(dtype=bool),
+        "positive": (frame["base_points"] * frame["multiplier"] > 0).to_numpy(dtype=bool),
     }
 
 
@@ -295,8 +294,16 @@ def _outputs(engine: Engine, out: dict, resets: list[tuple[str, np.ndarray]], da
     return scores, band, sorted_changes(parts)
 
 
-def _write_day(lake: Lake, day: date, contribs: pa.Table, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
-    lake.write_part("contributions", day, shard, shards, contribs, schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS)
+def _day_rows(rows: pa.Table, spans: dict[int, tuple[int, int]], day: date) -> pa.Table:
+    lo, hi = spans.get(day.toordinal(), (0, 0))
+    return rows.slice(lo, hi - lo)
+
+
+def _write_contributions(lake: Lake, day: date, contribs: pa.Table, shard: int, shards: int) -> None:
+    lake.write_part("contributions", day, shard, shards, contribs, schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS, no_statistics=CONTRIB_NO_STATISTICS)
+
+
+def _write_day(lake: Lake, day: date, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
     return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS, no_statistics=SCORE_NO_STATISTICS)
@@ -314,31 +321,34 @@ def run_days(
     keep = account_keep(shard, shards)
     snapshot = Snapshots(lake, shard, shards)
     bonus = _bonus_from_state(lake, initial, keep) if initial else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
-    prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
-    universe = snapshot.universe(days)
-    signals = list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", "combination_bonus"]))
-    engine = None
     last = days[-1]
     blocks = _blocks(days, block_days, checkpoint_every)
     # The days' files are written while the next days are computed, and the next block is read and
     # prepared meanwhile (its contributions need only the bonus memory after this block).
-    with BackgroundWriter() if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
+    with BackgroundWriter(lanes=2) if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
         upcoming = reader.submit(_prepare_block, lake, blocks[0], keep, config, bonus, None, write)
+        # the engine and its stored state are set up while the first block is prepared
+        prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
+        engine = Engine(config, snapshot.universe(days), signal_names(config), pd.Index(prior_persons.astype("str").unique()))
+        if initial:
+            load_state(lake, initial, engine, keep)
+            load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
+        snapshot(days[0])
         for n, block in enumerate(blocks):
             prepared = upcoming.result()
-            if engine is None:
-                block_persons = to_series(prepared.persons.dictionary)  # Arrow-backed text: lookups without Python strings
-                engine = Engine(config, universe, signals, pd.Index(pd.concat([prior_persons.astype("str"), block_persons], ignore_index=True).unique()))
-                if initial:
-                    load_state(lake, initial, engine, keep)
-                    load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
-                prepared.codes = _encode(engine, prepared.contribs, prepared.persons)
+            spans, contrib_rows, after_block = prepared.spans, prepared.rows, prepared.after
+            if writer is not None:  # a day's largest file, written while the day is stepped (here: while the block is encoded)
+                writer.submit(_write_contributions, lake, block[0], _day_rows(contrib_rows, spans, block[0]), shard, shards, lane=1)
+            if prepared.codes is None:  # the first block: prepared before the engine existed
+                prepared.codes = _encode(engine, prepared.contribs)
             # the next block's persons join the engine's table only after this block's did: codes keep their order
             if n + 1 < len(blocks):
                 upcoming = reader.submit(_prepare_block, lake, blocks[n + 1], keep, config, prepared.after, engine, write)
-            spans, codes, contrib_rows, after_block = prepared.spans, prepared.codes, prepared.rows, prepared.after
+            codes = prepared.codes
             for day in block:
                 lo, hi = spans.get(day.toordinal(), (0, 0))
+                if writer is not None and day != block[0]:
+                    writer.submit(_write_contributions, lake, day, _day_rows(contrib_rows, spans, day), shard, shards, lane=1)
                 data = snapshot(day)
                 inp = _day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
                 out, resets = engine.step(inp)
@@ -346,10 +356,10 @@ def run_days(
                 path = ""
                 if writer is not None:
                     path = lake.url("scores", day)
-                    writer.submit(_write_day, lake, day, contrib_rows.slice(lo, hi - lo), scores, changes, shard, shards)
+                    writer.submit(_write_day, lake, day, scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
-                        # queued behind the days before it (one writer, in order): a checkpoint only lands once they are on disk
-                        writer.submit(write_state, lake, day, state_tables(day, engine, inp.present, after_block, config), shard, shards)
+                        # after every write queued before it, on both lanes: a checkpoint only lands once its days are on disk
+                        writer.submit(write_state, lake, day, state_tables(day, engine, inp.present, after_block, config), shard, shards, after_all=True)
                 counts = np.bincount(band, minlength=len(config.bands))
                 kinds = pc.value_counts(changes["kind"]).to_pylist()
                 kinds = {k["values"]: k["counts"] for k in kinds}

@@ -12,22 +12,32 @@ Everything is keyed by day, so one call can process one day (incremental) or a w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.arrowops import isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.arrowops import dictionary_codes, isin, lookup, sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.normalize import matches, url_path
 
 CONTRIB_COLUMNS = ["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "base_points", "multiplier", "points", "adjustment", "reset"]
 BONUS_STATE_COLUMNS = ["account_id", "person_key", "first_time", "second_time", "awarded"]
+BONUS_SIGNAL = "combination_bonus"
 _UNSET = -1
 
 
-def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None = None) -> pd.Series:
-    """The signal name of every event: the first matching rule, else `unclassified`.
+def signal_names(config: ScoringConfig) -> list[str]:
+    """Every signal a contribution can carry, in rule order: the engine's signal axis, and what
+    the signal codes below index."""
+    return list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", BONUS_SIGNAL]))
+
+
+def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None = None) -> np.ndarray:
+    """The signal of every event, as its position in `signal_names`: the first matching rule,
+    else `unclassified`.
 
     Rules only look at source, event type, form type, role and URL path, and a day has few distinct
     combinations of those: each combination is classified once and the answer spread back."""
@@ -35,8 +45,7 @@ def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None
                            "role": events["role"], "path": url_path(events["url"]) if path is None else path}, index=events.index)
     combo, _ = pd.factorize(_group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns)))
     first = np.unique(combo, return_index=True)[1]  # combo codes number first appearances 0, 1, 2 ...
-    names = _classify_rows(fields.iloc[first].reset_index(drop=True), config)
-    return pd.Series(names[combo], index=events.index, dtype="string")
+    return _classify_rows(fields.iloc[first].reset_index(drop=True), config)[combo]
 
 
 def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
@@ -60,8 +69,9 @@ def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
         if rule.url_path is not None and mask.any():
             mask &= matches(fields["path"], rule.url_path)
         chosen[mask] = i
-    names = np.array([r.name for r in config.signals] + ["unclassified"], dtype=object)
-    return names[np.where(chosen == _UNSET, len(config.signals), chosen)]
+    names = signal_names(config)
+    code_of_rule = np.array([names.index(r.name) for r in config.signals] + [names.index("unclassified")], dtype=np.int64)
+    return code_of_rule[np.where(chosen == _UNSET, len(config.signals), chosen)]
 
 
 def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +94,7 @@ def _codes(values: pd.Series) -> np.ndarray:
     Text is hashed by Arrow, without turning the distinct values into Python strings."""
     if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         return pd.factorize(values, use_na_sentinel=False)[0]
-    encoded = pc.dictionary_encode(to_arrow(values))
-    return np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return dictionary_codes(pc.dictionary_encode(to_arrow(values)))
 
 
 def _first_of_each(values: pd.Series) -> np.ndarray:
@@ -114,7 +123,8 @@ def _combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFr
     bonus_cfg = config.points.combination_bonus
     first, second = bonus_cfg.signals
     window = pd.Timedelta(days=bonus_cfg.within_days)
-    pair = ev[ev["signal"].isin([first, second]) & ev["person_key"].notna()][["person_key", "event_time", "signal", "event_id", "day", "account_id", "source", "role"]]
+    columns = ["person_key", "event_time", "signal", "event_id", "day", "account_id", "source", "role"]
+    pair = ev[columns][isin(ev["signal"], [first, second]) & ev["person_key"].notna().to_numpy()]
     memory = state.set_index(_who(state)) if len(state) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:])
     if pair.empty or not bonus_cfg.enabled:
         return pd.DataFrame(columns=CONTRIB_COLUMNS + ["role"])
@@ -141,7 +151,7 @@ def _combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFr
             "source": winners["source"],
             "account_id": winners["account_id"],
             "person_key": winners["person_key"],
-            "signal": "combination_bonus",
+            "signal": BONUS_SIGNAL,
             "role": winners["role"],
         }
     )
@@ -159,12 +169,13 @@ def bonus_memory(contribs: pd.DataFrame, before: pd.DataFrame, config: ScoringCo
     """The combination-bonus memory after `contribs`: per account and person the last time of each
     of the two signals and whether the bonus was awarded. Only the latest times matter."""
     first, second = config.points.combination_bonus.signals
-    rows = contribs[contribs["person_key"].notna()]
+    rows = contribs[["account_id", "person_key", "signal", "event_time"]]
+    rows = rows[rows["person_key"].notna().to_numpy() & isin(rows["signal"], [first, second, BONUS_SIGNAL])]
     keys = ["account_id", "person_key"]
     parts = []
     for name, col in ((first, "first_time"), (second, "second_time")):
         parts.append(rows[rows["signal"] == name].groupby(keys)["event_time"].max().rename(col))
-    awarded = rows[rows["signal"] == "combination_bonus"].groupby(keys).size().gt(0).rename("awarded")
+    awarded = rows[rows["signal"] == BONUS_SIGNAL].groupby(keys).size().gt(0).rename("awarded")
     new = pd.concat([*parts, awarded], axis=1)
     old = before.set_index(keys) if len(before) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:], index=pd.MultiIndex.from_arrays([[], []], names=keys))
     merged = old.reindex(old.index.union(new.index)) if len(old) else new.reindex(columns=BONUS_STATE_COLUMNS[2:])
@@ -193,30 +204,78 @@ def _group_keys(*codes: np.ndarray) -> np.ndarray:
     return key
 
 
-def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class Contributions:
+    """A block's contributions and the codes scoring reuses (each text column is hashed once)."""
+
+    frame: pd.DataFrame  # CONTRIB_COLUMNS + role, in (day, event_time, event_id) order
+    accounts: pa.DictionaryArray  # account_id, dictionary-encoded
+    persons: pa.DictionaryArray  # person_key, dictionary-encoded: the block's persons in order of appearance
+    signals: np.ndarray  # each row's signal as its position in signal_names()
+
+
+def _dictionary(values: pd.Series) -> tuple[pa.DictionaryArray, np.ndarray]:
+    """A text column dictionary-encoded, and its codes with null as a code of its own."""
+    encoded = pc.dictionary_encode(to_arrow(values))
+    return encoded, dictionary_codes(encoded)
+
+
+def _unique_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Each event id once (the first row of a repeated id): one hash pass when no id repeats,
+    the usual case (a sort when the ids are not in order is several times slower)."""
+    if len(pc.unique(to_arrow(events["event_id"]))) == len(events):  # a null id is one value, as in _first_of_each
+        return events.copy(deep=False)
+    return events[_first_of_each(events["event_id"])]
+
+
+def _in_time_order(ev: pd.DataFrame) -> bool:
+    """The rows are in (day, event_time, event_id) order already: resolve writes each day's
+    events in time order, so a check (one pass) usually replaces a sort of every column."""
+    if len(ev) < 2:
+        return True
+    time = ev["event_time"]
+    if time.isna().any():
+        return False
+    day, t = np.diff(ev["day"].to_numpy(dtype=np.int64)), np.diff(pd.to_datetime(time, utc=True).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    if (day < 0).any() or ((day == 0) & (t < 0)).any():
+        return False
+    tie = pa.array(np.flatnonzero((day == 0) & (t == 0)))  # same day and time: the event id decides
+    ids = to_arrow(ev["event_id"])
+    in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
+    return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
+
+
+def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
     """Points per resolved event, plus one-off bonus rows, given the bonus memory before them.
 
     `events` are resolved rows with a `day` column (the processing day each belongs to).
     """
-    first = _first_of_each(events["event_id"])
-    ev = events[first] if not first.all() else events.copy(deep=False)  # an event counts once
+    ev = _unique_events(events)  # an event counts once
     path = url_path(ev["url"])
-    ev["signal"] = classify(ev, config, path)
+    names = signal_names(config)
+    signal = classify(ev, config, path)
+    ev["signal"] = to_series(pa.array(names, pa.large_string()).take(pa.array(signal)), ev.index)
+    ev["signal_code"] = signal
     bonus = _combination_bonus(ev, config, bonus_state)
     # what 'the same url or campaign' is, as codes (bonus rows, never de-duplicated, get -1)
     ev["target"] = _codes(_target(ev, path))
-    ev = ev[["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "role", "target"]]
-    ev = pd.concat([ev, bonus.assign(target=-1)], ignore_index=True) if len(bonus) else ev
-    ev = ev.take(sort_order(ev, ["day", "event_time", "event_id"])).reset_index(drop=True)
+    ev = ev[["event_id", "day", "event_time", "source", "account_id", "person_key", "signal", "signal_code", "role", "target"]]
+    if len(bonus):
+        ev = pd.concat([ev, bonus.assign(target=-1, signal_code=names.index(BONUS_SIGNAL))], ignore_index=True)
+    ev = ev.reset_index(drop=True) if _in_time_order(ev) else ev.take(sort_order(ev, ["day", "event_time", "event_id"])).reset_index(drop=True)
     ev["base_points"] = lookup(ev["signal"], pd.Series(config.signal_points(), dtype=float)).astype(float)
     ev["multiplier"] = lookup(ev["role"], pd.Series(config.points.role_multipliers, dtype=float)).astype(float).fillna(1.0)
     ev["points"] = ev["base_points"] * ev["multiplier"]
     ev["adjustment"] = pd.Series(pd.NA, index=ev.index, dtype="string")
-    day, account, signal = _codes(ev["day"]), _codes(ev["account_id"]), _codes(ev["signal"])
+    accounts, account = _dictionary(ev["account_id"])
+    persons, person = _dictionary(ev["person_key"])
+    signal = ev["signal_code"].to_numpy(dtype=np.int64)
+    day = ev["day"].to_numpy(dtype=np.int64)
+    day = day - day.min() if len(day) else day
     # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
     target = ev["target"].to_numpy(dtype=np.int64) + 1
-    key = _group_keys(day, account, _codes(ev["person_key"]), signal, target)
-    repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (ev["signal"] != "combination_bonus").to_numpy()
+    key = _group_keys(day, account, person, signal, target)
+    repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (ev["points"] > 0).to_numpy() & (signal != names.index(BONUS_SIGNAL))
     ev.loc[repeat, "points"] = 0.0
     ev.loc[repeat, "adjustment"] = "duplicate"
     cap = config.points.daily_cap
@@ -225,5 +284,5 @@ def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.D
     capped = ev["points"] > allowed
     ev.loc[capped, "adjustment"] = ev.loc[capped, "adjustment"].fillna("daily_cap")
     ev["points"] = np.minimum(ev["points"], allowed)
-    ev["reset"] = ev["signal"].isin(config.reset_signals())
-    return ev[CONTRIB_COLUMNS + ["role"]]
+    ev["reset"] = np.isin(signal, [names.index(name) for name in config.reset_signals()])
+    return Contributions(ev[CONTRIB_COLUMNS + ["role"]], accounts, persons, signal)

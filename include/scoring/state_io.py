@@ -76,12 +76,16 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
     """The state at the end of `day` as the four tables of a checkpoint, copied out of the engine
     (which goes on to the next day while a background writer stores them)."""
     idx = np.flatnonzero(present)
-    accounts = engine.accounts.to_numpy(dtype=object)
+    account_ids = to_arrow(engine.accounts)
+
+    def accounts(rows: np.ndarray) -> pd.Series:  # Arrow-backed text: no Python string per row
+        return to_series(account_ids.take(pa.array(rows, pa.int64())))
+
     signals = np.array(engine.signals + ["?"], dtype=object)
     last_day = engine.last_pos[idx]
     frame = pd.DataFrame(
         {
-            "account_id": accounts[idx],
+            "account_id": accounts(idx),
             "accumulated": engine.acc[idx],
             "last_positive_day": _dates(last_day, missing=NO_DAY),
             "reset_at": _ts(engine.reset_ns[idx]),
@@ -91,14 +95,15 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
         }
     )
     frame.loc[engine.touch_sig[idx] < 0, "last_touch_signal"] = None
-    rows, cols = np.nonzero(engine.ledger[idx])
-    ledger = pd.DataFrame({"account_id": accounts[idx][rows], "signal": np.array(engine.signals, dtype=object)[cols], "points": engine.ledger[idx][rows, cols]})
+    held = engine.ledger if len(idx) == len(engine.accounts) else engine.ledger[idx]  # no copy when every account is present
+    rows, cols = np.nonzero(held)
+    ledger = pd.DataFrame({"account_id": accounts(idx[rows]), "signal": to_series(pa.array(engine.signals, pa.string()).take(pa.array(cols, pa.int64()))), "points": held[rows, cols]})
     memory_days = max(config.breadth.window_days, config.trend.person_memory_days)
     cutoff = pd.Timestamp(day - timedelta(days=memory_days - 1), tz="UTC").value
     keep = present[engine.pair_acc] & (engine.pair_last >= cutoff)
     persons = pd.DataFrame(
         {
-            "account_id": accounts[engine.pair_acc[keep]],
+            "account_id": accounts(engine.pair_acc[keep]),
             "person_key": to_series(to_arrow(engine.person_names).take(pa.array(engine.pair_person[keep]))),
             "first_positive_day": _dates(engine.pair_first[keep]),
             "last_positive_at": _ts(engine.pair_last[keep]),

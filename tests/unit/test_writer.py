@@ -71,3 +71,39 @@ def test_an_error_elsewhere_wins_and_queued_writes_still_finish():
             writer.submit(written.append, 1)
             raise ValueError("scoring failed")
     assert written == [1]
+
+
+def test_a_checkpoint_after_all_waits_for_the_other_lane():
+    release = threading.Event()
+    written: list[str] = []
+
+    def slow_day() -> None:
+        release.wait(5)
+        written.append("contributions")
+
+    with BackgroundWriter(lanes=2) as writer:
+        writer.submit(slow_day, lane=1)
+        writer.submit(written.append, "scores")
+        writer.submit(written.append, "checkpoint", after_all=True)
+        for _ in range(50):  # the other lane runs on while lane 1 is held
+            if written:
+                break
+            threading.Event().wait(0.01)
+        assert written == ["scores"], "lane 0 must not wait for lane 1, but the checkpoint must"
+        release.set()
+    assert written == ["scores", "contributions", "checkpoint"]
+
+
+def test_a_checkpoint_after_a_failed_write_on_another_lane_is_skipped():
+    written: list[str] = []
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    writer = BackgroundWriter(lanes=2)
+    writer.submit(fail, lane=1)
+    writer.submit(written.append, "checkpoint", after_all=True)
+    with pytest.raises(OSError, match="disk full"):
+        writer.drain()
+    writer.close(wait_only=True)
+    assert written == []

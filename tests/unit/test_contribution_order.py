@@ -1,0 +1,81 @@
+"""Resolve writes each day's events in (event_time, event_id) order and scoring relies on it only
+as a shortcut: contributions of time-ordered and of shuffled input must be identical, row for row
+(de-duplication keeps the first event in time, the daily cap counts in time order, the
+combination bonus lands beside its event)."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+
+from include.scoring.config import load_config
+from include.scoring.identity import RESOLVED_COLUMNS, in_time_order
+from include.scoring.scoring import RESOLVED_INPUT
+from include.scoring.signals import BONUS_STATE_COLUMNS, _in_time_order, contributions
+from tests.unit.scoring_fixtures import START, event
+
+
+def _events() -> pd.DataFrame:
+    """Two days of events with ties in time, repeats (de-duplication), more than the daily cap
+    of one signal, and a person completing the combination bonus."""
+    rows = []
+    for n in range(12):  # demo requests, 10 minutes apart but in pairs at the same minute: ties decided by event id
+        rows.append(event(START, "demo", person=f"p{n % 3}", hour=9, minute=(n // 2) * 10, event_id=f"e-demo-{(7 * n) % 12:02d}"))
+    rows += [event(START, "pricing", person="p1", hour=10, event_id=f"e-pricing-{n}") for n in range(3)]  # same page, person, day: one counts
+    rows += [event(START, "webinar", person="p1", hour=11, event_id="e-webinar"),  # with the download at the same time: the combination bonus
+             event(START, "download", person="p1", hour=11, event_id="e-download")]
+    rows += [event(START, "open", account="A2", person=None, hour=h, event_id=f"e-open-{n}") for n, h in enumerate((8, 8, 13))]
+    day2 = [event(START, "click", account="A2", person="p9", hour=h, event_id=f"e-click-{h}") for h in (1, 2)]
+    frame = pd.DataFrame(rows + day2, columns=RESOLVED_COLUMNS)
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True).dt.as_unit("us")
+    frame["day"] = [0] * len(rows) + [1] * len(day2)
+    frame.loc[frame["day"] == 1, "event_time"] += pd.Timedelta(days=1)
+    return frame
+
+
+def _as_resolve_writes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each day's rows in the order resolve writes them, days in order (as a block is read)."""
+    days = [in_time_order(part[RESOLVED_COLUMNS]).to_pandas().assign(day=day) for day, part in frame.groupby("day")]
+    out = pd.concat(days, ignore_index=True)
+    out["event_time"] = out["event_time"].dt.as_unit("us")
+    return out[RESOLVED_INPUT + ["day"]]
+
+
+def test_resolve_orders_events_by_time_then_id_with_missing_times_last():
+    frame = pd.DataFrame({c: [None] * 3 for c in RESOLVED_COLUMNS})
+    frame["event_id"] = ["b", "a", "c"]
+    frame["event_time"] = pd.to_datetime(["2026-01-05T09:00:00Z", None, "2026-01-05T09:00:00Z"], utc=True)
+    table = in_time_order(frame)
+    assert isinstance(table, pa.Table)
+    assert table.column("event_id").to_pylist() == ["b", "c", "a"]
+
+
+def test_contributions_of_shuffled_and_time_ordered_input_are_identical():
+    config = load_config()
+    ordered = _as_resolve_writes(_events())
+    assert _in_time_order(ordered), "resolve's order must take the shortcut"
+    expected = contributions(ordered.copy(), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    frame = expected.frame
+    assert {"duplicate", "daily_cap"} <= set(frame["adjustment"].dropna()), "the example must exercise de-duplication and the cap"
+    assert (frame["signal"] == "combination_bonus").sum() == 1
+    rnd = random.Random(7)
+    for _ in range(5):
+        shuffled = ordered.sample(frac=1.0, random_state=rnd.randrange(10**6)).reset_index(drop=True)
+        assert not _in_time_order(shuffled)
+        got = contributions(shuffled, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+        pdt.assert_frame_equal(got.frame, frame)
+        assert got.accounts.equals(expected.accounts) and got.persons.equals(expected.persons)
+        assert (got.signals == expected.signals).all()
+
+
+def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
+    frame = _as_resolve_writes(_events())
+    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00
+    swapped = frame.copy()
+    swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()  # same time, ids out of order
+    assert _in_time_order(frame) and not _in_time_order(swapped)
+    later_day_first = pd.concat([frame[frame["day"] == 1], frame[frame["day"] == 0]], ignore_index=True)
+    assert not _in_time_order(later_day_first)
