@@ -64,6 +64,7 @@ class Engine:
         self.person_names = persons
         a, s = len(accounts), len(signals)
         self.acc = np.zeros(a)
+        self.held = np.zeros(a, bool)  # rows whose points or ledger may be non-zero (the others need no scaling)
         self.last_pos = np.full(a, NO_DAY, np.int64)
         self.reset_ns = np.full(a, NO_TIME, np.int64)
         self.touch_ns = np.full(a, NO_TIME, np.int64)
@@ -96,13 +97,11 @@ class Engine:
     def _scale(self, factor: np.ndarray) -> None:
         """Multiply accounts' points by `factor`; when few rows change (an idle-halving or reset
         day) only those are touched, as the ledger is accounts x signals."""
-        rows = np.flatnonzero(factor != 1.0)
-        if not len(rows):
-            return
-        if len(rows) > len(factor) // 2:  # a decay day: nearly every row, so in place (x * 1.0 is x)
+        rows = np.flatnonzero((factor != 1.0) & self.held)  # rows of zeros stay zeros
+        if len(rows) > len(factor) // 2:  # a decay day: nearly every row, so in place (x * 1.0 is x, 0 * x is 0)
             self.acc *= factor
             self.ledger *= factor[:, None]
-        else:
+        elif len(rows):
             self.acc[rows] *= factor[rows]
             self.ledger[rows] *= factor[rows, None]
         self.pair_points *= factor[self.pair_acc]
@@ -113,6 +112,7 @@ class Engine:
         if not gone.any():
             return
         self.acc[gone] = 0
+        self.held[gone] = False
         self.last_pos[gone] = NO_DAY
         self.reset_ns[gone] = NO_TIME
         self.touch_ns[gone] = NO_TIME
@@ -187,6 +187,7 @@ class Engine:
         eff_acc, eff_points = inp.acc[effective], inp.points[effective]
         gained = np.bincount(eff_acc, weights=eff_points, minlength=a)
         self.acc += gained
+        self.held[eff_acc] = True
         np.add.at(self.ledger, (eff_acc, inp.signal[effective]), eff_points)
         # A positive-point signal engages its person and ends idleness even when the daily cap
         # or de-duplication left it no points of its own.

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.arrowops import dictionary_codes, positions, to_series
+from include.scoring.arrowops import dictionary_codes, positions, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
 from include.scoring.engine import EPOCH_ORDINAL, DayInput, Engine, day_ns, times_ns
@@ -256,15 +256,16 @@ def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day:
         present, customer = np.zeros(len(engine.accounts), bool), np.zeros(len(engine.accounts), bool)
         present[pos], customer[pos] = True, _customers(data, day)
     keep = codes["acc"] >= 0  # an event of an account gone from today's CRM snapshot cannot count
-    return DayInput(day=day, present=present, customer=customer, **{name: codes[name][keep] for name in ("acc", "person", "signal", "points", "time_ns", "reset", "positive")})
+    names = ("acc", "person", "signal", "points", "time_ns", "reset", "positive")
+    return DayInput(day=day, present=present, customer=customer, **({name: codes[name] for name in names} if keep.all() else {name: codes[name][keep] for name in names}))
 
 
 def _positions(engine: Engine, data: DayData) -> np.ndarray:
     """Rows of the snapshot's accounts in the engine (one engine per replay: cached); None when
     they are the engine's rows in order (the usual case: nothing to gather)."""
     if "pos" not in data.derived:
-        pos = engine.accounts.get_indexer(data.accounts["account_id"])
-        data.derived["pos"] = None if len(pos) == len(engine.accounts) and (pos == np.arange(len(pos))).all() else pos
+        ids, rows = to_arrow(data.accounts["account_id"]), to_arrow(engine.accounts)
+        data.derived["pos"] = None if len(ids) == len(rows) and ids.cast(rows.type).equals(rows) else positions(ids, rows)
     return data.derived["pos"]
 
 

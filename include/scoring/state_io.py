@@ -143,6 +143,7 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
     ok = pos >= 0
     frame, pos = frame[ok], pos[ok]
     engine.acc[pos] = frame["accumulated"].to_numpy()
+    engine.held[pos] = True
     engine.last_pos[pos] = [d.toordinal() if pd.notna(d) else NO_DAY for d in frame["last_positive_day"]]
     engine.reset_ns[pos] = times_ns(frame["reset_at"])
     engine.touch_ns[pos] = times_ns(frame["last_touch_at"])
@@ -155,6 +156,7 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         cols = ledger["signal"].map(sig).fillna(-1).astype(np.int64).to_numpy()
         ok = (rows >= 0) & (cols >= 0)
         np.add.at(engine.ledger, (rows[ok], cols[ok]), ledger["points"].to_numpy()[ok])
+        engine.held[rows[ok]] = True
     persons = read_keep(lake, "state_persons", day, keep)
     if persons is not None and len(persons):
         rows = engine.accounts.get_indexer(persons["account_id"])
