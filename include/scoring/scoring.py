@@ -22,9 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.arrowops import dictionary_codes, positions, to_arrow, to_series
+from include.scoring.arrowops import positions, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import EVENT_SOURCES
+from include.scoring.contributions import Contributions, contributions
 from include.scoring.engine import EPOCH_ORDINAL, DayInput, Engine, day_ns, times_ns
 from include.scoring.errors import StateError
 from include.scoring.lake import Lake, days_between
@@ -46,7 +47,7 @@ from include.scoring.outputs import (
     sorted_changes,
 )
 from include.scoring.sharding import shard_of
-from include.scoring.signals import BONUS_STATE_COLUMNS, Contributions, bonus_memory, contributions, signal_names
+from include.scoring.signals import BONUS_STATE_COLUMNS, bonus_memory, signal_names
 from include.scoring.state_io import (
     account_keep,
     load_history_rings,
@@ -199,9 +200,8 @@ def _prepare_block(lake: Lake, days: list[date], keep, config: ScoringConfig, bo
     """Read a block's events and work out its contributions, given the bonus memory before it
     (on the reader thread while the block before is stepped)."""
     contribs = contributions(_resolved(lake, days, keep), config, bonus)
-    frame = contribs.frame
-    rows = pa.Table.from_pandas(frame[CONTRIB_SCHEMA.names], schema=CONTRIB_SCHEMA, preserve_index=False) if write else None
-    return PreparedBlock(contribs, bonus_memory(frame, bonus, config), _day_spans(frame), rows, _encode(engine, contribs) if engine is not None else None)
+    return PreparedBlock(contribs, bonus_memory(contribs.pairs, bonus, config), _day_spans(contribs.day), contribs.table if write else None,
+                         _encode(engine, contribs) if engine is not None else None)
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -222,25 +222,16 @@ def _customers(data: DayData, day: date) -> np.ndarray:
 
 def _encode(engine: Engine, contribs: Contributions) -> dict[str, np.ndarray]:
     """A block's contributions as the engine's codes (account and person rows, signal), computed
-    once per block of days from the block's dictionary-encoded accounts and persons. The persons
-    first seen in the block join the engine's table."""
-    frame, accounts, persons = contribs.frame, contribs.accounts, contribs.persons
-    account_row = np.append(positions(accounts.dictionary, engine.accounts), -1)  # -1: not an account of the engine
-    person_code = np.append(engine.person_codes(pd.Index(to_series(persons.dictionary))), -1)  # -1: no person
-    return {
-        "acc": account_row[dictionary_codes(accounts)],
-        "person": person_code[dictionary_codes(persons)],
-        "signal": contribs.signals,
-        "points": frame["points"].to_numpy(dtype=float),
-        "time_ns": times_ns(frame["event_time"]),
-        "reset": frame["reset"].to_numpy(dtype=bool),
-        "positive": (frame["base_points"] * frame["multiplier"] > 0).to_numpy(dtype=bool),
-    }
+    once per block of days from the block's distinct accounts and persons. The persons first seen
+    in the block join the engine's table."""
+    account_row = np.append(positions(contribs.accounts, engine.accounts), -1)  # -1: not an account of the engine
+    person_code = np.append(engine.person_codes(pd.Index(to_series(contribs.persons))), -1)  # -1: no person
+    return {"acc": account_row[contribs.account_codes], "person": person_code[contribs.person_codes], "signal": contribs.signals,
+            "points": contribs.points, "time_ns": contribs.time_ns, "reset": contribs.reset, "positive": contribs.positive}
 
 
-def _day_spans(contribs: pd.DataFrame) -> dict[int, tuple[int, int]]:
+def _day_spans(days: np.ndarray) -> dict[int, tuple[int, int]]:
     """Row range of each day (as an ordinal) in contributions sorted by day."""
-    days = contribs["day"].to_numpy(dtype=np.int64)
     if len(days) and (np.diff(days) < 0).any():
         raise AssertionError("contributions must be sorted by day")
     uniques, starts, counts = np.unique(days, return_index=True, return_counts=True)

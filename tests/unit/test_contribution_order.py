@@ -12,9 +12,10 @@ import pandas.testing as pdt
 import pyarrow as pa
 
 from include.scoring.config import load_config
+from include.scoring.contributions import contributions, is_time_ordered
 from include.scoring.identity import RESOLVED_COLUMNS, in_time_order
 from include.scoring.scoring import RESOLVED_INPUT
-from include.scoring.signals import BONUS_STATE_COLUMNS, _in_time_order, contributions
+from include.scoring.signals import BONUS_STATE_COLUMNS
 from tests.unit.scoring_fixtures import START, event
 
 
@@ -56,19 +57,23 @@ def test_resolve_orders_events_by_time_then_id_with_missing_times_last():
 def test_contributions_of_shuffled_and_time_ordered_input_are_identical():
     config = load_config()
     ordered = _as_resolve_writes(_events())
-    assert _in_time_order(ordered), "resolve's order must take the shortcut"
+    assert is_time_ordered(ordered), "resolve's order must take the shortcut"
     expected = contributions(ordered.copy(), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
-    frame = expected.frame
-    assert {"duplicate", "daily_cap"} <= set(frame["adjustment"].dropna()), "the example must exercise de-duplication and the cap"
-    assert (frame["signal"] == "combination_bonus").sum() == 1
+    table = expected.table
+    assert {"duplicate", "daily_cap"} <= set(table.column("adjustment").drop_null().to_pylist()), "the example must exercise de-duplication and the cap"
+    assert table.column("signal").to_pylist().count("combination_bonus") == 1
+    bonus_at = table.column("signal").to_pylist().index("combination_bonus")
+    assert table.column("event_time")[bonus_at] == table.column("event_time")[bonus_at + 1], "the bonus lands beside its event, before the later id"
     rnd = random.Random(7)
     for _ in range(5):
         shuffled = ordered.sample(frac=1.0, random_state=rnd.randrange(10**6)).reset_index(drop=True)
-        assert not _in_time_order(shuffled)
+        assert not is_time_ordered(shuffled)
         got = contributions(shuffled, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
-        pdt.assert_frame_equal(got.frame, frame)
+        assert got.table.equals(table)
+        for name in ("day", "signals", "points", "positive", "reset", "time_ns", "account_codes", "person_codes"):
+            assert (getattr(got, name) == getattr(expected, name)).all(), name
         assert got.accounts.equals(expected.accounts) and got.persons.equals(expected.persons)
-        assert (got.signals == expected.signals).all()
+        pdt.assert_frame_equal(got.pairs.sort_values("event_time", kind="stable").reset_index(drop=True), expected.pairs.sort_values("event_time", kind="stable").reset_index(drop=True))
 
 
 def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
@@ -76,6 +81,6 @@ def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
     tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00
     swapped = frame.copy()
     swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()  # same time, ids out of order
-    assert _in_time_order(frame) and not _in_time_order(swapped)
+    assert is_time_ordered(frame) and not is_time_ordered(swapped)
     later_day_first = pd.concat([frame[frame["day"] == 1], frame[frame["day"] == 0]], ignore_index=True)
-    assert not _in_time_order(later_day_first)
+    assert not is_time_ordered(later_day_first)

@@ -95,6 +95,20 @@ def test_not_interested_resets_and_breadth_counts_only_later_events(lake):
     assert (reset["rule"], reset["before"], reset["after"]) == ("not_interested", "40.00", "20.00")
 
 
+def test_events_wiped_by_a_reset_neither_claim_the_one_count_nor_use_up_the_cap(lake):
+    """Only what happens after a not_interested counts (SPEC 5), so a repeat after it is the first
+    that counts, and the cap counts only points after it (found by the property test: adding an
+    event before the reset used to lower the day's score)."""
+    evs = {D0: [event(D0, "pricing", hour=8), event(D0, "crm:not_interested", person=None, hour=9), event(D0, "pricing", hour=12)],
+           days(1): [*(event(days(1), "pricing", person=f"p{i}", hour=8, minute=i) for i in range(3)), event(days(1), "crm:not_interested", person=None, hour=9),
+                     *(event(days(1), "pricing", person=f"q{i}", hour=12, minute=i) for i in range(3))]}
+    scores = score_range(lake, D0, days(1), evs)
+    assert row(scores, D0)["accumulated"] == 10.0  # the 12:00 visit counts, not "duplicate" of the wiped 08:00 one
+    assert row(scores, days(1))["accumulated"] == 20.0  # 0 after the reset, then 20 of the 30 after it (the cap), not 0
+    adjusted = lake.read_df("contributions", days(1)).dropna(subset=["adjustment"])
+    assert list(adjusted["person_key"]) == ["q2"] and list(adjusted["adjustment"]) == ["daily_cap"]
+
+
 def test_closed_won_moves_the_account_to_customer(lake):
     evs = {D0: [event(D0, "pricing")], days(2): [event(days(2), "demo")]}
     scores = score_range(lake, D0, days(3), evs, won={"A1": days(2)})

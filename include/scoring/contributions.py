@@ -1,0 +1,239 @@
+"""Contributions (SPEC section 5): each resolved event's points, as the score stage writes them
+and steps the engine with them.
+
+Points are the tier points of the event's signal times the person's role multiplier; the same
+(account, person, signal, url or campaign, day) counts once; no signal earns an account more than
+`daily_cap` points a day; a person completing the combination pair earns a one-off bonus row,
+placed beside the event that completed it. Zero-point events are kept with their signal, so every
+resolved event appears in contributions.
+
+Rows are in (day, event_time, event_id) order. Resolve writes each day's events in time order, so
+here that order is checked (one pass) rather than made (a sort and a gather of every column), and
+the few bonus rows are slotted in by position: the events' columns are never copied to make room.
+Everything is keyed by day, so one call can process one day (incremental) or a block of days
+(replay) with identical results; the only carried state is the combination-bonus memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from include.scoring.arrowops import dictionary_codes, isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.config import ScoringConfig
+from include.scoring.engine import times_ns
+from include.scoring.normalize import url_path
+from include.scoring.outputs import CONTRIB_SCHEMA
+from include.scoring.signals import BONUS_SIGNAL, classify, combination_bonus, group_keys, signal_names
+
+ORDER = ["day", "event_time", "event_id"]
+PAIR_COLUMNS = ["account_id", "person_key", "signal", "event_time"]
+_ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
+
+
+@dataclass
+class Contributions:
+    """A block's contributions: the rows as written and, per row, what the engine steps with."""
+
+    table: pa.Table  # CONTRIB_SCHEMA, in (day, event_time, event_id) order
+    day: np.ndarray  # the processing day, as days since 1970-01-01
+    signals: np.ndarray  # position in signal_names()
+    points: np.ndarray  # after multiplier, de-duplication and the cap
+    positive: np.ndarray  # a positive-point signal (before de-duplication and the cap)
+    reset: np.ndarray
+    time_ns: np.ndarray
+    accounts: pa.Array  # the distinct account ids, in order of first appearance among the events
+    account_codes: np.ndarray  # position in `accounts`
+    persons: pa.Array  # the distinct person keys, in order of first appearance among the events
+    person_codes: np.ndarray  # position in `persons`; len(persons) for none
+    pairs: pd.DataFrame  # the rows with a person and a combination signal: what the bonus memory needs
+
+
+@dataclass
+class _Part:
+    """Scored rows of one kind (the events, or the bonus rows), each in (day, event_time, event_id) order."""
+
+    table: pa.Table
+    arrays: dict[str, np.ndarray]
+
+
+def is_time_ordered(ev: pd.DataFrame) -> bool:
+    """The rows are in (day, event_time, event_id) order already."""
+    if len(ev) < 2:
+        return True
+    time = ev["event_time"]
+    if time.isna().any():
+        return False
+    day, t = np.diff(ev["day"].to_numpy(dtype=np.int64)), np.diff(times_ns(time))
+    if (day < 0).any() or ((day == 0) & (t < 0)).any():
+        return False
+    tie = pa.array(np.flatnonzero((day == 0) & (t == 0)))  # same day and time: the event id decides
+    ids = to_arrow(ev["event_id"])
+    in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
+    return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
+
+
+def _unique_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Each event id once (the first row of a repeated id): one hash pass when no id repeats,
+    the usual case (a sort when the ids are not in order is several times slower)."""
+    if len(pc.unique(to_arrow(events["event_id"]))) == len(events):  # a null id is one value, as in _first_of_each
+        return events.copy(deep=False)
+    return events[_first_of_each(events["event_id"])]
+
+
+def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A stable sort of a text column and where each run of equal values (nulls are one value)
+    starts in it. When nearly every value differs (event ids), sorting beats hashing."""
+    arr = to_arrow(values)
+    order = np.asarray(pc.sort_indices(arr).to_numpy(), dtype=np.int64)  # stable: a run keeps the rows' order
+    ordered = arr.take(order)
+    n = len(arr)
+    if n < 2:
+        return order, np.ones(n, bool)
+    head, tail = ordered.slice(0, n - 1), ordered.slice(1)
+    nulls = pc.and_(pc.is_null(head), pc.is_null(tail))
+    same = pc.or_(pc.fill_null(pc.equal(head, tail), False), nulls)
+    return order, np.r_[True, ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column, nulls included as a value of their own (only equality matters).
+    Text is hashed by Arrow, without turning the distinct values into Python strings."""
+    if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        return pd.factorize(values, use_na_sentinel=False)[0]
+    return dictionary_codes(pc.dictionary_encode(to_arrow(values)))
+
+
+def _first_of_each(values: pd.Series) -> np.ndarray:
+    """True where a text value appears for the first time (nulls count as one value): `~duplicated()`."""
+    order, starts = _runs(values)
+    first = np.zeros(len(order), bool)
+    first[order[starts]] = True
+    return first
+
+
+def _target(events: pd.DataFrame, path: pd.Series) -> pd.Series:
+    """What 'the same url or campaign' means per source for de-duplication."""
+    path = to_arrow(path.fillna(""))
+    campaign = to_arrow(events["campaign_id"].astype("string").fillna(""))
+    web = pa.array(isin(events["source"], ["web"]))
+    return to_series(pc.if_else(web, path, campaign), events.index)
+
+
+def _dictionary(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a text column in order of appearance (nulls left out), and each
+    row's position among them (null: one past the end)."""
+    encoded = pc.dictionary_encode(to_arrow(values))
+    return encoded.dictionary, dictionary_codes(encoded)
+
+
+def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np.ndarray, signal: np.ndarray, target: np.ndarray,
+            config: ScoringConfig) -> _Part:
+    """Points of rows in time order, given their codes (`target` >= 0: what counts as the same url
+    or campaign; bonus rows are never de-duplicated)."""
+    names = signal_names(config)
+    tier_points = config.signal_points()
+    base = np.array([tier_points.get(name, np.nan) for name in names], dtype=float)[signal]
+    multiplier = lookup(rows["role"], pd.Series(config.points.role_multipliers, dtype=float)).astype(float).fillna(1.0).to_numpy()
+    points = base * multiplier
+    time_ns = times_ns(rows["event_time"])
+    day = day - day.min() if len(day) else day
+    reset = np.isin(signal, [names.index(name) for name in config.reset_signals()])
+    # events of an account up to that day's reset do not count (the engine drops them), so they
+    # neither claim the one count of a repeated event nor use up the daily cap
+    void = _up_to_reset(group_keys(day, account), time_ns, reset)
+    # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
+    key = group_keys(day, account, person, signal, target)
+    key[void] = -1 - np.arange(int(void.sum()))  # never a repeat, never repeated
+    repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (points > 0) & (signal != names.index(BONUS_SIGNAL))
+    scored = np.where(repeat, 0.0, points)
+    counted = np.where(void, 0.0, scored)
+    running = pd.Series(counted).groupby(group_keys(day, account, signal), sort=False).cumsum().to_numpy()
+    allowed = np.clip(config.points.daily_cap - (running - counted), 0, None)
+    capped = ~void & (scored > allowed)
+    scored = np.where(capped, allowed, scored)
+    adjustment = np.where(repeat, 0, np.where(capped, 1, -1))
+    table = pa.table({
+        "event_id": to_arrow(rows["event_id"]), "event_time": pa.Array.from_pandas(rows["event_time"]), "source": to_arrow(rows["source"]),
+        "account_id": to_arrow(rows["account_id"]), "person_key": to_arrow(rows["person_key"]), "signal": to_arrow(rows["signal"]),
+        "base_points": pa.array(base), "multiplier": pa.array(multiplier), "points": pa.array(scored),
+        "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)), "reset": pa.array(reset), "role": to_arrow(rows["role"]),
+    }).cast(CONTRIB_SCHEMA)
+    arrays = {"day": rows["day"].to_numpy(dtype=np.int64), "signals": signal, "points": scored, "positive": points > 0, "reset": reset,
+              "time_ns": time_ns, "account_codes": account, "person_codes": person}
+    return _Part(table, arrays)
+
+
+def _up_to_reset(account_day: np.ndarray, time_ns: np.ndarray, reset: np.ndarray) -> np.ndarray:
+    """True for rows at or before the last reset of their account and day (`account_day`: one key per pair)."""
+    if not reset.any():
+        return np.zeros(len(time_ns), bool)
+    keys, where = np.unique(account_day[reset], return_inverse=True)
+    last = np.full(len(keys), np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(last, where, time_ns[reset])
+    pos = np.minimum(np.searchsorted(keys, account_day), len(keys) - 1)
+    return (keys[pos] == account_day) & (time_ns <= last[pos])
+
+
+def _insertions(ev: pd.DataFrame, time_ns: np.ndarray, extra: pd.DataFrame, winner: np.ndarray) -> np.ndarray:
+    """Where each of the `extra` rows (sorted) goes among the events (sorted): the number of events
+    whose (day, event_time, event_id) is not after it. An extra row has the day and time of its
+    `winner` event, so only the events of that day and time are compared by id."""
+    day = ev["day"].to_numpy(dtype=np.int64)
+    new_group = np.r_[True, (np.diff(day) != 0) | (np.diff(time_ns) != 0)]
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], len(ev)]
+    group = np.cumsum(new_group)[winner] - 1
+    lo, sizes = starts[group], ends[group] - starts[group]
+    owner = np.repeat(np.arange(len(extra)), sizes)
+    rows = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    not_after = pc.less_equal(to_arrow(ev["event_id"]).take(pa.array(rows)), to_arrow(extra["event_id"]).take(pa.array(owner)))
+    return lo + np.bincount(owner, weights=np.asarray(not_after.to_numpy(zero_copy_only=False), dtype=float), minlength=len(extra)).astype(np.int64)
+
+
+def _merge(events: _Part, extra: _Part, at: np.ndarray) -> _Part:
+    """The extra rows slotted in before events[at]: the events' table is sliced, not copied."""
+    n, m = events.table.num_rows, extra.table.num_rows
+    slots = at + np.arange(m)
+    is_extra = np.zeros(n + m, bool)
+    is_extra[slots] = True
+    order = np.empty(n + m, np.int64)
+    order[~is_extra], order[is_extra] = np.arange(n), n + np.arange(m)
+    pieces, start = [], 0
+    for k, position in enumerate(at.tolist()):  # one slice per bonus row (a handful a day), never per event
+        pieces += [events.table.slice(start, position - start), extra.table.slice(k, 1)]
+        start = position
+    pieces.append(events.table.slice(start))
+    arrays = {name: np.concatenate([values, extra.arrays[name]])[order] for name, values in events.arrays.items()}
+    return _Part(pa.concat_tables(pieces), arrays)
+
+
+def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
+    """Points per resolved event, plus one-off bonus rows, given the bonus memory before them.
+
+    `events` are resolved rows with a `day` column (the processing day each belongs to).
+    """
+    ev = _unique_events(events)  # an event counts once
+    ev = ev.reset_index(drop=True) if is_time_ordered(ev) else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
+    path = url_path(ev["url"])
+    names = signal_names(config)
+    signal = classify(ev, config, path)
+    ev["signal"] = to_series(pa.array(names, pa.string()).take(pa.array(signal)), ev.index)
+    bonus = combination_bonus(ev, config, bonus_state)
+    accounts, account = _dictionary(ev["account_id"])
+    persons, person = _dictionary(ev["person_key"])
+    day = ev["day"].to_numpy(dtype=np.int64)
+    part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config)
+    first, second = config.points.combination_bonus.signals
+    pairs = ev.loc[np.isin(signal, [names.index(first), names.index(second)]) & (person < len(persons)), PAIR_COLUMNS]
+    if len(bonus):
+        bonus = bonus.take(sort_order(bonus, ORDER)).reset_index(drop=True)
+        winner = bonus["winner"].to_numpy(dtype=np.int64)  # the event that completed the pair: same account, person, day and time
+        extra = _scored(bonus, day[winner], account[winner], person[winner], np.full(len(bonus), names.index(BONUS_SIGNAL)), np.zeros(len(bonus), np.int64), config)
+        part = _merge(part, extra, _insertions(ev, part.arrays["time_ns"], bonus, winner))
+        pairs = pd.concat([pairs, bonus[PAIR_COLUMNS]], ignore_index=True)
+    return Contributions(table=part.table, accounts=accounts, persons=persons, pairs=pairs, **part.arrays)
