@@ -27,7 +27,6 @@ from include.scoring.arrowops import dictionary_codes, isin, lookup, sort_order,
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import times_ns
 from include.scoring.normalize import url_path
-from include.scoring.outputs import CONTRIB_SCHEMA
 from include.scoring.signals import BONUS_SIGNAL, classify, combination_bonus, group_keys, signal_names
 
 ORDER = ["day", "event_time", "event_id"]
@@ -39,7 +38,7 @@ _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 class Contributions:
     """A block's contributions: the rows as written and, per row, what the engine steps with."""
 
-    table: pa.Table  # CONTRIB_SCHEMA, in (day, event_time, event_id) order
+    table: pa.Table  # the columns of CONTRIB_SCHEMA (text as large_string), in (day, event_time, event_id) order
     day: np.ndarray  # the processing day, as days since 1970-01-01
     signals: np.ndarray  # position in signal_names()
     points: np.ndarray  # after multiplier, de-duplication and the cap
@@ -145,14 +144,14 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
     reset = np.isin(signal, [names.index(name) for name in config.reset_signals()])
     # events of an account up to that day's reset do not count (the engine drops them), so they
     # neither claim the one count of a repeated event nor use up the daily cap
-    void = _up_to_reset(group_keys(day, account), time_ns, reset)
+    void = _up_to_reset(day, account, time_ns, reset)
     # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
     key = group_keys(day, account, person, signal, target)
     key[void] = -1 - np.arange(int(void.sum()))  # never a repeat, never repeated
     repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (points > 0) & (signal != names.index(BONUS_SIGNAL))
     scored = np.where(repeat, 0.0, points)
     counted = np.where(void, 0.0, scored)
-    running = pd.Series(counted).groupby(group_keys(day, account, signal), sort=False).cumsum().to_numpy()
+    running = _running_within_cap(counted, group_keys(day, account, signal), config.points.daily_cap)
     allowed = np.clip(config.points.daily_cap - (running - counted), 0, None)
     capped = ~void & (scored > allowed)
     scored = np.where(capped, allowed, scored)
@@ -162,21 +161,38 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
         "account_id": to_arrow(rows["account_id"]), "person_key": to_arrow(rows["person_key"]), "signal": to_arrow(rows["signal"]),
         "base_points": pa.array(base), "multiplier": pa.array(multiplier), "points": pa.array(scored),
         "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)), "reset": pa.array(reset), "role": to_arrow(rows["role"]),
-    }).cast(CONTRIB_SCHEMA)
+    })  # text stays as the frame holds it (large_string): the writer casts to CONTRIB_SCHEMA on its own thread
     arrays = {"day": rows["day"].to_numpy(dtype=np.int64), "signals": signal, "points": scored, "positive": points > 0, "reset": reset,
               "time_ns": time_ns, "account_codes": account, "person_codes": person}
     return _Part(table, arrays)
 
 
-def _up_to_reset(account_day: np.ndarray, time_ns: np.ndarray, reset: np.ndarray) -> np.ndarray:
-    """True for rows at or before the last reset of their account and day (`account_day`: one key per pair)."""
+def _up_to_reset(day: np.ndarray, account: np.ndarray, time_ns: np.ndarray, reset: np.ndarray) -> np.ndarray:
+    """True for rows at or before the last reset of their account on their day (`day` >= 0)."""
+    void = np.zeros(len(time_ns), bool)
     if not reset.any():
-        return np.zeros(len(time_ns), bool)
-    keys, where = np.unique(account_day[reset], return_inverse=True)
+        return void
+    touched = np.zeros(int(account.max()) + 1, bool)
+    touched[account[reset]] = True
+    rows = np.flatnonzero(touched[account])  # the events of accounts with a reset: a few
+    key = (day[rows] << 32) | account[rows]
+    keys, where = np.unique(key[reset[rows]], return_inverse=True)
     last = np.full(len(keys), np.iinfo(np.int64).min, np.int64)
-    np.maximum.at(last, where, time_ns[reset])
-    pos = np.minimum(np.searchsorted(keys, account_day), len(keys) - 1)
-    return (keys[pos] == account_day) & (time_ns <= last[pos])
+    np.maximum.at(last, where, time_ns[rows][reset[rows]])
+    pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+    void[rows] = (keys[pos] == key) & (time_ns[rows] <= last[pos])
+    return void
+
+
+def _running_within_cap(counted: np.ndarray, groups: np.ndarray, cap: float) -> np.ndarray:
+    """Per group (in row order) the running sum of `counted`, where it can matter: for groups
+    whose positive points stay under the cap nothing is capped, and their rows get 0 (most groups)."""
+    codes, _ = pd.factorize(groups)
+    near = np.bincount(codes, weights=np.maximum(counted, 0.0))[codes] > cap - 1e-6  # running sums never exceed the positive total
+    running = np.zeros(len(counted))
+    if near.any():
+        running[near] = pd.Series(counted[near]).groupby(codes[near], sort=False).cumsum().to_numpy()
+    return np.where(near, running, counted)  # counted: then cap - (running - counted) = cap, nothing capped
 
 
 def _insertions(ev: pd.DataFrame, time_ns: np.ndarray, extra: pd.DataFrame, winner: np.ndarray) -> np.ndarray:
@@ -197,18 +213,13 @@ def _insertions(ev: pd.DataFrame, time_ns: np.ndarray, extra: pd.DataFrame, winn
 
 def _merge(events: _Part, extra: _Part, at: np.ndarray) -> _Part:
     """The extra rows slotted in before events[at]: the events' table is sliced, not copied."""
-    n, m = events.table.num_rows, extra.table.num_rows
-    slots = at + np.arange(m)
-    is_extra = np.zeros(n + m, bool)
-    is_extra[slots] = True
-    order = np.empty(n + m, np.int64)
-    order[~is_extra], order[is_extra] = np.arange(n), n + np.arange(m)
+    added = extra.table.cast(events.table.schema)
     pieces, start = [], 0
     for k, position in enumerate(at.tolist()):  # one slice per bonus row (a handful a day), never per event
-        pieces += [events.table.slice(start, position - start), extra.table.slice(k, 1)]
+        pieces += [events.table.slice(start, position - start), added.slice(k, 1)]
         start = position
     pieces.append(events.table.slice(start))
-    arrays = {name: np.concatenate([values, extra.arrays[name]])[order] for name, values in events.arrays.items()}
+    arrays = {name: np.insert(values, at, extra.arrays[name]) for name, values in events.arrays.items()}
     return _Part(pa.concat_tables(pieces), arrays)
 
 

@@ -35,7 +35,7 @@ def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None
     fields = pd.DataFrame({"source": events["source"], "event_type": events["event_type"], "form_type": events["form_type"],
                            "role": events["role"], "path": url_path(events["url"]) if path is None else path}, index=events.index)
     combo, _ = pd.factorize(group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns)))
-    first = np.unique(combo, return_index=True)[1]  # combo codes number first appearances 0, 1, 2 ...
+    first = np.flatnonzero(combo > np.maximum.accumulate(np.r_[-1, combo[:-1]]))  # codes number first appearances 0, 1, 2 ...
     return _classify_rows(fields.iloc[first].reset_index(drop=True), config)[combo]
 
 
