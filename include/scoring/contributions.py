@@ -145,13 +145,16 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
     # events of an account up to that day's reset do not count (the engine drops them), so they
     # neither claim the one count of a repeated event nor use up the daily cap
     void = _up_to_reset(day, account, time_ns, reset)
-    # the same (account, person, signal, url or campaign) on a day counts once; per account, so shards stay exact
-    key = group_keys(day, account, person, signal, target)
-    key[void] = -1 - np.arange(int(void.sum()))  # never a repeat, never repeated
-    repeat = pd.Series(key).duplicated(keep="first").to_numpy() & (points > 0) & (signal != names.index(BONUS_SIGNAL))
+    # The same (account, person, signal, url or campaign) on a day counts once; per account, so shards
+    # stay exact. Only rows whose signal has points take part: a zero-point signal (impressions,
+    # deliveries: most rows) can neither be a counted repeat nor come first in a group of another signal.
+    rows_with_points = np.flatnonzero((base != 0) & ~void & (signal != names.index(BONUS_SIGNAL)))
+    repeat = np.zeros(len(points), bool)
+    key = group_keys(*(codes[rows_with_points] for codes in (day, account, person, signal, target)))
+    repeat[rows_with_points] = pd.Series(key).duplicated(keep="first").to_numpy() & (points[rows_with_points] > 0)
     scored = np.where(repeat, 0.0, points)
     counted = np.where(void, 0.0, scored)
-    running = _running_within_cap(counted, group_keys(day, account, signal), config.points.daily_cap)
+    running = _running_within_cap(counted, day, account, signal, config.points.daily_cap)
     allowed = np.clip(config.points.daily_cap - (running - counted), 0, None)
     capped = ~void & (scored > allowed)
     scored = np.where(capped, allowed, scored)
@@ -184,15 +187,21 @@ def _up_to_reset(day: np.ndarray, account: np.ndarray, time_ns: np.ndarray, rese
     return void
 
 
-def _running_within_cap(counted: np.ndarray, groups: np.ndarray, cap: float) -> np.ndarray:
-    """Per group (in row order) the running sum of `counted`, where it can matter: for groups
-    whose positive points stay under the cap nothing is capped, and their rows get 0 (most groups)."""
-    codes, _ = pd.factorize(groups)
-    near = np.bincount(codes, weights=np.maximum(counted, 0.0))[codes] > cap - 1e-6  # running sums never exceed the positive total
-    running = np.zeros(len(counted))
+def _running_within_cap(counted: np.ndarray, day: np.ndarray, account: np.ndarray, signal: np.ndarray, cap: float) -> np.ndarray:
+    """Per (day, account, signal) in row order, the running sum of `counted` where it can matter; `counted`
+    itself elsewhere (then cap - (running - counted) is the cap: nothing is capped). Groups whose
+    positive points stay under the cap (most) are skipped, and when no points are negative, so are
+    the zero-point rows (adding 0.0 changes no sum)."""
+    rows = np.flatnonzero(counted > 0) if (counted >= 0).all() else np.arange(len(counted))
+    running = counted.copy()
+    if not len(rows):
+        return running
+    codes, _ = pd.factorize(group_keys(day[rows], account[rows], signal[rows]))
+    part = counted[rows]
+    near = np.bincount(codes, weights=np.maximum(part, 0.0))[codes] > cap - 1e-6  # a running sum never exceeds its group's positive total
     if near.any():
-        running[near] = pd.Series(counted[near]).groupby(codes[near], sort=False).cumsum().to_numpy()
-    return np.where(near, running, counted)  # counted: then cap - (running - counted) = cap, nothing capped
+        running[rows[near]] = pd.Series(part[near]).groupby(codes[near], sort=False).cumsum().to_numpy()
+    return running
 
 
 def _insertions(ev: pd.DataFrame, time_ns: np.ndarray, extra: pd.DataFrame, winner: np.ndarray) -> np.ndarray:

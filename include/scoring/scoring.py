@@ -56,7 +56,8 @@ from include.scoring.state_io import (
     state_meta,
     state_persons,
     state_tables,
-    write_state,
+    write_state_companions,
+    write_state_marker,
 )
 from include.scoring.writer import BackgroundWriter
 
@@ -350,8 +351,11 @@ def run_days(
                     path = lake.url("scores", day)
                     writer.submit(_write_day, lake, day, scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
-                        # after every write queued before it, on both lanes: a checkpoint only lands once its days are on disk
-                        writer.submit(write_state, lake, day, state_tables(day, engine, inp.present, after_block, config), shard, shards, after_all=True)
+                        # The companions go beside the day's files; the marker that makes the checkpoint usable
+                        # waits for every write before it, on both lanes: a checkpoint only lands once its days are on disk.
+                        tables = state_tables(day, engine, inp.present, after_block, config)
+                        writer.submit(write_state_companions, lake, day, tables, shard, shards)
+                        writer.submit(write_state_marker, lake, day, tables, shard, shards, after_all=True)
                 counts = np.bincount(band, minlength=len(config.bands))
                 kinds = pc.value_counts(changes["kind"]).to_pylist()
                 kinds = {k["values"]: k["counts"] for k in kinds}

@@ -116,24 +116,34 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
     return {"ledger": _sorted(ledger, ["account_id", "signal"]), "persons": persons, "bonus": bonus, "accounts": _sorted(frame, ["account_id"]), "meta": meta}
 
 
-def write_state(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> str:
-    """Store a checkpoint; the account table (with the config fingerprint) goes last, so a state
-    partition is only usable once its companions are complete."""
-    lake.write_part("state_ledger", day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA)
-    lake.write_part("state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA)
-    lake.write_part("state_bonus", day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA)
+COMPANIONS = ("state_ledger", "state_persons", "state_bonus")
+
+
+def write_state_companions(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> None:
+    """The ledger, persons and bonus memory of a checkpoint, each stamped with the config
+    fingerprint: usable only once the marker lands with the same fingerprint (`state_meta`)."""
+    lake.write_part("state_ledger", day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA, metadata=tables["meta"])
+    lake.write_part("state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA, metadata=tables["meta"])
+    lake.write_part("state_bonus", day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA, metadata=tables["meta"])
+
+
+def write_state_marker(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> str:
+    """The account table with the config fingerprint: what makes a checkpoint usable. Written
+    after its companions and after every file of the days it follows."""
     return lake.write_part("state", day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"])
 
 
 def state_meta(lake: Lake, day: date) -> dict | None:
     """Config fingerprint and version of a complete state partition (None when missing, or when
-    its parts disagree, or when a companion dataset is incomplete)."""
-    if not all(lake.exists(name, day) for name in ("state_ledger", "state_persons", "state_bonus")):
+    its parts disagree, or when a companion dataset is incomplete or from another write: a
+    companion stamped with another fingerprint; companions written before the stamp carry none)."""
+    if not all(lake.exists(name, day) for name in COMPANIONS):
         return None
     metas = lake.part_metadata("state", day)
     if not metas or any(m.get("fingerprint") != metas[0].get("fingerprint") for m in metas):
         return None
-    return metas[0]
+    stamps = {m.get("fingerprint") for name in COMPANIONS for m in lake.part_metadata(name, day) or []} - {None}
+    return metas[0] if stamps <= {metas[0].get("fingerprint")} else None
 
 
 def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.DataFrame:

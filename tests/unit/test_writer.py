@@ -107,3 +107,21 @@ def test_a_checkpoint_after_a_failed_write_on_another_lane_is_skipped():
         writer.drain()
     writer.close(wait_only=True)
     assert written == []
+
+
+def test_a_checkpoint_whose_companions_come_from_another_config_is_not_used(tmp_path):
+    """The companions land beside the day's files and the marker after everything: if a write
+    fails in between, a marker left from an earlier run must not vouch for newer companions."""
+    from include.scoring.lake import Lake
+    from include.scoring.state_io import state_meta
+    from tests.unit.scoring_fixtures import START, event, score_range
+
+    lake = Lake(str(tmp_path))
+    score_range(lake, START, START, {START: [event(START, "pricing")]})
+    meta = state_meta(lake, START)
+    assert meta and meta["fingerprint"]
+    ledger = lake.read("state_ledger", START)
+    lake.write_part("state_ledger", START, 0, 1, ledger, metadata={**meta, "fingerprint": "another-config"})
+    assert state_meta(lake, START) is None
+    lake.write_part("state_ledger", START, 0, 1, ledger)  # written before companions were stamped: still usable
+    assert state_meta(lake, START) == meta
