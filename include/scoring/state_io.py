@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.scoring.arrowops import sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
@@ -62,6 +63,12 @@ def _dates(ordinals: np.ndarray, missing: int | None = None) -> pd.Series:
     mask = ordinals == missing if missing is not None else None
     arr = pa.array((np.where(mask, EPOCH_ORDINAL, ordinals) if mask is not None else ordinals) - EPOCH_ORDINAL, pa.int32(), mask=mask).cast(pa.date32())
     return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()))
+
+
+def _ordinals(values: pd.Series, missing: int) -> np.ndarray:
+    """A date column as day ordinals (`missing` where null), without a Python date per row."""
+    days = pa.array(values, from_pandas=True).cast(pa.date32()).cast(pa.int32())  # days since 1970-01-01
+    return np.asarray(pc.fill_null(days, missing - EPOCH_ORDINAL).to_numpy(zero_copy_only=False), dtype=np.int64) + EPOCH_ORDINAL
 
 
 def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -154,7 +161,7 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
     frame, pos = frame[ok], pos[ok]
     engine.acc[pos] = frame["accumulated"].to_numpy()
     engine.held[pos] = True
-    engine.last_pos[pos] = [d.toordinal() if pd.notna(d) else NO_DAY for d in frame["last_positive_day"]]
+    engine.last_pos[pos] = _ordinals(frame["last_positive_day"], missing=NO_DAY)
     engine.reset_ns[pos] = times_ns(frame["reset_at"])
     engine.touch_ns[pos] = times_ns(frame["last_touch_at"])
     sig = {name: i for i, name in enumerate(engine.signals)}
@@ -173,7 +180,7 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         codes = engine.person_names.get_indexer(persons["person_key"])
         ok = (rows >= 0) & (codes >= 0)
         persons = persons[ok]
-        first = np.array([d.toordinal() for d in persons["first_positive_day"]], np.int64)
+        first = _ordinals(persons["first_positive_day"], missing=NO_DAY)
         engine.set_pairs(rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float))
     bonus = read_keep(lake, "state_bonus", day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
