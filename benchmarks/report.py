@@ -43,7 +43,7 @@ def _day_section(day: dict, title: str) -> list[str]:
     duck = day["duckdb_scoring"]
     runs = day.get("score_runs") or [per_stage.get("score", 0.0)]
     score = statistics.median(runs)
-    lines += ["", f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times and compared by the medians: "
+    lines += ["", f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns (the score stage in a fresh process each time) and compared by the medians: "
               f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs {_runs(duck.get('runs', [duck['seconds']]))}; "
               f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.", ""]
     return lines
