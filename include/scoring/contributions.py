@@ -27,10 +27,12 @@ from include.scoring.arrowops import dictionary_codes, isin, lookup, sort_order,
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import times_ns
 from include.scoring.normalize import url_path
+from include.scoring.outputs import CONTRIB_SCHEMA
 from include.scoring.signals import BONUS_SIGNAL, classify, combination_bonus, group_keys, signal_names
 
 ORDER = ["day", "event_time", "event_id"]
 PAIR_COLUMNS = ["account_id", "person_key", "signal", "event_time"]
+TEXT_AS_READ = ["event_id", "event_time", "source", "account_id", "person_key", "role"]
 _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 
 
@@ -131,9 +133,10 @@ def _dictionary(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
 
 
 def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np.ndarray, signal: np.ndarray, target: np.ndarray,
-            config: ScoringConfig) -> _Part:
+            config: ScoringConfig, text: pa.Table | None = None, signal_text: pa.Array | None = None) -> _Part:
     """Points of rows in time order, given their codes (`target` >= 0: what counts as the same url
-    or campaign; bonus rows are never de-duplicated)."""
+    or campaign; bonus rows are never de-duplicated). `text`: the rows' TEXT_AS_READ columns as read,
+    taken as they are (else they come from the frame)."""
     names = signal_names(config)
     tier_points = config.signal_points()
     base = np.array([tier_points.get(name, np.nan) for name in names], dtype=float)[signal]
@@ -159,12 +162,19 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
     capped = ~void & (scored > allowed)
     scored = np.where(capped, allowed, scored)
     adjustment = np.where(repeat, 0, np.where(capped, 1, -1))
+    def column(name: str) -> pa.Array | pa.ChunkedArray:
+        if text is not None:  # as read; cast only when the file had another type (an all-null column is read as null)
+            wanted = CONTRIB_SCHEMA.field(name).type
+            return text.column(name) if text.column(name).type == wanted else text.column(name).cast(wanted)
+        return pa.Array.from_pandas(rows[name]) if name == "event_time" else to_arrow(rows[name])
+
+    # text from the frame is large_string: the writer casts it to CONTRIB_SCHEMA on its own thread
     table = pa.table({
-        "event_id": to_arrow(rows["event_id"]), "event_time": pa.Array.from_pandas(rows["event_time"]), "source": to_arrow(rows["source"]),
-        "account_id": to_arrow(rows["account_id"]), "person_key": to_arrow(rows["person_key"]), "signal": to_arrow(rows["signal"]),
+        "event_id": column("event_id"), "event_time": column("event_time"), "source": column("source"),
+        "account_id": column("account_id"), "person_key": column("person_key"), "signal": signal_text if signal_text is not None else to_arrow(rows["signal"]),
         "base_points": pa.array(base), "multiplier": pa.array(multiplier), "points": pa.array(scored),
-        "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)), "reset": pa.array(reset), "role": to_arrow(rows["role"]),
-    })  # text stays as the frame holds it (large_string): the writer casts to CONTRIB_SCHEMA on its own thread
+        "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)), "reset": pa.array(reset), "role": column("role"),
+    })
     arrays = {"day": rows["day"].to_numpy(dtype=np.int64), "signals": signal, "points": scored, "positive": points > 0, "reset": reset,
               "time_ns": time_ns, "account_codes": account, "person_codes": person}
     return _Part(table, arrays)
@@ -232,22 +242,29 @@ def _merge(events: _Part, extra: _Part, at: np.ndarray) -> _Part:
     return _Part(pa.concat_tables(pieces), arrays)
 
 
-def contributions(events: pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
+def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
     """Points per resolved event, plus one-off bonus rows, given the bonus memory before them.
 
-    `events` are resolved rows with a `day` column (the processing day each belongs to).
+    `events` are resolved rows with a `day` column (the processing day each belongs to). Given as
+    Arrow (as read), rows already in order keep their text columns as read: the written rows are
+    then the read ones, with no conversion.
     """
-    ev = _unique_events(events)  # an event counts once
-    ev = ev.reset_index(drop=True) if is_time_ordered(ev) else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
+    table = events if isinstance(events, pa.Table) else None
+    frame = events.to_pandas() if table is not None else events
+    ev = _unique_events(frame)  # an event counts once
+    as_read = len(ev) == len(frame) and is_time_ordered(ev)
+    ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
     path = url_path(ev["url"])
     names = signal_names(config)
     signal = classify(ev, config, path)
-    ev["signal"] = to_series(pa.array(names, pa.string()).take(pa.array(signal)), ev.index)
+    signal_text = pa.array(names, pa.string()).take(pa.array(signal))
+    ev["signal"] = to_series(signal_text, ev.index)
     bonus = combination_bonus(ev, config, bonus_state)
     accounts, account = _dictionary(ev["account_id"])
     persons, person = _dictionary(ev["person_key"])
     day = ev["day"].to_numpy(dtype=np.int64)
-    part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config)
+    text = table.select(TEXT_AS_READ) if as_read and table is not None else None
+    part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config, text, signal_text)
     first, second = config.points.combination_bonus.signals
     pairs = ev.loc[np.isin(signal, [names.index(first), names.index(second)]) & (person < len(persons)), PAIR_COLUMNS]
     if len(bonus):

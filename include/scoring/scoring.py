@@ -178,12 +178,12 @@ def _check_resolved(lake: Lake, days: list[date]) -> None:
         )
 
 
-def _resolved(lake: Lake, days: list[date], keep) -> pd.DataFrame:
+def _resolved(lake: Lake, days: list[date], keep) -> pa.Table:
     """The days' resolved events with `day`, the day each belongs to, as days since 1970-01-01
     (integers sort, hash and group far faster than a million date objects)."""
     table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True, keep=keep)
     at = table.schema.get_field_index("dt")
-    return table.set_column(at, "day", table.column(at).cast(pa.int32())).to_pandas()
+    return table.set_column(at, "day", table.column(at).cast(pa.int32()))
 
 
 @dataclass

@@ -84,3 +84,16 @@ def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
     assert is_time_ordered(frame) and not is_time_ordered(swapped)
     later_day_first = pd.concat([frame[frame["day"] == 1], frame[frame["day"] == 0]], ignore_index=True)
     assert not is_time_ordered(later_day_first)
+
+
+def test_arrow_input_as_read_gives_the_same_rows_as_the_frame():
+    """The score stage passes the read Arrow table; rows in order keep its text columns as read."""
+    from include.scoring.outputs import CONTRIB_SCHEMA
+
+    config = load_config()
+    ordered = _as_resolve_writes(_events())
+    from_frame = contributions(ordered.copy(), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    from_arrow = contributions(pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    assert from_arrow.table.schema.field("event_id").type == pa.string(), "text as read, not converted"
+    assert from_arrow.table.cast(CONTRIB_SCHEMA).equals(from_frame.table.cast(CONTRIB_SCHEMA))
+    assert (from_arrow.points == from_frame.points).all() and from_arrow.persons.equals(from_frame.persons)
