@@ -265,8 +265,8 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
     part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config, text, signal_text)
-    first, second = config.points.combination_bonus.signals
-    pairs = ev.loc[np.isin(signal, [names.index(first), names.index(second)]) & (person < len(persons)), PAIR_COLUMNS]
+    pair_signals = [names.index(name) for name in config.points.combination_bonus.signals if name in names]  # unchecked when the bonus is off
+    pairs = ev.loc[np.isin(signal, pair_signals) & (person < len(persons)), PAIR_COLUMNS]
     if len(bonus):
         bonus = bonus.take(sort_order(bonus, ORDER)).reset_index(drop=True)
         winner = bonus["winner"].to_numpy(dtype=np.int64)  # the event that completed the pair: same account, person, day and time

@@ -97,3 +97,13 @@ def test_arrow_input_as_read_gives_the_same_rows_as_the_frame():
     assert from_arrow.table.schema.field("event_id").type == pa.string(), "text as read, not converted"
     assert from_arrow.table.cast(CONTRIB_SCHEMA).equals(from_frame.table.cast(CONTRIB_SCHEMA))
     assert (from_arrow.points == from_frame.points).all() and from_arrow.persons.equals(from_frame.persons)
+
+
+def test_bonus_switched_off_may_name_signals_that_no_rule_has():
+    """The config only checks the bonus's signal names when the bonus is on."""
+    from include.scoring.config import parse_config
+
+    raw = load_config().model_dump(mode="json")
+    raw["points"]["combination_bonus"].update(enabled=False, signals=["retired_signal", "another"])
+    got = contributions(_as_resolve_writes(_events()), parse_config(raw), pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    assert "combination_bonus" not in got.table.column("signal").to_pylist() and got.pairs.empty
