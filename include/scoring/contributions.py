@@ -40,7 +40,7 @@ _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 class Contributions:
     """A block's contributions: the rows as written and, per row, what the engine steps with."""
 
-    table: pa.Table  # the columns of CONTRIB_SCHEMA (text as large_string), in (day, event_time, event_id) order
+    table: pa.Table  # the columns of CONTRIB_SCHEMA (text as read, or large_string from a frame: the writer casts), in (day, event_time, event_id) order
     day: np.ndarray  # the processing day, as days since 1970-01-01
     signals: np.ndarray  # position in signal_names()
     points: np.ndarray  # after multiplier, de-duplication and the cap
@@ -106,7 +106,7 @@ def _codes(values: pd.Series) -> np.ndarray:
     Text is hashed by Arrow, without turning the distinct values into Python strings."""
     if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         return pd.factorize(values, use_na_sentinel=False)[0]
-    return dictionary_codes(pc.dictionary_encode(to_arrow(values)))
+    return _dictionary(values)[1]
 
 
 def _first_of_each(values: pd.Series) -> np.ndarray:
