@@ -78,6 +78,29 @@ def is_time_ordered(ev: pd.DataFrame) -> bool:
     return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
 
 
+def merged_in_order(table: pa.Table) -> pa.Table:
+    """`table` in (day, event_time, event_id) order, when its ids are distinct and its times
+    set: rows read from several parts each in that order (a sharded day's parts) are merged by a
+    stable sort on time (linear in rows for a few sorted runs), the event id deciding only among
+    rows of equal time. Anything else is returned as it is, for the frame sort in `contributions`
+    (which keeps the first row of a repeated id as read, so the order must not change first)."""
+    if table.num_rows < 2 or table.column("event_time").null_count or len(pc.unique(table.column("event_id"))) < table.num_rows:
+        return table
+    day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
+    time = np.asarray(table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64)  # in the column's unit: the same order
+    order = np.argsort(time, kind="stable") if (day == day[0]).all() else np.lexsort((time, day))
+    day_at, time_at = day[order], time[order]
+    tied = (np.diff(day_at) == 0) & (np.diff(time_at) == 0)
+    if tied.any():  # rows of equal time from different runs: put each such group in event-id order
+        slots = np.flatnonzero(np.concatenate([tied, [False]]) | np.concatenate([[False], tied]))
+        rows = order[slots]
+        ties = pa.table({"day": day[rows], "time": time[rows], "id": table.column("event_id").take(pa.array(rows))})
+        order[slots] = rows[np.asarray(pc.sort_indices(ties, sort_keys=[("day", "ascending"), ("time", "ascending"), ("id", "ascending", "at_end")]).to_numpy(), dtype=np.int64)]
+    if (order[1:] > order[:-1]).all():
+        return table
+    return table.take(pa.array(order))
+
+
 def _unique_events(events: pd.DataFrame) -> pd.DataFrame:
     """Each event id once (the first row of a repeated id): one hash pass when no id repeats,
     the usual case (a sort when the ids are not in order is several times slower)."""
@@ -249,8 +272,8 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     Arrow (as read), rows already in order keep their text columns as read: the written rows are
     then the read ones, with no conversion.
     """
-    table = events if isinstance(events, pa.Table) else None
-    frame = events.to_pandas() if table is not None else events
+    table = merged_in_order(events) if isinstance(events, pa.Table) else None
+    frame = table.to_pandas() if table is not None else events
     ev = _unique_events(frame)  # an event counts once
     as_read = len(ev) == len(frame) and is_time_ordered(ev)
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)

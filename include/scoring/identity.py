@@ -48,6 +48,7 @@ from include.scoring.identity_rules import build_reference, match_accounts, pers
 from include.scoring.lake import Lake
 from include.scoring.nonhuman import first_deliveries, non_human_reasons
 from include.scoring.normalize import matches, normalize_email
+from include.scoring.sharding import split_by_shard
 from include.scoring.validate import _hash_ids
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,8 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
 
 def in_time_order(resolved: pd.DataFrame) -> pa.Table:
     """Resolved events as written: in (event_time, event_id) order, the order scoring takes them
-    in, so the score stage checks the order in one pass instead of sorting every column."""
+    in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
+    instead of sorting every column."""
     table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
     return table.take(pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")]))
 
@@ -238,7 +240,10 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
     res = ev.loc[resolved, RESOLVED_COLUMNS]
     unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
     filt = ev.loc[filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]].rename(columns={"filter_reason": "reason"})
-    path = lake.write_part("resolved", day, shard, shards, in_time_order(res), schema=RESOLVED_SCHEMA)
+    in_order, split = in_time_order(res), None
+    if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
+        in_order, split = split_by_shard(in_order, "account_id", shards)
+    path = lake.write_part("resolved", day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
     lake.write_part("unresolved", day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
     lake.write_part("filtered", day, shard, shards, filt, schema=FILTERED_SCHEMA)
     metrics = pd.concat(

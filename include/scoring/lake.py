@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from include.scoring.errors import LakeError
+from include.scoring.sharding import SPLIT_KEY, ShardRows, Split
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def days_between(start: date, end: date) -> list[date]:
     if end < start:
         return []
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+_ROW_GROUP = 256_000  # rows per Parquet row group: what a sharded reader holds at a time
 
 
 def part_name(shard: int, shards: int) -> str:
@@ -120,7 +124,7 @@ class Lake:
         self.fs.makedirs(tmp, exist_ok=True)
         try:
             with self.fs.open(posixpath.join(tmp, DATA_FILE), "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", row_group_size=256_000)
+                pq.write_table(table, fh, compression="zstd", row_group_size=_ROW_GROUP)
             for name, content in (side_files or {}).items():
                 data = content.encode("utf-8") if isinstance(content, str) else content
                 file_path = posixpath.join(tmp, name)
@@ -158,16 +162,24 @@ class Lake:
 
     def write_part(
         self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None,
-        dictionary: bool | list[str] = True, no_statistics: Iterable[str] = (),
+        dictionary: bool | list[str] = True, no_statistics: Iterable[str] = (), split: Split | None = None,
     ) -> str:
         """Write shard `shard` of `shards` of a partition (temp file, then rename). Files of
         another layout (another shard count, or a single-writer file) are removed first.
         `dictionary`: the columns to dictionary-encode (a column with a value per row, such as an
         id, gains nothing from it and costs a hash per value). `no_statistics`: columns written
-        without min/max statistics (ids and emails: their range over a file prunes nothing)."""
+        without min/max statistics (ids and emails: their range over a file prunes nothing).
+        `split`: the rows are grouped by another shard key (resolve's parts, by account shard):
+        each group gets row groups of its own, and the file notes which shard each holds, so
+        `read_where` with a `ShardRows` of that key reads only its row groups."""
         table = _as_table(table, schema)
+        notes = {}
         if metadata:
-            table = table.replace_schema_metadata({"engagement": json.dumps(metadata, sort_keys=True)})
+            notes[b"engagement"] = json.dumps(metadata, sort_keys=True).encode()
+        if split is not None and table.num_rows:
+            notes[SPLIT_KEY] = split.note(_ROW_GROUP)
+        if notes:
+            table = table.replace_schema_metadata(notes)
         folder = self.partition_path(dataset, day)
         self.fs.makedirs(folder, exist_ok=True)
         mine = re.compile(rf"^part-\d{{5}}-of-{shards:05d}\.parquet$")
@@ -191,7 +203,15 @@ class Lake:
             with self.fs.open(tmp, "wb") as fh:
                 skip = set(no_statistics)
                 statistics = [name for name in table.column_names if name not in skip] if skip else True
-                pq.write_table(table, fh, compression="zstd", row_group_size=256_000, use_dictionary=dictionary, write_statistics=statistics)
+                if SPLIT_KEY in notes:
+                    with pq.ParquetWriter(fh, table.schema, compression="zstd", use_dictionary=dictionary, write_statistics=statistics) as out:
+                        start = 0
+                        for n in split.rows:  # one write per shard: its rows never share a row group with another's
+                            if n:
+                                out.write_table(table.slice(start, n), row_group_size=_ROW_GROUP)
+                            start += n
+                else:
+                    pq.write_table(table, fh, compression="zstd", row_group_size=_ROW_GROUP, use_dictionary=dictionary, write_statistics=statistics)
             self.fs.mv(tmp, final)
         except BaseException:
             if self.fs.exists(tmp):
@@ -268,7 +288,8 @@ class Lake:
         self, dataset: str, day: date, keep: Callable[[pa.Table], np.ndarray], columns: Iterable[str] | None = None, *, missing_ok: bool = False
     ) -> pa.Table | None:
         """The rows of a partition for which `keep(batch)` is true, read one row group at a time,
-        so memory is bounded by the rows kept, not by the partition (sharded tasks use this)."""
+        so memory is bounded by the rows kept, not by the partition (sharded tasks use this).
+        A file split by the shard key of `keep` (a `ShardRows`) gives just the shard's row groups."""
         files = self._files(dataset, day)
         if files is None:
             if missing_ok:
@@ -279,6 +300,10 @@ class Lake:
             try:
                 with self.fs.open(path, "rb") as fh:
                     pf = pq.ParquetFile(fh)
+                    groups = keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY)) if isinstance(keep, ShardRows) else None
+                    if groups is not None:
+                        kept.append(pf.read_row_groups(groups, columns=list(columns) if columns is not None else None))
+                        continue
                     for i in range(pf.num_row_groups):
                         batch = pf.read_row_group(i, columns=list(columns) if columns is not None else None)
                         mask = keep(batch)

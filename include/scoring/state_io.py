@@ -24,7 +24,7 @@ from include.scoring.arrowops import sort_order, to_arrow, to_series
 from include.scoring.config import ScoringConfig
 from include.scoring.engine import EPOCH_ORDINAL, NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
 from include.scoring.lake import Lake
-from include.scoring.sharding import shard_of
+from include.scoring.sharding import ShardRows
 from include.scoring.signals import BONUS_STATE_COLUMNS
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -36,18 +36,12 @@ LEDGER_SCHEMA = pa.schema([("account_id", pa.string()), ("signal", pa.string()),
 PERSONS_SCHEMA = pa.schema([("account_id", pa.string()), ("person_key", pa.string()), ("first_positive_day", pa.date32()), ("last_positive_at", _TS), ("points", pa.float64())])
 BONUS_SCHEMA = pa.schema([("account_id", pa.string()), ("person_key", pa.string()), ("first_time", _TS), ("second_time", _TS), ("awarded", pa.bool_())])
 
-Keep = Callable[[pa.Table], np.ndarray] | None
+Keep = ShardRows | Callable[[pa.Table], np.ndarray] | None
 
 
 def account_keep(shard: int, shards: int) -> Keep:
     """Row filter of an account shard (None: every row)."""
-    if shards == 1:
-        return None
-
-    def keep(batch: pa.Table) -> np.ndarray:
-        return shard_of(pd.Series(batch.column("account_id").to_pandas()), shards) == shard
-
-    return keep
+    return None if shards == 1 else ShardRows("account_id", shard, shards)
 
 
 def read_keep(lake: Lake, dataset: str, day: date, keep: Keep, columns=None) -> pd.DataFrame | None:

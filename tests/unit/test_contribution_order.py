@@ -107,3 +107,40 @@ def test_bonus_switched_off_may_name_signals_that_no_rule_has():
     raw["points"]["combination_bonus"].update(enabled=False, signals=["retired_signal", "another"])
     got = contributions(_as_resolve_writes(_events()), parse_config(raw), pd.DataFrame(columns=BONUS_STATE_COLUMNS))
     assert "combination_bonus" not in got.table.column("signal").to_pylist() and got.pairs.empty
+
+
+def test_parts_of_a_sharded_day_are_merged_into_time_order():
+    """A score shard reads one time-ordered run per resolve part; merged, with ties in time across
+    parts decided by event id, they give what one time-ordered input gives."""
+    from include.scoring.contributions import merged_in_order
+
+    config = load_config()
+    ordered = _as_resolve_writes(_events())
+    expected = contributions(pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    rnd = random.Random(11)
+    for _ in range(5):
+        part = pd.Series([rnd.randrange(3) for _ in range(len(ordered))])
+        runs = pd.concat([ordered[part == k] for k in range(3)], ignore_index=True)  # each part in order, days in order within it
+        assert not is_time_ordered(runs)
+        table = pa.Table.from_pandas(runs, preserve_index=False)
+        merged = merged_in_order(table)
+        assert merged.column("event_id").to_pylist() == ordered["event_id"].tolist()
+        got = contributions(table, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+        assert got.table.equals(expected.table) and (got.points == expected.points).all()
+    tied = ordered[ordered["event_time"].duplicated(keep=False)]
+    assert len(tied) >= 4 and tied["day"].nunique() == 1, "the example must hold rows of equal time for the event id to decide"
+
+
+def test_merge_leaves_repeated_ids_and_missing_times_to_the_full_sort():
+    """Which row of a repeated id counts depends on the order read, so such input is not reordered first."""
+    from include.scoring.contributions import merged_in_order
+
+    ordered = _as_resolve_writes(_events())
+    reversed_rows = pa.Table.from_pandas(ordered.iloc[::-1].reset_index(drop=True), preserve_index=False)
+    assert merged_in_order(reversed_rows).column("event_id").to_pylist() == ordered["event_id"].tolist()
+    repeated = pa.Table.from_pandas(pd.concat([ordered.iloc[::-1], ordered.iloc[:1]], ignore_index=True), preserve_index=False)
+    assert merged_in_order(repeated) is repeated
+    no_time = ordered.iloc[::-1].reset_index(drop=True)
+    no_time.loc[0, "event_time"] = pd.NaT
+    untimed = pa.Table.from_pandas(no_time, preserve_index=False)
+    assert merged_in_order(untimed) is untimed

@@ -186,3 +186,37 @@ def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
     assert lake.checksum("snap", D) != lake.checksum("snap", D + timedelta(days=2))
     with pytest.raises(LakeError, match="does not exist"):
         lake.checksum("snap", D + timedelta(days=3))
+
+
+
+def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, monkeypatch):
+    """Resolve writes its part grouped by account shard; a score shard reads just its row groups,
+    and gets the same rows, in the same order, as filtering the whole part by hash."""
+    from include.scoring import lake as lake_module
+    from include.scoring.sharding import ShardRows, shard_of_column, split_by_shard
+
+    monkeypatch.setattr(lake_module, "_ROW_GROUP", 7)  # several row groups per shard
+    table = pa.table({"account_id": [f"A{i % 13}" for i in range(60)], "x": list(range(60))})
+    shard = shard_of_column(table.column("account_id"), 3)
+    assert len(set(shard.tolist())) == 3, "the example must put rows in every shard"
+    lake = Lake(str(tmp_path))
+    grouped, split = split_by_shard(table, "account_id", 3)
+    assert list(split.rows) == [int((shard == k).sum()) for k in range(3)]
+    lake.write_part("resolved", D, 0, 1, grouped, split=split)
+    lake.write_part("unsplit", D, 0, 1, table)
+    path = tmp_path / "resolved/dt=2026-03-04/part-00000-of-00001.parquet"
+    groups = pq.ParquetFile(path).num_row_groups
+    assert groups == sum(-(-n // 7) for n in split.rows), "each shard in row groups of its own"
+    read = []
+    real = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", lambda self, wanted, **kw: read.append(list(wanted)) or real(self, wanted, **kw))
+    for k in range(3):
+        keep = ShardRows("account_id", k, 3)
+        got = lake.read_where("resolved", D, keep, ["account_id", "x"])
+        assert got.column("x").to_pylist() == [x for x, s in enumerate(shard) if s == k], "the shard's rows, in the order written"
+        assert keep(got).all()
+        assert lake.read_where("unsplit", D, keep, ["account_id", "x"]).equals(got), "a part without the note is filtered by hash: same rows"
+    assert sorted(g for wanted in read for g in wanted) == list(range(groups)), "each row group read by exactly one shard"
+    # a note for another shard count is ignored: the part is read whole and filtered
+    other = lake.read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
+    assert sorted(other.column("x").to_pylist()) == [x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1]
