@@ -8,7 +8,8 @@ placed beside the event that completed it. Zero-point events are kept with their
 resolved event appears in contributions.
 
 Rows are in (day, event_time, event_id) order. Resolve writes each day's events in time order, so
-here that order is checked (one pass) rather than made (a sort and a gather of every column), and
+here that order is checked (one pass) rather than made (a sort and a gather of every column); the
+parts of a sharded day, each in order, are merged by a stable sort on time (`merged_in_order`); and
 the few bonus rows are slotted in by position: the events' columns are never copied to make room.
 Everything is keyed by day, so one call can process one day (incremental) or a block of days
 (replay) with identical results; the only carried state is the combination-bonus memory.
@@ -78,34 +79,45 @@ def is_time_ordered(ev: pd.DataFrame) -> bool:
     return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
 
 
-def merged_in_order(table: pa.Table) -> pa.Table:
-    """`table` in (day, event_time, event_id) order, when its ids are distinct and its times
-    set: rows read from several parts each in that order (a sharded day's parts) are merged by a
-    stable sort on time (linear in rows for a few sorted runs), the event id deciding only among
-    rows of equal time. Anything else is returned as it is, for the frame sort in `contributions`
-    (which keeps the first row of a repeated id as read, so the order must not change first)."""
-    if table.num_rows < 2 or table.column("event_time").null_count or len(pc.unique(table.column("event_id"))) < table.num_rows:
+def merged_in_order(table: pa.Table) -> pa.Table | None:
+    """`table`, whose event ids are distinct, in (day, event_time, event_id) order; None when a
+    row has no time (the frame sort in `contributions` places those). Rows as resolve writes them
+    are only checked; rows from several parts each in that order (a sharded day's parts) are merged
+    by a stable sort on time (linear in rows for a few sorted runs), the event id deciding only
+    among rows of equal time. (Repeated ids must not come here: the first row of an id as read is
+    the one that counts, so their order must not change before de-duplication.)"""
+    if table.column("event_time").null_count:
+        return None
+    if table.num_rows < 2:
         return table
     day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
     time = np.asarray(table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64)  # in the column's unit: the same order
-    order = np.argsort(time, kind="stable") if (day == day[0]).all() else np.lexsort((time, day))
+    ids = table.column("event_id")
+    step_day, step_time = np.diff(day), np.diff(time)
+    if not ((step_day < 0) | ((step_day == 0) & (step_time < 0))).any():  # one run: in order if its ties are in id order
+        tie = pa.array(np.flatnonzero((step_day == 0) & (step_time == 0)))
+        in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
+        if in_order.null_count == 0 and pc.all(in_order).as_py() is not False:
+            return table
+    order = np.argsort(time, kind="stable") if (step_day == 0).all() else np.lexsort((time, day))
     day_at, time_at = day[order], time[order]
     tied = (np.diff(day_at) == 0) & (np.diff(time_at) == 0)
-    if tied.any():  # rows of equal time from different runs: put each such group in event-id order
+    if tied.any():  # rows of equal time (from different runs): each such group in event-id order
         slots = np.flatnonzero(np.concatenate([tied, [False]]) | np.concatenate([[False], tied]))
         rows = order[slots]
-        ties = pa.table({"day": day[rows], "time": time[rows], "id": table.column("event_id").take(pa.array(rows))})
+        ties = pa.table({"day": day[rows], "time": time[rows], "id": ids.take(pa.array(rows))})
         order[slots] = rows[np.asarray(pc.sort_indices(ties, sort_keys=[("day", "ascending"), ("time", "ascending"), ("id", "ascending", "at_end")]).to_numpy(), dtype=np.int64)]
-    if (order[1:] > order[:-1]).all():
-        return table
     return table.take(pa.array(order))
 
 
+def _distinct(ids: pa.ChunkedArray | pa.Array) -> bool:
+    """No event id repeats (the usual case): one hash pass. A null id is one value, as in _first_of_each."""
+    return len(pc.unique(ids)) == len(ids)
+
+
 def _unique_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Each event id once (the first row of a repeated id): one hash pass when no id repeats,
-    the usual case (a sort when the ids are not in order is several times slower)."""
-    if len(pc.unique(to_arrow(events["event_id"]))) == len(events):  # a null id is one value, as in _first_of_each
-        return events.copy(deep=False)
+    """Each event id once (the first row of a repeated id); a sort when the ids are not in order
+    is several times slower than `_distinct`, which the caller asks first."""
     return events[_first_of_each(events["event_id"])]
 
 
@@ -272,10 +284,13 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     Arrow (as read), rows already in order keep their text columns as read: the written rows are
     then the read ones, with no conversion.
     """
-    table = merged_in_order(events) if isinstance(events, pa.Table) else None
+    table = events if isinstance(events, pa.Table) else None
+    distinct = _distinct(table.column("event_id") if table is not None else to_arrow(events["event_id"]))
+    ordered = merged_in_order(table) if table is not None and distinct else None  # None: order not known
+    table = ordered if ordered is not None else table
     frame = table.to_pandas() if table is not None else events
-    ev = _unique_events(frame)  # an event counts once
-    as_read = len(ev) == len(frame) and is_time_ordered(ev)
+    ev = frame.copy(deep=False) if distinct else _unique_events(frame)  # an event counts once
+    as_read = ordered is not None or (distinct and is_time_ordered(ev))
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
     path = url_path(ev["url"])
     names = signal_names(config)

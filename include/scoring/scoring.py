@@ -46,7 +46,7 @@ from include.scoring.outputs import (
     score_table,
     sorted_changes,
 )
-from include.scoring.sharding import shard_of
+from include.scoring.sharding import shard_of_column
 from include.scoring.signals import BONUS_STATE_COLUMNS, bonus_memory, signal_names
 from include.scoring.state_io import (
     account_keep,
@@ -98,11 +98,11 @@ class DayData:
 OPPORTUNITY_INPUT = ["account_id", "is_won", "closed_at"]
 
 
-def _snapshot_of(accounts_table, opps_table, shard: int, shards: int) -> DayData:
+def _snapshot_of(accounts_table: pa.Table, opps_table: pa.Table, shard: int, shards: int) -> DayData:
+    if shards > 1:  # the shard's rows, kept before the tables become frames
+        accounts_table = accounts_table.filter(pa.array(shard_of_column(accounts_table.column("account_id"), shards) == shard))
+        opps_table = opps_table.filter(pa.array(shard_of_column(opps_table.column("account_id"), shards) == shard))
     accounts, opps = accounts_table.to_pandas(), opps_table.to_pandas()
-    if shards > 1:
-        accounts = accounts[shard_of(accounts["account_id"], shards) == shard]
-        opps = opps[shard_of(opps["account_id"], shards) == shard]
     return DayData(accounts.sort_values("account_id", kind="stable").reset_index(drop=True), opps)
 
 
@@ -142,8 +142,10 @@ class Snapshots:
     def universe(self, days: list[date]) -> pd.Index:
         """Every account of the days' CRM snapshots (of the shard), sorted: the engine's rows.
         A snapshot equal to the one before adds nothing and is not read."""
-        if len(days) > 1:
-            self._prefetch(days)
+        if len(days) == 1:  # the day's snapshot, read now rather than twice (its accounts are sorted, nulls last)
+            ids = to_arrow(self(days[0]).accounts["account_id"]).unique()
+            return pd.Index(to_series(ids.cast(pa.string())))
+        self._prefetch(days)
         chunks, previous = [], None
         for day in days:
             key = self._checksum("valid/crm/accounts", day)
@@ -152,7 +154,7 @@ class Snapshots:
             previous = key
         ids = pa.chunked_array(chunks, pa.string()).unique()
         if self.shards > 1:
-            ids = ids.filter(pa.array(shard_of(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object), self.shards) == self.shard))
+            ids = ids.filter(pa.array(shard_of_column(ids, self.shards) == self.shard))
         return pd.Index(to_series(ids.take(pc.sort_indices(ids))))  # Arrow-backed text: lookups without Python strings
 
 

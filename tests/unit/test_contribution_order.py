@@ -125,22 +125,42 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
         table = pa.Table.from_pandas(runs, preserve_index=False)
         merged = merged_in_order(table)
         assert merged.column("event_id").to_pylist() == ordered["event_id"].tolist()
+        assert merged_in_order(merged) is merged, "rows in order are only checked"
         got = contributions(table, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
         assert got.table.equals(expected.table) and (got.points == expected.points).all()
     tied = ordered[ordered["event_time"].duplicated(keep=False)]
     assert len(tied) >= 4 and tied["day"].nunique() == 1, "the example must hold rows of equal time for the event id to decide"
 
 
-def test_merge_leaves_repeated_ids_and_missing_times_to_the_full_sort():
-    """Which row of a repeated id counts depends on the order read, so such input is not reordered first."""
+def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last():
+    """Which row of a repeated id counts is the first one read, so such input is not merged into
+    time order before de-duplication; a row without a time sorts last."""
     from include.scoring.contributions import merged_in_order
 
+    config = load_config()
     ordered = _as_resolve_writes(_events())
-    reversed_rows = pa.Table.from_pandas(ordered.iloc[::-1].reset_index(drop=True), preserve_index=False)
-    assert merged_in_order(reversed_rows).column("event_id").to_pylist() == ordered["event_id"].tolist()
-    repeated = pa.Table.from_pandas(pd.concat([ordered.iloc[::-1], ordered.iloc[:1]], ignore_index=True), preserve_index=False)
-    assert merged_in_order(repeated) is repeated
-    no_time = ordered.iloc[::-1].reset_index(drop=True)
+    first_day = ordered[ordered["day"] == 0]
+    later = first_day.iloc[-1:].assign(event_id=first_day["event_id"].iloc[0])  # the first event's id on the day's last row
+    runs = pd.concat([later, first_day.iloc[::-1]], ignore_index=True)  # read first, though later in time
+    got = contributions(pa.Table.from_pandas(runs, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)).table
+    kept = got.filter(pa.compute.equal(got.column("event_id"), first_day["event_id"].iloc[0]))
+    assert kept.num_rows == 1 and kept.column("event_time")[0].as_py() == later["event_time"].iloc[0].to_pydatetime()
+    assert got.column("signal").to_pylist().count("combination_bonus") == 1
+    assert got.num_rows - 1 == len(first_day)  # the earlier row of the id is gone
+    no_time = first_day.iloc[::-1].reset_index(drop=True)
     no_time.loc[0, "event_time"] = pd.NaT
     untimed = pa.Table.from_pandas(no_time, preserve_index=False)
-    assert merged_in_order(untimed) is untimed
+    assert merged_in_order(untimed) is None
+    rows = contributions(untimed, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)).table
+    assert rows.column("event_id")[rows.num_rows - 1].as_py() == no_time["event_id"].iloc[0] and rows.column("event_time").null_count == 1
+
+
+def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
+    from include.scoring.contributions import merged_in_order
+
+    frame = _as_resolve_writes(_events())
+    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00
+    swapped = frame.copy()
+    swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()
+    merged = merged_in_order(pa.Table.from_pandas(swapped, preserve_index=False))
+    assert merged.column("event_id").to_pylist() == frame["event_id"].tolist()
