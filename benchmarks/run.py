@@ -35,7 +35,7 @@ log = logging.getLogger("benchmarks")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DAY = date(2026, 10, 13)  # a Tuesday: campaign day, the busiest of the week
-SCORE_RUNS = 3  # the score stage and the DuckDB reference, each this many times: the ratio is of their medians
+SCORE_RUNS = 5  # the score stage and the DuckDB reference, each this many times: the ratio is of their medians
 REPLAY_VOLUME = 0.095  # of the natural volume: about 10M resolved events over the year (0.04 gave 4.6M, 0.088 9.3M)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
