@@ -17,6 +17,7 @@ Everything is keyed by day, so one call can process one day (incremental) or a b
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,8 +85,8 @@ def merged_in_order(table: pa.Table) -> pa.Table | None:
     row has no time (the frame sort in `contributions` places those). Rows as resolve writes them
     are only checked; rows from several parts each in that order (a sharded day's parts) are merged
     by a stable sort on time (linear in rows for a few sorted runs), the event id deciding only
-    among rows of equal time. (Repeated ids must not come here: the first row of an id as read is
-    the one that counts, so their order must not change before de-duplication.)"""
+    among rows of equal time. (Rows whose ids repeat must not be scored in this order: the first
+    row of an id as read is the one that counts, so `contributions` then discards it.)"""
     if table.column("event_time").null_count:
         return None
     if table.num_rows < 2:
@@ -284,13 +285,26 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     Arrow (as read), rows already in order keep their text columns as read: the written rows are
     then the read ones, with no conversion.
     """
-    table = events if isinstance(events, pa.Table) else None
-    distinct = _distinct(table.column("event_id") if table is not None else to_arrow(events["event_id"]))
-    ordered = merged_in_order(table) if table is not None and distinct else None  # None: order not known
-    table = ordered if ordered is not None else table
-    frame = table.to_pandas() if table is not None else events
+    if not isinstance(events, pa.Table):
+        return _contributions(events, False, _distinct(to_arrow(events["event_id"])), config, bonus_state)
+    # Ids usually do not repeat: that is checked (a hash pass) on a helper thread while the rows
+    # are worked out as if it holds (Arrow kernels and numpy release the GIL: both cores work);
+    # when an id repeats, the work is redone the slow way, keeping its first row as read.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="distinct-ids") as helper:
+        distinct = helper.submit(_distinct, events.column("event_id"))
+        ordered = merged_in_order(events)
+        done = _contributions(events if ordered is None else ordered, ordered is not None, True, config, bonus_state)
+        if distinct.result():
+            return done
+    return _contributions(events, False, False, config, bonus_state)
+
+
+def _contributions(rows: pa.Table | pd.DataFrame, in_order: bool, distinct: bool, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
+    """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be in order."""
+    table = rows if isinstance(rows, pa.Table) else None
+    frame = table.to_pandas() if table is not None else rows
     ev = frame.copy(deep=False) if distinct else _unique_events(frame)  # an event counts once
-    as_read = ordered is not None or (distinct and is_time_ordered(ev))
+    as_read = in_order or (distinct and is_time_ordered(ev))
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
     path = url_path(ev["url"])
     names = signal_names(config)
