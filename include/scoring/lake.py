@@ -300,7 +300,7 @@ class Lake:
             try:
                 with self.fs.open(path, "rb") as fh:
                     pf = pq.ParquetFile(fh)
-                    groups = keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY)) if isinstance(keep, ShardRows) else None
+                    groups = keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY), pf.num_row_groups) if isinstance(keep, ShardRows) else None
                     if groups is not None:
                         kept.append(pf.read_row_groups(groups, columns=list(columns) if columns is not None else None))
                         continue

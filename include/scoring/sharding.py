@@ -48,13 +48,14 @@ class ShardRows:
     def __call__(self, batch: pa.Table) -> np.ndarray:
         return shard_of_column(batch.column(self.column), self.shards) == self.shard
 
-    def row_groups(self, note: bytes | None) -> list[int] | None:
+    def row_groups(self, note: bytes | None, row_groups: int) -> list[int] | None:
         """The row groups of a file holding this shard's rows, from the file's split note; None
-        when the file is not split by this column and shard count (read it whole and filter)."""
+        when the file is not split by this column and shard count, or the note does not fit the
+        file's `row_groups` (read it whole and filter)."""
         if not note:
             return None
         split = json.loads(note)
-        if split.get("column") != self.column or split.get("shards") != self.shards:
+        if split.get("column") != self.column or split.get("shards") != self.shards or len(split.get("row_groups", ())) != row_groups:
             return None
         return [i for i, shard in enumerate(split["row_groups"]) if shard == self.shard]
 

@@ -220,3 +220,19 @@ def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, mo
     # a note for another shard count is ignored: the part is read whole and filtered
     other = lake.read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
     assert sorted(other.column("x").to_pylist()) == [x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1]
+
+
+def test_a_split_note_that_does_not_fit_the_file_is_ignored(tmp_path):
+    """A note listing another number of row groups than the file has (a file rewritten by other
+    means) cannot pick row groups: the part is read whole and filtered by hash."""
+    import json
+
+    from include.scoring.sharding import SPLIT_KEY, ShardRows, shard_of_column
+
+    table = pa.table({"account_id": [f"A{i % 13}" for i in range(60)], "x": list(range(60))})
+    folder = tmp_path / "resolved/dt=2026-03-04"
+    folder.mkdir(parents=True)
+    wrong = {"column": "account_id", "shards": 2, "row_groups": [0, 1]}  # the file has 6 row groups
+    pq.write_table(table.replace_schema_metadata({SPLIT_KEY: json.dumps(wrong).encode()}), folder / "part-00000-of-00001.parquet", row_group_size=10)
+    got = Lake(str(tmp_path)).read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
+    assert got.column("x").to_pylist() == [x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1]
