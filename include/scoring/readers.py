@@ -248,6 +248,15 @@ def _csv_fields(text: str) -> tuple[list[str] | None, str | None]:
         return None, str(exc)
 
 
+def _well_formed(text: str) -> bool:
+    """The text reads as CSV records without leniency."""
+    try:
+        list(csv.reader([text], strict=True))
+    except csv.Error:
+        return False
+    return True
+
+
 def _decode_line(chunk: bytes) -> tuple[str, UnicodeDecodeError | None]:
     """A line as text, and the decoding error when it is not UTF-8 (the text then has
     replacement characters, enough to find where its record ends)."""
@@ -270,7 +279,10 @@ def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | Non
             more, again = _csv_fields(joined)
             if again == "open":
                 continue
-            if more is not None and len(more) == width:
+            # the quote closes: one record over these lines, if it has the header's width or reads
+            # as well-formed CSV (then a wrong width is its own error, not the next line's); a
+            # stray quote that only a lenient read closes takes no other line with it
+            if more is not None and (len(more) == width or _well_formed(joined)):
                 fields, problem, used, text, bad = more, None, j - i + 1, joined, bad_joined
             break
         if problem == "open" or fields is None and problem is None:
@@ -280,7 +292,7 @@ def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | Non
     if fields is None:
         return None, f"line {number}: {problem}: {_show(text)}", 1
     if len(fields) != width:
-        return None, f"line {number}: expected {width} fields, found {len(fields)}: {_show(text)}", 1
+        return None, f"line {number}: expected {width} fields, found {len(fields)}: {_show(text)}", used
     return fields, None, used
 
 

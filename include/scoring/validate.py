@@ -96,12 +96,13 @@ def _levels(config: ScoringConfig, source: str) -> dict[str, str]:
 
 
 def _plain(value):
-    """A value as an example shows it; timestamps beyond Python's dates keep pandas' own text."""
+    """A value as an example shows it. A timestamp beyond Python's dates (pandas cannot print it
+    in a zone such as Europe/Paris) shows numpy's text of the instant, in UTC."""
     if isinstance(value, pd.Timestamp):
         try:
             return value.isoformat()
         except (ValueError, OverflowError, NotImplementedError):
-            return str(value)
+            return np.datetime_as_string(value.to_datetime64()) + ("Z" if value.tz is not None else "")
     return value
 
 

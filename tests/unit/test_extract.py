@@ -222,3 +222,17 @@ def test_quoted_line_break_with_bytes_that_are_not_utf8_is_one_flagged_row(tmp_p
     assert list(rows.lines) == [2, 3, 5]
     assert rows.parse_errors[0] is None and rows.parse_errors[2] is None
     assert rows.parse_errors[1].startswith("line 3: not valid UTF-8")
+
+
+def test_quoted_line_break_in_a_record_of_the_wrong_width_is_one_error_row(tmp_path):
+    """Found by the hostile-input property test: the record's continuation line was read as a
+    record of its own, so the file seemed to have one row more than it has."""
+    from include.scoring.readers import read_landing_file
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'a,b,c\r\n1,x,y\r\n2,"p\r\nq"\r\n3,r,s\r\n')
+    rows = read_landing_file(path, "t.csv", ["a", "b", "c"], ["a"])
+    assert rows.table.column("a").to_pylist() == ["1", None, "3"]
+    assert list(rows.lines) == [2, 3, 5]
+    assert rows.parse_errors[1].startswith("line 3: expected 3 fields, found 2") and rows.parse_errors[2] is None
+

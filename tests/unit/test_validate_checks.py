@@ -285,3 +285,16 @@ def test_categorical_fast_path_gives_the_same_outcomes():
     by_check = {o.spec.check: o for o in fast}
     assert by_check["email_syntax"].failed_rows.tolist() == [5, 777, 40_000]
     assert by_check["event_type_known"].failed_rows.tolist() == [9, 50_001]
+
+
+def test_an_example_timestamp_beyond_pythons_dates_is_shown_not_raised():
+    """Found by the hostile-input property test: pandas cannot print such a time in a zone like
+    Europe/Paris, and the whole validation stopped on the example text of a quarantine reason."""
+    import numpy as np
+
+    from include.scoring.validate import _plain
+
+    far = pd.Timestamp(np.datetime64("-8423-03-01T05:06:07", "us")).tz_localize("UTC")
+    assert _plain(far.tz_convert("Europe/Paris")) == "-8423-03-01T05:06:07.000000Z"
+    assert _plain(far) == far.isoformat() and _plain(pd.Timestamp("2026-05-06T10:00:00Z")) == "2026-05-06T10:00:00+00:00"
+    assert _plain("x") == "x"
