@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from include.expectations import load_suite_spec
+from include.scoring.arrowops import isin
 from include.scoring.config import ScoringConfig
 from include.scoring.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, quarantine_schema, raw_schema
 from include.scoring.errors import BatchValidationError
@@ -305,7 +306,7 @@ def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarant
             frame["_id_occurrence"] = frame.groupby(id_column, dropna=False, sort=False).cumcount() + 1
             for column, table_ids in (("account_id", "accounts"), ("contact_id", "contacts")):
                 if column in frame.columns and column != id_column:
-                    exists = frame[column].isin(ids.get(table_ids, ())).astype("boolean")
+                    exists = pd.Series(isin(frame[column], ids.get(table_ids, [])), index=frame.index, dtype="boolean")  # Arrow's is_in: Series.isin on Arrow text converts every id to Python
                     frame[f"_{column.removesuffix('_id')}_exists"] = exists.mask(frame[column].isna())
             result, passed = _run(lake, config, source, day, frame, {}, None, extra_side_files={INPUT_DIGEST: digest})
         results.append(result)
