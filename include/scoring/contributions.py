@@ -71,11 +71,15 @@ def is_time_ordered(ev: pd.DataFrame) -> bool:
     time = ev["event_time"]
     if time.isna().any():
         return False
-    day, t = np.diff(ev["day"].to_numpy(dtype=np.int64)), np.diff(times_ns(time))
-    if (day < 0).any() or ((day == 0) & (t < 0)).any():
+    return _in_order(ev["day"].to_numpy(dtype=np.int64), times_ns(time), to_arrow(ev["event_id"]))
+
+
+def _in_order(day: np.ndarray, time: np.ndarray, ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Rows with these days, times (any unit, none missing) and ids are in (day, time, id) order."""
+    step_day, step_time = np.diff(day), np.diff(time)
+    if ((step_day < 0) | ((step_day == 0) & (step_time < 0))).any():
         return False
-    tie = pa.array(np.flatnonzero((day == 0) & (t == 0)))  # same day and time: the event id decides
-    ids = to_arrow(ev["event_id"])
+    tie = pa.array(np.flatnonzero((step_day == 0) & (step_time == 0)))  # same day and time: the event id decides
     in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
     return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
 
@@ -94,13 +98,9 @@ def merged_in_order(table: pa.Table) -> pa.Table | None:
     day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
     time = np.asarray(table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64)  # in the column's unit: the same order
     ids = table.column("event_id")
-    step_day, step_time = np.diff(day), np.diff(time)
-    if not ((step_day < 0) | ((step_day == 0) & (step_time < 0))).any():  # one run: in order if its ties are in id order
-        tie = pa.array(np.flatnonzero((step_day == 0) & (step_time == 0)))
-        in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
-        if in_order.null_count == 0 and pc.all(in_order).as_py() is not False:
-            return table
-    order = np.argsort(time, kind="stable") if (step_day == 0).all() else np.lexsort((time, day))
+    if _in_order(day, time, ids):
+        return table
+    order = np.argsort(time, kind="stable") if (day == day[0]).all() else np.lexsort((time, day))
     day_at, time_at = day[order], time[order]
     tied = (np.diff(day_at) == 0) & (np.diff(time_at) == 0)
     if tied.any():  # rows of equal time (from different runs): each such group in event-id order

@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.arrowops import dictionary_codes, to_arrow
+
 SPLIT_KEY = b"split"  # Parquet key-value metadata: {"column": ..., "shards": N, "row_groups": [shard of each row group]}
 
 
@@ -32,9 +34,9 @@ def shard_of(keys: pd.Series, shards: int) -> np.ndarray:
 
 def shard_of_column(values: pa.ChunkedArray | pa.Array, shards: int) -> np.ndarray:
     """`shard_of` for an Arrow text column, hashing each distinct value once (an account has many events)."""
-    encoded = pc.dictionary_encode(pc.fill_null(values, "")).combine_chunks() if isinstance(values, pa.ChunkedArray) else pc.dictionary_encode(pc.fill_null(values, ""))
+    encoded = pc.dictionary_encode(pc.fill_null(to_arrow(values), ""))  # a null id: the shard of "", as in shard_of
     per_value = shard_of(pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object), shards)
-    return per_value[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    return per_value[dictionary_codes(encoded)]
 
 
 @dataclass(frozen=True)
