@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from include.scoring.config import ScoringConfig
+from include.scoring.core.config import ScoringConfig
 
 
 def _quote(text: str) -> str:

@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from include.scoring.lake import Lake
+from include.scoring.lake.store import Lake
 
 EVENTS = ("web", "email", "ad")
 CRM = ("crm/accounts", "crm/contacts", "crm/activities", "crm/opportunities")

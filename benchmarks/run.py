@@ -28,8 +28,8 @@ from benchmarks.duckdb_ref import duckdb_scoring
 from benchmarks.lower_bound import lower_bound
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
-from include.scoring.config import load_config
-from include.scoring.lake import Lake
+from include.scoring.core.config import load_config
+from include.scoring.lake.store import Lake
 
 log = logging.getLogger("benchmarks")
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from datetime import date
 
 T0 = time.perf_counter()
 
-from include.scoring.config import load_config, parse_config  # noqa: E402
+from include.scoring.core.config import load_config, parse_config  # noqa: E402
 
 STAGES = ("extract", "validate", "resolve", "resolve_prepare", "resolve_shard", "score", "score_shard", "publish", "replay")
 
@@ -39,8 +39,8 @@ def _config(shards: int):
 
 
 def run(args: argparse.Namespace) -> dict:
-    from include.scoring.pipeline import RunContext, extract_stage, validate_stage
-    from include.scoring.settings import Settings
+    from include.scoring.core.settings import Settings
+    from include.scoring.runner import RunContext, extract_stage, validate_stage
 
     settings = Settings(landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=None)
     ctx = RunContext(settings)
@@ -57,28 +57,28 @@ def run(args: argparse.Namespace) -> dict:
     elif args.stage == "validate":
         results = validate_stage(ctx, day)
     elif args.stage == "resolve":
-        from include.scoring.identity import resolve_identities
+        from include.scoring.resolve.stage import resolve_identities
 
         results = [resolve_identities(ctx.lake, ctx.config, day)]
     elif args.stage == "resolve_prepare":
-        from include.scoring.identity import prepare_resolution
+        from include.scoring.resolve.stage import prepare_resolution
 
         results = [prepare_resolution(ctx.lake, ctx.config, day)]
     elif args.stage == "resolve_shard":
-        from include.scoring.identity import resolve_shard
+        from include.scoring.resolve.stage import resolve_shard
 
         results = [resolve_shard(ctx.lake, ctx.config, day, args.shard, args.shards)]
     elif args.stage in ("score", "score_shard"):
-        from include.scoring.scoring import score_accounts
+        from include.scoring.score.stage import score_accounts
 
         results = [score_accounts(ctx.lake, ctx.config, day, args.shard, args.shards)]
     elif args.stage == "publish":
-        from include.scoring.publish import publish_warehouse
+        from include.scoring.publish.stage import publish_warehouse
 
         results = [publish_warehouse(ctx.lake, ctx.config, settings.warehouse_url, day)]
     elif args.stage == "replay":
-        from include.scoring.lake import days_between
-        from include.scoring.scoring import run_days
+        from include.scoring.lake.store import days_between
+        from include.scoring.score.stage import run_days
 
         start = date.fromisoformat(args.start)
         *_, (_, last) = run_days(ctx.lake, ctx.config, days_between(start, day), None, shard=args.shard, shards=args.shards)

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from include.scoring.config import load_config
-from include.scoring.contracts import raw_schema
-from include.scoring.extract import extract_events
-from include.scoring.lake import Lake
-from include.scoring.synthetic import generate
-from include.scoring.validate import validate_events
+from include.sample import generate
+from include.scoring.core.config import load_config
+from include.scoring.core.contracts import raw_schema
+from include.scoring.extract.stage import extract_events
+from include.scoring.lake.store import Lake
+from include.scoring.validate.stage import validate_events
 
 DAY = date(2026, 10, 14)
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from include.scoring.contracts import raw_schema
-from include.scoring.identity import RESOLVED_SCHEMA, in_time_order
-from include.scoring.lake import Lake
-from include.scoring.synthetic import generate
-from include.scoring.synthetic.daily import DailyGenerator
-from include.scoring.synthetic.world import build_world, opportunities, span
+from include.sample import generate
+from include.sample.daily import DailyGenerator
+from include.sample.world import build_world, opportunities, span
+from include.scoring.core.contracts import raw_schema
+from include.scoring.lake.store import Lake
+from include.scoring.resolve.stage import RESOLVED_SCHEMA, in_time_order
 
 log = logging.getLogger(__name__)
 WORK = Path(__file__).resolve().parent / ".work"

@@ -56,31 +56,31 @@ from datetime import datetime, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from include.assets import ENGAGEMENT_SCORES
-from include.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
-from include.scoring.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
+from include.airflow_glue.assets import ENGAGEMENT_SCORES
+from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
+from include.scoring.core.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
 
 @task(doc_md="Extract one source of day D into `raw/<source>/dt=D`; returns the partition path(s).")
 def extract(source: str, **context) -> list[str]:
-    from include.dag_support import day_of, log_results, run_context
-    from include.scoring.pipeline import extract_stage
+    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.scoring.runner import extract_stage
 
     return log_results(extract_stage(run_context(), day_of(context), [source]))
 
 
 @task(doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch.")
 def validate(source: str, raw_paths: list[str], **context) -> list[str]:
-    from include.dag_support import day_of, log_results, run_context
-    from include.scoring.pipeline import validate_stage
+    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.scoring.runner import validate_stage
 
     return log_results(validate_stage(run_context(), day_of(context), [source]))
 
 
 @task(doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`).")
 def prepare_resolution(validated: list, **context) -> list[int]:
-    from include.dag_support import day_of, run_context
-    from include.scoring.identity import prepare_resolution as prepare
+    from include.airflow_glue.dag_support import day_of, run_context
+    from include.scoring.resolve.stage import prepare_resolution as prepare
 
     ctx = run_context()
     prepare(ctx.lake, ctx.config, day_of(context))
@@ -89,8 +89,8 @@ def prepare_resolution(validated: list, **context) -> list[int]:
 
 @task(doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not (SPEC section 4); mapped over the shards.")
 def resolve_identities(shard: int, **context) -> str:
-    from include.dag_support import day_of, run_context
-    from include.scoring.identity import resolve_shard
+    from include.airflow_glue.dag_support import day_of, run_context
+    from include.scoring.resolve.stage import resolve_shard
 
     ctx = run_context()
     return resolve_shard(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
@@ -98,8 +98,8 @@ def resolve_identities(shard: int, **context) -> str:
 
 @task(doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards.")
 def score_accounts(shard: int, **context) -> str:
-    from include.dag_support import day_of, run_context
-    from include.scoring.scoring import score_accounts as score
+    from include.airflow_glue.dag_support import day_of, run_context
+    from include.scoring.score.stage import score_accounts as score
 
     ctx = run_context()
     return score(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
@@ -107,8 +107,8 @@ def score_accounts(shard: int, **context) -> str:
 
 @task(outlets=[ENGAGEMENT_SCORES], doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.")
 def publish_warehouse(scored_paths, **context) -> dict:
-    from include.dag_support import day_of, run_context
-    from include.scoring.publish import publish_warehouse as publish
+    from include.airflow_glue.dag_support import day_of, run_context
+    from include.scoring.publish.stage import publish_warehouse as publish
 
     ctx = run_context()
     day = day_of(context)
@@ -119,8 +119,8 @@ def publish_warehouse(scored_paths, **context) -> dict:
 
 @task(doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held.")
 def push_crm(published: dict, **context) -> int:
-    from include.dag_support import day_of, gate_held_as_failure, run_context
-    from include.scoring.publish import push_crm as push
+    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
+    from include.scoring.publish.stage import push_crm as push
 
     ctx = run_context()
     with gate_held_as_failure():
@@ -129,8 +129,8 @@ def push_crm(published: dict, **context) -> int:
 
 @task(doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run.")
 def send_alerts(published: dict, **context) -> int:
-    from include.dag_support import day_of, gate_held_as_failure, run_context
-    from include.scoring.alerts import send_alerts as send
+    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
+    from include.scoring.publish.alerts import send_alerts as send
 
     ctx = run_context()
     with gate_held_as_failure():

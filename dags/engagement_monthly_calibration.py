@@ -30,14 +30,14 @@ from datetime import datetime, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from include.dag_support import DEFAULT_ARGS, failure_notifier
+from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier
 
 
 @task(doc_md="Fail, listing the missing days, unless every day of the month has published scores and a pipeline_runs row; returns the month.")
 def check_completeness(**context) -> str:
-    from include.calibration_support import report_month
-    from include.dag_support import run_context
-    from include.scoring.calibration.data import check_complete
+    from include.airflow_glue.calibration import report_month
+    from include.airflow_glue.dag_support import run_context
+    from include.scoring.report.data import check_complete
 
     month = report_month(context)
     report_date = check_complete(run_context().settings.warehouse_url, month)
@@ -47,10 +47,10 @@ def check_completeness(**context) -> str:
 
 @task(doc_md="Compute the report of the month and write its folder: report.html, report.pdf, metrics.json, suggested_config.yaml (never applied).")
 def build_report(month: str, **context) -> dict:
-    from include.calibration_support import daily_task_runs
-    from include.dag_support import run_context
-    from include.scoring.calibration.data import parse_month
-    from include.scoring.calibration.report import build_report as build
+    from include.airflow_glue.calibration import daily_task_runs
+    from include.airflow_glue.dag_support import run_context
+    from include.scoring.report.data import parse_month
+    from include.scoring.report.stage import build_report as build
 
     ctx = run_context()
     first, last = parse_month(month)
@@ -61,9 +61,9 @@ def build_report(month: str, **context) -> dict:
 
 @task(doc_md="Email the HTML summary with the PDF attached to calibration.recipients through the engagement_smtp connection.")
 def email_report(report: dict, **context) -> int:
-    from include.dag_support import run_context
-    from include.scoring.calibration.report import email_report as send
-    from include.scoring.calibration.report import load_report
+    from include.airflow_glue.dag_support import run_context
+    from include.scoring.report.stage import email_report as send
+    from include.scoring.report.stage import load_report
 
     ctx = run_context()
     result = send(load_report(report["folder"], report["month"]), ctx.config, ctx.smtp_settings())

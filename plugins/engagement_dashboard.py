@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from include.dashboard.airflow_glue import airflow_warehouse_url, require_airflow_view
+from include.airflow_glue.dashboard import airflow_warehouse_url, require_airflow_view
 from include.dashboard.app import create_app
 from include.dashboard.source import Warehouse
 

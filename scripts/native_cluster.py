@@ -191,8 +191,8 @@ class NativeCluster:
                 "AIRFLOW__CELERY__BROKER_URL": f"{self.redis_url}/{self.redis_db}",
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self._db_url("postgresql"),
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.concurrency),
-                # workers import the task libraries once, before forking (include/celery_config.py)
-                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "include.celery_config.CELERY_CONFIG",
+                # workers import the task libraries once, before forking (include/airflow_glue/celery_config.py)
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "include.airflow_glue.celery_config.CELERY_CONFIG",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -66,7 +66,7 @@ def session_dir() -> Path:
 @pytest.fixture(scope="session")
 def small_sample(session_dir: Path):
     """A small generated sample (40 accounts, 6 days) shared by the tests that only read it."""
-    from include.scoring.synthetic import generate
+    from include.sample import generate
 
     out = session_dir / "small-sample"
     summary = generate(out, accounts=40, days=6, end_date=SAMPLE_END, seed=7)
@@ -93,7 +93,7 @@ def settings_env(monkeypatch, tmp_path):
         monkeypatch.setenv("ENGAGEMENT_CRM_URL", crm_url or f"sqlite:///{sample_out / 'crm.sqlite'}")
         monkeypatch.setenv("ENGAGEMENT_LAKE", str(tmp_path / "lake"))
         monkeypatch.setenv("ENGAGEMENT_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
-        from include.scoring.settings import Settings
+        from include.scoring.core.settings import Settings
 
         return Settings.from_env()
 
@@ -110,9 +110,9 @@ def default_run(session_dir: Path):
     Shared by the tests that need realistic history: identity precision and recall, conservation,
     scoring behaviour over time, the calibration report, the dashboard.
     """
-    from include.scoring.pipeline import RunContext, run_range
-    from include.scoring.settings import Settings
-    from include.scoring.synthetic import generate
+    from include.sample import generate
+    from include.scoring.core.settings import Settings
+    from include.scoring.runner import RunContext, run_range
 
     out = session_dir / "default-run"
     summary = generate(out / "sample", accounts=300, days=120, end_date=DEFAULT_END, seed=42, bad_rows=0.01)

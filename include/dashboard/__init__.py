@@ -5,5 +5,5 @@ mounts in the api-server under /engagement and links from the UI menu; it also r
 (`uvicorn --factory include.dashboard.app:create_app`). It only reads the warehouse (SQLAlchemy
 Core, bound parameters, read-only connections) and imports neither pandas nor Airflow at import
 time; the Airflow-specific parts (login, the engagement_warehouse connection) live in
-include/dashboard/airflow_glue.py and are imported when a request needs them.
+include/airflow_glue/dashboard.py and are imported when a request needs them.
 """

@@ -6,7 +6,7 @@ send no JavaScript, and carry a Content-Security-Policy without script sources a
 of defence: account names from the CRM are data, never markup. A bad query parameter gets a 400
 page that says what is allowed, an unknown account a 404 page, an unreachable or empty warehouse a
 503 page with what to do; never a traceback. The CSV download guards text cells against
-spreadsheet formulas (include/scoring/csv_export.py).
+spreadsheet formulas (include/scoring/publish/csv_export.py).
 
     create_app()                                   # warehouse from ENGAGEMENT_WAREHOUSE_URL or the default
     create_app(Warehouse(resolver), auth=require)  # what the Airflow plugin mounts
@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from include.dashboard import queries
 from include.dashboard.source import Warehouse, WarehouseUnavailable
 from include.dashboard.svg import history_chart, sparkline
-from include.scoring.csv_export import to_csv_text
+from include.scoring.publish.csv_export import to_csv_text
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def environment() -> Environment:
 
 def configured_bands() -> list[tuple[str, float | None]]:
     """(band, max score) in order from the scoring config; [] when it cannot be loaded."""
-    from include.scoring.config import DEFAULT_CONFIG_PATH
-    from include.scoring.settings import Settings
+    from include.scoring.core.config import DEFAULT_CONFIG_PATH
+    from include.scoring.core.settings import Settings
 
     path = Path(Settings.from_env().config_path or DEFAULT_CONFIG_PATH)
     try:
@@ -91,7 +91,7 @@ def configured_bands() -> list[tuple[str, float | None]]:
 
 @lru_cache(maxsize=4)
 def _bands(path: str, mtime: float) -> list[tuple[str, float | None]]:
-    from include.scoring.config import load_config
+    from include.scoring.core.config import load_config
 
     return [(b.name, b.max_score) for b in load_config(path).bands]
 

@@ -1,6 +1,6 @@
 """The warehouse columns the dashboard reads, declared lightly (no pandas, no DDL).
 
-The warehouse's tables are defined in include/scoring/warehouse.py, which imports pandas; the
+The warehouse's tables are defined in include/scoring/publish/warehouse.py, which imports pandas; the
 api-server should not load pandas to draw a table, so the dashboard declares the subset it reads
 as lightweight table clauses. tests/unit/test_dashboard_schema.py checks every column here against
 the warehouse's own definition, so a rename there fails a test instead of a page.

@@ -34,8 +34,8 @@ class WarehouseUnavailable(Exception):
 
 
 def env_warehouse_url() -> str:
-    """ENGAGEMENT_WAREHOUSE_URL, else the project default (include/scoring/settings.py)."""
-    from include.scoring.settings import Settings
+    """ENGAGEMENT_WAREHOUSE_URL, else the project default (include/scoring/core/settings.py)."""
+    from include.scoring.core.settings import Settings
 
     return Settings.from_env().warehouse_url
 

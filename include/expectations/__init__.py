@@ -5,7 +5,7 @@ Each expectation carries a `check` name (what failing rows get in `failed_checks
 as `validation.levels: {"web.email_syntax": batch}`), the GX expectation class and its arguments.
 `{"$PARAMETER": name}` arguments are filled in per day (time window, volume bounds, valid ids).
 
-This module only reads JSON; building GX objects happens in include/scoring/gx_runner.py so the
+This module only reads JSON; building GX objects happens in include/scoring/validate/gx_runner.py so the
 config can list the valid check names without importing Great Expectations.
 """
 

@@ -1,7 +1,7 @@
-"""`python -m include.scoring`: see include/scoring/cli.py."""
+"""`python -m include.scoring`: see include/scoring/cli/commands.py."""
 
 import sys
 
-from include.scoring.cli import main
+from include.scoring.cli.commands import main
 
 sys.exit(main())

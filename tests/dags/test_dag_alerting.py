@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from include.dag_support import deadline_hours
-from include.notifications import EngagementFailureNotifier
+from include.airflow_glue.dag_support import deadline_hours
+from include.airflow_glue.notifier import EngagementFailureNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_dag_run_failure_and_deadline_notify(daily):
     [alert] = _callbacks(daily.deadline)
     assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
     assert alert.interval == timedelta(hours=deadline_hours())  # ENGAGEMENT_DEADLINE_HOURS, default 6
-    assert isinstance(alert.callback, SyncCallback) and alert.callback.path == "include.notifications.EngagementFailureNotifier"
+    assert isinstance(alert.callback, SyncCallback) and alert.callback.path == "include.airflow_glue.notifier.EngagementFailureNotifier"
 
 
 def test_plugin_module_exposes_the_notifier(monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
-HEAVY = ("pandas", "pyarrow", "great_expectations", "scipy", "sklearn", "matplotlib", "include.scoring.pipeline")
+HEAVY = ("pandas", "pyarrow", "great_expectations", "scipy", "sklearn", "matplotlib", "include.scoring.runner")
 
 
 @pytest.fixture(scope="module")

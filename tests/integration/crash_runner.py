@@ -31,7 +31,7 @@ def _die() -> None:
 
 
 def install(mode: str, n: int) -> None:
-    import include.scoring.lake as lake_module
+    import include.scoring.lake.store as lake_module
 
     calls = {"n": 0}
 
@@ -68,7 +68,7 @@ def install(mode: str, n: int) -> None:
 
         lake_module.Lake._swap_into_place = swap
     elif mode == "warehouse":
-        import include.scoring.publish as publish_module
+        import include.scoring.publish.stage as publish_module
 
         real_upsert = publish_module.upsert
 
@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
     if sep != "--":
         raise SystemExit("usage: python -m tests.integration.crash_runner MODE N -- CLI ARGS...")
     install(mode, int(n))
-    from include.scoring.cli import main as cli_main
+    from include.scoring.cli.commands import main as cli_main
 
     status = cli_main(cli_args)
     print(f"crash_runner: the command ended with status {status} before occurrence {n} of {mode}", file=sys.stderr)

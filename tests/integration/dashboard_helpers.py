@@ -94,7 +94,7 @@ def copy_warehouse(src_url: str, dst_url: str) -> None:
     """Every warehouse table and row from one database into another (created with the pipeline's DDL)."""
     import sqlalchemy as sa
 
-    from include.scoring import warehouse
+    from include.scoring.publish import warehouse
 
     src, dst = sa.create_engine(src_url), sa.create_engine(dst_url)
     try:

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from include.scoring.config import DEFAULT_CONFIG_PATH
+from include.scoring.core.config import DEFAULT_CONFIG_PATH
 
 #: SQL, driver placeholders, COPY escapes, quoting, unicode: each must be stored as it is
 SQL_STRINGS = [

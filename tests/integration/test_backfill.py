@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from include.scoring.cli import main
+from include.scoring.cli.commands import main
 from tests.conftest import port_open, require_service
 from tests.integration.catchers import smtp_catcher
 
@@ -51,7 +51,7 @@ def _env(monkeypatch, root: Path, sample: Path, smtp_port: int) -> dict[str, str
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from include.scoring.publish import init_crm
+    from include.scoring.publish.stage import init_crm
 
     init_crm(env["ENGAGEMENT_CRM_URL"])
     return env
@@ -101,7 +101,7 @@ def assert_same_state(a: Path, b: Path, label: str) -> None:
 def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
     require_service(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432 (the cluster's metadata database)")
     require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379 (the cluster's Celery broker)")
-    from include.scoring.synthetic import generate
+    from include.sample import generate
     from scripts.native_cluster import DAG_ID, NativeCluster
 
     sample = generate(tmp_path / "sample", accounts=25, days=DAYS, end_date=END, seed=3).out

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from include.scoring.config import DEFAULT_CONFIG_PATH
-from include.scoring.pipeline import RunContext, run_range
-from include.scoring.synthetic import generate
+from include.sample import generate
+from include.scoring.core.config import DEFAULT_CONFIG_PATH
+from include.scoring.runner import RunContext, run_range
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 from tests.integration.catchers import smtp_catcher
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from include.scoring.calibration.data import ReportIncomplete
-from include.scoring.calibration.report import NOT_RELIABLE, SECTIONS, build_report
-from include.scoring.config import parse_config
+from include.scoring.core.config import parse_config
+from include.scoring.report.data import ReportIncomplete
+from include.scoring.report.stage import NOT_RELIABLE, SECTIONS, build_report
 from tests.conftest import require_service
 
 pytestmark = pytest.mark.integration

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.lake import Lake, days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.settings import Settings
-from include.scoring.validate import REUSED_WARNING
-from include.scoring.warehouse import TABLES
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import Lake, days_between
+from include.scoring.publish.warehouse import TABLES
+from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.validate.stage import REUSED_WARNING
 from tests.conftest import ROOT, pg_database
 
 pytestmark = pytest.mark.integration
@@ -34,10 +34,10 @@ GATE_COLUMNS = {"gate_status", "gate_reasons"}
 PUBLISH = """
 import sys
 from datetime import date
-from include.scoring.errors import PipelineError
-from include.scoring.pipeline import RunContext
-from include.scoring.publish import publish_warehouse
-from include.scoring.settings import Settings
+from include.scoring.core.errors import PipelineError
+from include.scoring.runner import RunContext
+from include.scoring.publish.stage import publish_warehouse
+from include.scoring.core.settings import Settings
 ctx = RunContext(Settings.from_env())
 try:
     print(publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, date.fromisoformat(sys.argv[1])).line())
@@ -123,7 +123,7 @@ def test_a_reused_crm_validation_notes_its_source_once(serial):
 def test_shards_of_one_partition_written_at_once_never_break_each_other(tmp_path):
     """Mapped resolve/score tasks write the parts of one partition concurrently, again and again."""
     script = (
-        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake import Lake\n"
+        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake.store import Lake\n"
         "lake, shard = Lake(sys.argv[1]), int(sys.argv[2])\n"
         "table = pa.table({'shard': [shard] * 200_000, 'x': list(range(200_000))})\n"
         "for i in range(25):\n    lake.write_part('resolved', date(2026, 11, 18), shard, 3, table)\n"
@@ -159,7 +159,7 @@ def test_publish_of_several_days_at_once_to_postgresql_matches_the_serial_run(sm
     days, lake, _ = serial
     reference = _second_database(request)
     ctx = RunContext(Settings(landing=str(small_sample.out / "landing"), crm_url=small_sample.crm_url, lake=str(lake), warehouse_url=reference, config_path=None))
-    from include.scoring.publish import publish_warehouse
+    from include.scoring.publish.stage import publish_warehouse
 
     for day in days:
         publish_warehouse(ctx.lake, ctx.config, reference, day)

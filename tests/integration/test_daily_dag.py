@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.lake import Lake
-from include.scoring.publish import init_crm
-from include.scoring.sources import ALL_SOURCES
+from include.scoring.core.sources import ALL_SOURCES
+from include.scoring.lake.store import Lake
+from include.scoring.publish.stage import init_crm
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 from tests.integration.catchers import smtp_catcher
 

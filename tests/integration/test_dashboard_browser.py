@@ -74,7 +74,7 @@ def test_accounts_table_band_filter_and_account_page(warehouse_file):
 
 def _with_hostile_account(src: Path, dst: Path) -> None:
     """A copy of the warehouse plus the highest-scored prospect, whose every text field is markup."""
-    from include.scoring import warehouse
+    from include.scoring.publish import warehouse
 
     shutil.copyfile(src, dst)
     engine = sa.create_engine(f"sqlite:///{dst}")

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from include.notifications import runbook_link
+from include.airflow_glue.notifier import runbook_link
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 from tests.integration.catchers import smtp_catcher, webhook_catcher
 

@@ -24,11 +24,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.errors import StateError, WarehouseError
-from include.scoring.lake import days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range, validate_stage
-from include.scoring.settings import Settings
-from include.scoring.warehouse import TABLES
+from include.scoring.core.errors import StateError, WarehouseError
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import days_between
+from include.scoring.publish.warehouse import TABLES
+from include.scoring.runner import STAGES, RunContext, run_range, validate_stage
 from tests.conftest import ROOT, pg_database
 from tests.integration.throwaway_pg import ThrowawayPostgres
 
@@ -211,7 +211,7 @@ def test_crash_mid_publish_commits_nothing_and_the_retry_matches_a_clean_run(sta
 
 # 2. The warehouse transaction rolls back --------------------------------------------------------------
 def _publish(ctx: RunContext, url: str, days: list[date]) -> None:
-    from include.scoring.publish import publish_warehouse
+    from include.scoring.publish.stage import publish_warehouse
 
     for day in days:
         publish_warehouse(ctx.lake, ctx.config, url, day)
@@ -229,7 +229,7 @@ def _two_warehouses(request, tmp_path: Path, kind: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_failure_after_some_writes_rolls_the_whole_day_back(staged, tmp_path, request, monkeypatch, kind):
-    import include.scoring.publish as publish
+    import include.scoring.publish.stage as publish
 
     target, reference = _two_warehouses(request, tmp_path, kind)
     days = days_between(staged.first, staged.day)
@@ -269,7 +269,7 @@ def throwaway_pg():
 
 
 def test_postgres_stopped_mid_publish_is_a_clear_failure_and_the_retry_after_restart_succeeds(staged, throwaway_pg, monkeypatch):
-    import include.scoring.publish as publish
+    import include.scoring.publish.stage as publish
 
     pg = throwaway_pg
     pg.create_database("warehouse")

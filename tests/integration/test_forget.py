@@ -24,16 +24,16 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.cli import main
-from include.scoring.extract import extract_crm, extract_events
-from include.scoring.forget import forget
-from include.scoring.identity_graph import person_key
-from include.scoring.lake import days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.publish import publish_warehouse
-from include.scoring.reconcile import build_ledger
-from include.scoring.settings import Settings
-from include.scoring.warehouse import TABLES
+from include.scoring.cli.commands import main
+from include.scoring.core.settings import Settings
+from include.scoring.extract.stage import extract_crm, extract_events
+from include.scoring.lake.store import days_between
+from include.scoring.privacy.forget import forget
+from include.scoring.publish.reconcile import build_ledger
+from include.scoring.publish.stage import publish_warehouse
+from include.scoring.publish.warehouse import TABLES
+from include.scoring.resolve.graph import person_key
+from include.scoring.runner import STAGES, RunContext, run_range
 
 pytestmark = pytest.mark.integration
 NO_PUBLISH = [s for s in STAGES if s.name != "publish"]

@@ -32,12 +32,12 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from include.scoring.config import DEFAULT_CONFIG_PATH
-from include.scoring.contracts import CONTRACTS, EVENT_SOURCES
-from include.scoring.errors import BatchValidationError, ExtractError, PipelineError
-from include.scoring.lake import Lake
-from include.scoring.pipeline import RunContext, extract_stage, validate_stage
-from include.scoring.settings import Settings
+from include.scoring.core.config import DEFAULT_CONFIG_PATH
+from include.scoring.core.contracts import CONTRACTS, EVENT_SOURCES
+from include.scoring.core.errors import BatchValidationError, ExtractError, PipelineError
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import Lake
+from include.scoring.runner import RunContext, extract_stage, validate_stage
 from tests.conftest import SAMPLE_END
 
 pytestmark = pytest.mark.integration

@@ -20,14 +20,14 @@ from urllib.parse import quote
 
 import pytest
 
-from include.scoring.alerts import send_alerts
-from include.scoring.calibration.render import render_email, render_html
-from include.scoring.calibration.report import SECTIONS, build_report, email_report
-from include.scoring.errors import PipelineError
-from include.scoring.mailer import SmtpSettings
-from include.scoring.pipeline import RunContext, run_range
-from include.scoring.settings import Settings
-from include.scoring.synthetic import generate
+from include.sample import generate
+from include.scoring.core.errors import PipelineError
+from include.scoring.core.mailer import SmtpSettings
+from include.scoring.core.settings import Settings
+from include.scoring.publish.alerts import send_alerts
+from include.scoring.report.render import render_email, render_html
+from include.scoring.report.stage import SECTIONS, build_report, email_report
+from include.scoring.runner import RunContext, run_range
 from tests.integration.catchers import smtp_catcher
 from tests.integration.dashboard_helpers import browser_page, serve
 from tests.integration.hostile import XSS, plant
@@ -138,8 +138,8 @@ def test_alert_emails_show_markup_names_as_text(month, tmp_path):
 
 
 def test_failure_notice_email_shows_markup_as_text(tmp_path):
-    from include.alert_channels import Channels
-    from include.notifications import build_notice, deliver
+    from include.airflow_glue.channels import Channels
+    from include.airflow_glue.notifier import build_notice, deliver
 
     ti = SimpleNamespace(task_id="publish_warehouse", dag_id="engagement_daily", try_number=1, max_tries=2,
                          log_url="http://localhost:8080/log?x=\"><script>document.title='PWNED'</script>")

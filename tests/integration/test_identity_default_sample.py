@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from include.scoring.evaluate import evaluate_resolution
-from include.scoring.lake import days_between
+from include.scoring.lake.store import days_between
+from include.scoring.resolve.evaluate import evaluate_resolution
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

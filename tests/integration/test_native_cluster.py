@@ -25,8 +25,8 @@ def services_available() -> None:
 
 def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
     services_available()
-    from include.scoring.publish import init_crm
-    from include.scoring.synthetic import generate
+    from include.sample import generate
+    from include.scoring.publish.stage import init_crm
     from scripts.native_cluster import NativeCluster, report
 
     sample = generate(tmp_path / "sample", accounts=30, days=3, end_date=END, seed=11)

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.alerts import AlertDeliveryError, send_alerts
-from include.scoring.errors import QualityGateHeld, WarehouseError
-from include.scoring.lake import days_between
-from include.scoring.mailer import SmtpSettings
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.publish import CrmNotInitialized, init_crm, publish_warehouse, push_crm
-from include.scoring.settings import Settings
-from include.scoring.synthetic import generate
-from include.scoring.warehouse import TABLES, read_table, score_alerts
+from include.sample import generate
+from include.scoring.core.errors import QualityGateHeld, WarehouseError
+from include.scoring.core.mailer import SmtpSettings
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import days_between
+from include.scoring.publish.alerts import AlertDeliveryError, send_alerts
+from include.scoring.publish.stage import CrmNotInitialized, init_crm, publish_warehouse, push_crm
+from include.scoring.publish.warehouse import TABLES, read_table, score_alerts
+from include.scoring.runner import STAGES, RunContext, run_range
 from tests.conftest import free_port
 from tests.integration.catchers import smtp_catcher
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.synthetic import generate
+from include.sample import generate
 from tests.conftest import SAMPLE_END, free_port
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 from tests.integration.catchers import smtp_catcher
@@ -136,7 +136,7 @@ def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
 
 
 def test_daily_dag_leaks_no_password_to_logs_xcom_or_the_lake(airflow_db, small_sample, settings_env, pg_url, tmp_path, monkeypatch, caplog, capfd):
-    from include.scoring.publish import init_crm
+    from include.scoring.publish.stage import init_crm
 
     sample = tmp_path / "sample"
     shutil.copytree(small_sample.out, sample)
@@ -173,7 +173,7 @@ def test_daily_dag_leaks_no_password_to_logs_xcom_or_the_lake(airflow_db, small_
 
 def test_settings_repr_hides_every_url_password():
     """A Settings object in a log line, a traceback or a test report shows no password."""
-    from include.scoring.settings import Settings
+    from include.scoring.core.settings import Settings
 
     settings = Settings(landing="/landing", crm_url=f"postgresql+psycopg://crm:{DB_PASSWORD}@db/crm", lake=f"s3://key:{quote(SMTP_PASSWORD, safe='')}@bucket/lake",
                         warehouse_url=f"postgresql+psycopg://postgres:{DB_PASSWORD}@db/wh", config_path=None, smtp_url=smtp_url(25))

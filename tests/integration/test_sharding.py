@@ -8,11 +8,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from include.scoring.config import load_config, parse_config
-from include.scoring.lake import Lake, days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.settings import Settings
-from include.scoring.synthetic import generate
+from include.sample import generate
+from include.scoring.core.config import load_config, parse_config
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import Lake, days_between
+from include.scoring.runner import STAGES, RunContext, run_range
 
 pytestmark = pytest.mark.integration
 END = date(2026, 8, 20)

@@ -22,14 +22,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from include.scoring import warehouse
-from include.scoring.forget import forget
-from include.scoring.lake import days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.publish import init_crm, publish_warehouse, push_crm
-from include.scoring.settings import Settings
-from include.scoring.synthetic import generate
-from include.scoring.warehouse import TABLES
+from include.sample import generate
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import days_between
+from include.scoring.privacy.forget import forget
+from include.scoring.publish import warehouse
+from include.scoring.publish.stage import init_crm, publish_warehouse, push_crm
+from include.scoring.publish.warehouse import TABLES
+from include.scoring.runner import STAGES, RunContext, run_range
 from tests.integration.hostile import (
     HOSTILE_CONTACT,
     HOSTILE_DOMAIN,

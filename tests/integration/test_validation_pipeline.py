@@ -9,11 +9,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from include.scoring.lake import Lake, days_between
-from include.scoring.pipeline import STAGES, RunContext, run_range
-from include.scoring.settings import Settings
-from include.scoring.sources import ALL_SOURCES, EVENT_SOURCES
-from include.scoring.synthetic import generate
+from include.sample import generate
+from include.scoring.core.settings import Settings
+from include.scoring.core.sources import ALL_SOURCES, EVENT_SOURCES
+from include.scoring.lake.store import Lake, days_between
+from include.scoring.runner import STAGES, RunContext, run_range
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 
 pytestmark = pytest.mark.integration

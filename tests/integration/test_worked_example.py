@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from include.scoring.lake import Lake
-from include.scoring.synthetic.landing import write_crm
+from include.sample.landing import write_crm
+from include.scoring.lake.store import Lake
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

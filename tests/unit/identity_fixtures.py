@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
-from include.scoring.contracts import CONTRACTS, IP_RANGES_SCHEMA, raw_schema
-from include.scoring.lake import Lake
+from include.scoring.core.contracts import CONTRACTS, IP_RANGES_SCHEMA, raw_schema
+from include.scoring.lake.store import Lake
 
 D = date(2026, 7, 1)
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"

@@ -7,11 +7,11 @@ from itertools import count
 
 import pandas as pd
 
-from include.scoring.config import ScoringConfig, load_config, parse_config
-from include.scoring.contracts import raw_schema
-from include.scoring.identity import RESOLVED_COLUMNS
-from include.scoring.lake import Lake, days_between
-from include.scoring.scoring import score_accounts
+from include.scoring.core.config import ScoringConfig, load_config, parse_config
+from include.scoring.core.contracts import raw_schema
+from include.scoring.lake.store import Lake, days_between
+from include.scoring.resolve.stage import RESOLVED_COLUMNS
+from include.scoring.score.stage import score_accounts
 
 START = date(2026, 1, 5)
 _ids = count()

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from include.scoring.calibration.data import label_rows, parse_month, previous_month
-from include.scoring.calibration.metrics import conversion_by_band, thresholds
-from include.scoring.calibration.suggest import config_texts, nearest_tier, suggested_config
-from include.scoring.config import load_config, parse_config
-from include.scoring.errors import UsageError
+from include.scoring.core.config import load_config, parse_config
+from include.scoring.core.errors import UsageError
+from include.scoring.report.data import label_rows, parse_month, previous_month
+from include.scoring.report.metrics import conversion_by_band, thresholds
+from include.scoring.report.suggest import config_texts, nearest_tier, suggested_config
 
 CONFIG = load_config()
 
@@ -91,7 +91,7 @@ def test_the_month_a_dag_run_reports_on():
     from datetime import datetime, timezone
     from types import SimpleNamespace
 
-    from include.calibration_support import report_month
+    from include.airflow_glue.calibration import report_month
 
     scheduled = SimpleNamespace(run_after=datetime(2026, 12, 2, 6, tzinfo=timezone.utc))
     assert report_month({"params": {"month": ""}, "dag_run": scheduled}) == "2026-11"

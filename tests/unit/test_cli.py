@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from include.scoring.cli import build_parser
+from include.scoring.cli.commands import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def test_bad_config_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("var,value", [("ENGAGEMENT_LAKE", "/tmp/from-env-lake")])
 def test_options_default_from_the_environment(var, value, monkeypatch):
     monkeypatch.setenv(var, value)
-    from include.scoring.settings import Settings
+    from include.scoring.core.settings import Settings
 
     assert Settings.from_env().lake == value
     assert Settings.from_env(lake="/explicit").lake == "/explicit"

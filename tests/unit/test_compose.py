@@ -98,7 +98,7 @@ def engagement_variables() -> set[str]:
 
 
 def test_the_environment_the_code_reads_is_set_for_every_airflow_service():
-    from include.dag_support import CRM_CONN_ID, SMTP_CONN_ID, WAREHOUSE_CONN_ID
+    from include.airflow_glue.dag_support import CRM_CONN_ID, SMTP_CONN_ID, WAREHOUSE_CONN_ID
 
     names = engagement_variables()
     assert {"ENGAGEMENT_LAKE", "ENGAGEMENT_LANDING", "ENGAGEMENT_CONFIG", "ENGAGEMENT_ALERT_EMAILS"} <= names

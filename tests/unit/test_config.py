@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from include.scoring.config import DEFAULT_CONFIG_PATH, load_config, parse_config
-from include.scoring.errors import ConfigError
+from include.scoring.core.config import DEFAULT_CONFIG_PATH, load_config, parse_config
+from include.scoring.core.errors import ConfigError
 
 
 @pytest.fixture

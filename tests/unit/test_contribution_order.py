@@ -11,11 +11,11 @@ import pandas as pd
 import pandas.testing as pdt
 import pyarrow as pa
 
-from include.scoring.config import load_config
-from include.scoring.contributions import contributions, is_time_ordered
-from include.scoring.identity import RESOLVED_COLUMNS, in_time_order
-from include.scoring.scoring import RESOLVED_INPUT
-from include.scoring.signals import BONUS_STATE_COLUMNS
+from include.scoring.core.config import load_config
+from include.scoring.resolve.stage import RESOLVED_COLUMNS, in_time_order
+from include.scoring.score.contributions import contributions, is_time_ordered
+from include.scoring.score.signals import BONUS_STATE_COLUMNS
+from include.scoring.score.stage import RESOLVED_INPUT
 from tests.unit.scoring_fixtures import START, event
 
 
@@ -88,7 +88,7 @@ def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
 
 def test_arrow_input_as_read_gives_the_same_rows_as_the_frame():
     """The score stage passes the read Arrow table; rows in order keep its text columns as read."""
-    from include.scoring.outputs import CONTRIB_SCHEMA
+    from include.scoring.score.outputs import CONTRIB_SCHEMA
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -101,7 +101,7 @@ def test_arrow_input_as_read_gives_the_same_rows_as_the_frame():
 
 def test_bonus_switched_off_may_name_signals_that_no_rule_has():
     """The config only checks the bonus's signal names when the bonus is on."""
-    from include.scoring.config import parse_config
+    from include.scoring.core.config import parse_config
 
     raw = load_config().model_dump(mode="json")
     raw["points"]["combination_bonus"].update(enabled=False, signals=["retired_signal", "another"])
@@ -112,7 +112,7 @@ def test_bonus_switched_off_may_name_signals_that_no_rule_has():
 def test_parts_of_a_sharded_day_are_merged_into_time_order():
     """A score shard reads one time-ordered run per resolve part; merged, with ties in time across
     parts decided by event id, they give what one time-ordered input gives."""
-    from include.scoring.contributions import merged_in_order
+    from include.scoring.score.contributions import merged_in_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -135,7 +135,7 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
 def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last():
     """Which row of a repeated id counts is the first one read, so such input is not merged into
     time order before de-duplication; a row without a time sorts last."""
-    from include.scoring.contributions import merged_in_order
+    from include.scoring.score.contributions import merged_in_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -156,7 +156,7 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
 
 
 def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
-    from include.scoring.contributions import merged_in_order
+    from include.scoring.score.contributions import merged_in_order
 
     frame = _as_resolve_writes(_events())
     tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.scoring.csv_export import FORMULA_START, guard, needs_guard, read_rows, to_csv_text, unguard
+from include.scoring.publish.csv_export import FORMULA_START, guard, needs_guard, read_rows, to_csv_text, unguard
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTACKS = [
@@ -86,8 +86,8 @@ def test_unguard_inverts_guard_for_any_text(value):
 
 # the `export` command on a real lake partition ---------------------------------------------------
 def _scores_partition(lake_root: Path, day: date) -> pd.DataFrame:
-    from include.scoring.lake import Lake
-    from include.scoring.outputs import SCORE_SCHEMA
+    from include.scoring.lake.store import Lake
+    from include.scoring.score.outputs import SCORE_SCHEMA
 
     rows = []
     for i, name in enumerate([*ATTACKS, "Plain Ltd"]):
@@ -136,8 +136,8 @@ def test_export_of_a_day_not_scored_is_a_clear_error(tmp_path):
 def test_dashboard_accounts_csv_is_guarded_filtered_and_complete(tmp_path):
     from include.dashboard.app import create_app
     from include.dashboard.source import Warehouse
-    from include.scoring import warehouse
-    from include.scoring.outputs import SCORE_COLUMNS
+    from include.scoring.publish import warehouse
+    from include.scoring.score.outputs import SCORE_COLUMNS
 
     url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
     frame = _scores_partition(tmp_path / "lake", date(2026, 11, 20))

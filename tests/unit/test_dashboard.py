@@ -13,7 +13,7 @@ from include.dashboard import queries, schema
 from include.dashboard.queries import AccountFilter, BadRequest
 from include.dashboard.source import Warehouse, WarehouseUnavailable, read_only
 from include.dashboard.svg import history_chart, sparkline
-from include.scoring import warehouse
+from include.scoring.publish import warehouse
 
 
 @pytest.mark.parametrize("table", schema.TABLES, ids=lambda t: t.name)

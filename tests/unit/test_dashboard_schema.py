@@ -2,7 +2,7 @@
 
 The dashboard declares the columns it reads itself (include/dashboard/schema.py) so the api-server
 does not import pandas; this test is what keeps the two from drifting: a column renamed, dropped or
-retyped in include/scoring/warehouse.py fails here instead of on a page.
+retyped in include/scoring/publish/warehouse.py fails here instead of on a page.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from include.dashboard import schema as dashboard
-from include.scoring import warehouse
+from include.scoring.publish import warehouse
 
 
 def _kind(type_: sa.types.TypeEngine) -> type:

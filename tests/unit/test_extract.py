@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.contracts import raw_schema
-from include.scoring.errors import ExtractError
-from include.scoring.extract import extract_crm, extract_events, extract_reference, mask_url
-from include.scoring.lake import Lake
+from include.scoring.core.contracts import raw_schema
+from include.scoring.core.errors import ExtractError
+from include.scoring.extract.stage import extract_crm, extract_events, extract_reference, mask_url
+from include.scoring.lake.store import Lake
 
 D = date(2026, 5, 6)
 WEB_COLUMNS = ["event_id", "event_time", "anonymous_id", "email", "ip", "url", "event_type", "form_type", "duration_seconds", "user_agent", "referrer"]
@@ -213,7 +213,7 @@ def test_unreachable_crm_message_hides_the_password(tmp_path):
 
 
 def test_quoted_line_break_with_bytes_that_are_not_utf8_is_one_flagged_row(tmp_path):
-    from include.scoring.readers import read_landing_file
+    from include.scoring.extract.readers import read_landing_file
 
     path = tmp_path / "t.csv"
     path.write_bytes(b'a,b,c\n1,x,y\n2,"\n\x1e\xf4Z\x06\xdc?",z\n3,p,q\n')  # found by the hostile-input property test
@@ -227,7 +227,7 @@ def test_quoted_line_break_with_bytes_that_are_not_utf8_is_one_flagged_row(tmp_p
 def test_quoted_line_break_in_a_record_of_the_wrong_width_is_one_error_row(tmp_path):
     """Found by the hostile-input property test: the record's continuation line was read as a
     record of its own, so the file seemed to have one row more than it has."""
-    from include.scoring.readers import read_landing_file
+    from include.scoring.extract.readers import read_landing_file
 
     path = tmp_path / "t.csv"
     path.write_bytes(b'a,b,c\r\n1,x,y\r\n2,"p\r\nq"\r\n3,r,s\r\n')

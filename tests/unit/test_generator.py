@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from include.scoring.synthetic import generate
+from include.sample import generate
 
 
 def _tree_digest(root: Path) -> dict[str, str]:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from include.scoring.config import load_config
-from include.scoring.identity import resolve_identities
-from include.scoring.lake import Lake
+from include.scoring.core.config import load_config
+from include.scoring.lake.store import Lake
+from include.scoring.resolve.stage import resolve_identities
 from tests.unit.identity_fixtures import BROWSER, D, at, write_day
 
 

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from include.scoring.errors import LakeError
-from include.scoring.lake import DATA_FILE, Lake
+from include.scoring.core.errors import LakeError
+from include.scoring.lake.store import DATA_FILE, Lake
 
 D = date(2026, 3, 4)
 
@@ -192,8 +192,8 @@ def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
 def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, monkeypatch):
     """Resolve writes its part grouped by account shard; a score shard reads just its row groups,
     and gets the same rows, in the same order, as filtering the whole part by hash."""
-    from include.scoring import lake as lake_module
-    from include.scoring.sharding import ShardRows, shard_of_column, split_by_shard
+    from include.scoring.lake import store as lake_module
+    from include.scoring.lake.sharding import ShardRows, shard_of_column, split_by_shard
 
     monkeypatch.setattr(lake_module, "_ROW_GROUP", 7)  # several row groups per shard
     table = pa.table({"account_id": [f"A{i % 13}" for i in range(60)], "x": list(range(60))})
@@ -227,7 +227,7 @@ def test_a_split_note_that_does_not_fit_the_file_is_ignored(tmp_path):
     means) cannot pick row groups: the part is read whole and filtered by hash."""
     import json
 
-    from include.scoring.sharding import SPLIT_KEY, ShardRows, shard_of_column
+    from include.scoring.lake.sharding import SPLIT_KEY, ShardRows, shard_of_column
 
     table = pa.table({"account_id": [f"A{i % 13}" for i in range(60)], "x": list(range(60))})
     folder = tmp_path / "resolved/dt=2026-03-04"

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from include import alert_channels
-from include.alert_channels import Channels, SmtpSettings, resolve_channels, smtp_from_url
-from include.notifications import (
+from include.airflow_glue import channels as alert_channels
+from include.airflow_glue.channels import Channels, SmtpSettings, resolve_channels, smtp_from_url
+from include.airflow_glue.notifier import (
     DAG_RUN_SECTION,
     DEADLINE_SECTION,
     GENERAL_SECTION,
@@ -24,8 +24,8 @@ from include.notifications import (
     deliver,
     runbook_section,
 )
-from include.scoring import errors
-from include.scoring.config import DEFAULT_CONFIG_PATH, load_config
+from include.scoring.core import errors
+from include.scoring.core.config import DEFAULT_CONFIG_PATH, load_config
 from tests.conftest import free_port
 from tests.integration.catchers import webhook_catcher
 
@@ -190,7 +190,7 @@ def test_unresolvable_channels_never_raise(monkeypatch, caplog):
 
 def test_bad_context_still_sends_a_notice(monkeypatch):
     sent = []
-    monkeypatch.setattr("include.notifications.deliver", lambda notice, channels=None: sent.append(notice))
+    monkeypatch.setattr("include.airflow_glue.notifier.deliver", lambda notice, channels=None: sent.append(notice))
     EngagementFailureNotifier()({"task_instance": object(), "data_interval_start": "not a date"})
     assert len(sent) == 1 and sent[0].subject.startswith("[engagement] FAILED")
 
@@ -198,12 +198,12 @@ def test_bad_context_still_sends_a_notice(monkeypatch):
 def test_deadline_setting(monkeypatch):
     from airflow.sdk import DeadlineReference
 
-    from include.dag_support import DEFAULT_DEADLINE_HOURS, run_deadline
+    from include.airflow_glue.dag_support import DEFAULT_DEADLINE_HOURS, run_deadline
 
     monkeypatch.setenv("ENGAGEMENT_DEADLINE_HOURS", "1.5")
     alert = run_deadline()
     assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
     assert alert.interval.total_seconds() == 5400
-    assert alert.callback.path == "include.notifications.EngagementFailureNotifier"
+    assert alert.callback.path == "include.airflow_glue.notifier.EngagementFailureNotifier"
     monkeypatch.setenv("ENGAGEMENT_DEADLINE_HOURS", "soon")
     assert run_deadline().interval.total_seconds() == DEFAULT_DEADLINE_HOURS * 3600

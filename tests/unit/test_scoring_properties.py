@@ -10,9 +10,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from include.scoring.config import load_config
-from include.scoring.lake import Lake, days_between
-from include.scoring.scoring import replay_range
+from include.scoring.core.config import load_config
+from include.scoring.lake.store import Lake, days_between
+from include.scoring.score.stage import replay_range
 from tests.unit.scoring_fixtures import START, event, score_range, write_crm, write_events
 
 KINDS = ["pricing", "product", "page", "demo", "webinar", "download", "open", "click", "ad_click", "impression", "crm:not_interested", "crm:call_completed"]

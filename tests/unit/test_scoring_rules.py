@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from include.scoring.config import load_config
-from include.scoring.lake import Lake
-from include.scoring.outputs import bands_of
+from include.scoring.core.config import load_config
+from include.scoring.lake.store import Lake
+from include.scoring.score.outputs import bands_of
 from tests.unit.scoring_fixtures import START, config_with, event, row, score_range
 
 D0 = START

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 
 from include.expectations import load_suite_spec
-from include.scoring.config import load_config, parse_config
-from include.scoring.contracts import CONTRACTS, raw_schema
-from include.scoring.errors import BatchValidationError
-from include.scoring.lake import Lake
-from include.scoring.validate import _hash_ids, validate_crm, validate_events
+from include.scoring.core.config import load_config, parse_config
+from include.scoring.core.contracts import CONTRACTS, raw_schema
+from include.scoring.core.errors import BatchValidationError
+from include.scoring.lake.store import Lake
+from include.scoring.validate.stage import _hash_ids, validate_crm, validate_events
 from tests.unit.validation_fixtures import D, T, frame, write_clean_crm, write_raw
 
 ROW = 3
@@ -259,7 +259,7 @@ def test_reprocess_quarantine_moves_fixed_rows_to_valid(tmp_path):
 
 
 def test_categorical_fast_path_gives_the_same_outcomes():
-    from include.scoring import gx_runner
+    from include.scoring.validate import gx_runner
 
     big = pd.concat([frame("web", 30)] * 2000, ignore_index=True)
     big["event_id"] = [f"w-{i}" for i in range(len(big))]
@@ -292,7 +292,7 @@ def test_an_example_timestamp_beyond_pythons_dates_is_shown_not_raised():
     Europe/Paris, and the whole validation stopped on the example text of a quarantine reason."""
     import numpy as np
 
-    from include.scoring.validate import _plain
+    from include.scoring.validate.stage import _plain
 
     far = pd.Timestamp(np.datetime64("-8423-03-01T05:06:07", "us")).tz_localize("UTC")
     assert _plain(far.tz_convert("Europe/Paris")) == "-8423-03-01T05:06:07.000000Z"

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from include.scoring.writer import BackgroundWriter
+from include.scoring.lake.writer import BackgroundWriter
 
 
 def test_writes_run_in_submission_order_and_drain_waits_for_all():
@@ -112,8 +112,8 @@ def test_a_checkpoint_after_a_failed_write_on_another_lane_is_skipped():
 def test_a_checkpoint_whose_companions_come_from_another_config_is_not_used(tmp_path):
     """The companions land beside the day's files and the marker after everything: if a write
     fails in between, a marker left from an earlier run must not vouch for newer companions."""
-    from include.scoring.lake import Lake
-    from include.scoring.state_io import state_meta
+    from include.scoring.lake.store import Lake
+    from include.scoring.score.state_io import state_meta
     from tests.unit.scoring_fixtures import START, event, score_range
 
     lake = Lake(str(tmp_path))

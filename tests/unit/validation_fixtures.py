@@ -6,8 +6,8 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from include.scoring.contracts import CONTRACTS, raw_schema
-from include.scoring.lake import Lake
+from include.scoring.core.contracts import CONTRACTS, raw_schema
+from include.scoring.lake.store import Lake
 
 D = date(2026, 6, 10)
 T = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.utc)

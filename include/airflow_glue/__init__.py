@@ -1,0 +1,1 @@
+"""Everything that imports Airflow: task context, notifier, channels, assets, Celery preload, dashboard login."""

@@ -1,0 +1,143 @@
+"""Airflow glue shared by the DAG files: default arguments, the day of a run, settings.
+
+Kept light on purpose (standard library and airflow.sdk only): DAG files import it at parse
+time, and the scheduler parses them often. The engine (pandas, GX, SQLAlchemy) is imported inside
+task bodies only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from include.airflow_glue.channels import SMTP_CONN_ID  # noqa: F401 - re-exported with the other connection ids
+from include.airflow_glue.notifier import EngagementFailureNotifier
+
+log = logging.getLogger(__name__)
+
+#: Airflow connection ids the project reads; each falls back to the ENGAGEMENT_* environment
+#: variable, then to the embedded default under .local/ (SMTP_CONN_ID: include/airflow_glue/channels.py).
+CRM_CONN_ID = "engagement_crm"
+WAREHOUSE_CONN_ID = "engagement_warehouse"
+DEFAULT_DEADLINE_HOURS = 6.0
+
+
+def day_of(context: Any) -> date:
+    """The day a run processes: the UTC date its data interval starts on.
+
+    A scheduled run fires at 02:00 UTC on D+1 for the interval starting 02:00 on D; a manual run
+    covers the last complete interval; a backfill's logical dates are the days themselves.
+    """
+    start = context["data_interval_start"]
+    return date(start.year, start.month, start.day)  # a plain date, not pendulum's subclass
+
+
+def _connection_url(conn_id: str) -> str | None:
+    """A SQLAlchemy URL from an Airflow connection, or None when the connection is not defined."""
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(conn_id)
+    except Exception:  # noqa: BLE001 - not defined (AirflowNotFoundException) or no API: use defaults
+        return None
+    extra = conn.extra_dejson or {}
+    if extra.get("sqlalchemy_url"):
+        return extra["sqlalchemy_url"]
+    if conn.conn_type in ("postgres", "postgresql"):
+        from urllib.parse import quote
+
+        auth = ""
+        if conn.login:
+            auth = quote(conn.login, safe="") + (f":{quote(conn.password, safe='')}" if conn.password else "") + "@"
+        port = f":{conn.port}" if conn.port else ""
+        return f"postgresql+psycopg://{auth}{conn.host or 'localhost'}{port}/{conn.schema or ''}"
+    if conn.conn_type == "sqlite" or (conn.conn_type == "generic" and (conn.host or "").startswith("/")):
+        return f"sqlite:///{conn.host}"
+    if conn.conn_type == "generic":
+        raise ValueError(
+            f"Airflow connection {conn_id!r} has type 'generic', which is not a database URL; give it the extra "
+            '{"sqlalchemy_url": "..."} (see docs/operations.md#connections)'
+        )
+    return conn.get_uri()
+
+
+def task_settings():
+    """Settings for a task: Airflow connections first, then environment, then defaults."""
+    from include.scoring.core.settings import Settings
+
+    return Settings.from_env(crm_url=_connection_url(CRM_CONN_ID), warehouse_url=_connection_url(WAREHOUSE_CONN_ID))
+
+
+def run_context():
+    """The engine's run context for a task; SMTP from the engagement_smtp connection when defined."""
+    from include.airflow_glue.channels import resolve_smtp
+    from include.scoring.runner import RunContext
+
+    return RunContext(task_settings(), smtp=resolve_smtp())
+
+
+@contextmanager
+def gate_held_as_failure():
+    """A held quality gate fails the task at once, without retries: retrying cannot help."""
+    from include.scoring.core.errors import QualityGateHeld
+
+    try:
+        yield
+    except QualityGateHeld as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
+def log_results(results: list) -> list[str]:
+    """Log each stage result's line and return the lake paths (what goes to XCom)."""
+    paths = []
+    for result in results:
+        log.info(result.line())
+        if getattr(result, "path", None):
+            paths.append(result.path)
+    return paths
+
+
+def failure_notifier() -> EngagementFailureNotifier:
+    """The on-call notifier (email + webhook, include/airflow_glue/notifier.py); also the DAG runs'
+    `on_failure_callback`: `@dag(on_failure_callback=failure_notifier(), ...)`."""
+    return EngagementFailureNotifier()
+
+
+def deadline_hours() -> float:
+    """Hours after a run is queued by which it must have finished (ENGAGEMENT_DEADLINE_HOURS, default 6)."""
+    raw = os.environ.get("ENGAGEMENT_DEADLINE_HOURS", "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_DEADLINE_HOURS
+    except ValueError:
+        log.warning("ENGAGEMENT_DEADLINE_HOURS=%r is not a number; using %s", raw, DEFAULT_DEADLINE_HOURS)
+        return DEFAULT_DEADLINE_HOURS
+    return hours if hours > 0 else DEFAULT_DEADLINE_HOURS
+
+
+def run_deadline():
+    """A Deadline alert: the run has not finished `deadline_hours()` after it was queued, so the
+    notifier tells on-call (run by the executor, like a task)."""
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=deadline_hours()),
+        callback=SyncCallback(EngagementFailureNotifier),
+        name="daily run not finished",
+    )
+
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=2),
+    "on_failure_callback": EngagementFailureNotifier(),
+}

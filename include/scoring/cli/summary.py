@@ -1,0 +1,145 @@
+"""The end-of-run summary the CLI prints: what went in, where it went, what came out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from include.scoring.runner import RangeReport, RunContext
+
+
+def _table(rows: list[tuple], headers: tuple) -> list[str]:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    fmt = "  ".join(f"{{:{'>' if i else '<'}{w}}}" for i, w in enumerate(widths))
+    out = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
+    out += [fmt.format(*row) for row in rows]
+    return out
+
+
+def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+    lines = [
+        "",
+        f"Processed {report.days} day(s), {report.start} to {report.end}, in {report.seconds:.0f}s",
+        f"Lake:      {ctx.lake.root}",
+        f"Landing:   {ctx.settings.landing}",
+        "",
+    ]
+    raw = defaultdict(lambda: [0, 0, 0, 0])
+    for result in report.per_stage.get("extract", []):
+        if result.source.startswith("reference"):
+            continue
+        entry = raw[result.source]
+        entry[0] += result.rows
+        entry[1] += result.files
+        entry[2] += result.rows_with_errors
+        entry[3] += result.erased
+    if raw:
+        erased = any(v[3] for v in raw.values())  # rows of erased persons (forget), dropped at extract
+        rows = [(src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}", *([f"{v[3]:,}"] if erased else [])) for src, v in raw.items()]
+        lines += ["Extracted (raw rows over all days; CRM tables are daily snapshots)"]
+        lines += _table(rows, ("source", "rows", "files", "unreadable values", *(["erased (privacy)"] if erased else [])))
+    lines += _validation_lines(report)
+    lines += _resolution_lines(report)
+    lines += _publish_lines(ctx, report)
+    lines += _top_accounts_lines(ctx, report)
+    return lines
+
+
+def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+    results = report.per_stage.get("publish", [])
+    if not results:
+        return []
+    published = [r for r in results if r.source == "warehouse"]
+    pushes = [r for r in results if r.source == "crm"]
+    alerts = [r for r in results if r.source == "alerts"]
+    held = [r.day.isoformat() for r in published if r.gate.held]
+    unbalanced = [r.day.isoformat() for r in published if not r.balanced]
+    from include.scoring.extract.stage import mask_url
+
+    lines = [
+        "",
+        f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: {sum(r.alerts_new for r in published):,} alert crossings, "
+        f"{sum(r.resets for r in published):,} resets; reconciliation ledger {'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
+        f"  quality gate: {'passed every day with history' if not held else 'HELD on ' + ', '.join(held)}",
+        f"  CRM push: {sum(p.updated for p in pushes):,} account updates" + (f" ({pushes[-1].skipped})" if pushes and pushes[-1].skipped else ""),
+    ]
+    if alerts:
+        last = alerts[-1]
+        lines.append(f"  alert emails: {sum(a.sent for a in alerts):,} sent, {last.pending:,} pending" + (f" ({last.note})" if last.note else ""))
+    return lines
+
+
+def _resolution_lines(report: RangeReport) -> list[str]:
+    results = report.per_stage.get("resolve", [])
+    if not results:
+        return []
+    events = sum(r.events for r in results)
+    resolved = sum(r.resolved for r in results)
+    unresolved = sum(r.unresolved for r in results)
+    filtered = sum(r.filtered for r in results)
+    methods, reasons, dropped = defaultdict(int), defaultdict(int), defaultdict(int)
+    for r in results:
+        for k, v in r.by_method.items():
+            methods[k] += v
+        for k, v in r.by_reason.items():
+            reasons[k] += v
+        for k, v in r.filtered_by_reason.items():
+            dropped[k] += v
+    top = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
+    humans = events - filtered
+    return [
+        "",
+        f"Resolved {resolved:,} of {humans:,} human events to accounts ({resolved / humans:.1%}); {unresolved:,} unresolved, {filtered:,} filtered as non-human or duplicate"
+        if humans else "Resolved: no events",
+        f"  by method:   {top(methods)}",
+        f"  unresolved:  {top(reasons) or '-'}",
+        f"  filtered:    {top(dropped) or '-'}",
+    ]
+
+
+ARROW = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
+
+
+def top_accounts(ctx: RunContext, day, n: int = 15):
+    """The top prospect accounts of a day, as the dashboard shows them."""
+    scores = ctx.lake.read_df("scores", day)
+    prospects = scores[scores["lifecycle"] != "customer"].sort_values(["score", "account_id"], ascending=[False, True]).head(n)
+    rows = []
+    for r in prospects.itertuples():
+        touch = "-" if r.last_touch_at is None or str(r.last_touch_at) == "NaT" else f"{r.last_touch_at:%Y-%m-%d} {r.last_touch_signal}"
+        since = "-" if str(r.days_since_engagement) in ("<NA>", "nan", "None") else f"{int(r.days_since_engagement)}d"
+        tier = "-" if str(r.abm_tier) in ("<NA>", "nan", "None") else str(int(r.abm_tier))
+        rows.append((str(r.account_name)[:28], tier, f"{r.score:,.2f}", r.band.replace("_", " "), f"{ARROW.get(r.trend, '')} {r.change_7d:+.0f}" + (" surge" if r.surge else ""), touch[:40], since, r.next_action))
+    return rows
+
+
+def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+    if not report.per_stage.get("score"):
+        return []
+    rows = top_accounts(ctx, report.end)
+    lines = ["", f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain --account ID --date {report.end})"]
+    return lines + _table(rows, ("account", "tier", "score", "band", "trend 7d", "last touch", "since", "next action"))
+
+
+def _validation_lines(report: RangeReport) -> list[str]:
+    totals: dict[str, list] = defaultdict(lambda: [0, 0, 0, defaultdict(int)])
+    for result in report.per_stage.get("validate", []):
+        entry = totals[result.source]
+        entry[0] += result.rows
+        entry[1] += result.valid
+        entry[2] += result.quarantined
+        if result.warnings and any("reused" in w for w in result.warnings):
+            continue  # a reused CRM validation repeats the previous day's reasons
+        for check in result.checks:
+            if check["effect"] == "quarantined":
+                entry[3][check["check"]] += check["unexpected_count"]
+    if not totals:
+        return []
+    rows = []
+    for source, (n, valid, bad, reasons) in totals.items():
+        top = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        rows.append((source, f"{n:,}", f"{valid:,}", f"{bad:,}", top or "-"))
+    return ["", "Validated (Great Expectations; raw = valid + quarantined)"] + _table(rows, ("source", "raw", "valid", "quarantined", "top reasons"))
+
+
+def print_run_summary(ctx: RunContext, report: RangeReport) -> None:
+    print("\n".join(run_summary_lines(ctx, report)))

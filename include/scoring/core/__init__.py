@@ -1,0 +1,1 @@
+"""Shared foundations: config, contracts, errors, settings, source names, Arrow helpers, normalisation, mail."""

@@ -1,0 +1,217 @@
+"""Extract for day D: landing files and the CRM snapshot into raw/<source>/dt=D (SPEC section 2).
+
+Web, email and ad come from <landing>/<source>/<D>/ (any mix of CSV, JSONL and Parquet); the four
+CRM tables from the CRM database as that day's snapshot; reference data from <landing>/reference/.
+Every row keeps `source_file` and `source_line`; values that do not fit the contract are nulled
+and described in `coercion_errors` (validation quarantines those rows). Nothing wall-clock is
+written, so extracting the same inputs again writes byte-identical Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+
+from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, IP_KINDS, IP_RANGES_SCHEMA, raw_schema
+from include.scoring.core.errors import ExtractError
+from include.scoring.core.sources import SHIPPED_FREE_MAIL
+from include.scoring.extract.coerce import coerce_to_contract
+from include.scoring.extract.readers import SUPPORTED, read_landing_file
+from include.scoring.lake.store import Lake
+from include.scoring.privacy.suppression import drop_suppressed
+
+log = logging.getLogger(__name__)
+
+CRM_CHUNK = 200_000
+
+
+@dataclass
+class ExtractResult:
+    source: str
+    day: date
+    path: str
+    rows: int
+    files: int
+    rows_with_errors: int
+    #: rows dropped because they carry an identifier erased by `forget` (landing rows = rows + erased)
+    erased: int = 0
+
+    def line(self) -> str:
+        note = f", {self.rows_with_errors:,} with unreadable values" if self.rows_with_errors else ""
+        note += f", {self.erased:,} erased (privacy suppression list)" if self.erased else ""
+        return f"extract {self.source:<18} {self.day}  {self.rows:>9,} rows from {self.files} file(s){note} -> {self.path}"
+
+
+def mask_url(url: str) -> str:
+    """A database URL safe for logs and messages: the password is replaced by ***."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL at all; show nothing of it
+        return "<unparseable database URL>"
+
+
+def _finish(contract_source: str, parts: list[pa.Table], lineage: list[tuple[str, np.ndarray, np.ndarray]]) -> pa.Table:
+    schema = raw_schema(contract_source)
+    if not parts:
+        return schema.empty_table()
+    table = pa.concat_tables(parts)
+    files = np.concatenate([np.full(len(lines), name, dtype=object) for name, lines, _ in lineage])
+    lines = np.concatenate([lines for _, lines, _ in lineage])
+    errors = np.concatenate([errs for _, _, errs in lineage])
+    table = table.append_column("source_file", pa.array(files, pa.string()))
+    table = table.append_column("source_line", pa.array(lines, pa.int64()))
+    table = table.append_column("coercion_errors", pa.array(errors, pa.string()))
+    return table.cast(schema)
+
+
+def landing_files(landing: Path, source: str, day: date) -> list[Path]:
+    """The files that arrived for `source` on `day`, in name order (hidden and `_` files skipped)."""
+    folder = Path(landing) / source / day.isoformat()
+    if not folder.is_dir():
+        return []
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")) or not path.is_file():
+            continue
+        if path.suffix.lower() not in SUPPORTED:
+            raise ExtractError(
+                f"{source} landing file {path} (day {day}) has an unsupported type {path.suffix!r}; "
+                f"expected one of {', '.join(sorted(SUPPORTED))}. Move it out of the landing folder "
+                "or convert it, then clear the extract task."
+            )
+        files.append(path)
+    return files
+
+
+def extract_events(landing: Path, lake: Lake, source: str, day: date) -> ExtractResult:
+    """Landing files of one event source and day into raw/<source>/dt=D."""
+    if source not in EVENT_SOURCES:
+        raise ValueError(f"not an event source: {source}")
+    contract = CONTRACTS[source]
+    files = landing_files(landing, source, day)
+    parts, lineage = [], []
+    required = [c.name for c in contract.columns if not c.nullable]
+    text_columns = [c.name for c in contract.columns if pa.types.is_string(c.type) or pa.types.is_timestamp(c.type)]
+    for path in files:
+        display = f"{source} landing file {path} (day {day})"
+        rows = read_landing_file(path, display, contract.names, required, text_columns)
+        errors = rows.parse_errors.copy()
+        typed = coerce_to_contract(rows.table, contract, errors)
+        parts.append(typed)
+        lineage.append((f"{source}/{day.isoformat()}/{path.name}", rows.lines, errors))
+        log.info("read %s: %s rows", path.name, typed.num_rows)
+    table, erased = drop_suppressed(lake, source, _finish(source, parts, lineage))
+    if not files:
+        log.warning("no landing files for %s on %s (looked in %s); writing an empty partition", source, day, Path(landing) / source / day.isoformat())
+    path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
+    bad = table.num_rows - table.column("coercion_errors").null_count
+    return ExtractResult(source, day, path, table.num_rows, len(files), bad, erased)
+
+
+def extract_crm(crm_url: str, lake: Lake, day: date) -> list[ExtractResult]:
+    """The CRM's four tables, read whole as day D's snapshot, into raw/crm/<table>/dt=D."""
+    try:
+        engine = sa.create_engine(crm_url)
+    except Exception as exc:  # noqa: BLE001 - a malformed URL is a user error
+        raise ExtractError(f"CRM URL {mask_url(crm_url)} is not usable: {exc}. Check ENGAGEMENT_CRM_URL or the engagement_crm connection.") from None
+    results = []
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            for name in CRM_TABLES:
+                results.append(_extract_crm_table(conn, inspector, name, lake, day, crm_url))
+    except sa.exc.OperationalError as exc:
+        raise ExtractError(
+            f"cannot read the CRM at {mask_url(crm_url)} for day {day}: {str(exc.orig).strip()[:300]}. "
+            "Check that the database is up and the URL / engagement_crm connection is right, then clear the task."
+        ) from None
+    finally:
+        engine.dispose()
+    return results
+
+
+def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_url: str) -> ExtractResult:
+    source = f"crm/{name}"
+    contract = CONTRACTS[source]
+    if not inspector.has_table(name):
+        raise ExtractError(f"CRM at {mask_url(crm_url)} has no table {name!r} (day {day}). Expected tables: {', '.join(CRM_TABLES)}.")
+    present = {c["name"] for c in inspector.get_columns(name)}
+    missing = [c for c in contract.names if c not in present]
+    if missing:
+        raise ExtractError(
+            f"CRM table {name!r} at {mask_url(crm_url)} (day {day}) lacks contract column(s) {', '.join(missing)}; "
+            f"found {', '.join(sorted(present))}. Add or map the columns, then clear the extract task."
+        )
+    table_ref = sa.table(name, *[sa.column(c) for c in contract.names])
+    query = sa.select(*table_ref.c).order_by(table_ref.c[contract.id_column])
+    chunks = []
+    for rows in conn.execute(query).partitions(CRM_CHUNK):  # bounded memory for large CRMs
+        columns = list(zip(*rows)) if rows else [()] * len(contract.names)
+        chunks.append(pa.table({c: _values_to_arrow(values) for c, values in zip(contract.names, columns)}))
+    arrow = _concat_text(chunks, contract.names)
+    errors = np.full(arrow.num_rows, None, dtype=object)
+    typed = coerce_to_contract(arrow, contract, errors)
+    lines = np.arange(1, arrow.num_rows + 1)
+    table, erased = drop_suppressed(lake, source, _finish(source, [typed], [(f"crm:{name}", lines, errors)]))
+    path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
+    bad = table.num_rows - table.column("coercion_errors").null_count
+    return ExtractResult(source, day, path, table.num_rows, 1, bad, erased)
+
+
+def _values_to_arrow(values: tuple) -> pa.Array:
+    """Driver values of one column: Arrow infers str, int, float, bool and datetime columns in C;
+    a column of mixed types (SQLite allows it) is kept as text for coercion to report."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values], pa.string())
+
+
+def _concat_text(chunks: list[pa.Table], names: list[str]) -> pa.Table:
+    """Concatenate chunks whose column types were inferred separately (text wins on conflict)."""
+    if not chunks:
+        return pa.table({c: pa.array([], pa.string()) for c in names})
+    try:
+        return pa.concat_tables(chunks, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.concat_tables([t.cast(pa.schema([(c, pa.string()) for c in names])) for t in chunks])
+
+
+def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResult]:
+    """ip_ranges.csv and the free-mail list into reference/<name>/dt=D (the shipped list if absent)."""
+    ref = Path(landing) / "reference"
+    results = []
+    ip_path = ref / "ip_ranges.csv"
+    if ip_path.exists():
+        try:
+            table = pacsv.read_csv(ip_path, convert_options=pacsv.ConvertOptions(column_types={f.name: pa.string() for f in IP_RANGES_SCHEMA}, strings_can_be_null=True))
+        except pa.ArrowInvalid as exc:
+            raise ExtractError(f"reference file {ip_path} is not a readable CSV ({exc}). Fix it, then clear the task.") from None
+        missing = [f.name for f in IP_RANGES_SCHEMA if f.name not in table.column_names]
+        if missing:
+            raise ExtractError(f"reference file {ip_path} lacks column(s) {', '.join(missing)}; expected {', '.join(IP_RANGES_SCHEMA.names)}.")
+        table = table.select(IP_RANGES_SCHEMA.names).cast(IP_RANGES_SCHEMA)
+        kinds = set(table.column("kind").to_pylist())
+        unknown = sorted(str(k) for k in kinds - set(IP_KINDS))
+        if unknown:
+            raise ExtractError(f"reference file {ip_path} has unknown kind value(s) {unknown}; allowed: {', '.join(IP_KINDS)}.")
+        files = 1
+    else:
+        log.warning("no %s: reverse-IP resolution is off for %s", ip_path, day)
+        table, files = IP_RANGES_SCHEMA.empty_table(), 0
+    path = lake.write_partition("reference/ip_ranges", day, table, schema=IP_RANGES_SCHEMA)
+    results.append(ExtractResult("reference/ip_ranges", day, path, table.num_rows, files, 0))
+    free_path = ref / "free_email_domains.txt"
+    source_path = free_path if free_path.exists() else SHIPPED_FREE_MAIL
+    domains = sorted({line.strip().lower() for line in source_path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")})
+    free = pa.table({"domain": pa.array(domains, pa.string())})
+    path = lake.write_partition("reference/free_email_domains", day, free)
+    results.append(ExtractResult("reference/free_email_domains", day, path, free.num_rows, 1, 0))
+    return results

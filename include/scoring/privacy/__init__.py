@@ -1,0 +1,1 @@
+"""Right to erasure: find a person in the lake, redact, suppress, audit."""

@@ -1,0 +1,395 @@
+"""Right to erasure in the lake: find a person, and every row and file that holds them.
+
+The person is found the way the pipeline links people (SPEC section 4.2): the normalised
+address's node in the person graph of the latest identity/ snapshot, with the same cardinality
+rule, and its connected component: the emails, cookies and CRM contact ids linked to it, plus the
+CRM contacts carrying one of those emails (also rows that failed validation). A cookie the rule
+refused to link (a shared device) is not part of the person, so its other events stay.
+
+What holds the person, and what happens to it:
+
+  raw|valid|quarantine/<web,email,ad>,        rows carrying one of the identifiers are removed; the
+  raw|valid|quarantine/crm/contacts|activities address or an id in any other text cell (a URL, a
+                                              note) becomes [erased]
+  event_ids/<source>                          rebuilt from the new valid partition
+  validation/<source>                         examples in the check table and side files redacted
+  identity                                    edges touching the person's nodes removed
+  identity_map, identity_rules, event_ids/crm, derived from the above: found here (counted, and the
+  resolved, unresolved, filtered, resolution, first day that holds them), then recomputed by the
+  contributions, scores, changes, state*, ... pipeline's own resolve and score (include/scoring/privacy/forget.py)
+
+`scan` reads the lake and counts (a dry run stops there); `apply` rewrites the partitions the
+scan found, each atomically with the lake's writers, identity last, so a forget interrupted half
+way finds the person again when run a second time. Rows are matched with Arrow kernels and set
+lookups: no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from include.scoring.core.arrowops import isin
+from include.scoring.core.config import ScoringConfig
+from include.scoring.core.sources import ALL_SOURCES, EVENT_SOURCES
+from include.scoring.lake.store import DATA_FILE, Lake
+from include.scoring.privacy.suppression import COLUMNS, digest, identifier_values
+from include.scoring.privacy.suppression import CONTACT as K_CONTACT
+from include.scoring.privacy.suppression import COOKIE as K_COOKIE
+from include.scoring.privacy.suppression import EMAIL as K_EMAIL
+from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, person_key
+from include.scoring.validate.stage import _hash_ids
+
+log = logging.getLogger(__name__)
+REDACTED = "[erased]"
+LAYERS = ("raw", "valid", "quarantine")
+#: source tables whose rows can belong to a person (accounts and opportunities are company data)
+PERSON_SOURCES = (*EVENT_SOURCES, "crm/contacts", "crm/activities")
+#: derived datasets holding events by (source, event_id), and by person key
+BY_EVENT = ("resolved", "unresolved", "filtered", "contributions")
+BY_KEY = ("state_persons", "state_bonus")
+_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}-])")
+MIN_TEXT_TOKEN = 4  # shorter cookie or contact ids are not searched for in free text
+
+
+def _escape(text: str) -> str:
+    """Escape for both RE2 (Arrow) and Python's re."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+@dataclass
+class Person:
+    """Everything that identifies one person, as the pipeline compares it (normalised)."""
+
+    email: str
+    emails: set[str] = field(default_factory=set)
+    cookies: set[str] = field(default_factory=set)
+    contacts: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)  # person keys the pipeline gave them
+
+    def values(self, kind: str) -> set[str]:
+        return {K_EMAIL: self.emails, K_COOKIE: self.cookies, K_CONTACT: self.contacts}[kind]
+
+    def nodes(self) -> set[str]:
+        return {f"{EMAIL}:{v}" for v in self.emails} | {f"{COOKIE}:{v}" for v in self.cookies} | {f"{CONTACT}:{v}" for v in self.contacts}
+
+    def identifiers(self) -> set[str]:
+        return self.emails | self.cookies | self.contacts
+
+    def hashes(self, salt: bytes) -> dict[str, set[str]]:
+        return {kind: {digest(salt, kind, v) for v in self.values(kind)} for kind in (K_EMAIL, K_COOKIE, K_CONTACT)}
+
+    def describe(self) -> str:
+        return f"{len(self.emails)} email(s), {len(self.cookies)} cookie(s), {len(self.contacts)} CRM contact(s)"
+
+    def pattern(self) -> str:
+        """A regular expression of the identifiers in free text, with word boundaries: group 1
+        and 3 are the characters around the match, group 2 the identifier."""
+        alts = []
+        for email in sorted(self.emails):
+            local, _, domain = email.partition("@")
+            alts.append(rf"{_escape(local)}(?:\+[^@\s]*)?(?:@|%40){_escape(domain)}")
+        alts += [_escape(v) for v in sorted(self.cookies | self.contacts) if len(v) >= MIN_TEXT_TOKEN]
+        return r"(?i)(^|[^a-z0-9._%+-])(" + "|".join(alts) + r")(\.?(?:$|[^a-z0-9_.-]))"
+
+
+# Finding the person ------------------------------------------------------------------------------
+def _contact_index(lake: Lake) -> pd.DataFrame:
+    """Distinct (contact_id, normalised email) of every CRM contacts snapshot, valid or not."""
+    parts = []
+    for layer in LAYERS:
+        for day in lake.days(f"{layer}/crm/contacts"):
+            table = lake.read(f"{layer}/crm/contacts", day, columns=["contact_id", "email"])
+            parts.append(pd.DataFrame({"contact_id": identifier_values(table, "contact_id", K_CONTACT),
+                                       "email": identifier_values(table, "email", K_EMAIL)}).drop_duplicates())
+    if not parts:
+        return pd.DataFrame({"contact_id": pd.Series(dtype="string"), "email": pd.Series(dtype="string")})
+    return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
+def _graph_components(lake: Lake, config: ScoringConfig) -> pd.Series:
+    """node -> person key of the latest person graph (nodes in a linked component only)."""
+    days = lake.days("identity")
+    if not days:
+        return pd.Series(dtype="string")
+    edges = lake.read_df("identity", days[-1])
+    none = pd.DataFrame({"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string")})
+    return build_graph(edges, none, days[-1], config.identity.max_emails_per_cookie).person_of
+
+
+def find_person(lake: Lake, config: ScoringConfig, email: str) -> Person:
+    """The person of a normalised address: its graph component and its CRM contacts."""
+    person = Person(email, {email})
+    person_of = _graph_components(lake, config)
+    contacts = _contact_index(lake)
+    while True:
+        size = (len(person.emails), len(person.cookies), len(person.contacts))
+        person.contacts |= set(contacts.loc[isin(contacts["email"], person.emails), "contact_id"].dropna())
+        person.emails |= set(contacts.loc[isin(contacts["contact_id"], person.contacts), "email"].dropna())
+        keys = set(person_of[isin(person_of.index.to_series(), person.nodes())].dropna())
+        for node in person_of.index[isin(person_of, keys)]:
+            rank, value = node.split(":", 1)
+            {EMAIL: person.emails, COOKIE: person.cookies, CONTACT: person.contacts}[rank].add(value)
+        if (len(person.emails), len(person.cookies), len(person.contacts)) == size:
+            break
+    nodes = pd.Series(sorted(person.nodes()), dtype="string")
+    person.keys = set(person_key(nodes).dropna()) | set(person_of[isin(person_of.index.to_series(), person.nodes())].dropna())
+    return person
+
+
+# Matching rows -------------------------------------------------------------------------------------
+def _regex(column: pa.ChunkedArray, pattern: str) -> np.ndarray:
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return np.zeros(len(column), bool)
+    return np.asarray(pc.fill_null(pc.match_substring_regex(column, pattern), False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text_columns(table: pa.Table) -> list[str]:
+    return [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
+def redact_text(text: str, pattern: str) -> str:
+    """Every identifier in `text` replaced by [erased] (twice: adjacent ones share a boundary)."""
+    for _ in range(2):
+        text = re.sub(pattern, rf"\g<1>{REDACTED}\g<3>", text)
+    return text
+
+
+def _redact_column(column: pa.ChunkedArray, hits: np.ndarray, pattern: str) -> pa.Array:
+    column = column.combine_chunks()
+    replaced = column
+    for _ in range(2):  # adjacent identifiers share a boundary character
+        replaced = pc.replace_substring_regex(replaced, pattern=pattern, replacement=rf"\1{REDACTED}\3")
+    return pc.if_else(pa.array(hits), replaced, column)
+
+
+def redact_table(table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows: np.ndarray | None = None) -> tuple[pa.Table, int]:
+    """Text cells (of `rows`, default all) holding an identifier, redacted; returns the cell count."""
+    cells = 0
+    for name in _text_columns(table):
+        if name in skip:
+            continue
+        hits = _regex(table.column(name), pattern)
+        if rows is not None:
+            hits &= rows
+        if hits.any():
+            cells += int(hits.sum())
+            table = table.set_column(table.schema.get_field_index(name), name, _redact_column(table.column(name), hits, pattern))
+    return table, cells
+
+
+def source_rows(table: pa.Table, source: str, person: Person, pattern: str) -> np.ndarray:
+    """Rows of a source table (raw, valid or quarantine) that belong to the person: an identifier
+    column matches, or the text of an unreadable line holds the address."""
+    drop = np.zeros(table.num_rows, bool)
+    for column, kind in COLUMNS[source]:
+        if column in table.column_names:
+            drop |= isin(identifier_values(table, column, kind), person.values(kind))
+            if kind == K_EMAIL:
+                drop |= _regex(table.column(column), pattern)  # an address the normaliser rejects
+    if "coercion_errors" in table.column_names:
+        drop |= _regex(table.column("coercion_errors"), pattern)
+    return drop
+
+
+def edit_source(table: pa.Table, source: str, person: Person, pattern: str) -> tuple[pa.Table, int, int]:
+    """The table without the person's rows and with identifiers in other text redacted;
+    returns (table, rows removed, cells redacted)."""
+    drop = source_rows(table, source, person, pattern)
+    skip = tuple(c for c, _ in COLUMNS[source])
+    table, cells = redact_table(table, pattern, skip, rows=~drop)
+    return table.filter(pa.array(~drop)), int(drop.sum()), cells
+
+
+# The scan ------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    person: Person
+    pattern: str
+    removed: Counter = field(default_factory=Counter)  # dataset -> rows holding the person
+    redacted: Counter = field(default_factory=Counter)  # dataset -> text cells or files redacted
+    rewrite: set[tuple[str, date]] = field(default_factory=set)  # partitions apply rewrites
+    event_ids: dict[str, set[str]] = field(default_factory=dict)  # source -> the person's event ids
+    source_days: set[date] = field(default_factory=set)  # days whose source data changes
+    derived_days: set[date] = field(default_factory=set)  # days whose derived data held the person
+    accounts: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def first_day(self) -> date | None:
+        """The first day resolve and score must recompute (None: nothing derived held them)."""
+        return min(self.derived_days) if self.derived_days else None
+
+    @property
+    def found(self) -> int:
+        return sum(self.removed.values()) + sum(self.redacted.values())
+
+
+def _count(plan: Plan, dataset: str, removed: int = 0, redacted: int = 0) -> bool:
+    plan.removed[dataset] += removed
+    plan.redacted[dataset] += redacted
+    return bool(removed or redacted)
+
+
+def _scan_sources(lake: Lake, plan: Plan) -> None:
+    for source in PERSON_SOURCES:
+        ids = plan.event_ids.setdefault("crm" if source == "crm/activities" else source, set())
+        for layer in LAYERS:
+            dataset = f"{layer}/{source}"
+            for day in lake.days(dataset):
+                table = lake.read(dataset, day)
+                drop = source_rows(table, source, plan.person, plan.pattern)
+                _, cells = redact_table(table, plan.pattern, tuple(c for c, _ in COLUMNS[source]), rows=~drop)
+                if not _count(plan, dataset, int(drop.sum()), cells):
+                    continue
+                plan.rewrite.add((dataset, day))
+                plan.source_days.add(day)
+                id_column = "activity_id" if source == "crm/activities" else "event_id" if source in EVENT_SOURCES else None
+                if id_column:
+                    ids |= set(table.column(id_column).filter(pa.array(drop)).drop_null().to_pylist())
+                if source in EVENT_SOURCES and layer == "valid":
+                    plan.derived_days.add(day)
+                    plan.removed[f"event_ids/{source}"] += int(drop.sum())
+                if source == "crm/contacts" and layer == "valid":
+                    plan.accounts |= set(table.column("account_id").filter(pa.array(drop)).drop_null().to_pylist())
+
+
+def _scan_validation(lake: Lake, plan: Plan) -> None:
+    for source in ALL_SOURCES:
+        dataset = f"validation/{source}"
+        for day in lake.days(dataset):
+            _, cells = redact_table(lake.read(dataset, day), plan.pattern)
+            files = sum(1 for _, text in _side_files(lake, dataset, day) if re.search(plan.pattern, text))
+            if _count(plan, dataset, redacted=cells + files):
+                plan.rewrite.add((dataset, day))
+
+
+def _scan_derived(lake: Lake, plan: Plan) -> None:
+    """Derived datasets: count the person's rows and note the days (they are recomputed)."""
+    nodes = plan.person.nodes()
+    for day in lake.days("identity_map"):
+        frame = lake.read_df("identity_map", day, columns=["node", "person_key"])
+        hit = isin(frame["node"], nodes)
+        plan.person.keys |= set(frame.loc[hit, "person_key"].dropna())
+        if _count(plan, "identity_map", int(hit.sum())):
+            plan.derived_days.add(day)
+    for day in lake.days("identity_rules"):
+        hit = isin(lake.read_df("identity_rules", day, columns=["identifier"])["identifier"], plan.person.identifiers())
+        if _count(plan, "identity_rules", int(hit.sum())):
+            plan.derived_days.add(day)
+    activity_hashes = _hash_ids(pd.Series(sorted(plan.event_ids.get("crm", set())), dtype="string"))
+    for day in lake.days("event_ids/crm"):
+        hit = np.isin(lake.read("event_ids/crm", day).column("h").to_numpy(), activity_hashes)
+        if _count(plan, "event_ids/crm", int(hit.sum())):
+            plan.derived_days.add(day)
+    keys = pd.DataFrame([(s, i) for s, ids in plan.event_ids.items() for i in ids], columns=["source", "event_id"])
+    wanted = pd.Index(keys["source"] + "\x1f" + keys["event_id"]) if len(keys) else pd.Index([])
+    for dataset in BY_EVENT:
+        for day in lake.days(dataset):
+            table = lake.read(dataset, day)
+            frame = table.select([c for c in ("source", "event_id", "account_id") if c in table.column_names]).to_pandas()
+            hit = (frame["source"].astype("string") + "\x1f" + frame["event_id"].astype("string")).isin(wanted).to_numpy(dtype=bool, na_value=False)
+            if _count(plan, dataset, int(hit.sum())):
+                plan.derived_days.add(day)
+                if "account_id" in frame.columns:
+                    plan.accounts |= set(frame.loc[hit, "account_id"].dropna())
+    for dataset in BY_KEY:
+        for day in lake.days(dataset):
+            frame = lake.read_df(dataset, day, columns=["account_id", "person_key"])
+            hit = isin(frame["person_key"], plan.person.keys)
+            if _count(plan, dataset, int(hit.sum())):
+                plan.derived_days.add(day)
+
+
+def _scan_identity(lake: Lake, plan: Plan) -> None:
+    nodes = plan.person.nodes()
+    for day in lake.days("identity"):
+        edges = lake.read_df("identity", day, columns=["a", "b"])
+        if _count(plan, "identity", int((isin(edges["a"], nodes) | isin(edges["b"], nodes)).sum())):
+            plan.rewrite.add(("identity", day))
+
+
+def _staff_note(lake: Lake, plan: Plan) -> None:
+    """The address as an account owner or SDR (our own staff, not a tracked person): a note only."""
+    days = lake.days("valid/crm/accounts")
+    if not days:
+        return
+    accounts = lake.read("valid/crm/accounts", days[-1], columns=["account_id", "owner_email", "sdr_email"])
+    staff = isin(identifier_values(accounts, "owner_email", K_EMAIL), plan.person.emails) | isin(identifier_values(accounts, "sdr_email", K_EMAIL), plan.person.emails)
+    if staff.any():
+        plan.notes.append(f"the address is also the owner or SDR of {int(staff.sum())} CRM account(s): that is company data, not erased here; "
+                          "reassign the accounts in the CRM if the person has left")
+
+
+def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
+    """Find the person and count every row and file of the lake that holds them (reads only)."""
+    person = find_person(lake, config, email)
+    plan = Plan(person, person.pattern())
+    _scan_sources(lake, plan)
+    _scan_validation(lake, plan)
+    _scan_derived(lake, plan)
+    _scan_identity(lake, plan)
+    _staff_note(lake, plan)
+    log.info("forget: %s; %s row(s) and %s text cell(s) or file(s) hold them", person.describe(), sum(plan.removed.values()), sum(plan.redacted.values()))
+    return plan
+
+
+# Apply ---------------------------------------------------------------------------------------------
+def _side_files(lake: Lake, dataset: str, day: date) -> list[tuple[str, str]]:
+    """(name, text) of the files beside a single-file partition's data file."""
+    folder = lake.partition_path(dataset, day)
+    out = []
+    for path in sorted(lake.fs.find(folder)):
+        name = posixpath.relpath(path, folder)
+        if name != DATA_FILE and not name.endswith(".parquet"):
+            with lake.fs.open(path, "rb") as fh:
+                out.append((name, fh.read().decode("utf-8", errors="surrogateescape")))
+    return out
+
+
+def _rewrite(lake: Lake, dataset: str, day: date, table: pa.Table, pattern: str) -> None:
+    """Replace a single-file partition atomically, keeping (redacted) side files."""
+    if not lake.fs.exists(posixpath.join(lake.partition_path(dataset, day), DATA_FILE)):
+        raise ValueError(f"{lake.url(dataset, day)} is not a single-file partition")
+    side = {name: redact_text(text, pattern).encode("utf-8", errors="surrogateescape") for name, text in _side_files(lake, dataset, day)}
+    lake.write_partition(dataset, day, table, side_files=side)
+
+
+def _rebuild_event_ids(lake: Lake, source: str) -> None:
+    """event_ids/<source>/dt=D holds the hashes of valid/<source>/dt=D's ids (one per row): rebuild
+    it where the counts differ (rows removed now, or by a forget that was interrupted)."""
+    for day in lake.days(f"event_ids/{source}"):
+        if lake.row_count(f"event_ids/{source}", day) == lake.row_count(f"valid/{source}", day) or not lake.exists(f"valid/{source}", day):
+            continue
+        valid = lake.read(f"valid/{source}", day, columns=["event_id"])
+        lake.write_partition(f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid.column("event_id").to_pandas())}))
+
+
+def apply(lake: Lake, plan: Plan) -> None:
+    """Rewrite every partition the scan found: sources, event ids, validation, then identity
+    (oldest first, so the latest graph, which finds the person, goes last)."""
+    person, pattern = plan.person, plan.pattern
+    for dataset, day in sorted(plan.rewrite, key=lambda k: (k[0] == "identity", k[1], k[0])):
+        table = lake.read(dataset, day)
+        if dataset == "identity":
+            nodes = person.nodes()
+            edges = table.to_pandas()
+            table = table.filter(pa.array(~(isin(edges["a"], nodes) | isin(edges["b"], nodes))))
+        elif dataset.startswith("validation/"):
+            table, _ = redact_table(table, pattern)
+        else:
+            source = dataset.split("/", 1)[1]
+            table, _, _ = edit_source(table, source, person, pattern)
+        _rewrite(lake, dataset, day, table, pattern)
+    for source in EVENT_SOURCES:
+        _rebuild_event_ids(lake, source)
+

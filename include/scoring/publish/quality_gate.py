@@ -1,0 +1,72 @@
+"""The quality gate before the CRM push and the alerts (SPEC section 6).
+
+The day is compared with the median of earlier published days in pipeline_runs (the same weekday
+of the last weeks once there are enough of them, else the trailing days): each event source's
+volume, the resolution rate, and the share of accounts changing band. Out of bounds:
+the push and the alerts hold (the scores still land in the warehouse) and the reasons are
+recorded in pipeline_runs for on-call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from statistics import median
+
+import sqlalchemy as sa
+
+from include.scoring.core.config import QualityGate
+from include.scoring.core.sources import EVENT_SOURCES
+from include.scoring.publish.reconcile import Ledger
+from include.scoring.publish.warehouse import pipeline_runs
+
+PASSED, HELD, NO_HISTORY = "passed", "held", "no_history"
+
+
+@dataclass
+class GateResult:
+    status: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return self.status == HELD
+
+
+def evaluate_gate(conn: sa.Connection, ledger: Ledger, band_changes: int, accounts: int, cfg: QualityGate) -> GateResult:
+    day: date = ledger.day
+    recent = conn.execute(
+        sa.select(pipeline_runs.c.day, pipeline_runs.c.counts_json, pipeline_runs.c.resolution_rate)
+        .where(pipeline_runs.c.day < day, pipeline_runs.c.day >= day - timedelta(weeks=cfg.same_weekday_weeks))
+        .order_by(pipeline_runs.c.day.desc())
+    ).fetchall()
+    # Weekends are quieter than weekdays: compare with the same weekday of the last weeks when
+    # there is enough of them, else with the trailing days.
+    same_weekday = [r for r in recent if r.day.weekday() == day.weekday()]
+    rows = same_weekday if len(same_weekday) >= cfg.min_history_days else recent[: cfg.trailing_days]
+    basis = "the same weekday of earlier weeks" if rows is same_weekday else "the trailing days"
+    if len(rows) < cfg.min_history_days:
+        return GateResult(NO_HISTORY, [f"only {len(rows)} earlier published day(s); the gate needs {cfg.min_history_days}"])
+    reasons = []
+    history = [json.loads(r.counts_json)["sources"] for r in rows]
+    for source in EVENT_SOURCES:
+        past = [h.get(source, {}).get("valid", 0) for h in history]
+        typical = median(past)
+        today = ledger.by_source[source].get("valid", 0)
+        if typical <= 0:
+            continue
+        ratio = today / typical
+        if ratio < cfg.min_volume_ratio or ratio > cfg.max_volume_ratio:
+            reasons.append(
+                f"volume: {source} has {today:,} valid events, {ratio:.0%} of its median {typical:,.0f} on {basis} "
+                f"(allowed {cfg.min_volume_ratio:.0%}-{cfg.max_volume_ratio:.0%})"
+            )
+    rate = ledger.resolution_rate
+    typical_rate = median(r.resolution_rate for r in rows)
+    if typical_rate - rate > cfg.max_resolution_rate_drop:
+        reasons.append(f"resolution rate {rate:.1%} fell more than {cfg.max_resolution_rate_drop:.0%} below its median {typical_rate:.1%} on {basis}")
+    share = band_changes / accounts if accounts else 0.0
+    if share > cfg.max_band_change_share:
+        reasons.append(f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than {cfg.max_band_change_share:.0%}")
+    return GateResult(HELD if reasons else PASSED, reasons)

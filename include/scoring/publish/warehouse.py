@@ -1,0 +1,298 @@
+"""The warehouse (SPEC sections 6 and 7), through SQLAlchemy 2 Core: SQLite or PostgreSQL.
+
+Tables are created idempotently and carry a schema version; a warehouse written by a newer
+version of this code is refused with a clear error rather than written into. Every write uses
+bound parameters; bulk writes go through executemany (insertmanyvalues on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from contextlib import contextmanager
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from include.scoring.core.errors import WarehouseError
+from include.scoring.extract.stage import mask_url
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA_LOCK_KEY = 0x656E6761  # "enga": pg_advisory_xact_lock key of schema creation
+BATCH = 5_000
+
+metadata = sa.MetaData()
+
+
+def _score_columns() -> list[sa.Column]:
+    return [
+        sa.Column("score", sa.Float, nullable=False),
+        sa.Column("band", sa.String(32), nullable=False),
+        sa.Column("accumulated", sa.Float, nullable=False),
+        sa.Column("breadth", sa.Float, nullable=False),
+        sa.Column("engaged_people", sa.Integer, nullable=False),
+        sa.Column("new_people_14d", sa.Integer, nullable=False),
+        sa.Column("points_today", sa.Float, nullable=False),
+        sa.Column("trend", sa.String(8), nullable=False),
+        sa.Column("change_7d", sa.Float, nullable=False),
+        sa.Column("change_28d", sa.Float, nullable=False),
+        sa.Column("surge", sa.Boolean, nullable=False),
+        sa.Column("last_touch_at", sa.DateTime(timezone=True)),
+        sa.Column("last_touch_signal", sa.String(64)),
+        sa.Column("days_since_engagement", sa.Integer),
+        sa.Column("next_action", sa.Text, nullable=False),
+        sa.Column("lifecycle", sa.String(16), nullable=False),
+        sa.Column("account_name", sa.Text),
+        sa.Column("abm_tier", sa.Integer),
+        sa.Column("owner_email", sa.Text),
+        sa.Column("sdr_email", sa.Text),
+        sa.Column("config_version", sa.String(64), nullable=False),
+    ]
+
+
+schema_info = sa.Table("schema_info", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text, nullable=False))
+account_scores = sa.Table(
+    "account_scores", metadata, sa.Column("account_id", sa.String(64), primary_key=True), sa.Column("as_of", sa.Date, nullable=False), *_score_columns()
+)
+account_score_history = sa.Table(
+    "account_score_history",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    *_score_columns(),
+    sa.Index("ix_history_as_of", "as_of"),
+)
+score_resets = sa.Table(
+    "score_resets",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("score_before", sa.Float, nullable=False),
+    sa.Column("score_after", sa.Float, nullable=False),
+)
+score_alerts = sa.Table(
+    "score_alerts",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("threshold", sa.Float, primary_key=True),
+    sa.Column("crossing_day", sa.Date, primary_key=True),
+    sa.Column("audience", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.Text),
+    sa.Column("account_name", sa.Text),
+    sa.Column("score_before", sa.Float, nullable=False),
+    sa.Column("score_after", sa.Float, nullable=False),
+    sa.Column("band", sa.String(32), nullable=False),
+    sa.Column("next_action", sa.Text, nullable=False),
+    sa.Column("top_signals", sa.Text, nullable=False),
+    # the outbox: pending until delivered exactly once
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_alerts_status", "status"),
+)
+account_explanations = sa.Table(
+    "account_explanations",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("label", sa.Text),
+    sa.Column("points", sa.Float, nullable=False),
+)
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("config_version", sa.String(64), nullable=False),
+    sa.Column("raw_events", sa.Integer, nullable=False),
+    sa.Column("quarantined", sa.Integer, nullable=False),
+    sa.Column("filtered", sa.Integer, nullable=False),
+    sa.Column("unresolved", sa.Integer, nullable=False),
+    sa.Column("zero_point", sa.Integer, nullable=False),
+    sa.Column("scored", sa.Integer, nullable=False),
+    sa.Column("reconciled", sa.Boolean, nullable=False),
+    sa.Column("resolution_rate", sa.Float, nullable=False),
+    sa.Column("accounts", sa.Integer, nullable=False),
+    sa.Column("band_changes", sa.Integer, nullable=False),
+    sa.Column("alerts", sa.Integer, nullable=False),
+    sa.Column("resets", sa.Integer, nullable=False),
+    sa.Column("gate_status", sa.String(16), nullable=False),
+    sa.Column("gate_reasons", sa.Text, nullable=False),
+    sa.Column("crm_pushed", sa.Integer),
+    sa.Column("counts_json", sa.Text, nullable=False),
+)
+#: the audit of right-to-erasure requests (`forget`): never the address, only its salted hash
+privacy_erasures = sa.Table(
+    "privacy_erasures",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("identifier_hash", sa.String(64), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lake_rows_removed", sa.Integer, nullable=False),
+    sa.Column("warehouse_rows_removed", sa.Integer, nullable=False),
+    sa.Column("accounts_affected", sa.Integer, nullable=False),
+    sa.Column("first_day", sa.Date),
+    sa.Column("last_day", sa.Date),
+    sa.Column("days_recomputed", sa.Integer, nullable=False),
+    sa.Column("counts_json", sa.Text, nullable=False),
+    sa.Column("accounts_json", sa.Text, nullable=False),
+    sa.Column("notes", sa.Text),
+    sa.Index("ix_erasures_identifier", "identifier_hash"),
+)
+TABLES = [t.name for t in metadata.sorted_tables]
+
+
+def connect(url: str) -> sa.Engine:
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # noqa: BLE001 - a malformed URL is a usage problem
+        raise WarehouseError(f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the engagement_warehouse connection.") from None
+
+
+@contextmanager
+def transaction(url: str):
+    """One transaction on the warehouse; connection problems become a WarehouseError."""
+    engine = connect(url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except sa.exc.OperationalError as exc:
+        raise WarehouseError(
+            f"warehouse {mask_url(url)} is unreachable or failed mid-write: {str(exc.orig).strip().splitlines()[0][:300]}. "
+            "Nothing of this write was committed. Check the database, then clear the task to retry."
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def ensure_schema(conn: sa.Connection) -> None:
+    """Create missing tables; refuse a warehouse of a newer schema version.
+
+    Several publishes (different days) may start on a fresh warehouse at once: on PostgreSQL the
+    one that creates tables holds an advisory lock until it commits, so the others wait and then
+    find the tables, instead of failing on a duplicate type or key.
+    """
+    inspector = sa.inspect(conn)
+    if any(not inspector.has_table(t.name) for t in metadata.sorted_tables) and conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+    metadata.create_all(conn, checkfirst=True)
+    row = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")).scalar()
+    if row is None:
+        conn.execute(_insert(conn, schema_info).values(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_do_nothing(index_elements=["key"]))
+    elif int(row) > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by a newer release. "
+            "Upgrade the pipeline (or point ENGAGEMENT_WAREHOUSE_URL at another database); nothing was written."
+        )
+
+
+def _insert(conn: sa.Connection, table: sa.Table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+COPY_THRESHOLD = 2_000
+
+
+def _copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: list[dict]) -> None:
+    """PostgreSQL COPY of `rows` into `target` (our own table names: no user input in the SQL)."""
+    columns = [c.name for c in table.columns]
+    whole = [isinstance(c.type, sa.Integer) for c in table.columns]  # pandas may hold them as floats
+    raw = conn.connection.dbapi_connection
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([int(v) if w and v is not None else v for v, w in zip((row[c] for c in columns), whole)])
+
+
+def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Plain inserts of many rows: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_rows(conn, table.name, table, rows)
+        return
+    for start in range(0, len(rows), BATCH):
+        conn.execute(table.insert(), rows[start : start + BATCH])
+
+
+def _upsert_via_copy(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], where_newer: str | None, update: bool = True) -> None:
+    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+
+    The SQL text holds identifiers only, all from this module's own Table definitions (table,
+    column and key names, quoted); every value travels through COPY's data stream."""
+    columns = [c.name for c in table.columns]
+    temp = f"_load_{table.name}"
+    conn.exec_driver_sql(f'CREATE TEMP TABLE "{temp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+    _copy_rows(conn, temp, table, rows)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    if update:
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+        where = f' WHERE "{table.name}"."{where_newer}" <= EXCLUDED."{where_newer}"' if where_newer else ""
+        action = f"DO UPDATE SET {updates}{where}"
+    else:
+        action = "DO NOTHING"
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{temp}" ON CONFLICT ({conflict}) {action}')
+    conn.exec_driver_sql(f'DROP TABLE "{temp}"')
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str], where_newer: str | None = None) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows.
+    Large PostgreSQL loads go through COPY and one set-based upsert."""
+    if not rows:
+        return
+    keys = list(keys)
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _upsert_via_copy(conn, table, rows, keys, where_newer)
+        return
+    stmt = _insert(conn, table)
+    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update, where=where)
+    for start in range(0, len(rows), BATCH):
+        conn.execute(stmt, rows[start : start + BATCH])
+
+
+def insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: existing rows (e.g. already-sent alerts) stay as they are."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _upsert_via_copy(conn, table, rows, list(keys), None, update=False)
+        return
+    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+    for start in range(0, len(rows), BATCH):
+        conn.execute(stmt, rows[start : start + BATCH])
+
+
+def records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """Plain Python values (None for nulls) for bound parameters."""
+    out = frame[columns].astype(object).where(frame[columns].notna(), None)
+    rows = out.to_dict("records")
+    for row in rows:
+        for key, value in row.items():
+            if hasattr(value, "to_pydatetime"):
+                row[key] = value.to_pydatetime()
+            elif hasattr(value, "item"):
+                row[key] = value.item()
+    return rows
+
+
+def read_table(url: str, query: sa.Select) -> pd.DataFrame:
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except sa.exc.OperationalError as exc:
+        raise WarehouseError(f"warehouse {mask_url(url)} could not be read: {str(exc.orig).strip().splitlines()[0][:300]}") from None
+    finally:
+        engine.dispose()

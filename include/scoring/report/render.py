@@ -1,0 +1,84 @@
+"""The report as self-contained HTML (inline CSS, charts as base64 PNG data URIs, no external URL)
+and the email summary, through Jinja2 with autoescaping: every value from the data is escaped."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CHART_ALT = {
+    "band_distribution": "Accounts per band at the end of the month and of the previous month",
+    "conversion_by_band": "Conversion by band with 95% Wilson intervals",
+    "signal_lift": "Lift of each signal for closed won with 95% intervals",
+    "roc_curve": "ROC curve of the score for closed won",
+    "score_distribution": "Score distribution of account-days that closed won and of those that did not",
+}
+
+
+def pct(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def num(value, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def interval(low, high, kind: str = "num") -> str:
+    if low is None or high is None:
+        return "n/a"
+    fmt = pct if kind == "pct" else num
+    return f"{fmt(low)} – {fmt(high)}"
+
+
+def _env(autoescape: bool = True) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html", "j2"], default_for_string=True) if autoescape else False)  # noqa: S701 - text part only
+    env.filters.update(pct=pct, num=num, label=lambda s: str(s).replace("_", " "))
+    env.globals.update(interval=interval, pct=pct)
+    return env
+
+
+def headline(metrics: dict) -> list[tuple[str, str]]:
+    """The numbers the summary (report and email) leads with."""
+    bands = {b["band"]: b["accounts"] for b in metrics["bands"]["end_of_month"]}
+    top_two = list(bands)[-2:]
+    out = [
+        ("Accounts scored on " + metrics["last_day"], num(sum(bands.values()))),
+        (" + ".join(b.replace("_", " ") for b in top_two) + " accounts", num(sum(bands[b] for b in top_two))),
+        ("Closed-won outcomes known", num(metrics["outcomes"]["won"])),
+        ("Opportunities created (known)", num(metrics["outcomes"]["created"])),
+    ]
+    auc = metrics["auc"]
+    if metrics["reliable"] and auc["value"] is not None:
+        out.append(("ROC AUC of the score", f"{auc['value']:.2f} ({interval(auc['ci_low'], auc['ci_high'])})"))
+        best = next((s for s in metrics["signals"] if not s["too_rare"] and s["lift"] is not None), None)
+        if best:
+            out.append(("Strongest signal", f"{best['signal']} (lift {best['lift']:.1f})"))
+        if metrics["suggested_threshold"]:
+            out.append(("Suggested alert threshold", f"above {metrics['suggested_threshold']['threshold']:g} (F1 {metrics['suggested_threshold']['f1']:.2f})"))
+    return out
+
+
+def render_html(metrics: dict, charts: dict[str, bytes], diff: str) -> str:
+    from include.scoring.report.stage import SECTIONS
+
+    images = {name: {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": CHART_ALT[name]} for name, png in charts.items()}
+    return _env().get_template("calibration_report.html.j2").render(m=metrics, charts=images, diff=diff, sections=SECTIONS, headline=headline(metrics))
+
+
+def render_email(metrics: dict) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the stakeholder email."""
+    if metrics["reliable"] and metrics["auc"]["value"] is not None:
+        status = f"ROC AUC {metrics['auc']['value']:.2f}, {metrics['outcomes']['won']} closed-won outcomes"
+    else:
+        status = f"not reliable ({metrics['outcomes']['won']} closed-won outcomes)"
+    subject = f"Engagement scoring calibration report {metrics['month']}: {status}"
+    context = {"m": metrics, "subject": subject, "headline": headline(metrics)}
+    return subject, _env(False).get_template("calibration_email.txt.j2").render(context), _env().get_template("calibration_email.html.j2").render(context)

@@ -1,0 +1,170 @@
+"""What the resolve stage reads, shard by shard: events, CRM activity events, deliveries, and
+the normalised identifiers of each.
+
+An event belongs to shard `hash(key) % shards`, where the key is its normalised email, else its
+cookie, else its id: the clicks and deliveries of one address land in the same shard (the scanner
+rule compares them), and every shard can be read one row group at a time, so memory follows the
+shard, not the day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from include.scoring.core.arrowops import isin
+from include.scoring.core.config import ScoringConfig
+from include.scoring.core.normalize import email_domain, matches, normalize_company_name, normalize_email, registrable_domain
+from include.scoring.core.sources import SHIPPED_FREE_MAIL
+from include.scoring.lake.sharding import shard_of
+from include.scoring.lake.store import Lake
+from include.scoring.resolve.iplookup import match_ip_ranges
+from include.scoring.validate.stage import _hash_ids
+
+UNIFIED = ["event_id", "source", "event_time", "event_type", "email", "anonymous_id", "ip", "url", "form_type", "campaign_id", "user_agent",
+           "company_domain", "company_name", "platform", "crm_contact_id", "crm_account_id"]
+MISSING = {
+    "web": ["campaign_id", "company_domain", "company_name", "platform"],
+    "email": ["anonymous_id", "form_type", "company_domain", "company_name", "platform"],
+    "ad": ["url", "form_type", "user_agent"],
+}
+
+
+def utc(day: date) -> pd.Timestamp:
+    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=timezone.utc))
+
+
+def event_shard_keys(batch: pa.Table | pd.DataFrame) -> pd.Series:
+    """The shard key of events: normalised email, else cookie, else event id."""
+    frame = batch.to_pandas() if isinstance(batch, pa.Table) else batch
+    key = frame["event_id"].astype("string")
+    if "anonymous_id" in frame.columns:
+        key = frame["anonymous_id"].astype("string").str.strip().fillna(key)
+    if "email" in frame.columns:
+        key = normalize_email(frame["email"]).fillna(key)
+    return key
+
+
+def _keep(shard: int, shards: int):
+    def keep(batch: pa.Table) -> np.ndarray:
+        return shard_of(event_shard_keys(batch), shards) == shard
+
+    return keep
+
+
+def read_events(lake: Lake, day: date, shard: int = 0, shards: int = 1) -> list[pd.DataFrame]:
+    """The valid web, email and ad events of a shard, in the unified columns."""
+    keep = None if shards == 1 else _keep(shard, shards)
+    out = []
+    for source in ("web", "email", "ad"):
+        columns = [c for c in UNIFIED if c not in MISSING[source] and c not in ("source", "crm_contact_id", "crm_account_id")]
+        table = lake.read(f"valid/{source}", day, columns) if keep is None else lake.read_where(f"valid/{source}", day, keep, columns)
+        out.append(unified(table.to_pandas(), source))
+    return out
+
+
+def unified(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`frame` in the UNIFIED columns, absent ones as empty text: one text dtype throughout, so the
+    sources concatenate without falling back to Python objects (which doubles the memory)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in UNIFIED:
+        if column == "source":
+            out[column] = pd.Series(source, index=frame.index, dtype="str")
+        elif column in frame.columns:
+            out[column] = frame[column]
+        else:
+            out[column] = pd.Series(None, index=frame.index, dtype="str")
+    return out
+
+
+def crm_events(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Activities of the late-arrival window not emitted on an earlier day; and the re-emitted ones."""
+    acts = lake.read_df("valid/crm/activities", day)
+    lookback = config.validation.late_arrival_days
+    window = (acts["occurred_at"] >= utc(day - timedelta(days=lookback))) & (acts["occurred_at"] < utc(day + timedelta(days=1)))
+    acts = acts[window].reset_index(drop=True)
+    if shards > 1:
+        acts = acts[shard_of(acts["activity_id"], shards) == shard].reset_index(drop=True)
+    earlier = lake.read_range("event_ids/crm", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]) if lookback else None
+    seen = np.isin(_hash_ids(acts["activity_id"]), earlier.column("h").to_numpy()) if earlier is not None else np.zeros(len(acts), bool)
+    frame = unified(
+        pd.DataFrame(
+            {
+                "event_id": acts["activity_id"],
+                "event_time": acts["occurred_at"],
+                "event_type": acts["activity_type"],
+                "crm_contact_id": acts["contact_id"],
+                "crm_account_id": acts["account_id"],
+            }
+        ),
+        "crm",
+    )
+    return frame[~seen], frame[seen]
+
+
+def deliveries(lake: Lake, day: date, today: pd.DataFrame, shard: int = 0, shards: int = 1) -> pd.DataFrame:
+    """Delivered emails of D (from `today`) and D-1 (a click after midnight belongs to yesterday's send)."""
+    cols = ["email_norm", "campaign_id", "event_type", "event_time"]
+    current = today.loc[today["source"] == "email", cols]
+    keep = None if shards == 1 else _keep(shard, shards)
+    columns = ["event_id", "email", "campaign_id", "event_type", "event_time"]
+    prev_day = day - timedelta(days=1)
+    table = lake.read("valid/email", prev_day, columns, missing_ok=True) if keep is None else lake.read_where("valid/email", prev_day, keep, columns, missing_ok=True)
+    if table is None or table.num_rows == 0:
+        return current
+    prev = table.to_pandas()
+    prev = prev[prev["event_type"] == "delivered"]
+    prev = prev.assign(email_norm=normalize_email(prev["email"]))[cols]
+    return pd.concat([current, prev], ignore_index=True)
+
+
+def free_domains(lake: Lake, config: ScoringConfig, day: date) -> set[str]:
+    table = lake.read("reference/free_email_domains", day, missing_ok=True)
+    domains = table.column("domain").to_pylist() if table is not None else SHIPPED_FREE_MAIL.read_text().split()
+    return {d.strip().lower() for d in domains if d} | {d.lower() for d in config.identity.extra_free_email_domains}
+
+
+def ip_ranges(lake: Lake, day: date) -> pd.DataFrame:
+    ranges = lake.read_df("reference/ip_ranges", day, missing_ok=True)
+    return ranges if ranges is not None else pd.DataFrame(columns=["cidr", "company_domain", "company_name", "kind"])
+
+
+def blocked(values: pd.Series, kind: str, config: ScoringConfig) -> pd.Series:
+    """Placeholder identifiers (test@, noreply@, `abc123`-style cookies) that never link nor resolve."""
+    ident = config.identity
+    if kind == "email":
+        local = values.str.replace(r"@.*$", "", regex=True)
+        domain = email_domain(values)
+        locals_ = {x.lower() for x in ident.blocked_email_local_parts}
+        domains = {x.lower() for x in ident.blocked_email_domains}
+        return pd.Series(isin(local, locals_) | isin(domain, domains), index=values.index)
+    mask = np.zeros(len(values), bool)
+    for pattern in ident.blocked_anonymous_ids:
+        mask |= matches(values, f"^(?:{pattern})$", case=True)
+    return pd.Series(mask & values.notna().to_numpy(), index=values.index)
+
+
+def identifiers(frame: pd.DataFrame, config: ScoringConfig) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Normalised email and cookie (placeholders removed), and which were placeholders."""
+    email_norm = normalize_email(frame["email"])
+    anon = frame["anonymous_id"].astype("string").str.strip()
+    blocked_email = blocked(email_norm, "email", config)
+    blocked_anon = blocked(anon, "cookie", config)
+    return email_norm.where(~blocked_email), anon.where(~blocked_anon), email_norm.where(blocked_email), anon.where(blocked_anon)
+
+
+def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.DataFrame) -> pd.DataFrame:
+    """The unified events with normalised identifiers, domains, company names and IP ranges."""
+    ev = events.reset_index(drop=True)
+    ev["event_time"] = pd.to_datetime(ev["event_time"], utc=True)
+    ev["email_norm"], ev["anonymous_id"], _, _ = identifiers(ev, config)
+    ev["email_reg_domain"] = registrable_domain(email_domain(ev["email_norm"]))
+    ev["company_reg_domain"] = registrable_domain(ev["company_domain"])
+    ev["company_name_norm"] = normalize_company_name(ev["company_name"])
+    ev["ip_range_row"] = match_ip_ranges(ev["ip"], ranges).to_numpy()
+    kinds = ranges["kind"].to_numpy(dtype=object)
+    ev["ip_kind"] = pd.Series(np.where(ev["ip_range_row"] >= 0, kinds[np.maximum(ev["ip_range_row"], 0)] if len(kinds) else None, None), dtype="string")
+    return ev

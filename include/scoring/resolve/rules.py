@@ -1,0 +1,153 @@
+"""Account matching (SPEC sections 4.3-4.5): the reference maps and the first rule that applies.
+
+Order for an event: CRM activity keeps its account; CRM contact email; email domain or alt
+domain (free-mail never); the person's account through the graph (cookie stitch); reverse IP
+(corporate ranges only); ad company domain, then normalised company name. What matches nothing
+gets one reason: free_mail, unknown_domain, shared_device, unknown_company, isp_ip, no_identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from include.scoring.core.arrowops import isin, lookup
+from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
+from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
+
+METHODS = ("crm_activity", "crm_contact", "email_domain", "cookie_stitch", "reverse_ip", "ad_company")
+REASONS = ("free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier")
+
+
+@dataclass
+class Reference:
+    domain_account: pd.Series  # registrable domain -> account_id (email matching skips free-mail ones)
+    name_account: pd.Series  # normalised company name -> account_id
+    contacts: pd.DataFrame  # contact_id, account_id, email_norm, role
+    free_domains: set[str]
+    ranges: pd.DataFrame  # cidr, kind, account_id (corporate ranges of accounts), company_known
+    firings: list[dict] = field(default_factory=list)
+
+
+def _first_claim(keys: pd.Series, accounts: pd.DataFrame, rule: str, firings: list[dict]) -> pd.Series:
+    """key -> account_id; when several accounts claim a key the top-level (then lowest) id wins."""
+    frame = pd.DataFrame({"key": keys.to_numpy(), "account_id": accounts["account_id"].to_numpy(), "child": accounts["parent_account_id"].notna().to_numpy()})
+    frame = frame.dropna(subset=["key"]).sort_values(["key", "child", "account_id"], kind="stable")
+    dup = frame.duplicated("key", keep=False)
+    for key, group in frame[dup].groupby("key"):
+        firings.append({"rule": rule, "identifier": str(key), "detail": f"claimed by {', '.join(group['account_id'])}; {group['account_id'].iat[0]} wins", "count": len(group)})
+    first = frame.drop_duplicates("key", keep="first")
+    return pd.Series(first["account_id"].to_numpy(), index=first["key"].to_numpy())
+
+
+def build_reference(accounts: pd.DataFrame, contacts: pd.DataFrame, ip_ranges: pd.DataFrame, free_domains: set[str]) -> Reference:
+    firings: list[dict] = []
+    alt = accounts[["account_id", "parent_account_id"]].assign(alt=accounts["alt_domains"].astype("string").str.split(",")).explode("alt")
+    domain_rows = pd.concat(
+        [
+            pd.DataFrame({"account_id": accounts["account_id"], "parent_account_id": accounts["parent_account_id"], "d": accounts["domain"].astype("string")}),
+            pd.DataFrame({"account_id": alt["account_id"], "parent_account_id": alt["parent_account_id"], "d": alt["alt"].astype("string").str.strip()}),
+        ],
+        ignore_index=True,
+    )
+    domain_rows["key"] = registrable_domain(domain_rows["d"])
+    freemail = isin(domain_rows["key"], free_domains)
+    for _, row in domain_rows[freemail].iterrows():
+        firings.append({"rule": "free_mail_account_domain", "identifier": str(row["key"]), "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM contact only, never by domain", "count": 1})
+    domain_account = _first_claim(domain_rows["key"], domain_rows, "domain_conflict", firings)
+    name_account = _first_claim(normalize_company_name(accounts["name"]), accounts, "name_conflict", firings)
+    c = contacts[["contact_id", "account_id", "role"]].copy()
+    c["email_norm"] = normalize_email(contacts["email"])
+    ranges = ip_ranges.copy()
+    corp = ranges["kind"] == "corporate"
+    by_domain = lookup(registrable_domain(ranges["company_domain"]), domain_account)
+    by_name = lookup(normalize_company_name(ranges["company_name"]), name_account)
+    ranges["account_id"] = by_domain.fillna(by_name).where(corp)
+    ranges["company_known"] = corp & (ranges["company_domain"].notna() | ranges["company_name"].notna())
+    return Reference(domain_account, name_account, c, set(free_domains), ranges, firings)
+
+
+def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = None) -> pd.DataFrame:
+    """Per person (component) of the graph: its account, contact and role, when it has them.
+    Only the persons in `wanted` (the day's events) when given."""
+    if graph.person_of.empty:
+        return pd.DataFrame(columns=["person_key", "p_account", "p_contact", "p_role"]).set_index("person_key")
+    nodes = pd.DataFrame({"node": graph.person_of.index, "person_key": graph.person_of.to_numpy()})
+    if wanted is not None:
+        nodes = nodes[isin(nodes["person_key"], wanted.dropna().unique())]
+    rank = nodes["node"].str[0]
+    value = nodes["node"].str[2:]
+    contacts = ref.contacts.drop_duplicates("contact_id").set_index("contact_id")
+    by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
+    contact_id = value.where(rank == CONTACT).fillna(lookup(value.where(rank == EMAIL), by_email["contact_id"]))
+    acc_contact = lookup(contact_id, contacts["account_id"])
+    domains = email_domain(value.where(rank == EMAIL))
+    reg = registrable_domain(domains)
+    acc_domain = lookup(reg.where(~isin(reg, ref.free_domains)), ref.domain_account)
+    nodes["priority"] = np.where(acc_contact.notna(), 0, np.where(acc_domain.notna(), 1, 9))
+    nodes["account"] = acc_contact.fillna(acc_domain)
+    nodes["contact_id"] = contact_id
+    with_account = nodes.dropna(subset=["account"])
+    counts = with_account.groupby(["person_key", "priority", "account"]).size().rename("n").reset_index()
+    best = counts.sort_values(["person_key", "priority", "n", "account"], ascending=[True, True, False, True]).drop_duplicates("person_key")
+    out = best.set_index("person_key")[["account"]].rename(columns={"account": "p_account"})
+    contact = nodes.dropna(subset=["contact_id"]).sort_values("contact_id").drop_duplicates("person_key").set_index("person_key")["contact_id"]
+    out = out.join(contact.rename("p_contact"), how="outer")
+    out["p_role"] = lookup(out["p_contact"], contacts["role"])
+    return out
+
+
+def _per_range(column: pd.Series, range_row: np.ndarray, missing):
+    """Value of a reference-range column for each event's matched range (`missing` when none)."""
+    values = np.asarray(column.to_numpy(dtype=object))
+    if not len(values):
+        return np.full(len(range_row), missing, dtype=object)
+    return np.where(range_row >= 0, values[np.maximum(range_row, 0)], missing)
+
+
+def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
+    """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
+    contact_by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
+    direct_contact = lookup(ev["email_norm"], contact_by_email["contact_id"])
+    acc_contact = lookup(ev["email_norm"], contact_by_email["account_id"])
+    free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
+    acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
+    p = persons.reindex(ev["person_key"])
+    acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
+    range_row = ev["ip_range_row"].to_numpy()
+    range_account = _per_range(ref.ranges["account_id"], range_row, None)
+    acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
+    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(lookup(ev["company_name_norm"], ref.name_account))
+    acc_crm = ev["crm_account_id"].where(ev["source"] == "crm")
+    candidates = [
+        ("crm_activity", acc_crm),
+        ("crm_contact", acc_contact),
+        ("email_domain", acc_domain),
+        ("cookie_stitch", acc_person),
+        ("reverse_ip", acc_ip),
+        ("ad_company", acc_ad.where(ev["source"] == "ad")),
+    ]
+    account = pd.Series(pd.NA, index=ev.index, dtype="string")
+    method = pd.Series(pd.NA, index=ev.index, dtype="string")
+    for name, series in candidates:
+        take = account.isna() & series.notna()
+        account[take] = series[take].astype("string")
+        method[take] = name
+    has_email = ev["email_norm"].notna()
+    company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
+    known_company_ip = pd.Series(_per_range(ref.ranges["company_known"], range_row, False).astype(bool), index=ev.index)
+    reason = pd.Series(
+        np.select(
+            [has_email & free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
+            ["free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip"],
+            default="no_identifier",
+        ),
+        index=ev.index,
+        dtype="string",
+    ).where(account.isna())
+    contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
+    contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
+    role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
+    return pd.DataFrame({"account_id": account, "resolution_method": method, "reason": reason, "contact_id": contact.astype("string"), "role": role.astype("string")})

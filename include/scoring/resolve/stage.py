@@ -1,0 +1,281 @@
+"""Resolve for day D: every valid event to an account and a person, or a recorded reason.
+
+Two steps, so a large day can be spread over workers:
+- `prepare_resolution` (once a day) scans the day's identifiers, updates the person graph
+  (identity/dt=D), writes the identity map of the day's identifiers (identity_map/dt=D: person,
+  the person's account, contact and role, shared devices), the rule firings (identity_rules/dt=D)
+  and the CRM activity ids emitted today (event_ids/crm/dt=D);
+- `resolve_shard(k)` resolves the events of shard k against that map and writes its part of
+  resolved/, unresolved/, filtered/ and resolution/ (SPEC section 7).
+With one shard the result is the same as with many. Conservation: valid events = resolved +
+unresolved + filtered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from include.scoring.core.arrowops import isin, lookup
+from include.scoring.core.config import ScoringConfig
+from include.scoring.core.normalize import matches, normalize_email
+from include.scoring.lake.sharding import split_by_shard
+from include.scoring.lake.store import Lake
+from include.scoring.resolve.graph import (
+    CONTACT,
+    COOKIE,
+    EMAIL,
+    build_graph,
+    node,
+    person_key,
+    previous_edges,
+    rebuild_edges,
+    write_snapshot,
+)
+from include.scoring.resolve.inputs import (
+    crm_events,
+    deliveries,
+    free_domains,
+    identifiers,
+    ip_ranges,
+    normalise_events,
+    read_events,
+)
+from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
+from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
+from include.scoring.validate.stage import _hash_ids
+
+log = logging.getLogger(__name__)
+RESOLVED_COLUMNS = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "contact_id", "role", "resolution_method", "url", "form_type", "campaign_id", "platform"]
+_S = pa.string()
+MAP_SCHEMA = pa.schema([("node", _S), ("person_key", _S), ("shared", pa.bool_()), ("p_account", _S), ("p_contact", _S), ("p_role", _S)])
+RESOLVED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("account_id", _S), ("person_key", _S),
+                             ("contact_id", _S), ("role", _S), ("resolution_method", _S), ("url", _S), ("form_type", _S), ("campaign_id", _S), ("platform", _S)])
+UNRESOLVED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("reason", _S)])
+FILTERED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("account_id", _S), ("person_key", _S), ("reason", _S)])
+METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("events", pa.int64())])
+RULES_SCHEMA = pa.schema([("rule", _S), ("identifier", _S), ("detail", _S), ("count", pa.int64())])
+
+
+@dataclass
+class IdentityResult:
+    day: date
+    events: int
+    resolved: int
+    unresolved: int
+    filtered: int
+    by_method: dict[str, int] = field(default_factory=dict)
+    by_reason: dict[str, int] = field(default_factory=dict)
+    filtered_by_reason: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    firings: dict[str, int] = field(default_factory=dict)
+    path: str = ""
+    source: str = "identity"
+
+    @property
+    def resolution_rate(self) -> float:
+        humans = self.events - self.filtered
+        return self.resolved / humans if humans else 0.0
+
+    def line(self) -> str:
+        methods = ", ".join(f"{k} {v:,}" for k, v in sorted(self.by_method.items(), key=lambda kv: -kv[1]))
+        return (f"resolve {self.day}  {self.events:>9,} events -> {self.resolved:,} resolved ({self.resolution_rate:.1%} of human), "
+                f"{self.unresolved:,} unresolved, {self.filtered:,} filtered  [{methods}]")
+
+    def add(self, other: IdentityResult) -> IdentityResult:
+        self.events += other.events
+        self.resolved += other.resolved
+        self.unresolved += other.unresolved
+        self.filtered += other.filtered
+        for mine, theirs in ((self.by_method, other.by_method), (self.by_reason, other.by_reason), (self.filtered_by_reason, other.filtered_by_reason)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        for source, counts in other.by_source.items():
+            for key, value in counts.items():
+                self.by_source.setdefault(source, {})[key] = self.by_source.setdefault(source, {}).get(key, 0) + value
+        return self
+
+
+# Prepare: the day's graph and identity map -------------------------------------------------------
+def _day_identifiers(lake: Lake, config: ScoringConfig, day: date, non_human_agent: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Email-cookie pairs of human events (graph edges), the day's identifier nodes, and the
+    placeholder firings; only identifier columns are read."""
+    edges, nodes, firings = [], [], []
+    blocked_counts: dict[tuple[str, str], int] = {}
+    for source, columns in (("web", ["email", "anonymous_id", "user_agent"]), ("email", ["email"]), ("ad", ["email", "anonymous_id"])):
+        frame = lake.read_df(f"valid/{source}", day, columns=columns)
+        if "anonymous_id" not in frame.columns:
+            frame["anonymous_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        email, anon, bad_email, bad_anon = identifiers(frame, config)
+        for kind, values in (("blocked_email", bad_email), ("blocked_anonymous_id", bad_anon)):
+            for value, count in values.dropna().value_counts().items():
+                blocked_counts[(kind, str(value))] = blocked_counts.get((kind, str(value)), 0) + int(count)
+        human = ~matches(frame["user_agent"], non_human_agent) if source == "web" else np.ones(len(frame), bool)
+        both = (email.notna() & anon.notna()).to_numpy() & human
+        if source != "email":
+            edges.append(pd.DataFrame({"a": node(EMAIL, email[both]), "b": node(COOKIE, anon[both])}))
+            nodes.append(node(COOKIE, anon).dropna())
+        nodes.append(node(EMAIL, email).dropna())
+    for (kind, value), count in sorted(blocked_counts.items()):
+        firings.append({"rule": kind, "identifier": value, "detail": "placeholder value: never links, never resolves", "count": count})
+    today_nodes = pd.concat(nodes, ignore_index=True).drop_duplicates()
+    return pd.concat(edges, ignore_index=True), pd.DataFrame({"node": today_nodes}), firings
+
+
+def _contact_edges(contacts: pd.DataFrame) -> pd.DataFrame:
+    email_norm = normalize_email(contacts["email"])
+    ok = email_norm.notna() & contacts["contact_id"].notna()
+    return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
+
+
+def _history_edges(lake: Lake, config: ScoringConfig):
+    def edges_of(day: date) -> pd.DataFrame | None:
+        parts = []
+        for source in ("web", "ad"):
+            frame = lake.read_df(f"valid/{source}", day, columns=["email", "anonymous_id"], missing_ok=True)
+            if frame is not None:
+                email, anon, _, _ = identifiers(frame, config)
+                ok = email.notna() & anon.notna()
+                parts.append(pd.DataFrame({"a": node(EMAIL, email[ok]), "b": node(COOKIE, anon[ok]), "first_seen": day}))
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    return edges_of
+
+
+@dataclass
+class Prepared:
+    day: date
+    nodes: int
+    edges: int
+    firings: dict[str, int]
+    source: str = "identity"
+    path: str = ""
+
+    def line(self) -> str:
+        fired = ", ".join(f"{k} {v:,}" for k, v in sorted(self.firings.items())) or "none"
+        return f"resolve prepare {self.day}  person graph {self.edges:,} links; {self.nodes:,} identifiers today; rules fired: {fired}"
+
+
+def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> Prepared:
+    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
+    accounts = lake.read_df("valid/crm/accounts", day)
+    contacts = lake.read_df("valid/crm/contacts", day)
+    ref = build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+    firings = list(ref.firings)
+    day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
+    firings += blocked_firings
+    fresh, repeats = crm_events(lake, config, day)
+    contact_nodes = node(CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)).dropna()
+    today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
+    contact_edges = _contact_edges(contacts)
+    previous = previous_edges(lake, day)
+    if previous is None:
+        previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
+        if replayed:
+            log.warning("identity snapshot of %s missing: rebuilt %s links from %s earlier day(s) of valid data", day - timedelta(days=1), len(previous), replayed)
+    graph = build_graph(previous, pd.concat([day_edges, contact_edges], ignore_index=True), day, config.identity.max_emails_per_cookie)
+    limit = config.identity.max_emails_per_cookie
+    for row in graph.newly_shared.itertuples():
+        firings.append({"rule": "shared_device", "identifier": row.node[2:], "detail": f"cookie linked to {row.emails} emails (limit {limit}): links nothing from now on", "count": int(row.emails)})
+    shared = set(graph.shared_cookies["node"])
+    ident = today.assign(shared=isin(today["node"], shared))
+    ident["person_key"] = lookup(ident["node"], graph.person_of).fillna(person_key(ident["node"])).where(~ident["shared"])
+    persons = person_accounts(graph, ref, ident["person_key"])
+    ident = ident.join(persons, on="person_key")
+    write_snapshot(lake, day, graph)
+    lake.write_partition("identity_map", day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
+    rules = pd.DataFrame(firings, columns=RULES_SCHEMA.names).astype({"count": "int64"})
+    lake.write_partition("identity_rules", day, rules, schema=RULES_SCHEMA)
+    lake.write_partition("event_ids/crm", day, pd.DataFrame({"h": _hash_ids(fresh["event_id"])}))
+    result = Prepared(day, len(ident), len(graph.edges), rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {})
+    log.info(result.line())
+    return result
+
+
+# Resolve one shard --------------------------------------------------------------------------------
+def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> IdentityResult:
+    """Resolve the events of one shard against the day's identity map (prepare first)."""
+    parts = read_events(lake, day, shard, shards)
+    fresh, repeats = crm_events(lake, config, day, shard, shards)
+    accounts = lake.read_df("valid/crm/accounts", day)
+    contacts = lake.read_df("valid/crm/contacts", day)
+    ranges = ip_ranges(lake, day)
+    ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
+    repeat = np.r_[np.zeros(sum(len(p) for p in parts) + len(fresh), bool), np.ones(len(repeats), bool)]
+    events = pd.concat([*parts, fresh, repeats], ignore_index=True)
+    del parts, fresh, repeats  # the day is held once, not twice
+    ev = normalise_events(events, config, ranges)
+    del events
+    reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
+    ev["filter_reason"] = reasons.mask(repeat, "duplicate")
+    ident = lake.read_df("identity_map", day).set_index("node")
+    cookie_nodes = node(COOKIE, ev["anonymous_id"])
+    ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
+    identity_node = node(EMAIL, ev["email_norm"]).fillna(cookie_nodes.where(~ev["cookie_shared"])).fillna(node(CONTACT, ev["crm_contact_id"]))
+    ev["person_key"] = lookup(identity_node, ident["person_key"].dropna()).fillna(person_key(identity_node))
+    persons = ident.dropna(subset=["person_key"]).drop_duplicates("person_key").set_index("person_key")[["p_account", "p_contact", "p_role"]]
+    ev = pd.concat([ev, match_accounts(ev, ref, persons)], axis=1)
+    return _write_outputs(lake, day, ev, shard, shards)
+
+
+def in_time_order(resolved: pd.DataFrame) -> pa.Table:
+    """Resolved events as written: in (event_time, event_id) order, the order scoring takes them
+    in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
+    instead of sorting every column."""
+    table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
+    return table.take(pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")]))
+
+
+def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> IdentityResult:
+    filtered = ev["filter_reason"].notna()
+    resolved = ~filtered & ev["account_id"].notna()
+    unresolved = ~filtered & ev["account_id"].isna()
+    # Unresolved and filtered rows keep the order of the valid partitions (source by source, file by file).
+    res = ev.loc[resolved, RESOLVED_COLUMNS]
+    unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
+    filt = ev.loc[filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]].rename(columns={"filter_reason": "reason"})
+    in_order, split = in_time_order(res), None
+    if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
+        in_order, split = split_by_shard(in_order, "account_id", shards)
+    path = lake.write_part("resolved", day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
+    lake.write_part("unresolved", day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
+    lake.write_part("filtered", day, shard, shards, filt, schema=FILTERED_SCHEMA)
+    metrics = pd.concat(
+        [
+            res.groupby(["source", "resolution_method"]).size().rename("events").reset_index().rename(columns={"resolution_method": "key"}).assign(outcome="resolved"),
+            unres.groupby(["source", "reason"]).size().rename("events").reset_index().rename(columns={"reason": "key"}).assign(outcome="unresolved"),
+            filt.groupby(["source", "reason"]).size().rename("events").reset_index().rename(columns={"reason": "key"}).assign(outcome="filtered"),
+        ],
+        ignore_index=True,
+    ).reindex(columns=METRICS_SCHEMA.names)
+    lake.write_part("resolution", day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
+    result = IdentityResult(day, len(ev), int(resolved.sum()), int(unresolved.sum()), int(filtered.sum()), path=path)
+    result.by_method = res["resolution_method"].value_counts().to_dict()
+    result.by_reason = unres["reason"].value_counts().to_dict()
+    result.filtered_by_reason = filt["reason"].value_counts().to_dict()
+    for source, group in metrics.groupby("source"):
+        result.by_source[source] = group.groupby("outcome")["events"].sum().to_dict()
+    log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
+    return result
+
+
+def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> IdentityResult:
+    """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
+    shards = shards or config.scale.shards
+    prepared = prepare_resolution(lake, config, day)
+    total = IdentityResult(day, 0, 0, 0, 0, firings=dict(prepared.firings))
+    for shard in range(shards):
+        part = resolve_shard(lake, config, day, shard, shards)
+        total.add(part)
+        total.path = part.path
+    if shards > 1:
+        log.info(total.line())
+    return total
+
+

@@ -1,0 +1,1 @@
+"""Score (SPEC section 5): signals, contributions, the per-account state machine, the day's outputs."""

@@ -1,0 +1,102 @@
+"""What validation tells people: the log table, the capped JSON summary, the failure message."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from include.scoring.validate.stage import ValidationResult
+
+MAX_SUMMARY_BYTES = 256 * 1024
+MAX_TEXT = 200
+
+
+def report_lines(result: ValidationResult) -> list[str]:
+    """A short table for the task log: each check, pass or fail, count, examples; Data Docs path."""
+    lines = [result.line()]
+    width = max([len(c["check"]) for c in result.checks] + [5])
+    lines.append(f"  {'check':<{width}}  {'level':<5}  {'result':<12}  {'unexpected':>10}  examples")
+    for check in result.checks:
+        status = "pass" if check["success"] else check["effect"].upper()
+        examples = "; ".join(check["examples"][:5])
+        lines.append(f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  {check['unexpected_count']:>10,}  {examples[:160]}")
+    for warning in result.warnings:
+        lines.append(f"  note: {warning}")
+    lines.append(f"  Data Docs: {result.docs}")
+    return lines
+
+
+def check_rows(result: ValidationResult) -> pd.DataFrame:
+    """The check table written as the validation partition's Parquet (one row per expectation)."""
+    return pd.DataFrame(
+        {
+            "source": result.source,
+            "day": result.day.isoformat(),
+            "check": [c["check"] for c in result.checks],
+            "level": [c["level"] for c in result.checks],
+            "expectation": [c["expectation"] for c in result.checks],
+            "column": [c["column"] for c in result.checks],
+            "success": [c["success"] for c in result.checks],
+            "effect": [c["effect"] for c in result.checks],
+            "unexpected_count": [c["unexpected_count"] for c in result.checks],
+            "examples": [json.dumps(c["examples"], ensure_ascii=False) for c in result.checks],
+        }
+    )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def summary_json(result: ValidationResult) -> str:
+    """The result summary for on-call, capped at MAX_SUMMARY_BYTES however bad the batch is."""
+    doc = {
+        "source": result.source,
+        "day": result.day.isoformat(),
+        "rows": result.rows,
+        "valid": result.valid,
+        "quarantined": result.quarantined,
+        "batch_failed": result.failed,
+        "batch_failures": [_clip(f) for f in result.batch_failures],
+        "warnings": [_clip(w) for w in result.warnings],
+        "checks": [{**c, "examples": [_clip(e) for e in c["examples"]]} for c in result.checks],
+        "files": dict(list(result.files.items())[:200]),
+        "files_truncated": max(0, len(result.files) - 200),
+        "data_docs": result.docs,
+    }
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    while len(text.encode()) > MAX_SUMMARY_BYTES and doc["checks"]:
+        for check in doc["checks"]:
+            check["examples"] = check["examples"][:1]
+        doc["files"] = dict(list(doc["files"].items())[:20])
+        doc["batch_failures"] = [f[:100] for f in doc["batch_failures"]]
+        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        if len(text.encode()) > MAX_SUMMARY_BYTES:
+            doc["checks"] = doc["checks"][: len(doc["checks"]) // 2]
+    return text
+
+
+def failure_message(result: ValidationResult) -> str:
+    """An on-call message: what failed, where, how much, examples, and what to do next."""
+    files = sorted(result.files.items(), key=lambda kv: -kv[1]["quarantined"])
+    file_text = ", ".join(f"{name} ({v['rows']:,} rows, {v['quarantined']:,} bad)" for name, v in files[:5]) or "(no rows)"
+    if len(files) > 5:
+        file_text += f", and {len(files) - 5} more"
+    stage = "crm" if result.source.startswith("crm/") else result.source
+    lines = [
+        f"Validation failed for source {result.source}, day {result.day}: {len(result.batch_failures)} batch-level check(s) failed; "
+        f"nothing of this source and day is published.",
+        f"Rows: {result.rows:,} ({result.valid:,} passed row checks, {result.quarantined:,} failed them).",
+        f"File(s): {file_text}",
+        "Failed:",
+        *[f"  - {_clip(f) if len(f) < 600 else f[:600] + '...'}" for f in result.batch_failures],
+        f"Data Docs: {result.docs}",
+        "What to do: if the upstream data is wrong, fix or re-deliver the file(s) above, then clear "
+        f"extract_{stage} and validate_{stage} for {result.day} (python -m include.scoring run --start {result.day} --end {result.day}). "
+        "If the data is right and the check too strict, change validation.max_bad_row_share, validation.volume or "
+        f"validation.levels['{result.source}.<check>'] in the config, then clear validate_{stage}.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,325 @@
+"""Validate for day D: Great Expectations quality gates between raw and valid (SPEC section 2).
+
+Per source the suite of include/expectations/ runs on raw/<source>/dt=D. Row-level failures move
+the failing rows to quarantine/<source>/dt=D with `failed_checks`; the rest go to
+valid/<source>/dt=D, so rows(raw) = rows(valid) + rows(quarantine) always. A batch-level failure
+(schema, volume when set to fail, a check that could not run, or more bad rows than
+`max_bad_row_share`) raises BatchValidationError: the valid partition of that day is removed, so
+nothing downstream can score or publish it. Every run leaves on-call a summary (JSON), the check
+table (Parquet) and rendered Data Docs under validation/<source>/dt=D.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from statistics import median
+
+import numpy as np
+import pandas as pd
+
+from include.expectations import load_suite_spec
+from include.scoring.core.arrowops import isin
+from include.scoring.core.config import ScoringConfig
+from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, quarantine_schema, raw_schema
+from include.scoring.core.errors import BatchValidationError
+from include.scoring.lake.store import DATA_FILE, Lake
+from include.scoring.validate.gx_runner import CheckOutcome, render_data_docs, run_suite
+from include.scoring.validate.report import check_rows, failure_message, report_lines, summary_json
+
+log = logging.getLogger(__name__)
+
+HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence", "_account_exists", "_contact_exists")
+INPUT_DIGEST = "input.sha256"
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ValidationResult:
+    source: str
+    day: date
+    rows: int
+    valid: int
+    quarantined: int
+    checks: list[dict] = field(default_factory=list)
+    batch_failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, dict] = field(default_factory=dict)
+    path: str = ""
+    docs: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.batch_failures)
+
+    def line(self) -> str:
+        share = f" ({self.quarantined / self.rows:.1%})" if self.rows else ""
+        state = "BATCH FAILED" if self.failed else "ok"
+        return f"validate {self.source:<18} {self.day}  {self.rows:>9,} rows -> {self.valid:,} valid, {self.quarantined:,} quarantined{share}  [{state}]"
+
+
+def _utc(day: date) -> pd.Timestamp:
+    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=timezone.utc))
+
+
+def _hash_ids(ids: pd.Series) -> np.ndarray:
+    return pd.util.hash_array(ids.fillna("").astype(str).to_numpy(dtype=object))
+
+
+def _seen_before(lake: Lake, source: str, day: date, ids: pd.Series, lookback: int) -> np.ndarray:
+    if lookback <= 0 or ids.empty:
+        return np.zeros(len(ids), bool)
+    history = lake.read_range(f"event_ids/{source}", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"])
+    if history is None or history.num_rows == 0:
+        return np.zeros(len(ids), bool)
+    return np.isin(_hash_ids(ids), history.column("h").to_numpy())
+
+
+def _volume_bounds(lake: Lake, config: ScoringConfig, source: str, day: date) -> tuple[dict, str | None]:
+    vol = config.validation.volume
+    counts = [
+        lake.row_count(f"raw/{source}", day - timedelta(days=k))
+        for k in range(1, vol.trailing_days + 1)
+        if lake.exists(f"raw/{source}", day - timedelta(days=k))
+    ]
+    if len(counts) < vol.min_history_days:
+        return {"volume_min": 0, "volume_max": None}, f"volume: only {len(counts)} earlier day(s) of history, check skipped"
+    mid = median(counts)
+    return {"volume_min": int(np.floor(mid * vol.min_ratio)), "volume_max": int(np.ceil(mid * vol.max_ratio))}, f"volume: trailing {len(counts)}-day median {mid:,.0f}"
+
+
+def _levels(config: ScoringConfig, source: str) -> dict[str, str]:
+    prefix = f"{source}."
+    return {key[len(prefix) :]: level for key, level in config.validation.levels.items() if key.startswith(prefix)}
+
+
+def _plain(value):
+    """A value as an example shows it. A timestamp beyond Python's dates (pandas cannot print it
+    in a zone such as Europe/Paris) shows numpy's text of the instant, in UTC."""
+    if isinstance(value, pd.Timestamp):
+        try:
+            return value.isoformat()
+        except (ValueError, OverflowError, NotImplementedError):
+            return np.datetime_as_string(value.to_datetime64()) + ("Z" if value.tz is not None else "")
+    return value
+
+
+def _examples(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_column: str) -> list[str]:
+    out = []
+    for row in rows[:MAX_EXAMPLES]:
+        ident = frame[id_column].iat[row]
+        if pd.isna(ident):
+            ident = f"{frame['source_file'].iat[row]}:{frame['source_line'].iat[row]}"
+        if column and not column.startswith("_") and column in frame.columns:
+            value = frame[column].iat[row]
+            text = "null" if pd.isna(value) else repr(_plain(value))
+            out.append(f"{ident}: {text[:120]}")
+        else:
+            out.append(str(ident))
+    return out
+
+
+def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutcome], config: ScoringConfig, volume_note: str | None) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
+    """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
+    n = len(frame)
+    id_column = CONTRACTS[source].id_column
+    bad = np.zeros(n, bool)
+    reasons = np.full(n, None, dtype=object)
+    result = ValidationResult(source, day, n, 0, 0)
+    if volume_note:
+        result.warnings.append(volume_note)
+    for outcome in outcomes:
+        spec = outcome.spec
+        examples = _examples(frame, outcome.failed_rows, spec.column, id_column)
+        effect = "pass"
+        if outcome.error:
+            effect = "error"
+            result.batch_failures.append(f"{spec.check}: the expectation could not run ({outcome.error})")
+        elif not outcome.success:
+            if outcome.level == "row" and len(outcome.failed_rows):
+                effect = "quarantined"
+                rows = outcome.failed_rows
+                bad[rows] = True
+                for row in rows:
+                    reasons[row] = spec.check if reasons[row] is None else f"{reasons[row]},{spec.check}"
+            elif spec.check == "volume_vs_trailing_median" and config.validation.volume.action == "warn":
+                effect = "warning"
+                result.warnings.append(f"{spec.check}: {n:,} rows is outside the expected range ({volume_note}); action is warn")
+            else:
+                effect = "batch failed"
+                detail = f"observed {outcome.observed!r}" if outcome.observed is not None else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
+                result.batch_failures.append(f"{spec.check} ({spec.expectation}): {detail}")
+        result.checks.append(
+            {
+                "check": spec.check,
+                "level": outcome.level,
+                "expectation": spec.expectation,
+                "column": spec.column,
+                "success": bool(outcome.success and not outcome.error),
+                "unexpected_count": outcome.unexpected_count,
+                "examples": examples,
+                "effect": effect,
+            }
+        )
+    result.quarantined = int(bad.sum())
+    result.valid = n - result.quarantined
+    limit = config.validation.max_bad_row_share
+    if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
+        worst = sorted((c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"])[:5]
+        parts = ", ".join(f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst)
+        result.batch_failures.append(f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%} (and more than validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}")
+    files = frame["source_file"].fillna("?").to_numpy(dtype=object)
+    for name in pd.unique(files):
+        mask = files == name
+        result.files[str(name)] = {"rows": int(mask.sum()), "quarantined": int((mask & bad).sum())}
+    for i in np.flatnonzero(bad):
+        reasons[i] = ",".join(sorted(set(reasons[i].split(","))))
+    return result, bad, reasons
+
+
+def _write(
+    lake: Lake, source: str, day: date, frame: pd.DataFrame, result: ValidationResult, bad: np.ndarray, reasons: np.ndarray, gx_result, write_valid: bool, extra_side_files: dict | None = None
+) -> None:
+    base = frame.reindex(columns=raw_schema(source).names)  # a missing column (schema failure) is null
+    quarantine = base[bad].assign(failed_checks=reasons[bad])
+    docs_name = "data_docs.html"
+    result.docs = lake.url(f"validation/{source}", day, docs_name)
+    lake.write_partition(f"quarantine/{source}", day, quarantine, schema=quarantine_schema(source))
+    lake.write_partition(
+        f"validation/{source}",
+        day,
+        check_rows(result),
+        side_files={"summary.json": summary_json(result), docs_name: render_data_docs(gx_result), **(extra_side_files or {})},
+    )
+    if write_valid:
+        valid = base[~bad]
+        result.path = lake.write_partition(f"valid/{source}", day, valid, schema=raw_schema(source))
+        if source in EVENT_SOURCES:
+            lake.write_partition(f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid["event_id"])}))
+    else:
+        lake.delete_partition(f"valid/{source}", day)
+        if source in EVENT_SOURCES:
+            lake.delete_partition(f"event_ids/{source}", day)
+
+
+def _run(
+    lake: Lake, config: ScoringConfig, source: str, day: date, frame: pd.DataFrame, parameters: dict, volume_note: str | None, extra_side_files: dict | None = None
+) -> tuple[ValidationResult, pd.DataFrame]:
+    """Run the suite, write the outputs; return the result and the rows that passed."""
+    frame = frame.reset_index(drop=True)
+    parameters = {"schema_columns": raw_schema(source).names, **parameters}
+    outcomes, gx_result = run_suite(frame, source, load_suite_spec(source), _levels(config, source), parameters)
+    result, bad, reasons = _split(source, day, frame, outcomes, config, volume_note)
+    _write(lake, source, day, frame, result, bad, reasons, gx_result, write_valid=not result.failed, extra_side_files=extra_side_files)
+    for line in report_lines(result):
+        log.info(line)
+    return result, frame[~bad]
+
+
+def _input_frame(lake: Lake, source: str, day: date, reprocess: bool) -> pd.DataFrame:
+    if not reprocess:
+        return lake.read_df(f"raw/{source}", day)
+    valid = lake.read_df(f"valid/{source}", day, missing_ok=True)
+    quarantine = lake.read_df(f"quarantine/{source}", day, missing_ok=True)
+    parts = [p for p in (valid, quarantine) if p is not None]
+    if not parts:
+        return lake.read_df(f"raw/{source}", day)
+    frame = pd.concat(parts, ignore_index=True).drop(columns=["failed_checks"], errors="ignore")
+    return frame.sort_values(["source_file", "source_line"], kind="stable").reset_index(drop=True)
+
+
+def validate_events(lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False) -> ValidationResult:
+    """Validate raw/<source>/dt=D (or, reprocessing, valid + quarantine of D) for an event source."""
+    frame = _input_frame(lake, source, day, reprocess_quarantine)
+    frame["_event_id_occurrence"] = frame.groupby("event_id", dropna=False, sort=False).cumcount() + 1
+    frame["_seen_on_earlier_day"] = _seen_before(lake, source, day, frame["event_id"], config.validation.duplicate_lookback_days)
+    bounds, note = _volume_bounds(lake, config, source, day)
+    parameters = {
+        **bounds,
+        "min_event_time": _utc(day - timedelta(days=config.validation.late_arrival_days)),
+        "max_event_time": _utc(day + timedelta(days=1)),
+    }
+    result, _ = _run(lake, config, source, day, frame, parameters, note)
+    if result.failed:
+        raise BatchValidationError(failure_message(result))
+    return result
+
+
+def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, parameters: dict) -> str:
+    """What a CRM table's validation depends on: the raw bytes, the config, the referenced ids."""
+    digest = hashlib.sha256(config.fingerprint().encode())
+    with lake.fs.open(f"{lake.partition_path(f'raw/{source}', day)}/{DATA_FILE}", "rb") as fh:
+        digest.update(fh.read())
+    for key in sorted(parameters):
+        digest.update(key.encode())
+        digest.update("\x1f".join(map(str, parameters[key])).encode())
+    return digest.hexdigest()
+
+
+REUSED_WARNING = "snapshot identical to "
+
+
+def _reuse_previous_day(lake: Lake, source: str, day: date, digest: str) -> tuple[ValidationResult, pd.DataFrame] | None:
+    """A CRM snapshot identical to the day before validates identically: copy that day's outputs.
+
+    Backfills read the same live CRM for every day, so this turns N identical validations into one.
+    """
+    prev = day - timedelta(days=1)
+    if lake.read_side_file(f"validation/{source}", prev, INPUT_DIGEST) != digest.encode() or not lake.exists(f"valid/{source}", prev):
+        return None
+    summary = json.loads(lake.read_side_file(f"validation/{source}", prev, "summary.json"))
+    valid = lake.read(f"valid/{source}", prev)
+    quarantine = lake.read(f"quarantine/{source}", prev)
+    checks = lake.read(f"validation/{source}", prev).to_pandas().assign(day=day.isoformat())
+    summary.update(day=day.isoformat(), reused_from=prev.isoformat())
+    # the previous day may itself be a reuse: keep its own warnings, not one line per earlier day
+    summary["warnings"] = [w for w in summary["warnings"] if not w.startswith(REUSED_WARNING)]
+    docs = lake.read_side_file(f"validation/{source}", prev, "data_docs.html") or b""
+    result = ValidationResult(source, day, summary["rows"], summary["valid"], summary["quarantined"], summary["checks"], [], summary["warnings"], summary["files"])
+    result.warnings.append(f"{REUSED_WARNING}{prev}: that day's validation reused")
+    result.docs = lake.url(f"validation/{source}", day, "data_docs.html")
+    summary["data_docs"] = result.docs
+    lake.write_partition(f"quarantine/{source}", day, quarantine)
+    lake.write_partition(f"validation/{source}", day, checks, side_files={"summary.json": json.dumps(summary, indent=2), "data_docs.html": docs, INPUT_DIGEST: digest})
+    result.path = lake.write_partition(f"valid/{source}", day, valid)
+    log.info(result.line() + f"  (reused {prev}: identical snapshot)")
+    return result, valid.to_pandas()
+
+
+def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarantine: bool = False) -> list[ValidationResult]:
+    """Validate the four CRM tables of D; references are checked against the rows that passed."""
+    results = []
+    ids: dict[str, list] = {}
+    for table in CRM_TABLES:
+        source = f"crm/{table}"
+        id_column = CONTRACTS[source].id_column
+        parameters = {"account_ids": ids.get("accounts", []), "contact_ids": ids.get("contacts", [])}
+        digest = _input_digest(lake, source, day, config, parameters)
+        reused = None if reprocess_quarantine else _reuse_previous_day(lake, source, day, digest)
+        if reused:
+            result, passed = reused
+        else:
+            frame = _input_frame(lake, source, day, reprocess_quarantine)
+            frame["_id_occurrence"] = frame.groupby(id_column, dropna=False, sort=False).cumcount() + 1
+            for column, table_ids in (("account_id", "accounts"), ("contact_id", "contacts")):
+                if column in frame.columns and column != id_column:
+                    exists = pd.Series(isin(frame[column], ids.get(table_ids, [])), index=frame.index, dtype="boolean")  # Arrow's is_in: Series.isin on Arrow text converts every id to Python
+                    frame[f"_{column.removesuffix('_id')}_exists"] = exists.mask(frame[column].isna())
+            result, passed = _run(lake, config, source, day, frame, {}, None, extra_side_files={INPUT_DIGEST: digest})
+        results.append(result)
+        if table in ("accounts", "contacts"):  # later tables reference the rows that passed
+            ids[table] = passed[id_column].dropna().tolist()
+    failed = [r for r in results if r.failed]
+    if failed:
+        raise BatchValidationError("\n\n".join(failure_message(r) for r in failed))
+    return results
+
+
+def validate_stage_sources(lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False) -> list[ValidationResult]:
+    """One validate unit as the DAG names it: an event source, or `crm` for the four tables."""
+    if source == "crm":
+        return validate_crm(lake, config, day, reprocess_quarantine)
+    return [validate_events(lake, config, source, day, reprocess_quarantine)]
