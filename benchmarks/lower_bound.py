@@ -22,9 +22,18 @@ EVENTS = ("web", "email", "ad")
 CRM = ("crm/accounts", "crm/contacts", "crm/activities", "crm/opportunities")
 IO = {
     "extract": ([f"raw/{s}" for s in CRM], [f"raw/{s}" for s in (*EVENTS, *CRM)]),
-    "validate": ([f"raw/{s}" for s in (*EVENTS, *CRM)], [f"{k}/{s}" for k in ("valid", "quarantine") for s in (*EVENTS, *CRM)]),
-    "resolve": ([f"valid/{s}" for s in (*EVENTS, "crm/accounts", "crm/contacts", "crm/activities")], ["resolved", "unresolved", "filtered", "identity"]),
-    "score": (["resolved", "valid/crm/accounts", "valid/crm/opportunities"], ["contributions", "scores", "changes", "daily_points", "state", "state_ledger", "state_persons"]),
+    "validate": (
+        [f"raw/{s}" for s in (*EVENTS, *CRM)],
+        [f"{k}/{s}" for k in ("valid", "quarantine") for s in (*EVENTS, *CRM)],
+    ),
+    "resolve": (
+        [f"valid/{s}" for s in (*EVENTS, "crm/accounts", "crm/contacts", "crm/activities")],
+        ["resolved", "unresolved", "filtered", "identity"],
+    ),
+    "score": (
+        ["resolved", "valid/crm/accounts", "valid/crm/opportunities"],
+        ["contributions", "scores", "changes", "daily_points", "state", "state_ledger", "state_persons"],
+    ),
     "publish": (["scores", "changes", "state_ledger", "state_persons"], ["scores", "changes", "state_ledger"]),
 }
 

@@ -17,7 +17,11 @@ def _load(folder: Path, name: str) -> dict | None:
 
 def _measured(part: dict) -> str:
     code = part.get("measured")
-    return f"Measured on commit {code['commit']}, {code['date']}." if code else "Measured on an earlier commit (not recorded)."
+    return (
+        f"Measured on commit {code['commit']}, {code['date']}."
+        if code
+        else "Measured on an earlier commit (not recorded)."
+    )
 
 
 def _runs(seconds: list[float]) -> str:
@@ -25,17 +29,31 @@ def _runs(seconds: list[float]) -> str:
 
 
 def _day_section(day: dict, title: str) -> list[str]:
-    lines = [f"## {title}", "", f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s). {_measured(day)}", ""]
+    lines = [
+        f"## {title}",
+        "",
+        f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s). {_measured(day)}",
+        "",
+    ]
     lines += ["| task | seconds | imports (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]
     per_stage: dict[str, float] = {}
     for r in day["stages"]:
         label = r["stage"] + (f" {r['shard'] + 1}/{r['shards']}" if r["stage"].endswith("_shard") else "")
         lines.append(f"| {label} | {r['seconds']:.1f} | {r['import_seconds']:.1f} | {r['peak_rss_mb']:,} |")
-        per_stage[STAGE_OF.get(r["stage"], r["stage"])] = per_stage.get(STAGE_OF.get(r["stage"], r["stage"]), 0.0) + r["seconds"]
+        per_stage[STAGE_OF.get(r["stage"], r["stage"])] = (
+            per_stage.get(STAGE_OF.get(r["stage"], r["stage"]), 0.0) + r["seconds"]
+        )
     total = sum(per_stage.values())
     peak = max(r["peak_rss_mb"] for r in day["stages"])
-    lines += ["", f"**All stages together: {total:.1f} s** (each stage's own time, without process and Airflow start-up); **peak RSS of any task: {peak:,} MB**.", ""]
-    lines += ["| stage | seconds | lower bound (s): read inputs + write outputs with pyarrow | ratio |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        f"**All stages together: {total:.1f} s** (each stage's own time, without process and Airflow start-up); **peak RSS of any task: {peak:,} MB**.",
+        "",
+    ]
+    lines += [
+        "| stage | seconds | lower bound (s): read inputs + write outputs with pyarrow | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     for name, seconds in per_stage.items():
         bound = day["lower_bounds"].get(name)
         ratio = f"{seconds / bound:.1f}x" if bound else "-"
@@ -43,9 +61,13 @@ def _day_section(day: dict, title: str) -> list[str]:
     duck = day["duckdb_scoring"]
     runs = day.get("score_runs") or [per_stage.get("score", 0.0)]
     score = statistics.median(runs)
-    lines += ["", f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns (the score stage in a fresh process each time) and compared by the medians: "
-              f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs {_runs(duck.get('runs', [duck['seconds']]))}; "
-              f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.", ""]
+    lines += [
+        "",
+        f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns (the score stage in a fresh process each time) and compared by the medians: "
+        f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs {_runs(duck.get('runs', [duck['seconds']]))}; "
+        f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.",
+        "",
+    ]
     return lines
 
 
@@ -66,7 +88,10 @@ def write_results(folder: Path, target: Path) -> None:
         "- " + ", ".join(f"{k} {v}" for k, v in (machine.get("versions") or {}).items()),
         "",
     ]
-    for name, title in (("day1m", "A 1M-event day, 100k accounts (one task per stage)"), ("day5m", "A 5M-event day, 100k accounts, sharded")):
+    for name, title in (
+        ("day1m", "A 1M-event day, 100k accounts (one task per stage)"),
+        ("day5m", "A 5M-event day, 100k accounts, sharded"),
+    ):
         day = _load(folder, name)
         if day:
             lines += _day_section(day, title)

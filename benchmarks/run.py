@@ -40,9 +40,26 @@ REPLAY_VOLUME = 0.095  # of the natural volume: about 10M resolved events over t
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def _stage_cmd(name: str, lake: Path, day: date, sample: Path | None, warehouse: str, shard: int, shards: int, start: date | None) -> list[str]:
-    cmd = [sys.executable, "-m", "benchmarks.stage", "--stage", name, "--date", day.isoformat(), "--lake", str(lake), "--warehouse-url", warehouse,
-           "--shard", str(shard), "--shards", str(shards)]
+def _stage_cmd(
+    name: str, lake: Path, day: date, sample: Path | None, warehouse: str, shard: int, shards: int, start: date | None
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.stage",
+        "--stage",
+        name,
+        "--date",
+        day.isoformat(),
+        "--lake",
+        str(lake),
+        "--warehouse-url",
+        warehouse,
+        "--shard",
+        str(shard),
+        "--shards",
+        str(shards),
+    ]
     if sample is not None:
         cmd += ["--landing", str(sample / "landing"), "--crm-url", f"sqlite:///{sample / 'crm.sqlite'}"]
     if start is not None:
@@ -54,26 +71,56 @@ def _result(name: str, shard: int, shards: int, returncode: int, stdout: str, st
     if returncode != 0:
         raise RuntimeError(f"stage {name} failed:\n{stderr[-4000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
-    log.info("%-16s %s/%s  %7.1f s  %6d MB  %s", name, shard + 1, shards, result["seconds"], result["peak_rss_mb"], (result["lines"] or [""])[0][:90])
+    log.info(
+        "%-16s %s/%s  %7.1f s  %6d MB  %s",
+        name,
+        shard + 1,
+        shards,
+        result["seconds"],
+        result["peak_rss_mb"],
+        (result["lines"] or [""])[0][:90],
+    )
     return result
 
 
-def stage(name: str, lake: Path, day: date, sample: Path | None = None, warehouse: str = "sqlite://", shard: int = 0, shards: int = 1, start: date | None = None) -> dict:
+def stage(
+    name: str,
+    lake: Path,
+    day: date,
+    sample: Path | None = None,
+    warehouse: str = "sqlite://",
+    shard: int = 0,
+    shards: int = 1,
+    start: date | None = None,
+) -> dict:
     """One stage (one task) in a process of its own."""
     cmd = _stage_cmd(name, lake, day, sample, warehouse, shard, shards, start)
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return _result(name, shard, shards, out.returncode, out.stdout, out.stderr)
 
 
-def parallel_shards(name: str, lake: Path, day: date, shards: int, start: date | None = None) -> tuple[float, list[dict]]:
+def parallel_shards(
+    name: str, lake: Path, day: date, shards: int, start: date | None = None
+) -> tuple[float, list[dict]]:
     """Every shard of a stage at once, one process each (mapped tasks on as many workers);
     returns the wall-clock seconds from the first start to the last finish and each result."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(_stage_cmd(name, lake, day, None, "sqlite://", k, shards, start), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}) for k in range(shards)]
+    procs = [
+        subprocess.Popen(
+            _stage_cmd(name, lake, day, None, "sqlite://", k, shards, start),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for k in range(shards)
+    ]
     outputs = [p.communicate() for p in procs]
     wall = time.perf_counter() - t0
-    return wall, [_result(name, k, shards, p.returncode, out, err) for k, (p, (out, err)) in enumerate(zip(procs, outputs))]
+    return wall, [
+        _result(name, k, shards, p.returncode, out, err) for k, (p, (out, err)) in enumerate(zip(procs, outputs))
+    ]
 
 
 class PostgresDatabase:
@@ -112,19 +159,54 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     # slower). The score stage's run in the table below is the pipeline's own.
     score_runs, duck = [], []
     for _ in range(SCORE_RUNS):
-        score_runs.append(round(sum(stage("score_shard" if shards > 1 else "score", lake_dir, DAY, sample, shard=k, shards=shards)["seconds"] for k in range(shards)), 2))
+        score_runs.append(
+            round(
+                sum(
+                    stage("score_shard" if shards > 1 else "score", lake_dir, DAY, sample, shard=k, shards=shards)[
+                        "seconds"
+                    ]
+                    for k in range(shards)
+                ),
+                2,
+            )
+        )
         duck.append(duckdb_scoring(str(lake_dir), DAY.isoformat(), load_config()))
     with PostgresDatabase() as url:
         results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
     lake = Lake(str(lake_dir))
     raw_events = sum(lake.row_count(f"raw/{s}", DAY) for s in ("web", "email", "ad"))
-    bounds = {s: round(lower_bound(lake, s, DAY, sample / "landing"), 2) for s in ("extract", "validate", "resolve", "score", "publish")}
-    return {"name": name, "accounts": accounts, "events": raw_events, "shards": shards, "stages": results, "lower_bounds": bounds, "score_runs": score_runs,
-            "duckdb_scoring": {"seconds": round(statistics.median(s for s, _ in duck), 2), "runs": [round(s, 2) for s, _ in duck], "accounts": duck[0][1]}, "workload": events}
+    bounds = {
+        s: round(lower_bound(lake, s, DAY, sample / "landing"), 2)
+        for s in ("extract", "validate", "resolve", "score", "publish")
+    }
+    return {
+        "name": name,
+        "accounts": accounts,
+        "events": raw_events,
+        "shards": shards,
+        "stages": results,
+        "lower_bounds": bounds,
+        "score_runs": score_runs,
+        "duckdb_scoring": {
+            "seconds": round(statistics.median(s for s, _ in duck), 2),
+            "runs": [round(s, 2) for s, _ in duck],
+            "accounts": duck[0][1],
+        },
+        "workload": events,
+    }
 
 
 def _clear_scoring(lake: Lake) -> None:
-    for dataset in ("scores", "contributions", "changes", "daily_points", "state", "state_ledger", "state_persons", "state_bonus"):
+    for dataset in (
+        "scores",
+        "contributions",
+        "changes",
+        "daily_points",
+        "state",
+        "state_ledger",
+        "state_persons",
+        "state_bonus",
+    ):
         shutil.rmtree(Path(lake.dataset_path(dataset)), ignore_errors=True)
 
 
@@ -139,36 +221,101 @@ def replay_benchmark(accounts: int, days: int, volume: float, shards: int) -> di
     _clear_scoring(lake)
     wall, sharded = parallel_shards("replay", lake_dir, DAY, shards, start=first)
     log.info("replay in %s parallel shards: %.1f s wall clock", shards, wall)
-    return {"accounts": accounts, "days": days, "events": events, "result": result, "sharded": {"shards": shards, "wall_seconds": round(wall, 2), "results": sharded}}
+    return {
+        "accounts": accounts,
+        "days": days,
+        "events": events,
+        "result": result,
+        "sharded": {"shards": shards, "wall_seconds": round(wall, 2), "results": sharded},
+    }
 
 
 def measured() -> dict:
     """Which code a result was measured on (results of different parts may come from different runs)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "include"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "include"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        )
     except OSError:
         commit, dirty = "unknown", False
-    return {"commit": commit + (" (with uncommitted changes to include/)" if dirty else ""), "date": date.today().isoformat()}
+    return {
+        "commit": commit + (" (with uncommitted changes to include/)" if dirty else ""),
+        "date": date.today().isoformat(),
+    }
 
 
 def machine() -> dict:
-    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), None)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
-    versions = {p: metadata.version(p) for p in ("apache-airflow", "great-expectations", "pandas", "pyarrow", "numpy", "scipy", "SQLAlchemy", "psycopg", "duckdb")}
+    mem = next(
+        (
+            int(line.split()[1]) // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        None,
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = {
+        p: metadata.version(p)
+        for p in (
+            "apache-airflow",
+            "great-expectations",
+            "pandas",
+            "pyarrow",
+            "numpy",
+            "scipy",
+            "SQLAlchemy",
+            "psycopg",
+            "duckdb",
+        )
+    }
     try:
-        pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        pg = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except OSError:
         pg = "unknown"
-    return {"cores": os.cpu_count(), "memory_mb": mem, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(), "postgresql": pg, "versions": versions}
+    return {
+        "cores": os.cpu_count(),
+        "memory_mb": mem,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgresql": pg,
+        "versions": versions,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["day1m", "day5m", "replay"], action="append", help="run only these parts (repeatable)")
+    parser.add_argument(
+        "--only", choices=["day1m", "day5m", "replay"], action="append", help="run only these parts (repeatable)"
+    )
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=4, help="shards of the 5M-event day")
-    parser.add_argument("--replay-shards", type=int, default=2, help="account shards replayed at once (one process each; default: the cores here)")
+    parser.add_argument(
+        "--replay-shards",
+        type=int,
+        default=2,
+        help="account shards replayed at once (one process each; default: the cores here)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -178,11 +325,19 @@ def main() -> None:
     (RESULTS / "machine.json").write_text(json.dumps(facts, indent=2))
     code = measured()
     if "day1m" in parts:
-        (RESULTS / "day1m.json").write_text(json.dumps(day_benchmark("day1m", args.accounts, 1.3, 1) | {"measured": code}, indent=2))
+        (RESULTS / "day1m.json").write_text(
+            json.dumps(day_benchmark("day1m", args.accounts, 1.3, 1) | {"measured": code}, indent=2)
+        )
     if "day5m" in parts:
-        (RESULTS / "day5m.json").write_text(json.dumps(day_benchmark("day5m", args.accounts, 6.2, args.shards) | {"measured": code}, indent=2))
+        (RESULTS / "day5m.json").write_text(
+            json.dumps(day_benchmark("day5m", args.accounts, 6.2, args.shards) | {"measured": code}, indent=2)
+        )
     if "replay" in parts:
-        (RESULTS / "replay.json").write_text(json.dumps(replay_benchmark(args.accounts, 365, REPLAY_VOLUME, args.replay_shards) | {"measured": code}, indent=2))
+        (RESULTS / "replay.json").write_text(
+            json.dumps(
+                replay_benchmark(args.accounts, 365, REPLAY_VOLUME, args.replay_shards) | {"measured": code}, indent=2
+            )
+        )
     write_results(RESULTS, ROOT / "benchmarks" / "RESULTS.md")
     print(f"results: {ROOT / 'benchmarks' / 'RESULTS.md'}")
 

@@ -18,7 +18,17 @@ T0 = time.perf_counter()
 
 from include.scoring.core.config import load_config, parse_config  # noqa: E402
 
-STAGES = ("extract", "validate", "resolve", "resolve_prepare", "resolve_shard", "score", "score_shard", "publish", "replay")
+STAGES = (
+    "extract",
+    "validate",
+    "resolve",
+    "resolve_prepare",
+    "resolve_shard",
+    "score",
+    "score_shard",
+    "publish",
+    "replay",
+)
 
 
 def peak_rss_mb() -> int:
@@ -42,7 +52,9 @@ def run(args: argparse.Namespace) -> dict:
     from include.scoring.core.settings import Settings
     from include.scoring.runner import RunContext, extract_stage, validate_stage
 
-    settings = Settings(landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=None)
+    settings = Settings(
+        landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=None
+    )
     ctx = RunContext(settings)
     ctx.__dict__["config"] = _config(args.shards)
     day = date.fromisoformat(args.date)
@@ -81,7 +93,9 @@ def run(args: argparse.Namespace) -> dict:
         from include.scoring.score.stage import run_days
 
         start = date.fromisoformat(args.start)
-        *_, (_, last) = run_days(ctx.lake, ctx.config, days_between(start, day), None, shard=args.shard, shards=args.shards)
+        *_, (_, last) = run_days(
+            ctx.lake, ctx.config, days_between(start, day), None, shard=args.shard, shards=args.shards
+        )
         results = [last]
     else:
         raise SystemExit(f"unknown stage {args.stage}")

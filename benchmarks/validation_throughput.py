@@ -65,7 +65,11 @@ def main() -> None:
         "rows_per_second": round(result.rows / seconds),
         "peak_rss_mb": round(rss_after / 1024),
         "peak_rss_mb_before_validate": round(rss_before / 1024),
-        "machine": {"python": platform.python_version(), "cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+        },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")

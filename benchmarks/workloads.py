@@ -51,7 +51,14 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
     """Resolved events and CRM snapshots for `days` days; returns the lake folder and event count."""
     out = WORK / f"replay-{accounts}-{days}"
     marker = out / "built.json"
-    spec = {"accounts": accounts, "days": days, "end": end.isoformat(), "volume": volume, "seed": seed, "layout": "time-ordered"}
+    spec = {
+        "accounts": accounts,
+        "days": days,
+        "end": end.isoformat(),
+        "volume": volume,
+        "seed": seed,
+        "layout": "time-ordered",
+    }
     if marker.exists() and json.loads(marker.read_text())["spec"] == spec:
         return out / "lake", json.loads(marker.read_text())["events"]
     shutil.rmtree(out, ignore_errors=True)
@@ -72,10 +79,40 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
         for source, frame in (("web", produced.web), ("email", produced.email), ("ad", produced.ad)):
             if frame.empty:
                 continue
-            frames.append(frame.assign(source=source).reindex(columns=["event_id", "event_time", "source", "event_type", "url", "form_type", "campaign_id", "platform"]))
-        acts = produced.activities.rename(columns={"activity_id": "event_id", "occurred_at": "event_time", "activity_type": "event_type"}).assign(source="crm")
-        frames.append(acts.reindex(columns=["event_id", "event_time", "source", "event_type", "url", "form_type", "campaign_id", "platform"]))
-        events = pd.concat(frames, ignore_index=True).merge(produced.truth[["event_id", "true_account_id", "true_person_id", "kind"]], on="event_id", how="inner")
+            frames.append(
+                frame.assign(source=source).reindex(
+                    columns=[
+                        "event_id",
+                        "event_time",
+                        "source",
+                        "event_type",
+                        "url",
+                        "form_type",
+                        "campaign_id",
+                        "platform",
+                    ]
+                )
+            )
+        acts = produced.activities.rename(
+            columns={"activity_id": "event_id", "occurred_at": "event_time", "activity_type": "event_type"}
+        ).assign(source="crm")
+        frames.append(
+            acts.reindex(
+                columns=[
+                    "event_id",
+                    "event_time",
+                    "source",
+                    "event_type",
+                    "url",
+                    "form_type",
+                    "campaign_id",
+                    "platform",
+                ]
+            )
+        )
+        events = pd.concat(frames, ignore_index=True).merge(
+            produced.truth[["event_id", "true_account_id", "true_person_id", "kind"]], on="event_id", how="inner"
+        )
         events = events[events["true_account_id"].notna() & (events["kind"] == "human")]
         person = events["true_person_id"].to_numpy()
         events = events.assign(
@@ -86,7 +123,9 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
             resolution_method=np.where(events["source"] == "crm", "crm_activity", "crm_contact"),
         )
         events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
-        lake.write_partition("resolved", day, in_time_order(events.reindex(columns=RESOLVED_SCHEMA.names)), schema=RESOLVED_SCHEMA)
+        lake.write_partition(
+            "resolved", day, in_time_order(events.reindex(columns=RESOLVED_SCHEMA.names)), schema=RESOLVED_SCHEMA
+        )
         lake.write_partition("valid/crm/accounts", day, crm_accounts, schema=raw_schema("crm/accounts"))
         lake.write_partition("valid/crm/opportunities", day, opps, schema=raw_schema("crm/opportunities"))
         total += len(events)

@@ -52,7 +52,7 @@ what to do; see `docs/runbook.md`.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
@@ -69,7 +69,9 @@ def extract(source: str, **context) -> list[str]:
     return log_results(extract_stage(run_context(), day_of(context), [source]))
 
 
-@task(doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch.")
+@task(
+    doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch."
+)
 def validate(source: str, raw_paths: list[str], **context) -> list[str]:
     from include.airflow_glue.dag_support import day_of, log_results, run_context
     from include.scoring.runner import validate_stage
@@ -77,7 +79,9 @@ def validate(source: str, raw_paths: list[str], **context) -> list[str]:
     return log_results(validate_stage(run_context(), day_of(context), [source]))
 
 
-@task(doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`).")
+@task(
+    doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`)."
+)
 def prepare_resolution(validated: list, **context) -> list[int]:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.resolve.stage import prepare_resolution as prepare
@@ -87,7 +91,9 @@ def prepare_resolution(validated: list, **context) -> list[int]:
     return list(range(ctx.config.scale.shards))
 
 
-@task(doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not (SPEC section 4); mapped over the shards.")
+@task(
+    doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not (SPEC section 4); mapped over the shards."
+)
 def resolve_identities(shard: int, **context) -> str:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.resolve.stage import resolve_shard
@@ -96,7 +102,9 @@ def resolve_identities(shard: int, **context) -> str:
     return resolve_shard(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
 
 
-@task(doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards.")
+@task(
+    doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards."
+)
 def score_accounts(shard: int, **context) -> str:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.score.stage import score_accounts as score
@@ -105,7 +113,10 @@ def score_accounts(shard: int, **context) -> str:
     return score(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
 
 
-@task(outlets=[ENGAGEMENT_SCORES], doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.")
+@task(
+    outlets=[ENGAGEMENT_SCORES],
+    doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
+)
 def publish_warehouse(scored_paths, **context) -> dict:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.publish.stage import publish_warehouse as publish
@@ -113,11 +124,17 @@ def publish_warehouse(scored_paths, **context) -> dict:
     ctx = run_context()
     day = day_of(context)
     result = publish(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)
-    context["outlet_events"][ENGAGEMENT_SCORES].extra = {"day": day.isoformat(), "accounts": result.accounts, "gate": result.gate.status}
+    context["outlet_events"][ENGAGEMENT_SCORES].extra = {
+        "day": day.isoformat(),
+        "accounts": result.accounts,
+        "gate": result.gate.status,
+    }
     return {"day": day.isoformat(), "gate": result.gate.status, "reasons": result.gate.reasons}
 
 
-@task(doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held.")
+@task(
+    doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held."
+)
 def push_crm(published: dict, **context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
     from include.scoring.publish.stage import push_crm as push
@@ -127,7 +144,9 @@ def push_crm(published: dict, **context) -> int:
         return push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context)).updated
 
 
-@task(doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run.")
+@task(
+    doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run."
+)
 def send_alerts(published: dict, **context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
     from include.scoring.publish.alerts import send_alerts as send
@@ -140,7 +159,7 @@ def send_alerts(published: dict, **context) -> int:
 @dag(
     dag_id="engagement_daily",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["engagement", "scoring", "daily"],
@@ -151,7 +170,10 @@ def send_alerts(published: dict, **context) -> int:
 )
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
-    validated = [validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source]) for source in VALIDATE_SOURCES]
+    validated = [
+        validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source])
+        for source in VALIDATE_SOURCES
+    ]
     shards = prepare_resolution(validated)
     extracted["reference"] >> shards
     resolved = resolve_identities.expand(shard=shards)

@@ -26,14 +26,16 @@ SMTP server answers.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier
 
 
-@task(doc_md="Fail, listing the missing days, unless every day of the month has published scores and a pipeline_runs row; returns the month.")
+@task(
+    doc_md="Fail, listing the missing days, unless every day of the month has published scores and a pipeline_runs row; returns the month."
+)
 def check_completeness(**context) -> str:
     from include.airflow_glue.calibration import report_month
     from include.airflow_glue.dag_support import run_context
@@ -45,7 +47,9 @@ def check_completeness(**context) -> str:
     return month
 
 
-@task(doc_md="Compute the report of the month and write its folder: report.html, report.pdf, metrics.json, suggested_config.yaml (never applied).")
+@task(
+    doc_md="Compute the report of the month and write its folder: report.html, report.pdf, metrics.json, suggested_config.yaml (never applied)."
+)
 def build_report(month: str, **context) -> dict:
     from include.airflow_glue.calibration import daily_task_runs
     from include.airflow_glue.dag_support import run_context
@@ -54,12 +58,21 @@ def build_report(month: str, **context) -> dict:
 
     ctx = run_context()
     first, last = parse_month(month)
-    result = build(ctx.lake, ctx.config, ctx.settings.warehouse_url, month, config_path=ctx.settings.config_path, task_runs=daily_task_runs(first, last))
+    result = build(
+        ctx.lake,
+        ctx.config,
+        ctx.settings.warehouse_url,
+        month,
+        config_path=ctx.settings.config_path,
+        task_runs=daily_task_runs(first, last),
+    )
     print(result.line())
     return {"month": month, "folder": result.folder, "reliable": result.reliable}
 
 
-@task(doc_md="Email the HTML summary with the PDF attached to calibration.recipients through the engagement_smtp connection.")
+@task(
+    doc_md="Email the HTML summary with the PDF attached to calibration.recipients through the engagement_smtp connection."
+)
 def email_report(report: dict, **context) -> int:
     from include.airflow_glue.dag_support import run_context
     from include.scoring.report.stage import email_report as send
@@ -74,15 +87,22 @@ def email_report(report: dict, **context) -> int:
 @dag(
     dag_id="engagement_monthly_calibration",
     schedule=CronDataIntervalTimetable("0 6 2 * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["engagement", "scoring", "monthly", "report"],
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     on_failure_callback=failure_notifier(),
-    params={"month": Param("", type="string", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$", title="Month (YYYY-MM)",
-                           description="The month to report on; empty = the month before the run date.")},
+    params={
+        "month": Param(
+            "",
+            type="string",
+            pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+            title="Month (YYYY-MM)",
+            description="The month to report on; empty = the month before the run date.",
+        )
+    },
 )
 def engagement_monthly_calibration():
     email_report(build_report(check_completeness()))

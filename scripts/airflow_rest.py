@@ -10,7 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +44,9 @@ class AirflowRest:
 
     def token(self) -> str:
         if self._token is None:
-            answer = self._request("POST", "/auth/token", {"username": self.username, "password": self._password}, auth=False)
+            answer = self._request(
+                "POST", "/auth/token", {"username": self.username, "password": self._password}, auth=False
+            )
             self._token = answer["access_token"]
         return self._token
 
@@ -62,15 +64,19 @@ class AirflowRest:
 
     def trigger_day(self, dag_id: str, day: date) -> str:
         """Trigger the run that processes day D: logical date D+1 02:00 UTC covers the interval of D."""
-        logical = datetime.combine(day + timedelta(days=1), dtime(2), tzinfo=timezone.utc)
-        run = self._request("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", {"logical_date": logical.isoformat(), "conf": {}})
+        logical = datetime.combine(day + timedelta(days=1), dtime(2), tzinfo=UTC)
+        run = self._request(
+            "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", {"logical_date": logical.isoformat(), "conf": {}}
+        )
         return run["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        answer = self._request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=1000")
+        answer = self._request(
+            "GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=1000"
+        )
         return answer["task_instances"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float, poll: float = 2.0) -> dict:
@@ -86,9 +92,13 @@ class AirflowRest:
     def create_backfill(self, dag_id: str, first: date, last: date, max_active_runs: int = 1) -> dict:
         """Airflow's backfill of days first..last (the DAG's logical dates are the days, 02:00 UTC)."""
         body = {
-            "dag_id": dag_id, "from_date": datetime.combine(first, dtime(0), tzinfo=timezone.utc).isoformat(),
-            "to_date": datetime.combine(last, dtime(23, 59), tzinfo=timezone.utc).isoformat(), "max_active_runs": max_active_runs,
-            "reprocess_behavior": "none", "run_backwards": False, "dag_run_conf": {},
+            "dag_id": dag_id,
+            "from_date": datetime.combine(first, dtime(0), tzinfo=UTC).isoformat(),
+            "to_date": datetime.combine(last, dtime(23, 59), tzinfo=UTC).isoformat(),
+            "max_active_runs": max_active_runs,
+            "reprocess_behavior": "none",
+            "run_backwards": False,
+            "dag_run_conf": {},
         }
         return self._request("POST", "/api/v2/backfills", body)
 

@@ -97,7 +97,13 @@ class Service:
 
 
 class NativeCluster:
-    def __init__(self, workers: int = DEFAULT_WORKERS, concurrency: int = 2, env: dict[str, str] | None = None, keep_home: bool = False):
+    def __init__(
+        self,
+        workers: int = DEFAULT_WORKERS,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        keep_home: bool = False,
+    ):
         self.workers, self.concurrency, self.keep_home = workers, concurrency, keep_home
         self.extra_env = dict(env or {})
         self.pg_admin = os.environ.get("NATIVE_CLUSTER_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -160,7 +166,9 @@ class NativeCluster:
         """Clean up after clusters whose owner died without stopping them (killed with SIGKILL):
         their databases, Redis claims and homes name the owner's process id."""
         with self._pg() as conn:
-            names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'airflow_native_%'")]
+            names = [
+                row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'airflow_native_%'")
+            ]
             for name in names:
                 match = _STALE_DB.match(name)
                 if match and not _alive(int(match.group(1))):
@@ -178,7 +186,11 @@ class NativeCluster:
     # ---- configuration ------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
         """The caller's environment without its Airflow config, plus this cluster's."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k not in ("AIRFLOW_HOME", "AIRFLOW_CONFIG")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AIRFLOW__") and k not in ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
+        }
         from cryptography.fernet import Fernet
 
         base = f"http://127.0.0.1:{self.port}"
@@ -224,7 +236,13 @@ class NativeCluster:
         with open(service.log_path, "ab") as log:
             argv = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *service.argv]
             service.process = subprocess.Popen(
-                argv, env={**env, **service.env}, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                env={**env, **service.env},
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.services.append(service)
 
@@ -240,17 +258,39 @@ class NativeCluster:
         self._claim_redis_db()
         env = self.environment()
         (self.home / "passwords.json").write_text(json.dumps({USER: self.password}))
-        migrate = subprocess.run(self._airflow("db", "migrate"), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        migrate = subprocess.run(
+            self._airflow("db", "migrate"), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        )
         if migrate.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-2000:]}\n{migrate.stderr[-3000:]}")
-        commands = {"api-server": ["api-server", "--port", str(self.port), "--host", "127.0.0.1"], "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
+        commands = {
+            "api-server": ["api-server", "--port", str(self.port), "--host", "127.0.0.1"],
+            "scheduler": ["scheduler"],
+            "dag-processor": ["dag-processor"],
+        }
         for name in SERVICES:
             self._start(Service(name, self._airflow(*commands[name])), env)
         for n in range(1, self.workers + 1):
             name = f"{WORKER_SERVICE}-{n}"
-            argv = self._airflow("celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", "default", "--concurrency", str(self.concurrency),
-                                 "--pid", str(self.home / f"{name}.pid"), "--skip-serve-logs", "--without-mingle", "--without-gossip")
-            worker_env = {WORKER_ENV: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scripts.native_cluster.worker_hostname"}
+            argv = self._airflow(
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                "default",
+                "--concurrency",
+                str(self.concurrency),
+                "--pid",
+                str(self.home / f"{name}.pid"),
+                "--skip-serve-logs",
+                "--without-mingle",
+                "--without-gossip",
+            )
+            worker_env = {
+                WORKER_ENV: name,
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scripts.native_cluster.worker_hostname",
+            }
             self._start(Service(name, argv, worker_env), env)
         self.wait_healthy(timeout - (time.monotonic() - t0))
         return self
@@ -258,11 +298,17 @@ class NativeCluster:
     def _check_alive(self) -> None:
         for service in self.services:
             if service.process and service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited with status {service.process.returncode}:\n{self.tail(service.name)}")
+                raise RuntimeError(
+                    f"{service.name} exited with status {service.process.returncode}:\n{self.tail(service.name)}"
+                )
 
     def tail(self, name: str, chars: int = 3000) -> str:
         service = next(s for s in self.services if s.name == name)
-        return service.log_path.read_text(errors="replace")[-chars:] if service.log_path and service.log_path.exists() else ""
+        return (
+            service.log_path.read_text(errors="replace")[-chars:]
+            if service.log_path and service.log_path.exists()
+            else ""
+        )
 
     def _celery_workers(self) -> set[str]:
         from celery import Celery
@@ -279,7 +325,11 @@ class NativeCluster:
             health = self.api.health()
         except (OSError, ApiError):
             return "the api-server"
-        unhealthy = [c for c in ("metadatabase", "scheduler", "dag_processor") if (health.get(c) or {}).get("status") != "healthy"]
+        unhealthy = [
+            c
+            for c in ("metadatabase", "scheduler", "dag_processor")
+            if (health.get(c) or {}).get("status") != "healthy"
+        ]
         if unhealthy:
             return f"health of {', '.join(unhealthy)}"
         expected = {f"{WORKER_SERVICE}-{n}@{socket.gethostname()}" for n in range(1, self.workers + 1)}
@@ -370,10 +420,15 @@ def run_day(api: AirflowRest, day: date, timeout: float) -> tuple[dict, list[dic
 
 
 def report(run: dict, tasks: list[dict]) -> str:
-    lines = [f"{run['dag_id']} {run['dag_run_id']}: {run['state']}", f"  {'task':<22} {'state':<16} {'worker':<18} try  seconds"]
+    lines = [
+        f"{run['dag_id']} {run['dag_run_id']}: {run['state']}",
+        f"  {'task':<22} {'state':<16} {'worker':<18} try  seconds",
+    ]
     for ti in sorted(tasks, key=lambda t: (t.get("start_date") or "", t["task_id"])):
         seconds = f"{ti['duration']:.1f}" if ti.get("duration") is not None else "-"
-        lines.append(f"  {ti['task_id']:<22} {str(ti['state']):<16} {str(ti.get('hostname') or '-'):<18} {ti.get('try_number', '-'):>3}  {seconds:>7}")
+        lines.append(
+            f"  {ti['task_id']:<22} {str(ti['state']):<16} {str(ti.get('hostname') or '-'):<18} {ti.get('try_number', '-'):>3}  {seconds:>7}"
+        )
     return "\n".join(lines)
 
 
@@ -401,7 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     trigger_p.add_argument("--password-env", default="AIRFLOW_API_PASSWORD", help="variable holding the password")
     args = parser.parse_args(argv)
     if args.command == "trigger":
-        return trigger_and_report(AirflowRest(args.api, args.user, os.environ.get(args.password_env, "")), args.date, args.timeout)
+        return trigger_and_report(
+            AirflowRest(args.api, args.user, os.environ.get(args.password_env, "")), args.date, args.timeout
+        )
 
     def on_signal(signum, frame):
         raise SystemExit(128 + signum)
@@ -413,7 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     with cluster:
         print(f"healthy: API {cluster.api.base_url} (user {USER})", flush=True)
         if args.command == "up":
-            print(f"  AIRFLOW_API_PASSWORD={cluster.password} python -m scripts.native_cluster trigger --api {cluster.api.base_url} --date YYYY-MM-DD", flush=True)
+            print(
+                f"  AIRFLOW_API_PASSWORD={cluster.password} python -m scripts.native_cluster trigger --api {cluster.api.base_url} --date YYYY-MM-DD",
+                flush=True,
+            )
             while True:
                 time.sleep(3600)
         return trigger_and_report(cluster.api, args.date, args.timeout)

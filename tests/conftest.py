@@ -27,7 +27,13 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] = "120"
 os.environ.setdefault("PYTHONPATH", str(ROOT))
-for var in ("ENGAGEMENT_LANDING", "ENGAGEMENT_CRM_URL", "ENGAGEMENT_LAKE", "ENGAGEMENT_WAREHOUSE_URL", "ENGAGEMENT_CONFIG"):
+for var in (
+    "ENGAGEMENT_LANDING",
+    "ENGAGEMENT_CRM_URL",
+    "ENGAGEMENT_LAKE",
+    "ENGAGEMENT_WAREHOUSE_URL",
+    "ENGAGEMENT_CONFIG",
+):
     os.environ.pop(var, None)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -78,7 +84,13 @@ def airflow_db(session_dir: Path) -> Path:
     """A migrated Airflow metadata database (SQLite) in the session's Airflow home."""
     home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
     if result.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return home

@@ -9,4 +9,6 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-ENGAGEMENT_SCORES = Asset(name="engagement_account_scores", uri="engagement://warehouse/account_scores", group="engagement")
+ENGAGEMENT_SCORES = Asset(
+    name="engagement_account_scores", uri="engagement://warehouse/account_scores", group="engagement"
+)

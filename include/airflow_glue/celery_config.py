@@ -11,4 +11,7 @@ from __future__ import annotations
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 
-CELERY_CONFIG = {**DEFAULT_CELERY_CONFIG, "imports": [*DEFAULT_CELERY_CONFIG.get("imports", []), "include.airflow_glue.worker_preload"]}
+CELERY_CONFIG = {
+    **DEFAULT_CELERY_CONFIG,
+    "imports": [*DEFAULT_CELERY_CONFIG.get("imports", []), "include.airflow_glue.worker_preload"],
+}

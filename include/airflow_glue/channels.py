@@ -28,6 +28,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 #: Slack rejects very long messages; the full text is in the email and the task log.
 WEBHOOK_MAX_CHARS = 3500
 
+
 @dataclass(frozen=True)
 class Channels:
     emails: tuple[str, ...] = ()
@@ -74,7 +75,9 @@ def _configured() -> tuple[list[str], str | None]:
         notifications = load_config(Settings.from_env().config_path).notifications
         return list(notifications.email_to), notifications.webhook_url
     except Exception as exc:  # noqa: BLE001 - report through the environment's channels instead
-        log.warning("notifications: project config not loaded (%s); using environment channels only", str(exc).splitlines()[0])
+        log.warning(
+            "notifications: project config not loaded (%s); using environment channels only", str(exc).splitlines()[0]
+        )
         return [], None
 
 
@@ -91,7 +94,11 @@ def resolve_channels() -> Channels:
         except ValueError as exc:
             log.warning("notifications: %s", exc)
         if smtp is None:
-            log.warning("notifications: %d recipient(s) but no SMTP server (connection %r or ENGAGEMENT_SMTP_URL)", len(emails), SMTP_CONN_ID)
+            log.warning(
+                "notifications: %d recipient(s) but no SMTP server (connection %r or ENGAGEMENT_SMTP_URL)",
+                len(emails),
+                SMTP_CONN_ID,
+            )
     return Channels(emails=tuple(emails), webhook_url=webhook, smtp=smtp)
 
 
@@ -108,7 +115,9 @@ def post_webhook(url: str, text: str) -> None:
     if len(text) > WEBHOOK_MAX_CHARS:
         text = text[: WEBHOOK_MAX_CHARS - 40] + "\n... (truncated; see the email or task log)"
     body = json.dumps({"text": text}).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked above
         if not 200 <= response.status < 300:
             raise OSError(f"webhook answered HTTP {response.status}")

@@ -41,6 +41,8 @@ async def require_airflow_view(request: Request) -> None:
         if exc.status_code == 401 and _wants_html(request):
             login = get_auth_manager().get_url_login(next_url=str(request.url))
             raise HTTPException(status_code=303, headers={"Location": login}) from None
-        raise HTTPException(exc.status_code, f"{exc.detail}: sign in to Airflow, or send an Airflow API token (POST /auth/token).") from None
+        raise HTTPException(
+            exc.status_code, f"{exc.detail}: sign in to Airflow, or send an Airflow API token (POST /auth/token)."
+        ) from None
     if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
         raise HTTPException(403, f"Airflow user {user.get_name()!r} may not view this Airflow installation.")

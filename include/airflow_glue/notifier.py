@@ -109,7 +109,11 @@ def _day(context: Any) -> str:
 
         return day_of(context).isoformat()
     dag_run = context.get("dag_run")
-    start = dag_run.get("data_interval_start") if isinstance(dag_run, dict) else getattr(dag_run, "data_interval_start", None)
+    start = (
+        dag_run.get("data_interval_start")
+        if isinstance(dag_run, dict)
+        else getattr(dag_run, "data_interval_start", None)
+    )
     day = _as_date(start)
     return day.isoformat() if day else "unknown day"
 
@@ -142,14 +146,20 @@ def _run_url(dag_id: str, run_id: str) -> str:
     return f"{base.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
 
-def _compose(subject: str, lead: str, error_title: str, error: str, facts: list[tuple[str, str]], anchor: str) -> Notice:
+def _compose(
+    subject: str, lead: str, error_title: str, error: str, facts: list[tuple[str, str]], anchor: str
+) -> Notice:
     subject, lead, error = redact(subject), redact(lead), redact(error)
     facts = [*facts, ("Runbook", runbook_link(anchor))]
     text = "\n".join([lead, "", f"{error_title}:", error, "", *(f"{k}: {v}" for k, v in facts), ""])
 
     def value_html(value: str) -> str:
         escaped = html.escape(value, quote=True)
-        return f'<a href="{escaped}">{escaped}</a>' if value.startswith(("http://", "https://")) else f"<code>{escaped}</code>"
+        return (
+            f'<a href="{escaped}">{escaped}</a>'
+            if value.startswith(("http://", "https://"))
+            else f"<code>{escaped}</code>"
+        )
 
     rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{value_html(v)}</td></tr>" for k, v in facts)
     body = (
@@ -163,11 +173,17 @@ def task_notice(context: Any) -> Notice:
     ti = context.get("task_instance") or context.get("ti")
     error = context.get("exception")
     dag_id, task_id, day = _dag_id(context), str(getattr(ti, "task_id", None) or "unknown task"), _day(context)
-    message = str(error) if error is not None else "the task failed without an exception (killed, timed out or marked failed)"
+    message = (
+        str(error) if error is not None else "the task failed without an exception (killed, timed out or marked failed)"
+    )
     if error is not None and not message.strip():
         message = type(error).__name__
     try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
-    tries = f"{try_number} of {max_tries + 1}" if isinstance(try_number, int) and isinstance(max_tries, int) else str(try_number or "?")
+    tries = (
+        f"{try_number} of {max_tries + 1}"
+        if isinstance(try_number, int) and isinstance(max_tries, int)
+        else str(try_number or "?")
+    )
     facts = [("DAG", dag_id), ("Task", task_id), ("Day", day), ("Run", _run_id(context)), ("Try", tries)]
     log_url = getattr(ti, "log_url", None)
     facts.append(("Log", str(log_url) if log_url else "not available"))
@@ -191,7 +207,13 @@ def dag_run_notice(context: Any) -> Notice:
         lead=f"The {dag_id} run for day {day} failed; the last task to finish was {task_id}. The failed task's own notice has the error.",
         error_title="Reason",
         error=reason,
-        facts=[("DAG", dag_id), ("Task", task_id), ("Day", day), ("Run", run_id), ("Run URL", _run_url(dag_id, run_id))],
+        facts=[
+            ("DAG", dag_id),
+            ("Task", task_id),
+            ("Day", day),
+            ("Run", run_id),
+            ("Run URL", _run_url(dag_id, run_id)),
+        ],
         anchor=DAG_RUN_SECTION,
     )
 
@@ -209,7 +231,13 @@ def deadline_notice(context: Any) -> Notice:
         lead=f"The {dag_id} run for day {day} missed its deadline; scores for the day are late.",
         error_title="Deadline missed",
         error=message,
-        facts=[("DAG", dag_id), ("Task", "(run)"), ("Day", day), ("Run", run_id), ("Run URL", _run_url(dag_id, run_id))],
+        facts=[
+            ("DAG", dag_id),
+            ("Task", "(run)"),
+            ("Day", day),
+            ("Run", run_id),
+            ("Run URL", _run_url(dag_id, run_id)),
+        ],
         anchor=DEADLINE_SECTION,
     )
 
@@ -238,7 +266,12 @@ def deliver(notice: Notice, channels: alert_channels.Channels | None = None) -> 
             log.info("notifications: emailed %d recipient(s) via %s", len(channels.emails), channels.smtp.describe())
         except Exception as exc:  # noqa: BLE001
             results["email"] = False
-            log.warning("notifications: email via %s failed: %s: %s", channels.smtp.describe(), type(exc).__name__, redact(str(exc)))
+            log.warning(
+                "notifications: email via %s failed: %s: %s",
+                channels.smtp.describe(),
+                type(exc).__name__,
+                redact(str(exc)),
+            )
     if channels.webhook_url:
         target = alert_channels.webhook_target(channels.webhook_url)
         try:
@@ -269,7 +302,11 @@ class EngagementFailureNotifier(BaseNotifier):
             notice = build_notice(context)
         except Exception as exc:  # noqa: BLE001 - a bad context still gets a notice out
             log.warning("notifications: could not build the full notice: %s", exc)
-            notice = Notice(subject=f"[engagement] FAILED {_dag_id(context)}", text=f"A failure was reported; building its notice failed: {exc}", html="")
+            notice = Notice(
+                subject=f"[engagement] FAILED {_dag_id(context)}",
+                text=f"A failure was reported; building its notice failed: {exc}",
+                html="",
+            )
         deliver(notice, self.channels)
 
     async def async_notify(self, context: Any) -> None:

@@ -70,7 +70,13 @@ def day(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(band=band_label, num=num, signed=signed, day=day)
     env.globals["arrows"] = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
     return env
@@ -85,7 +91,10 @@ def configured_bands() -> list[tuple[str, float | None]]:
     try:
         return _bands(str(path), path.stat().st_mtime)
     except Exception as exc:  # noqa: BLE001 - the dashboard still works, without band order and lines
-        log.warning("dashboard: scoring config not loaded (%s); bands ordered by score", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        log.warning(
+            "dashboard: scoring config not loaded (%s); bands ordered by score",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
         return []
 
 
@@ -112,9 +121,19 @@ class Pages:
     def csv_url(self, params: dict[str, str] | None = None) -> str:
         return f"{self.base}/accounts.csv" + (f"?{urlencode(params)}" if params else "")
 
-    def render(self, template: str, status_code: int = 200, show_warehouse: bool = True, **context: Any) -> HTMLResponse:
-        html = environment().get_template(template).render(
-            account_url=self.account_url, list_url=self.list_url, csv_url=self.csv_url, warehouse=self._describe() if show_warehouse else "", **context
+    def render(
+        self, template: str, status_code: int = 200, show_warehouse: bool = True, **context: Any
+    ) -> HTMLResponse:
+        html = (
+            environment()
+            .get_template(template)
+            .render(
+                account_url=self.account_url,
+                list_url=self.list_url,
+                csv_url=self.csv_url,
+                warehouse=self._describe() if show_warehouse else "",
+                **context,
+            )
         )
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
@@ -152,10 +171,20 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
             result = queries.list_accounts(conn, flt)
             owners = queries.owners(conn)
             counts = queries.band_counts(conn, flt)
-        sparks = {account: sparkline(series, result.latest, queries.SPARK_DAYS) for account, series in result.sparks.items()} if result.latest else {}
+        sparks = (
+            {account: sparkline(series, result.latest, queries.SPARK_DAYS) for account, series in result.sparks.items()}
+            if result.latest
+            else {}
+        )
         return pages.render(
-            "accounts.html.j2", flt=flt, result=result, owners=owners, sparks=sparks, bands=_band_options(configured_bands(), counts),
-            lifecycles=queries.LIFECYCLES, spark_days=queries.SPARK_DAYS,
+            "accounts.html.j2",
+            flt=flt,
+            result=result,
+            owners=owners,
+            sparks=sparks,
+            bands=_band_options(configured_bands(), counts),
+            lifecycles=queries.LIFECYCLES,
+            spark_days=queries.SPARK_DAYS,
         )
 
     @router.get("/accounts.csv", name="accounts_csv")
@@ -175,7 +204,9 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
         with warehouse.connect() as conn:
             detail = queries.account_detail(conn, account_id)
         if detail is None:
-            raise StarletteHTTPException(404, f"The warehouse has no account {account_id!r}. Search the accounts table by name or id.")
+            raise StarletteHTTPException(
+                404, f"The warehouse has no account {account_id!r}. Search the accounts table by name or id."
+            )
         bands = configured_bands()
         chart = history_chart(detail.history, bands)
         return pages.render("account.html.j2", d=detail, s=detail.score, chart=chart, history_days=queries.HISTORY_DAYS)
@@ -188,11 +219,15 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
 
     @app.exception_handler(queries.BadRequest)
     def bad_request(request: Request, exc: queries.BadRequest) -> HTMLResponse:
-        return Pages(request, warehouse).render("error.html.j2", status_code=400, title="That filter cannot be used", detail=str(exc))
+        return Pages(request, warehouse).render(
+            "error.html.j2", status_code=400, title="That filter cannot be used", detail=str(exc)
+        )
 
     @app.exception_handler(WarehouseUnavailable)
     def unavailable(request: Request, exc: WarehouseUnavailable) -> HTMLResponse:
-        return Pages(request, warehouse).render("error.html.j2", status_code=exc.status_code, title=exc.title, detail=exc.detail)
+        return Pages(request, warehouse).render(
+            "error.html.j2", status_code=exc.status_code, title=exc.title, detail=exc.detail
+        )
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -200,7 +235,11 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
             return Response(status_code=exc.status_code, headers=exc.headers)
         titles = {401: "Sign in to Airflow first", 403: "Not allowed", 404: "Not found"}
         page = Pages(request, warehouse).render(
-            "error.html.j2", status_code=exc.status_code, show_warehouse=exc.status_code not in (401, 403), title=titles.get(exc.status_code, "Error"), detail=str(exc.detail)
+            "error.html.j2",
+            status_code=exc.status_code,
+            show_warehouse=exc.status_code not in (401, 403),
+            title=titles.get(exc.status_code, "Error"),
+            detail=str(exc.detail),
         )
         page.headers.update(exc.headers or {})
         return page

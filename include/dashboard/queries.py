@@ -14,7 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from include.dashboard.schema import account_explanations, account_score_history, account_scores, score_alerts, score_resets
+from include.dashboard.schema import (
+    account_explanations,
+    account_score_history,
+    account_scores,
+    score_alerts,
+    score_resets,
+)
 
 PAGE_SIZE = 50
 SPARK_DAYS = 28
@@ -37,8 +43,22 @@ DIRECTIONS = ("desc", "asc")
 LIST_COLUMNS = [
     account_scores.c[name]
     for name in (
-        "account_id", "account_name", "abm_tier", "owner_email", "lifecycle", "score", "band", "trend", "change_7d", "change_28d", "surge",
-        "last_touch_at", "last_touch_signal", "days_since_engagement", "next_action", "as_of",
+        "account_id",
+        "account_name",
+        "abm_tier",
+        "owner_email",
+        "lifecycle",
+        "score",
+        "band",
+        "trend",
+        "change_7d",
+        "change_28d",
+        "surge",
+        "last_touch_at",
+        "last_touch_signal",
+        "days_since_engagement",
+        "next_action",
+        "as_of",
     )
 ]
 
@@ -75,15 +95,34 @@ class AccountFilter:
         q = (params.get("q") or "").strip()
         if len(q) > MAX_SEARCH_CHARS:
             raise BadRequest(f"the search text is longer than {MAX_SEARCH_CHARS} characters")
-        return cls(band=(params.get("band") or "").strip(), owner=(params.get("owner") or "").strip(), lifecycle=lifecycle, q=q,
-                   sort=sort, direction=direction, page=int(raw_page))
+        return cls(
+            band=(params.get("band") or "").strip(),
+            owner=(params.get("owner") or "").strip(),
+            lifecycle=lifecycle,
+            q=q,
+            sort=sort,
+            direction=direction,
+            page=int(raw_page),
+        )
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The non-default parameters of this filter with `changes` applied (for links)."""
         changed = replace(self, **changes)
         defaults = AccountFilter()
-        names = {"band": "band", "owner": "owner", "lifecycle": "lifecycle", "q": "q", "sort": "sort", "direction": "dir", "page": "page"}
-        return {key: str(getattr(changed, attr)) for attr, key in names.items() if getattr(changed, attr) != getattr(defaults, attr)}
+        names = {
+            "band": "band",
+            "owner": "owner",
+            "lifecycle": "lifecycle",
+            "q": "q",
+            "sort": "sort",
+            "direction": "dir",
+            "page": "page",
+        }
+        return {
+            key: str(getattr(changed, attr))
+            for attr, key in names.items()
+            if getattr(changed, attr) != getattr(defaults, attr)
+        }
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         c = account_scores.c
@@ -95,7 +134,11 @@ class AccountFilter:
         if self.lifecycle:
             where.append(c.lifecycle == self.lifecycle)
         if self.q:
-            where.append(sa.or_(c.account_id.icontains(self.q, autoescape=True), c.account_name.icontains(self.q, autoescape=True)))
+            where.append(
+                sa.or_(
+                    c.account_id.icontains(self.q, autoescape=True), c.account_name.icontains(self.q, autoescape=True)
+                )
+            )
         return where
 
     def order_by(self) -> list[sa.ColumnElement]:
@@ -124,7 +167,9 @@ def list_accounts(conn: sa.Connection, flt: AccountFilter, page_size: int = PAGE
     total = conn.execute(sa.select(sa.func.count()).select_from(account_scores).where(*where)).scalar_one()
     pages = max(1, -(-total // page_size))
     page = min(flt.page, pages)
-    query = sa.select(*LIST_COLUMNS).where(*where).order_by(*flt.order_by()).limit(page_size).offset((page - 1) * page_size)
+    query = (
+        sa.select(*LIST_COLUMNS).where(*where).order_by(*flt.order_by()).limit(page_size).offset((page - 1) * page_size)
+    )
     rows = conn.execute(query).all()
     latest = latest_day(conn)
     sparks = score_series(conn, [r.account_id for r in rows], latest, SPARK_DAYS) if rows and latest else {}
@@ -140,7 +185,9 @@ def export_accounts(conn: sa.Connection, flt: AccountFilter, limit: int = EXPORT
     return conn.execute(query).all()
 
 
-def score_series(conn: sa.Connection, account_ids: list[str], end: date, days: int) -> dict[str, list[tuple[date, float]]]:
+def score_series(
+    conn: sa.Connection, account_ids: list[str], end: date, days: int
+) -> dict[str, list[tuple[date, float]]]:
     """(day, score) of each account over the `days` days ending on `end`, oldest first."""
     h = account_score_history.c
     query = (
@@ -156,7 +203,11 @@ def score_series(conn: sa.Connection, account_ids: list[str], end: date, days: i
 
 def owners(conn: sa.Connection) -> list[str]:
     c = account_scores.c
-    return list(conn.execute(sa.select(c.owner_email).where(c.owner_email.is_not(None)).distinct().order_by(c.owner_email)).scalars())
+    return list(
+        conn.execute(
+            sa.select(c.owner_email).where(c.owner_email.is_not(None)).distinct().order_by(c.owner_email)
+        ).scalars()
+    )
 
 
 def band_counts(conn: sa.Connection, flt: AccountFilter) -> dict[str, int]:
@@ -183,15 +234,32 @@ def account_detail(conn: sa.Connection, account_id: str, history_days: int = HIS
         return None
     e = account_explanations.c
     explanation: dict[str, list[Any]] = {"signal": [], "person": [], "breadth": []}
-    query = sa.select(e.kind, e.key, e.label, e.points, e.as_of).where(e.account_id == account_id).order_by(e.kind, e.points.desc(), e.key)
+    query = (
+        sa.select(e.kind, e.key, e.label, e.points, e.as_of)
+        .where(e.account_id == account_id)
+        .order_by(e.kind, e.points.desc(), e.key)
+    )
     for row in conn.execute(query):
         explanation.setdefault(row.kind, []).append(row)
     r, a = score_resets.c, score_alerts.c
     resets = conn.execute(
-        sa.select(r.as_of, r.rule, r.score_before, r.score_after).where(r.account_id == account_id).order_by(r.as_of.desc(), r.rule).limit(RECENT_EVENTS)
+        sa.select(r.as_of, r.rule, r.score_before, r.score_after)
+        .where(r.account_id == account_id)
+        .order_by(r.as_of.desc(), r.rule)
+        .limit(RECENT_EVENTS)
     ).all()
     alerts = conn.execute(
-        sa.select(a.crossing_day, a.threshold, a.audience, a.recipient, a.score_before, a.score_after, a.band, a.status, a.sent_at)
+        sa.select(
+            a.crossing_day,
+            a.threshold,
+            a.audience,
+            a.recipient,
+            a.score_before,
+            a.score_after,
+            a.band,
+            a.status,
+            a.sent_at,
+        )
         .where(a.account_id == account_id)
         .order_by(a.crossing_day.desc(), a.threshold.desc())
         .limit(RECENT_EVENTS)

@@ -60,7 +60,10 @@ def read_only(url: str) -> tuple[URL, dict]:
     if backend == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:"):
-            raise WarehouseUnavailable("The warehouse URL names no database file", f"{masked(url)} is an in-memory SQLite database, which holds no scores.")
+            raise WarehouseUnavailable(
+                "The warehouse URL names no database file",
+                f"{masked(url)} is an in-memory SQLite database, which holds no scores.",
+            )
         if not database.startswith("file:"):
             parsed = parsed.set(database=f"file:{database}", query={**parsed.query, "mode": "ro", "uri": "true"})
         return parsed, {}
@@ -154,4 +157,3 @@ class Warehouse:
             "The warehouse could not be read",
             f"{where}: {_first_line(exc)}. The warehouse may have been written by another version of the pipeline.",
         )
-

@@ -47,7 +47,9 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def sparkline(series: list[tuple[date, float]], end: date, days: int, width: int = 96, height: int = 24, pad: float = 2.0) -> Sparkline | None:
+def sparkline(
+    series: list[tuple[date, float]], end: date, days: int, width: int = 96, height: int = 24, pad: float = 2.0
+) -> Sparkline | None:
     """A polyline of the scores of the `days` days ending on `end`: x by date, y from the window's
     lowest to its highest score (the shape of the trend; a flat window is a flat middle line)."""
     if not series:
@@ -73,7 +75,9 @@ def _nice_step(top: float) -> float:
     return float(10 ** len(str(int(top))))
 
 
-def history_chart(series: list[tuple[date, float]], bands: list[tuple[str, float]] | None = None, width: int = 720, height: int = 220) -> Chart | None:
+def history_chart(
+    series: list[tuple[date, float]], bands: list[tuple[str, float]] | None = None, width: int = 720, height: int = 220
+) -> Chart | None:
     """Score over time with y gridlines, first/middle/last dates and the band boundaries in range."""
     if not series:
         return None
@@ -96,7 +100,11 @@ def history_chart(series: list[tuple[date, float]], bands: list[tuple[str, float
     coords = [(x_of(day), y_of(score)) for day, score in series]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     baseline = top_pad + plot_h
-    area = f"M{coords[0][0]:.1f},{baseline:.1f} L" + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords) + f" L{coords[-1][0]:.1f},{baseline:.1f} Z"
+    area = (
+        f"M{coords[0][0]:.1f},{baseline:.1f} L"
+        + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        + f" L{coords[-1][0]:.1f},{baseline:.1f} Z"
+    )
     y_ticks = [Tick(y_of(step * k), _fmt(step * k)) for k in range(int(y_max // step) + 1)]
     middle = first + timedelta(days=span // 2)
     x_ticks = [Tick(x_of(first), first.isoformat())]

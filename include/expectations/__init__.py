@@ -41,7 +41,10 @@ class CheckSpec:
 @cache
 def load_suite_spec(source: str) -> tuple[CheckSpec, ...]:
     data = json.loads((SUITE_DIR / f"{suite_name(source)}.json").read_text(encoding="utf-8"))
-    return tuple(CheckSpec(e["check"], e["level"], e["expectation"], e["kwargs"], e.get("notes", "")) for e in data["expectations"])
+    return tuple(
+        CheckSpec(e["check"], e["level"], e["expectation"], e["kwargs"], e.get("notes", ""))
+        for e in data["expectations"]
+    )
 
 
 def all_check_keys() -> set[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,9 @@ from include.scoring.core.contracts import CONTRACTS
 
 log = logging.getLogger(__name__)
 
+
 def default_end_date() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 @dataclass
@@ -92,12 +93,16 @@ def generate(
             summary.events[source] += len(frame)
         if bad_rows > 0 and n == days // 2:
             lines = broken_jsonl_lines(day)
-            (landing / "web" / day.isoformat() / "web-events-retry.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            (landing / "web" / day.isoformat() / "web-events-retry.jsonl").write_text(
+                "\n".join(lines) + "\n", encoding="utf-8"
+            )
             summary.events["web"] += len(lines)
             summary.defects["web.broken_file_lines"] = len(lines)
         activities.append(produced.activities)
         summary.events["crm"] += len(produced.activities)
-        produced.truth.assign(generated_day=day).to_parquet(truth_dir / "events" / f"{day.isoformat()}.parquet", index=False)
+        produced.truth.assign(generated_day=day).to_parquet(
+            truth_dir / "events" / f"{day.isoformat()}.parquet", index=False
+        )
         if (n + 1) % 30 == 0 or day == end:
             log.info("generated %s/%s days (through %s)", n + 1, days, day)
     acts = pd.concat(activities, ignore_index=True)
@@ -110,9 +115,13 @@ def generate(
     }
     write_crm(crm_url, crm)
     summary.crm_rows = {name: len(frame) for name, frame in crm.items()}
-    world.accounts.drop(columns=[c.name for c in CONTRACTS["crm/accounts"].columns if c.name not in ("account_id", "name")]).to_parquet(truth_dir / "accounts.parquet", index=False)
+    world.accounts.drop(
+        columns=[c.name for c in CONTRACTS["crm/accounts"].columns if c.name not in ("account_id", "name")]
+    ).to_parquet(truth_dir / "accounts.parquet", index=False)
     world.persons.drop(columns=["first_name", "last_name"]).assign(
-        account_id=lambda p: np.where(p["account"] >= 0, world.accounts["account_id"].to_numpy()[np.maximum(p["account"], 0)], None)
+        account_id=lambda p: np.where(
+            p["account"] >= 0, world.accounts["account_id"].to_numpy()[np.maximum(p["account"], 0)], None
+        )
     ).to_parquet(truth_dir / "persons.parquet", index=False)
     opps.to_parquet(truth_dir / "opportunities.parquet", index=False)
     return summary

@@ -29,9 +29,34 @@ from include.scoring.core.sources import SHIPPED_FREE_MAIL
 
 SITE = f"https://www.{VENDOR_DOMAIN}"
 PRICING = np.array(["/pricing", "/pricing/enterprise", "/pricing/compare"], dtype=object)
-PRODUCT = np.array(["/product/analytics", "/product/integrations", "/platform/security", "/features/reporting", "/solutions/retail"], dtype=object)
-OTHER = np.array(["/", "/blog/intent-data-101", "/blog/abm-playbook", "/careers", "/about", "/docs/getting-started", "/customers", "/events"], dtype=object)
-FORMS = np.array(["demo_request", "contact_sales", "webinar_registration", "webinar_attended", "content_download", "case_study_request"], dtype=object)
+PRODUCT = np.array(
+    ["/product/analytics", "/product/integrations", "/platform/security", "/features/reporting", "/solutions/retail"],
+    dtype=object,
+)
+OTHER = np.array(
+    [
+        "/",
+        "/blog/intent-data-101",
+        "/blog/abm-playbook",
+        "/careers",
+        "/about",
+        "/docs/getting-started",
+        "/customers",
+        "/events",
+    ],
+    dtype=object,
+)
+FORMS = np.array(
+    [
+        "demo_request",
+        "contact_sales",
+        "webinar_registration",
+        "webinar_attended",
+        "content_download",
+        "case_study_request",
+    ],
+    dtype=object,
+)
 BROWSERS = np.array(
     [
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
@@ -42,12 +67,39 @@ BROWSERS = np.array(
     dtype=object,
 )
 BOTS = np.array(
-    ["Googlebot/2.1 (+http://www.google.com/bot.html)", "Mozilla/5.0 (compatible; bingbot/2.0)", "python-requests/2.32", "Mozilla/5.0 HeadlessChrome/120.0", "AhrefsBot/7.0 crawler"],
+    [
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0)",
+        "python-requests/2.32",
+        "Mozilla/5.0 HeadlessChrome/120.0",
+        "AhrefsBot/7.0 crawler",
+    ],
     dtype=object,
 )
-ACT_OUT = (["linkedin_connection_accepted", "call_completed", "meeting_scheduled", "linkedin_message_response", "meeting_completed"], [0.3, 0.3, 0.12, 0.16, 0.12])
+ACT_OUT = (
+    [
+        "linkedin_connection_accepted",
+        "call_completed",
+        "meeting_scheduled",
+        "linkedin_message_response",
+        "meeting_completed",
+    ],
+    [0.3, 0.3, 0.12, 0.16, 0.12],
+)
 ACT_IN = (
-    ["call_completed", "meeting_scheduled", "meeting_completed", "demo_scheduled", "demo_completed", "pricing_discussion", "proposal_sent", "rfp_issued", "legal_review", "linkedin_message_response", "linkedin_connection_accepted"],
+    [
+        "call_completed",
+        "meeting_scheduled",
+        "meeting_completed",
+        "demo_scheduled",
+        "demo_completed",
+        "pricing_discussion",
+        "proposal_sent",
+        "rfp_issued",
+        "legal_review",
+        "linkedin_message_response",
+        "linkedin_connection_accepted",
+    ],
     [0.12, 0.1, 0.12, 0.12, 0.1, 0.1, 0.08, 0.05, 0.05, 0.08, 0.08],
 )
 NEVER = np.iinfo(np.int32).max
@@ -150,7 +202,11 @@ class DailyGenerator:
         d = (day - self.start).days
         rng = np.random.default_rng([self.seed, d, 7])
         acc = self.w.accounts
-        in_window = acc["has_window"].to_numpy() & (d >= acc["window_start"].to_numpy()) & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
+        in_window = (
+            acc["has_window"].to_numpy()
+            & (d >= acc["window_start"].to_numpy())
+            & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
+        )
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         mult = (1.0 + (2.0 + 4.0 * self.intent) * in_window) * wk * self.volume
@@ -166,12 +222,16 @@ class DailyGenerator:
         email = self._with_ids(email, "e", day)
         ad = self._with_ids(ad, "a", day)
         truth = pd.concat([web_truth, email_truth, ad_truth, acts_truth], ignore_index=True)
-        truth.insert(0, "event_id", np.concatenate([web["event_id"], email["event_id"], ad["event_id"], acts["activity_id"]]))
+        truth.insert(
+            0, "event_id", np.concatenate([web["event_id"], email["event_id"], ad["event_id"], acts["activity_id"]])
+        )
 
         n_web, n_ad = len(web), len(ad)
         frames, defects, broken = {"web": web, "email": email, "ad": ad}, {}, {}
         if self.bad_rows > 0:
-            frames, defects, broken = inject_defects(frames, day, self.bad_rows, np.random.default_rng([self.seed, d, 13]))
+            frames, defects, broken = inject_defects(
+                frames, day, self.bad_rows, np.random.default_rng([self.seed, d, 13])
+            )
         broken_web = broken.get("web", np.zeros(n_web, bool))
         broken_ad = broken.get("ad", np.zeros(n_ad, bool))
         late_rng = np.random.default_rng([self.seed, d, 99])
@@ -201,7 +261,17 @@ class DailyGenerator:
         pos = offs[accts] + (rng.random(len(accts)) * self.n_people[accts]).astype(np.int64)
         return self.w.account_person_index[pos]
 
-    def _truth(self, source: str, persons: np.ndarray, kind: str | np.ndarray, slot: np.ndarray, office: np.ndarray, *, email_used: np.ndarray, company_known: np.ndarray | None = None) -> pd.DataFrame:
+    def _truth(
+        self,
+        source: str,
+        persons: np.ndarray,
+        kind: str | np.ndarray,
+        slot: np.ndarray,
+        office: np.ndarray,
+        *,
+        email_used: np.ndarray,
+        company_known: np.ndarray | None = None,
+    ) -> pd.DataFrame:
         acct = np.where(persons >= 0, self.account[np.maximum(persons, 0)], -1)
         return pd.DataFrame(
             {
@@ -243,9 +313,23 @@ class DailyGenerator:
         v = rng.random(n)
         p_price = 0.02 + 0.14 * intent
         p_prod = 0.08 + 0.2 * intent
-        path = np.where(v < p_price, _pick(PRICING, n, rng), np.where(v < p_price + p_prod, _pick(PRODUCT, n, rng), _pick(OTHER, n, rng)))
+        path = np.where(
+            v < p_price,
+            _pick(PRICING, n, rng),
+            np.where(v < p_price + p_prod, _pick(PRODUCT, n, rng), _pick(OTHER, n, rng)),
+        )
         path = np.where(etype == "download", "/resources/whitepaper.pdf", path)
-        fw = np.stack([0.05 + 0.35 * intent, 0.02 + 0.1 * intent, np.full(n, 0.2), np.full(n, 0.15), np.full(n, 0.3), 0.05 + 0.1 * intent], axis=1)
+        fw = np.stack(
+            [
+                0.05 + 0.35 * intent,
+                0.02 + 0.1 * intent,
+                np.full(n, 0.2),
+                np.full(n, 0.15),
+                np.full(n, 0.3),
+                0.05 + 0.1 * intent,
+            ],
+            axis=1,
+        )
         cum = np.cumsum(fw / fw.sum(axis=1, keepdims=True), axis=1)
         form_idx = (rng.random(n)[:, None] > cum).sum(axis=1)
         form = np.where(etype == "form_submit", FORMS[np.minimum(form_idx, len(FORMS) - 1)], None)
@@ -266,7 +350,18 @@ class DailyGenerator:
                 "form_type": form,
                 "duration_seconds": np.where(etype == "page_view", np.round(rng.exponential(60, n), 1), np.nan),
                 "user_agent": _pick(BROWSERS, n, rng),
-                "referrer": np.where(rng.random(n) < 0.4, _pick(np.array(["https://www.google.com/", "https://www.linkedin.com/", "https://news.ycombinator.com/"], dtype=object), n, rng), None),
+                "referrer": np.where(
+                    rng.random(n) < 0.4,
+                    _pick(
+                        np.array(
+                            ["https://www.google.com/", "https://www.linkedin.com/", "https://news.ycombinator.com/"],
+                            dtype=object,
+                        ),
+                        n,
+                        rng,
+                    ),
+                    None,
+                ),
             }
         )
         truth = self._truth("web", persons, "human", slot, office, email_used=email_used)
@@ -292,7 +387,9 @@ class DailyGenerator:
         fre_form = np.zeros(n, bool)
         fre_form[nv : nv + nf] = rng.random(nf) < 0.5
         etype = np.where(fre_form, "form_submit", "page_view")
-        form = np.where(fre_form, _pick(np.array(["content_download", "webinar_registration"], dtype=object), n, rng), None)
+        form = np.where(
+            fre_form, _pick(np.array(["content_download", "webinar_registration"], dtype=object), n, rng), None
+        )
         ua = np.concatenate([_pick(BROWSERS, nv + nf, rng), _pick(BOTS, nb, rng)])
         kind = np.array(["human"] * (nv + nf) + ["bot"] * nb, dtype=object)
         anon = self.cookie[persons, 0].copy()
@@ -304,7 +401,8 @@ class DailyGenerator:
                 "anonymous_id": anon,
                 "email": np.where(fre_form, _noisy_email(self.email[persons], rng), None),
                 "ip": self.ip[persons],
-                "url": SITE + np.where(fre_form, "/forms/" + np.where(form == None, "x", form).astype(str), _pick(OTHER, n, rng)),  # noqa: E711
+                "url": SITE
+                + np.where(fre_form, "/forms/" + np.where(form == None, "x", form).astype(str), _pick(OTHER, n, rng)),  # noqa: E711
                 "event_type": etype,
                 "form_type": form,
                 "duration_seconds": np.round(rng.exponential(30, n), 1),
@@ -340,7 +438,9 @@ class DailyGenerator:
                     }
                 )
             )
-            truths.append(self._truth("web", persons, "human", np.full(n, -1), np.zeros(n, bool), email_used=pd.notna(email)))
+            truths.append(
+                self._truth("web", persons, "human", np.full(n, -1), np.zeros(n, bool), email_used=pd.notna(email))
+            )
         return pd.concat(rows, ignore_index=True), pd.concat(truths, ignore_index=True)
 
     # Email ------------------------------------------------------------------------------------
@@ -348,23 +448,49 @@ class DailyGenerator:
         empty_web = (pd.DataFrame(), pd.DataFrame(), np.zeros(0, np.int64))  # no tracked clicks
         # Campaigns go out on Tuesdays, and on some Thursdays.
         if weekend or not (day.weekday() == 1 or (day.weekday() == 3 and rng.random() < 0.5)):
-            return pd.DataFrame(columns=["event_time", "email", "campaign_id", "event_type", "url", "user_agent", "ip"]), pd.DataFrame(), empty_web
+            return (
+                pd.DataFrame(columns=["event_time", "email", "campaign_id", "event_type", "url", "user_agent", "ip"]),
+                pd.DataFrame(),
+                empty_web,
+            )
         campaign = f"cmp-{day:%Y%m%d}"
         share = min(1.0, 0.15 * self.volume)
-        rec = np.concatenate([self.contacts_idx[rng.random(len(self.contacts_idx)) < share], self.free_idx[rng.random(len(self.free_idx)) < 0.2]])
+        rec = np.concatenate(
+            [
+                self.contacts_idx[rng.random(len(self.contacts_idx)) < share],
+                self.free_idx[rng.random(len(self.free_idx)) < 0.2],
+            ]
+        )
         n = len(rec)
         acct = self.account[rec]
         intent = np.where(acct >= 0, self.intent[np.maximum(acct, 0)], 0.1)
         t0 = day_start(day) + (rng.integers(8 * 3600, 15 * 3600, n) * 1_000_000).astype("timedelta64[us]")
         bounce = rng.random(n) < 0.02
         parts = []
-        ev = lambda m, t, et, url=None, ua=None, ip=None, kind="human": parts.append((rec[m], t[m] if t.ndim else t, et, url if url is None or np.ndim(url) == 0 else url[m], ua if ua is None or np.ndim(ua) == 0 else ua[m], ip if ip is None or np.ndim(ip) == 0 else ip[m], kind))  # noqa: E731
+        ev = lambda m, t, et, url=None, ua=None, ip=None, kind="human": parts.append(
+            (
+                rec[m],
+                t[m] if t.ndim else t,
+                et,
+                url if url is None or np.ndim(url) == 0 else url[m],
+                ua if ua is None or np.ndim(ua) == 0 else ua[m],
+                ip if ip is None or np.ndim(ip) == 0 else ip[m],
+                kind,
+            )
+        )  # noqa: E731
         ev(~bounce, t0, "delivered")
         ev(bounce, t0, "bounce")
         ok = ~bounce
         acct_scanner = np.where(acct >= 0, self.w.accounts["has_scanner"].to_numpy()[np.maximum(acct, 0)], False)
         machine = ok & self.proxy[rec]
-        ev(machine, t0 + (rng.integers(1, 40, n) * 1_000_000).astype("timedelta64[us]"), "open", ua="Mozilla/5.0", ip=self.w.hosting_ips[rng.integers(0, len(self.w.hosting_ips), n)], kind="machine_open")
+        ev(
+            machine,
+            t0 + (rng.integers(1, 40, n) * 1_000_000).astype("timedelta64[us]"),
+            "open",
+            ua="Mozilla/5.0",
+            ip=self.w.hosting_ips[rng.integers(0, len(self.w.hosting_ips), n)],
+            kind="machine_open",
+        )
         opened = ok & (rng.random(n) < 0.2)
         t_open = t0 + (np.minimum(rng.exponential(2 * 3600, n), 6 * 3600) * 1e6).astype("timedelta64[us]")
         ua = _pick(BROWSERS, n, rng)
@@ -380,11 +506,24 @@ class DailyGenerator:
         scanned = ok & acct_scanner
         for k, page in enumerate(PRODUCT[:3]):
             ts = t0 + ((rng.integers(2, 6, n) * 1_000_000) + k * 200_000).astype("timedelta64[us]")
-            ev(scanned, ts, "click", url=f"{SITE}{page}?utm_campaign={campaign}", ua=BROWSERS[0], ip="185.10.99.9", kind="scanner_click")
+            ev(
+                scanned,
+                ts,
+                "click",
+                url=f"{SITE}{page}?utm_campaign={campaign}",
+                ua=BROWSERS[0],
+                ip="185.10.99.9",
+                kind="scanner_click",
+            )
         persons = np.concatenate([p[0] for p in parts])
         m = len(persons)
         times = np.concatenate([np.broadcast_to(p[1], len(p[0])) for p in parts])
-        col = lambda i: np.concatenate([np.full(len(p[0]), p[i], dtype=object) if (p[i] is None or np.ndim(p[i]) == 0) else p[i].astype(object) for p in parts])  # noqa: E731
+        col = lambda i: np.concatenate(
+            [
+                np.full(len(p[0]), p[i], dtype=object) if (p[i] is None or np.ndim(p[i]) == 0) else p[i].astype(object)
+                for p in parts
+            ]
+        )  # noqa: E731
         frame = pd.DataFrame(
             {
                 "event_time": times,
@@ -430,12 +569,22 @@ class DailyGenerator:
         accts = np.repeat(np.arange(len(counts)), counts)
         persons = self._account_people(accts, rng)
         n = len(persons)
-        platform = _pick(np.array(["linkedin", "google", "meta", "other"], dtype=object), n, rng, p=[0.5, 0.3, 0.15, 0.05])
+        platform = _pick(
+            np.array(["linkedin", "google", "meta", "other"], dtype=object), n, rng, p=[0.5, 0.3, 0.15, 0.05]
+        )
         u = rng.random(n)
         lead = (platform == "linkedin") & (u < 0.001 + 0.01 * self.intent[accts])
         # Engagement rates scale with intent; impressions (0 points) are the bulk of ad volume.
         engage = 0.003 + 0.03 * self.intent[accts]
-        etype = np.where(lead, "lead_form_submit", np.where(u < engage, "click", np.where(u < 2 * engage, "video_view", np.where(u < 2.5 * engage, "social_engagement", "impression"))))
+        etype = np.where(
+            lead,
+            "lead_form_submit",
+            np.where(
+                u < engage,
+                "click",
+                np.where(u < 2 * engage, "video_view", np.where(u < 2.5 * engage, "social_engagement", "impression")),
+            ),
+        )
         li = platform == "linkedin"
         c = rng.random(n)
         by_name = li & (c < 0.7)
@@ -450,7 +599,9 @@ class DailyGenerator:
             {
                 "event_time": _times(day, n, rng, 14, 4),
                 "platform": platform,
-                "campaign_id": np.where(li, "li-abm-q4", np.where(platform == "google", "g-search-brand", "meta-retarget")),
+                "campaign_id": np.where(
+                    li, "li-abm-q4", np.where(platform == "google", "g-search-brand", "meta-retarget")
+                ),
                 "ad_id": np.array([f"ad-{k}" for k in range(12)], dtype=object)[rng.integers(0, 12, n)],
                 "event_type": etype,
                 "company_domain": company_domain,
@@ -461,7 +612,9 @@ class DailyGenerator:
                 "cost": np.round(np.where(etype == "impression", 0.004, 1.8) * rng.uniform(0.5, 1.5, n), 4),
             }
         )
-        truth = self._truth("ad", persons, "human", slot, office, email_used=lead, company_known=by_name | by_domain | lead)
+        truth = self._truth(
+            "ad", persons, "human", slot, office, email_used=lead, company_known=by_name | by_domain | lead
+        )
         # Ads served to companies that are not CRM accounts.
         no = rng.poisson(0.1 * n + 1)
         pick = rng.integers(0, len(self.w.outsider_companies), no)
@@ -480,8 +633,12 @@ class DailyGenerator:
                 "cost": 0.004,
             }
         )
-        out_truth = self._truth("ad", np.full(no, -1), "human", np.full(no, -1), np.zeros(no, bool), email_used=np.zeros(no, bool))
-        links = np.r_[np.where(lead & has_cookie & self.email_resolvable[persons], persons * 2, -1), np.full(no, -1, np.int64)]
+        out_truth = self._truth(
+            "ad", np.full(no, -1), "human", np.full(no, -1), np.zeros(no, bool), email_used=np.zeros(no, bool)
+        )
+        links = np.r_[
+            np.where(lead & has_cookie & self.email_resolvable[persons], persons * 2, -1), np.full(no, -1, np.int64)
+        ]
         return pd.concat([frame, out], ignore_index=True), pd.concat([truth, out_truth], ignore_index=True), links
 
     # CRM --------------------------------------------------------------------------------------
@@ -512,7 +669,7 @@ class DailyGenerator:
                 "contact_id": contact_id,
                 "activity_type": atype,
                 "occurred_at": _times(day, n, rng, 13, 2.5),
-                "notes": np.where(rng.random(n) < 0.3, "Discussed next steps; they asked about \"pricing\" & SSO", None),
+                "notes": np.where(rng.random(n) < 0.3, 'Discussed next steps; they asked about "pricing" & SSO', None),
             }
         )
         truth = pd.DataFrame(

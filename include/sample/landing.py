@@ -57,7 +57,9 @@ def write_events_file(folder: Path, stem: str, fmt: str, chunk: pd.DataFrame, so
     chunk = chunk[[c for c in chunk.columns if c in contract.names or c.startswith("x_")]]
     if fmt == "parquet":
         path = folder / f"{stem}.parquet"
-        schema = pa.schema([pa.field(c, contract.column(c).type if c in contract.names else pa.string()) for c in chunk.columns])
+        schema = pa.schema(
+            [pa.field(c, contract.column(c).type if c in contract.names else pa.string()) for c in chunk.columns]
+        )
         table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
         pq.write_table(table, path)
         return path
@@ -100,7 +102,14 @@ def crm_table_objects(metadata: sa.MetaData) -> dict[str, sa.Table]:
                 typ = sa.Boolean()
             else:
                 typ = sa.Text()
-            cols.append(sa.Column(c.name, typ, primary_key=c.name == contract.id_column, nullable=c.nullable or c.name == contract.id_column))
+            cols.append(
+                sa.Column(
+                    c.name,
+                    typ,
+                    primary_key=c.name == contract.id_column,
+                    nullable=c.nullable or c.name == contract.id_column,
+                )
+            )
         tables[name] = sa.Table(name, metadata, *cols)
     return tables
 
@@ -134,6 +143,9 @@ def _records(frame: pd.DataFrame) -> list[dict]:
             values = [v.to_pydatetime() if not pd.isna(v) else None for v in series]
         else:
             mask = series.isna().to_numpy()
-            values = [None if m else (v.item() if hasattr(v, "item") else v) for v, m in zip(series.to_numpy(dtype=object), mask)]
+            values = [
+                None if m else (v.item() if hasattr(v, "item") else v)
+                for v, m in zip(series.to_numpy(dtype=object), mask)
+            ]
         columns[col] = values
     return [dict(zip(columns, row)) for row in zip(*columns.values())]

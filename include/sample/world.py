@@ -12,7 +12,7 @@ import csv
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +45,18 @@ TITLES = {
 ROLE_NAMES = ("decision_maker", "champion", "influencer", "user", "researcher", "other")
 ROLE_WEIGHTS = (0.15, 0.10, 0.20, 0.30, 0.10, 0.15)
 NAME_SUFFIX_VARIANTS = ("{n}", "{n}, Inc.", "{N} INCORPORATED", "{n} Corp", "{n} Corporation", "{n} LLC", "“{n}”")
-SYNTH_WORDS_A = "Blue North Bright Silver Prime Clear Swift Iron Green Summit Pacific Atlas Nova Vertex Cedar Harbor".split()
-SYNTH_WORDS_B = "Logistics Analytics Foods Energy Robotics Health Capital Systems Materials Media Retail Labs Motors Pharma".split()
+SYNTH_WORDS_A = (
+    "Blue North Bright Silver Prime Clear Swift Iron Green Summit Pacific Atlas Nova Vertex Cedar Harbor".split()
+)
+SYNTH_WORDS_B = (
+    "Logistics Analytics Foods Energy Robotics Health Capital Systems Materials Media Retail Labs Motors Pharma".split()
+)
 
 KIND_CONTACT, KIND_EMPLOYEE, KIND_FREEMAIL, KIND_VISITOR, KIND_BOT = 0, 1, 2, 3, 4
 
 
 def day_start(day: date) -> np.datetime64:
-    return np.datetime64(datetime.combine(day, time(0), tzinfo=timezone.utc).replace(tzinfo=None), "us")
+    return np.datetime64(datetime.combine(day, time(0), tzinfo=UTC).replace(tzinfo=None), "us")
 
 
 def _clean_domain(website: str) -> str:
@@ -150,7 +154,9 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
     has_range = rng.random(n) < 0.6
     has_v6 = has_range & (rng.random(n) < 0.15)
     has_scanner = rng.random(n) < 0.12
-    industries = np.array(["Retail", "Energy", "Technology", "Financial Services", "Healthcare", "Manufacturing", "Media"])
+    industries = np.array(
+        ["Retail", "Energy", "Technology", "Financial Services", "Healthcare", "Manufacturing", "Media"]
+    )
     accounts = pd.DataFrame(
         {
             "account_id": ids,
@@ -209,7 +215,9 @@ def _ip_ranges(accounts: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.Dat
         net = base + k * 256
         corp_net[i] = net
         k += 1
-        rows.append((f"{ipaddress.IPv4Address(net)}/24", accounts.true_domain.iat[i], accounts.name.iat[i].strip(), "corporate"))
+        rows.append(
+            (f"{ipaddress.IPv4Address(net)}/24", accounts.true_domain.iat[i], accounts.name.iat[i].strip(), "corporate")
+        )
         if accounts.has_v6.iat[i]:
             rows.append((f"2001:db8:{k:x}::/48", accounts.true_domain.iat[i], None, "corporate"))
     rows += [
@@ -228,7 +236,11 @@ def _ip_ranges(accounts: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.Dat
 
 
 def _email_local(first: str, last: str, style: float) -> str:
-    f = re.sub(r"[^a-z]", "", first.lower().replace("ï", "i").replace("é", "e").replace("ø", "o").replace("ö", "o").replace("ë", "e"))
+    f = re.sub(
+        r"[^a-z]",
+        "",
+        first.lower().replace("ï", "i").replace("é", "e").replace("ø", "o").replace("ö", "o").replace("ë", "e"),
+    )
     ln = re.sub(r"[^a-z]", "", last.lower().replace("ü", "u"))
     if style < 0.7:
         return f"{f}.{ln}"
@@ -237,7 +249,9 @@ def _email_local(first: str, last: str, style: float) -> str:
     return f"{f}_{ln}"
 
 
-def _people(accounts: pd.DataFrame, corp_net: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _people(
+    accounts: pd.DataFrame, corp_net: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = len(accounts)
     intent = accounts.intent.to_numpy()
     n_contacts = np.minimum(2 + rng.poisson(2 + 5 * intent), 25)
@@ -324,14 +338,23 @@ def _people(accounts: pd.DataFrame, corp_net: np.ndarray, rng: np.random.Generat
             "last_name": None,
             "role": None,
             "ip": [
-                f"100.{64 + (i // 60000) % 64}.{(i // 250) % 240}.{i % 250 + 1}" if i % 3 == 0 else f"70.{(i // 62500) % 256}.{(i // 250) % 250}.{i % 250 + 1}"
+                f"100.{64 + (i // 60000) % 64}.{(i // 250) % 240}.{i % 250 + 1}"
+                if i % 3 == 0
+                else f"70.{(i // 62500) % 256}.{(i // 250) % 250}.{i % 250 + 1}"
                 for i in range(n_vis)
             ],
         }
     )
     bots = pd.DataFrame(
-        {"kind": KIND_BOT, "account": -1, "email": None, "first_name": None, "last_name": None, "role": None,
-         "ip": [f"185.10.{i % 250}.{(i * 3) % 250 + 1}" for i in range(n_bot)]}
+        {
+            "kind": KIND_BOT,
+            "account": -1,
+            "email": None,
+            "first_name": None,
+            "last_name": None,
+            "role": None,
+            "ip": [f"185.10.{i % 250}.{(i * 3) % 250 + 1}" for i in range(n_bot)],
+        }
     )
     persons = pd.concat([people, free, visitors, bots], ignore_index=True)
     p = len(persons)
@@ -382,7 +405,8 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
     n_days = (end - start).days + 1
     created_off = np.where(
         in_window[chosen],
-        acc.window_start.to_numpy()[chosen] + (acc.window_len.to_numpy()[chosen] * rng.uniform(0.6, 1.1, len(chosen))).astype(int),
+        acc.window_start.to_numpy()[chosen]
+        + (acc.window_len.to_numpy()[chosen] * rng.uniform(0.6, 1.1, len(chosen))).astype(int),
         rng.integers(0, n_days, len(chosen)),
     )
     keep = (created_off >= 0) & (created_off < n_days)
@@ -392,9 +416,21 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
     closed_off = created_off + close_after
     is_closed = closed_off < n_days
     start_ts = pd.Timestamp(start, tz="UTC")
-    created = start_ts + pd.to_timedelta(created_off, unit="D") + pd.to_timedelta(rng.integers(9 * 3600, 18 * 3600, len(chosen)), unit="s")
-    closed = start_ts + pd.to_timedelta(closed_off, unit="D") + pd.to_timedelta(rng.integers(9 * 3600, 18 * 3600, len(chosen)), unit="s")
-    stage = np.where(is_closed, np.where(won, "Closed Won", "Closed Lost"), np.array(["Discovery", "Proposal", "Negotiation"], dtype=object)[rng.integers(0, 3, len(chosen))])
+    created = (
+        start_ts
+        + pd.to_timedelta(created_off, unit="D")
+        + pd.to_timedelta(rng.integers(9 * 3600, 18 * 3600, len(chosen)), unit="s")
+    )
+    closed = (
+        start_ts
+        + pd.to_timedelta(closed_off, unit="D")
+        + pd.to_timedelta(rng.integers(9 * 3600, 18 * 3600, len(chosen)), unit="s")
+    )
+    stage = np.where(
+        is_closed,
+        np.where(won, "Closed Won", "Closed Lost"),
+        np.array(["Discovery", "Proposal", "Negotiation"], dtype=object)[rng.integers(0, 3, len(chosen))],
+    )
     return pd.DataFrame(
         {
             "opportunity_id": [f"OPP-{i + 1:06d}" for i in range(len(chosen))],

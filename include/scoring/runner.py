@@ -64,7 +64,9 @@ def extract_stage(ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_S
     return results
 
 
-def validate_stage(ctx: RunContext, day: date, sources: Iterable[str] = VALIDATE_SOURCES, reprocess_quarantine: bool = False) -> list:
+def validate_stage(
+    ctx: RunContext, day: date, sources: Iterable[str] = VALIDATE_SOURCES, reprocess_quarantine: bool = False
+) -> list:
     from include.scoring.validate.stage import validate_stage_sources
 
     results = []
@@ -114,7 +116,13 @@ class Stage:
     run: Callable[[RunContext, date], list]
 
 
-STAGES: list[Stage] = [Stage("extract", extract_stage), Stage("validate", validate_stage), Stage("resolve", resolve_stage), Stage("score", score_stage), Stage("publish", publish_stage)]
+STAGES: list[Stage] = [
+    Stage("extract", extract_stage),
+    Stage("validate", validate_stage),
+    Stage("resolve", resolve_stage),
+    Stage("score", score_stage),
+    Stage("publish", publish_stage),
+]
 
 
 @dataclass
@@ -126,7 +134,9 @@ class RangeReport:
     per_stage: dict[str, list] = field(default_factory=dict)
 
 
-def run_range(ctx: RunContext, start: date, end: date, stages: list[Stage] | None = None, echo: Callable[[str], None] = print) -> RangeReport:
+def run_range(
+    ctx: RunContext, start: date, end: date, stages: list[Stage] | None = None, echo: Callable[[str], None] = print
+) -> RangeReport:
     """Run every stage for each day from start to end, in order, printing progress."""
     stages = stages or STAGES
     days = days_between(start, end)
@@ -141,6 +151,8 @@ def run_range(ctx: RunContext, start: date, end: date, stages: list[Stage] | Non
                 log.info(result.line())
         report.days += 1
         if len(days) <= 10 or i % 10 == 0 or i == len(days):
-            echo(f"[{i}/{len(days)}] {day} done ({time.perf_counter() - t_day:.1f}s for the day, {time.perf_counter() - t0:.0f}s so far)")
+            echo(
+                f"[{i}/{len(days)}] {day} done ({time.perf_counter() - t_day:.1f}s for the day, {time.perf_counter() - t0:.0f}s so far)"
+            )
     report.seconds = time.perf_counter() - t0
     return report

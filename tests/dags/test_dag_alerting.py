@@ -28,7 +28,9 @@ def _callbacks(value) -> list:
 
 def test_every_task_notifies_on_failure_and_backs_off(daily):
     for task in daily.tasks:
-        assert any(isinstance(cb, EngagementFailureNotifier) for cb in _callbacks(task.on_failure_callback)), task.task_id
+        assert any(isinstance(cb, EngagementFailureNotifier) for cb in _callbacks(task.on_failure_callback)), (
+            task.task_id
+        )
         assert task.retry_exponential_backoff and task.max_retry_delay >= task.retry_delay, task.task_id
         assert task.execution_timeout is not None, task.task_id
 
@@ -40,7 +42,10 @@ def test_dag_run_failure_and_deadline_notify(daily):
     [alert] = _callbacks(daily.deadline)
     assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
     assert alert.interval == timedelta(hours=deadline_hours())  # ENGAGEMENT_DEADLINE_HOURS, default 6
-    assert isinstance(alert.callback, SyncCallback) and alert.callback.path == "include.airflow_glue.notifier.EngagementFailureNotifier"
+    assert (
+        isinstance(alert.callback, SyncCallback)
+        and alert.callback.path == "include.airflow_glue.notifier.EngagementFailureNotifier"
+    )
 
 
 def test_plugin_module_exposes_the_notifier(monkeypatch):

@@ -71,7 +71,9 @@ print(json.dumps({"seconds": elapsed, "new_modules": sorted(set(sys.modules) - b
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_imports_fast_and_light(path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert probe["seconds"] < 2.0, f"{path.name} took {probe['seconds']:.2f}s to import"

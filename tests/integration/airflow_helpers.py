@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def run_daily(dag, day: date, retries: int = 0, **kwargs):
     # DAG holds the alert definitions, not their database ids (Airflow 3.3.2), and the lookup fails.
     # The deadline alert is exercised by the native cluster test and the notifier tests instead.
     dag.deadline = None
-    logical = datetime.combine(day + timedelta(days=1), time(2), tzinfo=timezone.utc)
+    logical = datetime.combine(day + timedelta(days=1), time(2), tzinfo=UTC)
     return dag.test(logical_date=logical, **kwargs)
 
 
@@ -38,5 +38,9 @@ def task_states(dagrun) -> dict[str, str]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dagrun.dag_id, TaskInstance.run_id == dagrun.run_id).all()
+        tis = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == dagrun.dag_id, TaskInstance.run_id == dagrun.run_id)
+            .all()
+        )
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}

@@ -38,13 +38,19 @@ def smtp_catcher(login: str | None = None, password: str | None = None, port: in
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
-            message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+            message = email.message_from_bytes(
+                envelope.original_content or envelope.content, policy=email.policy.default
+            )
             message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
             caught.messages.append(message)
             return "250 Message accepted"
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == login and auth_data.password.decode() == password
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == login
+            and auth_data.password.decode() == password
+        )
         if ok:
             caught.logins.append((login, password))
         return AuthResult(success=ok)
@@ -66,7 +72,9 @@ def webhook_catcher(status: int = 200):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            caught.messages.append({"path": self.path, "content_type": self.headers.get("Content-Type"), "json": json.loads(body)})
+            caught.messages.append(
+                {"path": self.path, "content_type": self.headers.get("Content-Type"), "json": json.loads(body)}
+            )
             self.send_response(status)
             self.end_headers()
             self.wfile.write(b"ok")

@@ -52,7 +52,9 @@ def install(mode: str, n: int) -> None:
             where.flush()
             _die()
 
-        proxy = types.SimpleNamespace(**{name: getattr(real_pq, name) for name in dir(real_pq) if not name.startswith("__")})
+        proxy = types.SimpleNamespace(
+            **{name: getattr(real_pq, name) for name in dir(real_pq) if not name.startswith("__")}
+        )
         proxy.write_table = write_table
         lake_module.pq = proxy  # only the lake's own writes go through the proxy
     elif mode == "swap":

@@ -16,7 +16,15 @@ from tests.conftest import free_port, require_service
 ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots and other artifacts a person may want to look at; git-ignored through .local/.
 ARTIFACTS = ROOT / ".local" / "test-artifacts" / "dashboard"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @contextmanager
@@ -24,7 +32,9 @@ def serve(app, startup_timeout: float = 20.0):
     """Run an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="dashboard-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

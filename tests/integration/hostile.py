@@ -22,7 +22,7 @@ SQL_STRINGS = [
     "%s %(name)s %% :name $1 ? {0} @p1",
     "Ünïcødé Ltd 🚀 中文 \u200b\u202e reversed",
     "tab\there\nnew line\r\nCRLF",
-    "O'Brien \"Quoted\" & Sons <Ltd>",
+    'O\'Brien "Quoted" & Sons <Ltd>',
     "\\N",
 ]
 #: markup that runs if a page, email or report forgets to escape it (< 64 characters: it is
@@ -35,11 +35,11 @@ HOSTILE_ID = "ACC-X'); DROP TABLE accounts; --"
 HOSTILE_OWNER = "o'brien%s+'--@example.com"
 HOSTILE_SDR = "sdr'--%%s.%d+'x'@example.com"
 HOSTILE_CONTACT = "o'hara%s+x@example.com"
-HOSTILE_URL = "https://www.northwind.io/p?q=';DROP%20TABLE%20account_scores;--&x=\"<script>alert(1)</script>\"&y=%s"
+HOSTILE_URL = 'https://www.northwind.io/p?q=\';DROP%20TABLE%20account_scores;--&x="<script>alert(1)</script>"&y=%s'
 HOSTILE_REFERRER = "Title'); DROP TABLE pipeline_runs; -- <b>"
 HOSTILE_DOMAIN = "evil.com'; DROP TABLE accounts; --"
 HOSTILE_NOTE = "note: '); DROP TABLE activities; -- \\ %s :x $1"
-HOSTILE_VERSION = "v1'; DROP TABLE pipeline_runs; -- <b>\"%s\""
+HOSTILE_VERSION = 'v1\'; DROP TABLE pipeline_runs; -- <b>"%s"'
 
 
 @dataclass
@@ -51,7 +51,14 @@ class Planted:
     config_path: Path | None = None
 
 
-def plant(crm_url: str, landing: Path, names: list[str], config_dir: Path, version: str = HOSTILE_VERSION, config_changes: dict | None = None) -> Planted:
+def plant(
+    crm_url: str,
+    landing: Path,
+    names: list[str],
+    config_dir: Path,
+    version: str = HOSTILE_VERSION,
+    config_changes: dict | None = None,
+) -> Planted:
     """Rewrite the generated CRM and web landing files with hostile values (through bound
     parameters and pandas, so the test's own writes cannot be the injection) and write a config."""
     planted = Planted()
@@ -61,18 +68,33 @@ def plant(crm_url: str, landing: Path, names: list[str], config_dir: Path, versi
         for account, name in zip(ids, names):
             conn.execute(sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": name, "a": account})
             planted.names[account] = name
-        conn.execute(sa.text("UPDATE accounts SET owner_email = :o, sdr_email = :s"), {"o": HOSTILE_OWNER, "s": HOSTILE_SDR})
+        conn.execute(
+            sa.text("UPDATE accounts SET owner_email = :o, sdr_email = :s"), {"o": HOSTILE_OWNER, "s": HOSTILE_SDR}
+        )
         renamed = ids[len(names)]  # one account's id is hostile everywhere it appears in the CRM
         for table in ("accounts", "contacts", "activities", "opportunities"):
-            conn.execute(sa.text(f"UPDATE {table} SET account_id = :new WHERE account_id = :old"), {"new": HOSTILE_ID, "old": renamed})  # fixed table names
-        conn.execute(sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": SQL_STRINGS[0], "a": HOSTILE_ID})
+            conn.execute(
+                sa.text(f"UPDATE {table} SET account_id = :new WHERE account_id = :old"),
+                {"new": HOSTILE_ID, "old": renamed},
+            )  # fixed table names
+        conn.execute(
+            sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": SQL_STRINGS[0], "a": HOSTILE_ID}
+        )
         planted.names[HOSTILE_ID] = SQL_STRINGS[0]
         quarantined = ids[len(names) + 1]
-        conn.execute(sa.text("UPDATE accounts SET domain = :d WHERE account_id = :a"), {"d": HOSTILE_DOMAIN, "a": quarantined})
+        conn.execute(
+            sa.text("UPDATE accounts SET domain = :d WHERE account_id = :a"), {"d": HOSTILE_DOMAIN, "a": quarantined}
+        )
         planted.quarantined_account = quarantined
-        contact = conn.execute(sa.text("SELECT contact_id FROM contacts WHERE account_id = :a ORDER BY contact_id"), {"a": ids[0]}).first()[0]
-        conn.execute(sa.text("UPDATE contacts SET email = :e, first_name = :f, last_name = :l, title = :t WHERE contact_id = :c"),
-                     {"e": HOSTILE_CONTACT, "f": SQL_STRINGS[1], "l": SQL_STRINGS[3], "t": XSS, "c": contact})
+        contact = conn.execute(
+            sa.text("SELECT contact_id FROM contacts WHERE account_id = :a ORDER BY contact_id"), {"a": ids[0]}
+        ).first()[0]
+        conn.execute(
+            sa.text(
+                "UPDATE contacts SET email = :e, first_name = :f, last_name = :l, title = :t WHERE contact_id = :c"
+            ),
+            {"e": HOSTILE_CONTACT, "f": SQL_STRINGS[1], "l": SQL_STRINGS[3], "t": XSS, "c": contact},
+        )
         conn.execute(sa.text("UPDATE activities SET notes = :n"), {"n": HOSTILE_NOTE})
     engine.dispose()
     for path in sorted(landing.glob("web/*/*")):

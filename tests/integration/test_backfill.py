@@ -36,7 +36,17 @@ END = date(2026, 11, 5)
 DAYS = 12
 FIRST = END - timedelta(days=DAYS - 1)
 #: Columns that record when something happened (wall clock), not what.
-VOLATILE = {"created_at", "updated_at", "published_at", "sent_at", "last_attempt_at", "pushed_at", "run_at", "generated_at", "validated_at"}
+VOLATILE = {
+    "created_at",
+    "updated_at",
+    "published_at",
+    "sent_at",
+    "last_attempt_at",
+    "pushed_at",
+    "run_at",
+    "generated_at",
+    "validated_at",
+}
 
 
 def _env(monkeypatch, root: Path, sample: Path, smtp_port: int) -> dict[str, str]:
@@ -65,7 +75,9 @@ def lake_tables(root: Path) -> dict[str, object]:
         keep = [c for c in table.column_names if c not in VOLATILE]
         table = table.select(keep)
         sortable = [c for c in keep if not str(table.schema.field(c).type).startswith(("list", "struct", "map"))]
-        tables[str(path.relative_to(root))] = table.sort_by([(c, "ascending") for c in sortable]) if sortable and table.num_rows else table
+        tables[str(path.relative_to(root))] = (
+            table.sort_by([(c, "ascending") for c in sortable]) if sortable and table.num_rows else table
+        )
     return tables
 
 
@@ -74,7 +86,9 @@ def warehouse_rows(root: Path) -> dict[str, list[tuple]]:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         out = {}
         for name in names:
-            columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{name}")') if r[1] not in VOLATILE]  # names from the catalog
+            columns = [
+                r[1] for r in conn.execute(f'PRAGMA table_info("{name}")') if r[1] not in VOLATILE
+            ]  # names from the catalog
             rows = conn.execute(f'SELECT {", ".join(f"{c!r}" for c in columns)} FROM "{name}"').fetchall()
             out[name] = sorted(rows, key=repr)
     return out
@@ -82,8 +96,12 @@ def warehouse_rows(root: Path) -> dict[str, list[tuple]]:
 
 def crm_fields(root: Path) -> list[tuple]:
     with sqlite3.connect(root / "crm.sqlite") as conn:
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(accounts)") if r[1].startswith("engagement_") and r[1] not in VOLATILE and not r[1].endswith("_at")]
-        return sorted(conn.execute(f'SELECT account_id, {", ".join(columns)} FROM accounts').fetchall(), key=repr)
+        columns = [
+            r[1]
+            for r in conn.execute("PRAGMA table_info(accounts)")
+            if r[1].startswith("engagement_") and r[1] not in VOLATILE and not r[1].endswith("_at")
+        ]
+        return sorted(conn.execute(f"SELECT account_id, {', '.join(columns)} FROM accounts").fetchall(), key=repr)
 
 
 def assert_same_state(a: Path, b: Path, label: str) -> None:
@@ -99,8 +117,12 @@ def assert_same_state(a: Path, b: Path, label: str) -> None:
 
 
 def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
-    require_service(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432 (the cluster's metadata database)")
-    require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379 (the cluster's Celery broker)")
+    require_service(
+        port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432 (the cluster's metadata database)"
+    )
+    require_service(
+        port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379 (the cluster's Celery broker)"
+    )
     from include.sample import generate
     from scripts.native_cluster import DAG_ID, NativeCluster
 
@@ -124,16 +146,32 @@ def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
             assert main(["run", "--start", FIRST.isoformat(), "--end", END.isoformat()]) == 0
 
             runs = cluster.api.wait_for_backfill(DAG_ID, backfill["id"], timeout=1000)
-            failed = {r["dag_run_id"]: cluster.api.task_instances(DAG_ID, r["dag_run_id"]) for r in runs if r["state"] != "success"}
+            failed = {
+                r["dag_run_id"]: cluster.api.task_instances(DAG_ID, r["dag_run_id"])
+                for r in runs
+                if r["state"] != "success"
+            }
         assert len(runs) == DAYS, [r["logical_date"] for r in runs]
-        assert sorted(r["data_interval_start"][:10] for r in runs) == [(FIRST + timedelta(days=n)).isoformat() for n in range(DAYS)]
+        assert sorted(r["data_interval_start"][:10] for r in runs) == [
+            (FIRST + timedelta(days=n)).isoformat() for n in range(DAYS)
+        ]
         sent = [len(m.messages) for m in (mail_daily, mail_range, mail_airflow)]
         assert sent[0] > 0 and sent[0] == sent[1] == sent[2], f"alert emails sent (daily, range, Airflow): {sent}"
 
     # Days whose quality gate held (the small sample's volumes swing): the CLI reports them and goes
     # on; in Airflow push_crm and send_alerts fail on purpose (on-call is told), nothing else does.
-    held = {day for day, status in sqlite3.connect(daily / "warehouse.sqlite").execute("SELECT day, gate_status FROM pipeline_runs") if status == "held"}
-    failed_days = {r["data_interval_start"][:10]: {t["task_id"] for t in failed[r["dag_run_id"]] if t["state"] != "success"} for r in runs if r["dag_run_id"] in failed}
+    held = {
+        day
+        for day, status in sqlite3.connect(daily / "warehouse.sqlite").execute(
+            "SELECT day, gate_status FROM pipeline_runs"
+        )
+        if status == "held"
+    }
+    failed_days = {
+        r["data_interval_start"][:10]: {t["task_id"] for t in failed[r["dag_run_id"]] if t["state"] != "success"}
+        for r in runs
+        if r["dag_run_id"] in failed
+    }
     assert held, "the sample (seed 3) holds the gate on 2026-10-31: the held path must be exercised"
     assert set(failed_days) == held, (failed_days, held)
     assert all(tasks == {"push_crm", "send_alerts"} for tasks in failed_days.values()), failed_days

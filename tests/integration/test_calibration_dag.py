@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ RECIPIENTS = ["cmo@northwind.io", "sales.ops@northwind.io"]
 def _run_monthly(dag, month: str):
     for task in dag.tasks:
         task.retries = 0  # a failure ends the run at once (retry settings: tests/dags)
-    return dag.test(logical_date=datetime(2026, 11, 2, 6, tzinfo=timezone.utc), run_conf={"month": month})
+    return dag.test(logical_date=datetime(2026, 11, 2, 6, tzinfo=UTC), run_conf={"month": month})
 
 
 def test_monthly_report_dag_end_to_end(airflow_db, settings_env, tmp_path, monkeypatch):
@@ -37,7 +37,15 @@ def test_monthly_report_dag_end_to_end(airflow_db, settings_env, tmp_path, monke
     config_path = tmp_path / "engagement.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     monkeypatch.setenv("ENGAGEMENT_CONFIG", str(config_path))
-    monkeypatch.setenv("AIRFLOW_CONN_ENGAGEMENT_AIRFLOW_DB", json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{Path(os.environ['AIRFLOW_HOME']) / 'airflow.db'}"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ENGAGEMENT_AIRFLOW_DB",
+        json.dumps(
+            {
+                "conn_type": "generic",
+                "extra": {"sqlalchemy_url": f"sqlite:///{Path(os.environ['AIRFLOW_HOME']) / 'airflow.db'}"},
+            }
+        ),
+    )
     run_range(RunContext(settings.with_(config_path=str(config_path))), summary.start, MONTH_END, echo=lambda _: None)
 
     # A real failure of the daily DAG in the month: the CRM was never given its engagement columns.
@@ -67,5 +75,7 @@ def test_monthly_report_dag_end_to_end(airflow_db, settings_env, tmp_path, monke
     runs = metrics["data_quality"]["task_runs"]
     assert runs["available"] and runs["source"].startswith("engagement_daily")
     failed = {(r["day"], r["task_id"]) for r in runs["failed"]}
-    assert (MONTH_END.isoformat(), "push_crm") in failed and {day for day, _ in failed} == {MONTH_END.isoformat()}, failed
+    assert (MONTH_END.isoformat(), "push_crm") in failed and {day for day, _ in failed} == {MONTH_END.isoformat()}, (
+        failed
+    )
     assert "push_crm" in (folder / "report.html").read_text()

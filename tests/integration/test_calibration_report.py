@@ -32,10 +32,31 @@ ARTIFACTS = ROOT / ".local" / "test-artifacts"
 MONTH = "2026-08"
 #: Signals the generator drives with buying windows and intent (synthetic/daily.py): sales
 #: activities only in-window, web visits and forms scaled by intent and window, ad engagement too.
-BUILT_IN = {"demo_request", "demo_completed", "pricing_discussion", "proposal_sent", "rfp_issued", "legal_review", "decision_maker_conversation",
-            "sales_conversation", "meeting_scheduled", "linkedin_message_response", "pricing_page_visit", "product_page_visit", "page_view",
-            "content_download", "webinar_attended", "case_study_request", "contact_sales_request", "ad_lead_form_submit", "ad_click", "ad_video_view",
-            "ad_social_engagement", "webinar_registration", "combination_bonus"}
+BUILT_IN = {
+    "demo_request",
+    "demo_completed",
+    "pricing_discussion",
+    "proposal_sent",
+    "rfp_issued",
+    "legal_review",
+    "decision_maker_conversation",
+    "sales_conversation",
+    "meeting_scheduled",
+    "linkedin_message_response",
+    "pricing_page_visit",
+    "product_page_visit",
+    "page_view",
+    "content_download",
+    "webinar_attended",
+    "case_study_request",
+    "contact_sales_request",
+    "ad_lead_form_submit",
+    "ad_click",
+    "ad_video_view",
+    "ad_social_engagement",
+    "webinar_registration",
+    "combination_bonus",
+}
 
 
 def _with_calibration(config, **changes):
@@ -46,7 +67,9 @@ def _with_calibration(config, **changes):
 def reliable_report(default_run, tmp_path_factory):
     _, ctx, _ = default_run
     config = _with_calibration(ctx.config, min_closed_won=10)
-    return build_report(ctx.lake, config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path_factory.mktemp("reports")))
+    return build_report(
+        ctx.lake, config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path_factory.mktemp("reports"))
+    )
 
 
 def _pdf_text(path: Path) -> str:
@@ -77,7 +100,9 @@ def test_report_finds_what_the_generator_built_in(reliable_report):
 
 def test_outputs_are_complete_and_consistent(reliable_report):
     folder = Path(reliable_report.folder)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["report.html", "report.pdf", "metrics.json", "suggested_config.yaml", "suggested_config.diff"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["report.html", "report.pdf", "metrics.json", "suggested_config.yaml", "suggested_config.diff"]
+    )
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["month"] == MONTH and metrics["report_date"] == "2026-11-20"
     assert {"auc", "conversion_by_band", "signals", "thresholds", "data_quality", "suggested_points"} <= set(metrics)
@@ -97,7 +122,9 @@ def test_outputs_are_complete_and_consistent(reliable_report):
     quality = metrics["data_quality"]
     assert {s["source"] for s in quality["per_source"]} >= {"web", "email", "ad"} and quality["days_published"] == 31
     assert any(r["reason"] == "bot" for r in quality["reasons"]["filtered"]) and quality["identity_rules"]
-    assert quality["task_runs"]["available"] is False and "not available outside Airflow" in quality["task_runs"]["note"]
+    assert (
+        quality["task_runs"]["available"] is False and "not available outside Airflow" in quality["task_runs"]["note"]
+    )
 
 
 def test_html_renders_in_chromium_with_every_chart(reliable_report):
@@ -111,8 +138,18 @@ def test_html_renders_in_chromium_with_every_chart(reliable_report):
     shot = ARTIFACTS / f"calibration-report-{MONTH}.png"
     shot.unlink(missing_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                    "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         problems = []
         page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
@@ -120,7 +157,9 @@ def test_html_renders_in_chromium_with_every_chart(reliable_report):
         page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
         page.goto(html.as_uri())
         page.wait_for_load_state("load")
-        images = page.evaluate("Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 100}))")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 100}))"
+        )
         headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
@@ -139,11 +178,15 @@ def test_pdf_holds_the_same_sections(reliable_report):
 
 def test_too_few_outcomes_say_not_reliable_instead_of_numbers(default_run, tmp_path):
     _, ctx, _ = default_run
-    result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path))  # default: 30 needed, 14 known
+    result = build_report(
+        ctx.lake, ctx.config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path)
+    )  # default: 30 needed, 14 known
     m = result.metrics
     assert not m["reliable"] and m["outcomes"]["won"] < ctx.config.calibration.min_closed_won
     assert m["reliability_note"].startswith(NOT_RELIABLE)
-    assert m["auc"]["value"] is None and all(s["lift"] is None for s in m["signals"]) and m["suggested_threshold"] is None
+    assert (
+        m["auc"]["value"] is None and all(s["lift"] is None for s in m["signals"]) and m["suggested_threshold"] is None
+    )
     assert all(c["won"]["rate"] is None for c in m["conversion_by_band"]) and not m["suggested_points"]["available"]
     html = result.html
     assert NOT_RELIABLE in html and "ROC AUC <strong>" not in html and "Suggested alert threshold" not in html
@@ -153,7 +196,9 @@ def test_too_few_outcomes_say_not_reliable_instead_of_numbers(default_run, tmp_p
     # a month whose every window is still open: nothing labelled, no crash, the same wording
     september = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, "2026-09", out_root=str(tmp_path))
     assert september.metrics["outcomes"]["labelled_account_days"] == 0 and NOT_RELIABLE in september.html
-    assert f"Closed-won outcomes known {m['outcomes']['won']} -> 0." in september.metrics["changes_since_last_month"]  # compared with August's report
+    assert (
+        f"Closed-won outcomes known {m['outcomes']['won']} -> 0." in september.metrics["changes_since_last_month"]
+    )  # compared with August's report
 
 
 def test_incomplete_month_fails_listing_the_missing_days(default_run, tmp_path):
@@ -166,10 +211,25 @@ def test_incomplete_month_fails_listing_the_missing_days(default_run, tmp_path):
 def test_cli_report(default_run, tmp_path):
     _, ctx, _ = default_run
     s = ctx.settings
-    base = [sys.executable, "-m", "include.scoring", "report", "--lake", s.lake, "--warehouse-url", s.warehouse_url, "--out", str(tmp_path)]
+    base = [
+        sys.executable,
+        "-m",
+        "include.scoring",
+        "report",
+        "--lake",
+        s.lake,
+        "--warehouse-url",
+        s.warehouse_url,
+        "--out",
+        str(tmp_path),
+    ]
     ok = subprocess.run(base + ["--month", "2026-09"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert ok.returncode == 0, ok.stderr
-    assert "report 2026-09" in ok.stdout and NOT_RELIABLE in ok.stdout and (tmp_path / "month=2026-09" / "report.pdf").exists()
+    assert (
+        "report 2026-09" in ok.stdout
+        and NOT_RELIABLE in ok.stdout
+        and (tmp_path / "month=2026-09" / "report.pdf").exists()
+    )
     missing = subprocess.run(base + ["--month", "2026-07"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert missing.returncode == 1 and "2026-07-01..2026-07-23" in missing.stderr and "Traceback" not in missing.stderr
     bad = subprocess.run(base + ["--month", "2026-13"], capture_output=True, text=True, cwd=ROOT, timeout=300)

@@ -49,13 +49,23 @@ except PipelineError as exc:
 
 def env_for(sample, lake: Path, warehouse_url: str = "sqlite://") -> dict[str, str]:
     env = os.environ.copy()
-    env.update(PYTHONPATH=str(ROOT), ENGAGEMENT_LANDING=str(sample.out / "landing"), ENGAGEMENT_CRM_URL=sample.crm_url,
-               ENGAGEMENT_LAKE=str(lake), ENGAGEMENT_WAREHOUSE_URL=warehouse_url)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        ENGAGEMENT_LANDING=str(sample.out / "landing"),
+        ENGAGEMENT_CRM_URL=sample.crm_url,
+        ENGAGEMENT_LAKE=str(lake),
+        ENGAGEMENT_WAREHOUSE_URL=warehouse_url,
+    )
     return env
 
 
 def parallel(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen([sys.executable, *c], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *c], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for c in commands
+    ]
     out = []
     for cmd, proc in zip(commands, procs):
         stdout, stderr = proc.communicate(timeout=600)
@@ -95,7 +105,15 @@ def serial(small_sample, tmp_path_factory):
     """The first four days through every lake stage, one after the other."""
     root = tmp_path_factory.mktemp("serial")
     days = days_between(small_sample.start, small_sample.start + timedelta(days=3))
-    ctx = RunContext(Settings(landing=str(small_sample.out / "landing"), crm_url=small_sample.crm_url, lake=str(root / "lake"), warehouse_url="sqlite://", config_path=None))
+    ctx = RunContext(
+        Settings(
+            landing=str(small_sample.out / "landing"),
+            crm_url=small_sample.crm_url,
+            lake=str(root / "lake"),
+            warehouse_url="sqlite://",
+            config_path=None,
+        )
+    )
     run_range(ctx, days[0], days[-1], stages=STAGES[:2], echo=lambda _: None)
     validated = lake_files(root / "lake")
     run_range(ctx, days[0], days[-1], stages=STAGES[2:4], echo=lambda _: None)
@@ -117,7 +135,9 @@ def test_a_reused_crm_validation_notes_its_source_once(serial):
     days, lake, _ = serial
     summary = json.loads(Lake(str(lake)).read_side_file("validation/crm/accounts", days[-1], "summary.json"))
     assert summary["reused_from"] == days[-2].isoformat()
-    assert [w for w in summary["warnings"] if w.startswith(REUSED_WARNING)] == [f"{REUSED_WARNING}{days[-2]}: that day's validation reused"]
+    assert [w for w in summary["warnings"] if w.startswith(REUSED_WARNING)] == [
+        f"{REUSED_WARNING}{days[-2]}: that day's validation reused"
+    ]
 
 
 def test_shards_of_one_partition_written_at_once_never_break_each_other(tmp_path):
@@ -147,7 +167,10 @@ def dump(url: str) -> dict[str, list]:
         for table in TABLES:
             result = conn.execute(sa.text(f'SELECT * FROM "{table}"'))  # our own table names
             keep = [i for i, c in enumerate(result.keys()) if c not in GATE_COLUMNS]
-            out[table] = sorted(tuple(None if isinstance(r[i], float) and r[i] != r[i] else r[i] for i in keep) for r in result.fetchall())
+            out[table] = sorted(
+                tuple(None if isinstance(r[i], float) and r[i] != r[i] else r[i] for i in keep)
+                for r in result.fetchall()
+            )
     engine.dispose()
     return out
 
@@ -158,7 +181,15 @@ def test_publish_of_several_days_at_once_to_postgresql_matches_the_serial_run(sm
     (`only N earlier published day(s)`); everything else must equal the serial result."""
     days, lake, _ = serial
     reference = _second_database(request)
-    ctx = RunContext(Settings(landing=str(small_sample.out / "landing"), crm_url=small_sample.crm_url, lake=str(lake), warehouse_url=reference, config_path=None))
+    ctx = RunContext(
+        Settings(
+            landing=str(small_sample.out / "landing"),
+            crm_url=small_sample.crm_url,
+            lake=str(lake),
+            warehouse_url=reference,
+            config_path=None,
+        )
+    )
     from include.scoring.publish.stage import publish_warehouse
 
     for day in days:
@@ -169,7 +200,9 @@ def test_publish_of_several_days_at_once_to_postgresql_matches_the_serial_run(sm
     assert dump(pg_url) == dump(reference)
 
 
-def test_sqlite_is_single_writer_concurrent_publishes_fail_clearly_and_a_retry_completes(small_sample, serial, tmp_path):
+def test_sqlite_is_single_writer_concurrent_publishes_fail_clearly_and_a_retry_completes(
+    small_sample, serial, tmp_path
+):
     """SQLite (the local default) takes one writer at a time: a publish that meets another one
     mid-transaction may fail with `database is locked` (or a schema race on a fresh file). It must
     fail as a WarehouseError-style message, commit nothing, and succeed when retried."""
@@ -182,11 +215,20 @@ def test_sqlite_is_single_writer_concurrent_publishes_fail_clearly_and_a_retry_c
         assert "Traceback" not in r.stderr, r.stderr[-3000:]
         assert r.returncode == 0 or r.stderr.startswith("error: warehouse sqlite:///"), r.stderr[-3000:]
     for day in sorted(failed):
-        retry = subprocess.run([sys.executable, "-c", PUBLISH, day], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        retry = subprocess.run(
+            [sys.executable, "-c", PUBLISH, day], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert retry.returncode == 0, retry.stderr[-3000:]
     ref_env = env_for(small_sample, lake, reference)
     for day in days:
-        subprocess.run([sys.executable, "-c", PUBLISH, day.isoformat()], cwd=ROOT, env=ref_env, check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-c", PUBLISH, day.isoformat()],
+            cwd=ROOT,
+            env=ref_env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     assert dump(url) == dump(reference)
 
 

@@ -48,14 +48,23 @@ def test_daily_run_end_to_end(airflow_db, small_sample, settings_env, tmp_path, 
         for source in ALL_SOURCES:
             assert lake.exists(f"raw/{source}", day), source
         for source in ("web", "email", "ad"):
-            assert lake.row_count(f"raw/{source}", day) == landing_rows(sample / "landing" / source / day.isoformat()), source
+            assert lake.row_count(f"raw/{source}", day) == landing_rows(
+                sample / "landing" / source / day.isoformat()
+            ), source
         assert lake.row_count("scores", day) == 40 and lake.exists("state", day)
         engine = sa.create_engine(settings.warehouse_url)
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT COUNT(*) FROM account_score_history WHERE as_of = :d"), {"d": day}).scalar() == 40
+            assert (
+                conn.execute(
+                    sa.text("SELECT COUNT(*) FROM account_score_history WHERE as_of = :d"), {"d": day}
+                ).scalar()
+                == 40
+            )
             run = conn.execute(sa.text("SELECT reconciled, gate_status, crm_pushed FROM pipeline_runs")).one()
             sent = conn.execute(sa.text("SELECT COUNT(*) FROM score_alerts WHERE status = 'sent'")).scalar()
-            recipients = conn.execute(sa.text("SELECT COUNT(DISTINCT recipient) FROM score_alerts WHERE status = 'sent'")).scalar()
+            recipients = conn.execute(
+                sa.text("SELECT COUNT(DISTINCT recipient) FROM score_alerts WHERE status = 'sent'")
+            ).scalar()
         engine.dispose()
         assert run.reconciled and run.gate_status == "no_history" and run.crm_pushed == 40
         assert sent > 0 and len(caught.wait(recipients)) == recipients
@@ -67,5 +76,10 @@ def test_daily_run_end_to_end(airflow_db, small_sample, settings_env, tmp_path, 
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        events = session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).filter(AssetModel.name == "engagement_account_scores").all()
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == "engagement_account_scores")
+            .all()
+        )
         assert any(e.extra.get("day") == day.isoformat() and e.extra.get("accounts") == 40 for e in events)

@@ -30,20 +30,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_airflow_loads_the_plugin_with_its_app_and_menu_entry():
     env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "airflow", "plugins", "--output", "json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "plugins", "--output", "json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Failed to import plugin" not in result.stdout + result.stderr
     plugins = {p["name"]: p for p in json.loads(result.stdout[result.stdout.index("[") :])}
     dashboard = plugins["engagement_dashboard"]
     assert dashboard["source"] == "$PLUGINS_FOLDER/engagement_dashboard.py"
-    assert dashboard["fastapi_apps"] == [{"app": "fastapi.applications.FastAPI", "url_prefix": "/engagement", "name": "Engagement scores"}]
+    assert dashboard["fastapi_apps"] == [
+        {"app": "fastapi.applications.FastAPI", "url_prefix": "/engagement", "name": "Engagement scores"}
+    ]
     [view] = dashboard["external_views"]
     assert view["destination"] == "nav" and view["href"] == "/engagement/" and view["url_route"] == "engagement-scores"
 
 
 def _top_prospect(warehouse: Path) -> tuple[str, str]:
     with sqlite3.connect(f"file:{warehouse}?mode=ro", uri=True) as conn:
-        return conn.execute("select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1").fetchone()
+        return conn.execute(
+            "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1"
+        ).fetchone()
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +81,29 @@ def api_server(airflow_db, default_run, tmp_path_factory):
     }
     log_path = home / "api-server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
-                pytest.fail(f"airflow api-server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"airflow api-server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             with suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                pytest.fail(f"airflow api-server not healthy after 180s:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"airflow api-server not healthy after 180s:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.5)
         yield SimpleNamespace(url=url, users=users, warehouse=warehouse, log=log_path)
     finally:
@@ -97,7 +118,9 @@ def api_server(airflow_db, default_run, tmp_path_factory):
 
 
 def _token(server, user: str) -> str:
-    response = httpx.post(f"{server.url}/auth/token", json={"username": user, "password": server.users[user]}, timeout=30)
+    response = httpx.post(
+        f"{server.url}/auth/token", json={"username": user, "password": server.users[user]}, timeout=30
+    )
     assert response.status_code == 201, response.text
     return response.json()["access_token"]
 
@@ -117,7 +140,9 @@ def test_the_api_server_serves_the_dashboard_behind_the_airflow_login(api_server
         rows, _ = parse_accounts(page.text)
         assert rows[0]["account-id"] == top_id
         assert str(api_server.warehouse) in page.text  # the connection's warehouse, not ENGAGEMENT_WAREHOUSE_URL's
-        by_cookie = httpx.get(f"{api_server.url}/engagement/accounts/{top_id}", cookies={"_token": token}, timeout=30)  # what the UI's iframe sends
+        by_cookie = httpx.get(
+            f"{api_server.url}/engagement/accounts/{top_id}", cookies={"_token": token}, timeout=30
+        )  # what the UI's iframe sends
         assert by_cookie.status_code == 200 and 'id="signals"' in by_cookie.text
         assert http.get("/engagement/icon.svg").headers["content-type"].startswith("image/svg+xml")
 

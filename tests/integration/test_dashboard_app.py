@@ -34,7 +34,10 @@ def sql(warehouse_file):
 
 @pytest.fixture(scope="module")
 def client(warehouse_file):
-    with serve(create_app(Warehouse(lambda: f"sqlite:///{warehouse_file}"))) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with (
+        serve(create_app(Warehouse(lambda: f"sqlite:///{warehouse_file}"))) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         yield http
 
 
@@ -45,8 +48,18 @@ def ids(response: httpx.Response) -> list[str]:
 
 def expected_order(sql, key: str, direction: str) -> list[str]:
     """Prospects first, then the column (nulls last), then the account id: computed in Python."""
-    column = {"score": "score", "account": "account_name", "tier": "abm_tier", "trend": "change_28d", "last_touch": "last_touch_at", "idle": "days_since_engagement"}[key]
-    rows = sorted(sql.execute(f"select account_id, lifecycle, {column} as v from account_scores").fetchall(), key=lambda r: r["account_id"])
+    column = {
+        "score": "score",
+        "account": "account_name",
+        "tier": "abm_tier",
+        "trend": "change_28d",
+        "last_touch": "last_touch_at",
+        "idle": "days_since_engagement",
+    }[key]
+    rows = sorted(
+        sql.execute(f"select account_id, lifecycle, {column} as v from account_scores").fetchall(),
+        key=lambda r: r["account_id"],
+    )
     present = sorted((r for r in rows if r["v"] is not None), key=lambda r: r["v"], reverse=direction == "desc")
     ordered = present + [r for r in rows if r["v"] is None]
     ordered.sort(key=lambda r: r["lifecycle"] != "prospect")
@@ -54,7 +67,9 @@ def expected_order(sql, key: str, direction: str) -> list[str]:
 
 
 def test_the_table_lists_prospects_first_highest_score_first(client, sql):
-    top = sql.execute("select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1").fetchone()
+    top = sql.execute(
+        "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1"
+    ).fetchone()
     response = client.get("/")
     rows, total = parse_accounts(response.text)
     assert response.status_code == 200
@@ -63,7 +78,7 @@ def test_the_table_lists_prospects_first_highest_score_first(client, sql):
     assert [r["account-id"] for r in rows] == expected_order(sql, "score", "desc")[:50]
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
     assert "<script" not in response.text.lower()
-    assert response.text.count("<svg class=\"spark\"") >= 45  # a 28-day sparkline on (nearly) every row
+    assert response.text.count('<svg class="spark"') >= 45  # a 28-day sparkline on (nearly) every row
 
 
 @pytest.mark.parametrize("key", ["score", "account", "tier", "trend", "last_touch", "idle"])
@@ -98,10 +113,14 @@ def test_band_filter_narrows_to_that_band(client, sql):
 
 
 def test_owner_and_lifecycle_filters(client, sql):
-    owner, n = sql.execute("select owner_email, count(*) from account_scores where owner_email is not null group by owner_email order by 2 desc limit 1").fetchone()
+    owner, n = sql.execute(
+        "select owner_email, count(*) from account_scores where owner_email is not null group by owner_email order by 2 desc limit 1"
+    ).fetchone()
     rows, total = parse_accounts(client.get("/", params={"owner": owner}).text)
     assert total == n and {r["owner"] for r in rows} == {owner}
-    assert {r["account-id"] for r in rows} == {r[0] for r in sql.execute("select account_id from account_scores where owner_email = ?", (owner,))} or n > 50
+    assert {r["account-id"] for r in rows} == {
+        r[0] for r in sql.execute("select account_id from account_scores where owner_email = ?", (owner,))
+    } or n > 50
     customers = sql.execute("select count(*) from account_scores where lifecycle = 'customer'").fetchone()[0]
     assert customers > 0, "the default sample has customers (closed-won accounts)"
     rows, total = parse_accounts(client.get("/", params={"lifecycle": "customer"}).text)
@@ -111,15 +130,26 @@ def test_owner_and_lifecycle_filters(client, sql):
 
 
 def test_search_by_name_and_by_id(client, sql):
-    row = sql.execute("select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1 offset 7").fetchone()
+    row = sql.execute(
+        "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1 offset 7"
+    ).fetchone()
     part = row["account_name"][1:6].upper()
-    expected = {r[0] for r in sql.execute("select account_id from account_scores where lower(account_name) like ? or lower(account_id) like ?", (f"%{part.lower()}%",) * 2)}
+    expected = {
+        r[0]
+        for r in sql.execute(
+            "select account_id from account_scores where lower(account_name) like ? or lower(account_id) like ?",
+            (f"%{part.lower()}%",) * 2,
+        )
+    }
     found = ids(client.get("/", params={"q": part}))
     assert row["account_id"] in found and set(found) == expected
     assert ids(client.get("/", params={"q": row["account_id"].lower()})) == [row["account_id"]]
 
 
-@pytest.mark.parametrize("q", ["' OR '1'='1", "x'; DROP TABLE account_scores; --", "%' UNION SELECT account_id FROM account_scores --", "%", "_"])
+@pytest.mark.parametrize(
+    "q",
+    ["' OR '1'='1", "x'; DROP TABLE account_scores; --", "%' UNION SELECT account_id FROM account_scores --", "%", "_"],
+)
 def test_sql_in_the_search_is_just_text(client, sql, q):
     before = sql.execute("select count(*) from account_scores").fetchone()[0]
     response = client.get("/", params={"q": q})
@@ -138,12 +168,22 @@ def test_account_page_shows_headline_explanation_history_resets_and_alerts(clien
     assert response.status_code == 200
     html = response.text
     assert account["account_name"] in html and f'id="score">{account["score"]:.2f}'.rstrip("0").rstrip(".") in html
-    for label, _points in sql.execute("select coalesce(label, key), points from account_explanations where account_id = ? and kind = 'signal'", (account["account_id"],)):
+    for label, _points in sql.execute(
+        "select coalesce(label, key), points from account_explanations where account_id = ? and kind = 'signal'",
+        (account["account_id"],),
+    ):
         assert f"<td>{label}</td>" in html
-    assert html.count("<tr><td>", html.index('id="signals"'), html.index("</table>", html.index('id="signals"'))) == sql.execute(
-        "select count(*) from account_explanations where account_id = ? and kind = 'signal'", (account["account_id"],)).fetchone()[0]
+    assert (
+        html.count("<tr><td>", html.index('id="signals"'), html.index("</table>", html.index('id="signals"')))
+        == sql.execute(
+            "select count(*) from account_explanations where account_id = ? and kind = 'signal'",
+            (account["account_id"],),
+        ).fetchone()[0]
+    )
     assert 'id="alerts"' in html and 'class="history"' in html
-    resets = sql.execute("select count(*) from score_resets where account_id = ?", (account["account_id"],)).fetchone()[0]
+    resets = sql.execute("select count(*) from score_resets where account_id = ?", (account["account_id"],)).fetchone()[
+        0
+    ]
     assert ('id="resets"' in html) == (resets > 0)
 
 
@@ -168,13 +208,19 @@ def test_a_missing_warehouse_is_a_503_page_not_a_traceback(tmp_path):
     missing = tmp_path / "warehouse.sqlite"
     with serve(create_app(Warehouse(lambda: f"sqlite:///{missing}"))) as url:
         response = httpx.get(f"{url}/", timeout=30)
-    assert response.status_code == 503 and "The warehouse cannot be reached" in response.text and "Traceback" not in response.text
+    assert (
+        response.status_code == 503
+        and "The warehouse cannot be reached" in response.text
+        and "Traceback" not in response.text
+    )
     assert not missing.exists()
 
 
 def test_the_same_pages_on_postgresql(warehouse_file, sql, pg_url):
     copy_warehouse(f"sqlite:///{warehouse_file}", pg_url)
-    top = sql.execute("select account_id from account_scores where lifecycle = 'prospect' order by score desc limit 1").fetchone()[0]
+    top = sql.execute(
+        "select account_id from account_scores where lifecycle = 'prospect' order by score desc limit 1"
+    ).fetchone()[0]
     band, n = sql.execute("select band, count(*) from account_scores group by band order by 2 limit 1").fetchone()
     with serve(create_app(Warehouse(lambda: pg_url))) as url, httpx.Client(base_url=url, timeout=30) as http:
         assert ids(http.get("/"))[0] == top

@@ -19,9 +19,9 @@ from tests.integration.dashboard_helpers import browser_page, screenshot, serve
 
 pytestmark = pytest.mark.integration  # the default timeout (900 s) covers building the default run
 
-XSS_NAME = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"
+XSS_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 XSS_ID = "XSS-1\"'><b>"
-XSS_TEXT = "\"><script>window.__xss=3</script>"
+XSS_TEXT = '"><script>window.__xss=3</script>'
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def no_script_ran(page) -> None:
 
 def test_accounts_table_band_filter_and_account_page(warehouse_file):
     sql = sqlite3.connect(f"file:{warehouse_file}?mode=ro", uri=True)
-    top_id, top_name = sql.execute("select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1").fetchone()
+    top_id, top_name = sql.execute(
+        "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1"
+    ).fetchone()
     total = sql.execute("select count(*) from account_scores").fetchone()[0]
     with serve(create_app(Warehouse(lambda: f"sqlite:///{warehouse_file}"))) as url, browser_page() as page:
         page.goto(f"{url}/")
@@ -63,7 +65,9 @@ def test_accounts_table_band_filter_and_account_page(warehouse_file):
         page.locator("#accounts tbody tr").first.locator("td.name a").click()
         page.wait_for_url(f"**/accounts/{top_id}")
         assert page.locator("#account-name").inner_text() == top_name
-        signals = sql.execute("select count(*) from account_explanations where account_id = ? and kind = 'signal'", (top_id,)).fetchone()[0]
+        signals = sql.execute(
+            "select count(*) from account_explanations where account_id = ? and kind = 'signal'", (top_id,)
+        ).fetchone()[0]
         assert signals > 0 and page.locator("#signals tbody tr").count() == signals
         assert page.locator("svg.history polyline").count() == 1
         shots.append(screenshot(page, "account"))
@@ -79,16 +83,52 @@ def _with_hostile_account(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
     engine = sa.create_engine(f"sqlite:///{dst}")
     with engine.begin() as conn:
-        template = conn.execute(sa.select(warehouse.account_scores).order_by(warehouse.account_scores.c.score.desc()).limit(1)).mappings().one()
-        row = {**template, "account_id": XSS_ID, "account_name": XSS_NAME, "score": template["score"] + 1000, "lifecycle": "prospect",
-               "owner_email": XSS_TEXT, "last_touch_signal": XSS_TEXT, "next_action": XSS_TEXT, "config_version": XSS_TEXT}
+        template = (
+            conn.execute(sa.select(warehouse.account_scores).order_by(warehouse.account_scores.c.score.desc()).limit(1))
+            .mappings()
+            .one()
+        )
+        row = {
+            **template,
+            "account_id": XSS_ID,
+            "account_name": XSS_NAME,
+            "score": template["score"] + 1000,
+            "lifecycle": "prospect",
+            "owner_email": XSS_TEXT,
+            "last_touch_signal": XSS_TEXT,
+            "next_action": XSS_TEXT,
+            "config_version": XSS_TEXT,
+        }
         conn.execute(warehouse.account_scores.insert(), [row])
-        conn.execute(warehouse.account_score_history.insert(), [{**row, "as_of": row["as_of"] - timedelta(days=k), "score": row["score"] - k} for k in range(30)])
-        conn.execute(warehouse.account_explanations.insert(), [
-            {"account_id": XSS_ID, "kind": "signal", "key": XSS_TEXT, "as_of": row["as_of"], "label": XSS_NAME, "points": 10.0},
-            {"account_id": XSS_ID, "kind": "person", "key": XSS_TEXT, "as_of": row["as_of"], "label": XSS_NAME, "points": 5.0},
-        ])
-        conn.execute(warehouse.score_resets.insert(), [{"account_id": XSS_ID, "as_of": row["as_of"], "rule": XSS_TEXT, "score_before": 1.0, "score_after": 0.0}])
+        conn.execute(
+            warehouse.account_score_history.insert(),
+            [{**row, "as_of": row["as_of"] - timedelta(days=k), "score": row["score"] - k} for k in range(30)],
+        )
+        conn.execute(
+            warehouse.account_explanations.insert(),
+            [
+                {
+                    "account_id": XSS_ID,
+                    "kind": "signal",
+                    "key": XSS_TEXT,
+                    "as_of": row["as_of"],
+                    "label": XSS_NAME,
+                    "points": 10.0,
+                },
+                {
+                    "account_id": XSS_ID,
+                    "kind": "person",
+                    "key": XSS_TEXT,
+                    "as_of": row["as_of"],
+                    "label": XSS_NAME,
+                    "points": 5.0,
+                },
+            ],
+        )
+        conn.execute(
+            warehouse.score_resets.insert(),
+            [{"account_id": XSS_ID, "as_of": row["as_of"], "rule": XSS_TEXT, "score_before": 1.0, "score_after": 0.0}],
+        )
     engine.dispose()
 
 

@@ -33,7 +33,14 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
     monkeypatch.delenv("ENGAGEMENT_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("ENGAGEMENT_SMTP_URL", raising=False)
     with smtp_catcher(login="alerts", password=SMTP_PASSWORD) as smtp:
-        conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port, "login": "alerts", "password": SMTP_PASSWORD, "extra": {"starttls": False, "from": "airflow@example.com"}}
+        conn = {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "login": "alerts",
+            "password": SMTP_PASSWORD,
+            "extra": {"starttls": False, "from": "airflow@example.com"},
+        }
         monkeypatch.setenv("AIRFLOW_CONN_ENGAGEMENT_SMTP", json.dumps(conn))
         dag = load_dag("engagement_daily")
         dagrun = run_daily(dag, small_sample.end, mark_success_pattern=r"(?!extract_web$).*")  # only extract_web runs
@@ -41,9 +48,13 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
         assert states["extract_web"] == "failed", states
         messages = smtp.wait(count=2, timeout=30)
 
-    assert len(smtp.logins) == len(messages) and set(smtp.logins) == {("alerts", SMTP_PASSWORD)}  # the connection's login was used
+    assert len(smtp.logins) == len(messages) and set(smtp.logins) == {
+        ("alerts", SMTP_PASSWORD)
+    }  # the connection's login was used
     day = small_sample.end.isoformat()
-    task_mails = [m for m in messages if "engagement_daily.extract_web" in m["Subject"] and "RUN FAILED" not in m["Subject"]]
+    task_mails = [
+        m for m in messages if "engagement_daily.extract_web" in m["Subject"] and "RUN FAILED" not in m["Subject"]
+    ]
     assert len(task_mails) == 1, [m["Subject"] for m in messages]
     mail = task_mails[0]
     subject = mail["Subject"]
@@ -56,7 +67,10 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
     assert "Error (ExtractError):" in text
     assert "Re-export it or remove it from the landing folder." in text  # the full, actionable message
     assert "Try: 1 of 1" in text  # retries are 0 in this run (see run_daily)
-    assert f"/dags/engagement_daily/runs/{dagrun.run_id.replace('+', '%2B').replace(':', '%3A')}/tasks/extract_web?try_number=1" in text
+    assert (
+        f"/dags/engagement_daily/runs/{dagrun.run_id.replace('+', '%2B').replace(':', '%3A')}/tasks/extract_web?try_number=1"
+        in text
+    )
     assert f"Runbook: {runbook_link('extract-failed')}" in text
     assert "extract-failed" in html and "<pre" in html
     for part in (subject, text, html):
@@ -81,7 +95,9 @@ def test_failed_task_posts_to_webhook(airflow_db, small_sample, settings_env, mo
     assert post["path"] == "/services/T000/B000/secret" and post["content_type"].startswith("application/json")
     assert set(post["json"]) == {"text"}
     text = post["json"]["text"]
-    assert text.splitlines()[0].startswith(f"[engagement] FAILED engagement_daily.extract_crm for {small_sample.end}: cannot read the CRM at")
+    assert text.splitlines()[0].startswith(
+        f"[engagement] FAILED engagement_daily.extract_crm for {small_sample.end}: cannot read the CRM at"
+    )
     assert "Error (ExtractError):" in text and "Check that the database is up" in text
     assert "Try: 1 of 1" in text and "/tasks/extract_crm?try_number=1" in text
     assert runbook_link("extract-failed") in text
@@ -97,15 +113,28 @@ def test_missed_deadline_runs_the_notifier_through_airflow(monkeypatch):
     dag = load_dag("engagement_daily")
     [alert] = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
     context = {
-        "dag_run": {"dag_id": "engagement_daily", "dag_run_id": "scheduled__2026-11-21T02:00:00+00:00", "state": "running", "data_interval_start": "2026-11-20T02:00:00Z"},
+        "dag_run": {
+            "dag_id": "engagement_daily",
+            "dag_run_id": "scheduled__2026-11-21T02:00:00+00:00",
+            "state": "running",
+            "data_interval_start": "2026-11-20T02:00:00Z",
+        },
         "deadline": {"id": "d1", "deadline_time": "2026-11-21T08:00:00+00:00"},
     }
     monkeypatch.setenv("ENGAGEMENT_ALERT_EMAILS", "")
     with webhook_catcher() as hook:
         monkeypatch.setenv("ENGAGEMENT_WEBHOOK_URL", f"http://127.0.0.1:{hook.port}/hook")
-        ok, error = execute_callback(alert.callback.path, {**alert.callback.kwargs, "context": context}, "engagement_daily.py", None, structlog.get_logger())
+        ok, error = execute_callback(
+            alert.callback.path,
+            {**alert.callback.kwargs, "context": context},
+            "engagement_daily.py",
+            None,
+            structlog.get_logger(),
+        )
         posts = hook.wait(count=1, timeout=10)
     assert (ok, error) == (True, None)
     text = posts[0]["json"]["text"]
-    assert text.startswith("[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00")
+    assert text.startswith(
+        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00"
+    )
     assert runbook_link("run-late") in text

@@ -42,7 +42,13 @@ SCORE_SETS = ("scores", "contributions", "changes", "daily_points")
 
 # Helpers -------------------------------------------------------------------------------------------
 def settings_for(sample, lake: Path, warehouse_url: str = "sqlite://") -> Settings:
-    return Settings(landing=str(sample.out / "landing"), crm_url=sample.crm_url, lake=str(lake), warehouse_url=warehouse_url, config_path=None)
+    return Settings(
+        landing=str(sample.out / "landing"),
+        crm_url=sample.crm_url,
+        lake=str(lake),
+        warehouse_url=warehouse_url,
+        config_path=None,
+    )
 
 
 def tree(root: Path) -> dict[str, object]:
@@ -82,16 +88,23 @@ def copy_lake(src: Path, dst: Path) -> Path:
 def cli_env(settings: Settings) -> dict[str, str]:
     env = os.environ.copy()
     env.update(
-        PYTHONPATH=str(ROOT), ENGAGEMENT_LANDING=settings.landing, ENGAGEMENT_CRM_URL=settings.crm_url,
-        ENGAGEMENT_LAKE=settings.lake, ENGAGEMENT_WAREHOUSE_URL=settings.warehouse_url,
+        PYTHONPATH=str(ROOT),
+        ENGAGEMENT_LANDING=settings.landing,
+        ENGAGEMENT_CRM_URL=settings.crm_url,
+        ENGAGEMENT_LAKE=settings.lake,
+        ENGAGEMENT_WAREHOUSE_URL=settings.warehouse_url,
     )
     env.pop("ENGAGEMENT_SMTP_URL", None)
     return env
 
 
 def run_cli(settings: Settings, *args: str, crash: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
-    prefix = ["-m", "tests.integration.crash_runner", crash[0], str(crash[1]), "--"] if crash else ["-m", "include.scoring"]
-    return subprocess.run([sys.executable, *prefix, *args], capture_output=True, text=True, cwd=ROOT, env=cli_env(settings), timeout=300)
+    prefix = (
+        ["-m", "tests.integration.crash_runner", crash[0], str(crash[1]), "--"] if crash else ["-m", "include.scoring"]
+    )
+    return subprocess.run(
+        [sys.executable, *prefix, *args], capture_output=True, text=True, cwd=ROOT, env=cli_env(settings), timeout=300
+    )
 
 
 def remove_partitions(lake: Path, days: list[date], keep: tuple[str, ...] = ()) -> None:
@@ -159,7 +172,9 @@ CRASHES = [
 
 
 @pytest.mark.parametrize(("stage", "rerun", "mode", "n"), CRASHES)
-def test_crash_mid_write_leaves_no_partial_partition_and_the_retry_is_identical(staged, tmp_path, stage, rerun, mode, n):
+def test_crash_mid_write_leaves_no_partial_partition_and_the_retry_is_identical(
+    staged, tmp_path, stage, rerun, mode, n
+):
     day = staged.day
     start = staged.lake_after(stage) if rerun else staged.lake_before(stage)
     expected = tree(staged.lake_after(stage))
@@ -168,7 +183,9 @@ def test_crash_mid_write_leaves_no_partial_partition_and_the_retry_is_identical(
     settings = settings_for(staged.sample, lake)
 
     crashed = run_cli(settings, stage, "--date", day.isoformat(), crash=(mode, n))
-    assert crashed.returncode == 137, f"the injected crash did not happen (status {crashed.returncode}):\n{crashed.stderr[-3000:]}"
+    assert crashed.returncode == 137, (
+        f"the injected crash did not happen (status {crashed.returncode}):\n{crashed.stderr[-3000:]}"
+    )
 
     after = tree(lake)
     leftovers = sorted(rel for rel in after if hidden(rel))
@@ -268,7 +285,9 @@ def throwaway_pg():
         server.destroy()
 
 
-def test_postgres_stopped_mid_publish_is_a_clear_failure_and_the_retry_after_restart_succeeds(staged, throwaway_pg, monkeypatch):
+def test_postgres_stopped_mid_publish_is_a_clear_failure_and_the_retry_after_restart_succeeds(
+    staged, throwaway_pg, monkeypatch
+):
     import include.scoring.publish.stage as publish
 
     pg = throwaway_pg
@@ -299,7 +318,10 @@ def test_postgres_stopped_mid_publish_is_a_clear_failure_and_the_retry_after_res
 
     down = run_cli(ctx.settings, "publish", "--date", staged.day.isoformat())  # what the task sees while it is down
     assert down.returncode == 1 and "Traceback" not in down.stderr, down.stderr[-3000:]
-    assert f"error: warehouse postgresql+psycopg://postgres:***@127.0.0.1:{pg.port}/warehouse is unreachable" in down.stderr
+    assert (
+        f"error: warehouse postgresql+psycopg://postgres:***@127.0.0.1:{pg.port}/warehouse is unreachable"
+        in down.stderr
+    )
     assert password not in down.stderr + down.stdout
 
     pg.start()
@@ -326,11 +348,36 @@ def _garble_footer(path: Path) -> None:
 
 
 CORRUPTIONS = [
-    pytest.param("resolved", 0, "part-00000-of-00001.parquet", _truncate, ["score"], id="resolved-truncated-read-by-score"),
-    pytest.param("raw/web", 0, "part-00000.parquet", _garble_pages, ["validate", "--source", "web"], id="raw-garbled-read-by-validate"),
-    pytest.param("raw/web", 1, "part-00000.parquet", _truncate, ["validate", "--source", "web"], id="previous-raw-truncated-read-by-volume-check"),
-    pytest.param("state", 1, "part-00000-of-00001.parquet", _garble_footer, ["score"], id="previous-state-footer-garbled-read-by-score"),
-    pytest.param("scores", 0, "part-00000-of-00001.parquet", _truncate, ["publish"], id="scores-truncated-read-by-publish"),
+    pytest.param(
+        "resolved", 0, "part-00000-of-00001.parquet", _truncate, ["score"], id="resolved-truncated-read-by-score"
+    ),
+    pytest.param(
+        "raw/web",
+        0,
+        "part-00000.parquet",
+        _garble_pages,
+        ["validate", "--source", "web"],
+        id="raw-garbled-read-by-validate",
+    ),
+    pytest.param(
+        "raw/web",
+        1,
+        "part-00000.parquet",
+        _truncate,
+        ["validate", "--source", "web"],
+        id="previous-raw-truncated-read-by-volume-check",
+    ),
+    pytest.param(
+        "state",
+        1,
+        "part-00000-of-00001.parquet",
+        _garble_footer,
+        ["score"],
+        id="previous-state-footer-garbled-read-by-score",
+    ),
+    pytest.param(
+        "scores", 0, "part-00000-of-00001.parquet", _truncate, ["publish"], id="scores-truncated-read-by-publish"
+    ),
 ]
 
 
@@ -340,7 +387,13 @@ def test_corrupt_parquet_is_an_error_naming_the_file(staged, tmp_path, dataset, 
     day = staged.day - timedelta(days=days_back)
     path = lake / dataset / f"dt={day.isoformat()}" / name
     corrupt(path)
-    out = run_cli(settings_for(staged.sample, lake, f"sqlite:///{tmp_path / 'wh.sqlite'}"), command[0], "--date", staged.day.isoformat(), *command[1:])
+    out = run_cli(
+        settings_for(staged.sample, lake, f"sqlite:///{tmp_path / 'wh.sqlite'}"),
+        command[0],
+        "--date",
+        staged.day.isoformat(),
+        *command[1:],
+    )
     assert out.returncode == 1, out.stderr[-3000:]
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
     assert f"error: lake file {path} is unreadable or corrupt" in out.stderr, out.stderr[-3000:]
@@ -349,7 +402,11 @@ def test_corrupt_parquet_is_an_error_naming_the_file(staged, tmp_path, dataset, 
 
 # 5. A day run before its previous day's state exists -----------------------------------------------------
 def _score_outputs(lake: Path, days: list[date], datasets=SCORE_SETS) -> dict:
-    return {k: v for k, v in tree(lake).items() if any(k.startswith(f"{d}/dt={day.isoformat()}/") for d in datasets for day in days)}
+    return {
+        k: v
+        for k, v in tree(lake).items()
+        if any(k.startswith(f"{d}/dt={day.isoformat()}/") for d in datasets for day in days)
+    }
 
 
 @pytest.mark.parametrize("lost", ["previous-day", "all"])
@@ -364,11 +421,15 @@ def test_lost_state_is_replayed_from_the_last_checkpoint_and_equals_the_in_order
     with caplog.at_level("WARNING"):
         (result,) = STAGE["score"].run(ctx, day)
     replayed_from = prev if lost == "previous-day" else staged.first
-    assert result.mode.startswith(f"replayed {(day - replayed_from).days} day(s) from {replayed_from} (state of {prev} missing)"), result.mode
+    assert result.mode.startswith(
+        f"replayed {(day - replayed_from).days} day(s) from {replayed_from} (state of {prev} missing)"
+    ), result.mode
     assert f"state of {prev} is missing: replaying" in caplog.text
     days = days_between(replayed_from, day)
     assert_same_tree(_score_outputs(lake, days), _score_outputs(staged.lake_after("score"), days))
-    assert_same_tree(_score_outputs(lake, [day], STATE_SETS), _score_outputs(staged.lake_after("score"), [day], STATE_SETS))
+    assert_same_tree(
+        _score_outputs(lake, [day], STATE_SETS), _score_outputs(staged.lake_after("score"), [day], STATE_SETS)
+    )
 
 
 @pytest.mark.parametrize("never_ran", ["previous-day", "every-earlier-day"])
@@ -400,7 +461,15 @@ def test_events_outside_the_lateness_window_are_quarantined_with_their_reason(sm
     landing = tmp_path / "landing"
     shutil.copytree(small_sample.out / "landing", landing)
     day = small_sample.start + timedelta(days=3)
-    ctx = RunContext(Settings(landing=str(landing), crm_url=small_sample.crm_url, lake=str(tmp_path / "lake"), warehouse_url="sqlite://", config_path=None))
+    ctx = RunContext(
+        Settings(
+            landing=str(landing),
+            crm_url=small_sample.crm_url,
+            lake=str(tmp_path / "lake"),
+            warehouse_url="sqlite://",
+            config_path=None,
+        )
+    )
     late = ctx.config.validation.late_arrival_days
     folder = landing / "web" / day.isoformat()
     template = pd.read_csv(sorted(folder.glob("*.csv"))[0], dtype=str).iloc[0]
@@ -423,12 +492,16 @@ def test_events_outside_the_lateness_window_are_quarantined_with_their_reason(sm
     assert not result.failed
     valid = ctx.lake.read_df("valid/web", day)
     quarantine = ctx.lake.read_df("quarantine/web", day).set_index("event_id")
-    outside = {f"w-lateness-{n}" for n in ("late-by-a-day", "late-by-a-microsecond", "after-the-interval", "a-week-ahead")}
+    outside = {
+        f"w-lateness-{n}" for n in ("late-by-a-day", "late-by-a-microsecond", "after-the-interval", "a-week-ahead")
+    }
     inside = {f"w-lateness-{n}" for n in ("first-instant-in-window", "last-instant-of-the-day")}
     assert outside <= set(quarantine.index) and not outside & set(valid["event_id"])
     for event_id in outside:
-        assert quarantine.loc[event_id, "failed_checks"] == "event_time_in_window", (event_id, quarantine.loc[event_id, "failed_checks"])
+        assert quarantine.loc[event_id, "failed_checks"] == "event_time_in_window", (
+            event_id,
+            quarantine.loc[event_id, "failed_checks"],
+        )
         assert quarantine.loc[event_id, "source_file"].endswith("web-lateness.csv")
     assert inside <= set(valid["event_id"]) and not inside & set(quarantine.index)
     assert len(valid) + len(quarantine) == ctx.lake.row_count("raw/web", day)  # nothing lost
-

@@ -51,7 +51,9 @@ def pick_person(lake: Path) -> dict:
     (breadth-first over the person graph, skipping cookies over the email limit)."""
     last = sorted(lake.glob("identity/dt=*"))[-1]
     edges = pd.read_parquet(last)
-    emails_per_cookie = edges[edges["a"].str.startswith("2:") & edges["b"].str.startswith("3:")].groupby("b")["a"].nunique()
+    emails_per_cookie = (
+        edges[edges["a"].str.startswith("2:") & edges["b"].str.startswith("3:")].groupby("b")["a"].nunique()
+    )
     shared = set(emails_per_cookie[emails_per_cookie > MAX_EMAILS_PER_COOKIE].index)
     usable = edges[~edges["a"].isin(shared) & ~edges["b"].isin(shared)]
     neighbours = defaultdict(set)
@@ -72,7 +74,10 @@ def pick_person(lake: Path) -> dict:
             best = (events, component)
     assert best, "the sample has no CRM contact with events and a linked cookie"
     component = best[1]
-    out = {kind: sorted(n[2:] for n in component if n.startswith(rank)) for kind, rank in (("contacts", "1:"), ("emails", "2:"), ("cookies", "3:"))}
+    out = {
+        kind: sorted(n[2:] for n in component if n.startswith(rank))
+        for kind, rank in (("contacts", "1:"), ("emails", "2:"), ("cookies", "3:"))
+    }
     out["keys"] = sorted(person_key(pd.Series(sorted(component))).dropna())
     return out
 
@@ -123,19 +128,34 @@ def runs(small_sample, tmp_path_factory):
     fresh run over landing files and CRM without that person (what forget must arrive at)."""
     out = tmp_path_factory.mktemp("forget")
     sample = small_sample.out
-    base = Settings(landing=str(sample / "landing"), crm_url=small_sample.crm_url, lake=str(out / "base-lake"), warehouse_url="sqlite://", config_path=None)
+    base = Settings(
+        landing=str(sample / "landing"),
+        crm_url=small_sample.crm_url,
+        lake=str(out / "base-lake"),
+        warehouse_url="sqlite://",
+        config_path=None,
+    )
     run_range(RunContext(base), small_sample.start, small_sample.end, stages=NO_PUBLISH, echo=lambda _: None)
     person = pick_person(out / "base-lake")
     removed = landing_without(sample / "landing", out / "fresh-landing", person)
     assert removed > 0
-    fresh = Settings(landing=str(out / "fresh-landing"), crm_url=crm_without(small_sample.crm_url, out / "fresh-crm.sqlite", person),
-                     lake=str(out / "fresh-lake"), warehouse_url="sqlite://", config_path=None)
+    fresh = Settings(
+        landing=str(out / "fresh-landing"),
+        crm_url=crm_without(small_sample.crm_url, out / "fresh-crm.sqlite", person),
+        lake=str(out / "fresh-lake"),
+        warehouse_url="sqlite://",
+        config_path=None,
+    )
     run_range(RunContext(fresh), small_sample.start, small_sample.end, stages=NO_PUBLISH, echo=lambda _: None)
     return small_sample, base, person, out
 
 
 def lake_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def lake_traces(root: Path, needles: list[str]) -> list[str]:
@@ -149,7 +169,11 @@ def lake_traces(root: Path, needles: list[str]) -> list[str]:
                 column = table.column(name)
                 if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
                     lower = pc.utf8_lower(column)
-                    found += [f"{path.relative_to(root)}:{name}:{n}" for n in needles if pc.any(pc.match_substring(lower, n)).as_py()]
+                    found += [
+                        f"{path.relative_to(root)}:{name}:{n}"
+                        for n in needles
+                        if pc.any(pc.match_substring(lower, n)).as_py()
+                    ]
         else:
             text = path.read_bytes().decode("utf-8", errors="replace").lower()
             found += [f"{path.relative_to(root)}:{n}" for n in needles if n in text]
@@ -159,7 +183,9 @@ def lake_traces(root: Path, needles: list[str]) -> list[str]:
 def warehouse_dump(url: str) -> dict[str, list]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        out = {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).fetchall()), key=repr) for t in TABLES}  # our own table names
+        out = {
+            t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).fetchall()), key=repr) for t in TABLES
+        }  # our own table names
     engine.dispose()
     return out
 
@@ -184,14 +210,24 @@ def resolved(root: Path) -> pd.DataFrame:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse_url(request, tmp_path):
-    return f"sqlite:///{tmp_path / 'warehouse.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    return (
+        f"sqlite:///{tmp_path / 'warehouse.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
 
 
 def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs, warehouse_url, tmp_path, capsys):
     sample, base, person, out = runs
     lake_dir = tmp_path / "lake"
     shutil.copytree(base.lake, lake_dir)
-    ctx = RunContext(Settings(landing=base.landing, crm_url=base.crm_url, lake=str(lake_dir), warehouse_url=warehouse_url, config_path=None))
+    ctx = RunContext(
+        Settings(
+            landing=base.landing,
+            crm_url=base.crm_url,
+            lake=str(lake_dir),
+            warehouse_url=warehouse_url,
+            config_path=None,
+        )
+    )
     days = days_between(sample.start, sample.end)
     for day in days:
         publish_warehouse(ctx.lake, ctx.config, warehouse_url, day)
@@ -204,7 +240,10 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     hashes = lake_hashes(lake_dir)
     tables = warehouse_dump(warehouse_url)
     address = f"  {person['emails'][0].upper().replace('@', '+privacy@')} "  # case, spaces and a +tag do not matter
-    assert main(["forget", "--email", address, "--dry-run", "--lake", str(lake_dir), "--warehouse-url", warehouse_url]) == 0
+    assert (
+        main(["forget", "--email", address, "--dry-run", "--lake", str(lake_dir), "--warehouse-url", warehouse_url])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "DRY RUN" in printed and "that would be removed" in printed and "resolved" in printed
     assert lake_hashes(lake_dir) == hashes and warehouse_dump(warehouse_url) == tables
@@ -221,7 +260,9 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     fresh_lake = out / "fresh-lake"
     pd.testing.assert_frame_equal(scores(lake_dir), scores(fresh_lake))
     pd.testing.assert_frame_equal(resolved(lake_dir), resolved(fresh_lake))
-    history = read_sql(warehouse_url, "account_score_history").sort_values(["as_of", "account_id"]).reset_index(drop=True)
+    history = (
+        read_sql(warehouse_url, "account_score_history").sort_values(["as_of", "account_id"]).reset_index(drop=True)
+    )
     expected = scores(fresh_lake)
     assert history["score"].round(6).tolist() == expected["score"].round(6).tolist()
     assert history["account_id"].tolist() == expected["account_id"].tolist()
@@ -242,20 +283,39 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     audit = read_sql(warehouse_url, "privacy_erasures")
     assert len(audit) == 1
     row = audit.iloc[0]
-    assert row["request_id"] == result.request_id and row["requested_by"] == "dpo@example.com" and row["status"] == "completed"
-    assert row["lake_rows_removed"] == result.lake_rows > 0 and row["days_recomputed"] == len(set(result.resolved_days) | set(result.scored_days)) > 0
+    assert (
+        row["request_id"] == result.request_id
+        and row["requested_by"] == "dpo@example.com"
+        and row["status"] == "completed"
+    )
+    assert (
+        row["lake_rows_removed"] == result.lake_rows > 0
+        and row["days_recomputed"] == len(set(result.resolved_days) | set(result.scored_days)) > 0
+    )
     assert re.fullmatch(r"[0-9a-f]{64}", row["identifier_hash"])
-    assert json.loads(row["accounts_json"]) == result.accounts and json.loads(row["counts_json"])["lake_rows"]["valid/crm/contacts"] == len(days) * len(person["contacts"])
+    assert json.loads(row["accounts_json"]) == result.accounts and json.loads(row["counts_json"])["lake_rows"][
+        "valid/crm/contacts"
+    ] == len(days) * len(person["contacts"])
 
     # Extracting an affected day again from the original landing files and CRM drops the person again.
-    their_days = set(pd.to_datetime(base_resolved.loc[base_resolved["contact_id"].isin(person["contacts"]), "dt"].astype(str)).dt.date)
+    their_days = set(
+        pd.to_datetime(
+            base_resolved.loc[base_resolved["contact_id"].isin(person["contacts"]), "dt"].astype(str)
+        ).dt.date
+    )
     day = max(d for d in days if d in their_days)
     erased_before = {p: h for p, h in lake_hashes(lake_dir).items() if p.startswith("raw/")}
-    extracted = [extract_events(Path(base.landing), ctx.lake, s, day) for s in ("web", "ad")] + extract_crm(base.crm_url, ctx.lake, day)
+    extracted = [extract_events(Path(base.landing), ctx.lake, s, day) for s in ("web", "ad")] + extract_crm(
+        base.crm_url, ctx.lake, day
+    )
     erased = {r.source: r.erased for r in extracted}
     assert erased["crm/contacts"] == len(person["contacts"]) and erased["web"] + erased["ad"] > 0
-    assert sum(r.rows + r.erased for r in extracted if r.source in ("web", "ad")) == before_raw[day]  # landing rows = raw + erased
-    assert {p: h for p, h in lake_hashes(lake_dir).items() if p.startswith("raw/")} == erased_before  # byte-identical partitions
+    assert (
+        sum(r.rows + r.erased for r in extracted if r.source in ("web", "ad")) == before_raw[day]
+    )  # landing rows = raw + erased
+    assert {
+        p: h for p, h in lake_hashes(lake_dir).items() if p.startswith("raw/")
+    } == erased_before  # byte-identical partitions
     assert lake_traces(lake_dir / "raw", needles) == []
 
     # A second request for the same person changes nothing but adds its audit row.
@@ -265,6 +325,8 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     assert again.lake_rows == 0 and again.warehouse_rows == 0 and again.suppression_added == 0 and not again.scored_days
     assert lake_hashes(lake_dir) == hashes
     after = warehouse_dump(warehouse_url)
-    assert {t: v for t, v in after.items() if t != "privacy_erasures"} == {t: v for t, v in tables.items() if t != "privacy_erasures"}
+    assert {t: v for t, v in after.items() if t != "privacy_erasures"} == {
+        t: v for t, v in tables.items() if t != "privacy_erasures"
+    }
     audit = read_sql(warehouse_url, "privacy_erasures").set_index("request_id")
     assert audit.loc[again.request_id, "lake_rows_removed"] == 0 and audit.loc[again.request_id, "days_recomputed"] == 0

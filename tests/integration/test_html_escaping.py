@@ -13,7 +13,7 @@ every string of the real metrics replaced by the markup, so no field is left out
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -45,10 +45,21 @@ def month(tmp_path_factory):
     """20 accounts over October 2026, every other one named with markup, through every stage."""
     out = tmp_path_factory.mktemp("html-escaping")
     summary = generate(out / "sample", accounts=20, days=31, end_date=MONTH_END, seed=5)
-    planted = plant(summary.crm_url, out / "sample" / "landing", [XSS, f"Plain {XSS} Ltd"] * 8, out / "config", version=XSS_VERSION,
-                    config_changes={"calibration.recipients": RECIPIENTS, "calibration.min_closed_won": 1})
-    settings = Settings(landing=str(out / "sample" / "landing"), crm_url=summary.crm_url, lake=str(out / "lake"),
-                        warehouse_url=f"sqlite:///{out / 'warehouse.sqlite'}", config_path=str(planted.config_path))
+    planted = plant(
+        summary.crm_url,
+        out / "sample" / "landing",
+        [XSS, f"Plain {XSS} Ltd"] * 8,
+        out / "config",
+        version=XSS_VERSION,
+        config_changes={"calibration.recipients": RECIPIENTS, "calibration.min_closed_won": 1},
+    )
+    settings = Settings(
+        landing=str(out / "sample" / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(out / "lake"),
+        warehouse_url=f"sqlite:///{out / 'warehouse.sqlite'}",
+        config_path=str(planted.config_path),
+    )
     ctx = RunContext(settings)
     run_range(ctx, summary.start, MONTH_END, echo=lambda _: None)
     return ctx, planted, out
@@ -88,8 +99,12 @@ def hostile_copy(value):
 def test_calibration_report_and_its_email_show_markup_as_text(month, tmp_path):
     ctx, _, _ = month
     with smtp_catcher() as caught:
-        result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path / "reports"))
-        sent = email_report(result, ctx.config, SmtpSettings(host="127.0.0.1", port=caught.port, sender="reports@northwind.io"))
+        result = build_report(
+            ctx.lake, ctx.config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path / "reports")
+        )
+        sent = email_report(
+            result, ctx.config, SmtpSettings(host="127.0.0.1", port=caught.port, sender="reports@northwind.io")
+        )
         [message] = caught.wait(1)
     assert sent.sent
     report_file = Path(result.files["report.html"])
@@ -105,7 +120,10 @@ def test_every_string_of_the_report_and_its_email_is_escaped(month, tmp_path):
     ctx, _, _ = month
     result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, MONTH, out_root=str(tmp_path / "reports"))
     metrics = hostile_copy(result.metrics)
-    charts = {name: b"\x89PNG\r\n\x1a\n" for name in ("band_distribution", "conversion_by_band", "signal_lift", "roc_curve", "score_distribution")}
+    charts = {
+        name: b"\x89PNG\r\n\x1a\n"
+        for name in ("band_distribution", "conversion_by_band", "signal_lift", "roc_curve", "score_distribution")
+    }
     html = render_html(metrics, charts, diff=XSS)
     assert html.count("&lt;script&gt;") >= 20, "the hostile metrics should reach many places of the report"
     with browser_page() as page:
@@ -124,7 +142,11 @@ def test_every_string_of_the_report_and_its_email_is_escaped(month, tmp_path):
 def test_alert_emails_show_markup_names_as_text(month, tmp_path):
     ctx, planted, _ = month
     with smtp_catcher() as caught:
-        result = send_alerts(ctx.settings.warehouse_url, SmtpSettings(host="127.0.0.1", port=caught.port, sender="alerts@northwind.io"), MONTH_END)
+        result = send_alerts(
+            ctx.settings.warehouse_url,
+            SmtpSettings(host="127.0.0.1", port=caught.port, sender="alerts@northwind.io"),
+            MONTH_END,
+        )
         messages = caught.wait(result.emails)
     assert result.sent > 0 and len(messages) == result.emails
     shown = 0
@@ -141,20 +163,33 @@ def test_failure_notice_email_shows_markup_as_text(tmp_path):
     from include.airflow_glue.channels import Channels
     from include.airflow_glue.notifier import build_notice, deliver
 
-    ti = SimpleNamespace(task_id="publish_warehouse", dag_id="engagement_daily", try_number=1, max_tries=2,
-                         log_url="http://localhost:8080/log?x=\"><script>document.title='PWNED'</script>")
-    context = {"task_instance": ti, "exception": PipelineError(f"account {XSS} could not be published"), "run_id": XSS,
-               "data_interval_start": datetime(2026, 11, 20, 2, tzinfo=timezone.utc)}
+    ti = SimpleNamespace(
+        task_id="publish_warehouse",
+        dag_id="engagement_daily",
+        try_number=1,
+        max_tries=2,
+        log_url="http://localhost:8080/log?x=\"><script>document.title='PWNED'</script>",
+    )
+    context = {
+        "task_instance": ti,
+        "exception": PipelineError(f"account {XSS} could not be published"),
+        "run_id": XSS,
+        "data_interval_start": datetime(2026, 11, 20, 2, tzinfo=UTC),
+    }
     notice = build_notice(context)
     with smtp_catcher() as caught:
-        sent = deliver(notice, Channels(emails=("oncall@northwind.io",), smtp=SmtpSettings(host="127.0.0.1", port=caught.port)))
+        sent = deliver(
+            notice, Channels(emails=("oncall@northwind.io",), smtp=SmtpSettings(host="127.0.0.1", port=caught.port))
+        )
         [message] = caught.wait(1)
     assert sent == {"email": True}
     with browser_page() as page:
         text = inert(page, as_file(tmp_path, "notice.html", message.get_body(("html",)).get_content()))
         assert f"account {XSS} could not be published" in text and XSS in text
         hrefs = page.locator("a").evaluate_all("links => links.map(a => a.href)")
-        assert hrefs and all(h.startswith("http://localhost:8080/log?x=") for h in hrefs)  # the quote did not end the attribute
+        assert hrefs and all(
+            h.startswith("http://localhost:8080/log?x=") for h in hrefs
+        )  # the quote did not end the attribute
 
 
 def test_dashboard_pages_show_markup_from_the_pipeline_as_text(month):
@@ -166,7 +201,9 @@ def test_dashboard_pages_show_markup_from_the_pipeline_as_text(month):
     with serve(create_app(Warehouse(lambda: ctx.settings.warehouse_url))) as url, browser_page() as page:
         inert(page, f"{url}/")
         names = page.locator("#accounts tbody tr td.name a").all_inner_texts()
-        assert names.count(XSS) == len(hostile) and sum(XSS in n for n in names) == sum(XSS in n for n in planted.names.values())
+        assert names.count(XSS) == len(hostile) and sum(XSS in n for n in names) == sum(
+            XSS in n for n in planted.names.values()
+        )
         inert(page, f"{url}/?q={quote(XSS)}")
         assert page.locator("input[name=q]").input_value() == XSS
         text = inert(page, f"{url}/accounts/{quote(hostile[0], safe='')}")

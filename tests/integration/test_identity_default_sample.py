@@ -32,7 +32,9 @@ def test_conservation_valid_equals_resolved_unresolved_filtered(default_run):
         events = sum(lake.row_count(f"valid/{s}", day) for s in ("web", "email", "ad"))
         crm_events = results[day].events - events
         assert crm_events >= 0
-        accounted = lake.row_count("resolved", day) + lake.row_count("unresolved", day) + lake.row_count("filtered", day)
+        accounted = (
+            lake.row_count("resolved", day) + lake.row_count("unresolved", day) + lake.row_count("filtered", day)
+        )
         assert accounted == results[day].events, day
     assert sum(r.filtered_by_reason.get("machine_open", 0) for r in results.values()) > 0
     assert sum(r.filtered_by_reason.get("scanner_click", 0) for r in results.values()) > 0
@@ -44,9 +46,28 @@ def test_resolve_cli_prints_precision_and_recall(default_run):
     summary, ctx, _ = default_run
     s = ctx.settings
     out = subprocess.run(
-        [sys.executable, "-m", "include.scoring", "resolve", "--date", summary.end.isoformat(), "--landing", s.landing, "--crm-url", s.crm_url,
-         "--lake", s.lake, "--warehouse-url", s.warehouse_url, "--evaluate-against", s.truth],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "include.scoring",
+            "resolve",
+            "--date",
+            summary.end.isoformat(),
+            "--landing",
+            s.landing,
+            "--crm-url",
+            s.crm_url,
+            "--lake",
+            s.lake,
+            "--warehouse-url",
+            s.warehouse_url,
+            "--evaluate-against",
+            s.truth,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr
     assert "precision" in out.stdout and "recall" in out.stdout

@@ -51,7 +51,17 @@ def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
 
     assert run["state"] == "success", summary
     assert tasks and all(t["state"] == "success" for t in tasks), summary
-    assert {"extract_web", "extract_crm", "validate_web", "validate_crm", "resolve_identities", "score_accounts", "publish_warehouse", "push_crm", "send_alerts"} <= {t["task_id"] for t in tasks}
+    assert {
+        "extract_web",
+        "extract_crm",
+        "validate_web",
+        "validate_crm",
+        "resolve_identities",
+        "score_accounts",
+        "publish_warehouse",
+        "push_crm",
+        "send_alerts",
+    } <= {t["task_id"] for t in tasks}
     workers = {t["hostname"] for t in tasks}
     assert workers == {"worker-1", "worker-2"}, summary  # both Celery workers ran tasks
     assert os.path.isdir(tmp_path / "lake" / "valid" / "web" / f"dt={END}")

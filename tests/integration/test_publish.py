@@ -25,7 +25,7 @@ from tests.integration.catchers import smtp_catcher
 pytestmark = pytest.mark.integration
 END = date(2026, 10, 9)
 HOSTILE = [
-    "O'Brien \"Quoted\"; DROP TABLE account_scores; --",
+    'O\'Brien "Quoted"; DROP TABLE account_scores; --',
     "<script>alert('xss')</script> Ünïcødé Ltd 🚀",
     "Robert'); DELETE FROM score_alerts WHERE ('1'='1",
 ]
@@ -42,11 +42,20 @@ def scored(tmp_path_factory):
         for i, name in enumerate(HOSTILE, start=1):
             account = f"ACC-{i:06d}"
             conn.execute(sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": name, "a": account})
-            conn.execute(sa.text("UPDATE contacts SET first_name = :n, title = :t WHERE account_id = :a"), {"n": name, "t": name[::-1], "a": account})
+            conn.execute(
+                sa.text("UPDATE contacts SET first_name = :n, title = :t WHERE account_id = :a"),
+                {"n": name, "t": name[::-1], "a": account},
+            )
     engine.dispose()
     shutil.rmtree(out / "sample" / "landing" / "web" / END.isoformat())
     (out / "sample" / "landing" / "web" / END.isoformat()).mkdir()
-    settings = Settings(landing=str(out / "sample" / "landing"), crm_url=summary.crm_url, lake=str(out / "lake"), warehouse_url="sqlite://", config_path=None)
+    settings = Settings(
+        landing=str(out / "sample" / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(out / "lake"),
+        warehouse_url="sqlite://",
+        config_path=None,
+    )
     ctx = RunContext(settings)
     run_range(ctx, summary.start, END, stages=[s for s in STAGES if s.name != "publish"], echo=lambda _: None)
     return summary, ctx
@@ -91,7 +100,12 @@ def test_rerunning_a_day_leaves_identical_tables(scored, warehouse):
 def test_hostile_strings_are_stored_unchanged_and_never_execute(scored, warehouse):
     summary, ctx = scored
     publish_days(ctx, warehouse, [END - timedelta(days=1)])
-    names = read_table(warehouse, sa.text("SELECT account_id, account_name FROM account_scores WHERE account_id IN ('ACC-000001','ACC-000002','ACC-000003')"))
+    names = read_table(
+        warehouse,
+        sa.text(
+            "SELECT account_id, account_name FROM account_scores WHERE account_id IN ('ACC-000001','ACC-000002','ACC-000003')"
+        ),
+    )
     assert sorted(names["account_name"]) == sorted(HOSTILE)
     tables = dump(warehouse)
     assert tables["account_scores"] and "score_alerts" in tables  # nothing was dropped or deleted
@@ -108,7 +122,9 @@ def test_failure_before_commit_leaves_every_table_untouched(scored, tmp_path):
     before = dump(url)
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # the day's last write fails inside the database, before the commit
-        conn.exec_driver_sql("CREATE TRIGGER fail_run BEFORE INSERT ON pipeline_runs BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER fail_run BEFORE INSERT ON pipeline_runs BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        )
     engine.dispose()
     with pytest.raises(Exception, match="injected failure"):
         publish_warehouse(ctx.lake, ctx.config, url, END - timedelta(days=1))
@@ -120,7 +136,11 @@ def test_unreachable_warehouse_is_a_clear_error(scored):
     url = f"postgresql+psycopg://u:secret-pw@127.0.0.1:{free_port()}/nowhere"
     with pytest.raises(WarehouseError) as err:
         publish_warehouse(ctx.lake, ctx.config, url, END - timedelta(days=1))
-    assert "secret-pw" not in str(err.value) and "u:***@127.0.0.1" in str(err.value) and "Nothing of this write was committed" in str(err.value)
+    assert (
+        "secret-pw" not in str(err.value)
+        and "u:***@127.0.0.1" in str(err.value)
+        and "Nothing of this write was committed" in str(err.value)
+    )
 
 
 def test_crm_push_needs_init_and_updates_only_changes(scored, tmp_path):
@@ -144,8 +164,14 @@ def test_crm_push_needs_init_and_updates_only_changes(scored, tmp_path):
     scores = ctx.lake.read_df("scores", days[-1]).set_index("account_id")
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:
-        crm_rows = pd.DataFrame(conn.execute(sa.text("SELECT account_id, name, engagement_score, engagement_band, engagement_trend, engagement_scored_at FROM accounts")).fetchall(),
-                                columns=["account_id", "name", "score", "band", "trend", "at"]).set_index("account_id")
+        crm_rows = pd.DataFrame(
+            conn.execute(
+                sa.text(
+                    "SELECT account_id, name, engagement_score, engagement_band, engagement_trend, engagement_scored_at FROM accounts"
+                )
+            ).fetchall(),
+            columns=["account_id", "name", "score", "band", "trend", "at"],
+        ).set_index("account_id")
     engine.dispose()
     assert nxt.updated < 40 and nxt.updated + nxt.unchanged == 40
     assert (crm_rows["score"].round(2) == scores["score"].reindex(crm_rows.index).round(2)).all()
@@ -165,7 +191,11 @@ def test_alert_emails_exactly_once_and_through_an_outage(scored, tmp_path):
     with pytest.raises(AlertDeliveryError, match="pending"):
         send_alerts(url, down, days[-1])
     after_outage = read_table(url, sa.select(score_alerts).where(score_alerts.c.status == "pending"))
-    assert len(after_outage) == len(pending) and (after_outage["attempts"] == 1).all() and after_outage["last_error"].notna().all()
+    assert (
+        len(after_outage) == len(pending)
+        and (after_outage["attempts"] == 1).all()
+        and after_outage["last_error"].notna().all()
+    )
     with smtp_catcher(port=port) as caught:
         result = send_alerts(url, down, days[-1])
         recipients = pending["recipient"].nunique()
@@ -208,7 +238,9 @@ def test_quality_gate_holds_push_and_alerts_when_web_collapses(scored, tmp_path,
     runs = read_table(url, sa.text("SELECT day, gate_status, gate_reasons FROM pipeline_runs"))
     held = runs[runs["day"].astype(str) == END.isoformat()].iloc[0]
     assert held["gate_status"] == "held" and "web has 0 valid events" in held["gate_reasons"]
-    history = read_table(url, sa.text("SELECT COUNT(*) AS n FROM account_score_history WHERE as_of = :d").bindparams(d=END))
+    history = read_table(
+        url, sa.text("SELECT COUNT(*) AS n FROM account_score_history WHERE as_of = :d").bindparams(d=END)
+    )
     assert history["n"].iloc[0] == 40  # the scores still land
     with pytest.raises(QualityGateHeld, match="volume: web has 0 valid events"):
         push_crm(ctx.lake, url, summary.crm_url, END)

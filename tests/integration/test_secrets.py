@@ -38,7 +38,13 @@ SMTP_PASSWORD = "smtp/Pa55:w@rd%leak check"  # characters that URL encoding chan
 
 def forms(secret: str) -> set[str]:
     """The secret as it could appear: plain, URL-encoded (both styles), base64."""
-    return {secret, quote(secret, safe=""), quote(secret), quote(secret, safe="").replace("%20", "+"), base64.b64encode(secret.encode()).decode()}
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote(secret, safe="").replace("%20", "+"),
+        base64.b64encode(secret.encode()).decode(),
+    }
 
 
 SECRETS = forms(DB_PASSWORD) | forms(SMTP_PASSWORD)
@@ -79,7 +85,9 @@ def database_leaks(url: str) -> list[str]:
     try:
         with engine.connect() as conn:
             for table in sa.inspect(conn).get_table_names():
-                rows = conn.execute(sa.text(f'SELECT * FROM "{table}"')).fetchall()  # table names from the database itself
+                rows = conn.execute(
+                    sa.text(f'SELECT * FROM "{table}"')
+                ).fetchall()  # table names from the database itself
                 found += leaks(f"{url.split('@')[-1]} table {table}", "\n".join(map(str, rows)))
     finally:
         engine.dispose()
@@ -87,17 +95,33 @@ def database_leaks(url: str) -> list[str]:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "include.scoring", "-vv", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "include.scoring", "-vv", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=900,
+    )
 
 
 def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
     db_url = with_password(pg_url)
     summary = generate(tmp_path / "sample", accounts=20, days=3, end_date=SAMPLE_END, seed=3, crm_url=db_url)
     lake = tmp_path / "lake"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ENGAGEMENT_LANDING": str(tmp_path / "sample" / "landing"), "ENGAGEMENT_CRM_URL": db_url,
-           "ENGAGEMENT_LAKE": str(lake), "ENGAGEMENT_WAREHOUSE_URL": db_url, "ENGAGEMENT_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ENGAGEMENT_LANDING": str(tmp_path / "sample" / "landing"),
+        "ENGAGEMENT_CRM_URL": db_url,
+        "ENGAGEMENT_LAKE": str(lake),
+        "ENGAGEMENT_WAREHOUSE_URL": db_url,
+        "ENGAGEMENT_HOME": str(tmp_path / "home"),
+    }
     env.pop("ENGAGEMENT_SMTP_URL", None)
-    assert leaks("control", db_url) and leaks("control", smtp_url(25)), "the search must find the secrets where they are"
+    assert leaks("control", db_url) and leaks("control", smtp_url(25)), (
+        "the search must find the secrets where they are"
+    )
     outputs = []
     with smtp_catcher(login=SMTP_LOGIN, password=SMTP_PASSWORD) as caught:
         outputs.append(cli("init-crm", env=env))
@@ -110,7 +134,9 @@ def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
         assert outputs[-1].returncode == 1 and not caught.messages
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
-            errors = conn.execute(sa.text("SELECT last_error FROM score_alerts WHERE status = 'pending'")).scalars().all()
+            errors = (
+                conn.execute(sa.text("SELECT last_error FROM score_alerts WHERE status = 'pending'")).scalars().all()
+            )
         engine.dispose()
         assert errors and all(e.startswith("SMTP") for e in errors), errors[:3]
         env["ENGAGEMENT_SMTP_URL"] = smtp_url(caught.port)
@@ -119,14 +145,20 @@ def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
         assert caught.logins and caught.messages, "the pending alerts should go out once the password is right"
         emails = list(caught.messages)
         outputs.append(cli("explain", "--account", "ACC-000001", "--date", summary.end.isoformat(), env=env))
-        outputs.append(cli("export", "--date", summary.end.isoformat(), "--out", str(tmp_path / "exports" / "scores.csv"), env=env))
+        outputs.append(
+            cli("export", "--date", summary.end.isoformat(), "--out", str(tmp_path / "exports" / "scores.csv"), env=env)
+        )
     dead_db = f"postgresql+psycopg://postgres:{DB_PASSWORD}@127.0.0.1:{free_port()}/nowhere"
     outputs.append(cli("publish", "--date", summary.end.isoformat(), env={**env, "ENGAGEMENT_WAREHOUSE_URL": dead_db}))
     assert outputs[-1].returncode == 1 and "postgres:***@127.0.0.1" in outputs[-1].stderr
-    outputs.append(cli("extract", "--date", summary.end.isoformat(), "--source", "crm", env={**env, "ENGAGEMENT_CRM_URL": dead_db}))
+    outputs.append(
+        cli("extract", "--date", summary.end.isoformat(), "--source", "crm", env={**env, "ENGAGEMENT_CRM_URL": dead_db})
+    )
     assert outputs[-1].returncode == 1 and "***" in outputs[-1].stderr
     found = []
-    assert " DEBUG " in outputs[1].stderr and "could not be emailed" in outputs[2].stderr  # debug logs on, the failure reported
+    assert (
+        " DEBUG " in outputs[1].stderr and "could not be emailed" in outputs[2].stderr
+    )  # debug logs on, the failure reported
     for i, out in enumerate(outputs):
         found += leaks(f"command {i} stdout", out.stdout) + leaks(f"command {i} stderr", out.stderr)
     found += [leak for message in emails for leak in leaks(f"email to {message['X-Envelope-To']}", message.as_bytes())]
@@ -135,7 +167,9 @@ def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
     assert found == []
 
 
-def test_daily_dag_leaks_no_password_to_logs_xcom_or_the_lake(airflow_db, small_sample, settings_env, pg_url, tmp_path, monkeypatch, caplog, capfd):
+def test_daily_dag_leaks_no_password_to_logs_xcom_or_the_lake(
+    airflow_db, small_sample, settings_env, pg_url, tmp_path, monkeypatch, caplog, capfd
+):
     from include.scoring.publish.stage import init_crm
 
     sample = tmp_path / "sample"
@@ -165,7 +199,9 @@ def test_daily_dag_leaks_no_password_to_logs_xcom_or_the_lake(airflow_db, small_
     found += database_leaks(metadata)  # xcom, task_instance, rendered fields, asset events, logs table
     engine = sa.create_engine(metadata)
     with engine.connect() as conn:
-        xcoms = conn.execute(sa.text("SELECT task_id, value FROM xcom WHERE run_id = :r"), {"r": dagrun.run_id}).fetchall()
+        xcoms = conn.execute(
+            sa.text("SELECT task_id, value FROM xcom WHERE run_id = :r"), {"r": dagrun.run_id}
+        ).fetchall()
     engine.dispose()
     assert len(xcoms) >= 5, "the run's task results should be in XCom"
     assert found == []
@@ -175,9 +211,20 @@ def test_settings_repr_hides_every_url_password():
     """A Settings object in a log line, a traceback or a test report shows no password."""
     from include.scoring.core.settings import Settings
 
-    settings = Settings(landing="/landing", crm_url=f"postgresql+psycopg://crm:{DB_PASSWORD}@db/crm", lake=f"s3://key:{quote(SMTP_PASSWORD, safe='')}@bucket/lake",
-                        warehouse_url=f"postgresql+psycopg://postgres:{DB_PASSWORD}@db/wh", config_path=None, smtp_url=smtp_url(25))
+    settings = Settings(
+        landing="/landing",
+        crm_url=f"postgresql+psycopg://crm:{DB_PASSWORD}@db/crm",
+        lake=f"s3://key:{quote(SMTP_PASSWORD, safe='')}@bucket/lake",
+        warehouse_url=f"postgresql+psycopg://postgres:{DB_PASSWORD}@db/wh",
+        config_path=None,
+        smtp_url=smtp_url(25),
+    )
     shown = repr(settings)
     assert leaks("repr", shown) == [] and leaks("str", str(settings)) == []
-    assert "crm:***@db/crm" in shown and "postgres:***@db/wh" in shown and f"{SMTP_LOGIN}:***@127.0.0.1:25" in shown and "key:***@bucket" in shown
+    assert (
+        "crm:***@db/crm" in shown
+        and "postgres:***@db/wh" in shown
+        and f"{SMTP_LOGIN}:***@127.0.0.1:25" in shown
+        and "key:***@bucket" in shown
+    )
     assert settings.warehouse_url.endswith(f":{DB_PASSWORD}@db/wh")  # the value itself is intact

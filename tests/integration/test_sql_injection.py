@@ -61,8 +61,13 @@ def scored(tmp_path_factory):
     summary = generate(out / "sample", accounts=24, days=DAYS, end_date=END, seed=11)
     names = [*SQL_STRINGS, XSS, *SQL_STRINGS]  # most accounts get one, so alerts carry them too
     planted = plant(summary.crm_url, out / "sample" / "landing", names, out / "config")
-    settings = Settings(landing=str(out / "sample" / "landing"), crm_url=summary.crm_url, lake=str(out / "lake"), warehouse_url="sqlite://",
-                        config_path=str(planted.config_path))
+    settings = Settings(
+        landing=str(out / "sample" / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(out / "lake"),
+        warehouse_url="sqlite://",
+        config_path=str(planted.config_path),
+    )
     ctx = RunContext(settings)
     run_range(ctx, summary.start, END, stages=NO_PUBLISH, echo=lambda _: None)
     return summary, ctx, planted, out
@@ -99,7 +104,9 @@ def test_lake_keeps_hostile_urls_referrers_notes_and_quarantines_the_bad_domain(
     summary, ctx, planted, _ = scored
     web = pd.concat([ctx.lake.read_df("valid/web", d) for d in days_between(summary.start, END)])
     assert len(planted.urls) >= DAYS
-    assert set(web.loc[web["event_id"].isin(planted.urls), "url"]) == {HOSTILE_URL} and web["event_id"].isin(planted.urls).sum() == len(planted.urls)
+    assert set(web.loc[web["event_id"].isin(planted.urls), "url"]) == {HOSTILE_URL} and web["event_id"].isin(
+        planted.urls
+    ).sum() == len(planted.urls)
     assert (web["referrer"] == HOSTILE_REFERRER).sum() == len(planted.urls)
     activities = ctx.lake.read_df("valid/crm/activities", END)
     assert len(activities) and set(activities["notes"]) == {HOSTILE_NOTE}
@@ -117,10 +124,24 @@ def test_every_warehouse_write_stores_hostile_strings_exactly(scored, backend):
     scores = ctx.lake.read_df("scores", END)
     current = read(backend, warehouse.account_scores)
     assert len(current) == len(scores)
-    text_columns = ["account_id", "account_name", "owner_email", "sdr_email", "next_action", "config_version", "band", "trend", "last_touch_signal"]
+    text_columns = [
+        "account_id",
+        "account_name",
+        "owner_email",
+        "sdr_email",
+        "next_action",
+        "config_version",
+        "band",
+        "trend",
+        "last_touch_signal",
+    ]
     expected = scores[text_columns].sort_values("account_id").reset_index(drop=True)
     got = current[text_columns].sort_values("account_id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(got.astype(object).where(got.notna(), None), expected.astype(object).where(expected.notna(), None), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got.astype(object).where(got.notna(), None),
+        expected.astype(object).where(expected.notna(), None),
+        check_dtype=False,
+    )
     names = dict(zip(current["account_id"], current["account_name"]))
     for account, name in planted.names.items():
         assert names[account] == name, account
@@ -144,9 +165,13 @@ def test_every_warehouse_write_stores_hostile_strings_exactly(scored, backend):
     ledger = ctx.lake.read_df("state_ledger", END)
     persons = ctx.lake.read_df("state_persons", END)
     signal_rows = explanations[explanations["kind"] == "signal"]
-    assert sorted(zip(signal_rows["account_id"], signal_rows["key"])) == sorted(zip(ledger["account_id"], ledger["signal"]))
+    assert sorted(zip(signal_rows["account_id"], signal_rows["key"])) == sorted(
+        zip(ledger["account_id"], ledger["signal"])
+    )
     person_rows = explanations[explanations["kind"] == "person"]
-    assert sorted(zip(person_rows["account_id"], person_rows["key"])) == sorted(zip(persons["account_id"], persons["person_key"]))
+    assert sorted(zip(person_rows["account_id"], person_rows["key"])) == sorted(
+        zip(persons["account_id"], persons["person_key"])
+    )
 
 
 @pytest.mark.parametrize("crm", ["sqlite", "postgresql"])
@@ -166,7 +191,9 @@ def test_crm_push_updates_the_hostile_id_and_leaves_hostile_names_untouched(scor
     assert set(CRM_TABLES) <= table_names(crm_url)
     scores = ctx.lake.read_df("scores", END).set_index("account_id")
     assert after.loc[HOSTILE_ID, "engagement_band"] == scores.loc[HOSTILE_ID, "band"]
-    assert round(float(after.loc[HOSTILE_ID, "engagement_score"]), 2) == round(float(scores.loc[HOSTILE_ID, "score"]), 2)
+    assert round(float(after.loc[HOSTILE_ID, "engagement_score"]), 2) == round(
+        float(scores.loc[HOSTILE_ID, "score"]), 2
+    )
     pd.testing.assert_frame_equal(after[before.columns], before)  # names, emails, domains exactly as they were
     for account, name in planted.names.items():
         assert after.loc[account, "name"] == name

@@ -23,7 +23,13 @@ pytestmark = pytest.mark.integration
 def defect_sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("defects")
     summary = generate(out / "sample", accounts=80, days=6, end_date=date(2026, 9, 10), seed=11, bad_rows=0.01)
-    settings = Settings(landing=str(out / "sample" / "landing"), crm_url=summary.crm_url, lake=str(out / "lake"), warehouse_url=f"sqlite:///{out / 'wh.sqlite'}", config_path=None)
+    settings = Settings(
+        landing=str(out / "sample" / "landing"),
+        crm_url=summary.crm_url,
+        lake=str(out / "lake"),
+        warehouse_url=f"sqlite:///{out / 'wh.sqlite'}",
+        config_path=None,
+    )
     ctx = RunContext(settings)
     stages = [s for s in STAGES if s.name in ("extract", "validate")]
     run_range(ctx, summary.start, summary.end, stages=stages, echo=lambda _: None)
@@ -51,7 +57,9 @@ def test_every_injected_defect_is_quarantined(defect_sample):
         for source in EVENT_SOURCES:
             quarantined[source] += lake.row_count(f"quarantine/{source}", day)
     for source in EVENT_SOURCES:
-        injected = sum(v for k, v in summary.defects.items() if k.startswith(f"{source}.") and k != "web.broken_file_lines")
+        injected = sum(
+            v for k, v in summary.defects.items() if k.startswith(f"{source}.") and k != "web.broken_file_lines"
+        )
         broken = 2 if source == "web" else 0  # the broken file's truncated record and its non-JSON line
         assert quarantined[source] == injected + broken, (source, quarantined[source], injected)
 
@@ -85,14 +93,33 @@ def test_broken_batch_fails_its_validate_task(airflow_db, small_sample, settings
     folder = sample / "landing" / "ad" / day.isoformat()
     for path in folder.iterdir():
         path.unlink()
-    rows = [{"event_id": f"a-{i}", "event_time": f"{day}T10:00:00Z", "platform": "tiktok" if i % 2 else "linkedin", "campaign_id": "c", "ad_id": None,
-             "event_type": "impression", "company_domain": None, "company_name": "Acme", "anonymous_id": None, "email": None, "ip": None, "cost": 0.1} for i in range(40)]
+    rows = [
+        {
+            "event_id": f"a-{i}",
+            "event_time": f"{day}T10:00:00Z",
+            "platform": "tiktok" if i % 2 else "linkedin",
+            "campaign_id": "c",
+            "ad_id": None,
+            "event_type": "impression",
+            "company_domain": None,
+            "company_name": "Acme",
+            "anonymous_id": None,
+            "email": None,
+            "ip": None,
+            "cost": 0.1,
+        }
+        for i in range(40)
+    ]
     pd.DataFrame(rows).to_csv(folder / "ads-broken.csv", index=False)
     dag = load_dag("engagement_daily")
     dagrun = run_daily(dag, day)
     states = task_states(dagrun)
     assert states["validate_ad"] == "failed", states
-    assert states["validate_web"] == "success" and states["validate_email"] == "success" and states["validate_crm"] == "success"
+    assert (
+        states["validate_web"] == "success"
+        and states["validate_email"] == "success"
+        and states["validate_crm"] == "success"
+    )
     assert "success" not in str(dagrun.state).lower()
     lake = Lake(settings.lake)
     assert not lake.exists("valid/ad", day)

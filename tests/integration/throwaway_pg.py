@@ -22,13 +22,18 @@ PG_BIN = Path(os.environ.get("ENGAGEMENT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 class ThrowawayPostgres:
     def __init__(self) -> None:
         missing = [b for b in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / b).exists()]
-        require_service(not missing, f"PostgreSQL server binaries {missing} not found in {PG_BIN} (set ENGAGEMENT_PG_BIN) for the throwaway server")
+        require_service(
+            not missing,
+            f"PostgreSQL server binaries {missing} not found in {PG_BIN} (set ENGAGEMENT_PG_BIN) for the throwaway server",
+        )
         self.as_user: str | None = None
         if os.geteuid() == 0:
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
-                require_service(False, "running as root and there is no OS user 'postgres' to own a throwaway PostgreSQL cluster")
+                require_service(
+                    False, "running as root and there is no OS user 'postgres' to own a throwaway PostgreSQL cluster"
+                )
             self.as_user = "postgres"
         self.base = Path(tempfile.mkdtemp(prefix="engagement-pg-"))
         self.data = self.base / "data"
@@ -46,7 +51,9 @@ class ThrowawayPostgres:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             server_log = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{server_log}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{server_log}"
+            )
         return result
 
     def url(self, database: str = "postgres", password: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -14,11 +14,16 @@ BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"
 
 
 def at(day: date, hour: int = 12, second: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, 0, second, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, 0, second, tzinfo=UTC)
 
 
 ACCOUNTS = [
-    {"account_id": "A1", "name": "Acme, Inc. ", "domain": "http://www.acme.com/", "alt_domains": "ACME-GROUP.COM, acme.de"},
+    {
+        "account_id": "A1",
+        "name": "Acme, Inc. ",
+        "domain": "http://www.acme.com/",
+        "alt_domains": "ACME-GROUP.COM, acme.de",
+    },
     {"account_id": "A2", "name": "Koala Mining ", "domain": "koala.com.au"},
     {"account_id": "A3", "name": "Thames Water", "domain": "https://thames.co.uk"},
     {"account_id": "A4", "name": "Cloud Nine", "domain": "cloudnine.io"},
@@ -56,7 +61,18 @@ def _rows(source: str, rows: list[dict], day: date) -> pd.DataFrame:
     return df
 
 
-def write_day(lake: Lake, day: date = D, web=(), email=(), ad=(), activities=(), accounts=ACCOUNTS, contacts=CONTACTS, ranges=RANGES, free=("gmail.com", "yahoo.com")):
+def write_day(
+    lake: Lake,
+    day: date = D,
+    web=(),
+    email=(),
+    ad=(),
+    activities=(),
+    accounts=ACCOUNTS,
+    contacts=CONTACTS,
+    ranges=RANGES,
+    free=("gmail.com", "yahoo.com"),
+):
     """Valid partitions and reference data of one day, as validate and extract would leave them."""
     for i, row in enumerate(web):
         row.setdefault("event_id", f"w{day:%d}-{i}")
@@ -75,8 +91,18 @@ def write_day(lake: Lake, day: date = D, web=(), email=(), ad=(), activities=(),
         row.setdefault("event_type", "impression")
     acc = [{"lifecycle": "prospect", "updated_at": at(day - timedelta(days=30)), **a} for a in accounts]
     con = [{"updated_at": at(day - timedelta(days=30)), **c} for c in contacts]
-    frames = {"web": web, "email": email, "ad": ad, "crm/accounts": acc, "crm/contacts": con, "crm/activities": activities, "crm/opportunities": []}
+    frames = {
+        "web": web,
+        "email": email,
+        "ad": ad,
+        "crm/accounts": acc,
+        "crm/contacts": con,
+        "crm/activities": activities,
+        "crm/opportunities": [],
+    }
     for source, rows in frames.items():
         lake.write_partition(f"valid/{source}", day, _rows(source, list(rows), day), schema=raw_schema(source))
-    lake.write_partition("reference/ip_ranges", day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA)
+    lake.write_partition(
+        "reference/ip_ranges", day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA
+    )
     lake.write_partition("reference/free_email_domains", day, pd.DataFrame({"domain": list(free)}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
 import pandas as pd
@@ -18,24 +18,54 @@ _ids = count()
 
 
 def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
-def event(day: date, kind: str, account: str = "A1", person: str | None = "p1", role: str | None = None, hour: int = 12, minute: int = 0, **extra) -> dict:
+def event(
+    day: date,
+    kind: str,
+    account: str = "A1",
+    person: str | None = "p1",
+    role: str | None = None,
+    hour: int = 12,
+    minute: int = 0,
+    **extra,
+) -> dict:
     """A resolved event by short name: pricing, product, page, demo, webinar, download, open, click,
     ad_click, impression, or a CRM activity type (crm:<activity_type>)."""
-    base = {"event_id": extra.pop("event_id", f"ev{next(_ids)}"), "event_time": at(day, hour, minute), "account_id": account, "person_key": person,
-            "contact_id": None, "role": role, "resolution_method": "crm_contact", "url": None, "form_type": None, "campaign_id": None, "platform": None}
-    web = {"pricing": ("page_view", "https://www.northwind.io/pricing", None), "product": ("page_view", "https://www.northwind.io/product/a", None),
-           "page": ("page_view", "https://www.northwind.io/blog/x", None), "demo": ("form_submit", "https://www.northwind.io/forms/demo", "demo_request"),
-           "webinar": ("form_submit", "https://www.northwind.io/forms/w", "webinar_attended"), "download": ("form_submit", "https://www.northwind.io/forms/d", "content_download")}
+    base = {
+        "event_id": extra.pop("event_id", f"ev{next(_ids)}"),
+        "event_time": at(day, hour, minute),
+        "account_id": account,
+        "person_key": person,
+        "contact_id": None,
+        "role": role,
+        "resolution_method": "crm_contact",
+        "url": None,
+        "form_type": None,
+        "campaign_id": None,
+        "platform": None,
+    }
+    web = {
+        "pricing": ("page_view", "https://www.northwind.io/pricing", None),
+        "product": ("page_view", "https://www.northwind.io/product/a", None),
+        "page": ("page_view", "https://www.northwind.io/blog/x", None),
+        "demo": ("form_submit", "https://www.northwind.io/forms/demo", "demo_request"),
+        "webinar": ("form_submit", "https://www.northwind.io/forms/w", "webinar_attended"),
+        "download": ("form_submit", "https://www.northwind.io/forms/d", "content_download"),
+    }
     if kind in web:
         etype, url, form = web[kind]
         base.update(source="web", event_type=etype, url=url, form_type=form)
     elif kind in ("open", "click", "reply", "delivered"):
         base.update(source="email", event_type=kind, campaign_id="cmp-1")
     elif kind in ("ad_click", "impression"):
-        base.update(source="ad", event_type={"ad_click": "click", "impression": "impression"}[kind], campaign_id="li-1", platform="linkedin")
+        base.update(
+            source="ad",
+            event_type={"ad_click": "click", "impression": "impression"}[kind],
+            campaign_id="li-1",
+            platform="linkedin",
+        )
     elif kind.startswith("crm:"):
         base.update(source="crm", event_type=kind[4:], resolution_method="crm_activity")
     else:
@@ -50,23 +80,54 @@ def write_events(lake: Lake, day: date, events: list[dict]) -> None:
     lake.write_partition("resolved", day, frame)
 
 
-def write_crm(lake: Lake, day: date, accounts=("A1", "A2"), won: dict[str, date] | None = None, lifecycle: dict[str, str] | None = None) -> None:
-    acc = pd.DataFrame({"account_id": list(accounts), "name": [f"Account {a}" for a in accounts], "domain": [f"{a.lower()}.com" for a in accounts],
-                        "lifecycle": [(lifecycle or {}).get(a, "prospect") for a in accounts], "abm_tier": 1, "owner_email": "owner@northwind.io",
-                        "sdr_email": "sdr@northwind.io", "updated_at": at(day)})
+def write_crm(
+    lake: Lake,
+    day: date,
+    accounts=("A1", "A2"),
+    won: dict[str, date] | None = None,
+    lifecycle: dict[str, str] | None = None,
+) -> None:
+    acc = pd.DataFrame(
+        {
+            "account_id": list(accounts),
+            "name": [f"Account {a}" for a in accounts],
+            "domain": [f"{a.lower()}.com" for a in accounts],
+            "lifecycle": [(lifecycle or {}).get(a, "prospect") for a in accounts],
+            "abm_tier": 1,
+            "owner_email": "owner@northwind.io",
+            "sdr_email": "sdr@northwind.io",
+            "updated_at": at(day),
+        }
+    )
     acc = acc.reindex(columns=raw_schema("crm/accounts").names)
     lake.write_partition("valid/crm/accounts", day, acc, schema=raw_schema("crm/accounts"))
     won = won or {}
     if not won:
         lake.write_partition("valid/crm/opportunities", day, None, schema=raw_schema("crm/opportunities"))
         return
-    opps = pd.DataFrame({"opportunity_id": [f"O{i}" for i in range(len(won))], "account_id": list(won), "created_at": [at(d - timedelta(days=20)) for d in won.values()],
-                         "stage": "Closed Won", "is_closed": True, "is_won": True, "closed_at": [at(d) for d in won.values()]})
+    opps = pd.DataFrame(
+        {
+            "opportunity_id": [f"O{i}" for i in range(len(won))],
+            "account_id": list(won),
+            "created_at": [at(d - timedelta(days=20)) for d in won.values()],
+            "stage": "Closed Won",
+            "is_closed": True,
+            "is_won": True,
+            "closed_at": [at(d) for d in won.values()],
+        }
+    )
     opps = opps.reindex(columns=raw_schema("crm/opportunities").names)
     lake.write_partition("valid/crm/opportunities", day, opps, schema=raw_schema("crm/opportunities"))
 
 
-def score_range(lake: Lake, start: date, end: date, events_by_day: dict[date, list[dict]], config: ScoringConfig | None = None, **crm) -> pd.DataFrame:
+def score_range(
+    lake: Lake,
+    start: date,
+    end: date,
+    events_by_day: dict[date, list[dict]],
+    config: ScoringConfig | None = None,
+    **crm,
+) -> pd.DataFrame:
     """Write events and CRM for every day, score day by day (incrementally), return all score rows."""
     config = config or load_config()
     frames = []

@@ -3,7 +3,7 @@ leakage), thresholds, intervals, and the suggested config's diff."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 
 import pandas as pd
 import pytest
@@ -33,7 +33,14 @@ def _scores(days: list[date], account: str = "A", lifecycle: str = "prospect") -
 
 def test_labels_are_point_in_time_and_open_windows_stay_apart():
     days = [date(2026, 8, d) for d in range(1, 32)]
-    opps = pd.DataFrame({"opportunity_id": ["O1"], "account_id": ["A"], "created_day": [date(2026, 8, 20)], "won_day": [date(2026, 9, 10)]})
+    opps = pd.DataFrame(
+        {
+            "opportunity_id": ["O1"],
+            "account_id": ["A"],
+            "created_day": [date(2026, 8, 20)],
+            "won_day": [date(2026, 9, 10)],
+        }
+    )
     rows, won, created = label_rows(_scores(days), opps, window_days=30, report_date=date(2026, 9, 25))
     by_day = rows.set_index("as_of")
     # labelled: the window (D, D + 30] has closed by 2026-09-25, i.e. D <= 2026-08-26
@@ -48,7 +55,9 @@ def test_labels_are_point_in_time_and_open_windows_stay_apart():
 
 def test_outcomes_after_the_report_date_and_customers_do_not_count():
     days = [date(2026, 8, d) for d in range(1, 11)]
-    opps = pd.DataFrame({"opportunity_id": ["O1"], "account_id": ["A"], "created_day": [None], "won_day": [date(2026, 10, 1)]})
+    opps = pd.DataFrame(
+        {"opportunity_id": ["O1"], "account_id": ["A"], "created_day": [None], "won_day": [date(2026, 10, 1)]}
+    )
     rows, won, _ = label_rows(_scores(days), opps, window_days=90, report_date=date(2026, 9, 30))
     assert won == 0 and rows["won"].sum() == 0 and not rows["won_so_far"].any()
     rows, _, _ = label_rows(_scores(days, lifecycle="customer"), opps, window_days=10, report_date=date(2026, 12, 31))
@@ -56,8 +65,15 @@ def test_outcomes_after_the_report_date_and_customers_do_not_count():
 
 
 def test_thresholds_and_wilson_intervals():
-    labelled = pd.DataFrame({"account_id": list("ABCDEFGH"), "band": ["cold"] * 4 + ["very_hot"] * 4, "score": [5, 8, 12, 30, 45, 55, 60, 80],
-                             "won": [0, 0, 0, 0, 0, 1, 1, 1], "created": [0, 0, 1, 0, 1, 1, 1, 1]})
+    labelled = pd.DataFrame(
+        {
+            "account_id": list("ABCDEFGH"),
+            "band": ["cold"] * 4 + ["very_hot"] * 4,
+            "score": [5, 8, 12, 30, 45, 55, 60, 80],
+            "won": [0, 0, 0, 0, 0, 1, 1, 1],
+            "created": [0, 0, 1, 0, 1, 1, 1, 1],
+        }
+    )
     result = thresholds(labelled, CONFIG)
     at50 = next(t for t in result["alerts"] if t["threshold"] == 50)
     assert (at50["precision"], at50["recall"], at50["flagged_account_days"]) == (1.0, 1.0, 3)
@@ -71,7 +87,12 @@ def test_thresholds_and_wilson_intervals():
 
 
 def test_suggested_config_is_valid_and_its_diff_patches_the_config_file():
-    assert nearest_tier(7.6, CONFIG) == 1 and nearest_tier(7.4, CONFIG) == 2 and nearest_tier(0.4, CONFIG) == 0 and nearest_tier(0.6, CONFIG) == 3
+    assert (
+        nearest_tier(7.6, CONFIG) == 1
+        and nearest_tier(7.4, CONFIG) == 2
+        and nearest_tier(0.4, CONFIG) == 0
+        and nearest_tier(0.6, CONFIG) == 3
+    )
     changes = {"email_open": 0, "page_view": 2, "demo_request": 2}
     candidate = suggested_config(CONFIG, changes, "2026.11-default-suggested-2026-08")
     text, diff = config_texts(None, CONFIG, candidate, changes)
@@ -81,21 +102,26 @@ def test_suggested_config_is_valid_and_its_diff_patches_the_config_file():
     assert len(removed) == len(added) == 5  # the version and four rules (demo_request has a web and a CRM rule)
     assert "# Account engagement scoring" in text  # the file's comments are kept
     assert candidate.signal_points()["email_open"] == 0 and candidate.signal_points()["demo_request"] == 5
-    moved = CONFIG.model_copy(update={"breadth": CONFIG.breadth.model_copy(update={"max_people": 4})})  # not the file any more
+    moved = CONFIG.model_copy(
+        update={"breadth": CONFIG.breadth.model_copy(update={"max_people": 4})}
+    )  # not the file any more
     text, diff = config_texts(None, moved, suggested_config(moved, changes, "x"), changes)
     assert "max_people" not in diff and "+  - {name: email_open, tier: 0" in diff
     assert parse_config(yaml.safe_load(text), "suggested").breadth.max_people == 4
 
 
 def test_the_month_a_dag_run_reports_on():
-    from datetime import datetime, timezone
+    from datetime import datetime
     from types import SimpleNamespace
 
     from include.airflow_glue.calibration import report_month
 
-    scheduled = SimpleNamespace(run_after=datetime(2026, 12, 2, 6, tzinfo=timezone.utc))
+    scheduled = SimpleNamespace(run_after=datetime(2026, 12, 2, 6, tzinfo=UTC))
     assert report_month({"params": {"month": ""}, "dag_run": scheduled}) == "2026-11"
     assert report_month({"params": {"month": "2026-08"}, "dag_run": scheduled}) == "2026-08"
-    assert report_month({"params": {}, "dag_run": SimpleNamespace(run_after=datetime(2027, 1, 1, 9, tzinfo=timezone.utc))}) == "2026-12"
+    assert (
+        report_month({"params": {}, "dag_run": SimpleNamespace(run_after=datetime(2027, 1, 1, 9, tzinfo=UTC))})
+        == "2026-12"
+    )
     with pytest.raises(UsageError, match="YYYY-MM"):
         report_month({"params": {"month": "2026-8"}, "dag_run": scheduled})

@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "include.scoring", *args], capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "include.scoring", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def commands() -> list[str]:
@@ -43,7 +50,17 @@ def test_data_error_exits_1_with_a_message_not_a_traceback(tmp_path):
     landing = tmp_path / "landing" / "web" / "2026-05-06"
     landing.mkdir(parents=True)
     (landing / "x.csv").write_text("event_id,event_time\nw1,2026-05-06T10:00:00Z\n")
-    out = cli("extract", "--date", "2026-05-06", "--source", "web", "--landing", str(tmp_path / "landing"), "--lake", str(tmp_path / "lake"))
+    out = cli(
+        "extract",
+        "--date",
+        "2026-05-06",
+        "--source",
+        "web",
+        "--landing",
+        str(tmp_path / "landing"),
+        "--lake",
+        str(tmp_path / "lake"),
+    )
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith("error: web landing file") and "lacks contract column(s)" in out.stderr
@@ -52,7 +69,9 @@ def test_data_error_exits_1_with_a_message_not_a_traceback(tmp_path):
 def test_bad_config_is_a_usage_error(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("version: x\nsignalz: []\n")
-    out = cli("run", "--start", "2026-05-06", "--end", "2026-05-06", "--config", str(bad), "--lake", str(tmp_path / "lake"))
+    out = cli(
+        "run", "--start", "2026-05-06", "--end", "2026-05-06", "--config", str(bad), "--lake", str(tmp_path / "lake")
+    )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "signalz: unknown key; allowed keys here:" in out.stderr and "signals" in out.stderr
@@ -69,10 +88,32 @@ def test_options_default_from_the_environment(var, value, monkeypatch):
 
 
 def test_generate_and_extract_through_the_cli(tmp_path):
-    out = cli("generate", "--out", str(tmp_path / "s"), "--accounts", "15", "--days", "2", "--end-date", "2026-04-02", "--seed", "5")
+    out = cli(
+        "generate",
+        "--out",
+        str(tmp_path / "s"),
+        "--accounts",
+        "15",
+        "--days",
+        "2",
+        "--end-date",
+        "2026-04-02",
+        "--seed",
+        "5",
+    )
     assert out.returncode == 0, out.stderr
     assert "Generated 15 accounts" in out.stdout
-    out = cli("extract", "--date", "2026-04-02", "--landing", str(tmp_path / "s" / "landing"), "--crm-url", f"sqlite:///{tmp_path / 's' / 'crm.sqlite'}", "--lake", str(tmp_path / "lake"))
+    out = cli(
+        "extract",
+        "--date",
+        "2026-04-02",
+        "--landing",
+        str(tmp_path / "s" / "landing"),
+        "--crm-url",
+        f"sqlite:///{tmp_path / 's' / 'crm.sqlite'}",
+        "--lake",
+        str(tmp_path / "lake"),
+    )
     assert out.returncode == 0, out.stderr
     assert "extract web" in out.stdout and "extract crm/opportunities" in out.stdout
     assert (tmp_path / "lake" / "raw" / "crm" / "contacts" / "dt=2026-04-02" / "part-00000.parquet").exists()

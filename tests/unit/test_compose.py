@@ -24,7 +24,9 @@ AIRFLOW_SERVICES = {name: svc for name, svc in SERVICES_IN_COMPOSE.items() if "b
 
 def compose_schema() -> dict:
     """The Compose specification schema as vendored by check-jsonschema."""
-    text = (resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json").read_text(encoding="utf-8")
+    text = (resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json").read_text(
+        encoding="utf-8"
+    )
     return json.loads(text)
 
 
@@ -50,7 +52,9 @@ def test_the_schema_check_catches_a_broken_file():
     broken["services"]["scheduler"]["healthcheck"] = {"test": ["CMD", "true"], "intervall": "30s"}
     broken["services"]["worker"]["depends_on"] = "api-server"
     errors = schema_errors(broken)
-    assert any("intervall" in e for e in errors) and any(e.startswith("services/worker/depends_on") for e in errors), errors
+    assert any("intervall" in e for e in errors) and any(e.startswith("services/worker/depends_on") for e in errors), (
+        errors
+    )
 
 
 def test_image_extends_the_pinned_airflow_on_the_project_python():
@@ -71,7 +75,9 @@ def test_celery_executor_with_redis_broker_and_postgres_backend():
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/"), name
         assert re.match(r"db\+postgresql://[^@]+@postgres:5432/airflow$", env["AIRFLOW__CELERY__RESULT_BACKEND"]), name
-        assert re.match(r"postgresql\+psycopg2://[^@]+@postgres:5432/airflow$", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]), name
+        assert re.match(
+            r"postgresql\+psycopg2://[^@]+@postgres:5432/airflow$", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        ), name
         assert env["PYTHONPATH"] == "/opt/airflow", name
 
 
@@ -83,10 +89,14 @@ def test_every_native_cluster_service_is_in_compose_and_every_service_has_a_heal
     assert SERVICES_IN_COMPOSE["mailpit"]["image"].startswith("axllent/mailpit:")
     for name, svc in SERVICES_IN_COMPOSE.items():
         assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
-    assert SERVICES_IN_COMPOSE["api-server"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert (
+        SERVICES_IN_COMPOSE["api-server"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    )
 
 
-ENV_READ = re.compile(r"""os\.environ(?:\.get)?[(\[]\s*["'](ENGAGEMENT_[A-Z0-9_]+)["']|["'](ENGAGEMENT_[A-Z0-9_]+)["']\s+in\s+os\.environ""")
+ENV_READ = re.compile(
+    r"""os\.environ(?:\.get)?[(\[]\s*["'](ENGAGEMENT_[A-Z0-9_]+)["']|["'](ENGAGEMENT_[A-Z0-9_]+)["']\s+in\s+os\.environ"""
+)
 
 
 def engagement_variables() -> set[str]:
@@ -116,7 +126,11 @@ def test_project_folders_and_the_lake_are_mounted():
     assert {"./dags:/opt/airflow/dags", "./include:/opt/airflow/include", "./plugins:/opt/airflow/plugins"} <= volumes
     lake = environment(SERVICES_IN_COMPOSE["worker"])["ENGAGEMENT_LAKE"]
     named = {v.split(":")[0]: v.split(":")[1] for v in volumes if not v.startswith((".", "$"))}
-    assert any(lake == target or lake.startswith(target + "/") for source, target in named.items() if source in COMPOSE["volumes"]), (lake, named)
+    assert any(
+        lake == target or lake.startswith(target + "/")
+        for source, target in named.items()
+        if source in COMPOSE["volumes"]
+    ), (lake, named)
     for name, svc in AIRFLOW_SERVICES.items():
         assert set(svc["volumes"]) == volumes, name
 

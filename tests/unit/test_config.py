@@ -55,7 +55,9 @@ def test_bad_enum_value_lists_the_allowed_values(raw):
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     text = str(err.value)
-    assert "alerts.0.recipient" in text and "'sdr'" in text and "'owner'" in text and "'manager'" in text and "ceo" in text
+    assert (
+        "alerts.0.recipient" in text and "'sdr'" in text and "'owner'" in text and "'manager'" in text and "ceo" in text
+    )
 
 
 def test_bad_number_names_the_key(raw):
@@ -66,7 +68,10 @@ def test_bad_number_names_the_key(raw):
 
 def test_event_type_must_belong_to_the_source(raw):
     raw["signals"][0]["event_type"] = ["open"]
-    with pytest.raises(ConfigError, match=r"signals\.0.*'open' is not a web event type; allowed: \['download', 'form_submit', 'page_view'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"signals\.0.*'open' is not a web event type; allowed: \['download', 'form_submit', 'page_view'\]",
+    ):
         parse_config(raw)
 
 

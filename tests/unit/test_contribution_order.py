@@ -24,11 +24,24 @@ def _events() -> pd.DataFrame:
     of one signal, and a person completing the combination bonus."""
     rows = []
     for n in range(12):  # demo requests, 10 minutes apart but in pairs at the same minute: ties decided by event id
-        rows.append(event(START, "demo", person=f"p{n % 3}", hour=9, minute=(n // 2) * 10, event_id=f"e-demo-{(7 * n) % 12:02d}"))
-    rows += [event(START, "pricing", person="p1", hour=10, event_id=f"e-pricing-{n}") for n in range(3)]  # same page, person, day: one counts
-    rows += [event(START, "webinar", person="p1", hour=11, event_id="e-webinar"),  # with the download at the same time: the combination bonus
-             event(START, "download", person="p1", hour=11, event_id="e-download")]
-    rows += [event(START, "open", account="A2", person=None, hour=h, event_id=f"e-open-{n}") for n, h in enumerate((8, 8, 13))]
+        rows.append(
+            event(
+                START, "demo", person=f"p{n % 3}", hour=9, minute=(n // 2) * 10, event_id=f"e-demo-{(7 * n) % 12:02d}"
+            )
+        )
+    rows += [
+        event(START, "pricing", person="p1", hour=10, event_id=f"e-pricing-{n}") for n in range(3)
+    ]  # same page, person, day: one counts
+    rows += [
+        event(
+            START, "webinar", person="p1", hour=11, event_id="e-webinar"
+        ),  # with the download at the same time: the combination bonus
+        event(START, "download", person="p1", hour=11, event_id="e-download"),
+    ]
+    rows += [
+        event(START, "open", account="A2", person=None, hour=h, event_id=f"e-open-{n}")
+        for n, h in enumerate((8, 8, 13))
+    ]
     day2 = [event(START, "click", account="A2", person="p9", hour=h, event_id=f"e-click-{h}") for h in (1, 2)]
     frame = pd.DataFrame(rows + day2, columns=RESOLVED_COLUMNS)
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True).dt.as_unit("us")
@@ -60,10 +73,14 @@ def test_contributions_of_shuffled_and_time_ordered_input_are_identical():
     assert is_time_ordered(ordered), "resolve's order must take the shortcut"
     expected = contributions(ordered.copy(), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
     table = expected.table
-    assert {"duplicate", "daily_cap"} <= set(table.column("adjustment").drop_null().to_pylist()), "the example must exercise de-duplication and the cap"
+    assert {"duplicate", "daily_cap"} <= set(table.column("adjustment").drop_null().to_pylist()), (
+        "the example must exercise de-duplication and the cap"
+    )
     assert table.column("signal").to_pylist().count("combination_bonus") == 1
     bonus_at = table.column("signal").to_pylist().index("combination_bonus")
-    assert table.column("event_time")[bonus_at] == table.column("event_time")[bonus_at + 1], "the bonus lands beside its event, before the later id"
+    assert table.column("event_time")[bonus_at] == table.column("event_time")[bonus_at + 1], (
+        "the bonus lands beside its event, before the later id"
+    )
     rnd = random.Random(7)
     for _ in range(5):
         shuffled = ordered.sample(frac=1.0, random_state=rnd.randrange(10**6)).reset_index(drop=True)
@@ -73,12 +90,17 @@ def test_contributions_of_shuffled_and_time_ordered_input_are_identical():
         for name in ("day", "signals", "points", "positive", "reset", "time_ns", "account_codes", "person_codes"):
             assert (getattr(got, name) == getattr(expected, name)).all(), name
         assert got.accounts.equals(expected.accounts) and got.persons.equals(expected.persons)
-        pdt.assert_frame_equal(got.pairs.sort_values("event_time", kind="stable").reset_index(drop=True), expected.pairs.sort_values("event_time", kind="stable").reset_index(drop=True))
+        pdt.assert_frame_equal(
+            got.pairs.sort_values("event_time", kind="stable").reset_index(drop=True),
+            expected.pairs.sort_values("event_time", kind="stable").reset_index(drop=True),
+        )
 
 
 def test_time_order_check_looks_at_the_event_id_only_within_a_tie():
     frame = _as_resolve_writes(_events())
-    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00
+    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][
+        :2
+    ]  # the two opens at 08:00
     swapped = frame.copy()
     swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()  # same time, ids out of order
     assert is_time_ordered(frame) and not is_time_ordered(swapped)
@@ -93,7 +115,9 @@ def test_arrow_input_as_read_gives_the_same_rows_as_the_frame():
     config = load_config()
     ordered = _as_resolve_writes(_events())
     from_frame = contributions(ordered.copy(), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
-    from_arrow = contributions(pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    from_arrow = contributions(
+        pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    )
     assert from_arrow.table.schema.field("event_id").type == pa.string(), "text as read, not converted"
     assert from_arrow.table.cast(CONTRIB_SCHEMA).equals(from_frame.table.cast(CONTRIB_SCHEMA))
     assert (from_arrow.points == from_frame.points).all() and from_arrow.persons.equals(from_frame.persons)
@@ -116,11 +140,15 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
-    expected = contributions(pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+    expected = contributions(
+        pa.Table.from_pandas(ordered, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    )
     rnd = random.Random(11)
     for _ in range(5):
         part = pd.Series([rnd.randrange(3) for _ in range(len(ordered))])
-        runs = pd.concat([ordered[part == k] for k in range(3)], ignore_index=True)  # each part in order, days in order within it
+        runs = pd.concat(
+            [ordered[part == k] for k in range(3)], ignore_index=True
+        )  # each part in order, days in order within it
         assert not is_time_ordered(runs)
         table = pa.Table.from_pandas(runs, preserve_index=False)
         merged = merged_in_order(table)
@@ -129,7 +157,9 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
         got = contributions(table, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
         assert got.table.equals(expected.table) and (got.points == expected.points).all()
     tied = ordered[ordered["event_time"].duplicated(keep=False)]
-    assert len(tied) >= 4 and tied["day"].nunique() == 1, "the example must hold rows of equal time for the event id to decide"
+    assert len(tied) >= 4 and tied["day"].nunique() == 1, (
+        "the example must hold rows of equal time for the event id to decide"
+    )
 
 
 def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last():
@@ -140,9 +170,13 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
     config = load_config()
     ordered = _as_resolve_writes(_events())
     first_day = ordered[ordered["day"] == 0]
-    later = first_day.iloc[-1:].assign(event_id=first_day["event_id"].iloc[0])  # the first event's id on the day's last row
+    later = first_day.iloc[-1:].assign(
+        event_id=first_day["event_id"].iloc[0]
+    )  # the first event's id on the day's last row
     runs = pd.concat([later, first_day.iloc[::-1]], ignore_index=True)  # read first, though later in time
-    got = contributions(pa.Table.from_pandas(runs, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)).table
+    got = contributions(
+        pa.Table.from_pandas(runs, preserve_index=False), config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+    ).table
     kept = got.filter(pa.compute.equal(got.column("event_id"), first_day["event_id"].iloc[0]))
     assert kept.num_rows == 1 and kept.column("event_time")[0].as_py() == later["event_time"].iloc[0].to_pydatetime()
     assert got.column("signal").to_pylist().count("combination_bonus") == 1
@@ -152,14 +186,19 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
     untimed = pa.Table.from_pandas(no_time, preserve_index=False)
     assert merged_in_order(untimed) is None
     rows = contributions(untimed, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)).table
-    assert rows.column("event_id")[rows.num_rows - 1].as_py() == no_time["event_id"].iloc[0] and rows.column("event_time").null_count == 1
+    assert (
+        rows.column("event_id")[rows.num_rows - 1].as_py() == no_time["event_id"].iloc[0]
+        and rows.column("event_time").null_count == 1
+    )
 
 
 def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
     from include.scoring.score.contributions import merged_in_order
 
     frame = _as_resolve_writes(_events())
-    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][:2]  # the two opens at 08:00
+    tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][
+        :2
+    ]  # the two opens at 08:00
     swapped = frame.copy()
     swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()
     merged = merged_in_order(pa.Table.from_pandas(swapped, preserve_index=False))

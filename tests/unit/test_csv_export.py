@@ -9,7 +9,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +35,18 @@ ATTACKS = [
     "'=already quoted once",
     "''@twice",
 ]
-SAFE = ["Acme Corp", "'Tis the Season Ltd", "1+1", " =leading space", "", "O'Brien & Sons", "-5", "+1.5e3", "-0.25", "Ünïcødé 🚀"]
+SAFE = [
+    "Acme Corp",
+    "'Tis the Season Ltd",
+    "1+1",
+    " =leading space",
+    "",
+    "O'Brien & Sons",
+    "-5",
+    "+1.5e3",
+    "-0.25",
+    "Ünïcødé 🚀",
+]
 
 
 @pytest.mark.parametrize("value", ATTACKS)
@@ -51,9 +62,14 @@ def test_ordinary_text_and_plain_numbers_are_left_alone(value):
 
 
 def test_numbers_stay_numbers_and_missing_values_are_empty():
-    text = to_csv_text(["a", "b", "c", "d", "e", "f", "g"], [[-3.5, -2, float("nan"), None, pd.NaT, date(2026, 11, 20), True]])
+    text = to_csv_text(
+        ["a", "b", "c", "d", "e", "f", "g"], [[-3.5, -2, float("nan"), None, pd.NaT, date(2026, 11, 20), True]]
+    )
     assert text.splitlines()[1] == "-3.5,-2,,,,2026-11-20,true"
-    assert to_csv_text(["when"], [[datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)]]).splitlines()[1] == "2026-11-20T09:30:00+00:00"
+    assert (
+        to_csv_text(["when"], [[datetime(2026, 11, 20, 9, 30, tzinfo=UTC)]]).splitlines()[1]
+        == "2026-11-20T09:30:00+00:00"
+    )
 
 
 def test_header_cells_are_guarded_too():
@@ -91,15 +107,39 @@ def _scores_partition(lake_root: Path, day: date) -> pd.DataFrame:
 
     rows = []
     for i, name in enumerate([*ATTACKS, "Plain Ltd"]):
-        rows.append({"account_id": f"ACC-{i:06d}", "as_of": day, "score": 50.0 - i, "band": "warm", "accumulated": 50.0, "breadth": 0.0, "engaged_people": 1,
-                     "new_people_14d": 0, "points_today": 0.0, "trend": "down", "change_7d": -3.5, "change_28d": -12.25, "surge": False,
-                     "last_touch_at": datetime(2026, 11, 19, 10, tzinfo=timezone.utc), "last_touch_signal": "page_view", "days_since_engagement": 1,
-                     "next_action": "=HYPERLINK(\"http://evil.example\")", "lifecycle": "prospect", "account_name": name, "abm_tier": 1,
-                     "owner_email": "@owner@example.com", "sdr_email": None, "config_version": "v1"})
+        rows.append(
+            {
+                "account_id": f"ACC-{i:06d}",
+                "as_of": day,
+                "score": 50.0 - i,
+                "band": "warm",
+                "accumulated": 50.0,
+                "breadth": 0.0,
+                "engaged_people": 1,
+                "new_people_14d": 0,
+                "points_today": 0.0,
+                "trend": "down",
+                "change_7d": -3.5,
+                "change_28d": -12.25,
+                "surge": False,
+                "last_touch_at": datetime(2026, 11, 19, 10, tzinfo=UTC),
+                "last_touch_signal": "page_view",
+                "days_since_engagement": 1,
+                "next_action": '=HYPERLINK("http://evil.example")',
+                "lifecycle": "prospect",
+                "account_name": name,
+                "abm_tier": 1,
+                "owner_email": "@owner@example.com",
+                "sdr_email": None,
+                "config_version": "v1",
+            }
+        )
     frame = pd.DataFrame(rows)
     import pyarrow as pa
 
-    Lake(str(lake_root)).write_partition("scores", day, pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False))
+    Lake(str(lake_root)).write_partition(
+        "scores", day, pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
+    )
     return frame
 
 
@@ -108,8 +148,14 @@ def test_export_command_writes_guarded_csv_that_reads_back(tmp_path):
     frame = _scores_partition(tmp_path / "lake", day)
     out = tmp_path / "out" / "scores.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ENGAGEMENT_LAKE": str(tmp_path / "lake")}
-    done = subprocess.run([sys.executable, "-m", "include.scoring", "export", "--date", day.isoformat(), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "include.scoring", "export", "--date", day.isoformat(), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert f"{len(frame)} account(s) written to {out}" in done.stderr
     raw = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
@@ -122,13 +168,26 @@ def test_export_command_writes_guarded_csv_that_reads_back(tmp_path):
     header = back[0]
     names = {r[header.index("account_name")] for r in back[1:]}
     assert names == set(frame["account_name"])  # unguarded, every original string
-    stdout = subprocess.run([sys.executable, "-m", "include.scoring", "export", "--date", day.isoformat()], capture_output=True, cwd=ROOT, env=env, timeout=300)
+    stdout = subprocess.run(
+        [sys.executable, "-m", "include.scoring", "export", "--date", day.isoformat()],
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert stdout.returncode == 0 and stdout.stdout == out.read_bytes()
 
 
 def test_export_of_a_day_not_scored_is_a_clear_error(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ENGAGEMENT_LAKE": str(tmp_path / "lake")}
-    done = subprocess.run([sys.executable, "-m", "include.scoring", "export", "--date", "2026-11-20"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "include.scoring", "export", "--date", "2026-11-20"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1 and "error:" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -145,7 +204,17 @@ def test_dashboard_accounts_csv_is_guarded_filtered_and_complete(tmp_path):
     warehouse.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(warehouse.account_scores.insert(), warehouse.records(frame, SCORE_COLUMNS))
-        conn.execute(warehouse.account_scores.insert(), [{**warehouse.records(frame, SCORE_COLUMNS)[0], "account_id": f"BULK-{i:04d}", "account_name": f"Bulk {i}"} for i in range(60)])
+        conn.execute(
+            warehouse.account_scores.insert(),
+            [
+                {
+                    **warehouse.records(frame, SCORE_COLUMNS)[0],
+                    "account_id": f"BULK-{i:04d}",
+                    "account_name": f"Bulk {i}",
+                }
+                for i in range(60)
+            ],
+        )
     engine.dispose()
     with TestClient(create_app(Warehouse(lambda: url))) as client:
         page = client.get("/")

@@ -21,16 +21,36 @@ def test_every_dashboard_column_exists_in_the_warehouse_with_the_same_type(table
     real = warehouse.metadata.tables[table.name]
     for column in table.columns:
         assert column.name in real.columns, f"{table.name}.{column.name} is not a warehouse column"
-        assert column.type._type_affinity is real.columns[column.name].type._type_affinity, f"{table.name}.{column.name}"
+        assert column.type._type_affinity is real.columns[column.name].type._type_affinity, (
+            f"{table.name}.{column.name}"
+        )
 
 
 def test_defaults_and_round_trip_of_the_filter():
     assert AccountFilter.from_params({}) == AccountFilter()
-    flt = AccountFilter.from_params({"band": "hot", "owner": "ae001@x.io", "lifecycle": "customer", "q": " Acme ", "sort": "tier", "dir": "asc", "page": "3"})
-    assert flt == AccountFilter(band="hot", owner="ae001@x.io", lifecycle="customer", q="Acme", sort="tier", direction="asc", page=3)
+    flt = AccountFilter.from_params(
+        {
+            "band": "hot",
+            "owner": "ae001@x.io",
+            "lifecycle": "customer",
+            "q": " Acme ",
+            "sort": "tier",
+            "dir": "asc",
+            "page": "3",
+        }
+    )
+    assert flt == AccountFilter(
+        band="hot", owner="ae001@x.io", lifecycle="customer", q="Acme", sort="tier", direction="asc", page=3
+    )
     assert AccountFilter.from_params(flt.params()) == flt
     assert AccountFilter().params() == {}
-    assert flt.params(page=1, band="") == {"owner": "ae001@x.io", "lifecycle": "customer", "q": "Acme", "sort": "tier", "dir": "asc"}
+    assert flt.params(page=1, band="") == {
+        "owner": "ae001@x.io",
+        "lifecycle": "customer",
+        "q": "Acme",
+        "sort": "tier",
+        "dir": "asc",
+    }
 
 
 @pytest.mark.parametrize(
@@ -67,11 +87,31 @@ def test_search_wildcards_are_literal(tmp_path):
     db = tmp_path / "w.sqlite"
     engine = sa.create_engine(f"sqlite:///{db}")
     warehouse.metadata.create_all(engine)
-    base = {"as_of": date(2026, 11, 20), "score": 1.0, "band": "cold", "accumulated": 1.0, "breadth": 0.0, "engaged_people": 0, "new_people_14d": 0,
-            "points_today": 0.0, "trend": "flat", "change_7d": 0.0, "change_28d": 0.0, "surge": False, "next_action": "nurture", "lifecycle": "prospect",
-            "config_version": "t"}
+    base = {
+        "as_of": date(2026, 11, 20),
+        "score": 1.0,
+        "band": "cold",
+        "accumulated": 1.0,
+        "breadth": 0.0,
+        "engaged_people": 0,
+        "new_people_14d": 0,
+        "points_today": 0.0,
+        "trend": "flat",
+        "change_7d": 0.0,
+        "change_28d": 0.0,
+        "surge": False,
+        "next_action": "nurture",
+        "lifecycle": "prospect",
+        "config_version": "t",
+    }
     with engine.begin() as conn:
-        conn.execute(warehouse.account_scores.insert(), [{**base, "account_id": "A-1", "account_name": "Acme 100% Steel"}, {**base, "account_id": "A-2", "account_name": "Bolt_Works"}])
+        conn.execute(
+            warehouse.account_scores.insert(),
+            [
+                {**base, "account_id": "A-1", "account_name": "Acme 100% Steel"},
+                {**base, "account_id": "A-2", "account_name": "Bolt_Works"},
+            ],
+        )
     engine.dispose()
 
     def found(q: str) -> list[str]:
@@ -98,7 +138,10 @@ def test_sqlite_is_opened_read_only_and_a_missing_file_is_not_created(tmp_path):
 def test_a_read_only_connection_cannot_write(tmp_path):
     db = tmp_path / "w.sqlite"
     sqlite3.connect(db).execute("create table t (x int)").connection.close()
-    with pytest.raises(sa.exc.OperationalError, match="readonly"), Warehouse(lambda: f"sqlite:///{db}").engine().connect() as conn:
+    with (
+        pytest.raises(sa.exc.OperationalError, match="readonly"),
+        Warehouse(lambda: f"sqlite:///{db}").engine().connect() as conn,
+    ):
         conn.execute(sa.text("insert into t values (1)"))
 
 
@@ -110,7 +153,16 @@ def test_an_empty_warehouse_says_no_scores_yet(tmp_path):
     assert err.value.title == "No scores yet" and "no account_scores table" in err.value.detail
 
 
-@pytest.mark.parametrize("url", ["not a url", "sqlite://", "sqlite:///:memory:", "generic://%2Ftmp%2Fwarehouse.sqlite", "postgresql+nosuchdriver://h/db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "generic://%2Ftmp%2Fwarehouse.sqlite",
+        "postgresql+nosuchdriver://h/db",
+    ],
+)
 def test_unusable_urls_are_explained(url):
     """e.g. a connection added with --conn-type sqlite becomes type generic (no sqlite provider)."""
     with pytest.raises(WarehouseUnavailable) as err, Warehouse(lambda: url).connect():
@@ -127,7 +179,14 @@ def test_a_changed_url_is_picked_up_after_the_ttl(tmp_path):
 
 def test_sparkline_places_days_by_date_and_scales_to_the_window():
     end = date(2026, 11, 20)
-    line = sparkline([(end - timedelta(days=27), 10.0), (end - timedelta(days=1), 20.0), (end, 30.0)], end, 28, width=96, height=24, pad=2)
+    line = sparkline(
+        [(end - timedelta(days=27), 10.0), (end - timedelta(days=1), 20.0), (end, 30.0)],
+        end,
+        28,
+        width=96,
+        height=24,
+        pad=2,
+    )
     xs = [float(p.split(",")[0]) for p in line.points.split()]
     ys = [float(p.split(",")[1]) for p in line.points.split()]
     assert xs[0] == pytest.approx(2.0) and xs[-1] == pytest.approx(94.0)
@@ -145,5 +204,7 @@ def test_history_chart_has_band_lines_in_range_and_dated_ticks():
     assert [t.label for t in chart.x_ticks] == ["2026-08-23", "2026-10-06", "2026-11-20"]
     assert [t.label for t in chart.bands] == ["cold up to 10", "warm up to 25", "hot up to 50"]
     assert [t.label for t in chart.y_ticks] == ["0", "10", "20", "30", "40", "50"]
-    crowded = history_chart([(start, 900.0), (start + timedelta(days=1), 910.0)], [("cold", 10), ("warm", 25), ("hot", 50)])
+    crowded = history_chart(
+        [(start, 900.0), (start + timedelta(days=1), 910.0)], [("cold", 10), ("warm", 25), ("hot", 50)]
+    )
     assert len(crowded.bands) == 1  # boundaries closer than a label's height are not drawn on top of each other

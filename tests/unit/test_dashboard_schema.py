@@ -26,10 +26,16 @@ def _kind(type_: sa.types.TypeEngine) -> type:
 def test_every_dashboard_column_exists_in_the_warehouse_with_the_same_kind(light):
     real = warehouse.metadata.tables[light.name]
     for column in light.columns:
-        assert column.name in real.columns, f"{light.name}.{column.name} is read by the dashboard but not defined in warehouse.py"
-        assert _kind(column.type) is _kind(real.columns[column.name].type), f"{light.name}.{column.name}: {column.type!r} here, {real.columns[column.name].type!r} in the warehouse"
+        assert column.name in real.columns, (
+            f"{light.name}.{column.name} is read by the dashboard but not defined in warehouse.py"
+        )
+        assert _kind(column.type) is _kind(real.columns[column.name].type), (
+            f"{light.name}.{column.name}: {column.type!r} here, {real.columns[column.name].type!r} in the warehouse"
+        )
         if isinstance(column.type, sa.DateTime):
-            assert column.type.timezone == real.columns[column.name].type.timezone, f"{light.name}.{column.name}: time zone awareness differs"
+            assert column.type.timezone == real.columns[column.name].type.timezone, (
+                f"{light.name}.{column.name}: time zone awareness differs"
+            )
 
 
 def test_the_dashboard_reads_every_score_column_the_warehouse_keeps():

@@ -20,7 +20,19 @@ from include.scoring.extract.stage import extract_crm, extract_events, extract_r
 from include.scoring.lake.store import Lake
 
 D = date(2026, 5, 6)
-WEB_COLUMNS = ["event_id", "event_time", "anonymous_id", "email", "ip", "url", "event_type", "form_type", "duration_seconds", "user_agent", "referrer"]
+WEB_COLUMNS = [
+    "event_id",
+    "event_time",
+    "anonymous_id",
+    "email",
+    "ip",
+    "url",
+    "event_type",
+    "form_type",
+    "duration_seconds",
+    "user_agent",
+    "referrer",
+]
 
 
 def web_row(i: int, **overrides) -> dict:
@@ -68,7 +80,9 @@ def test_mixed_formats_in_one_day(tmp_path):
     assert table.schema.equals(raw_schema("web"))
     df = table.to_pandas()
     assert df["event_id"].tolist() == ["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"]
-    assert df["source_file"].tolist() == ["web/2026-05-06/a.csv"] * 2 + ["web/2026-05-06/b.jsonl"] * 3 + ["web/2026-05-06/c.parquet"]
+    assert df["source_file"].tolist() == ["web/2026-05-06/a.csv"] * 2 + ["web/2026-05-06/b.jsonl"] * 3 + [
+        "web/2026-05-06/c.parquet"
+    ]
     assert df["source_line"].tolist() == [2, 3, 1, 2, 3, 1]
     assert df["email"].tolist()[1] == "Jane@Acme.com"
     assert str(df["event_time"].dtype) == "datetime64[us, UTC]"
@@ -84,13 +98,17 @@ def test_missing_contract_column_names_file_and_column(tmp_path):
     with pytest.raises(ExtractError) as err:
         extract_events(tmp_path / "landing", Lake(str(tmp_path / "lake")), "web", D)
     text = str(err.value)
-    assert "broken.csv" in text and "2026-05-06" in text and "lacks contract column(s) ip" in text and "Expected:" in text
+    assert (
+        "broken.csv" in text and "2026-05-06" in text and "lacks contract column(s) ip" in text and "Expected:" in text
+    )
 
 
 def test_unparseable_json_lines_are_kept_with_their_line_and_reason(tmp_path):
     folder = landing_dir(tmp_path)
     good = json.dumps(web_row(1))
-    (folder / "events.jsonl").write_text("\n".join([good, good.replace("w-1", "w-2")[:50], "<html>502</html>", json.dumps(web_row(3))]) + "\n")
+    (folder / "events.jsonl").write_text(
+        "\n".join([good, good.replace("w-1", "w-2")[:50], "<html>502</html>", json.dumps(web_row(3))]) + "\n"
+    )
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
     assert (result.rows, result.rows_with_errors) == (4, 2)
@@ -125,7 +143,10 @@ def test_values_that_do_not_fit_the_contract_are_described(tmp_path):
     extract_events(tmp_path / "landing", lake, "web", D)
     df = lake.read_df("raw/web", D)
     assert pd.isna(df["event_time"].iloc[0]) and pd.isna(df["duration_seconds"].iloc[0])
-    assert df["coercion_errors"].iloc[0] == "event_time: 'yesterday afternoon' is not an ISO-8601 timestamp; duration_seconds: 'long' is not a number"
+    assert (
+        df["coercion_errors"].iloc[0]
+        == "event_time: 'yesterday afternoon' is not an ISO-8601 timestamp; duration_seconds: 'long' is not a number"
+    )
     assert pd.isna(df["coercion_errors"].iloc[1])
 
 
@@ -199,7 +220,9 @@ def test_crm_snapshot_and_errors(small_sample, tmp_path):
         for t in ("accounts", "contacts", "activities", "opportunities"):
             conn.exec_driver_sql(f"CREATE TABLE {t} (id TEXT)")
     engine.dispose()
-    with pytest.raises(ExtractError, match=r"CRM table 'accounts' .* lacks contract column\(s\) account_id, name, domain"):
+    with pytest.raises(
+        ExtractError, match=r"CRM table 'accounts' .* lacks contract column\(s\) account_id, name, domain"
+    ):
         extract_crm(f"sqlite:///{broken}", lake, D)
 
 
@@ -235,4 +258,3 @@ def test_quoted_line_break_in_a_record_of_the_wrong_width_is_one_error_row(tmp_p
     assert rows.table.column("a").to_pylist() == ["1", None, "3"]
     assert list(rows.lines) == [2, 3, 5]
     assert rows.parse_errors[1].startswith("line 3: expected 3 fields, found 2") and rows.parse_errors[2] is None
-

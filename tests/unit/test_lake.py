@@ -170,7 +170,9 @@ def test_corrupt_footer_reads_name_the_file(tmp_path):
     path = tmp_path / "state/dt=2026-03-04/part-00000-of-00001.parquet"
     path.write_bytes(path.read_bytes()[:20])
     for read in (lambda: lake.row_count("state", D), lambda: lake.part_metadata("state", D)):
-        with pytest.raises(LakeError, match=r"state/dt=2026-03-04/part-00000-of-00001.parquet is unreadable or corrupt"):
+        with pytest.raises(
+            LakeError, match=r"state/dt=2026-03-04/part-00000-of-00001.parquet is unreadable or corrupt"
+        ):
             read()
 
 
@@ -186,7 +188,6 @@ def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
     assert lake.checksum("snap", D) != lake.checksum("snap", D + timedelta(days=2))
     with pytest.raises(LakeError, match="does not exist"):
         lake.checksum("snap", D + timedelta(days=3))
-
 
 
 def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, monkeypatch):
@@ -209,17 +210,29 @@ def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, mo
     assert groups == sum(-(-n // 7) for n in split.rows), "each shard in row groups of its own"
     read = []
     real = pq.ParquetFile.read_row_groups
-    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", lambda self, wanted, **kw: read.append(list(wanted)) or real(self, wanted, **kw))
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_groups",
+        lambda self, wanted, **kw: read.append(list(wanted)) or real(self, wanted, **kw),
+    )
     for k in range(3):
         keep = ShardRows("account_id", k, 3)
         got = lake.read_where("resolved", D, keep, ["account_id", "x"])
-        assert got.column("x").to_pylist() == [x for x, s in enumerate(shard) if s == k], "the shard's rows, in the order written"
+        assert got.column("x").to_pylist() == [x for x, s in enumerate(shard) if s == k], (
+            "the shard's rows, in the order written"
+        )
         assert keep(got).all()
-        assert lake.read_where("unsplit", D, keep, ["account_id", "x"]).equals(got), "a part without the note is filtered by hash: same rows"
-    assert sorted(g for wanted in read for g in wanted) == list(range(groups)), "each row group read by exactly one shard"
+        assert lake.read_where("unsplit", D, keep, ["account_id", "x"]).equals(got), (
+            "a part without the note is filtered by hash: same rows"
+        )
+    assert sorted(g for wanted in read for g in wanted) == list(range(groups)), (
+        "each row group read by exactly one shard"
+    )
     # a note for another shard count is ignored: the part is read whole and filtered
     other = lake.read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
-    assert sorted(other.column("x").to_pylist()) == [x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1]
+    assert sorted(other.column("x").to_pylist()) == [
+        x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1
+    ]
 
 
 def test_a_split_note_that_does_not_fit_the_file_is_ignored(tmp_path):
@@ -233,6 +246,12 @@ def test_a_split_note_that_does_not_fit_the_file_is_ignored(tmp_path):
     folder = tmp_path / "resolved/dt=2026-03-04"
     folder.mkdir(parents=True)
     wrong = {"column": "account_id", "shards": 2, "row_groups": [0, 1]}  # the file has 6 row groups
-    pq.write_table(table.replace_schema_metadata({SPLIT_KEY: json.dumps(wrong).encode()}), folder / "part-00000-of-00001.parquet", row_group_size=10)
+    pq.write_table(
+        table.replace_schema_metadata({SPLIT_KEY: json.dumps(wrong).encode()}),
+        folder / "part-00000-of-00001.parquet",
+        row_group_size=10,
+    )
     got = Lake(str(tmp_path)).read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
-    assert got.column("x").to_pylist() == [x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1]
+    assert got.column("x").to_pylist() == [
+        x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1
+    ]

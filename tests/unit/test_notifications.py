@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,21 +41,39 @@ def task_context(error: BaseException | None, try_number: int = 3, max_tries: in
         max_tries=max_tries,
         log_url="http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3",
     )
-    return {"task_instance": ti, "ti": ti, "exception": error, "run_id": "scheduled__2026-11-21T02:00:00+00:00", "data_interval_start": datetime(2026, 11, 20, 2, tzinfo=timezone.utc)}
+    return {
+        "task_instance": ti,
+        "ti": ti,
+        "exception": error,
+        "run_id": "scheduled__2026-11-21T02:00:00+00:00",
+        "data_interval_start": datetime(2026, 11, 20, 2, tzinfo=UTC),
+    }
 
 
 @pytest.fixture(autouse=True)
 def no_channel_env(monkeypatch):
-    for var in ("ENGAGEMENT_ALERT_EMAILS", "ENGAGEMENT_WEBHOOK_URL", "ENGAGEMENT_SMTP_URL", "ENGAGEMENT_RUNBOOK_URL", "ENGAGEMENT_CONFIG", "AIRFLOW_CONN_ENGAGEMENT_SMTP"):
+    for var in (
+        "ENGAGEMENT_ALERT_EMAILS",
+        "ENGAGEMENT_WEBHOOK_URL",
+        "ENGAGEMENT_SMTP_URL",
+        "ENGAGEMENT_RUNBOOK_URL",
+        "ENGAGEMENT_CONFIG",
+        "AIRFLOW_CONN_ENGAGEMENT_SMTP",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
 def test_task_notice_subject_and_body():
     notice = build_notice(task_context(errors.BatchValidationError(MULTILINE)))
-    assert notice.subject == "[engagement] FAILED engagement_daily.validate_web for 2026-11-20: web 2026-11-20: 41% of rows failed <checks> & more (max 20%)"
+    assert (
+        notice.subject
+        == "[engagement] FAILED engagement_daily.validate_web for 2026-11-20: web 2026-11-20: 41% of rows failed <checks> & more (max 20%)"
+    )
     assert "Error (BatchValidationError):\n" + MULTILINE + "\n" in notice.text
     assert "Try: 3 of 3" in notice.text
-    assert "Log: http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3" in notice.text
+    assert (
+        "Log: http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3" in notice.text
+    )
     assert "Runbook: docs/runbook.md#batch-validation-failed" in notice.text
     assert "Day: 2026-11-20" in notice.text and "Run: scheduled__2026-11-21T02:00:00+00:00" in notice.text
 
@@ -64,11 +82,16 @@ def test_html_body_escapes_everything():
     notice = build_notice(task_context(errors.BatchValidationError(MULTILINE + "\n<script>alert(1)</script>")))
     assert "<script>" not in notice.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in notice.html
     assert "&lt;checks&gt; &amp; more" in notice.html and "e.g. &#x27;a@&#x27;" in notice.html
-    assert '<a href="http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3">' in notice.html
+    assert (
+        '<a href="http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3">'
+        in notice.html
+    )
 
 
 def test_passwords_in_urls_are_hidden():
-    error = errors.ExtractError("cannot read the CRM at postgresql://crm:hunter2pw@db:5432/crm: refused\nCheck the connection.")
+    error = errors.ExtractError(
+        "cannot read the CRM at postgresql://crm:hunter2pw@db:5432/crm: refused\nCheck the connection."
+    )
     notice = build_notice(task_context(error))
     for part in (notice.subject, notice.text, notice.html):
         assert "hunter2pw" not in part
@@ -77,7 +100,9 @@ def test_passwords_in_urls_are_hidden():
 
 def test_task_without_exception_still_notifies():
     notice = build_notice(task_context(None, try_number=1, max_tries=0))
-    assert notice.subject.startswith("[engagement] FAILED engagement_daily.validate_web for 2026-11-20: the task failed without an exception")
+    assert notice.subject.startswith(
+        "[engagement] FAILED engagement_daily.validate_web for 2026-11-20: the task failed without an exception"
+    )
     assert "Try: 1 of 1" in notice.text and f"#{GENERAL_SECTION}" in notice.text
 
 
@@ -96,7 +121,10 @@ def test_runbook_section_fallbacks():
 
 def test_every_runbook_anchor_is_a_heading_of_the_runbook():
     text = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
-    slugs = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#{2,3} (.+)$", text, re.M)}
+    slugs = {
+        re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#{2,3} (.+)$", text, re.M)
+    }
     anchors = {a for _, a in RUNBOOK_SECTIONS} | {TIMEOUT_SECTION, DAG_RUN_SECTION, DEADLINE_SECTION, GENERAL_SECTION}
     assert anchors <= slugs, anchors - slugs
 
@@ -112,31 +140,54 @@ def test_dag_run_notice():
     ctx = {**task_context(None), "reason": "task_failure"}
     notice = build_notice(ctx)
     assert notice.subject == "[engagement] RUN FAILED engagement_daily.validate_web for 2026-11-20: task_failure"
-    assert f"#{DAG_RUN_SECTION}" in notice.text and "/dags/engagement_daily/runs/scheduled__2026-11-21T02%3A00%3A00%2B00%3A00" in notice.text
+    assert (
+        f"#{DAG_RUN_SECTION}" in notice.text
+        and "/dags/engagement_daily/runs/scheduled__2026-11-21T02%3A00%3A00%2B00%3A00" in notice.text
+    )
 
 
 def test_deadline_notice_from_the_scheduler_context():
     """The shape Deadline.handle_miss gives callbacks: the run as JSON and the deadline."""
     ctx = {
-        "dag_run": {"dag_id": "engagement_daily", "dag_run_id": "scheduled__2026-11-21T02:00:00+00:00", "state": "running", "data_interval_start": "2026-11-20T02:00:00Z"},
-        "deadline": {"id": "d1", "deadline_time": datetime(2026, 11, 21, 8, tzinfo=timezone.utc)},
+        "dag_run": {
+            "dag_id": "engagement_daily",
+            "dag_run_id": "scheduled__2026-11-21T02:00:00+00:00",
+            "state": "running",
+            "data_interval_start": "2026-11-20T02:00:00Z",
+        },
+        "deadline": {"id": "d1", "deadline_time": datetime(2026, 11, 21, 8, tzinfo=UTC)},
     }
     notice = build_notice(ctx)
-    assert notice.subject.startswith("[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00")
+    assert notice.subject.startswith(
+        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00"
+    )
     assert "(state: running)" in notice.text and f"#{DEADLINE_SECTION}" in notice.text
 
 
 def test_channels_from_config_then_environment(monkeypatch, tmp_path):
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    config["notifications"] = {"email_to": ["team@example.com"], "webhook_url": "https://hooks.example/T/B/x", "manager_email": None}
+    config["notifications"] = {
+        "email_to": ["team@example.com"],
+        "webhook_url": "https://hooks.example/T/B/x",
+        "manager_email": None,
+    }
     path = tmp_path / "engagement.yaml"
     path.write_text(yaml.safe_dump(config))
     load_config(path)  # a broken shipped config fails here, with its own message
     monkeypatch.setenv("ENGAGEMENT_CONFIG", str(path))
-    monkeypatch.setenv("ENGAGEMENT_SMTP_URL", "smtp://alerts:p%40ss%3Aword@mail.example:2525?starttls=true&from=airflow@example.com")
+    monkeypatch.setenv(
+        "ENGAGEMENT_SMTP_URL", "smtp://alerts:p%40ss%3Aword@mail.example:2525?starttls=true&from=airflow@example.com"
+    )
     channels = resolve_channels()
     assert channels.emails == ("team@example.com",) and channels.webhook_url == "https://hooks.example/T/B/x"
-    assert channels.smtp == SmtpSettings(host="mail.example", port=2525, login="alerts", password="p@ss:word", starttls=True, sender="airflow@example.com")
+    assert channels.smtp == SmtpSettings(
+        host="mail.example",
+        port=2525,
+        login="alerts",
+        password="p@ss:word",
+        starttls=True,
+        sender="airflow@example.com",
+    )
     assert "p@ss:word" not in repr(channels) and "p@ss" not in channels.smtp.describe()
     monkeypatch.setenv("ENGAGEMENT_ALERT_EMAILS", " a@example.com, b@example.com ,")
     monkeypatch.setenv("ENGAGEMENT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
@@ -171,10 +222,15 @@ def test_failing_channels_never_raise(caplog):
     with webhook_catcher(status=500) as hook, caplog.at_level(logging.WARNING):
         url = f"http://127.0.0.1:{hook.port}/hook"
         results = deliver(notice, Channels(emails=("oncall@example.com",), webhook_url=url, smtp=smtp))
-        EngagementFailureNotifier(channels=Channels(emails=("x@example.com",), webhook_url=url, smtp=smtp))(task_context(RuntimeError("boom")))
+        EngagementFailureNotifier(channels=Channels(emails=("x@example.com",), webhook_url=url, smtp=smtp))(
+            task_context(RuntimeError("boom"))
+        )
     assert results == {"email": False, "webhook": False}
     assert len(hook.messages) == 2  # the webhook was reached both times, and failed
-    assert "email via smtp://alerts@127.0.0.1" in caplog.text and "webhook http://127.0.0.1 failed: HTTPError" in caplog.text
+    assert (
+        "email via smtp://alerts@127.0.0.1" in caplog.text
+        and "webhook http://127.0.0.1 failed: HTTPError" in caplog.text
+    )
     assert "never-logged-pw" not in caplog.text
 
 

@@ -15,14 +15,23 @@ from include.scoring.cli.commands import build_parser
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = {name: (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("runbook.md", "operations.md")}
 #: placeholders the runbook explains, replaced by real values before parsing
-PLACEHOLDERS = {"D": "2026-11-20", "D0": "2026-11-01", "LAST": "2026-11-20", "DT02:00:00+00:00": "2026-11-20T02:00:00+00:00",
-                "LASTT02:00:00+00:00": "2026-11-20T02:00:00+00:00", "D-1": "2026-11-19"}
+PLACEHOLDERS = {
+    "D": "2026-11-20",
+    "D0": "2026-11-01",
+    "LAST": "2026-11-20",
+    "DT02:00:00+00:00": "2026-11-20T02:00:00+00:00",
+    "LASTT02:00:00+00:00": "2026-11-20T02:00:00+00:00",
+    "D-1": "2026-11-19",
+}
 PREFIXES = (["docker", "compose", "exec", "worker"], [".venv/bin/python"], ["python"])
 
 
 def slugs(text: str) -> set[str]:
     """GitHub-style anchors of the level 2 and 3 headings."""
-    return {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#{2,3} (.+)$", text, re.M)}
+    return {
+        re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#{2,3} (.+)$", text, re.M)
+    }
 
 
 def command_lines(text: str) -> list[str]:
@@ -68,7 +77,9 @@ def test_the_docs_give_commands_of_each_kind():
     assert sum(1 for _, argv in ALL if argv[:3] == ["airflow", "backfill", "create"]) >= 3
 
 
-@pytest.mark.parametrize(("doc", "argv"), [a for a in ALL if a[1][1] == "-m"], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+@pytest.mark.parametrize(
+    ("doc", "argv"), [a for a in ALL if a[1][1] == "-m"], ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
 def test_project_cli_commands_parse(doc, argv):
     parser = build_parser()
     try:
@@ -77,7 +88,9 @@ def test_project_cli_commands_parse(doc, argv):
         pytest.fail(f"{doc}: {' '.join(argv)} does not parse (exit {exc.code})")
 
 
-@pytest.mark.parametrize(("doc", "argv"), [a for a in ALL if a[1][1] == "-c"], ids=lambda v: v[2][:60] if isinstance(v, list) else v)
+@pytest.mark.parametrize(
+    ("doc", "argv"), [a for a in ALL if a[1][1] == "-c"], ids=lambda v: v[2][:60] if isinstance(v, list) else v
+)
 def test_python_snippets_compile(doc, argv):
     compile(argv[2], f"{doc} snippet", "exec")
 
@@ -89,7 +102,9 @@ def airflow_parser():
     return cli_parser.get_parser()
 
 
-@pytest.mark.parametrize(("doc", "argv"), [a for a in ALL if a[1][0] == "airflow"], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+@pytest.mark.parametrize(
+    ("doc", "argv"), [a for a in ALL if a[1][0] == "airflow"], ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
 def test_airflow_commands_parse_and_select_the_02_00_run(doc, argv, airflow_parser):
     try:
         args = airflow_parser.parse_args(argv[1:])
@@ -107,7 +122,15 @@ def test_airflow_commands_parse_and_select_the_02_00_run(doc, argv, airflow_pars
 
 def test_every_runbook_link_lands_on_a_heading():
     runbook = slugs(DOCS["runbook.md"])
-    assert {"smtp-down", "warehouse-down", "late-data", "backfill", "identity-rule-storm", "missing-landing-files", "schema-change"} <= runbook
+    assert {
+        "smtp-down",
+        "warehouse-down",
+        "late-data",
+        "backfill",
+        "identity-rule-storm",
+        "missing-landing-files",
+        "schema-change",
+    } <= runbook
     inside = set(re.findall(r"\]\(#([a-z0-9-]+)\)", DOCS["runbook.md"]))
     from_ops = set(re.findall(r"\]\(runbook\.md#([a-z0-9-]+)\)", DOCS["operations.md"]))
     assert inside and from_ops
@@ -119,6 +142,8 @@ def test_anchors_named_in_code_are_runbook_headings():
     runbook = slugs(DOCS["runbook.md"])
     named = set()
     for path in [*(ROOT / "include").rglob("*.py"), *(ROOT / "include" / "dashboard" / "templates").glob("*.j2")]:
-        named |= set(re.findall(r"runbook\.md#([a-z0-9-]+)", path.read_text(encoding="utf-8"))) - {"anchor"}  # "#anchor" in a docstring
+        named |= set(re.findall(r"runbook\.md#([a-z0-9-]+)", path.read_text(encoding="utf-8"))) - {
+            "anchor"
+        }  # "#anchor" in a docstring
     assert {"smtp-down", "warehouse-down", "quality-gate-held"} <= named
     assert named <= runbook, named - runbook

@@ -15,9 +15,35 @@ from include.scoring.lake.store import Lake, days_between
 from include.scoring.score.stage import replay_range
 from tests.unit.scoring_fixtures import START, event, score_range, write_crm, write_events
 
-KINDS = ["pricing", "product", "page", "demo", "webinar", "download", "open", "click", "ad_click", "impression", "crm:not_interested", "crm:call_completed"]
-POSITIVE = ["pricing", "product", "page", "demo", "webinar", "download", "open", "click", "ad_click", "crm:call_completed"]
-SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+KINDS = [
+    "pricing",
+    "product",
+    "page",
+    "demo",
+    "webinar",
+    "download",
+    "open",
+    "click",
+    "ad_click",
+    "impression",
+    "crm:not_interested",
+    "crm:call_completed",
+]
+POSITIVE = [
+    "pricing",
+    "product",
+    "page",
+    "demo",
+    "webinar",
+    "download",
+    "open",
+    "click",
+    "ad_click",
+    "crm:call_completed",
+]
+SETTINGS = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 event_spec = st.tuples(
     st.integers(0, 3),  # day offset
@@ -34,7 +60,9 @@ def build(spec: list[tuple]) -> dict:
     out: dict = {}
     for i, (offset, kind, account, person, role, hour) in enumerate(spec):
         day = START + timedelta(days=offset)
-        out.setdefault(day, []).append(event(day, kind, account=account, person=person, role=role, hour=hour, event_id=f"h{i}"))
+        out.setdefault(day, []).append(
+            event(day, kind, account=account, person=person, role=role, hour=hour, event_id=f"h{i}")
+        )
     return out
 
 
@@ -44,7 +72,13 @@ def scores_of(events: dict, last: int = 3) -> pd.DataFrame:
 
 
 @SETTINGS
-@given(histories, st.sampled_from(POSITIVE), st.sampled_from(["A1", "A2"]), st.sampled_from(["p1", "p4", None]), st.integers(0, 23))
+@given(
+    histories,
+    st.sampled_from(POSITIVE),
+    st.sampled_from(["A1", "A2"]),
+    st.sampled_from(["p1", "p4", None]),
+    st.integers(0, 23),
+)
 def test_adding_a_positive_event_never_lowers_that_days_score(spec, kind, account, person, hour):
     events = build(spec)
     last = START + timedelta(days=3)

@@ -24,7 +24,9 @@ def days(n):
 
 
 def test_tier_points_and_breadth(lake):
-    scores = score_range(lake, D0, D0, {D0: [event(D0, "pricing", person="p1"), event(D0, "open", person="p2", campaign_id="c9")]})
+    scores = score_range(
+        lake, D0, D0, {D0: [event(D0, "pricing", person="p1"), event(D0, "open", person="p2", campaign_id="c9")]}
+    )
     r = row(scores, D0)
     assert (r["accumulated"], r["breadth"], r["engaged_people"], r["score"], r["band"]) == (11.0, 20.0, 2, 31.0, "hot")
     assert row(scores, D0, "A2")["score"] == 0 and row(scores, D0, "A2")["band"] == "cold"
@@ -36,8 +38,15 @@ def test_decision_maker_multiplier(lake):
 
 
 def test_deduplication_same_person_signal_target_day(lake):
-    evs = {D0: [event(D0, "pricing", hour=9), event(D0, "pricing", hour=10), event(D0, "product", hour=11), event(D0, "product", hour=12, url="https://www.northwind.io/product/b")],
-           days(1): [event(days(1), "pricing")]}
+    evs = {
+        D0: [
+            event(D0, "pricing", hour=9),
+            event(D0, "pricing", hour=10),
+            event(D0, "product", hour=11),
+            event(D0, "product", hour=12, url="https://www.northwind.io/product/b"),
+        ],
+        days(1): [event(days(1), "pricing")],
+    }
     scores = score_range(lake, D0, days(1), evs)
     assert row(scores, D0)["accumulated"] == 20.0  # pricing once + two different product pages
     assert row(scores, days(1))["accumulated"] == 30.0  # a new day counts again
@@ -55,7 +64,11 @@ def test_daily_cap_per_signal(lake):
 
 
 def test_combination_bonus_once(lake):
-    evs = {D0: [event(D0, "webinar")], days(10): [event(days(10), "download")], days(20): [event(days(20), "webinar"), event(days(20), "download", hour=14)]}
+    evs = {
+        D0: [event(D0, "webinar")],
+        days(10): [event(days(10), "download")],
+        days(20): [event(days(20), "webinar"), event(days(20), "download", hour=14)],
+    }
     scores = score_range(lake, D0, days(20), evs)
     bonus = lake.read_df("contributions", days(10))
     assert bonus[bonus["signal"] == "combination_bonus"]["points"].tolist() == [10.0]
@@ -77,14 +90,23 @@ def test_idle_halving_at_60_and_120_days_not_59(lake):
     acc = {n: row(scores, days(n))["accumulated"] for n in (0, 59, 60, 61, 119, 120, 121)}
     assert acc == {0: 10.0, 59: 10.0, 60: 5.0, 61: 5.0, 119: 5.0, 120: 2.5, 121: 2.5}
     resets = lake.read_df("changes", days(60))
-    assert resets[resets["kind"] == "reset"][["account_id", "rule", "before", "after"]].values.tolist() == [["A1", "idle_halving", "10.00", "5.00"]]
+    assert resets[resets["kind"] == "reset"][["account_id", "rule", "before", "after"]].values.tolist() == [
+        ["A1", "idle_halving", "10.00", "5.00"]
+    ]
     assert row(scores, days(60))["breadth"] == 0  # the only person left the 30-day window long ago
 
 
 def test_not_interested_resets_and_breadth_counts_only_later_events(lake):
     evs = {
-        D0: [event(D0, "pricing", person="p1"), event(D0, "pricing", person="p2", url="https://www.northwind.io/pricing/x")],
-        days(1): [event(days(1), "page", person="p1", hour=9), event(days(1), "crm:not_interested", person=None, hour=10), event(days(1), "pricing", person="p3", hour=11)],
+        D0: [
+            event(D0, "pricing", person="p1"),
+            event(D0, "pricing", person="p2", url="https://www.northwind.io/pricing/x"),
+        ],
+        days(1): [
+            event(days(1), "page", person="p1", hour=9),
+            event(days(1), "crm:not_interested", person=None, hour=10),
+            event(days(1), "pricing", person="p3", hour=11),
+        ],
     }
     scores = score_range(lake, D0, days(1), evs)
     assert row(scores, D0)["score"] == 20 + 20
@@ -99,9 +121,18 @@ def test_events_wiped_by_a_reset_neither_claim_the_one_count_nor_use_up_the_cap(
     """Only what happens after a not_interested counts (SPEC 5), so a repeat after it is the first
     that counts, and the cap counts only points after it (found by the property test: adding an
     event before the reset used to lower the day's score)."""
-    evs = {D0: [event(D0, "pricing", hour=8), event(D0, "crm:not_interested", person=None, hour=9), event(D0, "pricing", hour=12)],
-           days(1): [*(event(days(1), "pricing", person=f"p{i}", hour=8, minute=i) for i in range(3)), event(days(1), "crm:not_interested", person=None, hour=9),
-                     *(event(days(1), "pricing", person=f"q{i}", hour=12, minute=i) for i in range(3))]}
+    evs = {
+        D0: [
+            event(D0, "pricing", hour=8),
+            event(D0, "crm:not_interested", person=None, hour=9),
+            event(D0, "pricing", hour=12),
+        ],
+        days(1): [
+            *(event(days(1), "pricing", person=f"p{i}", hour=8, minute=i) for i in range(3)),
+            event(days(1), "crm:not_interested", person=None, hour=9),
+            *(event(days(1), "pricing", person=f"q{i}", hour=12, minute=i) for i in range(3)),
+        ],
+    }
     scores = score_range(lake, D0, days(1), evs)
     assert row(scores, D0)["accumulated"] == 10.0  # the 12:00 visit counts, not "duplicate" of the wiped 08:00 one
     assert row(scores, days(1))["accumulated"] == 20.0  # 0 after the reset, then 20 of the 30 after it (the cap), not 0
@@ -122,11 +153,18 @@ def test_closed_won_moves_the_account_to_customer(lake):
 
 def test_alert_once_per_crossing_and_again_after_falling_back(lake):
     evs = {
-        D0: [event(D0, "pricing", person="p1"), event(D0, "product", person="p1")],  # 15 + 10 breadth = 25: not above 25
+        D0: [
+            event(D0, "pricing", person="p1"),
+            event(D0, "product", person="p1"),
+        ],  # 15 + 10 breadth = 25: not above 25
         days(1): [event(days(1), "page", person="p1")],  # 26: crosses 25
         days(2): [event(days(2), "page", person="p1")],  # 27: still above, no new alert
         days(3): [event(days(3), "crm:not_interested", person=None, hour=8)],  # back to 0
-        days(4): [event(days(4), "pricing", person="p2"), event(days(4), "product", person="p2"), event(days(4), "page", person="p2")],  # 16 + 10 = 26
+        days(4): [
+            event(days(4), "pricing", person="p2"),
+            event(days(4), "product", person="p2"),
+            event(days(4), "page", person="p2"),
+        ],  # 16 + 10 = 26
     }
     score_range(lake, D0, days(4), evs)
     sdr_alerts = []
@@ -138,7 +176,17 @@ def test_alert_once_per_crossing_and_again_after_falling_back(lake):
 
 def test_bands_at_their_edges():
     cfg = load_config()
-    assert list(bands_of([0, 10, 10.004, 10.01, 25, 25.01, 50, 50.01, 900], cfg)) == ["cold", "cold", "cold", "warm", "warm", "hot", "hot", "very_hot", "very_hot"]
+    assert list(bands_of([0, 10, 10.004, 10.01, 25, 25.01, 50, 50.01, 900], cfg)) == [
+        "cold",
+        "cold",
+        "cold",
+        "warm",
+        "warm",
+        "hot",
+        "hot",
+        "very_hot",
+        "very_hot",
+    ]
 
 
 def test_trend_over_7_and_28_days(lake):
@@ -192,13 +240,21 @@ def test_half_life_option(lake):
 
 
 def test_newly_engaged_people(lake):
-    evs = {D0: [event(D0, "page", person="old")], days(20): [event(days(20), "page", person="old"), event(days(20), "page", person="new", url="https://x.io/b")]}
+    evs = {
+        D0: [event(D0, "page", person="old")],
+        days(20): [event(days(20), "page", person="old"), event(days(20), "page", person="new", url="https://x.io/b")],
+    }
     scores = score_range(lake, D0, days(20), evs)
     assert (row(scores, days(20))["engaged_people"], row(scores, days(20))["new_people_14d"]) == (2, 1)
 
 
 def test_last_touch_and_days_since(lake):
-    evs = {D0: [event(D0, "open", hour=8, campaign_id="c1"), event(D0, "demo", hour=15)], days(1): [event(days(1), "impression")]}
+    evs = {
+        D0: [event(D0, "open", hour=8, campaign_id="c1"), event(D0, "demo", hour=15)],
+        days(1): [event(days(1), "impression")],
+    }
     scores = score_range(lake, D0, days(3), evs)
     r = row(scores, days(3))
-    assert r["last_touch_signal"] == "demo_request" and r["last_touch_at"].hour == 15 and r["days_since_engagement"] == 3
+    assert (
+        r["last_touch_signal"] == "demo_request" and r["last_touch_at"].hour == 15 and r["days_since_engagement"] == 3
+    )

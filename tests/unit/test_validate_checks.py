@@ -109,7 +109,9 @@ MUTATIONS = {
         **nulls("opportunity_id", "account_id", "created_at", "stage", "is_closed", "is_won"),
         "opportunity_id_unique": duplicate("opportunity_id"),
         "account_exists": setv("account_id", "A999"),
-        "won_implies_closed": lambda df: df.assign(is_closed=[v if i != ROW else False for i, v in enumerate(df["is_closed"])]),
+        "won_implies_closed": lambda df: df.assign(
+            is_closed=[v if i != ROW else False for i, v in enumerate(df["is_closed"])]
+        ),
         "closed_after_created": setv("closed_at", T - timedelta(days=1)),
     },
 }
@@ -133,7 +135,9 @@ def test_row_check_quarantines_exactly_the_bad_row(tmp_path, source, check):
     expected_id = df.at[ROW, CONTRACTS[source].id_column]
     mutation = MUTATIONS[source][check]
     if mutation == "seen":
-        lake.write_partition(f"event_ids/{source}", D - timedelta(days=1), pd.DataFrame({"h": _hash_ids(pd.Series([expected_id]))}))
+        lake.write_partition(
+            f"event_ids/{source}", D - timedelta(days=1), pd.DataFrame({"h": _hash_ids(pd.Series([expected_id]))})
+        )
     else:
         df = mutation(df)
     if source.startswith("crm/"):
@@ -181,7 +185,9 @@ def test_volume_collapse_fails_or_warns_by_config(tmp_path):
     for k in range(1, 8):
         write_raw(lake, "web", frame("web", 200), D - timedelta(days=k))
     write_raw(lake, "web", frame("web", 12))
-    config = _config_with(volume={"action": "fail", "trailing_days": 7, "min_history_days": 3, "max_ratio": 5.0, "min_ratio": 0.2})
+    config = _config_with(
+        volume={"action": "fail", "trailing_days": 7, "min_history_days": 3, "max_ratio": 5.0, "min_ratio": 0.2}
+    )
     with pytest.raises(BatchValidationError, match=r"volume_vs_trailing_median .*observed 12"):
         validate_events(lake, config, "web", D)
     result = validate_events(lake, load_config(), "web", D)  # default action: warn
@@ -235,7 +241,11 @@ def test_outputs_for_on_call(tmp_path):
     write_raw(lake, "web", df)
     validate_events(lake, load_config(), "web", D)
     docs = lake.read_side_file("validation/web", D, "data_docs.html").decode()
-    assert "Expectation Validation Result" in docs and "values must match this regular expression" in docs and "999.1.1.1" in docs
+    assert (
+        "Expectation Validation Result" in docs
+        and "values must match this regular expression" in docs
+        and "999.1.1.1" in docs
+    )
     checks = lake.read_df("validation/web", D)
     row = checks.set_index("check").loc["ip_syntax"]
     assert row["unexpected_count"] == 1 and json.loads(row["examples"]) == ["w-3: '999.1.1.1'"]
@@ -268,8 +278,13 @@ def test_categorical_fast_path_gives_the_same_outcomes():
     big["_event_id_occurrence"] = 1
     big["_seen_on_earlier_day"] = False
     specs = load_suite_spec("web")
-    params = {"schema_columns": raw_schema("web").names, "volume_min": 0, "volume_max": None,
-              "min_event_time": pd.Timestamp("2026-06-08", tz="UTC"), "max_event_time": pd.Timestamp("2026-06-11", tz="UTC")}
+    params = {
+        "schema_columns": raw_schema("web").names,
+        "volume_min": 0,
+        "volume_max": None,
+        "min_event_time": pd.Timestamp("2026-06-08", tz="UTC"),
+        "max_event_time": pd.Timestamp("2026-06-11", tz="UTC"),
+    }
     assert gx_runner._cheap_to_filter(big)["url"].dtype == "category"
     fast, _ = gx_runner.run_suite(big, "web", specs, {}, params)
     slow_frame = big.copy()
@@ -296,5 +311,7 @@ def test_an_example_timestamp_beyond_pythons_dates_is_shown_not_raised():
 
     far = pd.Timestamp(np.datetime64("-8423-03-01T05:06:07", "us")).tz_localize("UTC")
     assert _plain(far.tz_convert("Europe/Paris")) == "-8423-03-01T05:06:07.000000Z"
-    assert _plain(far) == far.isoformat() and _plain(pd.Timestamp("2026-05-06T10:00:00Z")) == "2026-05-06T10:00:00+00:00"
+    assert (
+        _plain(far) == far.isoformat() and _plain(pd.Timestamp("2026-05-06T10:00:00Z")) == "2026-05-06T10:00:00+00:00"
+    )
     assert _plain("x") == "x"

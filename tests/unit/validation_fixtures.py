@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
@@ -10,41 +10,118 @@ from include.scoring.core.contracts import CONTRACTS, raw_schema
 from include.scoring.lake.store import Lake
 
 D = date(2026, 6, 10)
-T = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.utc)
+T = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
 
 def web(i: int) -> dict:
-    return {"event_id": f"w-{i}", "event_time": T, "anonymous_id": f"ck_{i}", "email": "jane.doe@acme.com", "ip": "20.0.0.9", "url": "https://www.northwind.io/pricing",
-            "event_type": "form_submit", "form_type": "demo_request", "duration_seconds": 12.0, "user_agent": "Mozilla/5.0 (X11)", "referrer": None}
+    return {
+        "event_id": f"w-{i}",
+        "event_time": T,
+        "anonymous_id": f"ck_{i}",
+        "email": "jane.doe@acme.com",
+        "ip": "20.0.0.9",
+        "url": "https://www.northwind.io/pricing",
+        "event_type": "form_submit",
+        "form_type": "demo_request",
+        "duration_seconds": 12.0,
+        "user_agent": "Mozilla/5.0 (X11)",
+        "referrer": None,
+    }
 
 
 def email(i: int) -> dict:
-    return {"event_id": f"e-{i}", "event_time": T, "email": "jane.doe@acme.com", "campaign_id": "cmp-1", "event_type": "click", "url": "https://www.northwind.io/product", "user_agent": "Mozilla/5.0", "ip": "2001:db8:1::5"}
+    return {
+        "event_id": f"e-{i}",
+        "event_time": T,
+        "email": "jane.doe@acme.com",
+        "campaign_id": "cmp-1",
+        "event_type": "click",
+        "url": "https://www.northwind.io/product",
+        "user_agent": "Mozilla/5.0",
+        "ip": "2001:db8:1::5",
+    }
 
 
 def ad(i: int) -> dict:
-    return {"event_id": f"a-{i}", "event_time": T, "platform": "linkedin", "campaign_id": "li-1", "ad_id": "ad-1", "event_type": "click", "company_domain": "acme.com",
-            "company_name": "Acme, Inc.", "anonymous_id": None, "email": "jane@acme.com", "ip": "20.0.0.9", "cost": 1.5}
+    return {
+        "event_id": f"a-{i}",
+        "event_time": T,
+        "platform": "linkedin",
+        "campaign_id": "li-1",
+        "ad_id": "ad-1",
+        "event_type": "click",
+        "company_domain": "acme.com",
+        "company_name": "Acme, Inc.",
+        "anonymous_id": None,
+        "email": "jane@acme.com",
+        "ip": "20.0.0.9",
+        "cost": 1.5,
+    }
 
 
 def accounts(i: int) -> dict:
-    return {"account_id": f"A{i}", "name": f"Acme {i}", "domain": f"http://www.acme{i}.com", "alt_domains": None, "industry": "Retail", "employee_count": 100, "abm_tier": 1,
-            "owner_email": "ae@northwind.io", "sdr_email": "sdr@northwind.io", "parent_account_id": None, "lifecycle": "prospect", "updated_at": T}
+    return {
+        "account_id": f"A{i}",
+        "name": f"Acme {i}",
+        "domain": f"http://www.acme{i}.com",
+        "alt_domains": None,
+        "industry": "Retail",
+        "employee_count": 100,
+        "abm_tier": 1,
+        "owner_email": "ae@northwind.io",
+        "sdr_email": "sdr@northwind.io",
+        "parent_account_id": None,
+        "lifecycle": "prospect",
+        "updated_at": T,
+    }
 
 
 def contacts(i: int) -> dict:
-    return {"contact_id": f"C{i}", "account_id": "A0", "email": f"c{i}@acme{i}.com", "first_name": "Jo", "last_name": "Doe", "title": "CMO", "role": "decision_maker", "updated_at": T}
+    return {
+        "contact_id": f"C{i}",
+        "account_id": "A0",
+        "email": f"c{i}@acme{i}.com",
+        "first_name": "Jo",
+        "last_name": "Doe",
+        "title": "CMO",
+        "role": "decision_maker",
+        "updated_at": T,
+    }
 
 
 def activities(i: int) -> dict:
-    return {"activity_id": f"X{i}", "account_id": "A0", "contact_id": "C0", "activity_type": "call_completed", "occurred_at": T, "notes": None}
+    return {
+        "activity_id": f"X{i}",
+        "account_id": "A0",
+        "contact_id": "C0",
+        "activity_type": "call_completed",
+        "occurred_at": T,
+        "notes": None,
+    }
 
 
 def opportunities(i: int) -> dict:
-    return {"opportunity_id": f"O{i}", "account_id": "A0", "created_at": T, "stage": "Closed Won", "is_closed": True, "is_won": True, "closed_at": T, "amount": 10.0}
+    return {
+        "opportunity_id": f"O{i}",
+        "account_id": "A0",
+        "created_at": T,
+        "stage": "Closed Won",
+        "is_closed": True,
+        "is_won": True,
+        "closed_at": T,
+        "amount": 10.0,
+    }
 
 
-BUILDERS = {"web": web, "email": email, "ad": ad, "crm/accounts": accounts, "crm/contacts": contacts, "crm/activities": activities, "crm/opportunities": opportunities}
+BUILDERS = {
+    "web": web,
+    "email": email,
+    "ad": ad,
+    "crm/accounts": accounts,
+    "crm/contacts": contacts,
+    "crm/activities": activities,
+    "crm/opportunities": opportunities,
+}
 
 
 def frame(source: str, n: int = 30) -> pd.DataFrame:

@@ -56,7 +56,11 @@ def _settings(args: argparse.Namespace):
     from include.scoring.core.settings import Settings
 
     return Settings.from_env(
-        landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=args.config
+        landing=args.landing,
+        crm_url=args.crm_url,
+        lake=args.lake,
+        warehouse_url=args.warehouse_url,
+        config_path=args.config,
     )
 
 
@@ -75,7 +79,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from include.scoring.core.settings import local_home
 
     out = Path(args.out) if args.out else local_home() / "sample"
-    summary = generate(out, accounts=args.accounts, days=args.days, end_date=args.end_date, seed=args.seed, crm_url=args.crm_url, bad_rows=args.bad_rows)
+    summary = generate(
+        out,
+        accounts=args.accounts,
+        days=args.days,
+        end_date=args.end_date,
+        seed=args.seed,
+        crm_url=args.crm_url,
+        bad_rows=args.bad_rows,
+    )
     print("\n".join(summary.lines()))
     print(f"  landing: {out / 'landing'}\n  crm:     {summary.crm_url}\n  truth:   {out / 'truth'}")
     return 0
@@ -100,7 +112,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for result in validate_stage(ctx, args.date, args.source or VALIDATE_SOURCES, args.reprocess_quarantine):
         print("\n".join(report_lines(result)))
     if args.reprocess_quarantine:
-        print(f"Re-run the later stages for {args.date} to use the re-validated rows: python -m include.scoring run --start {args.date} --end {args.date}")
+        print(
+            f"Re-run the later stages for {args.date} to use the re-validated rows: python -m include.scoring run --start {args.date} --end {args.date}"
+        )
     return 0
 
 
@@ -148,7 +162,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: --end {args.end} is before --start {args.start}")
     ctx = _context(args)
     candidate = load_config(args.candidate)
-    print("\n".join(backtest(ctx.lake, ctx.config, candidate, args.start, args.end, ctx.config.calibration.outcome_window_days)))
+    print(
+        "\n".join(
+            backtest(ctx.lake, ctx.config, candidate, args.start, args.end, ctx.config.calibration.outcome_window_days)
+        )
+    )
     return 0
 
 
@@ -168,8 +186,11 @@ def cmd_init_crm(args: argparse.Namespace) -> int:
     settings = _settings(args)
     added = init_crm(settings.crm_url)
     kept = [c for c in CRM_FIELDS if c not in added]
-    print(f"CRM {mask_url(settings.crm_url)}: accounts table " + (f"gained {', '.join(added)}" if added else "already had every engagement column")
-          + (f"; already present: {', '.join(kept)}" if added and kept else ""))
+    print(
+        f"CRM {mask_url(settings.crm_url)}: accounts table "
+        + (f"gained {', '.join(added)}" if added else "already had every engagement column")
+        + (f"; already present: {', '.join(kept)}" if added and kept else "")
+    )
     return 0
 
 
@@ -177,7 +198,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from include.scoring.report.stage import build_report, email_report
 
     ctx = _context(args)
-    result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, args.month, config_path=ctx.settings.config_path, out_root=args.out)
+    result = build_report(
+        ctx.lake,
+        ctx.config,
+        ctx.settings.warehouse_url,
+        args.month,
+        config_path=ctx.settings.config_path,
+        out_root=args.out,
+    )
     print(result.line())
     print(f"  {result.metrics['reliability_note']}")
     for name, path in result.files.items():
@@ -191,7 +219,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from include.scoring.privacy.forget import forget
 
     ctx = _context(args)
-    result = forget(ctx, args.email, requested_by=args.requested_by, dry_run=args.dry_run, crm_push=not args.no_crm_push)
+    result = forget(
+        ctx, args.email, requested_by=args.requested_by, dry_run=args.dry_run, crm_push=not args.no_crm_push
+    )
     print("\n".join(result.lines()))
     return 0
 
@@ -252,7 +282,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     (home / "warehouse.sqlite").unlink(missing_ok=True)
     from include.scoring.publish.stage import init_crm
 
-    print(f"init-crm: engagement columns added to the sample CRM: {', '.join(init_crm(settings.crm_url)) or 'already there'}")
+    print(
+        f"init-crm: engagement columns added to the sample CRM: {', '.join(init_crm(settings.crm_url)) or 'already there'}"
+    )
     print(f"\nRunning every stage for {summary.start} .. {summary.end} ...")
     ctx = RunContext(settings)
     report = run_range(ctx, summary.start, summary.end)
@@ -268,59 +300,177 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="write a synthetic sample: landing files, CRM database, ground truth", description="Write a deterministic synthetic sample (SPEC section 7).")
-    p.add_argument("--out", default=_env_default("ENGAGEMENT_SAMPLE"), help="output folder [ENGAGEMENT_SAMPLE] (default .local/sample)")
-    p.add_argument("--accounts", type=int, default=_env_default("ENGAGEMENT_ACCOUNTS", int) or 300, help="number of accounts [ENGAGEMENT_ACCOUNTS] (default 300)")
-    p.add_argument("--days", type=int, default=_env_default("ENGAGEMENT_DAYS", int) or 120, help="days of history [ENGAGEMENT_DAYS] (default 120)")
-    p.add_argument("--end-date", type=_date, default=_env_default("ENGAGEMENT_END_DATE", _date), help="last day, YYYY-MM-DD [ENGAGEMENT_END_DATE] (default yesterday, UTC)")
-    p.add_argument("--seed", type=int, default=_env_default("ENGAGEMENT_SEED", int) or 42, help="random seed [ENGAGEMENT_SEED] (default 42)")
-    p.add_argument("--crm-url", default=_env_default("ENGAGEMENT_CRM_URL"), help="write the CRM here instead of OUT/crm.sqlite [ENGAGEMENT_CRM_URL]")
-    p.add_argument("--bad-rows", type=float, default=_env_default("ENGAGEMENT_BAD_ROWS", float) or 0.0, help="share of rows given a realistic defect, plus one broken file (e.g. 0.01) [ENGAGEMENT_BAD_ROWS]")
+    p = sub.add_parser(
+        "generate",
+        help="write a synthetic sample: landing files, CRM database, ground truth",
+        description="Write a deterministic synthetic sample (SPEC section 7).",
+    )
+    p.add_argument(
+        "--out",
+        default=_env_default("ENGAGEMENT_SAMPLE"),
+        help="output folder [ENGAGEMENT_SAMPLE] (default .local/sample)",
+    )
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=_env_default("ENGAGEMENT_ACCOUNTS", int) or 300,
+        help="number of accounts [ENGAGEMENT_ACCOUNTS] (default 300)",
+    )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=_env_default("ENGAGEMENT_DAYS", int) or 120,
+        help="days of history [ENGAGEMENT_DAYS] (default 120)",
+    )
+    p.add_argument(
+        "--end-date",
+        type=_date,
+        default=_env_default("ENGAGEMENT_END_DATE", _date),
+        help="last day, YYYY-MM-DD [ENGAGEMENT_END_DATE] (default yesterday, UTC)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=_env_default("ENGAGEMENT_SEED", int) or 42,
+        help="random seed [ENGAGEMENT_SEED] (default 42)",
+    )
+    p.add_argument(
+        "--crm-url",
+        default=_env_default("ENGAGEMENT_CRM_URL"),
+        help="write the CRM here instead of OUT/crm.sqlite [ENGAGEMENT_CRM_URL]",
+    )
+    p.add_argument(
+        "--bad-rows",
+        type=float,
+        default=_env_default("ENGAGEMENT_BAD_ROWS", float) or 0.0,
+        help="share of rows given a realistic defect, plus one broken file (e.g. 0.01) [ENGAGEMENT_BAD_ROWS]",
+    )
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("demo", help="generate the sample and run every stage over it (what `make demo` runs)", description="Generate the embedded sample under .local/ and run the whole pipeline over every generated day.")
+    p = sub.add_parser(
+        "demo",
+        help="generate the sample and run every stage over it (what `make demo` runs)",
+        description="Generate the embedded sample under .local/ and run the whole pipeline over every generated day.",
+    )
     p.add_argument("--accounts", type=int, default=300, help="number of accounts (default 300)")
     p.add_argument("--days", type=int, default=120, help="days of history ending yesterday (default 120)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--bad-rows", type=float, default=0.01, help="share of rows given a realistic defect, plus one broken file (default 0.01; 0 for clean data)")
-    p.add_argument("--config", default=_env_default("ENGAGEMENT_CONFIG"), help="scoring config YAML [ENGAGEMENT_CONFIG]")
+    p.add_argument(
+        "--bad-rows",
+        type=float,
+        default=0.01,
+        help="share of rows given a realistic defect, plus one broken file (default 0.01; 0 for clean data)",
+    )
+    p.add_argument(
+        "--config", default=_env_default("ENGAGEMENT_CONFIG"), help="scoring config YAML [ENGAGEMENT_CONFIG]"
+    )
     p.set_defaults(func=cmd_demo)
 
     from include.scoring.core.sources import EXTRACT_SOURCES
 
-    p = sub.add_parser("extract", help="landing files and CRM snapshot of one day into the raw lake", description="Extract one day into raw/<source>/dt=D.")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to extract, YYYY-MM-DD [ENGAGEMENT_DATE]")
-    p.add_argument("--source", action="append", choices=EXTRACT_SOURCES, help="only this source (repeatable; default all)")
+    p = sub.add_parser(
+        "extract",
+        help="landing files and CRM snapshot of one day into the raw lake",
+        description="Extract one day into raw/<source>/dt=D.",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to extract, YYYY-MM-DD [ENGAGEMENT_DATE]",
+    )
+    p.add_argument(
+        "--source", action="append", choices=EXTRACT_SOURCES, help="only this source (repeatable; default all)"
+    )
     _common(p)
     p.set_defaults(func=cmd_extract)
 
     from include.scoring.core.sources import VALIDATE_SOURCES
 
-    p = sub.add_parser("validate", help="Great Expectations checks of one day: valid and quarantine partitions", description="Validate raw/<source>/dt=D into valid/ and quarantine/ (SPEC section 2).")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to validate [ENGAGEMENT_DATE]")
-    p.add_argument("--source", action="append", choices=VALIDATE_SOURCES, help="only this source (repeatable; default all; crm = its four tables)")
-    p.add_argument("--reprocess-quarantine", action="store_true", help="re-validate the day's quarantined rows (after an upstream fix or a config change); rows that now pass move to valid")
+    p = sub.add_parser(
+        "validate",
+        help="Great Expectations checks of one day: valid and quarantine partitions",
+        description="Validate raw/<source>/dt=D into valid/ and quarantine/ (SPEC section 2).",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to validate [ENGAGEMENT_DATE]",
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=VALIDATE_SOURCES,
+        help="only this source (repeatable; default all; crm = its four tables)",
+    )
+    p.add_argument(
+        "--reprocess-quarantine",
+        action="store_true",
+        help="re-validate the day's quarantined rows (after an upstream fix or a config change); rows that now pass move to valid",
+    )
     _common(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("resolve", help="identity resolution of one day: every event to an account and a person, or a reason", description="Resolve valid events of day D to accounts and persons (SPEC section 4).")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to resolve [ENGAGEMENT_DATE]")
-    p.add_argument("--evaluate-against", metavar="TRUTH_DIR", default=_env_default("ENGAGEMENT_TRUTH"), help="generator ground truth folder (e.g. .local/sample/truth): print precision and recall [ENGAGEMENT_TRUTH]")
+    p = sub.add_parser(
+        "resolve",
+        help="identity resolution of one day: every event to an account and a person, or a reason",
+        description="Resolve valid events of day D to accounts and persons (SPEC section 4).",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to resolve [ENGAGEMENT_DATE]",
+    )
+    p.add_argument(
+        "--evaluate-against",
+        metavar="TRUTH_DIR",
+        default=_env_default("ENGAGEMENT_TRUTH"),
+        help="generator ground truth folder (e.g. .local/sample/truth): print precision and recall [ENGAGEMENT_TRUTH]",
+    )
     _common(p)
     p.set_defaults(func=cmd_resolve)
 
-    p = sub.add_parser("score", help="score accounts for one day (replays history when the previous state is unusable)", description="Score day D from the state of D-1 (SPEC section 5).")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to score [ENGAGEMENT_DATE]")
+    p = sub.add_parser(
+        "score",
+        help="score accounts for one day (replays history when the previous state is unusable)",
+        description="Score day D from the state of D-1 (SPEC section 5).",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to score [ENGAGEMENT_DATE]",
+    )
     _common(p)
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("explain", help="why an account has its score on a day: points by signal and person, resets, last touch", description="Print the explanation ledger of one account on one day.")
+    p = sub.add_parser(
+        "explain",
+        help="why an account has its score on a day: points by signal and person, resets, last touch",
+        description="Print the explanation ledger of one account on one day.",
+    )
     p.add_argument("--account", required=True, help="account id (e.g. ACC-000042)")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day [ENGAGEMENT_DATE]")
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day [ENGAGEMENT_DATE]",
+    )
     _common(p)
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("backtest", help="re-score history under another config and compare it with the current one", description="Replay history in memory under --config FILE (the candidate) and the current config (--current-config or ENGAGEMENT_CONFIG), and compare bands and ROC AUC.")
+    p = sub.add_parser(
+        "backtest",
+        help="re-score history under another config and compare it with the current one",
+        description="Replay history in memory under --config FILE (the candidate) and the current config (--current-config or ENGAGEMENT_CONFIG), and compare bands and ROC AUC.",
+    )
     p.add_argument("--start", type=_date, required=True, help="first day compared")
     p.add_argument("--end", type=_date, required=True, help="last day compared")
     p.add_argument("--landing", default=None, help=argparse.SUPPRESS)
@@ -328,51 +478,125 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lake", default=None, metavar="LAKE", help="lake root [ENGAGEMENT_LAKE]")
     p.add_argument("--warehouse-url", default=None, help=argparse.SUPPRESS)
     p.add_argument("--config", dest="candidate", required=True, metavar="FILE", help="the candidate config to evaluate")
-    p.add_argument("--current-config", dest="config", default=None, metavar="FILE", help="the config in use [ENGAGEMENT_CONFIG] (default: the shipped one)")
+    p.add_argument(
+        "--current-config",
+        dest="config",
+        default=None,
+        metavar="FILE",
+        help="the config in use [ENGAGEMENT_CONFIG] (default: the shipped one)",
+    )
     p.set_defaults(func=cmd_backtest)
 
-    p = sub.add_parser("publish", help="publish one day: warehouse, then CRM push and alert emails behind the quality gate", description="Publish day D (SPEC section 6). Exits 1 when the gate holds or alerts cannot be sent (the warehouse is written either way).")
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to publish [ENGAGEMENT_DATE]")
+    p = sub.add_parser(
+        "publish",
+        help="publish one day: warehouse, then CRM push and alert emails behind the quality gate",
+        description="Publish day D (SPEC section 6). Exits 1 when the gate holds or alerts cannot be sent (the warehouse is written either way).",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to publish [ENGAGEMENT_DATE]",
+    )
     _common(p)
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("init-crm", help="add the engagement columns to the CRM accounts table (explicit, idempotent)", description="Create engagement_score, engagement_band, engagement_trend and engagement_scored_at on the CRM's accounts table.")
+    p = sub.add_parser(
+        "init-crm",
+        help="add the engagement columns to the CRM accounts table (explicit, idempotent)",
+        description="Create engagement_score, engagement_band, engagement_trend and engagement_scored_at on the CRM's accounts table.",
+    )
     _common(p)
     p.set_defaults(func=cmd_init_crm)
 
-    p = sub.add_parser("report", help="the monthly calibration report: HTML, PDF, metrics JSON and a suggested config", description="Compute the calibration report of one month (SPEC section 6; docs/report.md) into <report folder>/month=YYYY-MM/. Fails when a day of the month has no published scores.")
-    p.add_argument("--month", required=_env_default("ENGAGEMENT_MONTH") is None, default=_env_default("ENGAGEMENT_MONTH"), help="month to report on, YYYY-MM [ENGAGEMENT_MONTH]")
-    p.add_argument("--out", default=_env_default("ENGAGEMENT_REPORT_DIR"), metavar="DIR", help="folder of the month=YYYY-MM/ report folders [ENGAGEMENT_REPORT_DIR] (default: calibration.report_dir, else <lake>/reports)")
-    p.add_argument("--email", action="store_true", help="also email it to calibration.recipients through ENGAGEMENT_SMTP_URL")
+    p = sub.add_parser(
+        "report",
+        help="the monthly calibration report: HTML, PDF, metrics JSON and a suggested config",
+        description="Compute the calibration report of one month (SPEC section 6; docs/report.md) into <report folder>/month=YYYY-MM/. Fails when a day of the month has no published scores.",
+    )
+    p.add_argument(
+        "--month",
+        required=_env_default("ENGAGEMENT_MONTH") is None,
+        default=_env_default("ENGAGEMENT_MONTH"),
+        help="month to report on, YYYY-MM [ENGAGEMENT_MONTH]",
+    )
+    p.add_argument(
+        "--out",
+        default=_env_default("ENGAGEMENT_REPORT_DIR"),
+        metavar="DIR",
+        help="folder of the month=YYYY-MM/ report folders [ENGAGEMENT_REPORT_DIR] (default: calibration.report_dir, else <lake>/reports)",
+    )
+    p.add_argument(
+        "--email", action="store_true", help="also email it to calibration.recipients through ENGAGEMENT_SMTP_URL"
+    )
     _common(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
-        "forget", help="right to erasure: remove a person from the lake and the warehouse, re-score, audit",
+        "forget",
+        help="right to erasure: remove a person from the lake and the warehouse, re-score, audit",
         description="Erase the person of an email address (and the cookies and CRM contact linked to them) from every lake partition and the warehouse, "
         "re-resolve and re-score the affected days, keep salted hashes so extract drops them from now on, and record the request in the "
         "warehouse table privacy_erasures (docs/privacy.md). The CRM and the landing files are not changed: ask their owners to delete the person there.",
     )
-    p.add_argument("--email", required=True, metavar="ADDRESS", help="the address to erase (normalised: case, spaces and +tags do not matter)")
-    p.add_argument("--requested-by", default=_env_default("ENGAGEMENT_REQUESTED_BY"), metavar="NAME", help="who asked, for the audit row [ENGAGEMENT_REQUESTED_BY] (default: the OS user)")
+    p.add_argument(
+        "--email",
+        required=True,
+        metavar="ADDRESS",
+        help="the address to erase (normalised: case, spaces and +tags do not matter)",
+    )
+    p.add_argument(
+        "--requested-by",
+        default=_env_default("ENGAGEMENT_REQUESTED_BY"),
+        metavar="NAME",
+        help="who asked, for the audit row [ENGAGEMENT_REQUESTED_BY] (default: the OS user)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print what would be removed and recomputed; change nothing")
-    p.add_argument("--no-crm-push", action="store_true", help="do not push the latest day's recomputed scores to the CRM (the next daily run does)")
+    p.add_argument(
+        "--no-crm-push",
+        action="store_true",
+        help="do not push the latest day's recomputed scores to the CRM (the next daily run does)",
+    )
     _common(p)
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser(
-        "export", help="one day's account scores as CSV (cells guarded against spreadsheet formulas)",
+        "export",
+        help="one day's account scores as CSV (cells guarded against spreadsheet formulas)",
         description="Write day D's account scores (lake scores/dt=D) as CSV. Text cells that a spreadsheet could read as a formula "
         "(starting with = + - @, tab or a line break) get a leading single quote; numbers stay numbers (docs/security.md).",
     )
-    p.add_argument("--date", type=_date, required=_env_default("ENGAGEMENT_DATE", _date) is None, default=_env_default("ENGAGEMENT_DATE", _date), help="day to export [ENGAGEMENT_DATE]")
+    p.add_argument(
+        "--date",
+        type=_date,
+        required=_env_default("ENGAGEMENT_DATE", _date) is None,
+        default=_env_default("ENGAGEMENT_DATE", _date),
+        help="day to export [ENGAGEMENT_DATE]",
+    )
     p.add_argument("--out", default=None, metavar="FILE", help="CSV file to write (default: standard output)")
     _common(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("run", help="every stage, day by day, over a date range", description="Run every stage for each day from --start to --end (inclusive).")
-    p.add_argument("--start", type=_date, required=_env_default("ENGAGEMENT_START", _date) is None, default=_env_default("ENGAGEMENT_START", _date), help="first day [ENGAGEMENT_START]")
-    p.add_argument("--end", type=_date, required=_env_default("ENGAGEMENT_END", _date) is None, default=_env_default("ENGAGEMENT_END", _date), help="last day [ENGAGEMENT_END]")
+    p = sub.add_parser(
+        "run",
+        help="every stage, day by day, over a date range",
+        description="Run every stage for each day from --start to --end (inclusive).",
+    )
+    p.add_argument(
+        "--start",
+        type=_date,
+        required=_env_default("ENGAGEMENT_START", _date) is None,
+        default=_env_default("ENGAGEMENT_START", _date),
+        help="first day [ENGAGEMENT_START]",
+    )
+    p.add_argument(
+        "--end",
+        type=_date,
+        required=_env_default("ENGAGEMENT_END", _date) is None,
+        default=_env_default("ENGAGEMENT_END", _date),
+        help="last day [ENGAGEMENT_END]",
+    )
     _common(p)
     p.set_defaults(func=cmd_run)
     return parser

@@ -21,8 +21,15 @@ def _score_row(lake: Lake, account: str, day: date) -> pd.Series:
     scores = lake.read_df("scores", day)
     rows = scores[scores["account_id"] == account]
     if rows.empty:
-        close = scores[scores["account_id"].str.contains(account, case=False, regex=False) | scores["account_name"].str.contains(account, case=False, regex=False)]
-        hint = f" Did you mean: {', '.join(f'{r.account_id} ({r.account_name})' for r in close.head(5).itertuples())}?" if len(close) else ""
+        close = scores[
+            scores["account_id"].str.contains(account, case=False, regex=False)
+            | scores["account_name"].str.contains(account, case=False, regex=False)
+        ]
+        hint = (
+            f" Did you mean: {', '.join(f'{r.account_id} ({r.account_name})' for r in close.head(5).itertuples())}?"
+            if len(close)
+            else ""
+        )
         raise UsageError(f"account {account!r} has no score on {day}.{hint}")
     return rows.iloc[0]
 
@@ -50,11 +57,17 @@ def person_labels(lake: Lake, account: str, day: date, lookback: int = 90) -> di
 def ledger(lake: Lake, account: str, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points by signal and by person for the account's accumulated score on `day`."""
     if not lake.exists("state", day):
-        raise LakeError(f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date {day})")
+        raise LakeError(
+            f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date {day})"
+        )
     signals = lake.read_df("state_ledger", day, missing_ok=True)
     persons = lake.read_df("state_persons", day, missing_ok=True)
-    signals = signals[(signals["account_id"] == account) & (signals["points"].abs() > 1e-9)].sort_values("points", ascending=False)
-    persons = persons[(persons["account_id"] == account) & (persons["points"].abs() > 1e-9)].sort_values("points", ascending=False)
+    signals = signals[(signals["account_id"] == account) & (signals["points"].abs() > 1e-9)].sort_values(
+        "points", ascending=False
+    )
+    persons = persons[(persons["account_id"] == account) & (persons["points"].abs() > 1e-9)].sort_values(
+        "points", ascending=False
+    )
     return signals, persons
 
 
@@ -62,7 +75,11 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
     row = _score_row(lake, account, day)
     signals, persons = ledger(lake, account, day)
     labels = person_labels(lake, account, day)
-    touch = "never" if pd.isna(row["last_touch_at"]) else f"{pd.Timestamp(row['last_touch_at']):%Y-%m-%d %H:%M} UTC, {row['last_touch_signal']}"
+    touch = (
+        "never"
+        if pd.isna(row["last_touch_at"])
+        else f"{pd.Timestamp(row['last_touch_at']):%Y-%m-%d %H:%M} UTC, {row['last_touch_signal']}"
+    )
     since = "" if pd.isna(row["days_since_engagement"]) else f" ({int(row['days_since_engagement'])} day(s) ago)"
     lines = [
         f"{row['account_name']} ({account}) on {day}: score {row['score']:.2f}, {str(row['band']).replace('_', ' ').upper()}  (config {row['config_version']})",
@@ -78,17 +95,29 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
     if abs(residual) > 0.005:
         lines.append(f"    {'(rounding)':<30} {residual:>9.2f}")
     lines += ["", "  Points by person (people active in the last months)"]
-    lines += [f"    {labels.get(r.person_key, 'person')[:40]:<40} {r.person_key}  {r.points:>9.2f}  last active {pd.Timestamp(r.last_positive_at):%Y-%m-%d}" for r in persons.itertuples()] or ["    (none)"]
+    lines += [
+        f"    {labels.get(r.person_key, 'person')[:40]:<40} {r.person_key}  {r.points:>9.2f}  last active {pd.Timestamp(r.last_positive_at):%Y-%m-%d}"
+        for r in persons.itertuples()
+    ] or ["    (none)"]
     changes = lake.read_range("changes", day - timedelta(days=180), day)
     if changes is not None:
         mine = changes.to_pandas()
-        mine = mine[(mine["account_id"] == account) & mine["kind"].isin(["reset", "band_change", "alert"])].sort_values("as_of")
+        mine = mine[(mine["account_id"] == account) & mine["kind"].isin(["reset", "band_change", "alert"])].sort_values(
+            "as_of"
+        )
         lines += ["", "  Resets, band changes and alerts (last 180 days)"]
-        lines += [f"    {r.as_of}  {r.kind:<11} {r.rule:<15} {r.before} -> {r.after}" + (f"  to {r.recipient}" if isinstance(r.recipient, str) else "") for r in mine.itertuples()] or ["    (none)"]
+        lines += [
+            f"    {r.as_of}  {r.kind:<11} {r.rule:<15} {r.before} -> {r.after}"
+            + (f"  to {r.recipient}" if isinstance(r.recipient, str) else "")
+            for r in mine.itertuples()
+        ] or ["    (none)"]
     recent = lake.read_range("contributions", day - timedelta(days=6), day)
     if recent is not None:
         mine = recent.to_pandas()
         mine = mine[(mine["account_id"] == account) & (mine["points"] > 0)].sort_values("event_time")
         lines += ["", "  Contributions of the last 7 days"]
-        lines += [f"    {pd.Timestamp(r.event_time):%Y-%m-%d %H:%M}  {r.source:<5} {r.signal:<28} {r.points:>6.2f}  {r.event_id}" for r in mine.tail(25).itertuples()] or ["    (none)"]
+        lines += [
+            f"    {pd.Timestamp(r.event_time):%Y-%m-%d %H:%M}  {r.source:<5} {r.signal:<28} {r.points:>6.2f}  {r.event_id}"
+            for r in mine.tail(25).itertuples()
+        ] or ["    (none)"]
     return lines

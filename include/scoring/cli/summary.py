@@ -34,9 +34,13 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         entry[3] += result.erased
     if raw:
         erased = any(v[3] for v in raw.values())  # rows of erased persons (forget), dropped at extract
-        rows = [(src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}", *([f"{v[3]:,}"] if erased else [])) for src, v in raw.items()]
+        rows = [
+            (src, f"{v[0]:,}", f"{v[1]:,}", f"{v[2]:,}", *([f"{v[3]:,}"] if erased else [])) for src, v in raw.items()
+        ]
         lines += ["Extracted (raw rows over all days; CRM tables are daily snapshots)"]
-        lines += _table(rows, ("source", "rows", "files", "unreadable values", *(["erased (privacy)"] if erased else [])))
+        lines += _table(
+            rows, ("source", "rows", "files", "unreadable values", *(["erased (privacy)"] if erased else []))
+        )
     lines += _validation_lines(report)
     lines += _resolution_lines(report)
     lines += _publish_lines(ctx, report)
@@ -60,11 +64,15 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: {sum(r.alerts_new for r in published):,} alert crossings, "
         f"{sum(r.resets for r in published):,} resets; reconciliation ledger {'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
         f"  quality gate: {'passed every day with history' if not held else 'HELD on ' + ', '.join(held)}",
-        f"  CRM push: {sum(p.updated for p in pushes):,} account updates" + (f" ({pushes[-1].skipped})" if pushes and pushes[-1].skipped else ""),
+        f"  CRM push: {sum(p.updated for p in pushes):,} account updates"
+        + (f" ({pushes[-1].skipped})" if pushes and pushes[-1].skipped else ""),
     ]
     if alerts:
         last = alerts[-1]
-        lines.append(f"  alert emails: {sum(a.sent for a in alerts):,} sent, {last.pending:,} pending" + (f" ({last.note})" if last.note else ""))
+        lines.append(
+            f"  alert emails: {sum(a.sent for a in alerts):,} sent, {last.pending:,} pending"
+            + (f" ({last.note})" if last.note else "")
+        )
     return lines
 
 
@@ -89,7 +97,8 @@ def _resolution_lines(report: RangeReport) -> list[str]:
     return [
         "",
         f"Resolved {resolved:,} of {humans:,} human events to accounts ({resolved / humans:.1%}); {unresolved:,} unresolved, {filtered:,} filtered as non-human or duplicate"
-        if humans else "Resolved: no events",
+        if humans
+        else "Resolved: no events",
         f"  by method:   {top(methods)}",
         f"  unresolved:  {top(reasons) or '-'}",
         f"  filtered:    {top(dropped) or '-'}",
@@ -102,13 +111,30 @@ ARROW = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
 def top_accounts(ctx: RunContext, day, n: int = 15):
     """The top prospect accounts of a day, as the dashboard shows them."""
     scores = ctx.lake.read_df("scores", day)
-    prospects = scores[scores["lifecycle"] != "customer"].sort_values(["score", "account_id"], ascending=[False, True]).head(n)
+    prospects = (
+        scores[scores["lifecycle"] != "customer"].sort_values(["score", "account_id"], ascending=[False, True]).head(n)
+    )
     rows = []
     for r in prospects.itertuples():
-        touch = "-" if r.last_touch_at is None or str(r.last_touch_at) == "NaT" else f"{r.last_touch_at:%Y-%m-%d} {r.last_touch_signal}"
+        touch = (
+            "-"
+            if r.last_touch_at is None or str(r.last_touch_at) == "NaT"
+            else f"{r.last_touch_at:%Y-%m-%d} {r.last_touch_signal}"
+        )
         since = "-" if str(r.days_since_engagement) in ("<NA>", "nan", "None") else f"{int(r.days_since_engagement)}d"
         tier = "-" if str(r.abm_tier) in ("<NA>", "nan", "None") else str(int(r.abm_tier))
-        rows.append((str(r.account_name)[:28], tier, f"{r.score:,.2f}", r.band.replace("_", " "), f"{ARROW.get(r.trend, '')} {r.change_7d:+.0f}" + (" surge" if r.surge else ""), touch[:40], since, r.next_action))
+        rows.append(
+            (
+                str(r.account_name)[:28],
+                tier,
+                f"{r.score:,.2f}",
+                r.band.replace("_", " "),
+                f"{ARROW.get(r.trend, '')} {r.change_7d:+.0f}" + (" surge" if r.surge else ""),
+                touch[:40],
+                since,
+                r.next_action,
+            )
+        )
     return rows
 
 
@@ -116,7 +142,10 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     if not report.per_stage.get("score"):
         return []
     rows = top_accounts(ctx, report.end)
-    lines = ["", f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain --account ID --date {report.end})"]
+    lines = [
+        "",
+        f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain --account ID --date {report.end})",
+    ]
     return lines + _table(rows, ("account", "tier", "score", "band", "trend 7d", "last touch", "since", "next action"))
 
 
@@ -138,7 +167,9 @@ def _validation_lines(report: RangeReport) -> list[str]:
     for source, (n, valid, bad, reasons) in totals.items():
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
         rows.append((source, f"{n:,}", f"{valid:,}", f"{bad:,}", top or "-"))
-    return ["", "Validated (Great Expectations; raw = valid + quarantined)"] + _table(rows, ("source", "raw", "valid", "quarantined", "top reasons"))
+    return ["", "Validated (Great Expectations; raw = valid + quarantined)"] + _table(
+        rows, ("source", "raw", "valid", "quarantined", "top reasons")
+    )
 
 
 def print_run_summary(ctx: RunContext, report: RangeReport) -> None:

@@ -43,7 +43,9 @@ def to_series(arr: pa.Array, index=None) -> pd.Series:
 def dictionary_codes(encoded: pa.DictionaryArray) -> np.ndarray:
     """The codes of a dictionary-encoded array as int64, null as a code of its own (one past the
     dictionary's end)."""
-    return np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(
+        pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
 
 
 def positions(values, keys) -> np.ndarray:
@@ -84,4 +86,6 @@ def _sortable(column: pd.Series) -> pa.Array:
     if column.dtype == object:  # e.g. dates as Python objects: their sorted codes order the same
         codes, _ = pd.factorize(column, sort=True)
         return pa.array(np.where(codes < 0, np.iinfo(np.int64).max, codes))
-    return pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowStringArray) else pa.Array.from_pandas(column)
+    return (
+        pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowStringArray) else pa.Array.from_pandas(column)
+    )

@@ -49,15 +49,13 @@ class SignalRule(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _event_types_known(self) -> "SignalRule":
+    def _event_types_known(self) -> SignalRule:
         from include.scoring.core.contracts import EVENT_TYPES
 
         allowed = EVENT_TYPES[self.source]
         for value in self.event_type or []:
             if value not in allowed:
-                raise ValueError(
-                    f"event_type {value!r} is not a {self.source} event type; allowed: {sorted(allowed)}"
-                )
+                raise ValueError(f"event_type {value!r} is not a {self.source} event type; allowed: {sorted(allowed)}")
         if self.form_type is not None:
             from include.scoring.core.contracts import FORM_TYPES
 
@@ -232,7 +230,7 @@ class ScoringConfig(_Strict):
     scale: Scale = Scale()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ScoringConfig":
+    def _consistent(self) -> ScoringConfig:
         missing = [t for t in (0, 1, 2, 3) if t not in self.tiers]
         extra = sorted(t for t in self.tiers if t not in (0, 1, 2, 3))
         if missing or extra:
@@ -247,8 +245,7 @@ class ScoringConfig(_Strict):
             unknown = [s for s in self.points.combination_bonus.signals if s not in names]
             if unknown:
                 raise ValueError(
-                    f"points.combination_bonus.signals: {unknown[0]!r} is not a signal name; "
-                    f"allowed: {sorted(names)}"
+                    f"points.combination_bonus.signals: {unknown[0]!r} is not a signal name; allowed: {sorted(names)}"
                 )
         return self
 

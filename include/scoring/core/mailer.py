@@ -42,7 +42,9 @@ def smtp_from_url(url: str) -> SmtpSettings:
     """Parse ENGAGEMENT_SMTP_URL; raise ValueError (without the password) when malformed."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ValueError(f"ENGAGEMENT_SMTP_URL must look like smtp://user:pass@host:port?starttls=true&from=a@b (scheme {parts.scheme!r})")
+        raise ValueError(
+            f"ENGAGEMENT_SMTP_URL must look like smtp://user:pass@host:port?starttls=true&from=a@b (scheme {parts.scheme!r})"
+        )
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     use_ssl = parts.scheme == "smtps"
     return SmtpSettings(
@@ -59,7 +61,14 @@ def smtp_from_url(url: str) -> SmtpSettings:
 Attachment = tuple[str, str, bytes]  # file name, MIME type "maintype/subtype", content
 
 
-def send_email(smtp: SmtpSettings, recipients: tuple[str, ...] | list[str], subject: str, text: str, html: str, attachments: list[Attachment] | None = None) -> None:
+def send_email(
+    smtp: SmtpSettings,
+    recipients: tuple[str, ...] | list[str],
+    subject: str,
+    text: str,
+    html: str,
+    attachments: list[Attachment] | None = None,
+) -> None:
     """Send one multipart (text + HTML, optional attachments) message; raises on any SMTP or network error."""
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())  # one line: no header injection

@@ -22,11 +22,43 @@ from include.scoring.core.arrowops import to_arrow, to_series
 
 # Legal-form words dropped from the end of company names ("Acme, Inc." == "ACME Incorporated").
 LEGAL_SUFFIXES = (
-    "inc", "incorporated", "corp", "corporation", "co", "company", "llc", "ltd", "limited", "plc",
-    "gmbh", "ag", "sa", "sas", "nv", "bv", "spa", "srl", "oy", "ab", "as", "pty", "lp", "llp",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "llc",
+    "ltd",
+    "limited",
+    "plc",
+    "gmbh",
+    "ag",
+    "sa",
+    "sas",
+    "nv",
+    "bv",
+    "spa",
+    "srl",
+    "oy",
+    "ab",
+    "as",
+    "pty",
+    "lp",
+    "llp",
 )
 _LEGAL_TAIL = r"(\s+(" + "|".join(LEGAL_SUFFIXES) + r"))+$"
-_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00b4": "'", "`": "'"}
+_QUOTES = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u00b4": "'",
+    "`": "'",
+}
 MAX_LABELS = 6  # longest public suffix has fewer labels than this
 
 

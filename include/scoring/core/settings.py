@@ -48,7 +48,7 @@ class Settings:
     smtp_url: str | None = None
 
     @classmethod
-    def from_env(cls, **overrides: str | None) -> "Settings":
+    def from_env(cls, **overrides: str | None) -> Settings:
         """Defaults, then environment variables, then explicit overrides (None = not given)."""
         home = local_home()
         sample = home / "sample"
@@ -56,8 +56,7 @@ class Settings:
             "landing": os.environ.get("ENGAGEMENT_LANDING") or str(sample / "landing"),
             "crm_url": os.environ.get("ENGAGEMENT_CRM_URL") or sqlite_url(sample / "crm.sqlite"),
             "lake": os.environ.get("ENGAGEMENT_LAKE") or str(home / "lake"),
-            "warehouse_url": os.environ.get("ENGAGEMENT_WAREHOUSE_URL")
-            or sqlite_url(home / "warehouse.sqlite"),
+            "warehouse_url": os.environ.get("ENGAGEMENT_WAREHOUSE_URL") or sqlite_url(home / "warehouse.sqlite"),
             "config_path": os.environ.get("ENGAGEMENT_CONFIG") or None,
             "truth": os.environ.get("ENGAGEMENT_TRUTH") or str(sample / "truth"),
             "smtp_url": os.environ.get("ENGAGEMENT_SMTP_URL") or None,
@@ -71,5 +70,5 @@ class Settings:
         shown = ", ".join(f"{name}={_hide_password(value)!r}" for name, value in vars(self).items())
         return f"Settings({shown})"
 
-    def with_(self, **changes: str | None) -> "Settings":
+    def with_(self, **changes: str | None) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

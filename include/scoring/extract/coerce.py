@@ -44,7 +44,9 @@ def _to_timestamp(col: pa.ChunkedArray, name: str, errors: np.ndarray) -> pa.Arr
             col = pc.assume_timezone(col, "UTC")
         try:
             return pc.cast(col, TIMESTAMP)
-        except pa.ArrowInvalid:  # finer than microseconds or out of range: parsed as text below, out-of-range values flagged
+        except (
+            pa.ArrowInvalid
+        ):  # finer than microseconds or out of range: parsed as text below, out-of-range values flagged
             pass
     text = _as_text(col).to_pandas()
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")

@@ -64,7 +64,9 @@ def _show(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
-def read_landing_file(path: Path, display: str, columns: list[str], required: list[str], text_columns: list[str] | None = None) -> FileRows:
+def read_landing_file(
+    path: Path, display: str, columns: list[str], required: list[str], text_columns: list[str] | None = None
+) -> FileRows:
     """Read `path` (shown to users as `display`) keeping the contract `columns`.
 
     CSV headers and Parquet schemas must hold every contract column; JSON objects customarily
@@ -129,7 +131,9 @@ def _read_parquet(path: Path, display: str, columns: list[str]) -> FileRows:
     except ExtractError:
         raise
     except (pa.ArrowException, OSError) as exc:
-        raise ExtractError(f"{display}: not a readable Parquet file ({exc}). Re-export it or remove it from the landing folder.") from None
+        raise ExtractError(
+            f"{display}: not a readable Parquet file ({exc}). Re-export it or remove it from the landing folder."
+        ) from None
     n = table.num_rows
     errors = np.full(n, None, dtype=object)
     table = pa.table({c: _plain_column(table.column(c), c, errors) for c in columns})
@@ -142,8 +146,18 @@ def _plain_column(col: pa.ChunkedArray, name: str, errors: np.ndarray) -> pa.Chu
     flagged); nested values and anything else become their text, flagged when nested."""
     typ = col.type
     if pa.types.is_dictionary(typ):
-        return _plain_column(pa.chunked_array([chunk.dictionary_decode() for chunk in col.chunks], typ.value_type), name, errors)
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_null(typ) or pa.types.is_timestamp(typ):
+        return _plain_column(
+            pa.chunked_array([chunk.dictionary_decode() for chunk in col.chunks], typ.value_type), name, errors
+        )
+    if (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_boolean(typ)
+        or pa.types.is_null(typ)
+        or pa.types.is_timestamp(typ)
+    ):
         return col
     values = col.to_pylist()
     out: list[str | None] = []
@@ -181,7 +195,9 @@ def _csv_header(raw: bytes, display: str, columns: list[str]) -> list[str]:
 
 def _is_utf8(raw: bytes) -> bool:
     """Whether the bytes are valid UTF-8, checked by Arrow without copying them."""
-    data = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)])
+    data = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)]
+    )
     try:
         data.cast(pa.large_string())
     except pa.ArrowInvalid:
@@ -201,7 +217,9 @@ def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
     invalid: list[tuple[int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append((row.number or 0, f"expected {row.expected_columns} fields, found {row.actual_columns}: {_show(row.text)}"))
+        invalid.append(
+            (row.number or 0, f"expected {row.expected_columns} fields, found {row.actual_columns}: {_show(row.text)}")
+        )
         return "skip"
 
     if not _is_utf8(raw):  # bytes that are not UTF-8: the fast reader cannot even show the broken rows
@@ -228,7 +246,9 @@ def _read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
         return _read_csv_slow(raw, columns, header)
     bad_lines = np.array([num for num, _ in invalid], dtype=np.int64)
     all_lines = np.arange(2, 2 + n_valid + len(invalid))
-    good_lines = np.setdiff1d(all_lines, bad_lines, assume_unique=True)[:n_valid] if len(invalid) else all_lines[:n_valid]
+    good_lines = (
+        np.setdiff1d(all_lines, bad_lines, assume_unique=True)[:n_valid] if len(invalid) else all_lines[:n_valid]
+    )
     rows = FileRows(table, good_lines, np.full(n_valid, None, dtype=object))
     if invalid:
         rows = _concat(rows, _error_rows(columns, bad_lines, [f"line {n}: {msg}" for n, msg in invalid]))
@@ -286,7 +306,11 @@ def _csv_record(lines: list[bytes], i: int, width: int) -> tuple[list[str] | Non
                 fields, problem, used, text, bad = more, None, j - i + 1, joined, bad_joined
             break
         if problem == "open" or fields is None and problem is None:
-            return None, f"line {number}: a quoted value is not closed on this line or the next {MAX_RECORD_LINES - 1}: {_show(text)}", 1
+            return (
+                None,
+                f"line {number}: a quoted value is not closed on this line or the next {MAX_RECORD_LINES - 1}: {_show(text)}",
+                1,
+            )
     if bad is not None:
         return None, f"line {number}: {_describe(bad)}: {_show(text)}", used
     if fields is None:
@@ -332,7 +356,9 @@ def _read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str
                 io.BytesIO(raw),
                 read_options=pajson.ReadOptions(use_threads=False, block_size=1 << 24),
                 parse_options=pajson.ParseOptions(
-                    newlines_in_values=False, unexpected_field_behavior="infer", explicit_schema=pa.schema([(c, pa.string()) for c in text_columns])
+                    newlines_in_values=False,
+                    unexpected_field_behavior="infer",
+                    explicit_schema=pa.schema([(c, pa.string()) for c in text_columns]),
                 ),
             )
             simple = all(_flat(table.column(c).type) for c in columns if c in table.column_names)
@@ -347,12 +373,20 @@ def _read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str
 
 
 def _flat(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_null(typ)
+    return (
+        pa.types.is_string(typ)
+        or pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_boolean(typ)
+        or pa.types.is_null(typ)
+    )
 
 
 def _with_columns(table: pa.Table, columns: list[str]) -> pa.Table:
     """Select `columns`, adding absent (nullable) ones as all-null text."""
-    return pa.table({c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows, pa.string()) for c in columns})
+    return pa.table(
+        {c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows, pa.string()) for c in columns}
+    )
 
 
 def _read_jsonl_slow(lines: list[bytes], display: str, columns: list[str], required: list[str]) -> FileRows:
@@ -394,7 +428,9 @@ def _as_text(value: object) -> tuple[str | None, str | None]:
         text, problem = value, None
     elif isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False)
-        problem = f"a JSON {'object' if isinstance(value, dict) else 'array'} where a single value belongs: {_show(text)}"
+        problem = (
+            f"a JSON {'object' if isinstance(value, dict) else 'array'} where a single value belongs: {_show(text)}"
+        )
     elif isinstance(value, bool):
         return ("true" if value else "false"), None
     else:
@@ -409,7 +445,9 @@ def _as_text(value: object) -> tuple[str | None, str | None]:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
-        return f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); re-export the file as UTF-8"
+        return (
+            f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); re-export the file as UTF-8"
+        )
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
     return str(exc)

@@ -46,7 +46,9 @@ class ExtractResult:
     def line(self) -> str:
         note = f", {self.rows_with_errors:,} with unreadable values" if self.rows_with_errors else ""
         note += f", {self.erased:,} erased (privacy suppression list)" if self.erased else ""
-        return f"extract {self.source:<18} {self.day}  {self.rows:>9,} rows from {self.files} file(s){note} -> {self.path}"
+        return (
+            f"extract {self.source:<18} {self.day}  {self.rows:>9,} rows from {self.files} file(s){note} -> {self.path}"
+        )
 
 
 def mask_url(url: str) -> str:
@@ -109,7 +111,12 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> Extract
         log.info("read %s: %s rows", path.name, typed.num_rows)
     table, erased = drop_suppressed(lake, source, _finish(source, parts, lineage))
     if not files:
-        log.warning("no landing files for %s on %s (looked in %s); writing an empty partition", source, day, Path(landing) / source / day.isoformat())
+        log.warning(
+            "no landing files for %s on %s (looked in %s); writing an empty partition",
+            source,
+            day,
+            Path(landing) / source / day.isoformat(),
+        )
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
     return ExtractResult(source, day, path, table.num_rows, len(files), bad, erased)
@@ -120,7 +127,9 @@ def extract_crm(crm_url: str, lake: Lake, day: date) -> list[ExtractResult]:
     try:
         engine = sa.create_engine(crm_url)
     except Exception as exc:  # noqa: BLE001 - a malformed URL is a user error
-        raise ExtractError(f"CRM URL {mask_url(crm_url)} is not usable: {exc}. Check ENGAGEMENT_CRM_URL or the engagement_crm connection.") from None
+        raise ExtractError(
+            f"CRM URL {mask_url(crm_url)} is not usable: {exc}. Check ENGAGEMENT_CRM_URL or the engagement_crm connection."
+        ) from None
     results = []
     try:
         with engine.connect() as conn:
@@ -141,7 +150,9 @@ def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_ur
     source = f"crm/{name}"
     contract = CONTRACTS[source]
     if not inspector.has_table(name):
-        raise ExtractError(f"CRM at {mask_url(crm_url)} has no table {name!r} (day {day}). Expected tables: {', '.join(CRM_TABLES)}.")
+        raise ExtractError(
+            f"CRM at {mask_url(crm_url)} has no table {name!r} (day {day}). Expected tables: {', '.join(CRM_TABLES)}."
+        )
     present = {c["name"] for c in inspector.get_columns(name)}
     missing = [c for c in contract.names if c not in present]
     if missing:
@@ -171,7 +182,9 @@ def _values_to_arrow(values: tuple) -> pa.Array:
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array([None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values], pa.string())
+        return pa.array(
+            [None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values], pa.string()
+        )
 
 
 def _concat_text(chunks: list[pa.Table], names: list[str]) -> pa.Table:
@@ -191,17 +204,28 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResul
     ip_path = ref / "ip_ranges.csv"
     if ip_path.exists():
         try:
-            table = pacsv.read_csv(ip_path, convert_options=pacsv.ConvertOptions(column_types={f.name: pa.string() for f in IP_RANGES_SCHEMA}, strings_can_be_null=True))
+            table = pacsv.read_csv(
+                ip_path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f.name: pa.string() for f in IP_RANGES_SCHEMA}, strings_can_be_null=True
+                ),
+            )
         except pa.ArrowInvalid as exc:
-            raise ExtractError(f"reference file {ip_path} is not a readable CSV ({exc}). Fix it, then clear the task.") from None
+            raise ExtractError(
+                f"reference file {ip_path} is not a readable CSV ({exc}). Fix it, then clear the task."
+            ) from None
         missing = [f.name for f in IP_RANGES_SCHEMA if f.name not in table.column_names]
         if missing:
-            raise ExtractError(f"reference file {ip_path} lacks column(s) {', '.join(missing)}; expected {', '.join(IP_RANGES_SCHEMA.names)}.")
+            raise ExtractError(
+                f"reference file {ip_path} lacks column(s) {', '.join(missing)}; expected {', '.join(IP_RANGES_SCHEMA.names)}."
+            )
         table = table.select(IP_RANGES_SCHEMA.names).cast(IP_RANGES_SCHEMA)
         kinds = set(table.column("kind").to_pylist())
         unknown = sorted(str(k) for k in kinds - set(IP_KINDS))
         if unknown:
-            raise ExtractError(f"reference file {ip_path} has unknown kind value(s) {unknown}; allowed: {', '.join(IP_KINDS)}.")
+            raise ExtractError(
+                f"reference file {ip_path} has unknown kind value(s) {unknown}; allowed: {', '.join(IP_KINDS)}."
+            )
         files = 1
     else:
         log.warning("no %s: reverse-IP resolution is off for %s", ip_path, day)
@@ -210,7 +234,13 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResul
     results.append(ExtractResult("reference/ip_ranges", day, path, table.num_rows, files, 0))
     free_path = ref / "free_email_domains.txt"
     source_path = free_path if free_path.exists() else SHIPPED_FREE_MAIL
-    domains = sorted({line.strip().lower() for line in source_path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")})
+    domains = sorted(
+        {
+            line.strip().lower()
+            for line in source_path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+    )
     free = pa.table({"domain": pa.array(domains, pa.string())})
     path = lake.write_partition("reference/free_email_domains", day, free)
     results.append(ExtractResult("reference/free_email_domains", day, path, free.num_rows, 1, 0))

@@ -22,14 +22,18 @@ import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import dictionary_codes, to_arrow
 
-SPLIT_KEY = b"split"  # Parquet key-value metadata: {"column": ..., "shards": N, "row_groups": [shard of each row group]}
+SPLIT_KEY = (
+    b"split"  # Parquet key-value metadata: {"column": ..., "shards": N, "row_groups": [shard of each row group]}
+)
 
 
 def shard_of(keys: pd.Series, shards: int) -> np.ndarray:
     """Stable shard number of each key (64-bit hash of the text, modulo the shard count)."""
     if shards == 1:
         return np.zeros(len(keys), np.int64)
-    return (pd.util.hash_array(keys.astype("string").fillna("").to_numpy(dtype=object)) % np.uint64(shards)).astype(np.int64)
+    return (pd.util.hash_array(keys.astype("string").fillna("").to_numpy(dtype=object)) % np.uint64(shards)).astype(
+        np.int64
+    )
 
 
 def shard_of_column(values: pa.ChunkedArray | pa.Array, shards: int) -> np.ndarray:
@@ -57,7 +61,11 @@ class ShardRows:
         if not note:
             return None
         split = json.loads(note)
-        if split.get("column") != self.column or split.get("shards") != self.shards or len(split.get("row_groups", ())) != row_groups:
+        if (
+            split.get("column") != self.column
+            or split.get("shards") != self.shards
+            or len(split.get("row_groups", ())) != row_groups
+        ):
             return None
         return [i for i, shard in enumerate(split["row_groups"]) if shard == self.shard]
 

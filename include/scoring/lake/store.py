@@ -161,8 +161,17 @@ class Lake:
             self.fs.rm(old, recursive=True)
 
     def write_part(
-        self, dataset: str, day: date, shard: int, shards: int, table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None = None, metadata: dict | None = None,
-        dictionary: bool | list[str] = True, no_statistics: Iterable[str] = (), split: Split | None = None,
+        self,
+        dataset: str,
+        day: date,
+        shard: int,
+        shards: int,
+        table: pa.Table | pd.DataFrame | None,
+        schema: pa.Schema | None = None,
+        metadata: dict | None = None,
+        dictionary: bool | list[str] = True,
+        no_statistics: Iterable[str] = (),
+        split: Split | None = None,
     ) -> str:
         """Write shard `shard` of `shards` of a partition (temp file, then rename). Files of
         another layout (another shard count, or a single-writer file) are removed first.
@@ -189,7 +198,9 @@ class Lake:
         for entry in self.fs.ls(folder, detail=False):
             name = posixpath.basename(entry)
             if name.startswith(_TMP_PREFIX):
-                stale = name.startswith(own_temp) or not in_flight.match(name)  # this shard's crashed write, or another layout's
+                stale = name.startswith(own_temp) or not in_flight.match(
+                    name
+                )  # this shard's crashed write, or another layout's
             else:
                 stale = name.endswith(".parquet") and not mine.match(name)
             if stale:
@@ -204,14 +215,23 @@ class Lake:
                 skip = set(no_statistics)
                 statistics = [name for name in table.column_names if name not in skip] if skip else True
                 if SPLIT_KEY in notes:
-                    with pq.ParquetWriter(fh, table.schema, compression="zstd", use_dictionary=dictionary, write_statistics=statistics) as out:
+                    with pq.ParquetWriter(
+                        fh, table.schema, compression="zstd", use_dictionary=dictionary, write_statistics=statistics
+                    ) as out:
                         start = 0
                         for n in split.rows:  # one write per shard: its rows never share a row group with another's
                             if n:
                                 out.write_table(table.slice(start, n), row_group_size=_ROW_GROUP)
                             start += n
                 else:
-                    pq.write_table(table, fh, compression="zstd", row_group_size=_ROW_GROUP, use_dictionary=dictionary, write_statistics=statistics)
+                    pq.write_table(
+                        table,
+                        fh,
+                        compression="zstd",
+                        row_group_size=_ROW_GROUP,
+                        use_dictionary=dictionary,
+                        write_statistics=statistics,
+                    )
             self.fs.mv(tmp, final)
         except BaseException:
             if self.fs.exists(tmp):
@@ -242,8 +262,10 @@ class Lake:
         if not parts:
             return None
         if len(parts) > 1:
-            raise LakeError(f"lake partition {self.url(dataset, day)} mixes shard layouts {sorted(parts)}; re-run the stage that writes {dataset!r} for {day}.")
-        (total, found), = parts.items()
+            raise LakeError(
+                f"lake partition {self.url(dataset, day)} mixes shard layouts {sorted(parts)}; re-run the stage that writes {dataset!r} for {day}."
+            )
+        ((total, found),) = parts.items()
         missing = [k for k in range(total) if k not in found]
         if missing:
             raise LakeError(
@@ -285,7 +307,13 @@ class Lake:
             ) from None
 
     def read_where(
-        self, dataset: str, day: date, keep: Callable[[pa.Table], np.ndarray], columns: Iterable[str] | None = None, *, missing_ok: bool = False
+        self,
+        dataset: str,
+        day: date,
+        keep: Callable[[pa.Table], np.ndarray],
+        columns: Iterable[str] | None = None,
+        *,
+        missing_ok: bool = False,
     ) -> pa.Table | None:
         """The rows of a partition for which `keep(batch)` is true, read one row group at a time,
         so memory is bounded by the rows kept, not by the partition (sharded tasks use this).
@@ -300,7 +328,11 @@ class Lake:
             try:
                 with self.fs.open(path, "rb") as fh:
                     pf = pq.ParquetFile(fh)
-                    groups = keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY), pf.num_row_groups) if isinstance(keep, ShardRows) else None
+                    groups = (
+                        keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY), pf.num_row_groups)
+                        if isinstance(keep, ShardRows)
+                        else None
+                    )
                     if groups is not None:
                         kept.append(pf.read_row_groups(groups, columns=list(columns) if columns is not None else None))
                         continue
@@ -310,7 +342,11 @@ class Lake:
                         if mask.any():
                             kept.append(batch.filter(pa.array(mask)))
                     if not kept:
-                        kept.append(pf.schema_arrow.empty_table().select(list(columns) if columns is not None else pf.schema_arrow.names))
+                        kept.append(
+                            pf.schema_arrow.empty_table().select(
+                                list(columns) if columns is not None else pf.schema_arrow.names
+                            )
+                        )
             except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
                 raise LakeError(
                     f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
@@ -345,7 +381,9 @@ class Lake:
             if table is None:
                 continue
             if add_day:
-                table = table.append_column("dt", pa.array(np.full(table.num_rows, (day - _EPOCH).days, np.int32)).view(pa.date32()))
+                table = table.append_column(
+                    "dt", pa.array(np.full(table.num_rows, (day - _EPOCH).days, np.int32)).view(pa.date32())
+                )
             tables.append(table)
         if not tables:
             return None

@@ -28,7 +28,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -95,27 +95,50 @@ class ForgetResult:
             "lake_redacted": {k: v for k, v in sorted(plan.redacted.items()) if v},
             "warehouse": self.warehouse,
             "suppression_added": self.suppression_added,
-            "days": {"resolved": len(self.resolved_days), "scored": len(self.scored_days), "published": len(self.published_days), "ledger_refreshed": len(self.refreshed_days)},
+            "days": {
+                "resolved": len(self.resolved_days),
+                "scored": len(self.scored_days),
+                "published": len(self.published_days),
+                "ledger_refreshed": len(self.refreshed_days),
+            },
         }
 
     def lines(self) -> list[str]:
         plan = self.plan
-        head = f"forget {self.request_id}  requested by {self.requested_by}" + ("  [DRY RUN: nothing was changed]" if self.dry_run else f"  [{self.status}]")
-        out = [head, f"  person: {plan.person.describe()}; identifier hash {self.identifier_hash or '(no suppression list yet)'}"]
+        head = f"forget {self.request_id}  requested by {self.requested_by}" + (
+            "  [DRY RUN: nothing was changed]" if self.dry_run else f"  [{self.status}]"
+        )
+        out = [
+            head,
+            f"  person: {plan.person.describe()}; identifier hash {self.identifier_hash or '(no suppression list yet)'}",
+        ]
         verb = "that would be removed" if self.dry_run else "removed"
         rows = {k: v for k, v in sorted(plan.removed.items()) if v}
-        out.append(f"  lake rows {verb}: {self.lake_rows:,}" + ("" if rows else " (the lake holds nothing of this person)"))
+        out.append(
+            f"  lake rows {verb}: {self.lake_rows:,}" + ("" if rows else " (the lake holds nothing of this person)")
+        )
         out += [f"    {k:<32} {v:>8,}" for k, v in rows.items()]
         out += [f"    {k:<32} {v:>8,} text cell(s)/file(s) redacted" for k, v in sorted(plan.redacted.items()) if v]
-        out.append(f"  accounts affected: {', '.join(self.accounts) or 'none'}" + (f" (score changed: {', '.join(self.score_changed)})" if self.score_changed else ""))
+        out.append(
+            f"  accounts affected: {', '.join(self.accounts) or 'none'}"
+            + (f" (score changed: {', '.join(self.score_changed)})" if self.score_changed else "")
+        )
         first = plan.first_day
         if self.dry_run:
-            out.append(f"  would recompute: resolve and score from {first}, then re-publish those days" if first else "  would recompute: nothing (no derived data holds the person)")
+            out.append(
+                f"  would recompute: resolve and score from {first}, then re-publish those days"
+                if first
+                else "  would recompute: nothing (no derived data holds the person)"
+            )
         else:
-            out.append(f"  recomputed: resolve {_span(self.resolved_days)}; score {_span(self.scored_days)}; warehouse re-published {_span(self.published_days)}, "
-                       f"ledger refreshed on {len(self.refreshed_days)} other day(s)")
+            out.append(
+                f"  recomputed: resolve {_span(self.resolved_days)}; score {_span(self.scored_days)}; warehouse re-published {_span(self.published_days)}, "
+                f"ledger refreshed on {len(self.refreshed_days)} other day(s)"
+            )
             out.append("  warehouse: " + ", ".join(f"{k} {v:,}" for k, v in self.warehouse.items()))
-            out.append(f"  suppression list: {self.suppression_added} new hash(es) in privacy/erasures (extract drops them from now on)")
+            out.append(
+                f"  suppression list: {self.suppression_added} new hash(es) in privacy/erasures (extract drops them from now on)"
+            )
             if self.crm:
                 out.append(f"  {self.crm}")
             out.append(f"  audit: privacy_erasures row {self.request_id}")
@@ -137,45 +160,66 @@ def default_requester() -> str:
 def _normalised(email: str) -> str:
     value = normalize_email(pd.Series([email], dtype="string")).iloc[0]
     if pd.isna(value):
-        raise UsageError(f"{email!r} is not an email address; give the address to erase, e.g. --email jane.doe@example.com")
+        raise UsageError(
+            f"{email!r} is not an email address; give the address to erase, e.g. --email jane.doe@example.com"
+        )
     return str(value)
 
 
 def _require_lake(lake: Lake) -> None:
     if not any(lake.days(f"raw/{source}") for source in ALL_SOURCES):
-        raise LakeError(f"no lake at {lake.root}: it holds no extracted partitions (raw/<source>/dt=...). "
-                        "Point --lake / ENGAGEMENT_LAKE at the pipeline's lake; nothing was changed.")
+        raise LakeError(
+            f"no lake at {lake.root}: it holds no extracted partitions (raw/<source>/dt=...). "
+            "Point --lake / ENGAGEMENT_LAKE at the pipeline's lake; nothing was changed."
+        )
 
 
 def _resolve_days(lake: Lake, first: date) -> list[date]:
     days = sorted(d for d in set(lake.days("identity_map")) | set(lake.days("resolved")) if d >= first)
     broken = [d for d in days if not all(lake.exists(f"valid/{s}", d) for s in ALL_SOURCES)]
     if broken:
-        raise LakeError(f"cannot recompute {broken[0]} after the erasure: its valid partitions are incomplete (a failed validation?). "
-                        f"Re-run that day first (python -m include.scoring run --start {broken[0]} --end {broken[0]}), then forget again; nothing was changed.")
+        raise LakeError(
+            f"cannot recompute {broken[0]} after the erasure: its valid partitions are incomplete (a failed validation?). "
+            f"Re-run that day first (python -m include.scoring run --start {broken[0]} --end {broken[0]}), then forget again; nothing was changed."
+        )
     return days
 
 
 def _last_scores(lake: Lake) -> pd.Series | None:
     days = lake.days("scores")
-    return lake.read_df("scores", days[-1], columns=["account_id", "score"]).set_index("account_id")["score"] if days else None
+    return (
+        lake.read_df("scores", days[-1], columns=["account_id", "score"]).set_index("account_id")["score"]
+        if days
+        else None
+    )
 
 
-def forget(ctx: RunContext, email: str, requested_by: str | None = None, dry_run: bool = False, crm_push: bool = True) -> ForgetResult:
+def forget(
+    ctx: RunContext, email: str, requested_by: str | None = None, dry_run: bool = False, crm_push: bool = True
+) -> ForgetResult:
     """Erase the person of `email` from the lake and the warehouse (see module docstring)."""
     address = _normalised(email)
     lake, config = ctx.lake, ctx.config
     _require_lake(lake)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     suppression = Suppression.load(lake)
     salt = suppression.salt or (None if dry_run else load_salt(lake, create=True))
     email_hash = digest(salt, EMAIL, address) if salt else None
     plan = scan(lake, config, address)
     unfinished = suppression.unfinished(email_hash) if email_hash else pd.DataFrame(columns=["request_id", "first_day"])
     if len(unfinished):
-        plan.notes.append(f"completing {unfinished['request_id'].nunique()} earlier request(s) for this address that did not finish")
+        plan.notes.append(
+            f"completing {unfinished['request_id'].nunique()} earlier request(s) for this address that did not finish"
+        )
         plan.derived_days |= {d for d in pd.to_datetime(unfinished["first_day"]).dt.date.dropna()}
-    result = ForgetResult(f"erasure-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", now, requested_by or default_requester(), email_hash, plan, dry_run)
+    result = ForgetResult(
+        f"erasure-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        now,
+        requested_by or default_requester(),
+        email_hash,
+        plan,
+        dry_run,
+    )
     first = plan.first_day
     resolve_days = _resolve_days(lake, first) if first else []
     if dry_run:
@@ -189,13 +233,22 @@ def forget(ctx: RunContext, email: str, requested_by: str | None = None, dry_run
     result.scored_days = rescore_from(lake, config, first) if first else []
     after = _last_scores(lake)
     if before is not None and after is not None:
-        diff = after.reindex(before.index.union(after.index)).round(2).ne(before.reindex(before.index.union(after.index)).round(2))
+        diff = (
+            after.reindex(before.index.union(after.index))
+            .round(2)
+            .ne(before.reindex(before.index.union(after.index)).round(2))
+        )
         result.score_changed = sorted(diff.index[diff.to_numpy()])
     _warehouse(ctx, result)
     if crm_push and result.published_days and result.published_days[-1] == result.warehouse_latest:
         result.crm = _push_latest(ctx, result.published_days[-1])
     finish_requests(lake, {result.request_id, *unfinished["request_id"]})
-    log.info("forget %s: %s lake row(s) removed, %s account(s) affected", result.request_id, result.lake_rows, len(result.accounts))
+    log.info(
+        "forget %s: %s lake row(s) removed, %s account(s) affected",
+        result.request_id,
+        result.lake_rows,
+        len(result.accounts),
+    )
     return result
 
 
@@ -209,26 +262,52 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
         runs = {r.day: r for r in conn.execute(sa.select(pipeline_runs)).all()}
         result.published_days = [d for d in sorted(runs) if d in scored]
         result.warehouse_latest = max(runs) if runs else None
-        person_rows = account_explanations.delete().where(account_explanations.c.kind == "person", account_explanations.c.key.in_(keys))
+        person_rows = account_explanations.delete().where(
+            account_explanations.c.kind == "person", account_explanations.c.key.in_(keys)
+        )
         explanations = conn.execute(person_rows).rowcount if keys else 0
         days = result.published_days
         alerts = score_alerts.c
-        old = pd.DataFrame(conn.execute(sa.select(alerts.account_id, alerts.threshold, alerts.crossing_day, alerts.status).where(alerts.crossing_day.in_(days))).all(),
-                           columns=["account_id", "threshold", "crossing_day", "status"])
+        old = pd.DataFrame(
+            conn.execute(
+                sa.select(alerts.account_id, alerts.threshold, alerts.crossing_day, alerts.status).where(
+                    alerts.crossing_day.in_(days)
+                )
+            ).all(),
+            columns=["account_id", "threshold", "crossing_day", "status"],
+        )
         crossings = set()
         for day in days:
             crossings |= set(write_day(conn, lake, config, day).crossings)
-            conn.execute(pipeline_runs.update().where(pipeline_runs.c.day == day).values({k: getattr(runs[day], k) for k in KEPT}))
+            conn.execute(
+                pipeline_runs.update()
+                .where(pipeline_runs.c.day == day)
+                .values({k: getattr(runs[day], k) for k in KEPT})
+            )
         old_keys = list(zip(old["account_id"], old["threshold"], old["crossing_day"]))  # the days' alerts: a few rows
         vanished = pd.Series([k not in crossings for k in old_keys], index=old.index, dtype=bool)
         gone = old[vanished & old["status"].isin(["pending", "no_recipient"])]
         for row in gone.itertuples():
-            conn.execute(score_alerts.delete().where(alerts.account_id == row.account_id, alerts.threshold == row.threshold, alerts.crossing_day == row.crossing_day))
-        moved = set(zip(gone["account_id"], gone["threshold"]))  # unsent crossings that now happen on another day stay pending
+            conn.execute(
+                score_alerts.delete().where(
+                    alerts.account_id == row.account_id,
+                    alerts.threshold == row.threshold,
+                    alerts.crossing_day == row.crossing_day,
+                )
+            )
+        moved = set(
+            zip(gone["account_id"], gone["threshold"])
+        )  # unsent crossings that now happen on another day stay pending
         new = [k for k in sorted(crossings - set(old_keys)) if k[:2] not in moved]
         for account_id, threshold, day in new:
-            conn.execute(score_alerts.update().where(alerts.account_id == account_id, alerts.threshold == threshold, alerts.crossing_day == day)
-                         .values(status="suppressed", last_error=f"crossing found when erasure {result.request_id} recomputed {day}: not emailed"))
+            conn.execute(
+                score_alerts.update()
+                .where(alerts.account_id == account_id, alerts.threshold == threshold, alerts.crossing_day == day)
+                .values(
+                    status="suppressed",
+                    last_error=f"crossing found when erasure {result.request_id} recomputed {day}: not emailed",
+                )
+            )
         for day in sorted(set(runs) - set(days)):
             if not (lake.exists("resolution", day) and lake.exists("contributions", day)):
                 continue
@@ -236,15 +315,32 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
             if any(getattr(runs[day], k) != v for k, v in columns.items()):
                 conn.execute(pipeline_runs.update().where(pipeline_runs.c.day == day).values(columns))
                 result.refreshed_days.append(day)
-        result.warehouse = {"account_explanations": explanations, "score_alerts": len(gone), "score_alerts_suppressed": len(new),
-                            "days_republished": len(days), "ledgers_refreshed": len(result.refreshed_days)}
+        result.warehouse = {
+            "account_explanations": explanations,
+            "score_alerts": len(gone),
+            "score_alerts_suppressed": len(new),
+            "days_republished": len(days),
+            "ledgers_refreshed": len(result.refreshed_days),
+        }
         recomputed = sorted(set(result.resolved_days) | scored)
-        conn.execute(privacy_erasures.insert().values(
-            request_id=result.request_id, identifier_hash=result.identifier_hash, requested_at=result.requested_at, requested_by=result.requested_by,
-            status=result.status, lake_rows_removed=result.lake_rows, warehouse_rows_removed=result.warehouse_rows, accounts_affected=len(result.accounts),
-            first_day=recomputed[0] if recomputed else None, last_day=recomputed[-1] if recomputed else None, days_recomputed=len(recomputed),
-            counts_json=json.dumps(result.counts(), sort_keys=True), accounts_json=json.dumps(result.accounts), notes="; ".join(plan.notes) or None,
-        ))
+        conn.execute(
+            privacy_erasures.insert().values(
+                request_id=result.request_id,
+                identifier_hash=result.identifier_hash,
+                requested_at=result.requested_at,
+                requested_by=result.requested_by,
+                status=result.status,
+                lake_rows_removed=result.lake_rows,
+                warehouse_rows_removed=result.warehouse_rows,
+                accounts_affected=len(result.accounts),
+                first_day=recomputed[0] if recomputed else None,
+                last_day=recomputed[-1] if recomputed else None,
+                days_recomputed=len(recomputed),
+                counts_json=json.dumps(result.counts(), sort_keys=True),
+                accounts_json=json.dumps(result.accounts),
+                notes="; ".join(plan.notes) or None,
+            )
+        )
 
 
 def _push_latest(ctx: RunContext, day: date) -> str:
@@ -255,4 +351,3 @@ def _push_latest(ctx: RunContext, day: date) -> str:
         return f"crm push {day}  skipped: {str(exc).split('. ')[0]}"
     except PipelineError as exc:
         return f"crm push {day}  failed: {exc} (the next daily run pushes the latest scores)"
-

@@ -80,7 +80,11 @@ class Person:
         return {K_EMAIL: self.emails, K_COOKIE: self.cookies, K_CONTACT: self.contacts}[kind]
 
     def nodes(self) -> set[str]:
-        return {f"{EMAIL}:{v}" for v in self.emails} | {f"{COOKIE}:{v}" for v in self.cookies} | {f"{CONTACT}:{v}" for v in self.contacts}
+        return (
+            {f"{EMAIL}:{v}" for v in self.emails}
+            | {f"{COOKIE}:{v}" for v in self.cookies}
+            | {f"{CONTACT}:{v}" for v in self.contacts}
+        )
 
     def identifiers(self) -> set[str]:
         return self.emails | self.cookies | self.contacts
@@ -109,8 +113,14 @@ def _contact_index(lake: Lake) -> pd.DataFrame:
     for layer in LAYERS:
         for day in lake.days(f"{layer}/crm/contacts"):
             table = lake.read(f"{layer}/crm/contacts", day, columns=["contact_id", "email"])
-            parts.append(pd.DataFrame({"contact_id": identifier_values(table, "contact_id", K_CONTACT),
-                                       "email": identifier_values(table, "email", K_EMAIL)}).drop_duplicates())
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "contact_id": identifier_values(table, "contact_id", K_CONTACT),
+                        "email": identifier_values(table, "email", K_EMAIL),
+                    }
+                ).drop_duplicates()
+            )
     if not parts:
         return pd.DataFrame({"contact_id": pd.Series(dtype="string"), "email": pd.Series(dtype="string")})
     return pd.concat(parts, ignore_index=True).drop_duplicates()
@@ -142,7 +152,9 @@ def find_person(lake: Lake, config: ScoringConfig, email: str) -> Person:
         if (len(person.emails), len(person.cookies), len(person.contacts)) == size:
             break
     nodes = pd.Series(sorted(person.nodes()), dtype="string")
-    person.keys = set(person_key(nodes).dropna()) | set(person_of[isin(person_of.index.to_series(), person.nodes())].dropna())
+    person.keys = set(person_key(nodes).dropna()) | set(
+        person_of[isin(person_of.index.to_series(), person.nodes())].dropna()
+    )
     return person
 
 
@@ -150,7 +162,9 @@ def find_person(lake: Lake, config: ScoringConfig, email: str) -> Person:
 def _regex(column: pa.ChunkedArray, pattern: str) -> np.ndarray:
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return np.zeros(len(column), bool)
-    return np.asarray(pc.fill_null(pc.match_substring_regex(column, pattern), False).to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(
+        pc.fill_null(pc.match_substring_regex(column, pattern), False).to_numpy(zero_copy_only=False), dtype=bool
+    )
 
 
 def _text_columns(table: pa.Table) -> list[str]:
@@ -172,7 +186,9 @@ def _redact_column(column: pa.ChunkedArray, hits: np.ndarray, pattern: str) -> p
     return pc.if_else(pa.array(hits), replaced, column)
 
 
-def redact_table(table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows: np.ndarray | None = None) -> tuple[pa.Table, int]:
+def redact_table(
+    table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows: np.ndarray | None = None
+) -> tuple[pa.Table, int]:
     """Text cells (of `rows`, default all) holding an identifier, redacted; returns the cell count."""
     cells = 0
     for name in _text_columns(table):
@@ -183,7 +199,9 @@ def redact_table(table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows
             hits &= rows
         if hits.any():
             cells += int(hits.sum())
-            table = table.set_column(table.schema.get_field_index(name), name, _redact_column(table.column(name), hits, pattern))
+            table = table.set_column(
+                table.schema.get_field_index(name), name, _redact_column(table.column(name), hits, pattern)
+            )
     return table, cells
 
 
@@ -253,7 +271,9 @@ def _scan_sources(lake: Lake, plan: Plan) -> None:
                     continue
                 plan.rewrite.add((dataset, day))
                 plan.source_days.add(day)
-                id_column = "activity_id" if source == "crm/activities" else "event_id" if source in EVENT_SOURCES else None
+                id_column = (
+                    "activity_id" if source == "crm/activities" else "event_id" if source in EVENT_SOURCES else None
+                )
                 if id_column:
                     ids |= set(table.column(id_column).filter(pa.array(drop)).drop_null().to_pylist())
                 if source in EVENT_SOURCES and layer == "valid":
@@ -296,8 +316,14 @@ def _scan_derived(lake: Lake, plan: Plan) -> None:
     for dataset in BY_EVENT:
         for day in lake.days(dataset):
             table = lake.read(dataset, day)
-            frame = table.select([c for c in ("source", "event_id", "account_id") if c in table.column_names]).to_pandas()
-            hit = (frame["source"].astype("string") + "\x1f" + frame["event_id"].astype("string")).isin(wanted).to_numpy(dtype=bool, na_value=False)
+            frame = table.select(
+                [c for c in ("source", "event_id", "account_id") if c in table.column_names]
+            ).to_pandas()
+            hit = (
+                (frame["source"].astype("string") + "\x1f" + frame["event_id"].astype("string"))
+                .isin(wanted)
+                .to_numpy(dtype=bool, na_value=False)
+            )
             if _count(plan, dataset, int(hit.sum())):
                 plan.derived_days.add(day)
                 if "account_id" in frame.columns:
@@ -324,10 +350,14 @@ def _staff_note(lake: Lake, plan: Plan) -> None:
     if not days:
         return
     accounts = lake.read("valid/crm/accounts", days[-1], columns=["account_id", "owner_email", "sdr_email"])
-    staff = isin(identifier_values(accounts, "owner_email", K_EMAIL), plan.person.emails) | isin(identifier_values(accounts, "sdr_email", K_EMAIL), plan.person.emails)
+    staff = isin(identifier_values(accounts, "owner_email", K_EMAIL), plan.person.emails) | isin(
+        identifier_values(accounts, "sdr_email", K_EMAIL), plan.person.emails
+    )
     if staff.any():
-        plan.notes.append(f"the address is also the owner or SDR of {int(staff.sum())} CRM account(s): that is company data, not erased here; "
-                          "reassign the accounts in the CRM if the person has left")
+        plan.notes.append(
+            f"the address is also the owner or SDR of {int(staff.sum())} CRM account(s): that is company data, not erased here; "
+            "reassign the accounts in the CRM if the person has left"
+        )
 
 
 def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
@@ -339,7 +369,12 @@ def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
     _scan_derived(lake, plan)
     _scan_identity(lake, plan)
     _staff_note(lake, plan)
-    log.info("forget: %s; %s row(s) and %s text cell(s) or file(s) hold them", person.describe(), sum(plan.removed.values()), sum(plan.redacted.values()))
+    log.info(
+        "forget: %s; %s row(s) and %s text cell(s) or file(s) hold them",
+        person.describe(),
+        sum(plan.removed.values()),
+        sum(plan.redacted.values()),
+    )
     return plan
 
 
@@ -360,7 +395,10 @@ def _rewrite(lake: Lake, dataset: str, day: date, table: pa.Table, pattern: str)
     """Replace a single-file partition atomically, keeping (redacted) side files."""
     if not lake.fs.exists(posixpath.join(lake.partition_path(dataset, day), DATA_FILE)):
         raise ValueError(f"{lake.url(dataset, day)} is not a single-file partition")
-    side = {name: redact_text(text, pattern).encode("utf-8", errors="surrogateescape") for name, text in _side_files(lake, dataset, day)}
+    side = {
+        name: redact_text(text, pattern).encode("utf-8", errors="surrogateescape")
+        for name, text in _side_files(lake, dataset, day)
+    }
     lake.write_partition(dataset, day, table, side_files=side)
 
 
@@ -368,10 +406,14 @@ def _rebuild_event_ids(lake: Lake, source: str) -> None:
     """event_ids/<source>/dt=D holds the hashes of valid/<source>/dt=D's ids (one per row): rebuild
     it where the counts differ (rows removed now, or by a forget that was interrupted)."""
     for day in lake.days(f"event_ids/{source}"):
-        if lake.row_count(f"event_ids/{source}", day) == lake.row_count(f"valid/{source}", day) or not lake.exists(f"valid/{source}", day):
+        if lake.row_count(f"event_ids/{source}", day) == lake.row_count(f"valid/{source}", day) or not lake.exists(
+            f"valid/{source}", day
+        ):
             continue
         valid = lake.read(f"valid/{source}", day, columns=["event_id"])
-        lake.write_partition(f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid.column("event_id").to_pandas())}))
+        lake.write_partition(
+            f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid.column("event_id").to_pandas())})
+        )
 
 
 def apply(lake: Lake, plan: Plan) -> None:
@@ -392,4 +434,3 @@ def apply(lake: Lake, plan: Plan) -> None:
         _rewrite(lake, dataset, day, table, pattern)
     for source in EVENT_SOURCES:
         _rebuild_event_ids(lake, source)
-

@@ -34,8 +34,14 @@ DATASET = "privacy/erasures"
 SALT_FILE = "privacy/salt"
 EMAIL, COOKIE, CONTACT = "email", "anonymous_id", "contact_id"
 SCHEMA = pa.schema(
-    [("request_id", pa.string()), ("kind", pa.string()), ("hash", pa.string()), ("added_at", pa.timestamp("us", tz="UTC")),
-     ("status", pa.string()), ("first_day", pa.date32())]
+    [
+        ("request_id", pa.string()),
+        ("kind", pa.string()),
+        ("hash", pa.string()),
+        ("added_at", pa.timestamp("us", tz="UTC")),
+        ("status", pa.string()),
+        ("first_day", pa.date32()),
+    ]
 )
 #: identifier columns of each extracted source: (column, kind); emails are normalised first
 COLUMNS = {
@@ -121,7 +127,9 @@ class Suppression:
         """Entries of earlier requests for this email that did not finish (status in_progress)."""
         if self.entries is None:
             return pd.DataFrame(columns=[*SCHEMA.names, "dt"])
-        requests = self.entries.loc[(self.entries["kind"] == EMAIL) & (self.entries["hash"] == email_hash), "request_id"]
+        requests = self.entries.loc[
+            (self.entries["kind"] == EMAIL) & (self.entries["hash"] == email_hash), "request_id"
+        ]
         rows = self.entries[self.entries["request_id"].isin(requests) & (self.entries["status"] == "in_progress")]
         return rows
 
@@ -139,8 +147,16 @@ def add_entries(lake: Lake, request_id: str, hashes: dict[str, set[str]], at: da
     """Record a request's hashes (those not on the list yet) as in_progress; returns how many."""
     current = Suppression.load(lake)
     rows = [
-        {"request_id": request_id, "kind": kind, "hash": h, "added_at": at, "status": "in_progress", "first_day": first_day}
-        for kind in sorted(hashes) for h in sorted(hashes[kind] - current.hashes.get(kind, set()))
+        {
+            "request_id": request_id,
+            "kind": kind,
+            "hash": h,
+            "added_at": at,
+            "status": "in_progress",
+            "first_day": first_day,
+        }
+        for kind in sorted(hashes)
+        for h in sorted(hashes[kind] - current.hashes.get(kind, set()))
     ]
     if rows:
         _append(lake, at.date(), pd.DataFrame(rows, columns=SCHEMA.names))

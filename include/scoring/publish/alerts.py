@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +46,11 @@ class AlertResult:
 
 
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default_for_string=True), undefined=StrictUndefined)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=StrictUndefined,
+    )
 
 
 def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple[str, str, str]:
@@ -59,8 +63,13 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
         "heading": f"{n} account{'s' if n != 1 else ''} need{'s' if n == 1 else ''} your attention",
         "intro": f"Engagement scores that rose above an alert threshold (as of {day}).",
         "alerts": [
-            {**row, "threshold": f"{row['threshold']:g}", "score_before": f"{row['score_before']:.2f}", "score_after": f"{row['score_after']:.2f}",
-             "band": str(row["band"]).replace("_", " ")}
+            {
+                **row,
+                "threshold": f"{row['threshold']:g}",
+                "score_before": f"{row['score_before']:.2f}",
+                "score_after": f"{row['score_after']:.2f}",
+                "band": str(row["band"]).replace("_", " "),
+            }
             for row in alerts.sort_values(["score_after", "account_id"], ascending=[False, True]).to_dict("records")
         ],
         "day": day.isoformat(),
@@ -68,18 +77,27 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
     }
     env = _env()
     text_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, undefined=StrictUndefined)  # noqa: S701 - plain-text part
-    return subject, text_env.get_template("alerts.txt.j2").render(context), env.get_template("alerts.html.j2").render(context)
+    return (
+        subject,
+        text_env.get_template("alerts.txt.j2").render(context),
+        env.get_template("alerts.html.j2").render(context),
+    )
 
 
 def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict: bool = True) -> AlertResult:
     """Send the pending alerts (see module docstring). `strict` raises when some stay pending."""
     require_gate(warehouse_url, day, "alert email")
-    pending = read_table(warehouse_url, sa.select(score_alerts).where(score_alerts.c.status == "pending").where(score_alerts.c.crossing_day <= day))
+    pending = read_table(
+        warehouse_url,
+        sa.select(score_alerts).where(score_alerts.c.status == "pending").where(score_alerts.c.crossing_day <= day),
+    )
     result = AlertResult(day, pending=len(pending))
     if pending.empty:
         return result
     if smtp is None:
-        result.note = "no SMTP server configured (connection engagement_smtp or ENGAGEMENT_SMTP_URL): alerts stay pending"
+        result.note = (
+            "no SMTP server configured (connection engagement_smtp or ENGAGEMENT_SMTP_URL): alerts stay pending"
+        )
         if strict:
             raise AlertDeliveryError(f"{len(pending)} alert(s) pending for {day} but {result.note}.")
         return result
@@ -101,16 +119,22 @@ def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict
     if result.failed_recipients:
         result.note = f"SMTP {smtp.describe()} failed for {len(result.failed_recipients)} recipient(s); they stay pending for the next run"
         if strict:
-            raise AlertDeliveryError(f"{result.pending} alert(s) could not be emailed ({result.note}). Check the SMTP server (docs/runbook.md#smtp-down); the next run retries them.")
+            raise AlertDeliveryError(
+                f"{result.pending} alert(s) could not be emailed ({result.note}). Check the SMTP server (docs/runbook.md#smtp-down); the next run retries them."
+            )
     log.info(result.line())
     return result
 
 
 def _mark(warehouse_url: str, keys: list[dict], status: str, error: str | None) -> None:
-    now = datetime.now(timezone.utc) if status == "sent" else None
+    now = datetime.now(UTC) if status == "sent" else None
     with transaction(warehouse_url) as conn:
         for key in keys:
-            cond = sa.and_(score_alerts.c.account_id == key["account_id"], score_alerts.c.threshold == key["threshold"], score_alerts.c.crossing_day == key["crossing_day"])
+            cond = sa.and_(
+                score_alerts.c.account_id == key["account_id"],
+                score_alerts.c.threshold == key["threshold"],
+                score_alerts.c.crossing_day == key["crossing_day"],
+            )
             values = {"status": status, "attempts": score_alerts.c.attempts + 1, "last_error": error}
             if now is not None:
                 values["sent_at"] = now

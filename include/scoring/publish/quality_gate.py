@@ -34,7 +34,9 @@ class GateResult:
         return self.status == HELD
 
 
-def evaluate_gate(conn: sa.Connection, ledger: Ledger, band_changes: int, accounts: int, cfg: QualityGate) -> GateResult:
+def evaluate_gate(
+    conn: sa.Connection, ledger: Ledger, band_changes: int, accounts: int, cfg: QualityGate
+) -> GateResult:
     day: date = ledger.day
     recent = conn.execute(
         sa.select(pipeline_runs.c.day, pipeline_runs.c.counts_json, pipeline_runs.c.resolution_rate)
@@ -47,7 +49,9 @@ def evaluate_gate(conn: sa.Connection, ledger: Ledger, band_changes: int, accoun
     rows = same_weekday if len(same_weekday) >= cfg.min_history_days else recent[: cfg.trailing_days]
     basis = "the same weekday of earlier weeks" if rows is same_weekday else "the trailing days"
     if len(rows) < cfg.min_history_days:
-        return GateResult(NO_HISTORY, [f"only {len(rows)} earlier published day(s); the gate needs {cfg.min_history_days}"])
+        return GateResult(
+            NO_HISTORY, [f"only {len(rows)} earlier published day(s); the gate needs {cfg.min_history_days}"]
+        )
     reasons = []
     history = [json.loads(r.counts_json)["sources"] for r in rows]
     for source in EVENT_SOURCES:
@@ -65,8 +69,12 @@ def evaluate_gate(conn: sa.Connection, ledger: Ledger, band_changes: int, accoun
     rate = ledger.resolution_rate
     typical_rate = median(r.resolution_rate for r in rows)
     if typical_rate - rate > cfg.max_resolution_rate_drop:
-        reasons.append(f"resolution rate {rate:.1%} fell more than {cfg.max_resolution_rate_drop:.0%} below its median {typical_rate:.1%} on {basis}")
+        reasons.append(
+            f"resolution rate {rate:.1%} fell more than {cfg.max_resolution_rate_drop:.0%} below its median {typical_rate:.1%} on {basis}"
+        )
     share = band_changes / accounts if accounts else 0.0
     if share > cfg.max_band_change_share:
-        reasons.append(f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than {cfg.max_band_change_share:.0%}")
+        reasons.append(
+            f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than {cfg.max_band_change_share:.0%}"
+        )
     return GateResult(HELD if reasons else PASSED, reasons)

@@ -26,7 +26,10 @@ class Ledger:
 
     @property
     def balanced(self) -> bool:
-        return all(c["raw"] == c["quarantined"] + c["filtered"] + c["unresolved"] + c["zero_point"] + c["scored"] for c in self.by_source.values())
+        return all(
+            c["raw"] == c["quarantined"] + c["filtered"] + c["unresolved"] + c["zero_point"] + c["scored"]
+            for c in self.by_source.values()
+        )
 
     @property
     def resolution_rate(self) -> float:
@@ -35,7 +38,12 @@ class Ledger:
         return resolved / humans if humans else 0.0
 
     def as_dict(self) -> dict:
-        return {"day": self.day.isoformat(), "sources": self.by_source, "crm_snapshot": self.crm_snapshot, "balanced": self.balanced}
+        return {
+            "day": self.day.isoformat(),
+            "sources": self.by_source,
+            "crm_snapshot": self.crm_snapshot,
+            "balanced": self.balanced,
+        }
 
 
 def build_ledger(lake: Lake, day: date) -> Ledger:
@@ -61,5 +69,8 @@ def build_ledger(lake: Lake, day: date) -> Ledger:
             counts["valid"] = lake.row_count(f"valid/{source}", day)
         ledger.by_source[source] = counts
     for table in CRM_TABLES:
-        ledger.crm_snapshot[table] = {"raw": lake.row_count(f"raw/crm/{table}", day), "quarantined": lake.row_count(f"quarantine/crm/{table}", day)}
+        ledger.crm_snapshot[table] = {
+            "raw": lake.row_count(f"raw/crm/{table}", day),
+            "quarantined": lake.row_count(f"quarantine/crm/{table}", day),
+        }
     return ledger

@@ -46,7 +46,12 @@ class CrmNotInitialized(PipelineError):
     """The CRM has no engagement columns yet; `init-crm` creates them (never done silently)."""
 
 
-CRM_FIELDS = {"engagement_score": "DOUBLE PRECISION", "engagement_band": "VARCHAR(32)", "engagement_trend": "VARCHAR(8)", "engagement_scored_at": "DATE"}
+CRM_FIELDS = {
+    "engagement_score": "DOUBLE PRECISION",
+    "engagement_band": "VARCHAR(32)",
+    "engagement_trend": "VARCHAR(8)",
+    "engagement_scored_at": "DATE",
+}
 
 
 @dataclass
@@ -72,8 +77,19 @@ class PublishResult:
 def _top_signals(ledger: pd.DataFrame, n: int = 3) -> dict[str, str]:
     if ledger is None or ledger.empty:
         return {}
-    top = ledger[ledger["points"] > 0].sort_values(["account_id", "points"], ascending=[True, False]).groupby("account_id").head(n)
-    return top.groupby("account_id").apply(lambda g: ", ".join(f"{s} {p:g}" for s, p in zip(g["signal"], g["points"].round(2))), include_groups=False).to_dict()
+    top = (
+        ledger[ledger["points"] > 0]
+        .sort_values(["account_id", "points"], ascending=[True, False])
+        .groupby("account_id")
+        .head(n)
+    )
+    return (
+        top.groupby("account_id")
+        .apply(
+            lambda g: ", ".join(f"{s} {p:g}" for s, p in zip(g["signal"], g["points"].round(2))), include_groups=False
+        )
+        .to_dict()
+    )
 
 
 def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
@@ -81,22 +97,41 @@ def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
     persons = lake.read_df("state_persons", day, missing_ok=True)
     rows = []
     if signals is not None and len(signals):
-        rows += records(signals.assign(kind="signal", key=signals["signal"], label=signals["signal"], as_of=day), ["account_id", "kind", "key", "as_of", "label", "points"])
+        rows += records(
+            signals.assign(kind="signal", key=signals["signal"], label=signals["signal"], as_of=day),
+            ["account_id", "kind", "key", "as_of", "label", "points"],
+        )
     if persons is not None and len(persons):
         label = "last active " + pd.to_datetime(persons["last_positive_at"], utc=True).dt.strftime("%Y-%m-%d")
-        rows += records(persons.assign(kind="person", key=persons["person_key"], label=label, as_of=day), ["account_id", "kind", "key", "as_of", "label", "points"])
+        rows += records(
+            persons.assign(kind="person", key=persons["person_key"], label=label, as_of=day),
+            ["account_id", "kind", "key", "as_of", "label", "points"],
+        )
     breadth = scores[scores["breadth"] > 0]
-    rows += records(breadth.assign(kind="breadth", key="breadth", label=breadth["engaged_people"].astype(str) + " people in the breadth window", points=breadth["breadth"]),
-                    ["account_id", "kind", "key", "as_of", "label", "points"])
+    rows += records(
+        breadth.assign(
+            kind="breadth",
+            key="breadth",
+            label=breadth["engaged_people"].astype(str) + " people in the breadth window",
+            points=breadth["breadth"],
+        ),
+        ["account_id", "kind", "key", "as_of", "label", "points"],
+    )
     return rows
 
 
 def ledger_columns(ledger) -> dict:
     """The reconciliation ledger's columns of a pipeline_runs row."""
     return {
-        "raw_events": ledger.total("raw"), "quarantined": ledger.total("quarantined"), "filtered": ledger.total("filtered"),
-        "unresolved": ledger.total("unresolved"), "zero_point": ledger.total("zero_point"), "scored": ledger.total("scored"),
-        "reconciled": ledger.balanced, "resolution_rate": round(ledger.resolution_rate, 6), "counts_json": json.dumps(ledger.as_dict(), sort_keys=True),
+        "raw_events": ledger.total("raw"),
+        "quarantined": ledger.total("quarantined"),
+        "filtered": ledger.total("filtered"),
+        "unresolved": ledger.total("unresolved"),
+        "zero_point": ledger.total("zero_point"),
+        "scored": ledger.total("scored"),
+        "reconciled": ledger.balanced,
+        "resolution_rate": round(ledger.resolution_rate, 6),
+        "counts_json": json.dumps(ledger.as_dict(), sort_keys=True),
     }
 
 
@@ -107,15 +142,32 @@ def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date)
     ledger = build_ledger(lake, day)
     top = _top_signals(lake.read_df("state_ledger", day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
-    alerts = changes[changes["kind"] == "alert"].merge(scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left")
+    alerts = changes[changes["kind"] == "alert"].merge(
+        scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left"
+    )
     alert_rows = []
     for r in alerts.itertuples():
         to = r.recipient if isinstance(r.recipient, str) and r.recipient else None
         alert_rows.append(
-            {"account_id": r.account_id, "threshold": float(r.rule.split("_")[1]), "crossing_day": day, "audience": r.audience, "recipient": to,
-             "account_name": r.account_name, "score_before": float(r.score_before), "score_after": float(r.score_after), "band": r.band, "next_action": r.next_action,
-             "top_signals": top.get(r.account_id, ""), "status": "pending" if to else "no_recipient", "attempts": 0,
-             "last_error": None if to else f"no {r.audience} address (set notifications.manager_email or the account's owner/SDR in the CRM)", "sent_at": None}
+            {
+                "account_id": r.account_id,
+                "threshold": float(r.rule.split("_")[1]),
+                "crossing_day": day,
+                "audience": r.audience,
+                "recipient": to,
+                "account_name": r.account_name,
+                "score_before": float(r.score_before),
+                "score_after": float(r.score_after),
+                "band": r.band,
+                "next_action": r.next_action,
+                "top_signals": top.get(r.account_id, ""),
+                "status": "pending" if to else "no_recipient",
+                "attempts": 0,
+                "last_error": None
+                if to
+                else f"no {r.audience} address (set notifications.manager_email or the account's owner/SDR in the CRM)",
+                "sent_at": None,
+            }
         )
     history = records(scores, SCORE_COLUMNS)
     band_changes = int((changes["kind"] == "band_change").sum())
@@ -124,7 +176,12 @@ def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date)
     bulk_insert(conn, account_score_history, history)  # the day was just emptied: plain (bulk) inserts
     upsert(conn, account_scores, history, ["account_id"], where_newer="as_of")
     conn.execute(score_resets.delete().where(score_resets.c.as_of == day))  # a re-run replaces the day's resets
-    upsert(conn, score_resets, records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]), ["account_id", "as_of", "rule"])
+    upsert(
+        conn,
+        score_resets,
+        records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]),
+        ["account_id", "as_of", "rule"],
+    )
     insert_missing(conn, score_alerts, alert_rows, ["account_id", "threshold", "crossing_day"])
     latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is None or latest <= day:
@@ -132,8 +189,15 @@ def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date)
         bulk_insert(conn, account_explanations, _explanations(lake, day, scores))
     gate = evaluate_gate(conn, ledger, band_changes, len(scores), config.quality_gate)
     run = {
-        "day": day, "config_version": config.version, **ledger_columns(ledger), "accounts": len(scores),
-        "band_changes": band_changes, "alerts": len(alert_rows), "resets": len(resets), "gate_status": gate.status, "gate_reasons": json.dumps(gate.reasons),
+        "day": day,
+        "config_version": config.version,
+        **ledger_columns(ledger),
+        "accounts": len(scores),
+        "band_changes": band_changes,
+        "alerts": len(alert_rows),
+        "resets": len(resets),
+        "gate_status": gate.status,
+        "gate_reasons": json.dumps(gate.reasons),
         "crm_pushed": None,
     }
     upsert(conn, pipeline_runs, [run], ["day"])
@@ -155,9 +219,13 @@ def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day
 def gate_status(warehouse_url: str, day: date) -> GateResult:
     with transaction(warehouse_url) as conn:
         ensure_schema(conn)
-        row = conn.execute(sa.select(pipeline_runs.c.gate_status, pipeline_runs.c.gate_reasons).where(pipeline_runs.c.day == day)).first()
+        row = conn.execute(
+            sa.select(pipeline_runs.c.gate_status, pipeline_runs.c.gate_reasons).where(pipeline_runs.c.day == day)
+        ).first()
     if row is None:
-        raise PipelineError(f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m include.scoring publish --date {day})")
+        raise PipelineError(
+            f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m include.scoring publish --date {day})"
+        )
     return GateResult(row.gate_status, json.loads(row.gate_reasons))
 
 
@@ -182,10 +250,14 @@ def init_crm(crm_url: str) -> list[str]:
             for name, sql_type in CRM_FIELDS.items():
                 if name not in present:
                     kind = "REAL" if sql_type == "DOUBLE PRECISION" and conn.dialect.name == "sqlite" else sql_type
-                    conn.execute(sa.text(f"ALTER TABLE accounts ADD COLUMN {name} {kind}"))  # fixed identifiers, no user input
+                    conn.execute(
+                        sa.text(f"ALTER TABLE accounts ADD COLUMN {name} {kind}")
+                    )  # fixed identifiers, no user input
                     added.append(name)
     except sa.exc.OperationalError as exc:
-        raise PipelineError(f"cannot add the engagement columns to the CRM at {mask_url(crm_url)}: {str(exc.orig).strip()[:300]}") from None
+        raise PipelineError(
+            f"cannot add the engagement columns to the CRM at {mask_url(crm_url)}: {str(exc.orig).strip()[:300]}"
+        ) from None
     finally:
         engine.dispose()
     return added
@@ -225,18 +297,43 @@ def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int
                     "They are created only by the explicit step: python -m include.scoring init-crm"
                 )
             accounts = sa.table("accounts", *[sa.column(c) for c in ("account_id", *CRM_FIELDS)])
-            current = pd.DataFrame(conn.execute(sa.select(accounts.c.account_id, accounts.c.engagement_score, accounts.c.engagement_band, accounts.c.engagement_trend)).fetchall(),
-                                   columns=["account_id", "cur_score", "cur_band", "cur_trend"])
-            merged = scores.merge(current, on="account_id", how="inner")
-            changed = merged[(merged["cur_score"].astype(float).round(2).ne(merged["score"].round(2))) | merged["cur_band"].ne(merged["band"]) | merged["cur_trend"].ne(merged["trend"])]
-            stmt = accounts.update().where(accounts.c.account_id == sa.bindparam("b_id")).values(
-                engagement_score=sa.bindparam("b_score"), engagement_band=sa.bindparam("b_band"), engagement_trend=sa.bindparam("b_trend"), engagement_scored_at=sa.bindparam("b_at")
+            current = pd.DataFrame(
+                conn.execute(
+                    sa.select(
+                        accounts.c.account_id,
+                        accounts.c.engagement_score,
+                        accounts.c.engagement_band,
+                        accounts.c.engagement_trend,
+                    )
+                ).fetchall(),
+                columns=["account_id", "cur_score", "cur_band", "cur_trend"],
             )
-            rows = [{"b_id": r.account_id, "b_score": float(r.score), "b_band": r.band, "b_trend": r.trend, "b_at": day} for r in changed.itertuples()]
+            merged = scores.merge(current, on="account_id", how="inner")
+            changed = merged[
+                (merged["cur_score"].astype(float).round(2).ne(merged["score"].round(2)))
+                | merged["cur_band"].ne(merged["band"])
+                | merged["cur_trend"].ne(merged["trend"])
+            ]
+            stmt = (
+                accounts.update()
+                .where(accounts.c.account_id == sa.bindparam("b_id"))
+                .values(
+                    engagement_score=sa.bindparam("b_score"),
+                    engagement_band=sa.bindparam("b_band"),
+                    engagement_trend=sa.bindparam("b_trend"),
+                    engagement_scored_at=sa.bindparam("b_at"),
+                )
+            )
+            rows = [
+                {"b_id": r.account_id, "b_score": float(r.score), "b_band": r.band, "b_trend": r.trend, "b_at": day}
+                for r in changed.itertuples()
+            ]
             for start in range(0, len(rows), batch):
                 conn.execute(stmt, rows[start : start + batch])
     except sa.exc.OperationalError as exc:
-        raise PipelineError(f"the CRM at {mask_url(crm_url)} could not be updated: {str(exc.orig).strip()[:300]}. Nothing was changed; clear push_crm to retry.") from None
+        raise PipelineError(
+            f"the CRM at {mask_url(crm_url)} could not be updated: {str(exc.orig).strip()[:300]}. Nothing was changed; clear push_crm to retry."
+        ) from None
     finally:
         engine.dispose()
     with transaction(warehouse_url) as conn:

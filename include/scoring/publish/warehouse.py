@@ -53,9 +53,18 @@ def _score_columns() -> list[sa.Column]:
     ]
 
 
-schema_info = sa.Table("schema_info", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text, nullable=False))
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 account_scores = sa.Table(
-    "account_scores", metadata, sa.Column("account_id", sa.String(64), primary_key=True), sa.Column("as_of", sa.Date, nullable=False), *_score_columns()
+    "account_scores",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    *_score_columns(),
 )
 account_score_history = sa.Table(
     "account_score_history",
@@ -154,7 +163,9 @@ def connect(url: str) -> sa.Engine:
     try:
         return sa.create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # noqa: BLE001 - a malformed URL is a usage problem
-        raise WarehouseError(f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the engagement_warehouse connection.") from None
+        raise WarehouseError(
+            f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the engagement_warehouse connection."
+        ) from None
 
 
 @contextmanager
@@ -186,7 +197,11 @@ def ensure_schema(conn: sa.Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
     row = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")).scalar()
     if row is None:
-        conn.execute(_insert(conn, schema_info).values(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_do_nothing(index_elements=["key"]))
+        conn.execute(
+            _insert(conn, schema_info)
+            .values(key="schema_version", value=str(SCHEMA_VERSION))
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
     elif int(row) > SCHEMA_VERSION:
         raise WarehouseError(
             f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by a newer release. "
@@ -223,7 +238,14 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
         conn.execute(table.insert(), rows[start : start + BATCH])
 
 
-def _upsert_via_copy(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], where_newer: str | None, update: bool = True) -> None:
+def _upsert_via_copy(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: list[dict],
+    keys: list[str],
+    where_newer: str | None,
+    update: bool = True,
+) -> None:
     """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
 
     The SQL text holds identifiers only, all from this module's own Table definitions (table,
@@ -240,11 +262,15 @@ def _upsert_via_copy(conn: sa.Connection, table: sa.Table, rows: list[dict], key
         action = f"DO UPDATE SET {updates}{where}"
     else:
         action = "DO NOTHING"
-    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{temp}" ON CONFLICT ({conflict}) {action}')
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{temp}" ON CONFLICT ({conflict}) {action}'
+    )
     conn.exec_driver_sql(f'DROP TABLE "{temp}"')
 
 
-def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str], where_newer: str | None = None) -> None:
+def upsert(
+    conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str], where_newer: str | None = None
+) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows.
     Large PostgreSQL loads go through COPY and one set-based upsert."""
     if not rows:
@@ -293,6 +319,8 @@ def read_table(url: str, query: sa.Select) -> pd.DataFrame:
             result = conn.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     except sa.exc.OperationalError as exc:
-        raise WarehouseError(f"warehouse {mask_url(url)} could not be read: {str(exc.orig).strip().splitlines()[0][:300]}") from None
+        raise WarehouseError(
+            f"warehouse {mask_url(url)} could not be read: {str(exc.orig).strip().splitlines()[0][:300]}"
+        ) from None
     finally:
         engine.dispose()

@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 import numpy as np  # noqa: E402
 
 BLUE, ORANGE, GREY = "#2f6db5", "#d9822b", "#8a96a3"
-plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "engagement"})
+plt.rcParams.update(
+    {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "engagement"}
+)
 
 
 def _png(fig) -> bytes:
@@ -27,8 +29,12 @@ def band_distribution(bands: list[dict], previous: dict[str, int] | None) -> byt
     x = np.arange(len(bands))
     width = 0.38 if previous else 0.6
     if previous:
-        ax.bar(x - width / 2, [previous.get(b["band"], 0) for b in bands], width, color=GREY, label="end of previous month")
-    ax.bar(x + (width / 2 if previous else 0), [b["accounts"] for b in bands], width, color=BLUE, label="end of this month")
+        ax.bar(
+            x - width / 2, [previous.get(b["band"], 0) for b in bands], width, color=GREY, label="end of previous month"
+        )
+    ax.bar(
+        x + (width / 2 if previous else 0), [b["accounts"] for b in bands], width, color=BLUE, label="end of this month"
+    )
     ax.set_xticks(x, names)
     ax.set_ylabel("accounts")
     ax.legend(frameon=False)
@@ -39,7 +45,10 @@ def band_distribution(bands: list[dict], previous: dict[str, int] | None) -> byt
 def conversion_by_band(conversion: list[dict]) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 2.8))
     x = np.arange(len(conversion))
-    for offset, kind, color, label in ((-0.12, "created", BLUE, "opportunity created"), (0.12, "won", ORANGE, "closed won")):
+    for offset, kind, color, label in (
+        (-0.12, "created", BLUE, "opportunity created"),
+        (0.12, "won", ORANGE, "closed won"),
+    ):
         rate = np.array([c[kind]["rate"] if c[kind]["rate"] is not None else np.nan for c in conversion]) * 100
         lo = np.array([c[kind]["ci_low"] if c[kind]["ci_low"] is not None else np.nan for c in conversion]) * 100
         hi = np.array([c[kind]["ci_high"] if c[kind]["ci_high"] is not None else np.nan for c in conversion]) * 100
@@ -60,7 +69,15 @@ def signal_lift(lift: list[dict]) -> bytes:
     hi = np.array([e["ci_high"] if e["ci_high"] is not None else e["lift"] for e in shown])
     lo = np.clip(lo, 0.05, None)
     ax.barh(y, value, color=[BLUE if v >= 1 else GREY for v in value], height=0.6)
-    ax.errorbar(value, y, xerr=[np.clip(value - lo, 0, None), np.clip(hi - value, 0, None)], fmt="none", ecolor="#1d2733", capsize=2, lw=0.8)
+    ax.errorbar(
+        value,
+        y,
+        xerr=[np.clip(value - lo, 0, None), np.clip(hi - value, 0, None)],
+        fmt="none",
+        ecolor="#1d2733",
+        capsize=2,
+        lw=0.8,
+    )
     ax.axvline(1, color="#1d2733", lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.set_yticks(y, [e["signal"] for e in shown])
@@ -85,8 +102,22 @@ def score_distribution(labelled) -> bytes:
     scores = labelled["score"].to_numpy(dtype=float)
     bins = np.linspace(0, max(float(np.percentile(scores, 99.5)) if len(scores) else 1.0, 1.0), 30)
     won = labelled["won"].to_numpy() == 1
-    ax.hist(np.clip(scores[~won], None, bins[-1]), bins=bins, density=True, alpha=0.6, color=GREY, label="not won within the window")
-    ax.hist(np.clip(scores[won], None, bins[-1]), bins=bins, density=True, alpha=0.7, color=ORANGE, label="closed won within the window")
+    ax.hist(
+        np.clip(scores[~won], None, bins[-1]),
+        bins=bins,
+        density=True,
+        alpha=0.6,
+        color=GREY,
+        label="not won within the window",
+    )
+    ax.hist(
+        np.clip(scores[won], None, bins[-1]),
+        bins=bins,
+        density=True,
+        alpha=0.7,
+        color=ORANGE,
+        label="closed won within the window",
+    )
     ax.set_xlabel("score on the score date")
     ax.set_ylabel("share of account-days")
     ax.set_title("Score distribution, won vs not won")

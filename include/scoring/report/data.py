@@ -72,7 +72,10 @@ def check_complete(warehouse_url: str, month: str) -> date:
     """Every day of the month has published scores and a pipeline_runs row; returns the report
     date (the latest published day). Raises ReportIncomplete listing the missing days."""
     first, last = parse_month(month)
-    history = read_table(warehouse_url, sa.select(account_score_history.c.as_of).where(account_score_history.c.as_of.between(first, last)).distinct())
+    history = read_table(
+        warehouse_url,
+        sa.select(account_score_history.c.as_of).where(account_score_history.c.as_of.between(first, last)).distinct(),
+    )
     runs = read_table(warehouse_url, sa.select(pipeline_runs.c.day).where(pipeline_runs.c.day.between(first, last)))
     latest = read_table(warehouse_url, sa.select(sa.func.max(pipeline_runs.c.day).label("day")))
     scored = set(pd.to_datetime(history["as_of"]).dt.date) if len(history) else set()
@@ -116,24 +119,37 @@ class MonthData:
 
 def _history(warehouse_url: str, first: date, last: date) -> pd.DataFrame:
     h = account_score_history.c
-    frame = read_table(warehouse_url, sa.select(h.account_id, h.as_of, h.score, h.band, h.lifecycle).where(h.as_of.between(first, last)))
+    frame = read_table(
+        warehouse_url,
+        sa.select(h.account_id, h.as_of, h.score, h.band, h.lifecycle).where(h.as_of.between(first, last)),
+    )
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
 
 
 def opportunities_as_of(lake: Lake, report_date: date) -> pd.DataFrame:
-    opps = lake.read_df("valid/crm/opportunities", report_date, columns=["opportunity_id", "account_id", "created_at", "is_won", "closed_at"])
+    opps = lake.read_df(
+        "valid/crm/opportunities",
+        report_date,
+        columns=["opportunity_id", "account_id", "created_at", "is_won", "closed_at"],
+    )
     end = pd.Timestamp(report_date + timedelta(days=1), tz="UTC")  # what the CRM knew on the report date
     created = pd.to_datetime(opps["created_at"], utc=True)
     closed = pd.to_datetime(opps["closed_at"], utc=True)
     won = opps["is_won"].fillna(False).astype(bool) & closed.notna() & (closed < end)
-    return pd.DataFrame({
-        "opportunity_id": opps["opportunity_id"], "account_id": opps["account_id"],
-        "created_day": created.where(created < end).dt.date, "won_day": closed.where(won).dt.date,
-    })
+    return pd.DataFrame(
+        {
+            "opportunity_id": opps["opportunity_id"],
+            "account_id": opps["account_id"],
+            "created_day": created.where(created < end).dt.date,
+            "won_day": closed.where(won).dt.date,
+        }
+    )
 
 
-def label_rows(scores: pd.DataFrame, opportunities: pd.DataFrame, window_days: int, report_date: date) -> tuple[pd.DataFrame, int, int]:
+def label_rows(
+    scores: pd.DataFrame, opportunities: pd.DataFrame, window_days: int, report_date: date
+) -> tuple[pd.DataFrame, int, int]:
     """Prospect rows with point-in-time outcomes (see the module docstring), and the number of
     distinct won / created opportunities that fall in a labelled row's window."""
     rows = scores[scores["lifecycle"] != "customer"].reset_index(drop=True)
@@ -141,7 +157,11 @@ def label_rows(scores: pd.DataFrame, opportunities: pd.DataFrame, window_days: i
     window_end = as_of + pd.Timedelta(days=window_days)
     report = pd.Timestamp(report_date)
     rows = rows.assign(labelled=(window_end <= report).to_numpy())
-    pairs = rows[["account_id"]].assign(row=np.arange(len(rows)), as_of=as_of, end=window_end).merge(opportunities, on="account_id", how="inner")
+    pairs = (
+        rows[["account_id"]]
+        .assign(row=np.arange(len(rows)), as_of=as_of, end=window_end)
+        .merge(opportunities, on="account_id", how="inner")
+    )
     outcomes = {}
     for kind, column in (("won", "won_day"), ("created", "created_day")):
         when = pd.to_datetime(pairs[column])
@@ -158,14 +178,27 @@ def label_rows(scores: pd.DataFrame, opportunities: pd.DataFrame, window_days: i
 
 
 def signal_names(config: ScoringConfig) -> list[str]:
-    return list(dict.fromkeys([r.name for r in config.signals] + (["combination_bonus"] if config.points.combination_bonus.enabled else [])))
+    return list(
+        dict.fromkeys(
+            [r.name for r in config.signals]
+            + (["combination_bonus"] if config.points.combination_bonus.enabled else [])
+        )
+    )
 
 
-def signal_counts(lake: Lake, rows: pd.DataFrame, signals: list[str], first: date, last: date, lookback: int) -> pd.DataFrame:
+def signal_counts(
+    lake: Lake, rows: pd.DataFrame, signals: list[str], first: date, last: date, lookback: int
+) -> pd.DataFrame:
     """Events per signal of each row's account in the `lookback` days up to and including its
     score date (duplicates that earned nothing are not counted again). Vectorised: each
     (day, account, signal) count is spread over the score days it is visible on."""
-    table = lake.read_range("contributions", first - timedelta(days=lookback - 1), last, columns=["account_id", "signal", "adjustment"], add_day=True)
+    table = lake.read_range(
+        "contributions",
+        first - timedelta(days=lookback - 1),
+        last,
+        columns=["account_id", "signal", "adjustment"],
+        add_day=True,
+    )
     empty = pd.DataFrame(0, index=rows.index, columns=signals, dtype=np.int64)
     if table is None or table.num_rows == 0 or rows.empty:
         return empty
@@ -189,7 +222,22 @@ def load_month(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str
     scores = _history(warehouse_url, first, last)
     prev_day = first - timedelta(days=1)
     prev = _history(warehouse_url, prev_day, prev_day)
-    rows, won, created = label_rows(scores, opportunities_as_of(lake, report_date), cal.outcome_window_days, report_date)
+    rows, won, created = label_rows(
+        scores, opportunities_as_of(lake, report_date), cal.outcome_window_days, report_date
+    )
     counts = signal_counts(lake, rows, signal_names(config), first, last, cal.signal_lookback_days)
-    return MonthData(month, first, last, report_date, cal.outcome_window_days, cal.signal_lookback_days, scores, rows, counts,
-                     prev[["account_id", "band"]] if len(prev) else None, prev_day, won, created)
+    return MonthData(
+        month,
+        first,
+        last,
+        report_date,
+        cal.outcome_window_days,
+        cal.signal_lookback_days,
+        scores,
+        rows,
+        counts,
+        prev[["account_id", "band"]] if len(prev) else None,
+        prev_day,
+        won,
+        created,
+    )

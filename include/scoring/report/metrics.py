@@ -33,7 +33,14 @@ def band_distribution(scores: pd.DataFrame, day, config: ScoringConfig) -> list[
     out = []
     for band in band_names(config):
         in_band = today[today["band"] == band]
-        out.append({"band": band, "accounts": len(in_band), "customers": int((in_band["lifecycle"] == "customer").sum()), "share": len(in_band) / total})
+        out.append(
+            {
+                "band": band,
+                "accounts": len(in_band),
+                "customers": int((in_band["lifecycle"] == "customer").sum()),
+                "share": len(in_band) / total,
+            }
+        )
     return out
 
 
@@ -41,14 +48,31 @@ def migration(prev: pd.DataFrame | None, now: pd.DataFrame, config: ScoringConfi
     """Band on the last day of the previous month (rows) against the last day of this month."""
     bands = band_names(config)
     if prev is None:
-        return {"available": False, "bands": bands, "matrix": [], "moved_up": 0, "moved_down": 0, "stayed": 0, "new_accounts": len(now)}
+        return {
+            "available": False,
+            "bands": bands,
+            "matrix": [],
+            "moved_up": 0,
+            "moved_down": 0,
+            "stayed": 0,
+            "new_accounts": len(now),
+        }
     pairs = prev.merge(now[["account_id", "band"]], on="account_id", how="right", suffixes=("_from", "_to"))
     known = pairs[pairs["band_from"].notna()]
-    matrix = pd.crosstab(pd.Categorical(known["band_from"], bands), pd.Categorical(known["band_to"], bands), dropna=False)
+    matrix = pd.crosstab(
+        pd.Categorical(known["band_from"], bands), pd.Categorical(known["band_to"], bands), dropna=False
+    )
     rank = {b: i for i, b in enumerate(bands)}
     step = known["band_to"].map(rank) - known["band_from"].map(rank)
-    return {"available": True, "bands": bands, "matrix": matrix.to_numpy().astype(int).tolist(), "moved_up": int((step > 0).sum()),
-            "moved_down": int((step < 0).sum()), "stayed": int((step == 0).sum()), "new_accounts": int(pairs["band_from"].isna().sum())}
+    return {
+        "available": True,
+        "bands": bands,
+        "matrix": matrix.to_numpy().astype(int).tolist(),
+        "moved_up": int((step > 0).sum()),
+        "moved_down": int((step < 0).sum()),
+        "stayed": int((step == 0).sum()),
+        "new_accounts": int(pairs["band_from"].isna().sum()),
+    }
 
 
 def _wilson(k: int, n: int) -> tuple[float | None, float | None]:
@@ -84,13 +108,28 @@ def bootstrap_weights(accounts: pd.Series, samples: int, seed: int) -> tuple[np.
     return weights, codes
 
 
-def signal_lift(labelled: pd.DataFrame, counts: pd.DataFrame, weights: np.ndarray, codes: np.ndarray, min_accounts: int) -> list[dict]:
+def signal_lift(
+    labelled: pd.DataFrame, counts: pd.DataFrame, weights: np.ndarray, codes: np.ndarray, min_accounts: int
+) -> list[dict]:
     """Lift of each signal for closed won: won rate of account-days whose account had the signal
     in the lookback window over the rate of those without it, with a 95% account-bootstrap
     interval. Signals seen at fewer than `min_accounts` accounts are marked too rare and listed last."""
     if labelled.empty:
-        return [{"signal": name, "accounts_with": 0, "account_days_with": 0, "won_rate_with": None, "won_rate_without": None, "lift": None,
-                 "ci_low": None, "ci_high": None, "too_rare": True, "rank": i} for i, name in enumerate(counts.columns, start=1)]
+        return [
+            {
+                "signal": name,
+                "accounts_with": 0,
+                "account_days_with": 0,
+                "won_rate_with": None,
+                "won_rate_without": None,
+                "lift": None,
+                "ci_low": None,
+                "ci_high": None,
+                "too_rare": True,
+                "rank": i,
+            }
+            for i, name in enumerate(counts.columns, start=1)
+        ]
     had = (counts.loc[labelled.index].to_numpy() > 0).astype(float)
     y = labelled["won"].to_numpy(dtype=float)
     n_acc = weights.shape[1]
@@ -116,13 +155,19 @@ def signal_lift(labelled: pd.DataFrame, counts: pd.DataFrame, weights: np.ndarra
             rate_with = y[had[:, s] > 0].mean() if rows_with else np.nan
             rate_without = y[had[:, s] == 0].mean() if rows_with < len(y) else np.nan
         enough = int(accounts_with[s]) >= min_accounts
-        out.append({
-            "signal": name, "accounts_with": int(accounts_with[s]), "account_days_with": rows_with,
-            "won_rate_with": _f(rate_with), "won_rate_without": _f(rate_without), "lift": _f(point[s]),
-            "ci_low": _f(np.percentile(draws, 2.5)) if len(draws) >= 20 and enough else None,
-            "ci_high": _f(np.percentile(draws, 97.5)) if len(draws) >= 20 and enough else None,
-            "too_rare": not enough,
-        })
+        out.append(
+            {
+                "signal": name,
+                "accounts_with": int(accounts_with[s]),
+                "account_days_with": rows_with,
+                "won_rate_with": _f(rate_with),
+                "won_rate_without": _f(rate_without),
+                "lift": _f(point[s]),
+                "ci_low": _f(np.percentile(draws, 2.5)) if len(draws) >= 20 and enough else None,
+                "ci_high": _f(np.percentile(draws, 97.5)) if len(draws) >= 20 and enough else None,
+                "too_rare": not enough,
+            }
+        )
     out.sort(key=lambda e: (e["too_rare"], e["lift"] is None, -(e["lift"] or 0.0), e["signal"]))
     for rank, entry in enumerate(out, start=1):
         entry["rank"] = rank
@@ -142,8 +187,12 @@ def score_auc(labelled: pd.DataFrame, weights: np.ndarray, codes: np.ndarray) ->
         if len(np.unique(yb)) == 2:
             draws.append(roc_auc_score(y, s, sample_weight=rw))
     fpr, tpr, _ = roc_curve(y, s)
-    return {"value": float(roc_auc_score(y, s)), "ci_low": _f(np.percentile(draws, 2.5)) if draws else None,
-            "ci_high": _f(np.percentile(draws, 97.5)) if draws else None, "curve": {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()}}
+    return {
+        "value": float(roc_auc_score(y, s)),
+        "ci_low": _f(np.percentile(draws, 2.5)) if draws else None,
+        "ci_high": _f(np.percentile(draws, 97.5)) if draws else None,
+        "curve": {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()},
+    }
 
 
 def _prf(y: np.ndarray, predicted: np.ndarray) -> dict:
@@ -161,7 +210,10 @@ def thresholds(labelled: pd.DataFrame, config: ScoringConfig) -> dict:
     threshold, and the whole-point threshold with the best F1 (the suggested one)."""
     y = labelled["won"].to_numpy()
     s = np.round(labelled["score"].to_numpy(dtype=float), 2)
-    current = [{"threshold": float(rule.threshold), "recipient": rule.recipient, **_prf(y, s > rule.threshold)} for rule in config.alerts]
+    current = [
+        {"threshold": float(rule.threshold), "recipient": rule.recipient, **_prf(y, s > rule.threshold)}
+        for rule in config.alerts
+    ]
     best = None
     top = int(np.ceil(s.max())) if len(s) else 0
     for t in range(0, top + 1):

@@ -19,7 +19,9 @@ WIDTH = 17 * cm
 _STYLES = getSampleStyleSheet()
 BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9, leading=12)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=8, leading=10, textColor=colors.HexColor("#5a6775"))
-WARN = ParagraphStyle("warn", parent=BODY, backColor=colors.HexColor("#fff4e5"), borderPadding=4, spaceBefore=4, spaceAfter=6)
+WARN = ParagraphStyle(
+    "warn", parent=BODY, backColor=colors.HexColor("#fff4e5"), borderPadding=4, spaceBefore=4, spaceAfter=6
+)
 GOOD = ParagraphStyle("good", parent=WARN, backColor=colors.HexColor("#eaf5ec"))
 CODE = ParagraphStyle("code", parent=_STYLES["Code"], fontSize=6.5, leading=8)
 
@@ -30,11 +32,19 @@ def _p(text: str, style=BODY) -> Paragraph:
 
 def _table(rows: list[list], widths: list[float] | None = None) -> Table:
     table = Table([[str(c) for c in row] for row in rows], colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONTSIZE", (0, 0), (-1, -1), 7.5), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f6")),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dde3ea")), ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f6")),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dde3ea")),
+                ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
     return table
 
 
@@ -51,8 +61,13 @@ def _unreliable(m: dict) -> list:
 def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     from include.scoring.report.stage import SECTIONS
 
-    story: list = [Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), _STYLES["Title"]),
-                   _p(f"Scores of {m['first_day']} to {m['last_day']} (config {m['config_version']}), outcomes as known on {m['report_date']}.", SMALL)]
+    story: list = [
+        Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), _STYLES["Title"]),
+        _p(
+            f"Scores of {m['first_day']} to {m['last_day']} (config {m['config_version']}), outcomes as known on {m['report_date']}.",
+            SMALL,
+        ),
+    ]
     h2 = _STYLES["Heading2"]
 
     def section(key: str) -> None:
@@ -66,41 +81,93 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
 
     section("bands")
     story.append(_image(charts["band_distribution"]))
-    story.append(_table([["Band on " + m["last_day"], "Accounts", "of which customers", "Share"]]
-                        + [[b["band"], num(b["accounts"]), num(b["customers"]), pct(b["share"])] for b in m["bands"]["end_of_month"]]))
+    story.append(
+        _table(
+            [["Band on " + m["last_day"], "Accounts", "of which customers", "Share"]]
+            + [
+                [b["band"], num(b["accounts"]), num(b["customers"]), pct(b["share"])]
+                for b in m["bands"]["end_of_month"]
+            ]
+        )
+    )
     mig = m["bands"]["migration"]
     if mig["available"]:
-        story.append(_p(f"Band migration from {m['bands']['previous_day']} (rows) to {m['last_day']} (columns): {mig['moved_up']} up, {mig['moved_down']} down, "
-                        f"{mig['stayed']} unchanged, {mig['new_accounts']} new."))
-        story.append(_table([["from \\ to"] + mig["bands"]] + [[mig["bands"][i]] + [num(n) for n in row] for i, row in enumerate(mig["matrix"])]))
+        story.append(
+            _p(
+                f"Band migration from {m['bands']['previous_day']} (rows) to {m['last_day']} (columns): {mig['moved_up']} up, {mig['moved_down']} down, "
+                f"{mig['stayed']} unchanged, {mig['new_accounts']} new."
+            )
+        )
+        story.append(
+            _table(
+                [["from \\ to"] + mig["bands"]]
+                + [[mig["bands"][i]] + [num(n) for n in row] for i, row in enumerate(mig["matrix"])]
+            )
+        )
     else:
         story.append(_p(f"No migration matrix: {m['bands']['previous_day']} is not published.", SMALL))
 
     section("conversion")
     if m["reliable"]:
         story.append(_image(charts["conversion_by_band"]))
-        story.append(_table([["Band", "Accounts", "Created opportunity", "95% interval", "Closed won", "95% interval"]]
-                            + [[c["band"], num(c["accounts"]), f"{pct(c['created']['rate'])} ({num(c['created']['accounts'])})", interval(c["created"]["ci_low"], c["created"]["ci_high"], "pct"),
-                                f"{pct(c['won']['rate'])} ({num(c['won']['accounts'])})", interval(c["won"]["ci_low"], c["won"]["ci_high"], "pct")] for c in m["conversion_by_band"]]))
+        story.append(
+            _table(
+                [["Band", "Accounts", "Created opportunity", "95% interval", "Closed won", "95% interval"]]
+                + [
+                    [
+                        c["band"],
+                        num(c["accounts"]),
+                        f"{pct(c['created']['rate'])} ({num(c['created']['accounts'])})",
+                        interval(c["created"]["ci_low"], c["created"]["ci_high"], "pct"),
+                        f"{pct(c['won']['rate'])} ({num(c['won']['accounts'])})",
+                        interval(c["won"]["ci_low"], c["won"]["ci_high"], "pct"),
+                    ]
+                    for c in m["conversion_by_band"]
+                ]
+            )
+        )
     else:
         story += _unreliable(m)
     ow = m["outcomes"]["open_window"]
-    story.append(_p(f"{num(ow['accounts'])} account(s) ({num(ow['account_days'])} account-days) still have an open window on {m['report_date']} and are not counted; "
-                    f"{num(ow['accounts_won_so_far'])} of them have already closed won.", SMALL))
+    story.append(
+        _p(
+            f"{num(ow['accounts'])} account(s) ({num(ow['account_days'])} account-days) still have an open window on {m['report_date']} and are not counted; "
+            f"{num(ow['accounts_won_so_far'])} of them have already closed won.",
+            SMALL,
+        )
+    )
 
     section("lift")
     if m["reliable"]:
         story.append(_image(charts["signal_lift"]))
     else:
         story += _unreliable(m)
-    story.append(_table([["#", "Signal", "Accounts with it", "Won rate with", "without", "Lift", "95% interval"]]
-                        + [[s["rank"], s["signal"] + (" (too rare)" if s["too_rare"] else ""), num(s["accounts_with"]), pct(s["won_rate_with"]), pct(s["won_rate_without"]),
-                            num(s["lift"]), interval(s["ci_low"], s["ci_high"])] for s in m["signals"]]))
+    story.append(
+        _table(
+            [["#", "Signal", "Accounts with it", "Won rate with", "without", "Lift", "95% interval"]]
+            + [
+                [
+                    s["rank"],
+                    s["signal"] + (" (too rare)" if s["too_rare"] else ""),
+                    num(s["accounts_with"]),
+                    pct(s["won_rate_with"]),
+                    pct(s["won_rate_without"]),
+                    num(s["lift"]),
+                    interval(s["ci_low"], s["ci_high"]),
+                ]
+                for s in m["signals"]
+            ]
+        )
+    )
 
     section("auc")
     if m["reliable"] and m["auc"]["value"] is not None:
         auc = m["auc"]
-        story.append(_p(f"ROC AUC {auc['value']:.3f} (95% interval {interval(auc['ci_low'], auc['ci_high'])}) over {num(m['outcomes']['labelled_account_days'])} labelled account-days."))
+        story.append(
+            _p(
+                f"ROC AUC {auc['value']:.3f} (95% interval {interval(auc['ci_low'], auc['ci_high'])}) over {num(m['outcomes']['labelled_account_days'])} labelled account-days."
+            )
+        )
         story.append(_image(charts["roc_curve"], 9 * cm))
         story.append(_image(charts["score_distribution"]))
     else:
@@ -108,10 +175,27 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
 
     section("thresholds")
     if m["reliable"]:
-        rows = [[f"above {t['threshold']:g} ({t['recipient']})", num(t["flagged_account_days"]), pct(t["precision"]), pct(t["recall"]), num(t["f1"])] for t in m["thresholds"]]
+        rows = [
+            [
+                f"above {t['threshold']:g} ({t['recipient']})",
+                num(t["flagged_account_days"]),
+                pct(t["precision"]),
+                pct(t["recall"]),
+                num(t["f1"]),
+            ]
+            for t in m["thresholds"]
+        ]
         if m["suggested_threshold"]:
             s = m["suggested_threshold"]
-            rows.append([f"suggested: above {s['threshold']:g}", num(s["flagged_account_days"]), pct(s["precision"]), pct(s["recall"]), num(s["f1"])])
+            rows.append(
+                [
+                    f"suggested: above {s['threshold']:g}",
+                    num(s["flagged_account_days"]),
+                    pct(s["precision"]),
+                    pct(s["recall"]),
+                    num(s["f1"]),
+                ]
+            )
         story.append(_table([["Alert", "Account-days above", "Precision", "Recall", "F1"]] + rows))
     else:
         story += _unreliable(m)
@@ -120,10 +204,26 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     sp = m["suggested_points"]
     if sp["available"]:
         bt = sp["backtest"]
-        story.append(_p(f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
-                        f"suggested {num(bt['suggested']['auc'], 3)}. Nothing is applied automatically."))
-        story.append(_table([["Signal", "Current points", "Fitted points", "Suggested points"]]
-                            + [[s["signal"], num(s["current_points"], 0), num(s["fitted_points"], 1), num(s["suggested_points"], 0) + (" *" if s["changed"] else "")] for s in sp["signals"]]))
+        story.append(
+            _p(
+                f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
+                f"suggested {num(bt['suggested']['auc'], 3)}. Nothing is applied automatically."
+            )
+        )
+        story.append(
+            _table(
+                [["Signal", "Current points", "Fitted points", "Suggested points"]]
+                + [
+                    [
+                        s["signal"],
+                        num(s["current_points"], 0),
+                        num(s["fitted_points"], 1),
+                        num(s["suggested_points"], 0) + (" *" if s["changed"] else ""),
+                    ]
+                    for s in sp["signals"]
+                ]
+            )
+        )
         lines = [line[:120] for line in (diff or "(no change)").splitlines()]
         story.append(Preformatted("\n".join(lines), CODE))
     else:
@@ -131,27 +231,81 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
 
     section("quality")
     dq = m["data_quality"]
-    story.append(_p(f"{dq['days_published']} published day(s); quality gate held on {', '.join(dq['gate_held_days']) or 'no day'}."))
-    story.append(_table([["Source", "Raw", "Quarantined", "Filtered", "Unresolved", "Scored", "Zero-point"]]
-                        + [[s["source"], num(s["raw"]), f"{num(s['quarantined'])} ({pct(s['quarantined_share'])})", num(s["filtered"]), f"{num(s['unresolved'])} ({pct(s['unresolved_share'])})",
-                            num(s["scored"]), num(s["zero_point"])] for s in dq["per_source"]]))
-    reasons = [[kind, r["source"], r["reason"], num(r["events"])] for kind in ("quarantined", "filtered", "unresolved") for r in dq["reasons"][kind]]
+    story.append(
+        _p(
+            f"{dq['days_published']} published day(s); quality gate held on {', '.join(dq['gate_held_days']) or 'no day'}."
+        )
+    )
+    story.append(
+        _table(
+            [["Source", "Raw", "Quarantined", "Filtered", "Unresolved", "Scored", "Zero-point"]]
+            + [
+                [
+                    s["source"],
+                    num(s["raw"]),
+                    f"{num(s['quarantined'])} ({pct(s['quarantined_share'])})",
+                    num(s["filtered"]),
+                    f"{num(s['unresolved'])} ({pct(s['unresolved_share'])})",
+                    num(s["scored"]),
+                    num(s["zero_point"]),
+                ]
+                for s in dq["per_source"]
+            ]
+        )
+    )
+    reasons = [
+        [kind, r["source"], r["reason"], num(r["events"])]
+        for kind in ("quarantined", "filtered", "unresolved")
+        for r in dq["reasons"][kind]
+    ]
     story.append(_table([["Outcome", "Source", "Reason", "Events"]] + reasons))
-    story.append(_table([["Identity rule", "Firings", "Identifiers"]] + [[r["rule"], num(r["firings"]), num(r["identifiers"])] for r in dq["identity_rules"]]))
+    story.append(
+        _table(
+            [["Identity rule", "Firings", "Identifiers"]]
+            + [[r["rule"], num(r["firings"]), num(r["identifiers"])] for r in dq["identity_rules"]]
+        )
+    )
     tr = dq["task_runs"]
-    story.append(_p("Failed and retried task runs: " + (f"{tr['task_runs']} task run(s) of {tr['source']}; {len(tr['failed'])} failed, {len(tr['retried'])} needed more than one try."
-                                                        if tr["available"] else tr["note"] + ".")))
+    story.append(
+        _p(
+            "Failed and retried task runs: "
+            + (
+                f"{tr['task_runs']} task run(s) of {tr['source']}; {len(tr['failed'])} failed, {len(tr['retried'])} needed more than one try."
+                if tr["available"]
+                else tr["note"] + "."
+            )
+        )
+    )
     listed = {r["key"]: r for r in tr["failed"] + tr["retried"]}.values() if tr["available"] else []
     if listed:
-        story.append(_table([["Day", "DAG", "Task", "Final state", "Tries"]] + [[r["day"], r["dag_id"], r["task_id"], r["state"], r["try_number"]] for r in listed]))
+        story.append(
+            _table(
+                [["Day", "DAG", "Task", "Final state", "Tries"]]
+                + [[r["day"], r["dag_id"], r["task_id"], r["state"], r["try_number"]] for r in listed]
+            )
+        )
 
     section("method")
-    story.append(_p(f"Rows are prospects as scored on each day D of {m['month']}; an outcome counts when it happened in (D, D + {m['settings']['outcome_window_days']} days] "
-                    f"and is known on {m['report_date']}; open windows are reported apart. Signals count when seen in the {m['settings']['signal_lookback_days']} days up to D. "
-                    f"Figures are withheld below {m['settings']['min_closed_won']} closed-won outcomes. Schema of metrics.json: docs/metrics.md.", SMALL))
+    story.append(
+        _p(
+            f"Rows are prospects as scored on each day D of {m['month']}; an outcome counts when it happened in (D, D + {m['settings']['outcome_window_days']} days] "
+            f"and is known on {m['report_date']}; open windows are reported apart. Signals count when seen in the {m['settings']['signal_lookback_days']} days up to D. "
+            f"Figures are withheld below {m['settings']['min_closed_won']} closed-won outcomes. Schema of metrics.json: docs/metrics.md.",
+            SMALL,
+        )
+    )
 
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=2 * cm, rightMargin=2 * cm, topMargin=1.6 * cm, bottomMargin=1.6 * cm,
-                            title=f"Engagement scoring calibration report {m['month']}", author="engagement scoring", invariant=1)
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=1.6 * cm,
+        bottomMargin=1.6 * cm,
+        title=f"Engagement scoring calibration report {m['month']}",
+        author="engagement scoring",
+        invariant=1,
+    )
     doc.build(story)
     return buf.getvalue()

@@ -20,7 +20,12 @@ from include.scoring.lake.store import Lake
 from include.scoring.publish.warehouse import pipeline_runs, read_table
 
 COUNT_KEYS = ["raw", "quarantined", "filtered", "unresolved", "zero_point", "scored"]
-NOT_IN_AIRFLOW = {"available": False, "source": "", "note": "not available outside Airflow: the engagement_monthly_calibration DAG adds the failed and retried task runs of engagement_daily", "runs": []}
+NOT_IN_AIRFLOW = {
+    "available": False,
+    "source": "",
+    "note": "not available outside Airflow: the engagement_monthly_calibration DAG adds the failed and retried task runs of engagement_daily",
+    "runs": [],
+}
 
 
 def _per_source(runs: pd.DataFrame) -> list[dict]:
@@ -34,8 +39,14 @@ def _per_source(runs: pd.DataFrame) -> list[dict]:
     for source in sorted(totals, key=lambda s: (s not in EVENT_SOURCES, s)):
         c = totals[source]
         human = c["raw"] - c["quarantined"] - c["filtered"]
-        out.append({"source": source, **c, "quarantined_share": c["quarantined"] / c["raw"] if c["raw"] else 0.0,
-                    "unresolved_share": c["unresolved"] / human if human > 0 else 0.0})
+        out.append(
+            {
+                "source": source,
+                **c,
+                "quarantined_share": c["quarantined"] / c["raw"] if c["raw"] else 0.0,
+                "unresolved_share": c["unresolved"] / human if human > 0 else 0.0,
+            }
+        )
     return out
 
 
@@ -46,7 +57,10 @@ def _reasons(lake: Lake, first: date, last: date) -> dict[str, list[dict]]:
         frame = table.to_pandas()
         for outcome in ("unresolved", "filtered"):
             part = frame[frame["outcome"] == outcome].groupby(["source", "key"])["events"].sum().reset_index()
-            out[outcome] = [{"source": r.source, "reason": r.key, "events": int(r.events)} for r in part.sort_values(["source", "events"], ascending=[True, False]).itertuples()]
+            out[outcome] = [
+                {"source": r.source, "reason": r.key, "events": int(r.events)}
+                for r in part.sort_values(["source", "events"], ascending=[True, False]).itertuples()
+            ]
     for source in EVENT_SOURCES:
         quarantine = lake.read_range(f"quarantine/{source}", first, last, columns=["failed_checks"])
         if quarantine is None or quarantine.num_rows == 0:
@@ -62,7 +76,10 @@ def _rules(lake: Lake, first: date, last: date) -> list[dict]:
     if table is None or table.num_rows == 0:
         return []
     frame = table.to_pandas().groupby("rule")["count"].agg(["size", "sum"]).reset_index()
-    return [{"rule": r.rule, "firings": int(r.size), "identifiers": int(r.sum)} for r in frame.sort_values("size", ascending=False).itertuples()]
+    return [
+        {"rule": r.rule, "firings": int(r.size), "identifiers": int(r.sum)}
+        for r in frame.sort_values("size", ascending=False).itertuples()
+    ]
 
 
 def _task_runs(task_runs: dict | None) -> dict:
@@ -84,6 +101,8 @@ def data_quality(lake: Lake, warehouse_url: str, first: date, last: date, task_r
         "reasons": _reasons(lake, first, last),
         "identity_rules": _rules(lake, first, last),
         "gate_held_days": sorted(pd.to_datetime(held["day"]).dt.date.astype(str).tolist()),
-        "unbalanced_days": sorted(pd.to_datetime(runs.loc[~runs["reconciled"].astype(bool), "day"]).dt.date.astype(str).tolist()),
+        "unbalanced_days": sorted(
+            pd.to_datetime(runs.loc[~runs["reconciled"].astype(bool), "day"]).dt.date.astype(str).tolist()
+        ),
         "task_runs": _task_runs(task_runs),
     }

@@ -38,8 +38,11 @@ def interval(low, high, kind: str = "num") -> str:
 
 
 def _env(autoescape: bool = True) -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                      autoescape=select_autoescape(["html", "j2"], default_for_string=True) if autoescape else False)  # noqa: S701 - text part only
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True) if autoescape else False,
+    )  # noqa: S701 - text part only
     env.filters.update(pct=pct, num=num, label=lambda s: str(s).replace("_", " "))
     env.globals.update(interval=interval, pct=pct)
     return env
@@ -62,15 +65,27 @@ def headline(metrics: dict) -> list[tuple[str, str]]:
         if best:
             out.append(("Strongest signal", f"{best['signal']} (lift {best['lift']:.1f})"))
         if metrics["suggested_threshold"]:
-            out.append(("Suggested alert threshold", f"above {metrics['suggested_threshold']['threshold']:g} (F1 {metrics['suggested_threshold']['f1']:.2f})"))
+            out.append(
+                (
+                    "Suggested alert threshold",
+                    f"above {metrics['suggested_threshold']['threshold']:g} (F1 {metrics['suggested_threshold']['f1']:.2f})",
+                )
+            )
     return out
 
 
 def render_html(metrics: dict, charts: dict[str, bytes], diff: str) -> str:
     from include.scoring.report.stage import SECTIONS
 
-    images = {name: {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": CHART_ALT[name]} for name, png in charts.items()}
-    return _env().get_template("calibration_report.html.j2").render(m=metrics, charts=images, diff=diff, sections=SECTIONS, headline=headline(metrics))
+    images = {
+        name: {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": CHART_ALT[name]}
+        for name, png in charts.items()
+    }
+    return (
+        _env()
+        .get_template("calibration_report.html.j2")
+        .render(m=metrics, charts=images, diff=diff, sections=SECTIONS, headline=headline(metrics))
+    )
 
 
 def render_email(metrics: dict) -> tuple[str, str, str]:
@@ -81,4 +96,8 @@ def render_email(metrics: dict) -> tuple[str, str, str]:
         status = f"not reliable ({metrics['outcomes']['won']} closed-won outcomes)"
     subject = f"Engagement scoring calibration report {metrics['month']}: {status}"
     context = {"m": metrics, "subject": subject, "headline": headline(metrics)}
-    return subject, _env(False).get_template("calibration_email.txt.j2").render(context), _env().get_template("calibration_email.html.j2").render(context)
+    return (
+        subject,
+        _env(False).get_template("calibration_email.txt.j2").render(context),
+        _env().get_template("calibration_email.html.j2").render(context),
+    )

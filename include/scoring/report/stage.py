@@ -72,10 +72,15 @@ def _reliability(data: MonthData, config: ScoringConfig) -> tuple[bool, str]:
     need = config.calibration.min_closed_won
     won = data.won_outcomes
     if won >= need:
-        return True, f"{won} closed-won outcomes are known for {data.month} (at least {need} needed): the figures below are reliable enough to act on, within their intervals."
-    return False, (f"{NOT_RELIABLE}: only {won} closed-won outcome(s) are known for {data.month}, fewer than the {need} needed "
-                   f"(calibration.min_closed_won). The conversion, lift, AUC, threshold and suggested-points figures are withheld; "
-                   f"wait for more outcomes (a later report date or a longer history) before changing the scoring.")
+        return (
+            True,
+            f"{won} closed-won outcomes are known for {data.month} (at least {need} needed): the figures below are reliable enough to act on, within their intervals.",
+        )
+    return False, (
+        f"{NOT_RELIABLE}: only {won} closed-won outcome(s) are known for {data.month}, fewer than the {need} needed "
+        f"(calibration.min_closed_won). The conversion, lift, AUC, threshold and suggested-points figures are withheld; "
+        f"wait for more outcomes (a later report date or a longer history) before changing the scoring."
+    )
 
 
 def _withheld(metrics: dict) -> None:
@@ -87,16 +92,21 @@ def _withheld(metrics: dict) -> None:
         entry.update({"won_rate_with": None, "won_rate_without": None, "lift": None, "ci_low": None, "ci_high": None})
     metrics["auc"] = {"value": None, "ci_low": None, "ci_high": None, "curve": None}
     for entry in metrics["thresholds"]:
-        entry.update({"precision": None, "recall": None, "f1": None, "flagged_account_days": None, "true_positives": None})
+        entry.update(
+            {"precision": None, "recall": None, "f1": None, "flagged_account_days": None, "true_positives": None}
+        )
     metrics["suggested_threshold"] = None
 
 
 def _open_windows(data: MonthData) -> dict:
     still = data.rows[~data.rows["labelled"]]
-    return {"account_days": len(still), "accounts": int(still["account_id"].nunique()),
-            "accounts_won_so_far": int(still.loc[still["won_so_far"], "account_id"].nunique()),
-            "accounts_created_so_far": int(still.loc[still["created_so_far"], "account_id"].nunique()),
-            "first_open_day": str(still["as_of"].min()) if len(still) else None}
+    return {
+        "account_days": len(still),
+        "accounts": int(still["account_id"].nunique()),
+        "accounts_won_so_far": int(still.loc[still["won_so_far"], "account_id"].nunique()),
+        "accounts_created_so_far": int(still.loc[still["created_so_far"], "account_id"].nunique()),
+        "first_open_day": str(still["as_of"].min()) if len(still) else None,
+    }
 
 
 def _previous_metrics(folder: str, month: str) -> dict | None:
@@ -116,12 +126,19 @@ def _changes(metrics: dict, previous: dict | None) -> list[str]:
     out = []
     prev_bands = metrics["bands"]["previous"]
     if prev_bands:
-        moves = [f"{b['band'].replace('_', ' ')} {prev_bands.get(b['band'], 0)} -> {b['accounts']}" for b in metrics["bands"]["end_of_month"]]
+        moves = [
+            f"{b['band'].replace('_', ' ')} {prev_bands.get(b['band'], 0)} -> {b['accounts']}"
+            for b in metrics["bands"]["end_of_month"]
+        ]
         out.append(f"Accounts per band since {metrics['bands']['previous_day']}: " + ", ".join(moves) + ".")
         mig = metrics["bands"]["migration"]
-        out.append(f"{mig['moved_up']} account(s) moved up a band or more, {mig['moved_down']} moved down, {mig['stayed']} stayed.")
+        out.append(
+            f"{mig['moved_up']} account(s) moved up a band or more, {mig['moved_down']} moved down, {mig['stayed']} stayed."
+        )
     if previous is None:
-        out.append(f"No report for {previous_month(metrics['month'])} in the report folder: AUC and outcomes cannot be compared with last month.")
+        out.append(
+            f"No report for {previous_month(metrics['month'])} in the report folder: AUC and outcomes cannot be compared with last month."
+        )
         return out
     prev_auc, auc = previous.get("auc", {}).get("value"), metrics["auc"]["value"]
     if prev_auc is not None and auc is not None:
@@ -132,7 +149,15 @@ def _changes(metrics: dict, previous: dict | None) -> list[str]:
     return out
 
 
-def compute(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str, *, config_path: str | None = None, task_runs: dict | None = None) -> tuple[dict, MonthData, Suggestion]:
+def compute(
+    lake: Lake,
+    config: ScoringConfig,
+    warehouse_url: str,
+    month: str,
+    *,
+    config_path: str | None = None,
+    task_runs: dict | None = None,
+) -> tuple[dict, MonthData, Suggestion]:
     """Every figure of the report (metrics.json content), the month data and the suggestion."""
     cal = config.calibration
     first, last = parse_month(month)
@@ -146,18 +171,42 @@ def compute(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str, *
     migration = m.migration(prev, data.scores[data.scores["as_of"] == last], config)
     thresholds = m.thresholds(labelled, config) if len(labelled) else {"alerts": [], "suggested": None}
     metrics = {
-        "schema_version": SCHEMA_VERSION, "month": month, "first_day": first.isoformat(), "last_day": last.isoformat(), "report_date": report_date.isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "month": month,
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+        "report_date": report_date.isoformat(),
         "config_version": config.version,
-        "settings": {"outcome_window_days": cal.outcome_window_days, "signal_lookback_days": cal.signal_lookback_days, "min_closed_won": cal.min_closed_won,
-                     "bootstrap_samples": cal.bootstrap_samples, "seed": cal.seed, "holdout_share": cal.holdout_share, "regularisation_c": cal.regularisation_c},
-        "reliable": reliable, "reliability_note": note,
-        "outcomes": {"won": data.won_outcomes, "created": data.created_outcomes, "labelled_account_days": len(labelled),
-                     "labelled_accounts": int(labelled["account_id"].nunique()), "positive_account_days": int(labelled["won"].sum()), "open_window": _open_windows(data)},
-        "bands": {"end_of_month": end_bands, "previous_day": data.prev_day.isoformat(),
-                  "previous": {b: int(n) for b, n in prev["band"].value_counts().items()} if prev is not None else None, "migration": migration},
+        "settings": {
+            "outcome_window_days": cal.outcome_window_days,
+            "signal_lookback_days": cal.signal_lookback_days,
+            "min_closed_won": cal.min_closed_won,
+            "bootstrap_samples": cal.bootstrap_samples,
+            "seed": cal.seed,
+            "holdout_share": cal.holdout_share,
+            "regularisation_c": cal.regularisation_c,
+        },
+        "reliable": reliable,
+        "reliability_note": note,
+        "outcomes": {
+            "won": data.won_outcomes,
+            "created": data.created_outcomes,
+            "labelled_account_days": len(labelled),
+            "labelled_accounts": int(labelled["account_id"].nunique()),
+            "positive_account_days": int(labelled["won"].sum()),
+            "open_window": _open_windows(data),
+        },
+        "bands": {
+            "end_of_month": end_bands,
+            "previous_day": data.prev_day.isoformat(),
+            "previous": {b: int(n) for b, n in prev["band"].value_counts().items()} if prev is not None else None,
+            "migration": migration,
+        },
         "conversion_by_band": m.conversion_by_band(labelled, config),
         "signals": m.signal_lift(labelled, data.counts, weights, codes, cal.min_signal_accounts),
-        "auc": m.score_auc(labelled, weights, codes) if reliable else {"value": None, "ci_low": None, "ci_high": None, "curve": None},
+        "auc": m.score_auc(labelled, weights, codes)
+        if reliable
+        else {"value": None, "ci_low": None, "ci_high": None, "curve": None},
         "thresholds": [{**t, "suggested": False} for t in thresholds["alerts"]],
         "suggested_threshold": thresholds["suggested"],
     }
@@ -165,9 +214,18 @@ def compute(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str, *
         suggestion = suggest(lake, config, config_path, data)
     else:
         _withheld(metrics)
-        suggestion = Suggestion(False, note="no suggestion: the figures are not reliable this month (too few closed-won outcomes)")
-    metrics["suggested_points"] = {"available": suggestion.available, "note": suggestion.note, "signals": suggestion.signals, "changes": suggestion.changes,
-                                   "train_accounts": suggestion.train_accounts, "holdout_accounts": suggestion.holdout_accounts, "backtest": suggestion.backtest}
+        suggestion = Suggestion(
+            False, note="no suggestion: the figures are not reliable this month (too few closed-won outcomes)"
+        )
+    metrics["suggested_points"] = {
+        "available": suggestion.available,
+        "note": suggestion.note,
+        "signals": suggestion.signals,
+        "changes": suggestion.changes,
+        "train_accounts": suggestion.train_accounts,
+        "holdout_accounts": suggestion.holdout_accounts,
+        "backtest": suggestion.backtest,
+    }
     metrics["data_quality"] = data_quality(lake, warehouse_url, first, last, task_runs)
     return metrics, data, suggestion
 
@@ -176,9 +234,12 @@ def _suggested_yaml(metrics: dict, suggestion: Suggestion) -> str:
     if suggestion.available:
         bt = suggestion.backtest
         verdict = f"held-out ROC AUC: current {_fmt(bt['current']['auc'])}, suggested {_fmt(bt['suggested']['auc'])}"
-        return (f"# Suggested scoring config from the calibration report of {metrics['month']} ({verdict}).\n"
-                f"# For human review only: it is never applied automatically. Compare it first:\n"
-                f"#   python -m include.scoring backtest --config suggested_config.yaml --start D --end D\n" + suggestion.yaml_text)
+        return (
+            f"# Suggested scoring config from the calibration report of {metrics['month']} ({verdict}).\n"
+            f"# For human review only: it is never applied automatically. Compare it first:\n"
+            f"#   python -m include.scoring backtest --config suggested_config.yaml --start D --end D\n"
+            + suggestion.yaml_text
+        )
     return f"# No suggested config for {metrics['month']}: {suggestion.note}.\n# The current config ({metrics['config_version']}) stays as it is.\n"
 
 
@@ -209,14 +270,24 @@ def _write_folder(folder: str, files: dict[str, bytes]) -> dict[str, str]:
     return {name: posixpath.join(folder, name) for name in files}
 
 
-def build_report(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str, *, config_path: str | None = None,
-                 task_runs: dict | None = None, out_root: str | None = None) -> ReportResult:
+def build_report(
+    lake: Lake,
+    config: ScoringConfig,
+    warehouse_url: str,
+    month: str,
+    *,
+    config_path: str | None = None,
+    task_runs: dict | None = None,
+    out_root: str | None = None,
+) -> ReportResult:
     """Compute the report of `month` and write its folder (see the module docstring)."""
     from include.scoring.report.charts import build_charts
     from include.scoring.report.pdf import render_pdf
     from include.scoring.report.render import render_html
 
-    metrics, data, suggestion = compute(lake, config, warehouse_url, month, config_path=config_path, task_runs=task_runs)
+    metrics, data, suggestion = compute(
+        lake, config, warehouse_url, month, config_path=config_path, task_runs=task_runs
+    )
     folder = report_folder(lake, config, month, out_root)
     metrics["changes_since_last_month"] = _changes(metrics, _previous_metrics(folder, month))
     charts = build_charts(metrics, data.labelled)
@@ -225,8 +296,13 @@ def build_report(lake: Lake, config: ScoringConfig, warehouse_url: str, month: s
     curve = metrics["auc"].pop("curve", None)  # the chart has it; metrics.json keeps the numbers only
     payload = json.dumps(metrics, indent=2, sort_keys=False, default=str).encode("utf-8")
     metrics["auc"]["curve"] = curve
-    files = {"report.html": html.encode("utf-8"), "report.pdf": pdf, "metrics.json": payload,
-             "suggested_config.yaml": _suggested_yaml(metrics, suggestion).encode("utf-8"), "suggested_config.diff": (suggestion.diff or "").encode("utf-8")}
+    files = {
+        "report.html": html.encode("utf-8"),
+        "report.pdf": pdf,
+        "metrics.json": payload,
+        "suggested_config.yaml": _suggested_yaml(metrics, suggestion).encode("utf-8"),
+        "suggested_config.diff": (suggestion.diff or "").encode("utf-8"),
+    }
     written = _write_folder(folder, files)
     result = ReportResult(month, folder, metrics, html, pdf, written)
     log.info(result.line())
@@ -241,7 +317,9 @@ class EmailResult:
     note: str = ""
 
     def line(self) -> str:
-        return f"report email {self.month}  " + (f"sent to {self.recipients} recipient(s)" if self.sent else f"not sent: {self.note}")
+        return f"report email {self.month}  " + (
+            f"sent to {self.recipients} recipient(s)" if self.sent else f"not sent: {self.note}"
+        )
 
 
 def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResult:
@@ -251,16 +329,29 @@ def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResu
 
     recipients = list(config.calibration.recipients)
     if not recipients:
-        return EmailResult(result.month, 0, False, "calibration.recipients is empty in the config; the report is in " + result.folder)
+        return EmailResult(
+            result.month, 0, False, "calibration.recipients is empty in the config; the report is in " + result.folder
+        )
     if smtp is None:
-        raise PipelineError(f"cannot email the {result.month} report to {len(recipients)} recipient(s): no SMTP server. Define the Airflow connection "
-                            f"engagement_smtp or set ENGAGEMENT_SMTP_URL (smtp://user:pass@host:port?starttls=true&from=a@b); the report is in {result.folder}.")
+        raise PipelineError(
+            f"cannot email the {result.month} report to {len(recipients)} recipient(s): no SMTP server. Define the Airflow connection "
+            f"engagement_smtp or set ENGAGEMENT_SMTP_URL (smtp://user:pass@host:port?starttls=true&from=a@b); the report is in {result.folder}."
+        )
     subject, text, html = render_email(result.metrics)
     try:
-        send_email(smtp, recipients, subject, text, html, [(f"engagement-calibration-{result.month}.pdf", "application/pdf", result.pdf)])
+        send_email(
+            smtp,
+            recipients,
+            subject,
+            text,
+            html,
+            [(f"engagement-calibration-{result.month}.pdf", "application/pdf", result.pdf)],
+        )
     except OSError as exc:  # smtplib errors are OSErrors: connection refused, auth, refused recipients
-        raise PipelineError(f"the {result.month} report email to {len(recipients)} recipient(s) via {smtp.describe()} failed: {exc}. The report is in {result.folder}; "
-                            "clear the email task to retry once the server answers.") from None
+        raise PipelineError(
+            f"the {result.month} report email to {len(recipients)} recipient(s) via {smtp.describe()} failed: {exc}. The report is in {result.folder}; "
+            "clear the email task to retry once the server answers."
+        ) from None
     return EmailResult(result.month, len(recipients), True)
 
 
@@ -273,5 +364,9 @@ def load_report(folder: str, month: str) -> ReportResult:
         with fs.open(posixpath.join(base, "report.pdf"), "rb") as fh:
             pdf = fh.read()
     except (OSError, ValueError) as exc:
-        raise PipelineError(f"the {month} report in {folder} is missing or unreadable ({exc}); build it again (python -m include.scoring report --month {month}).") from None
-    return ReportResult(month, folder, metrics, html="", pdf=pdf, files={name: posixpath.join(folder, name) for name in FILES})
+        raise PipelineError(
+            f"the {month} report in {folder} is missing or unreadable ({exc}); build it again (python -m include.scoring report --month {month})."
+        ) from None
+    return ReportResult(
+        month, folder, metrics, html="", pdf=pdf, files={name: posixpath.join(folder, name) for name in FILES}
+    )

@@ -50,7 +50,9 @@ def split_accounts(accounts: pd.Series, holdout_share: float, seed: int) -> set:
     return set(ids[order[: max(1, round(holdout_share * len(ids)))]])
 
 
-def fit_points(labelled: pd.DataFrame, counts: pd.DataFrame, config: ScoringConfig, train: pd.Series) -> tuple[dict[str, float], str]:
+def fit_points(
+    labelled: pd.DataFrame, counts: pd.DataFrame, config: ScoringConfig, train: pd.Series
+) -> tuple[dict[str, float], str]:
     """Fitted points per signal (0..top tier) from the training rows; ({}, why) when it cannot fit."""
     fit_signals = [s for s in counts.columns if s not in config.reset_signals() and s != "combination_bonus"]
     x = counts.loc[labelled.index, fit_signals].to_numpy(dtype=float)[train.to_numpy()]
@@ -58,7 +60,9 @@ def fit_points(labelled: pd.DataFrame, counts: pd.DataFrame, config: ScoringConf
     if len(np.unique(y)) < 2:
         return {}, "the training accounts hold no closed-won outcome (or nothing else)"
     accounts = labelled["account_id"][train]
-    weight = (1.0 / accounts.map(accounts.value_counts())).to_numpy()  # each account counts once, however many days it has
+    weight = (
+        1.0 / accounts.map(accounts.value_counts())
+    ).to_numpy()  # each account counts once, however many days it has
     scale = x.std(axis=0)
     usable = scale > 0
     model = LogisticRegression(C=config.calibration.regularisation_c, max_iter=5000)
@@ -96,9 +100,15 @@ def _dump(config: ScoringConfig) -> str:
     """The whole config as YAML, one line per signal rule (as the shipped file), so a diff of two
     dumps shows one line per changed rule."""
     data = _as_yaml_data(config)
-    rules = [{k: v for k, v in rule.items() if v is not None and not (k == "reset" and v is False)} for rule in data.pop("signals")]
+    rules = [
+        {k: v for k, v in rule.items() if v is not None and not (k == "reset" and v is False)}
+        for rule in data.pop("signals")
+    ]
     head = yaml.safe_dump({"version": data.pop("version")}, sort_keys=False, allow_unicode=True)
-    body = "signals:\n" + "".join(f"  - {yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000).strip()}\n" for rule in rules)
+    body = "signals:\n" + "".join(
+        f"  - {yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000).strip()}\n"
+        for rule in rules
+    )
     return head + body + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=160)
 
 
@@ -117,12 +127,14 @@ def _edit_text(text: str, changes: dict[str, int], version: str) -> str:
     for line in text.splitlines(keepends=True):
         match = _RULE.match(line)
         if match and match.group(2) in changes:
-            line = line[: match.start(4)] + str(changes[match.group(2)]) + line[match.end(4):]
+            line = line[: match.start(4)] + str(changes[match.group(2)]) + line[match.end(4) :]
         lines.append(line)
     return _VERSION.sub(f"version: {yaml.safe_dump(version).splitlines()[0]}", "".join(lines), count=1)
 
 
-def config_texts(config_path: str | None, current: ScoringConfig, suggested: ScoringConfig, changes: dict[str, int]) -> tuple[str, str]:
+def config_texts(
+    config_path: str | None, current: ScoringConfig, suggested: ScoringConfig, changes: dict[str, int]
+) -> tuple[str, str]:
     """The suggested config as YAML and a unified diff against the current one. When the config
     file holds the current scoring config in the shipped style, the diff is a patch of that very
     file (comments kept); otherwise both configs are dumped the same way and diffed."""
@@ -132,16 +144,35 @@ def config_texts(config_path: str | None, current: ScoringConfig, suggested: Sco
         edited = _edit_text(text, changes, suggested.version)
         same_file = _scoring_part(parse_config(yaml.safe_load(text), str(path))) == _scoring_part(current)
         if same_file and _scoring_part(parse_config(yaml.safe_load(edited), "suggested")) == _scoring_part(suggested):
-            diff = difflib.unified_diff(text.splitlines(keepends=True), edited.splitlines(keepends=True), fromfile=f"a/{path.name}", tofile=f"b/{path.name} (suggested)")
+            diff = difflib.unified_diff(
+                text.splitlines(keepends=True),
+                edited.splitlines(keepends=True),
+                fromfile=f"a/{path.name}",
+                tofile=f"b/{path.name} (suggested)",
+            )
             return edited, "".join(diff)
     except (OSError, yaml.YAMLError, ValueError):
         pass
     before, after = _dump(current), _dump(suggested)
-    diff = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"current ({current.version})", tofile=f"suggested ({suggested.version})")
+    diff = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"current ({current.version})",
+        tofile=f"suggested ({suggested.version})",
+    )
     return after, "".join(diff)
 
 
-def holdout_backtest(lake: Lake, current: ScoringConfig, suggested: ScoringConfig, first: date, last: date, holdout: set, window_days: int, report_date: date) -> dict:
+def holdout_backtest(
+    lake: Lake,
+    current: ScoringConfig,
+    suggested: ScoringConfig,
+    first: date,
+    last: date,
+    holdout: set,
+    window_days: int,
+    report_date: date,
+) -> dict:
     """ROC AUC of the current and the suggested config on the held-out accounts' labelled days of
     the month, both replayed in memory over the same history (the lake is not written)."""
     start = lake.days("resolved")[0]
@@ -157,7 +188,9 @@ def holdout_backtest(lake: Lake, current: ScoringConfig, suggested: ScoringConfi
     return out
 
 
-def suggest(lake: Lake, config: ScoringConfig, config_path: str | None, data, holdout_share: float | None = None) -> Suggestion:
+def suggest(
+    lake: Lake, config: ScoringConfig, config_path: str | None, data, holdout_share: float | None = None
+) -> Suggestion:
     """Fit, map to tiers, build the suggested config and its diff, backtest on held-out accounts."""
     cal = config.calibration
     labelled = data.labelled
@@ -175,12 +208,30 @@ def suggest(lake: Lake, config: ScoringConfig, config_path: str | None, data, ho
         tier = nearest_tier(points, config)
         if current_tier[signal] != tier:
             changes[signal] = tier
-        rows.append({"signal": signal, "current_tier": current_tier[signal], "current_points": current_points[signal], "fitted_points": round(points, 2),
-                     "suggested_tier": tier, "suggested_points": config.tiers[tier], "changed": current_tier[signal] != tier})
+        rows.append(
+            {
+                "signal": signal,
+                "current_tier": current_tier[signal],
+                "current_points": current_points[signal],
+                "fitted_points": round(points, 2),
+                "suggested_tier": tier,
+                "suggested_points": config.tiers[tier],
+                "changed": current_tier[signal] != tier,
+            }
+        )
     version = f"{config.version}-suggested-{data.month}"[:64]
     candidate = suggested_config(config, changes, version)
     text, diff = config_texts(config_path, config, candidate, changes)
-    result = Suggestion(True, signals=rows, changes=changes, train_accounts=int(labelled.loc[train, "account_id"].nunique()),
-                        holdout_accounts=int(labelled.loc[~train, "account_id"].nunique()), yaml_text=text, diff=diff)
-    result.backtest = holdout_backtest(lake, config, candidate, data.first, data.last, holdout, data.window_days, data.report_date)
+    result = Suggestion(
+        True,
+        signals=rows,
+        changes=changes,
+        train_accounts=int(labelled.loc[train, "account_id"].nunique()),
+        holdout_accounts=int(labelled.loc[~train, "account_id"].nunique()),
+        yaml_text=text,
+        diff=diff,
+    )
+    result.backtest = holdout_backtest(
+        lake, config, candidate, data.first, data.last, holdout, data.window_days, data.report_date
+    )
     return result

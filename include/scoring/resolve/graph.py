@@ -72,7 +72,9 @@ def rebuild_edges(lake: Lake, day: date, contact_edges: pd.DataFrame, event_edge
     if contact_edges is not None and len(contact_edges):
         parts.append(contact_edges.assign(first_seen=min(earlier) if earlier else day))
     if not parts:
-        return pd.DataFrame({"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string"), "first_seen": pd.Series(dtype="object")}), 0
+        return pd.DataFrame(
+            {"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string"), "first_seen": pd.Series(dtype="object")}
+        ), 0
     return _dedupe(pd.concat(parts, ignore_index=True)), len(earlier)
 
 

@@ -9,7 +9,7 @@ shard, not the day.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -17,15 +17,37 @@ import pyarrow as pa
 
 from include.scoring.core.arrowops import isin
 from include.scoring.core.config import ScoringConfig
-from include.scoring.core.normalize import email_domain, matches, normalize_company_name, normalize_email, registrable_domain
+from include.scoring.core.normalize import (
+    email_domain,
+    matches,
+    normalize_company_name,
+    normalize_email,
+    registrable_domain,
+)
 from include.scoring.core.sources import SHIPPED_FREE_MAIL
 from include.scoring.lake.sharding import shard_of
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.iplookup import match_ip_ranges
 from include.scoring.validate.stage import _hash_ids
 
-UNIFIED = ["event_id", "source", "event_time", "event_type", "email", "anonymous_id", "ip", "url", "form_type", "campaign_id", "user_agent",
-           "company_domain", "company_name", "platform", "crm_contact_id", "crm_account_id"]
+UNIFIED = [
+    "event_id",
+    "source",
+    "event_time",
+    "event_type",
+    "email",
+    "anonymous_id",
+    "ip",
+    "url",
+    "form_type",
+    "campaign_id",
+    "user_agent",
+    "company_domain",
+    "company_name",
+    "platform",
+    "crm_contact_id",
+    "crm_account_id",
+]
 MISSING = {
     "web": ["campaign_id", "company_domain", "company_name", "platform"],
     "email": ["anonymous_id", "form_type", "company_domain", "company_name", "platform"],
@@ -34,7 +56,7 @@ MISSING = {
 
 
 def utc(day: date) -> pd.Timestamp:
-    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=timezone.utc))
+    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=UTC))
 
 
 def event_shard_keys(batch: pa.Table | pd.DataFrame) -> pd.Series:
@@ -60,8 +82,14 @@ def read_events(lake: Lake, day: date, shard: int = 0, shards: int = 1) -> list[
     keep = None if shards == 1 else _keep(shard, shards)
     out = []
     for source in ("web", "email", "ad"):
-        columns = [c for c in UNIFIED if c not in MISSING[source] and c not in ("source", "crm_contact_id", "crm_account_id")]
-        table = lake.read(f"valid/{source}", day, columns) if keep is None else lake.read_where(f"valid/{source}", day, keep, columns)
+        columns = [
+            c for c in UNIFIED if c not in MISSING[source] and c not in ("source", "crm_contact_id", "crm_account_id")
+        ]
+        table = (
+            lake.read(f"valid/{source}", day, columns)
+            if keep is None
+            else lake.read_where(f"valid/{source}", day, keep, columns)
+        )
         out.append(unified(table.to_pandas(), source))
     return out
 
@@ -80,16 +108,28 @@ def unified(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
-def crm_events(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+def crm_events(
+    lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Activities of the late-arrival window not emitted on an earlier day; and the re-emitted ones."""
     acts = lake.read_df("valid/crm/activities", day)
     lookback = config.validation.late_arrival_days
-    window = (acts["occurred_at"] >= utc(day - timedelta(days=lookback))) & (acts["occurred_at"] < utc(day + timedelta(days=1)))
+    window = (acts["occurred_at"] >= utc(day - timedelta(days=lookback))) & (
+        acts["occurred_at"] < utc(day + timedelta(days=1))
+    )
     acts = acts[window].reset_index(drop=True)
     if shards > 1:
         acts = acts[shard_of(acts["activity_id"], shards) == shard].reset_index(drop=True)
-    earlier = lake.read_range("event_ids/crm", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]) if lookback else None
-    seen = np.isin(_hash_ids(acts["activity_id"]), earlier.column("h").to_numpy()) if earlier is not None else np.zeros(len(acts), bool)
+    earlier = (
+        lake.read_range("event_ids/crm", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"])
+        if lookback
+        else None
+    )
+    seen = (
+        np.isin(_hash_ids(acts["activity_id"]), earlier.column("h").to_numpy())
+        if earlier is not None
+        else np.zeros(len(acts), bool)
+    )
     frame = unified(
         pd.DataFrame(
             {
@@ -112,7 +152,11 @@ def deliveries(lake: Lake, day: date, today: pd.DataFrame, shard: int = 0, shard
     keep = None if shards == 1 else _keep(shard, shards)
     columns = ["event_id", "email", "campaign_id", "event_type", "event_time"]
     prev_day = day - timedelta(days=1)
-    table = lake.read("valid/email", prev_day, columns, missing_ok=True) if keep is None else lake.read_where("valid/email", prev_day, keep, columns, missing_ok=True)
+    table = (
+        lake.read("valid/email", prev_day, columns, missing_ok=True)
+        if keep is None
+        else lake.read_where("valid/email", prev_day, keep, columns, missing_ok=True)
+    )
     if table is None or table.num_rows == 0:
         return current
     prev = table.to_pandas()
@@ -153,7 +197,12 @@ def identifiers(frame: pd.DataFrame, config: ScoringConfig) -> tuple[pd.Series, 
     anon = frame["anonymous_id"].astype("string").str.strip()
     blocked_email = blocked(email_norm, "email", config)
     blocked_anon = blocked(anon, "cookie", config)
-    return email_norm.where(~blocked_email), anon.where(~blocked_anon), email_norm.where(blocked_email), anon.where(blocked_anon)
+    return (
+        email_norm.where(~blocked_email),
+        anon.where(~blocked_anon),
+        email_norm.where(blocked_email),
+        anon.where(blocked_anon),
+    )
 
 
 def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.DataFrame) -> pd.DataFrame:
@@ -166,5 +215,8 @@ def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.Dat
     ev["company_name_norm"] = normalize_company_name(ev["company_name"])
     ev["ip_range_row"] = match_ip_ranges(ev["ip"], ranges).to_numpy()
     kinds = ranges["kind"].to_numpy(dtype=object)
-    ev["ip_kind"] = pd.Series(np.where(ev["ip_range_row"] >= 0, kinds[np.maximum(ev["ip_range_row"], 0)] if len(kinds) else None, None), dtype="string")
+    ev["ip_kind"] = pd.Series(
+        np.where(ev["ip_range_row"] >= 0, kinds[np.maximum(ev["ip_range_row"], 0)] if len(kinds) else None, None),
+        dtype="string",
+    )
     return ev

@@ -22,9 +22,19 @@ def _parse_v4(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = pa.array(values.to_numpy(dtype=object), pa.string())
     parts = pc.extract_regex(arr, r"^(?P<a>\d{1,3})\.(?P<b>\d{1,3})\.(?P<c>\d{1,3})\.(?P<d>\d{1,3})$")
     ok = np.asarray(pc.is_valid(parts).to_numpy(zero_copy_only=False), dtype=bool)
-    nums = np.stack(
-        [np.asarray(pc.cast(pc.fill_null(pc.struct_field(parts, name), "0"), pa.int64()).to_numpy(zero_copy_only=False)) for name in "abcd"], axis=1
-    ) if len(arr) else np.zeros((0, 4), np.int64)
+    nums = (
+        np.stack(
+            [
+                np.asarray(
+                    pc.cast(pc.fill_null(pc.struct_field(parts, name), "0"), pa.int64()).to_numpy(zero_copy_only=False)
+                )
+                for name in "abcd"
+            ],
+            axis=1,
+        )
+        if len(arr)
+        else np.zeros((0, 4), np.int64)
+    )
     ok &= (nums <= 255).all(axis=1)
     ints = (nums[:, 0] << 24) | (nums[:, 1] << 16) | (nums[:, 2] << 8) | nums[:, 3]
     return ints.astype(np.uint64), ok
@@ -55,13 +65,37 @@ def _ranges(ranges: pd.DataFrame) -> pd.DataFrame:
     arr = pa.array(cidr.array) if len(cidr) else pa.array([], pa.string())
     parts = pc.extract_regex(arr, _V4_CIDR)
     fast = np.asarray(pc.is_valid(parts).to_numpy(zero_copy_only=False), dtype=bool) if len(arr) else np.zeros(0, bool)
-    field = {name: np.asarray(pc.cast(pc.fill_null(pc.if_else(pc.equal(pc.struct_field(parts, name), ""), None, pc.struct_field(parts, name)), "32" if name == "p" else "0"),
-                                      pa.int64()).to_numpy(zero_copy_only=False)) for name in "abcdp"} if len(arr) else {n: np.zeros(0, np.int64) for n in "abcdp"}
+    field = (
+        {
+            name: np.asarray(
+                pc.cast(
+                    pc.fill_null(
+                        pc.if_else(pc.equal(pc.struct_field(parts, name), ""), None, pc.struct_field(parts, name)),
+                        "32" if name == "p" else "0",
+                    ),
+                    pa.int64(),
+                ).to_numpy(zero_copy_only=False)
+            )
+            for name in "abcdp"
+        }
+        if len(arr)
+        else {n: np.zeros(0, np.int64) for n in "abcdp"}
+    )
     fast &= (np.stack([field[n] for n in "abcd"], axis=1) <= 255).all(axis=1) & (field["p"] <= 32) if len(arr) else fast
     ints = (field["a"] << 24) | (field["b"] << 16) | (field["c"] << 8) | field["d"]
     prefix = field["p"]
     keys = np.where(prefix > 0, ints >> np.clip(32 - prefix, 0, 32), 0)
-    rows = [pd.DataFrame({"range_row": np.flatnonzero(fast), "version": 4, "prefix": prefix[fast], "key_hi": keys[fast].astype(np.uint64), "key_lo": np.uint64(0)})]
+    rows = [
+        pd.DataFrame(
+            {
+                "range_row": np.flatnonzero(fast),
+                "version": 4,
+                "prefix": prefix[fast],
+                "key_hi": keys[fast].astype(np.uint64),
+                "key_lo": np.uint64(0),
+            }
+        )
+    ]
     slow = []
     for i in np.flatnonzero(~fast & cidr.notna().to_numpy()):  # IPv6 and oddities: few
         try:
@@ -80,7 +114,13 @@ def _ranges(ranges: pd.DataFrame) -> pd.DataFrame:
                 slow.append((i, 6, p, hi, lo >> (128 - p)))
     rows.append(pd.DataFrame(slow, columns=["range_row", "version", "prefix", "key_hi", "key_lo"]))
     table = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else rows[0]
-    return table.astype({"range_row": np.int64, "version": np.int64, "prefix": np.int64, "key_hi": np.uint64, "key_lo": np.uint64}).sort_values("range_row", kind="stable").reset_index(drop=True)
+    return (
+        table.astype(
+            {"range_row": np.int64, "version": np.int64, "prefix": np.int64, "key_hi": np.uint64, "key_lo": np.uint64}
+        )
+        .sort_values("range_row", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
@@ -97,7 +137,11 @@ def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
     hi, lo, v6_ok = _parse_v6(uniq.iloc[v6_idx].tolist())
     for (version, prefix), group in sorted(table.groupby(["version", "prefix"]), key=lambda kv: -kv[0][1]):
         group = group.drop_duplicates(["key_hi", "key_lo"], keep="first").sort_values(["key_hi", "key_lo"])
-        ranges_hi, ranges_lo, rows = group["key_hi"].to_numpy(np.uint64), group["key_lo"].to_numpy(np.uint64), group["range_row"].to_numpy()
+        ranges_hi, ranges_lo, rows = (
+            group["key_hi"].to_numpy(np.uint64),
+            group["key_lo"].to_numpy(np.uint64),
+            group["range_row"].to_numpy(),
+        )
         if version == 4:
             todo = np.flatnonzero(v4_ok & (best < 0))
             keys_hi = v4_int[todo] >> np.uint64(32 - prefix) if prefix else np.zeros(len(todo), np.uint64)
@@ -120,10 +164,12 @@ def match_ip_ranges(ips: pd.Series, ranges: pd.DataFrame) -> pd.Series:
         pos = left.copy()
         if (right - left > 1).any():  # several ranges share the high word (IPv6 beyond /64)
             for i in np.flatnonzero(right - left > 1):
-                pos[i] = left[i] + np.searchsorted(ranges_lo[left[i]:right[i]], keys_lo[i])
+                pos[i] = left[i] + np.searchsorted(ranges_lo[left[i] : right[i]], keys_lo[i])
         in_range = pos < len(ranges_hi)
         match = hit & in_range
-        match[in_range] &= (ranges_hi[pos[in_range]] == keys_hi[in_range]) & (ranges_lo[pos[in_range]] == keys_lo[in_range])
+        match[in_range] &= (ranges_hi[pos[in_range]] == keys_hi[in_range]) & (
+            ranges_lo[pos[in_range]] == keys_lo[in_range]
+        )
         best[todo[match]] = rows[pos[match]]
     pos = positions(ips.astype("string").str.strip(), uniq)
     result = np.where(pos >= 0, best[np.maximum(pos, 0)] if len(best) else -1, -1)

@@ -21,7 +21,11 @@ from include.scoring.core.normalize import matches
 def first_deliveries(email_events: pd.DataFrame) -> pd.DataFrame:
     """Earliest delivery time per (normalised email, campaign)."""
     delivered = email_events[email_events["event_type"] == "delivered"]
-    return delivered.groupby(["email_norm", "campaign_id"], as_index=False)["event_time"].min().rename(columns={"event_time": "delivered_at"})
+    return (
+        delivered.groupby(["email_norm", "campaign_id"], as_index=False)["event_time"]
+        .min()
+        .rename(columns={"event_time": "delivered_at"})
+    )
 
 
 def _burst_clicks(clicks: pd.DataFrame, cfg: NonHuman) -> np.ndarray:
@@ -31,7 +35,11 @@ def _burst_clicks(clicks: pd.DataFrame, cfg: NonHuman) -> np.ndarray:
     c = clicks[["email_norm", "campaign_id", "event_time", "url"]].copy()
     c["_pos"] = np.arange(len(c))
     c = c.sort_values(["email_norm", "campaign_id", "event_time"], kind="stable")
-    key_change = ((c["email_norm"] != c["email_norm"].shift()) | (c["campaign_id"] != c["campaign_id"].shift())).fillna(True).to_numpy(dtype=bool)
+    key_change = (
+        ((c["email_norm"] != c["email_norm"].shift()) | (c["campaign_id"] != c["campaign_id"].shift()))
+        .fillna(True)
+        .to_numpy(dtype=bool)
+    )
     gap = c["event_time"].diff().dt.total_seconds().fillna(np.inf).to_numpy()
     cluster = np.cumsum(key_change | (gap > cfg.scanner_burst_seconds))
     distinct = c.groupby(cluster)["url"].transform("nunique")
@@ -56,7 +64,11 @@ def non_human_reasons(events: pd.DataFrame, deliveries: pd.DataFrame, cfg: NonHu
         clicks = events[clicks_mask]
         joined = clicks[["email_norm", "campaign_id"]].merge(deliveries, on=["email_norm", "campaign_id"], how="left")
         delivered = pd.to_datetime(joined["delivered_at"], utc=True)
-        delay = (pd.to_datetime(clicks["event_time"], utc=True).reset_index(drop=True) - delivered).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+        delay = (
+            (pd.to_datetime(clicks["event_time"], utc=True).reset_index(drop=True) - delivered)
+            .dt.total_seconds()
+            .to_numpy(dtype=float, na_value=np.nan)
+        )
         fast = (delay >= 0) & (delay <= cfg.scanner_click_seconds)
         scanner = fast | _burst_clicks(clicks, cfg)
         reason.iloc[np.flatnonzero(clicks_mask)[scanner]] = "scanner_click"

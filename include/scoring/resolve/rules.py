@@ -33,29 +33,67 @@ class Reference:
 
 def _first_claim(keys: pd.Series, accounts: pd.DataFrame, rule: str, firings: list[dict]) -> pd.Series:
     """key -> account_id; when several accounts claim a key the top-level (then lowest) id wins."""
-    frame = pd.DataFrame({"key": keys.to_numpy(), "account_id": accounts["account_id"].to_numpy(), "child": accounts["parent_account_id"].notna().to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "key": keys.to_numpy(),
+            "account_id": accounts["account_id"].to_numpy(),
+            "child": accounts["parent_account_id"].notna().to_numpy(),
+        }
+    )
     frame = frame.dropna(subset=["key"]).sort_values(["key", "child", "account_id"], kind="stable")
     dup = frame.duplicated("key", keep=False)
     for key, group in frame[dup].groupby("key"):
-        firings.append({"rule": rule, "identifier": str(key), "detail": f"claimed by {', '.join(group['account_id'])}; {group['account_id'].iat[0]} wins", "count": len(group)})
+        firings.append(
+            {
+                "rule": rule,
+                "identifier": str(key),
+                "detail": f"claimed by {', '.join(group['account_id'])}; {group['account_id'].iat[0]} wins",
+                "count": len(group),
+            }
+        )
     first = frame.drop_duplicates("key", keep="first")
     return pd.Series(first["account_id"].to_numpy(), index=first["key"].to_numpy())
 
 
-def build_reference(accounts: pd.DataFrame, contacts: pd.DataFrame, ip_ranges: pd.DataFrame, free_domains: set[str]) -> Reference:
+def build_reference(
+    accounts: pd.DataFrame, contacts: pd.DataFrame, ip_ranges: pd.DataFrame, free_domains: set[str]
+) -> Reference:
     firings: list[dict] = []
-    alt = accounts[["account_id", "parent_account_id"]].assign(alt=accounts["alt_domains"].astype("string").str.split(",")).explode("alt")
+    alt = (
+        accounts[["account_id", "parent_account_id"]]
+        .assign(alt=accounts["alt_domains"].astype("string").str.split(","))
+        .explode("alt")
+    )
     domain_rows = pd.concat(
         [
-            pd.DataFrame({"account_id": accounts["account_id"], "parent_account_id": accounts["parent_account_id"], "d": accounts["domain"].astype("string")}),
-            pd.DataFrame({"account_id": alt["account_id"], "parent_account_id": alt["parent_account_id"], "d": alt["alt"].astype("string").str.strip()}),
+            pd.DataFrame(
+                {
+                    "account_id": accounts["account_id"],
+                    "parent_account_id": accounts["parent_account_id"],
+                    "d": accounts["domain"].astype("string"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "account_id": alt["account_id"],
+                    "parent_account_id": alt["parent_account_id"],
+                    "d": alt["alt"].astype("string").str.strip(),
+                }
+            ),
         ],
         ignore_index=True,
     )
     domain_rows["key"] = registrable_domain(domain_rows["d"])
     freemail = isin(domain_rows["key"], free_domains)
     for _, row in domain_rows[freemail].iterrows():
-        firings.append({"rule": "free_mail_account_domain", "identifier": str(row["key"]), "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM contact only, never by domain", "count": 1})
+        firings.append(
+            {
+                "rule": "free_mail_account_domain",
+                "identifier": str(row["key"]),
+                "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM contact only, never by domain",
+                "count": 1,
+            }
+        )
     domain_account = _first_claim(domain_rows["key"], domain_rows, "domain_conflict", firings)
     name_account = _first_claim(normalize_company_name(accounts["name"]), accounts, "name_conflict", firings)
     c = contacts[["contact_id", "account_id", "role"]].copy()
@@ -80,7 +118,12 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     rank = nodes["node"].str[0]
     value = nodes["node"].str[2:]
     contacts = ref.contacts.drop_duplicates("contact_id").set_index("contact_id")
-    by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
+    by_email = (
+        ref.contacts.dropna(subset=["email_norm"])
+        .sort_values("contact_id")
+        .drop_duplicates("email_norm")
+        .set_index("email_norm")
+    )
     contact_id = value.where(rank == CONTACT).fillna(lookup(value.where(rank == EMAIL), by_email["contact_id"]))
     acc_contact = lookup(contact_id, contacts["account_id"])
     domains = email_domain(value.where(rank == EMAIL))
@@ -91,9 +134,16 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     nodes["contact_id"] = contact_id
     with_account = nodes.dropna(subset=["account"])
     counts = with_account.groupby(["person_key", "priority", "account"]).size().rename("n").reset_index()
-    best = counts.sort_values(["person_key", "priority", "n", "account"], ascending=[True, True, False, True]).drop_duplicates("person_key")
+    best = counts.sort_values(
+        ["person_key", "priority", "n", "account"], ascending=[True, True, False, True]
+    ).drop_duplicates("person_key")
     out = best.set_index("person_key")[["account"]].rename(columns={"account": "p_account"})
-    contact = nodes.dropna(subset=["contact_id"]).sort_values("contact_id").drop_duplicates("person_key").set_index("person_key")["contact_id"]
+    contact = (
+        nodes.dropna(subset=["contact_id"])
+        .sort_values("contact_id")
+        .drop_duplicates("person_key")
+        .set_index("person_key")["contact_id"]
+    )
     out = out.join(contact.rename("p_contact"), how="outer")
     out["p_role"] = lookup(out["p_contact"], contacts["role"])
     return out
@@ -109,7 +159,12 @@ def _per_range(column: pd.Series, range_row: np.ndarray, missing):
 
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
     """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
-    contact_by_email = ref.contacts.dropna(subset=["email_norm"]).sort_values("contact_id").drop_duplicates("email_norm").set_index("email_norm")
+    contact_by_email = (
+        ref.contacts.dropna(subset=["email_norm"])
+        .sort_values("contact_id")
+        .drop_duplicates("email_norm")
+        .set_index("email_norm")
+    )
     direct_contact = lookup(ev["email_norm"], contact_by_email["contact_id"])
     acc_contact = lookup(ev["email_norm"], contact_by_email["account_id"])
     free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
@@ -119,7 +174,9 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     range_row = ev["ip_range_row"].to_numpy()
     range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
-    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(lookup(ev["company_name_norm"], ref.name_account))
+    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(
+        lookup(ev["company_name_norm"], ref.name_account)
+    )
     acc_crm = ev["crm_account_id"].where(ev["source"] == "crm")
     candidates = [
         ("crm_activity", acc_crm),
@@ -150,4 +207,12 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
     contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
     role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
-    return pd.DataFrame({"account_id": account, "resolution_method": method, "reason": reason, "contact_id": contact.astype("string"), "role": role.astype("string")})
+    return pd.DataFrame(
+        {
+            "account_id": account,
+            "resolution_method": method,
+            "reason": reason,
+            "contact_id": contact.astype("string"),
+            "role": role.astype("string"),
+        }
+    )

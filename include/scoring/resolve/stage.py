@@ -52,13 +52,56 @@ from include.scoring.resolve.rules import build_reference, match_accounts, perso
 from include.scoring.validate.stage import _hash_ids
 
 log = logging.getLogger(__name__)
-RESOLVED_COLUMNS = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "contact_id", "role", "resolution_method", "url", "form_type", "campaign_id", "platform"]
+RESOLVED_COLUMNS = [
+    "event_id",
+    "source",
+    "event_time",
+    "event_type",
+    "account_id",
+    "person_key",
+    "contact_id",
+    "role",
+    "resolution_method",
+    "url",
+    "form_type",
+    "campaign_id",
+    "platform",
+]
 _S = pa.string()
-MAP_SCHEMA = pa.schema([("node", _S), ("person_key", _S), ("shared", pa.bool_()), ("p_account", _S), ("p_contact", _S), ("p_role", _S)])
-RESOLVED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("account_id", _S), ("person_key", _S),
-                             ("contact_id", _S), ("role", _S), ("resolution_method", _S), ("url", _S), ("form_type", _S), ("campaign_id", _S), ("platform", _S)])
-UNRESOLVED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("reason", _S)])
-FILTERED_SCHEMA = pa.schema([("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("account_id", _S), ("person_key", _S), ("reason", _S)])
+MAP_SCHEMA = pa.schema(
+    [("node", _S), ("person_key", _S), ("shared", pa.bool_()), ("p_account", _S), ("p_contact", _S), ("p_role", _S)]
+)
+RESOLVED_SCHEMA = pa.schema(
+    [
+        ("event_id", _S),
+        ("source", _S),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("event_type", _S),
+        ("account_id", _S),
+        ("person_key", _S),
+        ("contact_id", _S),
+        ("role", _S),
+        ("resolution_method", _S),
+        ("url", _S),
+        ("form_type", _S),
+        ("campaign_id", _S),
+        ("platform", _S),
+    ]
+)
+UNRESOLVED_SCHEMA = pa.schema(
+    [("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("reason", _S)]
+)
+FILTERED_SCHEMA = pa.schema(
+    [
+        ("event_id", _S),
+        ("source", _S),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("event_type", _S),
+        ("account_id", _S),
+        ("person_key", _S),
+        ("reason", _S),
+    ]
+)
 METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("events", pa.int64())])
 RULES_SCHEMA = pa.schema([("rule", _S), ("identifier", _S), ("detail", _S), ("count", pa.int64())])
 
@@ -85,15 +128,21 @@ class IdentityResult:
 
     def line(self) -> str:
         methods = ", ".join(f"{k} {v:,}" for k, v in sorted(self.by_method.items(), key=lambda kv: -kv[1]))
-        return (f"resolve {self.day}  {self.events:>9,} events -> {self.resolved:,} resolved ({self.resolution_rate:.1%} of human), "
-                f"{self.unresolved:,} unresolved, {self.filtered:,} filtered  [{methods}]")
+        return (
+            f"resolve {self.day}  {self.events:>9,} events -> {self.resolved:,} resolved ({self.resolution_rate:.1%} of human), "
+            f"{self.unresolved:,} unresolved, {self.filtered:,} filtered  [{methods}]"
+        )
 
     def add(self, other: IdentityResult) -> IdentityResult:
         self.events += other.events
         self.resolved += other.resolved
         self.unresolved += other.unresolved
         self.filtered += other.filtered
-        for mine, theirs in ((self.by_method, other.by_method), (self.by_reason, other.by_reason), (self.filtered_by_reason, other.filtered_by_reason)):
+        for mine, theirs in (
+            (self.by_method, other.by_method),
+            (self.by_reason, other.by_reason),
+            (self.filtered_by_reason, other.filtered_by_reason),
+        ):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
         for source, counts in other.by_source.items():
@@ -103,12 +152,18 @@ class IdentityResult:
 
 
 # Prepare: the day's graph and identity map -------------------------------------------------------
-def _day_identifiers(lake: Lake, config: ScoringConfig, day: date, non_human_agent: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+def _day_identifiers(
+    lake: Lake, config: ScoringConfig, day: date, non_human_agent: str
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Email-cookie pairs of human events (graph edges), the day's identifier nodes, and the
     placeholder firings; only identifier columns are read."""
     edges, nodes, firings = [], [], []
     blocked_counts: dict[tuple[str, str], int] = {}
-    for source, columns in (("web", ["email", "anonymous_id", "user_agent"]), ("email", ["email"]), ("ad", ["email", "anonymous_id"])):
+    for source, columns in (
+        ("web", ["email", "anonymous_id", "user_agent"]),
+        ("email", ["email"]),
+        ("ad", ["email", "anonymous_id"]),
+    ):
         frame = lake.read_df(f"valid/{source}", day, columns=columns)
         if "anonymous_id" not in frame.columns:
             frame["anonymous_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -123,7 +178,14 @@ def _day_identifiers(lake: Lake, config: ScoringConfig, day: date, non_human_age
             nodes.append(node(COOKIE, anon).dropna())
         nodes.append(node(EMAIL, email).dropna())
     for (kind, value), count in sorted(blocked_counts.items()):
-        firings.append({"rule": kind, "identifier": value, "detail": "placeholder value: never links, never resolves", "count": count})
+        firings.append(
+            {
+                "rule": kind,
+                "identifier": value,
+                "detail": "placeholder value: never links, never resolves",
+                "count": count,
+            }
+        )
     today_nodes = pd.concat(nodes, ignore_index=True).drop_duplicates()
     return pd.concat(edges, ignore_index=True), pd.DataFrame({"node": today_nodes}), firings
 
@@ -142,7 +204,9 @@ def _history_edges(lake: Lake, config: ScoringConfig):
             if frame is not None:
                 email, anon, _, _ = identifiers(frame, config)
                 ok = email.notna() & anon.notna()
-                parts.append(pd.DataFrame({"a": node(EMAIL, email[ok]), "b": node(COOKIE, anon[ok]), "first_seen": day}))
+                parts.append(
+                    pd.DataFrame({"a": node(EMAIL, email[ok]), "b": node(COOKIE, anon[ok]), "first_seen": day})
+                )
         return pd.concat(parts, ignore_index=True) if parts else None
 
     return edges_of
@@ -171,21 +235,39 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> Prepared
     day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
     firings += blocked_firings
     fresh, repeats = crm_events(lake, config, day)
-    contact_nodes = node(CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)).dropna()
+    contact_nodes = node(
+        CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
+    ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
     contact_edges = _contact_edges(contacts)
     previous = previous_edges(lake, day)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
         if replayed:
-            log.warning("identity snapshot of %s missing: rebuilt %s links from %s earlier day(s) of valid data", day - timedelta(days=1), len(previous), replayed)
-    graph = build_graph(previous, pd.concat([day_edges, contact_edges], ignore_index=True), day, config.identity.max_emails_per_cookie)
+            log.warning(
+                "identity snapshot of %s missing: rebuilt %s links from %s earlier day(s) of valid data",
+                day - timedelta(days=1),
+                len(previous),
+                replayed,
+            )
+    graph = build_graph(
+        previous, pd.concat([day_edges, contact_edges], ignore_index=True), day, config.identity.max_emails_per_cookie
+    )
     limit = config.identity.max_emails_per_cookie
     for row in graph.newly_shared.itertuples():
-        firings.append({"rule": "shared_device", "identifier": row.node[2:], "detail": f"cookie linked to {row.emails} emails (limit {limit}): links nothing from now on", "count": int(row.emails)})
+        firings.append(
+            {
+                "rule": "shared_device",
+                "identifier": row.node[2:],
+                "detail": f"cookie linked to {row.emails} emails (limit {limit}): links nothing from now on",
+                "count": int(row.emails),
+            }
+        )
     shared = set(graph.shared_cookies["node"])
     ident = today.assign(shared=isin(today["node"], shared))
-    ident["person_key"] = lookup(ident["node"], graph.person_of).fillna(person_key(ident["node"])).where(~ident["shared"])
+    ident["person_key"] = (
+        lookup(ident["node"], graph.person_of).fillna(person_key(ident["node"])).where(~ident["shared"])
+    )
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
     write_snapshot(lake, day, graph)
@@ -193,7 +275,9 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> Prepared
     rules = pd.DataFrame(firings, columns=RULES_SCHEMA.names).astype({"count": "int64"})
     lake.write_partition("identity_rules", day, rules, schema=RULES_SCHEMA)
     lake.write_partition("event_ids/crm", day, pd.DataFrame({"h": _hash_ids(fresh["event_id"])}))
-    result = Prepared(day, len(ident), len(graph.edges), rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {})
+    result = Prepared(
+        day, len(ident), len(graph.edges), rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {}
+    )
     log.info(result.line())
     return result
 
@@ -217,9 +301,17 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     ident = lake.read_df("identity_map", day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
-    identity_node = node(EMAIL, ev["email_norm"]).fillna(cookie_nodes.where(~ev["cookie_shared"])).fillna(node(CONTACT, ev["crm_contact_id"]))
+    identity_node = (
+        node(EMAIL, ev["email_norm"])
+        .fillna(cookie_nodes.where(~ev["cookie_shared"]))
+        .fillna(node(CONTACT, ev["crm_contact_id"]))
+    )
     ev["person_key"] = lookup(identity_node, ident["person_key"].dropna()).fillna(person_key(identity_node))
-    persons = ident.dropna(subset=["person_key"]).drop_duplicates("person_key").set_index("person_key")[["p_account", "p_contact", "p_role"]]
+    persons = (
+        ident.dropna(subset=["person_key"])
+        .drop_duplicates("person_key")
+        .set_index("person_key")[["p_account", "p_contact", "p_role"]]
+    )
     ev = pd.concat([ev, match_accounts(ev, ref, persons)], axis=1)
     return _write_outputs(lake, day, ev, shard, shards)
 
@@ -229,7 +321,9 @@ def in_time_order(resolved: pd.DataFrame) -> pa.Table:
     in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
     instead of sorting every column."""
     table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
-    return table.take(pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")]))
+    return table.take(
+        pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")])
+    )
 
 
 def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> IdentityResult:
@@ -239,7 +333,9 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
     # Unresolved and filtered rows keep the order of the valid partitions (source by source, file by file).
     res = ev.loc[resolved, RESOLVED_COLUMNS]
     unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
-    filt = ev.loc[filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]].rename(columns={"filter_reason": "reason"})
+    filt = ev.loc[
+        filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]
+    ].rename(columns={"filter_reason": "reason"})
     in_order, split = in_time_order(res), None
     if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
         in_order, split = split_by_shard(in_order, "account_id", shards)
@@ -248,9 +344,24 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
     lake.write_part("filtered", day, shard, shards, filt, schema=FILTERED_SCHEMA)
     metrics = pd.concat(
         [
-            res.groupby(["source", "resolution_method"]).size().rename("events").reset_index().rename(columns={"resolution_method": "key"}).assign(outcome="resolved"),
-            unres.groupby(["source", "reason"]).size().rename("events").reset_index().rename(columns={"reason": "key"}).assign(outcome="unresolved"),
-            filt.groupby(["source", "reason"]).size().rename("events").reset_index().rename(columns={"reason": "key"}).assign(outcome="filtered"),
+            res.groupby(["source", "resolution_method"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"resolution_method": "key"})
+            .assign(outcome="resolved"),
+            unres.groupby(["source", "reason"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"reason": "key"})
+            .assign(outcome="unresolved"),
+            filt.groupby(["source", "reason"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"reason": "key"})
+            .assign(outcome="filtered"),
         ],
         ignore_index=True,
     ).reindex(columns=METRICS_SCHEMA.names)
@@ -277,5 +388,3 @@ def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int
     if shards > 1:
         log.info(total.line())
     return total
-
-

@@ -31,7 +31,10 @@ class BacktestSide:
 
 def replay_scores(lake: Lake, config: ScoringConfig, first: date, end: date) -> pd.DataFrame:
     """Scores of every day first..end under `config`, computed in memory from resolved events."""
-    frames = [scores[["account_id", "as_of", "score", "band", "lifecycle"]] for _, _, scores in run_days(lake, config, days_between(first, end), None, write=False, keep_scores=True)]
+    frames = [
+        scores[["account_id", "as_of", "score", "band", "lifecycle"]]
+        for _, _, scores in run_days(lake, config, days_between(first, end), None, write=False, keep_scores=True)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -44,13 +47,19 @@ def won_within(scores: pd.DataFrame, opportunities: pd.DataFrame, horizon: int, 
     rows = rows[rows["as_of"].map(lambda d: d + timedelta(days=horizon) <= known_until)]
     if rows.empty:
         return rows.assign(label=pd.Series(dtype=int))
-    merged = rows[["account_id", "as_of"]].reset_index().merge(won[["account_id", "won_day"]], on="account_id", how="left")
-    hit = (merged["won_day"] > merged["as_of"]) & (merged["won_day"] <= merged["as_of"].map(lambda d: d + timedelta(days=horizon)))
+    merged = (
+        rows[["account_id", "as_of"]].reset_index().merge(won[["account_id", "won_day"]], on="account_id", how="left")
+    )
+    hit = (merged["won_day"] > merged["as_of"]) & (
+        merged["won_day"] <= merged["as_of"].map(lambda d: d + timedelta(days=horizon))
+    )
     labels = hit.groupby(merged["index"]).any()
     return rows.assign(label=labels.reindex(rows.index).fillna(False).astype(int).to_numpy())
 
 
-def _side(scores: pd.DataFrame, config: ScoringConfig, opportunities: pd.DataFrame, start: date, end: date, horizon: int) -> BacktestSide:
+def _side(
+    scores: pd.DataFrame, config: ScoringConfig, opportunities: pd.DataFrame, start: date, end: date, horizon: int
+) -> BacktestSide:
     window = scores[(scores["as_of"] >= start) & (scores["as_of"] <= end)]
     at_end = window[window["as_of"] == end]
     bands = at_end["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict()
@@ -61,7 +70,9 @@ def _side(scores: pd.DataFrame, config: ScoringConfig, opportunities: pd.DataFra
     return BacktestSide(config.version, bands, auc, len(labelled), int(labelled["label"].sum()))
 
 
-def backtest(lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start: date, end: date, horizon: int = 90) -> list[str]:
+def backtest(
+    lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start: date, end: date, horizon: int = 90
+) -> list[str]:
     history = [d for d in lake.days("resolved") if d <= end]
     if not history or start > end:
         raise UsageError(f"nothing to backtest: no resolved days up to {end} (or --start after --end)")
@@ -71,7 +82,9 @@ def backtest(lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start
     opportunities = lake.read_df("valid/crm/opportunities", end, columns=["account_id", "is_won", "closed_at"])
     side_a = _side(a, current, opportunities, start, end, horizon)
     side_b = _side(b, candidate, opportunities, start, end, horizon)
-    ends = a[a["as_of"] == end][["account_id", "band"]].merge(b[b["as_of"] == end][["account_id", "band"]], on="account_id", suffixes=("_a", "_b"))
+    ends = a[a["as_of"] == end][["account_id", "band"]].merge(
+        b[b["as_of"] == end][["account_id", "band"]], on="account_id", suffixes=("_a", "_b")
+    )
     moved = ends[ends["band_a"] != ends["band_b"]]
     width = max(len(side_a.version), len(side_b.version), 12)
     auc = lambda s: "n/a (one class only)" if s.auc is None else f"{s.auc:.3f}"  # noqa: E731
@@ -81,7 +94,9 @@ def backtest(lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start
         f"  {'config version':<22} {side_a.version:>{width}}   {side_b.version:>{width}}",
     ]
     for band in side_a.bands:
-        lines.append(f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   {side_b.bands.get(band, 0):>{width},}")
+        lines.append(
+            f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   {side_b.bands.get(band, 0):>{width},}"
+        )
     lines += [
         f"  {'ROC AUC':<22} {auc(side_a):>{width}}   {auc(side_b):>{width}}",
         f"  {'labelled account-days':<22} {side_a.labelled:>{width},}   {side_b.labelled:>{width},}",
@@ -90,7 +105,11 @@ def backtest(lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start
     ]
     if len(moved):
         matrix = pd.crosstab(moved["band_a"], moved["band_b"])
-        lines += ["  (rows: current band, columns: candidate band)"] + ["    " + line for line in matrix.to_string().splitlines()]
+        lines += ["  (rows: current band, columns: candidate band)"] + [
+            "    " + line for line in matrix.to_string().splitlines()
+        ]
     if side_a.labelled == 0:
-        lines.append(f"  note: no score date before {end - timedelta(days=horizon)} is in range, so no outcome window has closed; AUC is not available")
+        lines.append(
+            f"  note: no score date before {end - timedelta(days=horizon)} is in range, so no outcome window has closed; AUC is not available"
+        )
     return lines

@@ -96,7 +96,9 @@ def merged_in_order(table: pa.Table) -> pa.Table | None:
     if table.num_rows < 2:
         return table
     day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
-    time = np.asarray(table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64)  # in the column's unit: the same order
+    time = np.asarray(
+        table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64
+    )  # in the column's unit: the same order
     ids = table.column("event_id")
     if _in_order(day, time, ids):
         return table
@@ -107,7 +109,14 @@ def merged_in_order(table: pa.Table) -> pa.Table | None:
         slots = np.flatnonzero(np.concatenate([tied, [False]]) | np.concatenate([[False], tied]))
         rows = order[slots]
         ties = pa.table({"day": day[rows], "time": time[rows], "id": ids.take(pa.array(rows))})
-        order[slots] = rows[np.asarray(pc.sort_indices(ties, sort_keys=[("day", "ascending"), ("time", "ascending"), ("id", "ascending", "at_end")]).to_numpy(), dtype=np.int64)]
+        order[slots] = rows[
+            np.asarray(
+                pc.sort_indices(
+                    ties, sort_keys=[("day", "ascending"), ("time", "ascending"), ("id", "ascending", "at_end")]
+                ).to_numpy(),
+                dtype=np.int64,
+            )
+        ]
     return table.take(pa.array(order))
 
 
@@ -168,15 +177,29 @@ def _dictionary(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     return encoded.dictionary, dictionary_codes(encoded)
 
 
-def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np.ndarray, signal: np.ndarray, target: np.ndarray,
-            config: ScoringConfig, text: pa.Table | None = None, signal_text: pa.Array | None = None) -> _Part:
+def _scored(
+    rows: pd.DataFrame,
+    day: np.ndarray,
+    account: np.ndarray,
+    person: np.ndarray,
+    signal: np.ndarray,
+    target: np.ndarray,
+    config: ScoringConfig,
+    text: pa.Table | None = None,
+    signal_text: pa.Array | None = None,
+) -> _Part:
     """Points of rows in time order, given their codes (`target` >= 0: what counts as the same url
     or campaign; bonus rows are never de-duplicated). `text`: the rows' TEXT_AS_READ columns as read,
     taken as they are (else they come from the frame)."""
     names = signal_names(config)
     tier_points = config.signal_points()
     base = np.array([tier_points.get(name, np.nan) for name in names], dtype=float)[signal]
-    multiplier = lookup(rows["role"], pd.Series(config.points.role_multipliers, dtype=float)).astype(float).fillna(1.0).to_numpy()
+    multiplier = (
+        lookup(rows["role"], pd.Series(config.points.role_multipliers, dtype=float))
+        .astype(float)
+        .fillna(1.0)
+        .to_numpy()
+    )
     points = base * multiplier
     time_ns = times_ns(rows["event_time"])
     day = day - day.min() if len(day) else day
@@ -198,6 +221,7 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
     capped = ~void & (scored > allowed)
     scored = np.where(capped, allowed, scored)
     adjustment = np.where(repeat, 0, np.where(capped, 1, -1))
+
     def column(name: str) -> pa.Array | pa.ChunkedArray:
         if text is not None:  # as read; cast only when the file had another type (an all-null column is read as null)
             wanted = CONTRIB_SCHEMA.field(name).type
@@ -205,14 +229,32 @@ def _scored(rows: pd.DataFrame, day: np.ndarray, account: np.ndarray, person: np
         return pa.Array.from_pandas(rows[name]) if name == "event_time" else to_arrow(rows[name])
 
     # text from the frame is large_string: the writer casts it to CONTRIB_SCHEMA on its own thread
-    table = pa.table({
-        "event_id": column("event_id"), "event_time": column("event_time"), "source": column("source"),
-        "account_id": column("account_id"), "person_key": column("person_key"), "signal": signal_text if signal_text is not None else to_arrow(rows["signal"]),
-        "base_points": pa.array(base), "multiplier": pa.array(multiplier), "points": pa.array(scored),
-        "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)), "reset": pa.array(reset), "role": column("role"),
-    })
-    arrays = {"day": rows["day"].to_numpy(dtype=np.int64), "signals": signal, "points": scored, "positive": points > 0, "reset": reset,
-              "time_ns": time_ns, "account_codes": account, "person_codes": person}
+    table = pa.table(
+        {
+            "event_id": column("event_id"),
+            "event_time": column("event_time"),
+            "source": column("source"),
+            "account_id": column("account_id"),
+            "person_key": column("person_key"),
+            "signal": signal_text if signal_text is not None else to_arrow(rows["signal"]),
+            "base_points": pa.array(base),
+            "multiplier": pa.array(multiplier),
+            "points": pa.array(scored),
+            "adjustment": _ADJUSTMENTS.take(pa.array(adjustment, mask=adjustment < 0)),
+            "reset": pa.array(reset),
+            "role": column("role"),
+        }
+    )
+    arrays = {
+        "day": rows["day"].to_numpy(dtype=np.int64),
+        "signals": signal,
+        "points": scored,
+        "positive": points > 0,
+        "reset": reset,
+        "time_ns": time_ns,
+        "account_codes": account,
+        "person_codes": person,
+    }
     return _Part(table, arrays)
 
 
@@ -233,7 +275,9 @@ def _up_to_reset(day: np.ndarray, account: np.ndarray, time_ns: np.ndarray, rese
     return void
 
 
-def _running_within_cap(counted: np.ndarray, day: np.ndarray, account: np.ndarray, signal: np.ndarray, cap: float) -> np.ndarray:
+def _running_within_cap(
+    counted: np.ndarray, day: np.ndarray, account: np.ndarray, signal: np.ndarray, cap: float
+) -> np.ndarray:
     """Per (day, account, signal) in row order, the running sum of `counted` where it can matter; `counted`
     itself elsewhere (then cap - (running - counted) is the cap: nothing is capped). Groups whose
     positive points stay under the cap (most) are skipped, and when no points are negative, so are
@@ -244,7 +288,9 @@ def _running_within_cap(counted: np.ndarray, day: np.ndarray, account: np.ndarra
         return running
     codes, _ = pd.factorize(group_keys(day[rows], account[rows], signal[rows]))
     part = counted[rows]
-    near = np.bincount(codes, weights=np.maximum(part, 0.0))[codes] > cap - 1e-6  # a running sum never exceeds its group's positive total
+    near = (
+        np.bincount(codes, weights=np.maximum(part, 0.0))[codes] > cap - 1e-6
+    )  # a running sum never exceeds its group's positive total
     if near.any():
         running[rows[near]] = pd.Series(part[near]).groupby(codes[near], sort=False).cumsum().to_numpy()
     return running
@@ -262,8 +308,12 @@ def _insertions(ev: pd.DataFrame, time_ns: np.ndarray, extra: pd.DataFrame, winn
     lo, sizes = starts[group], ends[group] - starts[group]
     owner = np.repeat(np.arange(len(extra)), sizes)
     rows = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
-    not_after = pc.less_equal(to_arrow(ev["event_id"]).take(pa.array(rows)), to_arrow(extra["event_id"]).take(pa.array(owner)))
-    return lo + np.bincount(owner, weights=np.asarray(not_after.to_numpy(zero_copy_only=False), dtype=float), minlength=len(extra)).astype(np.int64)
+    not_after = pc.less_equal(
+        to_arrow(ev["event_id"]).take(pa.array(rows)), to_arrow(extra["event_id"]).take(pa.array(owner))
+    )
+    return lo + np.bincount(
+        owner, weights=np.asarray(not_after.to_numpy(zero_copy_only=False), dtype=float), minlength=len(extra)
+    ).astype(np.int64)
 
 
 def _merge(events: _Part, extra: _Part, at: np.ndarray) -> _Part:
@@ -299,7 +349,9 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     return _contributions(events, False, False, config, bonus_state)
 
 
-def _contributions(rows: pa.Table | pd.DataFrame, in_order: bool, distinct: bool, config: ScoringConfig, bonus_state: pd.DataFrame) -> Contributions:
+def _contributions(
+    rows: pa.Table | pd.DataFrame, in_order: bool, distinct: bool, config: ScoringConfig, bonus_state: pd.DataFrame
+) -> Contributions:
     """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be in order."""
     table = rows if isinstance(rows, pa.Table) else None
     frame = table.to_pandas() if table is not None else rows
@@ -317,12 +369,24 @@ def _contributions(rows: pa.Table | pd.DataFrame, in_order: bool, distinct: bool
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
     part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config, text, signal_text)
-    pair_signals = [names.index(name) for name in config.points.combination_bonus.signals if name in names]  # unchecked when the bonus is off
+    pair_signals = [
+        names.index(name) for name in config.points.combination_bonus.signals if name in names
+    ]  # unchecked when the bonus is off
     pairs = ev.loc[np.isin(signal, pair_signals) & (person < len(persons)), PAIR_COLUMNS]
     if len(bonus):
         bonus = bonus.take(sort_order(bonus, ORDER)).reset_index(drop=True)
-        winner = bonus["winner"].to_numpy(dtype=np.int64)  # the event that completed the pair: same account, person, day and time
-        extra = _scored(bonus, day[winner], account[winner], person[winner], np.full(len(bonus), names.index(BONUS_SIGNAL)), np.zeros(len(bonus), np.int64), config)
+        winner = bonus["winner"].to_numpy(
+            dtype=np.int64
+        )  # the event that completed the pair: same account, person, day and time
+        extra = _scored(
+            bonus,
+            day[winner],
+            account[winner],
+            person[winner],
+            np.full(len(bonus), names.index(BONUS_SIGNAL)),
+            np.zeros(len(bonus), np.int64),
+            config,
+        )
         part = _merge(part, extra, _insertions(ev, part.arrays["time_ns"], bonus, winner))
         pairs = pd.concat([pairs, bonus[PAIR_COLUMNS]], ignore_index=True)
     return Contributions(table=part.table, accounts=accounts, persons=persons, pairs=pairs, **part.arrays)

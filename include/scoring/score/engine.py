@@ -35,7 +35,9 @@ def times_ns(series: pd.Series) -> np.ndarray:
     values = pd.to_datetime(series, utc=True)
     out = values.array.as_unit("ns").asi8  # NaT is int64 min
     missing = values.isna().to_numpy()
-    return np.where(missing, NO_TIME, out).astype(np.int64) if missing.any() else np.array(out, dtype=np.int64)  # a copy: never a view of the frame
+    return (
+        np.where(missing, NO_TIME, out).astype(np.int64) if missing.any() else np.array(out, dtype=np.int64)
+    )  # a copy: never a view of the frame
 
 
 @dataclass
@@ -126,9 +128,15 @@ class Engine:
     def _keep_pairs(self, keep: np.ndarray) -> None:
         self.pair_keys = self.pair_keys[keep]
         self.pair_acc, self.pair_person = self.pair_acc[keep], self.pair_person[keep]
-        self.pair_first, self.pair_last, self.pair_points = self.pair_first[keep], self.pair_last[keep], self.pair_points[keep]
+        self.pair_first, self.pair_last, self.pair_points = (
+            self.pair_first[keep],
+            self.pair_last[keep],
+            self.pair_points[keep],
+        )
 
-    def _add_pairs(self, acc: np.ndarray, person: np.ndarray, points: np.ndarray, time_ns: np.ndarray, today: int) -> None:
+    def _add_pairs(
+        self, acc: np.ndarray, person: np.ndarray, points: np.ndarray, time_ns: np.ndarray, today: int
+    ) -> None:
         keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
@@ -151,11 +159,17 @@ class Engine:
         self.pair_points[pos] += gained
         self.pair_last[pos] = np.maximum(self.pair_last[pos], latest)
 
-    def set_pairs(self, acc: np.ndarray, person: np.ndarray, first: np.ndarray, last_ns: np.ndarray, points: np.ndarray) -> None:
+    def set_pairs(
+        self, acc: np.ndarray, person: np.ndarray, first: np.ndarray, last_ns: np.ndarray, points: np.ndarray
+    ) -> None:
         """The (account, person) pairs of a stored state, in key order."""
         keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
         order = np.argsort(keys, kind="stable")
-        self.pair_keys, self.pair_acc, self.pair_person = keys[order], acc.astype(np.int64)[order], person.astype(np.int64)[order]
+        self.pair_keys, self.pair_acc, self.pair_person = (
+            keys[order],
+            acc.astype(np.int64)[order],
+            person.astype(np.int64)[order],
+        )
         self.pair_first, self.pair_last = first.astype(np.int64)[order], last_ns.astype(np.int64)[order]
         self.pair_points = np.array(points, dtype=float)[order]  # a writable copy
 
@@ -197,19 +211,31 @@ class Engine:
         if positive.any():
             order = np.lexsort((inp.time_ns[positive], pos_acc))
             last = np.r_[pos_acc[order][1:] != pos_acc[order][:-1], True]
-            who, when, what = pos_acc[order][last], inp.time_ns[positive][order][last], inp.signal[positive][order][last]
+            who, when, what = (
+                pos_acc[order][last],
+                inp.time_ns[positive][order][last],
+                inp.signal[positive][order][last],
+            )
             newer = when >= self.touch_ns[who]  # a late-arriving old event does not move the last touch back
             self.touch_ns[who[newer]] = when[newer]
             self.touch_sig[who[newer]] = what[newer]
             with_person = positive & (inp.person >= 0)
             if with_person.any():
-                self._add_pairs(inp.acc[with_person], inp.person[with_person], inp.points[with_person], inp.time_ns[with_person], today)
+                self._add_pairs(
+                    inp.acc[with_person],
+                    inp.person[with_person],
+                    inp.points[with_person],
+                    inp.time_ns[with_person],
+                    today,
+                )
 
         # No positive signal for 60, 120, ... days: halve.
         halving = np.zeros(a, bool)
         if cfg.decay.idle_halving_days:
             idle = today - self.last_pos
-            halving = (self.last_pos != NO_DAY) & (idle > 0) & (idle % cfg.decay.idle_halving_days == 0) & (self.acc > 0)
+            halving = (
+                (self.last_pos != NO_DAY) & (idle > 0) & (idle % cfg.decay.idle_halving_days == 0) & (self.acc > 0)
+            )
             if halving.any():
                 self._scale(np.where(halving, 0.5, 1.0))
 
@@ -230,7 +256,14 @@ class Engine:
         change_28d = score - self.score_ring[:, (self.cursor - 28) % SCORE_RING]
         surge = self._surge(today)
 
-        fired = [(rule, rows) for rule, rows in (("not_interested", np.flatnonzero(was_reset & inp.present)), ("idle_halving", np.flatnonzero(halving & inp.present))) if len(rows)]
+        fired = [
+            (rule, rows)
+            for rule, rows in (
+                ("not_interested", np.flatnonzero(was_reset & inp.present)),
+                ("idle_halving", np.flatnonzero(halving & inp.present)),
+            )
+            if len(rows)
+        ]
         self.prev_score = score
         out = {
             "score": score,
@@ -257,7 +290,9 @@ class Engine:
         surge = np.zeros(len(self.accounts), bool)
         if not len(rows):
             return surge
-        baseline = np.empty((len(rows), cfg.surge_baseline_weeks + 1))  # column 0 unused: the rows' layout of every day before
+        baseline = np.empty(
+            (len(rows), cfg.surge_baseline_weeks + 1)
+        )  # column 0 unused: the rows' layout of every day before
         for week in range(1, baseline.shape[1]):
             baseline[:, week] = self._week_sum(today, week, rows)
         baseline = baseline[:, 1:]
@@ -277,7 +312,9 @@ class Engine:
             total += self.points_ring[rows, day]
         return total
 
-    def load_rings(self, scores_by_offset: dict[int, np.ndarray], points_by_offset: dict[int, np.ndarray], today: int) -> None:
+    def load_rings(
+        self, scores_by_offset: dict[int, np.ndarray], points_by_offset: dict[int, np.ndarray], today: int
+    ) -> None:
         """Rebuild the rings before stepping to `today` (an ordinal) from stored history:
         scores and daily points of the day `offset` days before today."""
         self.cursor = 0  # step() moves it to 1 for today, so k days ago sits at (1 - k)

@@ -13,33 +13,107 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.score.engine import EPOCH_ORDINAL, NO_TIME, NS_PER_DAY
 
 SCORE_COLUMNS = [
-    "account_id", "as_of", "score", "band", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today",
-    "trend", "change_7d", "change_28d", "surge", "last_touch_at", "last_touch_signal", "days_since_engagement",
-    "next_action", "lifecycle", "account_name", "abm_tier", "owner_email", "sdr_email", "config_version",
+    "account_id",
+    "as_of",
+    "score",
+    "band",
+    "accumulated",
+    "breadth",
+    "engaged_people",
+    "new_people_14d",
+    "points_today",
+    "trend",
+    "change_7d",
+    "change_28d",
+    "surge",
+    "last_touch_at",
+    "last_touch_signal",
+    "days_since_engagement",
+    "next_action",
+    "lifecycle",
+    "account_name",
+    "abm_tier",
+    "owner_email",
+    "sdr_email",
+    "config_version",
 ]
 
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
 #: Fixed schemas of the scoring outputs, so an empty day is written with the same types as a busy one.
-CONTRIB_SCHEMA = pa.schema([("event_id", _S), ("event_time", _TS), ("source", _S), ("account_id", _S), ("person_key", _S), ("signal", _S),
-                            ("base_points", _F), ("multiplier", _F), ("points", _F), ("adjustment", _S), ("reset", pa.bool_()), ("role", _S)])
-CHANGE_SCHEMA = pa.schema([("account_id", _S), ("as_of", pa.date32()), ("kind", _S), ("rule", _S), ("before", _S), ("after", _S),
-                           ("score_before", _F), ("score_after", _F), ("recipient", _S), ("audience", _S)])
+CONTRIB_SCHEMA = pa.schema(
+    [
+        ("event_id", _S),
+        ("event_time", _TS),
+        ("source", _S),
+        ("account_id", _S),
+        ("person_key", _S),
+        ("signal", _S),
+        ("base_points", _F),
+        ("multiplier", _F),
+        ("points", _F),
+        ("adjustment", _S),
+        ("reset", pa.bool_()),
+        ("role", _S),
+    ]
+)
+CHANGE_SCHEMA = pa.schema(
+    [
+        ("account_id", _S),
+        ("as_of", pa.date32()),
+        ("kind", _S),
+        ("rule", _S),
+        ("before", _S),
+        ("after", _S),
+        ("score_before", _F),
+        ("score_after", _F),
+        ("recipient", _S),
+        ("audience", _S),
+    ]
+)
 DAILY_POINTS_SCHEMA = pa.schema([("account_id", _S), ("points", _F)])
-SCORE_SCHEMA = pa.schema([("account_id", _S), ("as_of", pa.date32()), ("score", _F), ("band", _S), ("accumulated", _F), ("breadth", _F),
-                          ("engaged_people", pa.int64()), ("new_people_14d", pa.int64()), ("points_today", _F), ("trend", _S), ("change_7d", _F),
-                          ("change_28d", _F), ("surge", pa.bool_()), ("last_touch_at", _TS), ("last_touch_signal", _S), ("days_since_engagement", pa.int64()),
-                          ("next_action", _S), ("lifecycle", _S), ("account_name", _S), ("abm_tier", pa.int64()), ("owner_email", _S), ("sdr_email", _S),
-                          ("config_version", _S)])
+SCORE_SCHEMA = pa.schema(
+    [
+        ("account_id", _S),
+        ("as_of", pa.date32()),
+        ("score", _F),
+        ("band", _S),
+        ("accumulated", _F),
+        ("breadth", _F),
+        ("engaged_people", pa.int64()),
+        ("new_people_14d", pa.int64()),
+        ("points_today", _F),
+        ("trend", _S),
+        ("change_7d", _F),
+        ("change_28d", _F),
+        ("surge", pa.bool_()),
+        ("last_touch_at", _TS),
+        ("last_touch_signal", _S),
+        ("days_since_engagement", pa.int64()),
+        ("next_action", _S),
+        ("lifecycle", _S),
+        ("account_name", _S),
+        ("abm_tier", pa.int64()),
+        ("owner_email", _S),
+        ("sdr_email", _S),
+        ("config_version", _S),
+    ]
+)
 
 #: the columns dictionary-encoded: those with few distinct values. Ids, names and times (a value
 #: per row, or nearly) are written plain; in the score file most numbers repeat (many accounts sit
 #: at 0 or at the same few scores) and owners' emails too, so there a dictionary is both faster
 #: and smaller (a day's 100k rows: 61 ms and 2.0 MB against 88 ms and 2.6 MB, benchmarks/notes.md)
 CONTRIB_DICTIONARY_COLUMNS = ["source", "signal", "base_points", "multiplier", "points", "adjustment", "reset", "role"]
-SCORE_DICTIONARY_COLUMNS = [name for name in SCORE_SCHEMA.names if name not in ("account_id", "last_touch_at", "account_name")]
+SCORE_DICTIONARY_COLUMNS = [
+    name for name in SCORE_SCHEMA.names if name not in ("account_id", "last_touch_at", "account_name")
+]
 #: text with a value per row (or nearly): min/max statistics over a file of them prune nothing
 SCORE_NO_STATISTICS = ["account_id", "account_name", "owner_email", "sdr_email"]
-CONTRIB_NO_STATISTICS = ["event_id", "account_id", "person_key"]  # rows in time order: any file spans nearly all of them
+CONTRIB_NO_STATISTICS = [
+    "event_id",
+    "account_id",
+    "person_key",
+]  # rows in time order: any file spans nearly all of them
 
 
 def band_codes(scores: np.ndarray, config: ScoringConfig) -> np.ndarray:
@@ -79,8 +153,16 @@ def account_columns(accounts: pd.DataFrame) -> dict[str, pa.Array]:
     return columns
 
 
-def score_table(day: date, config: ScoringConfig, static: dict[str, pa.Array], values: dict[str, np.ndarray], customer: np.ndarray,
-                touch_ns: np.ndarray, touch_signal: np.ndarray, signals: list[str]) -> tuple[pa.Table, np.ndarray]:
+def score_table(
+    day: date,
+    config: ScoringConfig,
+    static: dict[str, pa.Array],
+    values: dict[str, np.ndarray],
+    customer: np.ndarray,
+    touch_ns: np.ndarray,
+    touch_signal: np.ndarray,
+    signals: list[str],
+) -> tuple[pa.Table, np.ndarray]:
     """The day's score rows (SCORE_SCHEMA) built as Arrow arrays straight from the engine's arrays
     (`values` and the rest already in snapshot order), and the band code of each row."""
     n = len(static["account_id"])
@@ -135,17 +217,30 @@ def trend_codes(change_7d: np.ndarray, config: ScoringConfig) -> tuple[np.ndarra
     return np.where(change_7d >= flat, 0, np.where(change_7d <= -flat, 1, 2)), ["up", "down", "flat"]
 
 
-def change_table(account_ids: pa.Array, day: date, kind: str, rule, before: np.ndarray, after: np.ndarray,
-                 recipient: np.ndarray | None = None, audience: np.ndarray | None = None) -> pa.Table:
+def change_table(
+    account_ids: pa.Array,
+    day: date,
+    kind: str,
+    rule,
+    before: np.ndarray,
+    after: np.ndarray,
+    recipient: np.ndarray | None = None,
+    audience: np.ndarray | None = None,
+) -> pa.Table:
     """Change rows (CHANGE_SCHEMA) built as Arrow: before and after as 2-decimal text beside the numbers."""
     n = len(account_ids)
     none = pa.nulls(n, pa.string())
     columns = [
-        account_ids, day_column(day, n), pa.repeat(pa.scalar(kind), n),
+        account_ids,
+        day_column(day, n),
+        pa.repeat(pa.scalar(kind), n),
         pa.array(rule, pa.string()) if isinstance(rule, np.ndarray) else pa.repeat(pa.scalar(rule), n),
-        pa.array(_money(before), pa.string()), pa.array(_money(after), pa.string()),
-        pa.array(np.asarray(before, dtype=float)), pa.array(np.asarray(after, dtype=float)),
-        none if recipient is None else pa.array(recipient, pa.string()), none if audience is None else pa.array(audience, pa.string()),
+        pa.array(_money(before), pa.string()),
+        pa.array(_money(after), pa.string()),
+        pa.array(np.asarray(before, dtype=float)),
+        pa.array(np.asarray(after, dtype=float)),
+        none if recipient is None else pa.array(recipient, pa.string()),
+        none if audience is None else pa.array(audience, pa.string()),
     ]
     return pa.Table.from_arrays(columns, schema=CHANGE_SCHEMA)
 
@@ -155,7 +250,9 @@ def sorted_changes(parts: list[pa.Table]) -> pa.Table:
     if not parts:
         return CHANGE_SCHEMA.empty_table()
     table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    order = pc.sort_indices(table, sort_keys=[("kind", "ascending"), ("account_id", "ascending"), ("rule", "ascending")])
+    order = pc.sort_indices(
+        table, sort_keys=[("kind", "ascending"), ("account_id", "ascending"), ("rule", "ascending")]
+    )
     return table.take(order)
 
 
@@ -164,8 +261,15 @@ def _money(values: np.ndarray) -> list[str]:
     return [f"{v:.2f}" for v in np.asarray(values, dtype=float).tolist()]
 
 
-def alert_changes(account_ids: pa.Array, accounts: pd.DataFrame, before: np.ndarray, after: np.ndarray, customer: np.ndarray, day: date,
-                  config: ScoringConfig) -> pa.Table | None:
+def alert_changes(
+    account_ids: pa.Array,
+    accounts: pd.DataFrame,
+    before: np.ndarray,
+    after: np.ndarray,
+    customer: np.ndarray,
+    day: date,
+    config: ScoringConfig,
+) -> pa.Table | None:
     """One alert per upward crossing of each threshold; customers' alerts go to the owner.
     None when nothing crossed (most accounts, most days: no table is built)."""
     crossed = [(rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))) for rule in config.alerts]
@@ -186,7 +290,14 @@ def alert_changes(account_ids: pa.Array, accounts: pd.DataFrame, before: np.ndar
     return change_table(account_ids.take(i), day, "alert", rules, before[i], after[i], recipient, audience)
 
 
-def band_changes(account_ids: pa.Array, before: np.ndarray, after: np.ndarray, after_bands: np.ndarray, day: date, config: ScoringConfig) -> pa.Table | None:
+def band_changes(
+    account_ids: pa.Array,
+    before: np.ndarray,
+    after: np.ndarray,
+    after_bands: np.ndarray,
+    day: date,
+    config: ScoringConfig,
+) -> pa.Table | None:
     """One row per account whose band moved (None when none did); `after_bands` are the band codes
     of `after`, already worked out for the score rows."""
     b0, b1 = band_codes(before, config), after_bands

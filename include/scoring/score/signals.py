@@ -32,10 +32,22 @@ def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None
 
     Rules only look at source, event type, form type, role and URL path, and a day has few distinct
     combinations of those: each combination is classified once and the answer spread back."""
-    fields = pd.DataFrame({"source": events["source"], "event_type": events["event_type"], "form_type": events["form_type"],
-                           "role": events["role"], "path": url_path(events["url"]) if path is None else path}, index=events.index)
-    combo, _ = pd.factorize(group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns)))
-    first = np.flatnonzero(combo > np.maximum.accumulate(np.r_[-1, combo[:-1]]))  # codes number first appearances 0, 1, 2 ...
+    fields = pd.DataFrame(
+        {
+            "source": events["source"],
+            "event_type": events["event_type"],
+            "form_type": events["form_type"],
+            "role": events["role"],
+            "path": url_path(events["url"]) if path is None else path,
+        },
+        index=events.index,
+    )
+    combo, _ = pd.factorize(
+        group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns))
+    )
+    first = np.flatnonzero(
+        combo > np.maximum.accumulate(np.r_[-1, combo[:-1]])
+    )  # codes number first appearances 0, 1, 2 ...
     return _classify_rows(fields.iloc[first].reset_index(drop=True), config)[combo]
 
 
@@ -61,7 +73,9 @@ def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
             mask &= matches(fields["path"], rule.url_path)
         chosen[mask] = i
     names = signal_names(config)
-    code_of_rule = np.array([names.index(r.name) for r in config.signals] + [names.index("unclassified")], dtype=np.int64)
+    code_of_rule = np.array(
+        [names.index(r.name) for r in config.signals] + [names.index("unclassified")], dtype=np.int64
+    )
     return code_of_rule[np.where(chosen == _UNSET, len(config.signals), chosen)]
 
 
@@ -91,8 +105,11 @@ def combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFra
         own = pair["event_time"].where(pair["signal"] == name)
         prior = pair["_who"].map(memory[col]) if len(memory) else pd.Series(pd.NaT, index=pair.index)
         pair[col] = _running_last(pair, own, prior)
-    qualifies = (pair["first_time"].notna() & pair["second_time"].notna()
-                 & ((pair["first_time"] - pair["second_time"]).abs() <= window))
+    qualifies = (
+        pair["first_time"].notna()
+        & pair["second_time"].notna()
+        & ((pair["first_time"] - pair["second_time"]).abs() <= window)
+    )
     if len(memory):  # plain Python booleans: the memory's column may be Arrow-backed with nulls
         mapped = pair["_who"].map(memory["awarded"].astype(object))
         awarded_before = mapped.map(lambda v: bool(v) if isinstance(v, bool | np.bool_) else False).astype(bool)
@@ -101,7 +118,12 @@ def combination_bonus(ev: pd.DataFrame, config: ScoringConfig, state: pd.DataFra
     winners = pair[qualifies & ~awarded_before].drop_duplicates("_who", keep="first")
     bonus = pd.DataFrame(
         {
-            "event_id": "bonus:" + winners["account_id"].astype(str) + ":" + winners["person_key"].astype(str) + ":" + winners["event_id"].astype(str),
+            "event_id": "bonus:"
+            + winners["account_id"].astype(str)
+            + ":"
+            + winners["person_key"].astype(str)
+            + ":"
+            + winners["event_id"].astype(str),
             "day": winners["day"],
             "event_time": winners["event_time"],
             "source": winners["source"],
@@ -134,11 +156,19 @@ def bonus_memory(contribs: pd.DataFrame, before: pd.DataFrame, config: ScoringCo
         parts.append(rows[rows["signal"] == name].groupby(keys)["event_time"].max().rename(col))
     awarded = rows[rows["signal"] == BONUS_SIGNAL].groupby(keys).size().gt(0).rename("awarded")
     new = pd.concat([*parts, awarded], axis=1)
-    old = before.set_index(keys) if len(before) else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:], index=pd.MultiIndex.from_arrays([[], []], names=keys))
+    old = (
+        before.set_index(keys)
+        if len(before)
+        else pd.DataFrame(columns=BONUS_STATE_COLUMNS[2:], index=pd.MultiIndex.from_arrays([[], []], names=keys))
+    )
     merged = old.reindex(old.index.union(new.index)) if len(old) else new.reindex(columns=BONUS_STATE_COLUMNS[2:])
     for col in ("first_time", "second_time"):
-        merged[col] = pd.concat([pd.to_datetime(merged[col], utc=True), pd.to_datetime(new[col], utc=True).reindex(merged.index)], axis=1).max(axis=1)
-    merged["awarded"] = merged["awarded"].astype("boolean").fillna(False) | new["awarded"].reindex(merged.index).astype("boolean").fillna(False)
+        merged[col] = pd.concat(
+            [pd.to_datetime(merged[col], utc=True), pd.to_datetime(new[col], utc=True).reindex(merged.index)], axis=1
+        ).max(axis=1)
+    merged["awarded"] = merged["awarded"].astype("boolean").fillna(False) | new["awarded"].reindex(merged.index).astype(
+        "boolean"
+    ).fillna(False)
     out = merged.rename_axis(keys).reset_index()[BONUS_STATE_COLUMNS]
     out["awarded"] = out["awarded"].astype(bool)
     return out.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -62,7 +62,18 @@ from include.scoring.score.state_io import (
 )
 
 log = logging.getLogger(__name__)
-RESOLVED_INPUT = ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "role", "url", "form_type", "campaign_id"]
+RESOLVED_INPUT = [
+    "event_id",
+    "source",
+    "event_time",
+    "event_type",
+    "account_id",
+    "person_key",
+    "role",
+    "url",
+    "form_type",
+    "campaign_id",
+]
 ACCOUNT_INPUT = ["account_id", "name", "lifecycle", "abm_tier", "owner_email", "sdr_email"]
 
 
@@ -82,8 +93,10 @@ class ScoreResult:
 
     def line(self) -> str:
         bands = ", ".join(f"{k} {v:,}" for k, v in self.bands.items())
-        return (f"score {self.day}  {self.accounts:,} accounts [{bands}]  {self.band_changes:,} band changes, {self.alerts:,} alerts, "
-                f"{self.resets:,} resets  ({self.mode}, config {self.config_version})")
+        return (
+            f"score {self.day}  {self.accounts:,} accounts [{bands}]  {self.band_changes:,} band changes, {self.alerts:,} alerts, "
+            f"{self.resets:,} resets  ({self.mode}, config {self.config_version})"
+        )
 
 
 @dataclass
@@ -100,7 +113,9 @@ OPPORTUNITY_INPUT = ["account_id", "is_won", "closed_at"]
 
 def _snapshot_of(accounts_table: pa.Table, opps_table: pa.Table, shard: int, shards: int) -> DayData:
     if shards > 1:  # the shard's rows, kept before the tables become frames
-        accounts_table = accounts_table.filter(pa.array(shard_of_column(accounts_table.column("account_id"), shards) == shard))
+        accounts_table = accounts_table.filter(
+            pa.array(shard_of_column(accounts_table.column("account_id"), shards) == shard)
+        )
         opps_table = opps_table.filter(pa.array(shard_of_column(opps_table.column("account_id"), shards) == shard))
     accounts, opps = accounts_table.to_pandas(), opps_table.to_pandas()
     return DayData(accounts.sort_values("account_id", kind="stable").reset_index(drop=True), opps)
@@ -134,7 +149,12 @@ class Snapshots:
     def _prefetch(self, days: list[date]) -> None:
         """Digest the days' snapshots two at a time: hashing and reading release the GIL, and a
         year of snapshots is hundreds of files."""
-        todo = [(dataset, day) for day in days for dataset in ("valid/crm/accounts", "valid/crm/opportunities") if (dataset, day) not in self._sums]
+        todo = [
+            (dataset, day)
+            for day in days
+            for dataset in ("valid/crm/accounts", "valid/crm/opportunities")
+            if (dataset, day) not in self._sums
+        ]
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-digest") as pool:
             for key, digest in zip(todo, pool.map(lambda key: self.lake.checksum(*key), todo), strict=True):
                 self._sums[key] = digest
@@ -199,12 +219,19 @@ class PreparedBlock:
     codes: dict[str, np.ndarray] | None  # the engine's codes; None until the engine exists
 
 
-def _prepare_block(lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame, engine: Engine | None, write: bool) -> PreparedBlock:
+def _prepare_block(
+    lake: Lake, days: list[date], keep, config: ScoringConfig, bonus: pd.DataFrame, engine: Engine | None, write: bool
+) -> PreparedBlock:
     """Read a block's events and work out its contributions, given the bonus memory before it
     (on the reader thread while the block before is stepped)."""
     contribs = contributions(_resolved(lake, days, keep), config, bonus)
-    return PreparedBlock(contribs, bonus_memory(contribs.pairs, bonus, config), _day_spans(contribs.day), contribs.table if write else None,
-                         _encode(engine, contribs) if engine is not None else None)
+    return PreparedBlock(
+        contribs,
+        bonus_memory(contribs.pairs, bonus, config),
+        _day_spans(contribs.day),
+        contribs.table if write else None,
+        _encode(engine, contribs) if engine is not None else None,
+    )
 
 
 def _customers(data: DayData, day: date) -> np.ndarray:
@@ -214,7 +241,11 @@ def _customers(data: DayData, day: date) -> np.ndarray:
         opps = data.opportunities
         closed = pd.to_datetime(opps["closed_at"], utc=True)
         won = opps["is_won"].fillna(False).astype(bool).to_numpy() & closed.notna().to_numpy()
-        first_won = pd.Series(times_ns(closed[won]), index=opps["account_id"][won].to_numpy(dtype=object)).groupby(level=0).min()
+        first_won = (
+            pd.Series(times_ns(closed[won]), index=opps["account_id"][won].to_numpy(dtype=object))
+            .groupby(level=0)
+            .min()
+        )
         rows = positions(data.accounts["account_id"], first_won.index)
         close_ns = np.full(len(rows), np.iinfo(np.int64).max, np.int64)
         close_ns[rows >= 0] = first_won.to_numpy()[rows[rows >= 0]]
@@ -229,8 +260,15 @@ def _encode(engine: Engine, contribs: Contributions) -> dict[str, np.ndarray]:
     in the block join the engine's table."""
     account_row = np.append(positions(contribs.accounts, engine.accounts), -1)  # -1: not an account of the engine
     person_code = np.append(engine.person_codes(pd.Index(to_series(contribs.persons))), -1)  # -1: no person
-    return {"acc": account_row[contribs.account_codes], "person": person_code[contribs.person_codes], "signal": contribs.signals,
-            "points": contribs.points, "time_ns": contribs.time_ns, "reset": contribs.reset, "positive": contribs.positive}
+    return {
+        "acc": account_row[contribs.account_codes],
+        "person": person_code[contribs.person_codes],
+        "signal": contribs.signals,
+        "points": contribs.points,
+        "time_ns": contribs.time_ns,
+        "reset": contribs.reset,
+        "positive": contribs.positive,
+    }
 
 
 def _day_spans(days: np.ndarray) -> dict[int, tuple[int, int]]:
@@ -238,7 +276,10 @@ def _day_spans(days: np.ndarray) -> dict[int, tuple[int, int]]:
     if len(days) and (np.diff(days) < 0).any():
         raise AssertionError("contributions must be sorted by day")
     uniques, starts, counts = np.unique(days, return_index=True, return_counts=True)
-    return {int(d) + EPOCH_ORDINAL: (int(start), int(start + n)) for d, start, n in zip(uniques, starts, counts, strict=True)}
+    return {
+        int(d) + EPOCH_ORDINAL: (int(start), int(start + n))
+        for d, start, n in zip(uniques, starts, counts, strict=True)
+    }
 
 
 def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: date) -> DayInput:
@@ -251,7 +292,12 @@ def _day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day:
         present[pos], customer[pos] = True, _customers(data, day)
     keep = codes["acc"] >= 0  # an event of an account gone from today's CRM snapshot cannot count
     names = ("acc", "person", "signal", "points", "time_ns", "reset", "positive")
-    return DayInput(day=day, present=present, customer=customer, **({name: codes[name] for name in names} if keep.all() else {name: codes[name][keep] for name in names}))
+    return DayInput(
+        day=day,
+        present=present,
+        customer=customer,
+        **({name: codes[name] for name in names} if keep.all() else {name: codes[name][keep] for name in names}),
+    )
 
 
 def _positions(engine: Engine, data: DayData) -> np.ndarray:
@@ -259,7 +305,9 @@ def _positions(engine: Engine, data: DayData) -> np.ndarray:
     they are the engine's rows in order (the usual case: nothing to gather)."""
     if "pos" not in data.derived:
         ids, rows = to_arrow(data.accounts["account_id"]), to_arrow(engine.accounts)
-        data.derived["pos"] = None if len(ids) == len(rows) and ids.cast(rows.type).equals(rows) else positions(ids, rows)
+        data.derived["pos"] = (
+            None if len(ids) == len(rows) and ids.cast(rows.type).equals(rows) else positions(ids, rows)
+        )
     return data.derived["pos"]
 
 
@@ -270,22 +318,67 @@ def _account_columns(data: DayData) -> dict:
     return data.derived["columns"]
 
 
-def _outputs(engine: Engine, out: dict, resets: list[tuple[str, np.ndarray]], data: DayData, inp: DayInput, day: date, config: ScoringConfig) -> tuple[pa.Table, np.ndarray, pa.Table]:
+def _outputs(
+    engine: Engine,
+    out: dict,
+    resets: list[tuple[str, np.ndarray]],
+    data: DayData,
+    inp: DayInput,
+    day: date,
+    config: ScoringConfig,
+) -> tuple[pa.Table, np.ndarray, pa.Table]:
     """The day's score rows (with each row's band code) and its changes; `resets` are the
     engine's (rule, account rows)."""
     pos = _positions(engine, data)
-    names = ("score", "accumulated", "breadth", "engaged_people", "new_people_14d", "points_today", "change_7d", "change_28d", "surge", "score_before")
+    names = (
+        "score",
+        "accumulated",
+        "breadth",
+        "engaged_people",
+        "new_people_14d",
+        "points_today",
+        "change_7d",
+        "change_28d",
+        "surge",
+        "score_before",
+    )
     # copies either way: Arrow wraps numpy arrays without copying, and the engine changes its arrays in place later
     if pos is None:
-        values, customer, touch_ns, touch_sig = {name: out[name].copy() for name in names}, inp.customer.copy(), engine.touch_ns.copy(), engine.touch_sig.copy()
+        values, customer, touch_ns, touch_sig = (
+            {name: out[name].copy() for name in names},
+            inp.customer.copy(),
+            engine.touch_ns.copy(),
+            engine.touch_sig.copy(),
+        )
     else:
-        values, customer, touch_ns, touch_sig = {name: out[name][pos] for name in names}, inp.customer[pos], engine.touch_ns[pos], engine.touch_sig[pos]
+        values, customer, touch_ns, touch_sig = (
+            {name: out[name][pos] for name in names},
+            inp.customer[pos],
+            engine.touch_ns[pos],
+            engine.touch_sig[pos],
+        )
     static = _account_columns(data)
     scores, band = score_table(day, config, static, values, customer, touch_ns, touch_sig, engine.signals)
     before, score = values["score_before"], values["score"]
-    parts = [change_table(pa.array(list(engine.accounts[rows]), pa.string()), day, "reset", rule, out["score_before"][rows], out["score"][rows]) for rule, rows in resets]
-    parts += [p for p in (band_changes(static["account_id"], before, score, band, day, config),
-                          alert_changes(static["account_id"], data.accounts, before, score, customer, day, config)) if p is not None]
+    parts = [
+        change_table(
+            pa.array(list(engine.accounts[rows]), pa.string()),
+            day,
+            "reset",
+            rule,
+            out["score_before"][rows],
+            out["score"][rows],
+        )
+        for rule, rows in resets
+    ]
+    parts += [
+        p
+        for p in (
+            band_changes(static["account_id"], before, score, band, day, config),
+            alert_changes(static["account_id"], data.accounts, before, score, customer, day, config),
+        )
+        if p is not None
+    ]
     return scores, band, sorted_changes(parts)
 
 
@@ -295,18 +388,44 @@ def _day_rows(rows: pa.Table, spans: dict[int, tuple[int, int]], day: date) -> p
 
 
 def _write_contributions(lake: Lake, day: date, contribs: pa.Table, shard: int, shards: int) -> None:
-    lake.write_part("contributions", day, shard, shards, contribs, schema=CONTRIB_SCHEMA, dictionary=CONTRIB_DICTIONARY_COLUMNS, no_statistics=CONTRIB_NO_STATISTICS)
+    lake.write_part(
+        "contributions",
+        day,
+        shard,
+        shards,
+        contribs,
+        schema=CONTRIB_SCHEMA,
+        dictionary=CONTRIB_DICTIONARY_COLUMNS,
+        no_statistics=CONTRIB_NO_STATISTICS,
+    )
 
 
 def _write_day(lake: Lake, day: date, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
     lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
     lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
-    return lake.write_part("scores", day, shard, shards, scores, schema=SCORE_SCHEMA, dictionary=SCORE_DICTIONARY_COLUMNS, no_statistics=SCORE_NO_STATISTICS)
+    return lake.write_part(
+        "scores",
+        day,
+        shard,
+        shards,
+        scores,
+        schema=SCORE_SCHEMA,
+        dictionary=SCORE_DICTIONARY_COLUMNS,
+        no_statistics=SCORE_NO_STATISTICS,
+    )
 
 
 def run_days(
-    lake: Lake, config: ScoringConfig, days: list[date], initial: date | None, write: bool = True, checkpoint_every: int = 30,
-    keep_scores: bool = False, shard: int = 0, shards: int = 1, block_days: int = 30,
+    lake: Lake,
+    config: ScoringConfig,
+    days: list[date],
+    initial: date | None,
+    write: bool = True,
+    checkpoint_every: int = 30,
+    keep_scores: bool = False,
+    shard: int = 0,
+    shards: int = 1,
+    block_days: int = 30,
 ):
     """Step through `days` from the state of `initial` (None: empty), for one account shard.
     Yields (day, result[, scores]). History is read `block_days` at a time (the block being
@@ -320,11 +439,16 @@ def run_days(
     blocks = _blocks(days, block_days, checkpoint_every)
     # The days' files are written while the next days are computed, and the next block is read and
     # prepared meanwhile (its contributions need only the bonus memory after this block).
-    with BackgroundWriter(lanes=2) if write else nullcontext() as writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader:
+    with (
+        BackgroundWriter(lanes=2) if write else nullcontext() as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-reader") as reader,
+    ):
         upcoming = reader.submit(_prepare_block, lake, blocks[0], keep, config, bonus, None, write)
         # the engine and its stored state are set up while the first block is prepared
         prior_persons = state_persons(lake, initial, keep) if initial else pd.Series(dtype="string")
-        engine = Engine(config, snapshot.universe(days), signal_names(config), pd.Index(prior_persons.astype("str").unique()))
+        engine = Engine(
+            config, snapshot.universe(days), signal_names(config), pd.Index(prior_persons.astype("str").unique())
+        )
         if initial:
             load_state(lake, initial, engine, keep)
             load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
@@ -332,18 +456,32 @@ def run_days(
         for n, block in enumerate(blocks):
             prepared = upcoming.result()
             spans, contrib_rows, after_block = prepared.spans, prepared.rows, prepared.after
-            if writer is not None:  # a day's largest file, written while the day is stepped (here: while the block is encoded)
-                writer.submit(_write_contributions, lake, block[0], _day_rows(contrib_rows, spans, block[0]), shard, shards, lane=1)
+            if (
+                writer is not None
+            ):  # a day's largest file, written while the day is stepped (here: while the block is encoded)
+                writer.submit(
+                    _write_contributions,
+                    lake,
+                    block[0],
+                    _day_rows(contrib_rows, spans, block[0]),
+                    shard,
+                    shards,
+                    lane=1,
+                )
             if prepared.codes is None:  # the first block: prepared before the engine existed
                 prepared.codes = _encode(engine, prepared.contribs)
             # the next block's persons join the engine's table only after this block's did: codes keep their order
             if n + 1 < len(blocks):
-                upcoming = reader.submit(_prepare_block, lake, blocks[n + 1], keep, config, prepared.after, engine, write)
+                upcoming = reader.submit(
+                    _prepare_block, lake, blocks[n + 1], keep, config, prepared.after, engine, write
+                )
             codes = prepared.codes
             for day in block:
                 lo, hi = spans.get(day.toordinal(), (0, 0))
                 if writer is not None and day != block[0]:
-                    writer.submit(_write_contributions, lake, day, _day_rows(contrib_rows, spans, day), shard, shards, lane=1)
+                    writer.submit(
+                        _write_contributions, lake, day, _day_rows(contrib_rows, spans, day), shard, shards, lane=1
+                    )
                 data = snapshot(day)
                 inp = _day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
                 out, resets = engine.step(inp)
@@ -361,8 +499,17 @@ def run_days(
                 counts = np.bincount(band, minlength=len(config.bands))
                 kinds = pc.value_counts(changes["kind"]).to_pylist()
                 kinds = {k["values"]: k["counts"] for k in kinds}
-                result = ScoreResult(day, scores.num_rows, {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
-                                     kinds.get("reset", 0), kinds.get("alert", 0), kinds.get("band_change", 0), "", config.version, path)
+                result = ScoreResult(
+                    day,
+                    scores.num_rows,
+                    {b.name: int(k) for b, k in zip(config.bands, counts, strict=True)},
+                    kinds.get("reset", 0),
+                    kinds.get("alert", 0),
+                    kinds.get("band_change", 0),
+                    "",
+                    config.version,
+                    path,
+                )
                 yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
             bonus = after_block
 
@@ -404,14 +551,23 @@ def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0,
     elif not history:
         _refuse_to_start_over(lake, day)
         days, initial, mode = [day], None, "first day"
-        log.info("no resolved events before %s in %s: scoring %s from an empty state (the first day)", day, lake.root, day)
+        log.info(
+            "no resolved events before %s in %s: scoring %s from an empty state (the first day)", day, lake.root, day
+        )
     else:
         checkpoint = _usable_checkpoint(lake, config, day)
         start = checkpoint + timedelta(days=1) if checkpoint else history[0]
         why = "built under another config" if meta else "missing"
         days, initial = days_between(start, day), checkpoint
         mode = f"replayed {len(days) - 1} day(s) from {start} (state of {prev} {why})"
-        log.warning("state of %s is %s: replaying %s day(s) from %s%s", prev, why, len(days) - 1, start, f" (checkpoint {checkpoint})" if checkpoint else " (first day with resolved events)")
+        log.warning(
+            "state of %s is %s: replaying %s day(s) from %s%s",
+            prev,
+            why,
+            len(days) - 1,
+            start,
+            f" (checkpoint {checkpoint})" if checkpoint else " (first day with resolved events)",
+        )
     *_, (_, result) = run_days(lake, config, days, initial, shard=shard, shards=shards)
     result.mode = mode if shards == 1 else f"{mode}; shard {shard + 1}/{shards}"
     log.info(result.line())
@@ -447,7 +603,12 @@ def rescore_from(lake: Lake, config: ScoringConfig, first: date) -> list[date]:
     for shard in range(shards):
         for _ in run_days(lake, config, days, checkpoint, checkpoint_every=1, shard=shard, shards=shards):
             pass
-    log.info("re-scored %s day(s) from %s (%s)", len(days), start, f"checkpoint {checkpoint}" if checkpoint else "no checkpoint")
+    log.info(
+        "re-scored %s day(s) from %s (%s)",
+        len(days),
+        start,
+        f"checkpoint {checkpoint}" if checkpoint else "no checkpoint",
+    )
     return days
 
 

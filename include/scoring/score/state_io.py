@@ -29,12 +29,35 @@ from include.scoring.score.signals import BONUS_STATE_COLUMNS
 
 _TS = pa.timestamp("us", tz="UTC")
 ACCOUNT_STATE_SCHEMA = pa.schema(
-    [("account_id", pa.string()), ("accumulated", pa.float64()), ("last_positive_day", pa.date32()), ("reset_at", _TS), ("last_touch_at", _TS),
-     ("last_touch_signal", pa.string()), ("score", pa.float64())]
+    [
+        ("account_id", pa.string()),
+        ("accumulated", pa.float64()),
+        ("last_positive_day", pa.date32()),
+        ("reset_at", _TS),
+        ("last_touch_at", _TS),
+        ("last_touch_signal", pa.string()),
+        ("score", pa.float64()),
+    ]
 )
 LEDGER_SCHEMA = pa.schema([("account_id", pa.string()), ("signal", pa.string()), ("points", pa.float64())])
-PERSONS_SCHEMA = pa.schema([("account_id", pa.string()), ("person_key", pa.string()), ("first_positive_day", pa.date32()), ("last_positive_at", _TS), ("points", pa.float64())])
-BONUS_SCHEMA = pa.schema([("account_id", pa.string()), ("person_key", pa.string()), ("first_time", _TS), ("second_time", _TS), ("awarded", pa.bool_())])
+PERSONS_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("person_key", pa.string()),
+        ("first_positive_day", pa.date32()),
+        ("last_positive_at", _TS),
+        ("points", pa.float64()),
+    ]
+)
+BONUS_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("person_key", pa.string()),
+        ("first_time", _TS),
+        ("second_time", _TS),
+        ("awarded", pa.bool_()),
+    ]
+)
 
 Keep = ShardRows | Callable[[pa.Table], np.ndarray] | None
 
@@ -45,24 +68,33 @@ def account_keep(shard: int, shards: int) -> Keep:
 
 
 def read_keep(lake: Lake, dataset: str, day: date, keep: Keep, columns=None) -> pd.DataFrame | None:
-    table = lake.read(dataset, day, columns, missing_ok=True) if keep is None else lake.read_where(dataset, day, keep, columns, missing_ok=True)
+    table = (
+        lake.read(dataset, day, columns, missing_ok=True)
+        if keep is None
+        else lake.read_where(dataset, day, keep, columns, missing_ok=True)
+    )
     return None if table is None else table.to_pandas()
-
-
 
 
 def _dates(ordinals: np.ndarray, missing: int | None = None) -> pd.Series:
     """Day ordinals as a date32 column (null where `missing`), without a Python date per row."""
     ordinals = np.asarray(ordinals, dtype=np.int64)
     mask = ordinals == missing if missing is not None else None
-    arr = pa.array((np.where(mask, EPOCH_ORDINAL, ordinals) if mask is not None else ordinals) - EPOCH_ORDINAL, pa.int32(), mask=mask).cast(pa.date32())
+    arr = pa.array(
+        (np.where(mask, EPOCH_ORDINAL, ordinals) if mask is not None else ordinals) - EPOCH_ORDINAL,
+        pa.int32(),
+        mask=mask,
+    ).cast(pa.date32())
     return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()))
 
 
 def _ordinals(values: pd.Series, missing: int) -> np.ndarray:
     """A date column as day ordinals (`missing` where null), without a Python date per row."""
     days = pa.array(values, from_pandas=True).cast(pa.date32()).cast(pa.int32())  # days since 1970-01-01
-    return np.asarray(pc.fill_null(days, missing - EPOCH_ORDINAL).to_numpy(zero_copy_only=False), dtype=np.int64) + EPOCH_ORDINAL
+    return (
+        np.asarray(pc.fill_null(days, missing - EPOCH_ORDINAL).to_numpy(zero_copy_only=False), dtype=np.int64)
+        + EPOCH_ORDINAL
+    )
 
 
 def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -70,7 +102,9 @@ def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _ts(ns: np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(np.where(ns == NO_TIME, np.datetime64("NaT"), ns.astype("datetime64[ns]")), utc=True)).dt.as_unit("us")
+    return pd.Series(
+        pd.to_datetime(np.where(ns == NO_TIME, np.datetime64("NaT"), ns.astype("datetime64[ns]")), utc=True)
+    ).dt.as_unit("us")
 
 
 def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataFrame, config: ScoringConfig) -> dict:
@@ -96,9 +130,17 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
         }
     )
     frame.loc[engine.touch_sig[idx] < 0, "last_touch_signal"] = None
-    held = engine.ledger if len(idx) == len(engine.accounts) else engine.ledger[idx]  # no copy when every account is present
+    held = (
+        engine.ledger if len(idx) == len(engine.accounts) else engine.ledger[idx]
+    )  # no copy when every account is present
     rows, cols = np.nonzero(held)
-    ledger = pd.DataFrame({"account_id": accounts(idx[rows]), "signal": to_series(pa.array(engine.signals, pa.string()).take(pa.array(cols, pa.int64()))), "points": held[rows, cols]})
+    ledger = pd.DataFrame(
+        {
+            "account_id": accounts(idx[rows]),
+            "signal": to_series(pa.array(engine.signals, pa.string()).take(pa.array(cols, pa.int64()))),
+            "points": held[rows, cols],
+        }
+    )
     memory_days = max(config.breadth.window_days, config.trend.person_memory_days)
     cutoff = pd.Timestamp(day - timedelta(days=memory_days - 1), tz="UTC").value
     keep = present[engine.pair_acc] & (engine.pair_last >= cutoff)
@@ -114,7 +156,13 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
     persons = _sorted(persons, ["account_id", "person_key"])
     bonus = _sorted(bonus, ["account_id", "person_key"]) if len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
     meta = {"day": day.isoformat(), "config_version": config.version, "fingerprint": config.fingerprint()}
-    return {"ledger": _sorted(ledger, ["account_id", "signal"]), "persons": persons, "bonus": bonus, "accounts": _sorted(frame, ["account_id"]), "meta": meta}
+    return {
+        "ledger": _sorted(ledger, ["account_id", "signal"]),
+        "persons": persons,
+        "bonus": bonus,
+        "accounts": _sorted(frame, ["account_id"]),
+        "meta": meta,
+    }
 
 
 COMPANIONS = ("state_ledger", "state_persons", "state_bonus")
@@ -124,14 +172,18 @@ def write_state_companions(lake: Lake, day: date, tables: dict, shard: int = 0, 
     """The ledger, persons and bonus memory of a checkpoint, each stamped with the config
     fingerprint: usable only once the marker lands with the same fingerprint (`state_meta`)."""
     lake.write_part("state_ledger", day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA, metadata=tables["meta"])
-    lake.write_part("state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA, metadata=tables["meta"])
+    lake.write_part(
+        "state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA, metadata=tables["meta"]
+    )
     lake.write_part("state_bonus", day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA, metadata=tables["meta"])
 
 
 def write_state_marker(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> str:
     """The account table with the config fingerprint: what makes a checkpoint usable. Written
     after its companions and after every file of the days it follows."""
-    return lake.write_part("state", day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"])
+    return lake.write_part(
+        "state", day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"]
+    )
 
 
 def state_meta(lake: Lake, day: date) -> dict | None:
@@ -175,7 +227,9 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         ok = (rows >= 0) & (codes >= 0)
         persons = persons[ok]
         first = _ordinals(persons["first_positive_day"], missing=NO_DAY)
-        engine.set_pairs(rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float))
+        engine.set_pairs(
+            rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float)
+        )
     bonus = read_keep(lake, "state_bonus", day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
 
@@ -185,7 +239,9 @@ def state_persons(lake: Lake, day: date, keep: Keep = None) -> pd.Series:
     return pd.Series(dtype="string") if persons is None else persons["person_key"]
 
 
-def _values_by_offset(lake: Lake, dataset: str, column: str, day: date, offsets: list[int], accounts: pd.Index, keep: Keep) -> dict[int, np.ndarray]:
+def _values_by_offset(
+    lake: Lake, dataset: str, column: str, day: date, offsets: list[int], accounts: pd.Index, keep: Keep
+) -> dict[int, np.ndarray]:
     out = {}
     for offset in offsets:
         frame = read_keep(lake, dataset, day - timedelta(days=offset), keep, columns=["account_id", column])
@@ -208,5 +264,7 @@ def load_history_rings(lake: Lake, day: date, engine: Engine, days_ahead: int = 
     """
     offsets = list(range(1, SCORE_RING)) if days_ahead > 1 else [7, 28]
     scores = _values_by_offset(lake, "scores", "score", day, offsets, engine.accounts, keep)
-    points = _values_by_offset(lake, "daily_points", "points", day, list(range(1, engine.points_ring.shape[1])), engine.accounts, keep)
+    points = _values_by_offset(
+        lake, "daily_points", "points", day, list(range(1, engine.points_ring.shape[1])), engine.accounts, keep
+    )
     engine.load_rings(scores, points, day.toordinal())

@@ -46,7 +46,8 @@ def _cheap_to_filter(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     sample = frame.iloc[:: max(1, n // 20_000)]
     repetitive = [
-        c for c in frame.columns
+        c
+        for c in frame.columns
         if pd.api.types.is_string_dtype(frame[c].dtype) and sample[c].nunique(dropna=True) < 0.2 * len(sample)
     ]
     return frame.astype({c: "category" for c in repetitive}) if repetitive else frame
@@ -67,7 +68,11 @@ def _skip_batch_fingerprint() -> None:
 
 def _context():
     import great_expectations as gx
-    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
@@ -94,7 +99,12 @@ def run_suite(
     suite = gx.ExpectationSuite(name=f"{name}_{token}")
     for spec in specs:
         cls = getattr(gx.expectations, spec.expectation)
-        suite.add_expectation(cls(**spec.kwargs, meta={"check": spec.check, "level": levels.get(spec.check, spec.level), "notes": spec.notes}))
+        suite.add_expectation(
+            cls(
+                **spec.kwargs,
+                meta={"check": spec.check, "level": levels.get(spec.check, spec.level), "notes": spec.notes},
+            )
+        )
     suite = context.suites.add(suite)
     frame = _cheap_to_filter(frame)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})

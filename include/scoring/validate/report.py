@@ -22,7 +22,9 @@ def report_lines(result: ValidationResult) -> list[str]:
     for check in result.checks:
         status = "pass" if check["success"] else check["effect"].upper()
         examples = "; ".join(check["examples"][:5])
-        lines.append(f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  {check['unexpected_count']:>10,}  {examples[:160]}")
+        lines.append(
+            f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  {check['unexpected_count']:>10,}  {examples[:160]}"
+        )
     for warning in result.warnings:
         lines.append(f"  note: {warning}")
     lines.append(f"  Data Docs: {result.docs}")
@@ -82,7 +84,9 @@ def summary_json(result: ValidationResult) -> str:
 def failure_message(result: ValidationResult) -> str:
     """An on-call message: what failed, where, how much, examples, and what to do next."""
     files = sorted(result.files.items(), key=lambda kv: -kv[1]["quarantined"])
-    file_text = ", ".join(f"{name} ({v['rows']:,} rows, {v['quarantined']:,} bad)" for name, v in files[:5]) or "(no rows)"
+    file_text = (
+        ", ".join(f"{name} ({v['rows']:,} rows, {v['quarantined']:,} bad)" for name, v in files[:5]) or "(no rows)"
+    )
     if len(files) > 5:
         file_text += f", and {len(files) - 5} more"
     stage = "crm" if result.source.startswith("crm/") else result.source

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 
 import numpy as np
@@ -62,7 +62,7 @@ class ValidationResult:
 
 
 def _utc(day: date) -> pd.Timestamp:
-    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=timezone.utc))
+    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=UTC))
 
 
 def _hash_ids(ids: pd.Series) -> np.ndarray:
@@ -72,7 +72,9 @@ def _hash_ids(ids: pd.Series) -> np.ndarray:
 def _seen_before(lake: Lake, source: str, day: date, ids: pd.Series, lookback: int) -> np.ndarray:
     if lookback <= 0 or ids.empty:
         return np.zeros(len(ids), bool)
-    history = lake.read_range(f"event_ids/{source}", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"])
+    history = lake.read_range(
+        f"event_ids/{source}", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]
+    )
     if history is None or history.num_rows == 0:
         return np.zeros(len(ids), bool)
     return np.isin(_hash_ids(ids), history.column("h").to_numpy())
@@ -86,9 +88,15 @@ def _volume_bounds(lake: Lake, config: ScoringConfig, source: str, day: date) ->
         if lake.exists(f"raw/{source}", day - timedelta(days=k))
     ]
     if len(counts) < vol.min_history_days:
-        return {"volume_min": 0, "volume_max": None}, f"volume: only {len(counts)} earlier day(s) of history, check skipped"
+        return {
+            "volume_min": 0,
+            "volume_max": None,
+        }, f"volume: only {len(counts)} earlier day(s) of history, check skipped"
     mid = median(counts)
-    return {"volume_min": int(np.floor(mid * vol.min_ratio)), "volume_max": int(np.ceil(mid * vol.max_ratio))}, f"volume: trailing {len(counts)}-day median {mid:,.0f}"
+    return {
+        "volume_min": int(np.floor(mid * vol.min_ratio)),
+        "volume_max": int(np.ceil(mid * vol.max_ratio)),
+    }, f"volume: trailing {len(counts)}-day median {mid:,.0f}"
 
 
 def _levels(config: ScoringConfig, source: str) -> dict[str, str]:
@@ -122,7 +130,14 @@ def _examples(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_colu
     return out
 
 
-def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutcome], config: ScoringConfig, volume_note: str | None) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
+def _split(
+    source: str,
+    day: date,
+    frame: pd.DataFrame,
+    outcomes: list[CheckOutcome],
+    config: ScoringConfig,
+    volume_note: str | None,
+) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
     """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
     n = len(frame)
     id_column = CONTRACTS[source].id_column
@@ -147,10 +162,16 @@ def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutc
                     reasons[row] = spec.check if reasons[row] is None else f"{reasons[row]},{spec.check}"
             elif spec.check == "volume_vs_trailing_median" and config.validation.volume.action == "warn":
                 effect = "warning"
-                result.warnings.append(f"{spec.check}: {n:,} rows is outside the expected range ({volume_note}); action is warn")
+                result.warnings.append(
+                    f"{spec.check}: {n:,} rows is outside the expected range ({volume_note}); action is warn"
+                )
             else:
                 effect = "batch failed"
-                detail = f"observed {outcome.observed!r}" if outcome.observed is not None else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
+                detail = (
+                    f"observed {outcome.observed!r}"
+                    if outcome.observed is not None
+                    else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
+                )
                 result.batch_failures.append(f"{spec.check} ({spec.expectation}): {detail}")
         result.checks.append(
             {
@@ -168,9 +189,15 @@ def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutc
     result.valid = n - result.quarantined
     limit = config.validation.max_bad_row_share
     if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
-        worst = sorted((c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"])[:5]
-        parts = ", ".join(f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst)
-        result.batch_failures.append(f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%} (and more than validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}")
+        worst = sorted(
+            (c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"]
+        )[:5]
+        parts = ", ".join(
+            f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst
+        )
+        result.batch_failures.append(
+            f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%} (and more than validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
+        )
     files = frame["source_file"].fillna("?").to_numpy(dtype=object)
     for name in pd.unique(files):
         mask = files == name
@@ -181,7 +208,16 @@ def _split(source: str, day: date, frame: pd.DataFrame, outcomes: list[CheckOutc
 
 
 def _write(
-    lake: Lake, source: str, day: date, frame: pd.DataFrame, result: ValidationResult, bad: np.ndarray, reasons: np.ndarray, gx_result, write_valid: bool, extra_side_files: dict | None = None
+    lake: Lake,
+    source: str,
+    day: date,
+    frame: pd.DataFrame,
+    result: ValidationResult,
+    bad: np.ndarray,
+    reasons: np.ndarray,
+    gx_result,
+    write_valid: bool,
+    extra_side_files: dict | None = None,
 ) -> None:
     base = frame.reindex(columns=raw_schema(source).names)  # a missing column (schema failure) is null
     quarantine = base[bad].assign(failed_checks=reasons[bad])
@@ -192,7 +228,11 @@ def _write(
         f"validation/{source}",
         day,
         check_rows(result),
-        side_files={"summary.json": summary_json(result), docs_name: render_data_docs(gx_result), **(extra_side_files or {})},
+        side_files={
+            "summary.json": summary_json(result),
+            docs_name: render_data_docs(gx_result),
+            **(extra_side_files or {}),
+        },
     )
     if write_valid:
         valid = base[~bad]
@@ -206,14 +246,32 @@ def _write(
 
 
 def _run(
-    lake: Lake, config: ScoringConfig, source: str, day: date, frame: pd.DataFrame, parameters: dict, volume_note: str | None, extra_side_files: dict | None = None
+    lake: Lake,
+    config: ScoringConfig,
+    source: str,
+    day: date,
+    frame: pd.DataFrame,
+    parameters: dict,
+    volume_note: str | None,
+    extra_side_files: dict | None = None,
 ) -> tuple[ValidationResult, pd.DataFrame]:
     """Run the suite, write the outputs; return the result and the rows that passed."""
     frame = frame.reset_index(drop=True)
     parameters = {"schema_columns": raw_schema(source).names, **parameters}
     outcomes, gx_result = run_suite(frame, source, load_suite_spec(source), _levels(config, source), parameters)
     result, bad, reasons = _split(source, day, frame, outcomes, config, volume_note)
-    _write(lake, source, day, frame, result, bad, reasons, gx_result, write_valid=not result.failed, extra_side_files=extra_side_files)
+    _write(
+        lake,
+        source,
+        day,
+        frame,
+        result,
+        bad,
+        reasons,
+        gx_result,
+        write_valid=not result.failed,
+        extra_side_files=extra_side_files,
+    )
     for line in report_lines(result):
         log.info(line)
     return result, frame[~bad]
@@ -231,11 +289,15 @@ def _input_frame(lake: Lake, source: str, day: date, reprocess: bool) -> pd.Data
     return frame.sort_values(["source_file", "source_line"], kind="stable").reset_index(drop=True)
 
 
-def validate_events(lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False) -> ValidationResult:
+def validate_events(
+    lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False
+) -> ValidationResult:
     """Validate raw/<source>/dt=D (or, reprocessing, valid + quarantine of D) for an event source."""
     frame = _input_frame(lake, source, day, reprocess_quarantine)
     frame["_event_id_occurrence"] = frame.groupby("event_id", dropna=False, sort=False).cumcount() + 1
-    frame["_seen_on_earlier_day"] = _seen_before(lake, source, day, frame["event_id"], config.validation.duplicate_lookback_days)
+    frame["_seen_on_earlier_day"] = _seen_before(
+        lake, source, day, frame["event_id"], config.validation.duplicate_lookback_days
+    )
     bounds, note = _volume_bounds(lake, config, source, day)
     parameters = {
         **bounds,
@@ -262,13 +324,17 @@ def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, par
 REUSED_WARNING = "snapshot identical to "
 
 
-def _reuse_previous_day(lake: Lake, source: str, day: date, digest: str) -> tuple[ValidationResult, pd.DataFrame] | None:
+def _reuse_previous_day(
+    lake: Lake, source: str, day: date, digest: str
+) -> tuple[ValidationResult, pd.DataFrame] | None:
     """A CRM snapshot identical to the day before validates identically: copy that day's outputs.
 
     Backfills read the same live CRM for every day, so this turns N identical validations into one.
     """
     prev = day - timedelta(days=1)
-    if lake.read_side_file(f"validation/{source}", prev, INPUT_DIGEST) != digest.encode() or not lake.exists(f"valid/{source}", prev):
+    if lake.read_side_file(f"validation/{source}", prev, INPUT_DIGEST) != digest.encode() or not lake.exists(
+        f"valid/{source}", prev
+    ):
         return None
     summary = json.loads(lake.read_side_file(f"validation/{source}", prev, "summary.json"))
     valid = lake.read(f"valid/{source}", prev)
@@ -278,18 +344,35 @@ def _reuse_previous_day(lake: Lake, source: str, day: date, digest: str) -> tupl
     # the previous day may itself be a reuse: keep its own warnings, not one line per earlier day
     summary["warnings"] = [w for w in summary["warnings"] if not w.startswith(REUSED_WARNING)]
     docs = lake.read_side_file(f"validation/{source}", prev, "data_docs.html") or b""
-    result = ValidationResult(source, day, summary["rows"], summary["valid"], summary["quarantined"], summary["checks"], [], summary["warnings"], summary["files"])
+    result = ValidationResult(
+        source,
+        day,
+        summary["rows"],
+        summary["valid"],
+        summary["quarantined"],
+        summary["checks"],
+        [],
+        summary["warnings"],
+        summary["files"],
+    )
     result.warnings.append(f"{REUSED_WARNING}{prev}: that day's validation reused")
     result.docs = lake.url(f"validation/{source}", day, "data_docs.html")
     summary["data_docs"] = result.docs
     lake.write_partition(f"quarantine/{source}", day, quarantine)
-    lake.write_partition(f"validation/{source}", day, checks, side_files={"summary.json": json.dumps(summary, indent=2), "data_docs.html": docs, INPUT_DIGEST: digest})
+    lake.write_partition(
+        f"validation/{source}",
+        day,
+        checks,
+        side_files={"summary.json": json.dumps(summary, indent=2), "data_docs.html": docs, INPUT_DIGEST: digest},
+    )
     result.path = lake.write_partition(f"valid/{source}", day, valid)
     log.info(result.line() + f"  (reused {prev}: identical snapshot)")
     return result, valid.to_pandas()
 
 
-def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarantine: bool = False) -> list[ValidationResult]:
+def validate_crm(
+    lake: Lake, config: ScoringConfig, day: date, reprocess_quarantine: bool = False
+) -> list[ValidationResult]:
     """Validate the four CRM tables of D; references are checked against the rows that passed."""
     results = []
     ids: dict[str, list] = {}
@@ -306,7 +389,9 @@ def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarant
             frame["_id_occurrence"] = frame.groupby(id_column, dropna=False, sort=False).cumcount() + 1
             for column, table_ids in (("account_id", "accounts"), ("contact_id", "contacts")):
                 if column in frame.columns and column != id_column:
-                    exists = pd.Series(isin(frame[column], ids.get(table_ids, [])), index=frame.index, dtype="boolean")  # Arrow's is_in: Series.isin on Arrow text converts every id to Python
+                    exists = pd.Series(
+                        isin(frame[column], ids.get(table_ids, [])), index=frame.index, dtype="boolean"
+                    )  # Arrow's is_in: Series.isin on Arrow text converts every id to Python
                     frame[f"_{column.removesuffix('_id')}_exists"] = exists.mask(frame[column].isna())
             result, passed = _run(lake, config, source, day, frame, {}, None, extra_side_files={INPUT_DIGEST: digest})
         results.append(result)
@@ -318,7 +403,9 @@ def validate_crm(lake: Lake, config: ScoringConfig, day: date, reprocess_quarant
     return results
 
 
-def validate_stage_sources(lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False) -> list[ValidationResult]:
+def validate_stage_sources(
+    lake: Lake, config: ScoringConfig, source: str, day: date, reprocess_quarantine: bool = False
+) -> list[ValidationResult]:
     """One validate unit as the DAG names it: an event source, or `crm` for the four tables."""
     if source == "crm":
         return validate_crm(lake, config, day, reprocess_quarantine)
