@@ -49,8 +49,10 @@ def _config(shards: int):
 
 
 def run(args: argparse.Namespace) -> dict:
+    from include.scoring.context import RunContext
     from include.scoring.core.settings import Settings
-    from include.scoring.runner import RunContext, extract_stage, validate_stage
+    from include.scoring.extract.stage import extract_stage
+    from include.scoring.validate.stage import validate_stage
 
     settings = Settings(
         landing=args.landing, crm_url=args.crm_url, lake=args.lake, warehouse_url=args.warehouse_url, config_path=None
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> dict:
         results = [publish_warehouse(ctx.lake, ctx.config, settings.warehouse_url, day)]
     elif args.stage == "replay":
         from include.scoring.lake.store import days_between
-        from include.scoring.score.stage import run_days
+        from include.scoring.score.replay import run_days
 
         start = date.fromisoformat(args.start)
         *_, (_, last) = run_days(

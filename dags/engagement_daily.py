@@ -64,7 +64,7 @@ from include.scoring.core.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 @task(doc_md="Extract one source of day D into `raw/<source>/dt=D`; returns the partition path(s).")
 def extract(source: str, **context) -> list[str]:
     from include.airflow_glue.dag_support import day_of, log_results, run_context
-    from include.scoring.runner import extract_stage
+    from include.scoring.extract.stage import extract_stage
 
     return log_results(extract_stage(run_context(), day_of(context), [source]))
 
@@ -72,9 +72,9 @@ def extract(source: str, **context) -> list[str]:
 @task(
     doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch."
 )
-def validate(source: str, raw_paths: list[str], **context) -> list[str]:
+def validate(source: str, **context) -> list[str]:
     from include.airflow_glue.dag_support import day_of, log_results, run_context
-    from include.scoring.runner import validate_stage
+    from include.scoring.validate.stage import validate_stage
 
     return log_results(validate_stage(run_context(), day_of(context), [source]))
 
@@ -82,7 +82,7 @@ def validate(source: str, raw_paths: list[str], **context) -> list[str]:
 @task(
     doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`)."
 )
-def prepare_resolution(validated: list, **context) -> list[int]:
+def prepare_resolution(**context) -> list[int]:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.resolve.stage import prepare_resolution as prepare
 
@@ -117,7 +117,7 @@ def score_accounts(shard: int, **context) -> str:
     outlets=[ENGAGEMENT_SCORES],
     doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
 )
-def publish_warehouse(scored_paths, **context) -> dict:
+def publish_warehouse(**context) -> dict:
     from include.airflow_glue.dag_support import day_of, run_context
     from include.scoring.publish.stage import publish_warehouse as publish
 
@@ -126,34 +126,34 @@ def publish_warehouse(scored_paths, **context) -> dict:
     result = publish(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)
     context["outlet_events"][ENGAGEMENT_SCORES].extra = {
         "day": day.isoformat(),
-        "accounts": result.accounts,
-        "gate": result.gate.status,
+        "accounts": result.count("accounts"),
+        "gate": result.details["gate"],
     }
-    return {"day": day.isoformat(), "gate": result.gate.status, "reasons": result.gate.reasons}
+    return {"day": day.isoformat(), "gate": result.details["gate"], "reasons": result.details["gate_reasons"]}
 
 
 @task(
     doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held."
 )
-def push_crm(published: dict, **context) -> int:
+def push_crm(**context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
     from include.scoring.publish.stage import push_crm as push
 
     ctx = run_context()
     with gate_held_as_failure():
-        return push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context)).updated
+        return push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context)).count("updated")
 
 
 @task(
     doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run."
 )
-def send_alerts(published: dict, **context) -> int:
+def send_alerts(**context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
     from include.scoring.publish.alerts import send_alerts as send
 
     ctx = run_context()
     with gate_held_as_failure():
-        return send(ctx.settings.warehouse_url, ctx.smtp_settings(), day_of(context)).sent
+        return send(ctx.settings.warehouse_url, ctx.smtp_settings(), day_of(context)).count("sent")
 
 
 @dag(
@@ -170,18 +170,16 @@ def send_alerts(published: dict, **context) -> int:
 )
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
-    validated = [
-        validate.override(task_id=f"validate_{source}")(source=source, raw_paths=extracted[source])
-        for source in VALIDATE_SOURCES
-    ]
-    shards = prepare_resolution(validated)
-    extracted["reference"] >> shards
+    validated = [validate.override(task_id=f"validate_{source}")(source=source) for source in VALIDATE_SOURCES]
+    for source, validation in zip(VALIDATE_SOURCES, validated, strict=True):
+        extracted[source] >> validation
+    shards = prepare_resolution()
+    [*validated, extracted["reference"]] >> shards
     resolved = resolve_identities.expand(shard=shards)
     scored = score_accounts.expand(shard=shards)
     resolved >> scored
-    published = publish_warehouse(scored)
-    push_crm(published)
-    send_alerts(published)
+    published = publish_warehouse()
+    scored >> published >> [push_crm(), send_alerts()]
 
 
 engagement_daily()

@@ -123,8 +123,9 @@ def default_run(session_dir: Path):
     scoring behaviour over time, the calibration report, the dashboard.
     """
     from include.sample import generate
+    from include.scoring.context import RunContext
     from include.scoring.core.settings import Settings
-    from include.scoring.runner import RunContext, run_range
+    from include.scoring.runner import run_range
 
     out = session_dir / "default-run"
     summary = generate(out / "sample", accounts=300, days=120, end_date=DEFAULT_END, seed=42, bad_rows=0.01)

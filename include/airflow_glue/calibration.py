@@ -30,9 +30,7 @@ def report_month(context: Any) -> str:
     if wanted:
         parse_month(wanted)  # a clear UsageError for anything but YYYY-MM
         return wanted
-    run_after = (
-        getattr(context.get("dag_run"), "run_after", None) or context.get("logical_date") or datetime.now(UTC)
-    )
+    run_after = getattr(context.get("dag_run"), "run_after", None) or context.get("logical_date") or datetime.now(UTC)
     return previous_month(month_of(date(run_after.year, run_after.month, run_after.day)))
 
 

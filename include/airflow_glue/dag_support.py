@@ -74,7 +74,7 @@ def task_settings():
 def run_context():
     """The engine's run context for a task; SMTP from the engagement_smtp connection when defined."""
     from include.airflow_glue.channels import resolve_smtp
-    from include.scoring.runner import RunContext
+    from include.scoring.context import RunContext
 
     return RunContext(task_settings(), smtp=resolve_smtp())
 
@@ -93,12 +93,13 @@ def gate_held_as_failure():
 
 
 def log_results(results: list) -> list[str]:
-    """Log each stage result's line and return the lake paths (what goes to XCom)."""
+    """Log each stage result's line and warnings; return the partitions written (what goes to XCom)."""
     paths = []
     for result in results:
         log.info(result.line())
-        if getattr(result, "path", None):
-            paths.append(result.path)
+        for warning in result.warnings:
+            log.warning(warning)
+        paths += result.partitions
     return paths
 
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from include.scoring.core.urls import mask_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 60.0
@@ -40,13 +42,6 @@ def env_warehouse_url() -> str:
     return Settings.from_env().warehouse_url
 
 
-def masked(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL at all: show nothing of it
-        return "(not a valid SQLAlchemy URL)"
-
-
 def read_only(url: str) -> tuple[URL, dict]:
     """The URL and connect arguments of a read-only connection to `url`."""
     try:
@@ -62,7 +57,7 @@ def read_only(url: str) -> tuple[URL, dict]:
         if database in ("", ":memory:"):
             raise WarehouseUnavailable(
                 "The warehouse URL names no database file",
-                f"{masked(url)} is an in-memory SQLite database, which holds no scores.",
+                f"{mask_url(url)} is an in-memory SQLite database, which holds no scores.",
             )
         if not database.startswith("file:"):
             parsed = parsed.set(database=f"file:{database}", query={**parsed.query, "mode": "ro", "uri": "true"})
@@ -110,7 +105,7 @@ class Warehouse:
                 except Exception as exc:  # noqa: BLE001 - unknown dialect or driver, bad options
                     raise WarehouseUnavailable(
                         "The warehouse URL is not usable",
-                        f"{masked(url)}: {exc}. Give the engagement_warehouse connection a SQLAlchemy URL "
+                        f"{mask_url(url)}: {exc}. Give the engagement_warehouse connection a SQLAlchemy URL "
                         '(a postgres connection, a URI such as sqlite://%2Fpath%2Fwarehouse.sqlite, or extra {"sqlalchemy_url": "..."}).',
                     ) from None
             return self._engine
@@ -123,7 +118,7 @@ class Warehouse:
                 self._engine = None
 
     def describe(self) -> str:
-        return masked(self.url())
+        return mask_url(self.url())
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:

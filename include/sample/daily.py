@@ -467,7 +467,7 @@ class DailyGenerator:
         t0 = day_start(day) + (rng.integers(8 * 3600, 15 * 3600, n) * 1_000_000).astype("timedelta64[us]")
         bounce = rng.random(n) < 0.02
         parts = []
-        ev = lambda m, t, et, url=None, ua=None, ip=None, kind="human": parts.append(
+        ev = lambda m, t, et, url=None, ua=None, ip=None, kind="human": parts.append(  # noqa: E731
             (
                 rec[m],
                 t[m] if t.ndim else t,
@@ -518,7 +518,7 @@ class DailyGenerator:
         persons = np.concatenate([p[0] for p in parts])
         m = len(persons)
         times = np.concatenate([np.broadcast_to(p[1], len(p[0])) for p in parts])
-        col = lambda i: np.concatenate(
+        col = lambda i: np.concatenate(  # noqa: E731
             [
                 np.full(len(p[0]), p[i], dtype=object) if (p[i] is None or np.ndim(p[i]) == 0) else p[i].astype(object)
                 for p in parts

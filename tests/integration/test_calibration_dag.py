@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from include.sample import generate
+from include.scoring.context import RunContext
 from include.scoring.core.config import DEFAULT_CONFIG_PATH
-from include.scoring.runner import RunContext, run_range
+from include.scoring.runner import run_range
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 from tests.integration.catchers import smtp_catcher
 

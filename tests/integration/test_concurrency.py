@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.publish.warehouse import TABLES
-from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.runner import STAGES, run_range
 from include.scoring.validate.stage import REUSED_WARNING
 from tests.conftest import ROOT, pg_database
 
@@ -35,7 +36,7 @@ PUBLISH = """
 import sys
 from datetime import date
 from include.scoring.core.errors import PipelineError
-from include.scoring.runner import RunContext
+from include.scoring.context import RunContext
 from include.scoring.publish.stage import publish_warehouse
 from include.scoring.core.settings import Settings
 ctx = RunContext(Settings.from_env())

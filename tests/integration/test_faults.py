@@ -24,11 +24,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from include.scoring.context import RunContext
 from include.scoring.core.errors import StateError, WarehouseError
 from include.scoring.core.settings import Settings
 from include.scoring.lake.store import days_between
 from include.scoring.publish.warehouse import TABLES
-from include.scoring.runner import STAGES, RunContext, run_range, validate_stage
+from include.scoring.runner import STAGES, run_range
+from include.scoring.validate.stage import validate_stage
 from tests.conftest import ROOT, pg_database
 from tests.integration.throwaway_pg import ThrowawayPostgres
 
@@ -421,9 +423,9 @@ def test_lost_state_is_replayed_from_the_last_checkpoint_and_equals_the_in_order
     with caplog.at_level("WARNING"):
         (result,) = STAGE["score"].run(ctx, day)
     replayed_from = prev if lost == "previous-day" else staged.first
-    assert result.mode.startswith(
+    assert result.details["mode"].startswith(
         f"replayed {(day - replayed_from).days} day(s) from {replayed_from} (state of {prev} missing)"
-    ), result.mode
+    ), result.details["mode"]
     assert f"state of {prev} is missing: replaying" in caplog.text
     days = days_between(replayed_from, day)
     assert_same_tree(_score_outputs(lake, days), _score_outputs(staged.lake_after("score"), days))

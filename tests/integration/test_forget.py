@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from include.scoring.cli.commands import main
+from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.extract.stage import extract_crm, extract_events
 from include.scoring.lake.store import days_between
@@ -33,7 +34,7 @@ from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.stage import publish_warehouse
 from include.scoring.publish.warehouse import TABLES
 from include.scoring.resolve.graph import person_key
-from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.runner import STAGES, run_range
 
 pytestmark = pytest.mark.integration
 NO_PUBLISH = [s for s in STAGES if s.name != "publish"]
@@ -308,10 +309,10 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     extracted = [extract_events(Path(base.landing), ctx.lake, s, day) for s in ("web", "ad")] + extract_crm(
         base.crm_url, ctx.lake, day
     )
-    erased = {r.source: r.erased for r in extracted}
+    erased = {r.unit: r.count("erased") for r in extracted}
     assert erased["crm/contacts"] == len(person["contacts"]) and erased["web"] + erased["ad"] > 0
     assert (
-        sum(r.rows + r.erased for r in extracted if r.source in ("web", "ad")) == before_raw[day]
+        sum(r.count("rows") + r.count("erased") for r in extracted if r.unit in ("web", "ad")) == before_raw[day]
     )  # landing rows = raw + erased
     assert {
         p: h for p, h in lake_hashes(lake_dir).items() if p.startswith("raw/")

@@ -32,12 +32,14 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from include.scoring.context import RunContext
 from include.scoring.core.config import DEFAULT_CONFIG_PATH
 from include.scoring.core.contracts import CONTRACTS, EVENT_SOURCES
 from include.scoring.core.errors import BatchValidationError, ExtractError, PipelineError
 from include.scoring.core.settings import Settings
+from include.scoring.extract.stage import extract_stage
 from include.scoring.lake.store import Lake
-from include.scoring.runner import RunContext, extract_stage, validate_stage
+from include.scoring.validate.stage import validate_stage
 from tests.conftest import SAMPLE_END
 
 pytestmark = pytest.mark.integration

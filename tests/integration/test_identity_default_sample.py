@@ -30,16 +30,16 @@ def test_conservation_valid_equals_resolved_unresolved_filtered(default_run):
     lake = ctx.lake
     for day in days_between(summary.start, summary.end):
         events = sum(lake.row_count(f"valid/{s}", day) for s in ("web", "email", "ad"))
-        crm_events = results[day].events - events
+        crm_events = results[day].count("events") - events
         assert crm_events >= 0
         accounted = (
             lake.row_count("resolved", day) + lake.row_count("unresolved", day) + lake.row_count("filtered", day)
         )
-        assert accounted == results[day].events, day
-    assert sum(r.filtered_by_reason.get("machine_open", 0) for r in results.values()) > 0
-    assert sum(r.filtered_by_reason.get("scanner_click", 0) for r in results.values()) > 0
-    assert sum(r.filtered_by_reason.get("bot", 0) for r in results.values()) > 0
-    assert sum(r.firings.get("shared_device", 0) for r in results.values()) > 0
+        assert accounted == results[day].count("events"), day
+    assert sum(r.breakdowns["filtered_by_reason"].get("machine_open", 0) for r in results.values()) > 0
+    assert sum(r.breakdowns["filtered_by_reason"].get("scanner_click", 0) for r in results.values()) > 0
+    assert sum(r.breakdowns["filtered_by_reason"].get("bot", 0) for r in results.values()) > 0
+    assert sum(r.breakdowns["firings"].get("shared_device", 0) for r in results.values()) > 0
 
 
 def test_resolve_cli_prints_precision_and_recall(default_run):

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from include.sample import generate
+from include.scoring.context import RunContext
 from include.scoring.core.config import load_config, parse_config
 from include.scoring.core.settings import Settings
 from include.scoring.lake.store import Lake, days_between
-from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.runner import STAGES, run_range
 
 pytestmark = pytest.mark.integration
 END = date(2026, 8, 20)

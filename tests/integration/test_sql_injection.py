@@ -23,13 +23,14 @@ import pytest
 import sqlalchemy as sa
 
 from include.sample import generate
+from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.lake.store import days_between
 from include.scoring.privacy.forget import forget
 from include.scoring.publish import warehouse
 from include.scoring.publish.stage import init_crm, publish_warehouse, push_crm
 from include.scoring.publish.warehouse import TABLES
-from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.runner import STAGES, run_range
 from tests.integration.hostile import (
     HOSTILE_CONTACT,
     HOSTILE_DOMAIN,
@@ -186,7 +187,7 @@ def test_crm_push_updates_the_hostile_id_and_leaves_hostile_names_untouched(scor
         crm_url = request.getfixturevalue("pg_url")
         copy_crm(summary.crm_url, crm_url)
     before = crm_rows(crm_url)
-    assert init_crm(crm_url) and push_crm(ctx.lake, wh, crm_url, END).updated > 0
+    assert init_crm(crm_url) and push_crm(ctx.lake, wh, crm_url, END).count("updated") > 0
     after = crm_rows(crm_url)
     assert set(CRM_TABLES) <= table_names(crm_url)
     scores = ctx.lake.read_df("scores", END).set_index("account_id")

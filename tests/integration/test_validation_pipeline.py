@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from include.sample import generate
+from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.core.sources import ALL_SOURCES, EVENT_SOURCES
 from include.scoring.lake.store import Lake, days_between
-from include.scoring.runner import STAGES, RunContext, run_range
+from include.scoring.runner import STAGES, run_range
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
 
 pytestmark = pytest.mark.integration

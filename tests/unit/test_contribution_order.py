@@ -14,8 +14,8 @@ import pyarrow as pa
 from include.scoring.core.config import load_config
 from include.scoring.resolve.stage import RESOLVED_COLUMNS, in_time_order
 from include.scoring.score.contributions import contributions, is_time_ordered
+from include.scoring.score.replay import RESOLVED_INPUT
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
-from include.scoring.score.stage import RESOLVED_INPUT
 from tests.unit.scoring_fixtures import START, event
 
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from include.scoring.core.contracts import raw_schema
 from include.scoring.core.errors import ExtractError
-from include.scoring.extract.stage import extract_crm, extract_events, extract_reference, mask_url
+from include.scoring.core.urls import mask_url
+from include.scoring.extract.stage import extract_crm, extract_events, extract_reference
 from include.scoring.lake.store import Lake
 
 D = date(2026, 5, 6)
@@ -75,7 +76,7 @@ def test_mixed_formats_in_one_day(tmp_path):
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "c.parquet")
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
-    assert (result.rows, result.files, result.rows_with_errors) == (6, 3, 0)
+    assert (result.count("rows"), result.count("files"), result.count("rows_with_errors")) == (6, 3, 0)
     table = lake.read("raw/web", D)
     assert table.schema.equals(raw_schema("web"))
     df = table.to_pandas()
@@ -111,7 +112,7 @@ def test_unparseable_json_lines_are_kept_with_their_line_and_reason(tmp_path):
     )
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
-    assert (result.rows, result.rows_with_errors) == (4, 2)
+    assert (result.count("rows"), result.count("rows_with_errors")) == (4, 2)
     df = lake.read_df("raw/web", D)
     assert df["source_line"].tolist() == [1, 2, 3, 4]
     errors = df["coercion_errors"].tolist()
@@ -129,7 +130,7 @@ def test_csv_row_with_wrong_field_count_is_kept_as_an_error_row(tmp_path):
     (folder / "a.csv").write_text("\n".join(text) + "\n")
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
-    assert (result.rows, result.rows_with_errors) == (3, 1)
+    assert (result.count("rows"), result.count("rows_with_errors")) == (3, 1)
     df = lake.read_df("raw/web", D)
     assert df["source_line"].tolist() == [2, 3, 4]
     assert df["coercion_errors"].iloc[1].startswith("line 3: expected 11 fields, found 4")
@@ -157,7 +158,7 @@ def test_invalid_utf8_line_is_kept_and_explained(tmp_path):
     (folder / "a.csv").write_bytes(data)
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
-    assert (result.rows, result.rows_with_errors) == (2, 1)
+    assert (result.count("rows"), result.count("rows_with_errors")) == (2, 1)
     df = lake.read_df("raw/web", D)
     assert df["coercion_errors"].iloc[1].startswith("line 3: not valid UTF-8 (byte 0xe9")
 
@@ -177,7 +178,7 @@ def test_day_without_files_writes_an_empty_partition(tmp_path, caplog):
     lake = Lake(str(tmp_path / "lake"))
     with caplog.at_level(logging.WARNING):
         result = extract_events(tmp_path / "landing", lake, "email", D)
-    assert result.rows == 0 and result.files == 0
+    assert result.count("rows") == 0 and result.count("files") == 0
     assert lake.read("raw/email", D).schema.equals(raw_schema("email"))
     assert "no landing files for email on 2026-05-06" in caplog.text
 
@@ -205,8 +206,8 @@ def test_re_extract_writes_byte_identical_parquet(small_sample, tmp_path):
 
 def test_crm_snapshot_and_errors(small_sample, tmp_path):
     lake = Lake(str(tmp_path / "lake"))
-    results = {r.source: r for r in extract_crm(small_sample.crm_url, lake, D)}
-    assert results["crm/accounts"].rows == 40
+    results = {r.unit: r for r in extract_crm(small_sample.crm_url, lake, D)}
+    assert results["crm/accounts"].count("rows") == 40
     accounts = lake.read_df("raw/crm/accounts", D)
     assert accounts["account_id"].is_monotonic_increasing
     assert str(accounts["updated_at"].dtype) == "datetime64[us, UTC]"

@@ -24,7 +24,7 @@ def run(lake, day=D, **events):
     unresolved = lake.read_df("unresolved", day).set_index("event_id")
     filtered = lake.read_df("filtered", day).set_index("event_id")
     total = sum(len(v) for v in events.values())
-    assert result.events == total == len(resolved) + len(unresolved) + len(filtered)  # conservation
+    assert result.count("events") == total == len(resolved) + len(unresolved) + len(filtered)  # conservation
     return resolved, unresolved, filtered
 
 
@@ -311,7 +311,7 @@ def test_crm_activities_keep_their_account_and_count_once(lake):
     old = {**act, "activity_id": "X0", "occurred_at": at(D - timedelta(days=30))}
     write_day(lake, D + timedelta(days=2), activities=[old])
     result = resolve_identities(lake, load_config(), D + timedelta(days=2))
-    assert result.events == 0  # history outside the late-arrival window is not an event of the day
+    assert result.count("events") == 0  # history outside the late-arrival window is not an event of the day
 
 
 def test_non_human_filters(lake):

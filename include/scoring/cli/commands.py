@@ -66,7 +66,7 @@ def _settings(args: argparse.Namespace):
 
 def _context(args: argparse.Namespace):
     """The run context, with the config validated up front: a bad config fails before any work."""
-    from include.scoring.runner import RunContext
+    from include.scoring.context import RunContext
 
     ctx = RunContext(_settings(args))
     ctx.config  # noqa: B018 - load and validate now
@@ -95,7 +95,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from include.scoring.core.sources import EXTRACT_SOURCES
-    from include.scoring.runner import extract_stage
+    from include.scoring.extract.stage import extract_stage
 
     ctx = _context(args)
     for result in extract_stage(ctx, args.date, args.source or EXTRACT_SOURCES):
@@ -105,12 +105,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from include.scoring.core.sources import VALIDATE_SOURCES
-    from include.scoring.runner import validate_stage
     from include.scoring.validate.report import report_lines
+    from include.scoring.validate.stage import validate_stage_sources
 
     ctx = _context(args)
-    for result in validate_stage(ctx, args.date, args.source or VALIDATE_SOURCES, args.reprocess_quarantine):
-        print("\n".join(report_lines(result)))
+    for source in args.source or VALIDATE_SOURCES:  # the stage's units, each with its full check table
+        for report in validate_stage_sources(ctx.lake, ctx.config, source, args.date, args.reprocess_quarantine):
+            print("\n".join(report_lines(report)))
     if args.reprocess_quarantine:
         print(
             f"Re-run the later stages for {args.date} to use the re-validated rows: python -m include.scoring run --start {args.date} --end {args.date}"
@@ -119,16 +120,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from include.scoring.runner import resolve_stage
+    from include.scoring.resolve.stage import resolve_stage
 
     ctx = _context(args)
     for result in resolve_stage(ctx, args.date):
         print(result.line())
-        for reason, count in sorted(result.by_reason.items(), key=lambda kv: -kv[1]):
+        for reason, count in sorted(result.breakdowns["by_reason"].items(), key=lambda kv: -kv[1]):
             print(f"  unresolved {reason:<16} {count:>8,}")
-        for reason, count in sorted(result.filtered_by_reason.items(), key=lambda kv: -kv[1]):
+        for reason, count in sorted(result.breakdowns["filtered_by_reason"].items(), key=lambda kv: -kv[1]):
             print(f"  filtered   {reason:<16} {count:>8,}")
-        for rule, count in sorted(result.firings.items()):
+        for rule, count in sorted(result.breakdowns["firings"].items()):
             print(f"  rule fired {rule:<24} {count:>8,}")
     if args.evaluate_against:
         from include.scoring.resolve.evaluate import evaluate_resolution
@@ -138,7 +139,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from include.scoring.runner import score_stage
+    from include.scoring.score.stage import score_stage
 
     ctx = _context(args)
     for result in score_stage(ctx, args.date):
@@ -171,7 +172,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from include.scoring.runner import publish_stage
+    from include.scoring.publish.stage import publish_stage
 
     ctx = _context(args)
     for result in publish_stage(ctx, args.date, strict=True):
@@ -180,7 +181,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_init_crm(args: argparse.Namespace) -> int:
-    from include.scoring.extract.stage import mask_url
+    from include.scoring.core.urls import mask_url
     from include.scoring.publish.stage import CRM_FIELDS, init_crm
 
     settings = _settings(args)
@@ -262,8 +263,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from include.sample import generate
     from include.scoring.cli.summary import print_run_summary
+    from include.scoring.context import RunContext
     from include.scoring.core.settings import Settings, local_home
-    from include.scoring.runner import RunContext, run_range
+    from include.scoring.runner import run_range
 
     home = local_home()
     sample = home / "sample"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from include.scoring.runner import RangeReport, RunContext
+from include.scoring.context import RunContext
+from include.scoring.core.urls import mask_url
+from include.scoring.runner import RangeReport
 
 
 def _table(rows: list[tuple], headers: tuple) -> list[str]:
@@ -25,13 +27,13 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     ]
     raw = defaultdict(lambda: [0, 0, 0, 0])
     for result in report.per_stage.get("extract", []):
-        if result.source.startswith("reference"):
+        if result.unit.startswith("reference"):
             continue
-        entry = raw[result.source]
-        entry[0] += result.rows
-        entry[1] += result.files
-        entry[2] += result.rows_with_errors
-        entry[3] += result.erased
+        entry = raw[result.unit]
+        entry[0] += result.count("rows")
+        entry[1] += result.count("files")
+        entry[2] += result.count("rows_with_errors")
+        entry[3] += result.count("erased")
     if raw:
         erased = any(v[3] for v in raw.values())  # rows of erased persons (forget), dropped at extract
         rows = [
@@ -52,26 +54,25 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     results = report.per_stage.get("publish", [])
     if not results:
         return []
-    published = [r for r in results if r.source == "warehouse"]
-    pushes = [r for r in results if r.source == "crm"]
-    alerts = [r for r in results if r.source == "alerts"]
-    held = [r.day.isoformat() for r in published if r.gate.held]
-    unbalanced = [r.day.isoformat() for r in published if not r.balanced]
-    from include.scoring.extract.stage import mask_url
+    published = [r for r in results if r.unit == "warehouse"]
+    pushes = [r for r in results if r.unit == "crm"]
+    alerts = [r for r in results if r.unit == "alerts"]
+    held = [r.day.isoformat() for r in published if r.details["gate"] == "held"]
+    unbalanced = [r.day.isoformat() for r in published if r.details["ledger"] != "balanced"]
 
     lines = [
         "",
-        f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: {sum(r.alerts_new for r in published):,} alert crossings, "
-        f"{sum(r.resets for r in published):,} resets; reconciliation ledger {'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
+        f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: {sum(r.count('alerts_new') for r in published):,} alert crossings, "
+        f"{sum(r.count('resets') for r in published):,} resets; reconciliation ledger {'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
         f"  quality gate: {'passed every day with history' if not held else 'HELD on ' + ', '.join(held)}",
-        f"  CRM push: {sum(p.updated for p in pushes):,} account updates"
-        + (f" ({pushes[-1].skipped})" if pushes and pushes[-1].skipped else ""),
+        f"  CRM push: {sum(p.count('updated') for p in pushes):,} account updates"
+        + (f" ({pushes[-1].details['skipped']})" if pushes and pushes[-1].details["skipped"] else ""),
     ]
     if alerts:
         last = alerts[-1]
         lines.append(
-            f"  alert emails: {sum(a.sent for a in alerts):,} sent, {last.pending:,} pending"
-            + (f" ({last.note})" if last.note else "")
+            f"  alert emails: {sum(a.count('sent') for a in alerts):,} sent, {last.count('pending'):,} pending"
+            + (f" ({last.details['note']})" if last.details.get("note") else "")
         )
     return lines
 
@@ -80,18 +81,11 @@ def _resolution_lines(report: RangeReport) -> list[str]:
     results = report.per_stage.get("resolve", [])
     if not results:
         return []
-    events = sum(r.events for r in results)
-    resolved = sum(r.resolved for r in results)
-    unresolved = sum(r.unresolved for r in results)
-    filtered = sum(r.filtered for r in results)
-    methods, reasons, dropped = defaultdict(int), defaultdict(int), defaultdict(int)
-    for r in results:
-        for k, v in r.by_method.items():
-            methods[k] += v
-        for k, v in r.by_reason.items():
-            reasons[k] += v
-        for k, v in r.filtered_by_reason.items():
-            dropped[k] += v
+    total = results[0].merged(results[1:])
+    events, resolved = total.count("events"), total.count("resolved")
+    unresolved, filtered = total.count("unresolved"), total.count("filtered")
+    methods, reasons = total.breakdowns["by_method"], total.breakdowns["by_reason"]
+    dropped = total.breakdowns["filtered_by_reason"]
     top = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
     humans = events - filtered
     return [
@@ -152,15 +146,12 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
 def _validation_lines(report: RangeReport) -> list[str]:
     totals: dict[str, list] = defaultdict(lambda: [0, 0, 0, defaultdict(int)])
     for result in report.per_stage.get("validate", []):
-        entry = totals[result.source]
-        entry[0] += result.rows
-        entry[1] += result.valid
-        entry[2] += result.quarantined
-        if result.warnings and any("reused" in w for w in result.warnings):
-            continue  # a reused CRM validation repeats the previous day's reasons
-        for check in result.checks:
-            if check["effect"] == "quarantined":
-                entry[3][check["check"]] += check["unexpected_count"]
+        entry = totals[result.unit]
+        entry[0] += result.count("rows")
+        entry[1] += result.count("valid")
+        entry[2] += result.count("quarantined")
+        for check, count in result.breakdowns["quarantined_by_check"].items():
+            entry[3][check] += count
     if not totals:
         return []
     rows = []

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from include.scoring.core.urls import mask_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -21,18 +23,6 @@ def local_home() -> Path:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
-
-
-def _hide_password(value: str | None) -> str | None:
-    """`scheme://user:***@host...` for a URL with a password; anything else unchanged."""
-    if not value or "://" not in value or "@" not in value:
-        return value
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(value).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not parseable as a URL: show nothing of it
-        return "<URL hidden>"
 
 
 @dataclass(frozen=True)
@@ -67,7 +57,7 @@ class Settings:
     def __repr__(self) -> str:
         """The locations with every URL password replaced by ***: a repr ends up in logs,
         tracebacks and test reports, and the URLs may carry credentials."""
-        shown = ", ".join(f"{name}={_hide_password(value)!r}" for name, value in vars(self).items())
+        shown = ", ".join(f"{name}={mask_url(value)!r}" for name, value in vars(self).items())
         return f"Settings({shown})"
 
     def with_(self, **changes: str | None) -> Settings:

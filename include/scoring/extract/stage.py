@@ -10,9 +10,10 @@ written, so extracting the same inputs again writes byte-identical Parquet.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -21,42 +22,38 @@ import sqlalchemy as sa
 
 from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, IP_KINDS, IP_RANGES_SCHEMA, raw_schema
 from include.scoring.core.errors import ExtractError
-from include.scoring.core.sources import SHIPPED_FREE_MAIL
+from include.scoring.core.results import StageResult
+from include.scoring.core.sources import EXTRACT_SOURCES, SHIPPED_FREE_MAIL
+from include.scoring.core.urls import mask_url
 from include.scoring.extract.coerce import coerce_to_contract
 from include.scoring.extract.readers import SUPPORTED, read_landing_file
 from include.scoring.lake.store import Lake
 from include.scoring.privacy.suppression import drop_suppressed
+
+if TYPE_CHECKING:
+    from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
 
 CRM_CHUNK = 200_000
 
 
-@dataclass
-class ExtractResult:
-    source: str
-    day: date
-    path: str
-    rows: int
-    files: int
-    rows_with_errors: int
-    #: rows dropped because they carry an identifier erased by `forget` (landing rows = rows + erased)
-    erased: int = 0
-
-    def line(self) -> str:
-        note = f", {self.rows_with_errors:,} with unreadable values" if self.rows_with_errors else ""
-        note += f", {self.erased:,} erased (privacy suppression list)" if self.erased else ""
-        return (
-            f"extract {self.source:<18} {self.day}  {self.rows:>9,} rows from {self.files} file(s){note} -> {self.path}"
-        )
+def _describe(result: StageResult) -> str:
+    c = result.counts
+    note = f", {c['rows_with_errors']:,} with unreadable values" if c["rows_with_errors"] else ""
+    note += f", {c['erased']:,} erased (privacy suppression list)" if c["erased"] else ""
+    return (
+        f"extract {result.unit:<18} {result.day}  {c['rows']:>9,} rows from {c['files']} file(s){note} -> {result.path}"
+    )
 
 
-def mask_url(url: str) -> str:
-    """A database URL safe for logs and messages: the password is replaced by ***."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL at all; show nothing of it
-        return "<unparseable database URL>"
+def extract_result(
+    source: str, day: date, path: str, rows: int, files: int, rows_with_errors: int, erased: int = 0
+) -> StageResult:
+    """What extracting one source of a day did. `erased`: rows dropped because they carry an
+    identifier erased by `forget` (landing rows = rows + erased)."""
+    counts = {"rows": rows, "files": files, "rows_with_errors": rows_with_errors, "erased": erased}
+    return StageResult("extract", source, day, [path], counts, describe=_describe)
 
 
 def _finish(contract_source: str, parts: list[pa.Table], lineage: list[tuple[str, np.ndarray, np.ndarray]]) -> pa.Table:
@@ -92,7 +89,7 @@ def landing_files(landing: Path, source: str, day: date) -> list[Path]:
     return files
 
 
-def extract_events(landing: Path, lake: Lake, source: str, day: date) -> ExtractResult:
+def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageResult:
     """Landing files of one event source and day into raw/<source>/dt=D."""
     if source not in EVENT_SOURCES:
         raise ValueError(f"not an event source: {source}")
@@ -119,10 +116,10 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> Extract
         )
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
-    return ExtractResult(source, day, path, table.num_rows, len(files), bad, erased)
+    return extract_result(source, day, path, table.num_rows, len(files), bad, erased)
 
 
-def extract_crm(crm_url: str, lake: Lake, day: date) -> list[ExtractResult]:
+def extract_crm(crm_url: str, lake: Lake, day: date) -> list[StageResult]:
     """The CRM's four tables, read whole as day D's snapshot, into raw/crm/<table>/dt=D."""
     try:
         engine = sa.create_engine(crm_url)
@@ -146,7 +143,7 @@ def extract_crm(crm_url: str, lake: Lake, day: date) -> list[ExtractResult]:
     return results
 
 
-def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_url: str) -> ExtractResult:
+def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_url: str) -> StageResult:
     source = f"crm/{name}"
     contract = CONTRACTS[source]
     if not inspector.has_table(name):
@@ -173,7 +170,7 @@ def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_ur
     table, erased = drop_suppressed(lake, source, _finish(source, [typed], [(f"crm:{name}", lines, errors)]))
     path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
-    return ExtractResult(source, day, path, table.num_rows, 1, bad, erased)
+    return extract_result(source, day, path, table.num_rows, 1, bad, erased)
 
 
 def _values_to_arrow(values: tuple) -> pa.Array:
@@ -197,7 +194,7 @@ def _concat_text(chunks: list[pa.Table], names: list[str]) -> pa.Table:
         return pa.concat_tables([t.cast(pa.schema([(c, pa.string()) for c in names])) for t in chunks])
 
 
-def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResult]:
+def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]:
     """ip_ranges.csv and the free-mail list into reference/<name>/dt=D (the shipped list if absent)."""
     ref = Path(landing) / "reference"
     results = []
@@ -231,7 +228,7 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResul
         log.warning("no %s: reverse-IP resolution is off for %s", ip_path, day)
         table, files = IP_RANGES_SCHEMA.empty_table(), 0
     path = lake.write_partition("reference/ip_ranges", day, table, schema=IP_RANGES_SCHEMA)
-    results.append(ExtractResult("reference/ip_ranges", day, path, table.num_rows, files, 0))
+    results.append(extract_result("reference/ip_ranges", day, path, table.num_rows, files, 0))
     free_path = ref / "free_email_domains.txt"
     source_path = free_path if free_path.exists() else SHIPPED_FREE_MAIL
     domains = sorted(
@@ -243,5 +240,20 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[ExtractResul
     )
     free = pa.table({"domain": pa.array(domains, pa.string())})
     path = lake.write_partition("reference/free_email_domains", day, free)
-    results.append(ExtractResult("reference/free_email_domains", day, path, free.num_rows, 1, 0))
+    results.append(extract_result("reference/free_email_domains", day, path, free.num_rows, 1, 0))
+    return results
+
+
+def extract_stage(ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_SOURCES) -> list[StageResult]:
+    """The extract stage for day D: each of `sources` (event sources, `crm`, `reference`)."""
+    results = []
+    for source in sources:
+        if source in EVENT_SOURCES:
+            results.append(extract_events(ctx.landing, ctx.lake, source, day))
+        elif source == "crm":
+            results.extend(extract_crm(ctx.settings.crm_url, ctx.lake, day))
+        elif source == "reference":
+            results.extend(extract_reference(ctx.landing, ctx.lake, day))
+        else:
+            raise ValueError(f"unknown extract source {source!r}; expected one of {EXTRACT_SOURCES}")
     return results

@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from include.scoring.context import RunContext
 from include.scoring.core.errors import LakeError, PipelineError, QualityGateHeld, UsageError
 from include.scoring.core.normalize import normalize_email
 from include.scoring.core.sources import ALL_SOURCES
@@ -50,7 +51,6 @@ from include.scoring.publish.warehouse import (
     transaction,
 )
 from include.scoring.resolve.stage import resolve_identities
-from include.scoring.runner import RunContext
 from include.scoring.score.stage import rescore_from
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
         )
         crossings = set()
         for day in days:
-            crossings |= set(write_day(conn, lake, config, day).crossings)
+            crossings |= set(write_day(conn, lake, config, day)[1])
             conn.execute(
                 pipeline_runs.update()
                 .where(pipeline_runs.c.day == day)

@@ -11,7 +11,6 @@ commit is the only way a message can repeat.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from include.scoring.core.errors import AlertDeliveryError
 from include.scoring.core.mailer import SmtpSettings, send_email
-from include.scoring.publish.stage import require_gate
+from include.scoring.core.results import StageResult
+from include.scoring.publish.quality_gate import require_gate
 from include.scoring.publish.warehouse import read_table, score_alerts, transaction
 
 log = logging.getLogger(__name__)
@@ -29,20 +29,17 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 AUDIENCE = {"sdr": "the SDR", "owner": "the account owner", "manager": "the sales manager"}
 
 
-@dataclass
-class AlertResult:
-    day: date
-    sent: int = 0
-    emails: int = 0
-    pending: int = 0
-    failed_recipients: list[str] = field(default_factory=list)
-    note: str = ""
-    source: str = "alerts"
-    path: str = ""
+def _describe(result: StageResult) -> str:
+    c = result.counts
+    text = f"alerts {result.day}  {c['sent']:,} alert(s) sent in {c['emails']:,} email(s), {c['pending']:,} pending"
+    return text + (f"  ({result.details['note']})" if result.details.get("note") else "")
 
-    def line(self) -> str:
-        text = f"alerts {self.day}  {self.sent:,} alert(s) sent in {self.emails:,} email(s), {self.pending:,} pending"
-        return text + (f"  ({self.note})" if self.note else "")
+
+def alert_result(day: date, pending: int = 0, note: str = "") -> StageResult:
+    """What sending a day's alerts did: alerts sent, emails, alerts still pending; `note` says
+    why some were not sent, `warnings` lists recipients whose email failed."""
+    counts = {"sent": 0, "emails": 0, "pending": pending}
+    return StageResult("publish", "alerts", day, counts=counts, details={"note": note}, describe=_describe)
 
 
 def _env() -> Environment:
@@ -84,23 +81,24 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
     )
 
 
-def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict: bool = True) -> AlertResult:
+def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict: bool = True) -> StageResult:
     """Send the pending alerts (see module docstring). `strict` raises when some stay pending."""
     require_gate(warehouse_url, day, "alert email")
     pending = read_table(
         warehouse_url,
         sa.select(score_alerts).where(score_alerts.c.status == "pending").where(score_alerts.c.crossing_day <= day),
     )
-    result = AlertResult(day, pending=len(pending))
+    result = alert_result(day, pending=len(pending))
     if pending.empty:
         return result
     if smtp is None:
-        result.note = (
+        result.details["note"] = (
             "no SMTP server configured (connection engagement_smtp or ENGAGEMENT_SMTP_URL): alerts stay pending"
         )
         if strict:
-            raise AlertDeliveryError(f"{len(pending)} alert(s) pending for {day} but {result.note}.")
+            raise AlertDeliveryError(f"{len(pending)} alert(s) pending for {day} but {result.details['note']}.")
         return result
+    failed = []
     for recipient, group in pending.groupby("recipient", sort=True):
         subject, text, html = render_alert_email(recipient, group, day)
         keys = group[["account_id", "threshold", "crossing_day"]].to_dict("records")
@@ -109,18 +107,21 @@ def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict
         except Exception as exc:  # noqa: BLE001 - any SMTP or network failure keeps the alerts pending
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
             log.warning("alert email to %s via %s failed: %s", recipient, smtp.describe(), error)
-            result.failed_recipients.append(recipient)
+            failed.append(recipient)
             _mark(warehouse_url, keys, status="pending", error=error)
             continue
         _mark(warehouse_url, keys, status="sent", error=None)
-        result.sent += len(group)
-        result.emails += 1
-    result.pending = len(pending) - result.sent
-    if result.failed_recipients:
-        result.note = f"SMTP {smtp.describe()} failed for {len(result.failed_recipients)} recipient(s); they stay pending for the next run"
+        result.counts["sent"] += len(group)
+        result.counts["emails"] += 1
+    result.counts["pending"] = len(pending) - result.counts["sent"]
+    if failed:
+        note = f"SMTP {smtp.describe()} failed for {len(failed)} recipient(s); they stay pending for the next run"
+        result.details["note"] = note
+        result.warnings += [f"alert email to {recipient} failed" for recipient in failed]
         if strict:
             raise AlertDeliveryError(
-                f"{result.pending} alert(s) could not be emailed ({result.note}). Check the SMTP server (docs/runbook.md#smtp-down); the next run retries them."
+                f"{result.counts['pending']} alert(s) could not be emailed ({note}). "
+                "Check the SMTP server (docs/runbook.md#smtp-down); the next run retries them."
             )
     log.info(result.line())
     return result

@@ -17,9 +17,10 @@ from statistics import median
 import sqlalchemy as sa
 
 from include.scoring.core.config import QualityGate
+from include.scoring.core.errors import PipelineError, QualityGateHeld
 from include.scoring.core.sources import EVENT_SOURCES
 from include.scoring.publish.reconcile import Ledger
-from include.scoring.publish.warehouse import pipeline_runs
+from include.scoring.publish.warehouse import ensure_schema, pipeline_runs, transaction
 
 PASSED, HELD, NO_HISTORY = "passed", "held", "no_history"
 
@@ -78,3 +79,26 @@ def evaluate_gate(
             f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than {cfg.max_band_change_share:.0%}"
         )
     return GateResult(HELD if reasons else PASSED, reasons)
+
+
+def gate_status(warehouse_url: str, day: date) -> GateResult:
+    with transaction(warehouse_url) as conn:
+        ensure_schema(conn)
+        row = conn.execute(
+            sa.select(pipeline_runs.c.gate_status, pipeline_runs.c.gate_reasons).where(pipeline_runs.c.day == day)
+        ).first()
+    if row is None:
+        raise PipelineError(
+            f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m include.scoring publish --date {day})"
+        )
+    return GateResult(row.gate_status, json.loads(row.gate_reasons))
+
+
+def require_gate(warehouse_url: str, day: date, what: str) -> None:
+    gate = gate_status(warehouse_url, day)
+    if gate.held:
+        raise QualityGateHeld(
+            f"quality gate held for {day}: {what} is on hold while the day's numbers are out of bounds ({'; '.join(gate.reasons)}). "
+            "The scores are in the warehouse. Check the upstream data (docs/runbook.md#quality-gate-held); once the day is fixed and re-run, "
+            f"the held {what} goes out with the next passing run."
+        )

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError, QualityGateHeld
-from include.scoring.extract.stage import mask_url
+from include.scoring.core.results import StageResult
+from include.scoring.core.urls import mask_url
 from include.scoring.lake.store import Lake
-from include.scoring.publish.quality_gate import GateResult, evaluate_gate
+from include.scoring.publish.alerts import alert_result, send_alerts
+from include.scoring.publish.quality_gate import evaluate_gate, require_gate
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.warehouse import (
     account_explanations,
@@ -39,6 +41,9 @@ from include.scoring.publish.warehouse import (
 )
 from include.scoring.score.outputs import SCORE_COLUMNS
 
+if TYPE_CHECKING:
+    from include.scoring.context import RunContext
+
 log = logging.getLogger(__name__)
 
 
@@ -54,24 +59,14 @@ CRM_FIELDS = {
 }
 
 
-@dataclass
-class PublishResult:
-    day: date
-    accounts: int
-    alerts_new: int
-    resets: int
-    gate: GateResult
-    balanced: bool
-    source: str = "warehouse"
-    path: str = ""
-    notes: list[str] = field(default_factory=list)
-    #: (account_id, threshold, crossing day) of the day's alert crossings
-    crossings: list[tuple] = field(default_factory=list)
-
-    def line(self) -> str:
-        gate = self.gate.status + (f" ({'; '.join(self.gate.reasons)})" if self.gate.reasons else "")
-        ledger = "balanced" if self.balanced else "NOT BALANCED"
-        return f"publish {self.day}  {self.accounts:,} account scores, {self.alerts_new:,} new alert(s), {self.resets:,} reset(s); ledger {ledger}; quality gate {gate}"
+def _describe(result: StageResult) -> str:
+    c, gate = result.counts, result.details["gate"]
+    reasons = result.details.get("gate_reasons")
+    return (
+        f"publish {result.day}  {c['accounts']:,} account scores, {c['alerts_new']:,} new alert(s), "
+        f"{c['resets']:,} reset(s); ledger {result.details['ledger']}; quality gate {gate}"
+        + (f" ({reasons})" if reasons else "")
+    )
 
 
 def _top_signals(ledger: pd.DataFrame, n: int = 3) -> dict[str, str]:
@@ -135,8 +130,11 @@ def ledger_columns(ledger) -> dict:
     }
 
 
-def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date) -> PublishResult:
-    """Day D's warehouse writes on an open transaction (see module docstring)."""
+def write_day(
+    conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date
+) -> tuple[StageResult, list[tuple[str, float, date]]]:
+    """Day D's warehouse writes on an open transaction (see module docstring). Returns the
+    result and the day's alert crossings (account_id, threshold, crossing day)."""
     scores = lake.read_df("scores", day)
     changes = lake.read_df("changes", day)
     ledger = build_ledger(lake, day)
@@ -203,40 +201,28 @@ def write_day(conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date)
     upsert(conn, pipeline_runs, [run], ["day"])
     if not ledger.balanced:
         log.error("reconciliation ledger of %s does not balance: %s", day, ledger.as_dict())
-    result = PublishResult(day, len(scores), len(alert_rows), len(resets), gate, ledger.balanced)
-    result.crossings = [(a["account_id"], a["threshold"], day) for a in alert_rows]
-    return result
+    result = StageResult(
+        "publish",
+        "warehouse",
+        day,
+        counts={"accounts": len(scores), "alerts_new": len(alert_rows), "resets": len(resets)},
+        details={
+            "gate": gate.status,
+            "gate_reasons": "; ".join(gate.reasons),
+            "ledger": "balanced" if ledger.balanced else "NOT BALANCED",
+        },
+        warnings=[f"quality gate held: {reason}" for reason in gate.reasons] if gate.held else [],
+        describe=_describe,
+    )
+    return result, [(a["account_id"], a["threshold"], day) for a in alert_rows]
 
 
-def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> PublishResult:
+def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> StageResult:
     """Write day D's scores and ledger to the warehouse in one transaction (see module docstring)."""
     with transaction(warehouse_url) as conn:
-        result = write_day(conn, lake, config, day)
+        result, _ = write_day(conn, lake, config, day)
     log.info(result.line())
     return result
-
-
-def gate_status(warehouse_url: str, day: date) -> GateResult:
-    with transaction(warehouse_url) as conn:
-        ensure_schema(conn)
-        row = conn.execute(
-            sa.select(pipeline_runs.c.gate_status, pipeline_runs.c.gate_reasons).where(pipeline_runs.c.day == day)
-        ).first()
-    if row is None:
-        raise PipelineError(
-            f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m include.scoring publish --date {day})"
-        )
-    return GateResult(row.gate_status, json.loads(row.gate_reasons))
-
-
-def require_gate(warehouse_url: str, day: date, what: str) -> None:
-    gate = gate_status(warehouse_url, day)
-    if gate.held:
-        raise QualityGateHeld(
-            f"quality gate held for {day}: {what} is on hold while the day's numbers are out of bounds ({'; '.join(gate.reasons)}). "
-            "The scores are in the warehouse. Check the upstream data (docs/runbook.md#quality-gate-held); once the day is fixed and re-run, "
-            f"the held {what} goes out with the next passing run."
-        )
 
 
 # CRM push ----------------------------------------------------------------------------------------
@@ -263,28 +249,28 @@ def init_crm(crm_url: str) -> list[str]:
     return added
 
 
-@dataclass
-class PushResult:
-    day: date
-    updated: int
-    unchanged: int
-    skipped: str = ""
-    source: str = "crm"
-    path: str = ""
-
-    def line(self) -> str:
-        if self.skipped:
-            return f"crm push {self.day}  skipped: {self.skipped}"
-        return f"crm push {self.day}  {self.updated:,} account(s) updated, {self.unchanged:,} unchanged"
+def _describe_push(result: StageResult) -> str:
+    if result.details.get("skipped"):
+        return f"crm push {result.day}  skipped: {result.details['skipped']}"
+    return (
+        f"crm push {result.day}  {result.count('updated'):,} account(s) updated, "
+        f"{result.count('unchanged'):,} unchanged"
+    )
 
 
-def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int = 1000) -> PushResult:
+def push_result(day: date, updated: int, unchanged: int, skipped: str = "") -> StageResult:
+    """What the CRM push did; `skipped` says why it did nothing (held gate, newer day published...)."""
+    counts = {"updated": updated, "unchanged": unchanged}
+    return StageResult("publish", "crm", day, counts=counts, details={"skipped": skipped}, describe=_describe_push)
+
+
+def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int = 1000) -> StageResult:
     """Update the CRM accounts' engagement fields where they changed, after the quality gate."""
     require_gate(warehouse_url, day, "the CRM push")
     with transaction(warehouse_url) as conn:
         latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is not None and latest > day:
-        return PushResult(day, 0, 0, skipped=f"{latest} is already published; the CRM keeps the newer scores")
+        return push_result(day, 0, 0, skipped=f"{latest} is already published; the CRM keeps the newer scores")
     scores = lake.read_df("scores", day, columns=["account_id", "score", "band", "trend"])
     engine = sa.create_engine(crm_url)
     try:
@@ -338,6 +324,26 @@ def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int
         engine.dispose()
     with transaction(warehouse_url) as conn:
         conn.execute(pipeline_runs.update().where(pipeline_runs.c.day == day).values(crm_pushed=len(rows)))
-    result = PushResult(day, len(rows), len(merged) - len(rows))
+    result = push_result(day, len(rows), len(merged) - len(rows))
     log.info(result.line())
     return result
+
+
+def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[StageResult]:
+    """The publish stage for day D: warehouse, then CRM push and alerts. Lenient (the `run`
+    command): a held gate, an uninitialised CRM or a missing SMTP server are reported, not
+    raised. Strict: raised."""
+    results = [publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)]
+    try:
+        results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day))
+    except (QualityGateHeld, CrmNotInitialized) as exc:
+        if strict:
+            raise
+        results.append(push_result(day, 0, 0, skipped=str(exc).split(". ")[0]))
+    try:
+        results.append(send_alerts(ctx.settings.warehouse_url, ctx.smtp_settings(), day, strict=strict))
+    except QualityGateHeld as exc:
+        if strict:
+            raise
+        results.append(alert_result(day, note=str(exc).split(". ")[0]))
+    return results

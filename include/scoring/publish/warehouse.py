@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from include.scoring.core.errors import WarehouseError
-from include.scoring.extract.stage import mask_url
+from include.scoring.core.urls import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ unresolved + filtered.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import matches, normalize_email
+from include.scoring.core.results import StageResult
 from include.scoring.lake.sharding import split_by_shard
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.graph import (
@@ -50,6 +51,9 @@ from include.scoring.resolve.inputs import (
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
 from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
 from include.scoring.validate.stage import _hash_ids
+
+if TYPE_CHECKING:
+    from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
 RESOLVED_COLUMNS = [
@@ -106,49 +110,21 @@ METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("even
 RULES_SCHEMA = pa.schema([("rule", _S), ("identifier", _S), ("detail", _S), ("count", pa.int64())])
 
 
-@dataclass
-class IdentityResult:
-    day: date
-    events: int
-    resolved: int
-    unresolved: int
-    filtered: int
-    by_method: dict[str, int] = field(default_factory=dict)
-    by_reason: dict[str, int] = field(default_factory=dict)
-    filtered_by_reason: dict[str, int] = field(default_factory=dict)
-    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
-    firings: dict[str, int] = field(default_factory=dict)
-    path: str = ""
-    source: str = "identity"
+def _describe(result: StageResult) -> str:
+    c = result.counts
+    humans = c["events"] - c["filtered"]
+    rate = c["resolved"] / humans if humans else 0.0
+    methods = ", ".join(f"{k} {v:,}" for k, v in sorted(result.breakdowns["by_method"].items(), key=lambda kv: -kv[1]))
+    return (
+        f"resolve {result.day}  {c['events']:>9,} events -> {c['resolved']:,} resolved ({rate:.1%} of human), "
+        f"{c['unresolved']:,} unresolved, {c['filtered']:,} filtered  [{methods}]"
+    )
 
-    @property
-    def resolution_rate(self) -> float:
-        humans = self.events - self.filtered
-        return self.resolved / humans if humans else 0.0
 
-    def line(self) -> str:
-        methods = ", ".join(f"{k} {v:,}" for k, v in sorted(self.by_method.items(), key=lambda kv: -kv[1]))
-        return (
-            f"resolve {self.day}  {self.events:>9,} events -> {self.resolved:,} resolved ({self.resolution_rate:.1%} of human), "
-            f"{self.unresolved:,} unresolved, {self.filtered:,} filtered  [{methods}]"
-        )
-
-    def add(self, other: IdentityResult) -> IdentityResult:
-        self.events += other.events
-        self.resolved += other.resolved
-        self.unresolved += other.unresolved
-        self.filtered += other.filtered
-        for mine, theirs in (
-            (self.by_method, other.by_method),
-            (self.by_reason, other.by_reason),
-            (self.filtered_by_reason, other.filtered_by_reason),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-        for source, counts in other.by_source.items():
-            for key, value in counts.items():
-                self.by_source.setdefault(source, {})[key] = self.by_source.setdefault(source, {}).get(key, 0) + value
-        return self
+def resolution_rate(result: StageResult) -> float:
+    """Resolved events as a share of the human (not filtered) events of a resolve result."""
+    humans = result.count("events") - result.count("filtered")
+    return result.count("resolved") / humans if humans else 0.0
 
 
 # Prepare: the day's graph and identity map -------------------------------------------------------
@@ -212,21 +188,15 @@ def _history_edges(lake: Lake, config: ScoringConfig):
     return edges_of
 
 
-@dataclass
-class Prepared:
-    day: date
-    nodes: int
-    edges: int
-    firings: dict[str, int]
-    source: str = "identity"
-    path: str = ""
-
-    def line(self) -> str:
-        fired = ", ".join(f"{k} {v:,}" for k, v in sorted(self.firings.items())) or "none"
-        return f"resolve prepare {self.day}  person graph {self.edges:,} links; {self.nodes:,} identifiers today; rules fired: {fired}"
+def _describe_prepared(result: StageResult) -> str:
+    fired = ", ".join(f"{k} {v:,}" for k, v in sorted(result.breakdowns["firings"].items())) or "none"
+    return (
+        f"resolve prepare {result.day}  person graph {result.count('links'):,} links; "
+        f"{result.count('identifiers'):,} identifiers today; rules fired: {fired}"
+    )
 
 
-def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> Prepared:
+def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageResult:
     """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
     accounts = lake.read_df("valid/crm/accounts", day)
     contacts = lake.read_df("valid/crm/contacts", day)
@@ -275,15 +245,21 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> Prepared
     rules = pd.DataFrame(firings, columns=RULES_SCHEMA.names).astype({"count": "int64"})
     lake.write_partition("identity_rules", day, rules, schema=RULES_SCHEMA)
     lake.write_partition("event_ids/crm", day, pd.DataFrame({"h": _hash_ids(fresh["event_id"])}))
-    result = Prepared(
-        day, len(ident), len(graph.edges), rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {}
+    firing_counts = rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {}
+    result = StageResult(
+        "resolve",
+        "prepare",
+        day,
+        counts={"identifiers": len(ident), "links": len(graph.edges)},
+        breakdowns={"firings": {str(k): int(v) for k, v in firing_counts.items()}},
+        describe=_describe_prepared,
     )
     log.info(result.line())
     return result
 
 
 # Resolve one shard --------------------------------------------------------------------------------
-def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> IdentityResult:
+def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> StageResult:
     """Resolve the events of one shard against the day's identity map (prepare first)."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
@@ -326,7 +302,7 @@ def in_time_order(resolved: pd.DataFrame) -> pa.Table:
     )
 
 
-def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> IdentityResult:
+def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> StageResult:
     filtered = ev["filter_reason"].notna()
     resolved = ~filtered & ev["account_id"].notna()
     unresolved = ~filtered & ev["account_id"].isna()
@@ -366,25 +342,39 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
         ignore_index=True,
     ).reindex(columns=METRICS_SCHEMA.names)
     lake.write_part("resolution", day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
-    result = IdentityResult(day, len(ev), int(resolved.sum()), int(unresolved.sum()), int(filtered.sum()), path=path)
-    result.by_method = res["resolution_method"].value_counts().to_dict()
-    result.by_reason = unres["reason"].value_counts().to_dict()
-    result.filtered_by_reason = filt["reason"].value_counts().to_dict()
-    for source, group in metrics.groupby("source"):
-        result.by_source[source] = group.groupby("outcome")["events"].sum().to_dict()
+    counts = {
+        "events": len(ev),
+        "resolved": int(resolved.sum()),
+        "unresolved": int(unresolved.sum()),
+        "filtered": int(filtered.sum()),
+    }
+    breakdowns = {
+        "by_method": _counts(res["resolution_method"]),
+        "by_reason": _counts(unres["reason"]),
+        "filtered_by_reason": _counts(filt["reason"]),
+    }
+    result = StageResult("resolve", f"shard {shard + 1}/{shards}", day, [path], counts, breakdowns, describe=_describe)
     log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
     return result
 
 
-def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> IdentityResult:
+def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
     """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
     shards = shards or config.scale.shards
     prepared = prepare_resolution(lake, config, day)
-    total = IdentityResult(day, 0, 0, 0, 0, firings=dict(prepared.firings))
-    for shard in range(shards):
-        part = resolve_shard(lake, config, day, shard, shards)
-        total.add(part)
-        total.path = part.path
+    parts = [resolve_shard(lake, config, day, shard, shards) for shard in range(shards)]
+    total = parts[0].merged(parts[1:])
+    total.unit = "day"
+    total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])
     if shards > 1:
         log.info(total.line())
     return total
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().items()}
+
+
+def resolve_stage(ctx: RunContext, day: date) -> list[StageResult]:
+    """The resolve stage for day D: prepare, then every shard in turn (Airflow maps the shards)."""
+    return [resolve_identities(ctx.lake, ctx.config, day)]

@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import UsageError
 from include.scoring.lake.store import Lake, days_between
-from include.scoring.score.stage import run_days
+from include.scoring.score.replay import run_days
 
 
 @dataclass

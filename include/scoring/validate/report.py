@@ -3,15 +3,64 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import date
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from include.scoring.validate.stage import ValidationResult
+from include.scoring.core.results import StageResult
 
+#: the warning a CRM table's validation carries when it reused the day before's (identical snapshot)
+REUSED_WARNING = "snapshot identical to "
 MAX_SUMMARY_BYTES = 256 * 1024
 MAX_TEXT = 200
+
+
+@dataclass
+class ValidationResult:
+    source: str
+    day: date
+    rows: int
+    valid: int
+    quarantined: int
+    checks: list[dict] = field(default_factory=list)
+    batch_failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, dict] = field(default_factory=dict)
+    path: str = ""
+    docs: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.batch_failures)
+
+    def line(self) -> str:
+        share = f" ({self.quarantined / self.rows:.1%})" if self.rows else ""
+        state = "BATCH FAILED" if self.failed else "ok"
+        return (
+            f"validate {self.source:<18} {self.day}  {self.rows:>9,} rows -> {self.valid:,} valid, "
+            f"{self.quarantined:,} quarantined{share}  [{state}]"
+        )
+
+    def stage_result(self) -> StageResult:
+        """The stage's result: counts, rows quarantined by check (none for a reused snapshot,
+        whose reasons are the previous day's), warnings, the valid partition."""
+        by_check: dict[str, int] = {}
+        if not any(w.startswith(REUSED_WARNING) for w in self.warnings):
+            for check in self.checks:
+                if check["effect"] == "quarantined":
+                    by_check[check["check"]] = by_check.get(check["check"], 0) + check["unexpected_count"]
+        return StageResult(
+            "validate",
+            self.source,
+            self.day,
+            [self.path] if self.path else [],
+            {"rows": self.rows, "valid": self.valid, "quarantined": self.quarantined},
+            {"quarantined_by_check": by_check},
+            {"data_docs": self.docs},
+            list(self.warnings),
+            describe=lambda _: self.line(),
+        )
 
 
 def report_lines(result: ValidationResult) -> list[str]:

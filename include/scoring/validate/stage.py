@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,39 +27,27 @@ from include.scoring.core.arrowops import isin
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, quarantine_schema, raw_schema
 from include.scoring.core.errors import BatchValidationError
+from include.scoring.core.results import StageResult
+from include.scoring.core.sources import VALIDATE_SOURCES
 from include.scoring.lake.store import DATA_FILE, Lake
 from include.scoring.validate.gx_runner import CheckOutcome, render_data_docs, run_suite
-from include.scoring.validate.report import check_rows, failure_message, report_lines, summary_json
+from include.scoring.validate.report import (
+    REUSED_WARNING,
+    ValidationResult,
+    check_rows,
+    failure_message,
+    report_lines,
+    summary_json,
+)
+
+if TYPE_CHECKING:
+    from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
 
 HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence", "_account_exists", "_contact_exists")
 INPUT_DIGEST = "input.sha256"
 MAX_EXAMPLES = 5
-
-
-@dataclass
-class ValidationResult:
-    source: str
-    day: date
-    rows: int
-    valid: int
-    quarantined: int
-    checks: list[dict] = field(default_factory=list)
-    batch_failures: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    files: dict[str, dict] = field(default_factory=dict)
-    path: str = ""
-    docs: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.batch_failures)
-
-    def line(self) -> str:
-        share = f" ({self.quarantined / self.rows:.1%})" if self.rows else ""
-        state = "BATCH FAILED" if self.failed else "ok"
-        return f"validate {self.source:<18} {self.day}  {self.rows:>9,} rows -> {self.valid:,} valid, {self.quarantined:,} quarantined{share}  [{state}]"
 
 
 def _utc(day: date) -> pd.Timestamp:
@@ -321,9 +310,6 @@ def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, par
     return digest.hexdigest()
 
 
-REUSED_WARNING = "snapshot identical to "
-
-
 def _reuse_previous_day(
     lake: Lake, source: str, day: date, digest: str
 ) -> tuple[ValidationResult, pd.DataFrame] | None:
@@ -410,3 +396,14 @@ def validate_stage_sources(
     if source == "crm":
         return validate_crm(lake, config, day, reprocess_quarantine)
     return [validate_events(lake, config, source, day, reprocess_quarantine)]
+
+
+def validate_stage(
+    ctx: RunContext, day: date, sources: Iterable[str] = VALIDATE_SOURCES, reprocess_quarantine: bool = False
+) -> list[StageResult]:
+    """The validate stage for day D: each of `sources` (event sources and `crm`)."""
+    return [
+        report.stage_result()
+        for source in sources
+        for report in validate_stage_sources(ctx.lake, ctx.config, source, day, reprocess_quarantine)
+    ]

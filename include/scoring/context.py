@@ -1,0 +1,41 @@
+"""The run context every stage function takes: where things are, the validated config, the lake.
+
+Built once per CLI command or Airflow task (`include/airflow_glue/dag_support.run_context`), so
+the config is loaded and validated once and every stage of a run sees the same one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from include.scoring.core.config import ScoringConfig, load_config
+from include.scoring.core.settings import Settings
+from include.scoring.lake.store import Lake
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    #: the SMTP server for alert emails: from settings.smtp_url unless set (Airflow: the connection)
+    smtp: object | None = None
+
+    def smtp_settings(self):
+        if self.smtp is None and self.settings.smtp_url:
+            from include.scoring.core.mailer import smtp_from_url
+
+            self.smtp = smtp_from_url(self.settings.smtp_url)
+        return self.smtp
+
+    @cached_property
+    def config(self) -> ScoringConfig:
+        return load_config(self.settings.config_path)
+
+    @cached_property
+    def lake(self) -> Lake:
+        return Lake(self.settings.lake)
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.settings.landing)

@@ -1,0 +1,45 @@
+"""URLs safe to show: the one masker every log line, error message and repr uses.
+
+Database, SMTP, CRM and object-storage URLs may carry credentials: a password in the user part
+(`scheme://user:PASSWORD@host`), a token as the user (`hubspot+https://TOKEN@host`), or a secret
+in the query (`?password=...`, `?token=...`). `mask_url` replaces each with `***` and leaves
+everything else (scheme, host, port, path) readable; a value that is not a URL (a folder) is
+returned as it is, and one that looks like a URL but cannot be parsed is hidden whole.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+MASK = "***"
+#: URL schemes whose user part is itself the secret (an access token)
+TOKEN_AS_USER = ("salesforce", "hubspot")
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key")
+
+
+def mask_url(value: str | None) -> str | None:
+    """`value` with any credentials replaced by `***` (see the module doc)."""
+    if not value or "://" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "<URL hidden>"
+    masked = value
+    if "@" in parts.netloc:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = parts.username or ""
+        if parts.password is not None:
+            user = f"{userinfo.split(':', 1)[0]}:{MASK}"
+        elif any(name in parts.scheme for name in TOKEN_AS_USER):
+            user = MASK
+        else:
+            user = userinfo
+        masked = masked.replace(f"//{parts.netloc}", f"//{user}@{hostport}", 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode([(k, MASK if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*@")
+            masked = masked.replace(f"?{parts.query}", f"?{query}", 1)
+    return masked
