@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 EVENTS = ("web", "email", "ad")
@@ -51,13 +52,13 @@ def _landing_reads(landing: Path, day: date) -> None:
 
 def lower_bound(lake: Lake, stage: str, day: date, landing: Path | None = None) -> float:
     inputs, outputs = IO[stage]
-    tables = {name: lake.read(name, day, missing_ok=True) for name in outputs}
+    tables = {name: lake.read(catalog.CATALOG[name], day, missing_ok=True) for name in outputs}
     with tempfile.TemporaryDirectory(prefix="bench-lb-") as scratch:
         t0 = time.perf_counter()
         if stage == "extract" and landing is not None:
             _landing_reads(landing, day)
         for name in inputs:
-            lake.read(name, day, missing_ok=True)
+            lake.read(catalog.CATALOG[name], day, missing_ok=True)
         for name, table in tables.items():
             if table is not None:
                 pq.write_table(table, Path(scratch) / f"{name.replace('/', '_')}.parquet", compression="zstd")

@@ -29,6 +29,7 @@ from benchmarks.lower_bound import lower_bound
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
 from include.scoring.core.config import load_config
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 log = logging.getLogger("benchmarks")
@@ -174,7 +175,7 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     with PostgresDatabase() as url:
         results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
     lake = Lake(str(lake_dir))
-    raw_events = sum(lake.row_count(f"raw/{s}", DAY) for s in ("web", "email", "ad"))
+    raw_events = sum(lake.row_count(catalog.raw(s), DAY) for s in ("web", "email", "ad"))
     bounds = {
         s: round(lower_bound(lake, s, DAY, sample / "landing"), 2)
         for s in ("extract", "validate", "resolve", "score", "publish")
@@ -207,7 +208,7 @@ def _clear_scoring(lake: Lake) -> None:
         "state_persons",
         "state_bonus",
     ):
-        shutil.rmtree(Path(lake.dataset_path(dataset)), ignore_errors=True)
+        shutil.rmtree(Path(lake.dataset_path(catalog.CATALOG[dataset])), ignore_errors=True)
 
 
 def replay_benchmark(accounts: int, days: int, volume: float, shards: int) -> dict:
@@ -215,7 +216,7 @@ def replay_benchmark(accounts: int, days: int, volume: float, shards: int) -> di
     score tasks run on as many workers)."""
     lake_dir, events = replay_workload(accounts, days, DAY, volume)
     lake = Lake(str(lake_dir))
-    first = lake.days("resolved")[0]
+    first = lake.days(catalog.RESOLVED)[0]
     _clear_scoring(lake)
     result = stage("replay", lake_dir, DAY, start=first)
     _clear_scoring(lake)

@@ -25,6 +25,7 @@ from include.sample import generate
 from include.scoring.core.config import load_config
 from include.scoring.core.contracts import raw_schema
 from include.scoring.extract.stage import extract_events
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.validate.stage import validate_events
 
@@ -34,13 +35,13 @@ DAY = date(2026, 10, 14)
 def build_partition(lake: Lake, rows: int, work: Path) -> None:
     summary = generate(work / "sample", accounts=400, days=1, end_date=DAY, seed=5, bad_rows=0.01)
     extract_events(summary.out / "landing", lake, "web", DAY)
-    seed = lake.read_df("raw/web", DAY)
+    seed = lake.read_df(catalog.raw("web"), DAY)
     reps = int(np.ceil(rows / len(seed)))
     big = pd.concat([seed] * reps, ignore_index=True).iloc[:rows].copy()
     copy_no = np.repeat(np.arange(reps), len(seed))[:rows].astype(str)
     big["event_id"] = big["event_id"].astype(object) + "-" + copy_no
     big["source_line"] = np.arange(2, rows + 2)
-    lake.write_partition("raw/web", DAY, big, schema=raw_schema("web"))
+    lake.write_partition(catalog.raw("web"), DAY, big, schema=raw_schema("web"))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from include.sample import generate
 from include.sample.daily import DailyGenerator
 from include.sample.world import build_world, opportunities, span
 from include.scoring.core.contracts import raw_schema
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.stage import RESOLVED_SCHEMA, in_time_order
 
@@ -124,10 +125,10 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
         )
         events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
         lake.write_partition(
-            "resolved", day, in_time_order(events.reindex(columns=RESOLVED_SCHEMA.names)), schema=RESOLVED_SCHEMA
+            catalog.RESOLVED, day, in_time_order(events.reindex(columns=RESOLVED_SCHEMA.names)), schema=RESOLVED_SCHEMA
         )
-        lake.write_partition("valid/crm/accounts", day, crm_accounts, schema=raw_schema("crm/accounts"))
-        lake.write_partition("valid/crm/opportunities", day, opps, schema=raw_schema("crm/opportunities"))
+        lake.write_partition(catalog.valid("crm/accounts"), day, crm_accounts, schema=raw_schema("crm/accounts"))
+        lake.write_partition(catalog.valid("crm/opportunities"), day, opps, schema=raw_schema("crm/opportunities"))
         total += len(events)
         if (n + 1) % 30 == 0:
             log.info("replay workload: %s/%s days, %s resolved events", n + 1, days, total)

@@ -24,10 +24,11 @@ import sqlalchemy as sa
 
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.publish.warehouse import TABLES
 from include.scoring.runner import STAGES, run_range
-from include.scoring.validate.stage import REUSED_WARNING
+from include.scoring.validate.report import REUSED_WARNING
 from tests.conftest import ROOT, pg_database
 
 pytestmark = pytest.mark.integration
@@ -134,7 +135,7 @@ def test_extract_and_validate_of_several_days_at_once_match_the_serial_run(small
 
 def test_a_reused_crm_validation_notes_its_source_once(serial):
     days, lake, _ = serial
-    summary = json.loads(Lake(str(lake)).read_side_file("validation/crm/accounts", days[-1], "summary.json"))
+    summary = json.loads(Lake(str(lake)).read_side_file(catalog.validation("crm/accounts"), days[-1], "summary.json"))
     assert summary["reused_from"] == days[-2].isoformat()
     assert [w for w in summary["warnings"] if w.startswith(REUSED_WARNING)] == [
         f"{REUSED_WARNING}{days[-2]}: that day's validation reused"
@@ -144,15 +145,15 @@ def test_a_reused_crm_validation_notes_its_source_once(serial):
 def test_shards_of_one_partition_written_at_once_never_break_each_other(tmp_path):
     """Mapped resolve/score tasks write the parts of one partition concurrently, again and again."""
     script = (
-        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake.store import Lake\n"
+        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake.store import Lake\nfrom include.scoring.lake.catalog import RESOLVED\n"
         "lake, shard = Lake(sys.argv[1]), int(sys.argv[2])\n"
         "table = pa.table({'shard': [shard] * 200_000, 'x': list(range(200_000))})\n"
-        "for i in range(25):\n    lake.write_part('resolved', date(2026, 11, 18), shard, 3, table)\n"
+        "for i in range(25):\n    lake.write_part(RESOLVED, date(2026, 11, 18), shard, 3, table)\n"
     )
     results = parallel([["-c", script, str(tmp_path), str(shard)] for shard in range(3)], env_for_lake_only())
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
-    table = Lake(str(tmp_path)).read("resolved", date(2026, 11, 18))
+    table = Lake(str(tmp_path)).read(catalog.RESOLVED, date(2026, 11, 18))
     assert table.num_rows == 600_000 and sorted(set(table.column("shard").to_pylist())) == [0, 1, 2]
     assert not list((tmp_path / "resolved").rglob("_*"))
 

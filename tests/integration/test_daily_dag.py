@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from include.scoring.core.sources import ALL_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.publish.stage import init_crm
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
@@ -46,12 +47,12 @@ def test_daily_run_end_to_end(airflow_db, small_sample, settings_env, tmp_path, 
         assert set(states.values()) == {"success"}, states
         lake = Lake(settings.lake)
         for source in ALL_SOURCES:
-            assert lake.exists(f"raw/{source}", day), source
+            assert lake.exists(catalog.raw(source), day), source
         for source in ("web", "email", "ad"):
-            assert lake.row_count(f"raw/{source}", day) == landing_rows(
+            assert lake.row_count(catalog.raw(source), day) == landing_rows(
                 sample / "landing" / source / day.isoformat()
             ), source
-        assert lake.row_count("scores", day) == 40 and lake.exists("state", day)
+        assert lake.row_count(catalog.SCORES, day) == 40 and lake.exists(catalog.STATE, day)
         engine = sa.create_engine(settings.warehouse_url)
         with engine.connect() as conn:
             assert (

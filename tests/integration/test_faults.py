@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from include.scoring.context import RunContext
 from include.scoring.core.errors import StateError, WarehouseError
 from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.publish.warehouse import TABLES
 from include.scoring.runner import STAGES, run_range
@@ -203,8 +204,9 @@ def test_crash_mid_write_leaves_no_partial_partition_and_the_retry_is_identical(
 
     ctx = RunContext(settings)
     for partition in {r.split("/dt=")[0] for r in after if not hidden(r) and f"dt={day.isoformat()}" in r}:
-        if ctx.lake.exists(partition, day):  # a visible partition reads whole (or reads as missing)
-            ctx.lake.read(partition, day)
+        dataset = catalog.CATALOG[partition]
+        if ctx.lake.exists(dataset, day):  # a visible partition reads whole (or reads as missing)
+            ctx.lake.read(dataset, day)
 
     STAGE[stage].run(ctx, day)  # the retry (Airflow clears the task; here the same stage function)
     assert_same_tree(tree(lake), expected)
@@ -492,8 +494,8 @@ def test_events_outside_the_lateness_window_are_quarantined_with_their_reason(sm
     STAGE["extract"].run(ctx, day)
     (result,) = validate_stage(ctx, day, ["web"])
     assert not result.failed
-    valid = ctx.lake.read_df("valid/web", day)
-    quarantine = ctx.lake.read_df("quarantine/web", day).set_index("event_id")
+    valid = ctx.lake.read_df(catalog.valid("web"), day)
+    quarantine = ctx.lake.read_df(catalog.quarantine("web"), day).set_index("event_id")
     outside = {
         f"w-lateness-{n}" for n in ("late-by-a-day", "late-by-a-microsecond", "after-the-interval", "a-week-ahead")
     }
@@ -506,4 +508,4 @@ def test_events_outside_the_lateness_window_are_quarantined_with_their_reason(sm
         )
         assert quarantine.loc[event_id, "source_file"].endswith("web-lateness.csv")
     assert inside <= set(valid["event_id"]) and not inside & set(quarantine.index)
-    assert len(valid) + len(quarantine) == ctx.lake.row_count("raw/web", day)  # nothing lost
+    assert len(valid) + len(quarantine) == ctx.lake.row_count(catalog.raw("web"), day)  # nothing lost

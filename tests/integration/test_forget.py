@@ -28,6 +28,7 @@ from include.scoring.cli.commands import main
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.extract.stage import extract_crm, extract_events
+from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.privacy.forget import forget
 from include.scoring.publish.reconcile import build_ledger
@@ -233,7 +234,7 @@ def test_forget_erases_the_person_everywhere_and_matches_a_run_without_them(runs
     for day in days:
         publish_warehouse(ctx.lake, ctx.config, warehouse_url, day)
     before_scores = scores(lake_dir)
-    before_raw = {d: ctx.lake.row_count("raw/ad", d) + ctx.lake.row_count("raw/web", d) for d in days}
+    before_raw = {d: ctx.lake.row_count(catalog.raw("ad"), d) + ctx.lake.row_count(catalog.raw("web"), d) for d in days}
     needles = person["emails"] + person["cookies"] + person["contacts"]
     assert lake_traces(lake_dir, needles)
 

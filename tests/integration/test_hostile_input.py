@@ -38,6 +38,7 @@ from include.scoring.core.contracts import CONTRACTS, EVENT_SOURCES
 from include.scoring.core.errors import BatchValidationError, ExtractError, PipelineError
 from include.scoring.core.settings import Settings
 from include.scoring.extract.stage import extract_stage
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.validate.stage import validate_stage
 from tests.conftest import SAMPLE_END
@@ -299,13 +300,13 @@ def run_file(base: dict, source: str, name: str, content: bytes, config: str | N
             outcome["error"] = exc
             return outcome
         lake = Lake(settings.lake)
-        outcome["raw"] = lake.read_df(f"raw/{source}", DAY)
+        outcome["raw"] = lake.read_df(catalog.raw(source), DAY)
         try:
             validate_stage(ctx, DAY, [source])
         except BatchValidationError as exc:
             outcome["error"] = exc
-        outcome["valid"] = lake.read_df(f"valid/{source}", DAY, missing_ok=True)
-        outcome["quarantine"] = lake.read_df(f"quarantine/{source}", DAY, missing_ok=True)
+        outcome["valid"] = lake.read_df(catalog.valid(source), DAY, missing_ok=True)
+        outcome["quarantine"] = lake.read_df(catalog.quarantine(source), DAY, missing_ok=True)
         return outcome
     finally:
         shutil.rmtree(work, ignore_errors=True)

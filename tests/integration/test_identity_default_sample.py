@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.resolve.evaluate import evaluate_resolution
 
@@ -29,11 +30,13 @@ def test_conservation_valid_equals_resolved_unresolved_filtered(default_run):
     results = {r.day: r for r in report.per_stage["resolve"]}
     lake = ctx.lake
     for day in days_between(summary.start, summary.end):
-        events = sum(lake.row_count(f"valid/{s}", day) for s in ("web", "email", "ad"))
+        events = sum(lake.row_count(catalog.valid(s), day) for s in ("web", "email", "ad"))
         crm_events = results[day].count("events") - events
         assert crm_events >= 0
         accounted = (
-            lake.row_count("resolved", day) + lake.row_count("unresolved", day) + lake.row_count("filtered", day)
+            lake.row_count(catalog.RESOLVED, day)
+            + lake.row_count(catalog.UNRESOLVED, day)
+            + lake.row_count(catalog.FILTERED, day)
         )
         assert accounted == results[day].count("events"), day
     assert sum(r.breakdowns["filtered_by_reason"].get("machine_open", 0) for r in results.values()) > 0

@@ -15,6 +15,7 @@ from include.scoring.context import RunContext
 from include.scoring.core.errors import QualityGateHeld, WarehouseError
 from include.scoring.core.mailer import SmtpSettings
 from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.publish.alerts import AlertDeliveryError, send_alerts
 from include.scoring.publish.stage import CrmNotInitialized, init_crm, publish_warehouse, push_crm
@@ -110,7 +111,7 @@ def test_hostile_strings_are_stored_unchanged_and_never_execute(scored, warehous
     assert sorted(names["account_name"]) == sorted(HOSTILE)
     tables = dump(warehouse)
     assert tables["account_scores"] and "score_alerts" in tables  # nothing was dropped or deleted
-    contacts = ctx.lake.read_df("valid/crm/contacts", END - timedelta(days=1))
+    contacts = ctx.lake.read_df(catalog.valid("crm/contacts"), END - timedelta(days=1))
     assert set(HOSTILE) <= set(contacts["first_name"].dropna())
     assert {h[::-1] for h in HOSTILE} <= set(contacts["title"].dropna())
 
@@ -162,7 +163,7 @@ def test_crm_push_needs_init_and_updates_only_changes(scored, tmp_path):
     assert (again.count("updated"), again.count("unchanged")) == (0, 40)
     publish_days(ctx, url, days[-1:])
     nxt = push_crm(ctx.lake, url, crm_url, days[-1])
-    scores = ctx.lake.read_df("scores", days[-1]).set_index("account_id")
+    scores = ctx.lake.read_df(catalog.SCORES, days[-1]).set_index("account_id")
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:
         crm_rows = pd.DataFrame(
@@ -231,7 +232,7 @@ def test_quality_gate_holds_push_and_alerts_when_web_collapses(scored, tmp_path,
     summary, ctx = scored
     url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
     publish_days(ctx, url, days_between(summary.start, END - timedelta(days=1)))
-    assert ctx.lake.row_count("valid/web", END) == 0
+    assert ctx.lake.row_count(catalog.valid("web"), END) == 0
     with caplog.at_level("INFO"):
         result = publish_warehouse(ctx.lake, ctx.config, url, END)
     assert result.details["gate"] == "held" and "volume: web has 0 valid events" in result.details["gate_reasons"]

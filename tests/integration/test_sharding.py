@@ -12,6 +12,7 @@ from include.sample import generate
 from include.scoring.context import RunContext
 from include.scoring.core.config import load_config, parse_config
 from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.runner import STAGES, run_range
 
@@ -26,7 +27,7 @@ def with_shards(n: int):
 
 
 def sorted_frame(lake: Lake, dataset: str, day: date, key: list[str]) -> pd.DataFrame:
-    return lake.read_df(dataset, day).sort_values(key, kind="stable").reset_index(drop=True)
+    return lake.read_df(catalog.CATALOG[dataset], day).sort_values(key, kind="stable").reset_index(drop=True)
 
 
 def test_three_shards_equal_one(tmp_path):
@@ -71,8 +72,8 @@ def test_three_shards_equal_one(tmp_path):
                 sorted_frame(a, dataset, day, key), sorted_frame(b, dataset, day, key), obj=f"{dataset} {day}"
             )
         pd.testing.assert_series_equal(
-            a.read_df("resolution", day).groupby(["source", "outcome", "key"])["events"].sum().sort_index(),
-            b.read_df("resolution", day).groupby(["source", "outcome", "key"])["events"].sum().sort_index(),
+            a.read_df(catalog.RESOLUTION, day).groupby(["source", "outcome", "key"])["events"].sum().sort_index(),
+            b.read_df(catalog.RESOLUTION, day).groupby(["source", "outcome", "key"])["events"].sum().sort_index(),
         )
     for dataset, key in (
         ("state", ["account_id"]),
@@ -82,4 +83,4 @@ def test_three_shards_equal_one(tmp_path):
         pd.testing.assert_frame_equal(
             sorted_frame(a, dataset, END, key), sorted_frame(b, dataset, END, key), obj=dataset
         )
-    assert a.row_count("resolved", END) > 100 and a.row_count("scores", END) == 80
+    assert a.row_count(catalog.RESOLVED, END) > 100 and a.row_count(catalog.SCORES, END) == 80

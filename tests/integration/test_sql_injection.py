@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from include.sample import generate
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.privacy.forget import forget
 from include.scoring.publish import warehouse
@@ -103,15 +104,15 @@ def publish_all(ctx, url: str, summary) -> None:
 
 def test_lake_keeps_hostile_urls_referrers_notes_and_quarantines_the_bad_domain(scored):
     summary, ctx, planted, _ = scored
-    web = pd.concat([ctx.lake.read_df("valid/web", d) for d in days_between(summary.start, END)])
+    web = pd.concat([ctx.lake.read_df(catalog.valid("web"), d) for d in days_between(summary.start, END)])
     assert len(planted.urls) >= DAYS
     assert set(web.loc[web["event_id"].isin(planted.urls), "url"]) == {HOSTILE_URL} and web["event_id"].isin(
         planted.urls
     ).sum() == len(planted.urls)
     assert (web["referrer"] == HOSTILE_REFERRER).sum() == len(planted.urls)
-    activities = ctx.lake.read_df("valid/crm/activities", END)
+    activities = ctx.lake.read_df(catalog.valid("crm/activities"), END)
     assert len(activities) and set(activities["notes"]) == {HOSTILE_NOTE}
-    quarantine = ctx.lake.read_df("quarantine/crm/accounts", END)
+    quarantine = ctx.lake.read_df(catalog.quarantine("crm/accounts"), END)
     bad = quarantine[quarantine["account_id"] == planted.quarantined_account]
     assert list(bad["domain"]) == [HOSTILE_DOMAIN] and "domain_syntax" in bad["failed_checks"].iloc[0]
 
@@ -122,7 +123,7 @@ def test_every_warehouse_write_stores_hostile_strings_exactly(scored, backend):
     publish_warehouse(ctx.lake, ctx.config, backend, END)  # a re-run goes through the upserts' conflict path
     assert set(TABLES) <= table_names(backend)
 
-    scores = ctx.lake.read_df("scores", END)
+    scores = ctx.lake.read_df(catalog.SCORES, END)
     current = read(backend, warehouse.account_scores)
     assert len(current) == len(scores)
     text_columns = [
@@ -159,12 +160,12 @@ def test_every_warehouse_write_stores_hostile_strings_exactly(scored, backend):
     assert len(alerts), "the sample should give alerts"
     assert set(alerts["account_name"]) <= set(planted.names.values()) and set(alerts["account_name"]) & set(SQL_STRINGS)
     assert set(alerts["recipient"].dropna()) <= {HOSTILE_OWNER, HOSTILE_SDR}
-    changes = pd.concat([ctx.lake.read_df("changes", d) for d in days_between(summary.start, END)])
+    changes = pd.concat([ctx.lake.read_df(catalog.CHANGES, d) for d in days_between(summary.start, END)])
     assert len(alerts) == int((changes["kind"] == "alert").sum())
 
     explanations = read(backend, warehouse.account_explanations)
-    ledger = ctx.lake.read_df("state_ledger", END)
-    persons = ctx.lake.read_df("state_persons", END)
+    ledger = ctx.lake.read_df(catalog.STATE_LEDGER, END)
+    persons = ctx.lake.read_df(catalog.STATE_PERSONS, END)
     signal_rows = explanations[explanations["kind"] == "signal"]
     assert sorted(zip(signal_rows["account_id"], signal_rows["key"])) == sorted(
         zip(ledger["account_id"], ledger["signal"])
@@ -190,7 +191,7 @@ def test_crm_push_updates_the_hostile_id_and_leaves_hostile_names_untouched(scor
     assert init_crm(crm_url) and push_crm(ctx.lake, wh, crm_url, END).count("updated") > 0
     after = crm_rows(crm_url)
     assert set(CRM_TABLES) <= table_names(crm_url)
-    scores = ctx.lake.read_df("scores", END).set_index("account_id")
+    scores = ctx.lake.read_df(catalog.SCORES, END).set_index("account_id")
     assert after.loc[HOSTILE_ID, "engagement_band"] == scores.loc[HOSTILE_ID, "band"]
     assert round(float(after.loc[HOSTILE_ID, "engagement_score"]), 2) == round(
         float(scores.loc[HOSTILE_ID, "score"]), 2
@@ -233,6 +234,6 @@ def test_forget_audit_row_keeps_a_hostile_requester_exactly(scored, db, tmp_path
     assert list(audit["requested_by"]) == [REQUESTER] and list(audit["request_id"]) == [result.request_id]
     assert HOSTILE_CONTACT not in audit.to_string()  # only the salted hash
     assert set(TABLES) <= table_names(wh)
-    assert len(read(wh, warehouse.account_scores)) == len(ctx.lake.read_df("scores", END))
-    contacts = mine.lake.read_df("valid/crm/contacts", END - timedelta(days=1))
+    assert len(read(wh, warehouse.account_scores)) == len(ctx.lake.read_df(catalog.SCORES, END))
+    contacts = mine.lake.read_df(catalog.valid("crm/contacts"), END - timedelta(days=1))
     assert not contacts["email"].fillna("").str.contains("o'hara", regex=False).any()

@@ -13,6 +13,7 @@ from include.sample import generate
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.core.sources import ALL_SOURCES, EVENT_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.runner import STAGES, run_range
 from tests.integration.airflow_helpers import load_dag, run_daily, task_states
@@ -42,9 +43,9 @@ def test_conservation_every_day_and_source(defect_sample):
     lake: Lake = ctx.lake
     for day in days_between(summary.start, summary.end):
         for source in ALL_SOURCES:
-            raw = lake.row_count(f"raw/{source}", day)
-            valid = lake.row_count(f"valid/{source}", day)
-            quarantined = lake.row_count(f"quarantine/{source}", day)
+            raw = lake.row_count(catalog.raw(source), day)
+            valid = lake.row_count(catalog.valid(source), day)
+            quarantined = lake.row_count(catalog.quarantine(source), day)
             assert raw == valid + quarantined, (source, day, raw, valid, quarantined)
             assert raw > 0 or source == "email", (source, day)
 
@@ -56,7 +57,7 @@ def test_every_injected_defect_is_quarantined(defect_sample):
     quarantined = {s: 0 for s in EVENT_SOURCES}
     for day in days_between(summary.start, summary.end):
         for source in EVENT_SOURCES:
-            quarantined[source] += lake.row_count(f"quarantine/{source}", day)
+            quarantined[source] += lake.row_count(catalog.quarantine(source), day)
     for source in EVENT_SOURCES:
         injected = sum(
             v for k, v in summary.defects.items() if k.startswith(f"{source}.") and k != "web.broken_file_lines"
@@ -68,19 +69,19 @@ def test_every_injected_defect_is_quarantined(defect_sample):
 def test_broken_file_lines_are_quarantined_with_their_reason(defect_sample):
     summary, ctx = defect_sample
     broken_day = [d for d in days_between(summary.start, summary.end)][3]
-    q = ctx.lake.read_df("quarantine/web", broken_day)
+    q = ctx.lake.read_df(catalog.quarantine("web"), broken_day)
     retry = q[q["source_file"].str.endswith("web-events-retry.jsonl")]
     assert sorted(retry["source_line"]) == [2, 3]
     assert (retry["failed_checks"].str.contains("readable_values")).all()
     assert retry["coercion_errors"].str.contains("not valid JSON").all()
-    valid = ctx.lake.read_df("valid/web", broken_day)
+    valid = ctx.lake.read_df(catalog.valid("web"), broken_day)
     assert (valid["source_file"].str.endswith("web-events-retry.jsonl")).sum() == 1
 
 
 def test_crm_snapshot_validation_is_reused_when_unchanged(defect_sample):
     summary, ctx = defect_sample
     second = days_between(summary.start, summary.end)[1]
-    doc = json.loads(ctx.lake.read_side_file("validation/crm/contacts", second, "summary.json"))
+    doc = json.loads(ctx.lake.read_side_file(catalog.validation("crm/contacts"), second, "summary.json"))
     assert doc["reused_from"] == summary.start.isoformat() and doc["day"] == second.isoformat()
 
 
@@ -123,8 +124,8 @@ def test_broken_batch_fails_its_validate_task(airflow_db, small_sample, settings
     )
     assert "success" not in str(dagrun.state).lower()
     lake = Lake(settings.lake)
-    assert not lake.exists("valid/ad", day)
-    assert lake.row_count("quarantine/ad", day) == 20
+    assert not lake.exists(catalog.valid("ad"), day)
+    assert lake.row_count(catalog.quarantine("ad"), day) == 20
     output = capfd.readouterr()
     text = output.out + output.err
     assert "Validation failed for source ad, day" in text

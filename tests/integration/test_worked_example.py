@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from include.sample.landing import write_crm
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 pytestmark = pytest.mark.integration
@@ -177,7 +178,7 @@ def test_worked_example_scores_53_very_hot(example):
     ]
     out = cli("run", "--start", D[0].isoformat(), "--end", D[-1].isoformat(), *common)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
-    scores = Lake(str(tmp / "lake")).read_df("scores", D[-1]).set_index("account_id")
+    scores = Lake(str(tmp / "lake")).read_df(catalog.SCORES, D[-1]).set_index("account_id")
     acme = scores.loc["ACC-1"]
     assert acme["score"] == 53.0
     assert acme["band"] == "very_hot" and acme["next_action"] == "sales leader fast-track"

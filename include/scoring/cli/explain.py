@@ -12,13 +12,14 @@ from datetime import date, timedelta
 import pandas as pd
 
 from include.scoring.core.errors import LakeError, UsageError
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 ARROWS = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
 
 
 def _score_row(lake: Lake, account: str, day: date) -> pd.Series:
-    scores = lake.read_df("scores", day)
+    scores = lake.read_df(catalog.SCORES, day)
     rows = scores[scores["account_id"] == account]
     if rows.empty:
         close = scores[
@@ -38,7 +39,9 @@ def person_labels(lake: Lake, account: str, day: date, lookback: int = 90) -> di
     """person_key -> 'contact C-1 (role)' from the account's resolved events of recent days."""
     frames = []
     for d in (day - timedelta(days=k) for k in range(lookback)):
-        table = lake.read("resolved", d, columns=["account_id", "person_key", "contact_id", "role"], missing_ok=True)
+        table = lake.read(
+            catalog.RESOLVED, d, columns=["account_id", "person_key", "contact_id", "role"], missing_ok=True
+        )
         if table is not None:
             frame = table.to_pandas()
             frames.append(frame[(frame["account_id"] == account) & frame["person_key"].notna()])
@@ -56,12 +59,12 @@ def person_labels(lake: Lake, account: str, day: date, lookback: int = 90) -> di
 
 def ledger(lake: Lake, account: str, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points by signal and by person for the account's accumulated score on `day`."""
-    if not lake.exists("state", day):
+    if not lake.exists(catalog.STATE, day):
         raise LakeError(
             f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date {day})"
         )
-    signals = lake.read_df("state_ledger", day, missing_ok=True)
-    persons = lake.read_df("state_persons", day, missing_ok=True)
+    signals = lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True)
+    persons = lake.read_df(catalog.STATE_PERSONS, day, missing_ok=True)
     signals = signals[(signals["account_id"] == account) & (signals["points"].abs() > 1e-9)].sort_values(
         "points", ascending=False
     )
@@ -99,7 +102,7 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
         f"    {labels.get(r.person_key, 'person')[:40]:<40} {r.person_key}  {r.points:>9.2f}  last active {pd.Timestamp(r.last_positive_at):%Y-%m-%d}"
         for r in persons.itertuples()
     ] or ["    (none)"]
-    changes = lake.read_range("changes", day - timedelta(days=180), day)
+    changes = lake.read_range(catalog.CHANGES, day - timedelta(days=180), day)
     if changes is not None:
         mine = changes.to_pandas()
         mine = mine[(mine["account_id"] == account) & mine["kind"].isin(["reset", "band_change", "alert"])].sort_values(
@@ -111,7 +114,7 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
             + (f"  to {r.recipient}" if isinstance(r.recipient, str) else "")
             for r in mine.itertuples()
         ] or ["    (none)"]
-    recent = lake.read_range("contributions", day - timedelta(days=6), day)
+    recent = lake.read_range(catalog.CONTRIBUTIONS, day - timedelta(days=6), day)
     if recent is not None:
         mine = recent.to_pandas()
         mine = mine[(mine["account_id"] == account) & (mine["points"] > 0)].sort_values("event_time")

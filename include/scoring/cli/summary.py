@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from include.scoring.context import RunContext
 from include.scoring.core.urls import mask_url
+from include.scoring.lake import catalog
 from include.scoring.runner import RangeReport
 
 
@@ -104,7 +105,7 @@ ARROW = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
 
 def top_accounts(ctx: RunContext, day, n: int = 15):
     """The top prospect accounts of a day, as the dashboard shows them."""
-    scores = ctx.lake.read_df("scores", day)
+    scores = ctx.lake.read_df(catalog.SCORES, day)
     prospects = (
         scores[scores["lifecycle"] != "customer"].sort_values(["score", "account_id"], ascending=[False, True]).head(n)
     )

@@ -27,6 +27,7 @@ from include.scoring.core.sources import EXTRACT_SOURCES, SHIPPED_FREE_MAIL
 from include.scoring.core.urls import mask_url
 from include.scoring.extract.coerce import coerce_to_contract
 from include.scoring.extract.readers import SUPPORTED, read_landing_file
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.privacy.suppression import drop_suppressed
 
@@ -114,7 +115,7 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageRe
             day,
             Path(landing) / source / day.isoformat(),
         )
-    path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
+    path = lake.write_partition(catalog.raw(source), day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
     return extract_result(source, day, path, table.num_rows, len(files), bad, erased)
 
@@ -168,7 +169,7 @@ def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_ur
     typed = coerce_to_contract(arrow, contract, errors)
     lines = np.arange(1, arrow.num_rows + 1)
     table, erased = drop_suppressed(lake, source, _finish(source, [typed], [(f"crm:{name}", lines, errors)]))
-    path = lake.write_partition(f"raw/{source}", day, table, schema=raw_schema(source))
+    path = lake.write_partition(catalog.raw(source), day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
     return extract_result(source, day, path, table.num_rows, 1, bad, erased)
 
@@ -227,7 +228,7 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]
     else:
         log.warning("no %s: reverse-IP resolution is off for %s", ip_path, day)
         table, files = IP_RANGES_SCHEMA.empty_table(), 0
-    path = lake.write_partition("reference/ip_ranges", day, table, schema=IP_RANGES_SCHEMA)
+    path = lake.write_partition(catalog.IP_RANGES, day, table, schema=IP_RANGES_SCHEMA)
     results.append(extract_result("reference/ip_ranges", day, path, table.num_rows, files, 0))
     free_path = ref / "free_email_domains.txt"
     source_path = free_path if free_path.exists() else SHIPPED_FREE_MAIL
@@ -239,7 +240,7 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]
         }
     )
     free = pa.table({"domain": pa.array(domains, pa.string())})
-    path = lake.write_partition("reference/free_email_domains", day, free)
+    path = lake.write_partition(catalog.FREE_EMAIL_DOMAINS, day, free)
     results.append(extract_result("reference/free_email_domains", day, path, free.num_rows, 1, 0))
     return results
 

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from include.scoring.core.errors import LakeError
+from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import SPLIT_KEY, ShardRows, Split
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,14 @@ def days_between(start: date, end: date) -> list[date]:
 
 
 _ROW_GROUP = 256_000  # rows per Parquet row group: what a sharded reader holds at a time
+
+
+def folder_of(dataset: Dataset) -> str:
+    """The dataset's folder under the lake root; a bare string is refused, so that every read and
+    write names an entry of the catalog (include/scoring/lake/catalog.py)."""
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"the lake takes a catalog entry (include.scoring.lake.catalog), not {dataset!r}")
+    return dataset.name
 
 
 def part_name(shard: int, shards: int) -> str:
@@ -91,21 +100,21 @@ class Lake:
         return f"Lake({self.root!r})"
 
     # Paths --------------------------------------------------------------------------------------
-    def dataset_path(self, dataset: str) -> str:
-        return posixpath.join(self._base, dataset)
+    def dataset_path(self, dataset: Dataset) -> str:
+        return posixpath.join(self._base, folder_of(dataset))
 
-    def partition_path(self, dataset: str, day: date) -> str:
-        return posixpath.join(self._base, dataset, f"dt={day_str(day)}")
+    def partition_path(self, dataset: Dataset, day: date) -> str:
+        return posixpath.join(self._base, folder_of(dataset), f"dt={day_str(day)}")
 
-    def url(self, dataset: str, day: date, name: str = "") -> str:
+    def url(self, dataset: Dataset, day: date, name: str = "") -> str:
         """A user-facing location of a partition (or a file in it) for logs and messages."""
-        path = posixpath.join(self.root, dataset, f"dt={day_str(day)}")
+        path = posixpath.join(self.root, folder_of(dataset), f"dt={day_str(day)}")
         return posixpath.join(path, name) if name else path
 
     # Writes -------------------------------------------------------------------------------------
     def write_partition(
         self,
-        dataset: str,
+        dataset: Dataset,
         day: date,
         table: pa.Table | pd.DataFrame | None,
         side_files: Mapping[str, bytes | str] | None = None,
@@ -162,7 +171,7 @@ class Lake:
 
     def write_part(
         self,
-        dataset: str,
+        dataset: Dataset,
         day: date,
         shard: int,
         shards: int,
@@ -239,13 +248,13 @@ class Lake:
             raise
         return self.url(dataset, day)
 
-    def delete_partition(self, dataset: str, day: date) -> None:
+    def delete_partition(self, dataset: Dataset, day: date) -> None:
         target = self.partition_path(dataset, day)
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
 
     # Reads --------------------------------------------------------------------------------------
-    def _files(self, dataset: str, day: date) -> list[str] | None:
+    def _files(self, dataset: Dataset, day: date) -> list[str] | None:
         """The data files of a complete partition, in order; None when it is missing.
         Raises LakeError when a sharded partition lacks some of its parts."""
         folder = self.partition_path(dataset, day)
@@ -263,25 +272,25 @@ class Lake:
             return None
         if len(parts) > 1:
             raise LakeError(
-                f"lake partition {self.url(dataset, day)} mixes shard layouts {sorted(parts)}; re-run the stage that writes {dataset!r} for {day}."
+                f"lake partition {self.url(dataset, day)} mixes shard layouts {sorted(parts)}; re-run the stage that writes {dataset.name!r} for {day}."
             )
         ((total, found),) = parts.items()
         missing = [k for k in range(total) if k not in found]
         if missing:
             raise LakeError(
                 f"lake partition {self.url(dataset, day)} is incomplete: shard(s) {missing} of {total} missing. "
-                f"Re-run the sharded tasks that write {dataset!r} for {day}."
+                f"Re-run the sharded tasks that write {dataset.name!r} for {day}."
             )
         return [found[k] for k in range(total)]
 
-    def exists(self, dataset: str, day: date) -> bool:
+    def exists(self, dataset: Dataset, day: date) -> bool:
         try:
             return self._files(dataset, day) is not None
         except LakeError:
             return False
 
     def read(
-        self, dataset: str, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
+        self, dataset: Dataset, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
     ) -> pa.Table | None:
         """Read one partition; a missing or corrupt one raises LakeError naming the file."""
         files = self._files(dataset, day)
@@ -290,25 +299,25 @@ class Lake:
                 return None
             raise LakeError(
                 f"lake partition {self.url(dataset, day)} does not exist. Run the stage that "
-                f"writes {dataset!r} for {day} first (python -m include.scoring run --start {day} "
+                f"writes {dataset.name!r} for {day} first (python -m include.scoring run --start {day} "
                 f"--end {day})."
             )
         tables = [self._read_file(f, dataset, day, columns) for f in files]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
-    def _read_file(self, path: str, dataset: str, day: date, columns: Iterable[str] | None) -> pa.Table:
+    def _read_file(self, path: str, dataset: Dataset, day: date, columns: Iterable[str] | None) -> pa.Table:
         try:
             with self.fs.open(path, "rb") as fh:
                 return pq.read_table(fh, columns=list(columns) if columns is not None else None)
         except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
             raise LakeError(
                 f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
-                f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
+                f"Re-run the stage that writes {dataset.name!r} for {day} to rebuild it."
             ) from None
 
     def read_where(
         self,
-        dataset: str,
+        dataset: Dataset,
         day: date,
         keep: Callable[[pa.Table], np.ndarray],
         columns: Iterable[str] | None = None,
@@ -350,19 +359,19 @@ class Lake:
             except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
                 raise LakeError(
                     f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
-                    f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
+                    f"Re-run the stage that writes {dataset.name!r} for {day} to rebuild it."
                 ) from None
         return pa.concat_tables(kept, promote_options="permissive")
 
     def read_df(
-        self, dataset: str, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
+        self, dataset: Dataset, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
     ) -> pd.DataFrame | None:
         table = self.read(dataset, day, columns, missing_ok=missing_ok)
         return None if table is None else table.to_pandas()
 
     def read_range(
         self,
-        dataset: str,
+        dataset: Dataset,
         start: date,
         end: date,
         columns: Iterable[str] | None = None,
@@ -389,14 +398,14 @@ class Lake:
             return None
         return pa.concat_tables(tables, promote_options="permissive")
 
-    def read_side_file(self, dataset: str, day: date, name: str) -> bytes | None:
+    def read_side_file(self, dataset: Dataset, day: date, name: str) -> bytes | None:
         path = posixpath.join(self.partition_path(dataset, day), name)
         if not self.fs.exists(path):
             return None
         with self.fs.open(path, "rb") as fh:
             return fh.read()
 
-    def part_metadata(self, dataset: str, day: date) -> list[dict] | None:
+    def part_metadata(self, dataset: Dataset, day: date) -> list[dict] | None:
         """The `engagement` metadata stored in each part of a partition (None when missing)."""
         files = self._files(dataset, day) if self.exists(dataset, day) else None
         if files is None:
@@ -407,7 +416,7 @@ class Lake:
             out.append(json.loads(meta.get(b"engagement", b"{}")))
         return out
 
-    def _footer(self, path: str, dataset: str, day: date, get: Callable[[pq.ParquetFile], object]):
+    def _footer(self, path: str, dataset: Dataset, day: date, get: Callable[[pq.ParquetFile], object]):
         """Something from a file's Parquet footer; a corrupt file raises LakeError naming it."""
         try:
             with self.fs.open(path, "rb") as fh:
@@ -415,10 +424,10 @@ class Lake:
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
             raise LakeError(
                 f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
-                f"Re-run the stage that writes {dataset!r} for {day} to rebuild it."
+                f"Re-run the stage that writes {dataset.name!r} for {day} to rebuild it."
             ) from None
 
-    def days(self, dataset: str) -> list[date]:
+    def days(self, dataset: Dataset) -> list[date]:
         """Days that have a complete partition of `dataset`, sorted."""
         base = self.dataset_path(dataset)
         if not self.fs.exists(base):
@@ -435,7 +444,7 @@ class Lake:
                     out.append(day)
         return sorted(out)
 
-    def checksum(self, dataset: str, day: date) -> str:
+    def checksum(self, dataset: Dataset, day: date) -> str:
         """A digest of a partition's file bytes: equal digests, equal content (a cheap way to see
         that a daily snapshot did not change). Missing partitions raise LakeError like read."""
         files = self._files(dataset, day)
@@ -447,7 +456,7 @@ class Lake:
                 digest.update(fh.read())
         return digest.hexdigest()
 
-    def row_count(self, dataset: str, day: date) -> int:
+    def row_count(self, dataset: Dataset, day: date) -> int:
         """Rows of a partition from its Parquet footers (no data read); 0 when missing."""
         files = self._files(dataset, day) if self.exists(dataset, day) else None
         total = 0

@@ -37,6 +37,7 @@ from include.scoring.context import RunContext
 from include.scoring.core.errors import LakeError, PipelineError, QualityGateHeld, UsageError
 from include.scoring.core.normalize import normalize_email
 from include.scoring.core.sources import ALL_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.privacy.search import Plan, apply, scan
 from include.scoring.privacy.suppression import EMAIL, Suppression, add_entries, digest, finish_requests, load_salt
@@ -167,7 +168,7 @@ def _normalised(email: str) -> str:
 
 
 def _require_lake(lake: Lake) -> None:
-    if not any(lake.days(f"raw/{source}") for source in ALL_SOURCES):
+    if not any(lake.days(catalog.raw(source)) for source in ALL_SOURCES):
         raise LakeError(
             f"no lake at {lake.root}: it holds no extracted partitions (raw/<source>/dt=...). "
             "Point --lake / ENGAGEMENT_LAKE at the pipeline's lake; nothing was changed."
@@ -175,8 +176,8 @@ def _require_lake(lake: Lake) -> None:
 
 
 def _resolve_days(lake: Lake, first: date) -> list[date]:
-    days = sorted(d for d in set(lake.days("identity_map")) | set(lake.days("resolved")) if d >= first)
-    broken = [d for d in days if not all(lake.exists(f"valid/{s}", d) for s in ALL_SOURCES)]
+    days = sorted(d for d in set(lake.days(catalog.IDENTITY_MAP)) | set(lake.days(catalog.RESOLVED)) if d >= first)
+    broken = [d for d in days if not all(lake.exists(catalog.valid(s), d) for s in ALL_SOURCES)]
     if broken:
         raise LakeError(
             f"cannot recompute {broken[0]} after the erasure: its valid partitions are incomplete (a failed validation?). "
@@ -186,9 +187,9 @@ def _resolve_days(lake: Lake, first: date) -> list[date]:
 
 
 def _last_scores(lake: Lake) -> pd.Series | None:
-    days = lake.days("scores")
+    days = lake.days(catalog.SCORES)
     return (
-        lake.read_df("scores", days[-1], columns=["account_id", "score"]).set_index("account_id")["score"]
+        lake.read_df(catalog.SCORES, days[-1], columns=["account_id", "score"]).set_index("account_id")["score"]
         if days
         else None
     )
@@ -309,7 +310,7 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
                 )
             )
         for day in sorted(set(runs) - set(days)):
-            if not (lake.exists("resolution", day) and lake.exists("contributions", day)):
+            if not (lake.exists(catalog.RESOLUTION, day) and lake.exists(catalog.CONTRIBUTIONS, day)):
                 continue
             columns = ledger_columns(build_ledger(lake, day))
             if any(getattr(runs[day], k) != v for k, v in columns.items()):

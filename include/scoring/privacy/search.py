@@ -40,23 +40,20 @@ import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import isin
 from include.scoring.core.config import ScoringConfig
-from include.scoring.core.sources import ALL_SOURCES, EVENT_SOURCES
+from include.scoring.core.errors import LakeError
+from include.scoring.core.hashing import hash_ids
+from include.scoring.core.sources import EVENT_SOURCES
+from include.scoring.lake import catalog
+from include.scoring.lake.catalog import Dataset, Personal
 from include.scoring.lake.store import DATA_FILE, Lake
 from include.scoring.privacy.suppression import COLUMNS, digest, identifier_values
 from include.scoring.privacy.suppression import CONTACT as K_CONTACT
 from include.scoring.privacy.suppression import COOKIE as K_COOKIE
 from include.scoring.privacy.suppression import EMAIL as K_EMAIL
 from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, person_key
-from include.scoring.validate.stage import _hash_ids
 
 log = logging.getLogger(__name__)
 REDACTED = "[erased]"
-LAYERS = ("raw", "valid", "quarantine")
-#: source tables whose rows can belong to a person (accounts and opportunities are company data)
-PERSON_SOURCES = (*EVENT_SOURCES, "crm/contacts", "crm/activities")
-#: derived datasets holding events by (source, event_id), and by person key
-BY_EVENT = ("resolved", "unresolved", "filtered", "contributions")
-BY_KEY = ("state_persons", "state_bonus")
 _SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}-])")
 MIN_TEXT_TOKEN = 4  # shorter cookie or contact ids are not searched for in free text
 
@@ -110,9 +107,9 @@ class Person:
 def _contact_index(lake: Lake) -> pd.DataFrame:
     """Distinct (contact_id, normalised email) of every CRM contacts snapshot, valid or not."""
     parts = []
-    for layer in LAYERS:
-        for day in lake.days(f"{layer}/crm/contacts"):
-            table = lake.read(f"{layer}/crm/contacts", day, columns=["contact_id", "email"])
+    for dataset in (catalog.raw("crm/contacts"), catalog.valid("crm/contacts"), catalog.quarantine("crm/contacts")):
+        for day in lake.days(dataset):
+            table = lake.read(dataset, day, columns=["contact_id", "email"])
             parts.append(
                 pd.DataFrame(
                     {
@@ -128,10 +125,10 @@ def _contact_index(lake: Lake) -> pd.DataFrame:
 
 def _graph_components(lake: Lake, config: ScoringConfig) -> pd.Series:
     """node -> person key of the latest person graph (nodes in a linked component only)."""
-    days = lake.days("identity")
+    days = lake.days(catalog.IDENTITY)
     if not days:
         return pd.Series(dtype="string")
-    edges = lake.read_df("identity", days[-1])
+    edges = lake.read_df(catalog.IDENTITY, days[-1])
     none = pd.DataFrame({"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string")})
     return build_graph(edges, none, days[-1], config.identity.max_emails_per_cookie).person_of
 
@@ -235,7 +232,7 @@ class Plan:
     pattern: str
     removed: Counter = field(default_factory=Counter)  # dataset -> rows holding the person
     redacted: Counter = field(default_factory=Counter)  # dataset -> text cells or files redacted
-    rewrite: set[tuple[str, date]] = field(default_factory=set)  # partitions apply rewrites
+    rewrite: set[tuple[Dataset, date]] = field(default_factory=set)  # partitions apply rewrites
     event_ids: dict[str, set[str]] = field(default_factory=dict)  # source -> the person's event ids
     source_days: set[date] = field(default_factory=set)  # days whose source data changes
     derived_days: set[date] = field(default_factory=set)  # days whose derived data held the person
@@ -252,40 +249,38 @@ class Plan:
         return sum(self.removed.values()) + sum(self.redacted.values())
 
 
-def _count(plan: Plan, dataset: str, removed: int = 0, redacted: int = 0) -> bool:
-    plan.removed[dataset] += removed
-    plan.redacted[dataset] += redacted
+def _count(plan: Plan, dataset: Dataset, removed: int = 0, redacted: int = 0) -> bool:
+    plan.removed[dataset.name] += removed
+    plan.redacted[dataset.name] += redacted
     return bool(removed or redacted)
 
 
 def _scan_sources(lake: Lake, plan: Plan) -> None:
-    for source in PERSON_SOURCES:
+    """The catalog's datasets of people's rows (raw, valid, quarantine of the person sources)."""
+    for dataset in catalog.with_personal(Personal.ROWS):
+        source = dataset.source
         ids = plan.event_ids.setdefault("crm" if source == "crm/activities" else source, set())
-        for layer in LAYERS:
-            dataset = f"{layer}/{source}"
-            for day in lake.days(dataset):
-                table = lake.read(dataset, day)
-                drop = source_rows(table, source, plan.person, plan.pattern)
-                _, cells = redact_table(table, plan.pattern, tuple(c for c, _ in COLUMNS[source]), rows=~drop)
-                if not _count(plan, dataset, int(drop.sum()), cells):
-                    continue
-                plan.rewrite.add((dataset, day))
-                plan.source_days.add(day)
-                id_column = (
-                    "activity_id" if source == "crm/activities" else "event_id" if source in EVENT_SOURCES else None
-                )
-                if id_column:
-                    ids |= set(table.column(id_column).filter(pa.array(drop)).drop_null().to_pylist())
-                if source in EVENT_SOURCES and layer == "valid":
-                    plan.derived_days.add(day)
-                    plan.removed[f"event_ids/{source}"] += int(drop.sum())
-                if source == "crm/contacts" and layer == "valid":
-                    plan.accounts |= set(table.column("account_id").filter(pa.array(drop)).drop_null().to_pylist())
+        for day in lake.days(dataset):
+            table = lake.read(dataset, day)
+            drop = source_rows(table, source, plan.person, plan.pattern)
+            _, cells = redact_table(table, plan.pattern, tuple(c for c, _ in COLUMNS[source]), rows=~drop)
+            if not _count(plan, dataset, int(drop.sum()), cells):
+                continue
+            plan.rewrite.add((dataset, day))
+            plan.source_days.add(day)
+            id_column = "activity_id" if source == "crm/activities" else "event_id" if source in EVENT_SOURCES else None
+            if id_column:
+                ids |= set(table.column(id_column).filter(pa.array(drop)).drop_null().to_pylist())
+            if source in EVENT_SOURCES and dataset is catalog.valid(source):
+                plan.derived_days.add(day)
+                plan.removed[catalog.event_ids(source).name] += int(drop.sum())
+            if dataset is catalog.valid("crm/contacts"):
+                plan.accounts |= set(table.column("account_id").filter(pa.array(drop)).drop_null().to_pylist())
 
 
-def _scan_validation(lake: Lake, plan: Plan) -> None:
-    for source in ALL_SOURCES:
-        dataset = f"validation/{source}"
+def _scan_text(lake: Lake, plan: Plan) -> None:
+    """The catalog's free-text datasets (validation check tables and their side files)."""
+    for dataset in catalog.with_personal(Personal.TEXT):
         for day in lake.days(dataset):
             _, cells = redact_table(lake.read(dataset, day), plan.pattern)
             files = sum(1 for _, text in _side_files(lake, dataset, day) if re.search(plan.pattern, text))
@@ -294,62 +289,64 @@ def _scan_validation(lake: Lake, plan: Plan) -> None:
 
 
 def _scan_derived(lake: Lake, plan: Plan) -> None:
-    """Derived datasets: count the person's rows and note the days (they are recomputed)."""
+    """The catalog's derived datasets: count the person's rows and note the days (resolve and
+    score recompute them). How the person is found depends on what a dataset holds: identifier
+    nodes first (they give the person's keys), then identifiers, CRM activity id hashes, events
+    by (source, event id), person keys. A derived dataset holding none of those cannot be
+    searched, and fails here rather than keep a person it was meant to forget."""
+    derived = catalog.with_personal(Personal.DERIVED)
     nodes = plan.person.nodes()
-    for day in lake.days("identity_map"):
-        frame = lake.read_df("identity_map", day, columns=["node", "person_key"])
-        hit = isin(frame["node"], nodes)
-        plan.person.keys |= set(frame.loc[hit, "person_key"].dropna())
-        if _count(plan, "identity_map", int(hit.sum())):
-            plan.derived_days.add(day)
-    for day in lake.days("identity_rules"):
-        hit = isin(lake.read_df("identity_rules", day, columns=["identifier"])["identifier"], plan.person.identifiers())
-        if _count(plan, "identity_rules", int(hit.sum())):
-            plan.derived_days.add(day)
-    activity_hashes = _hash_ids(pd.Series(sorted(plan.event_ids.get("crm", set())), dtype="string"))
-    for day in lake.days("event_ids/crm"):
-        hit = np.isin(lake.read("event_ids/crm", day).column("h").to_numpy(), activity_hashes)
-        if _count(plan, "event_ids/crm", int(hit.sum())):
-            plan.derived_days.add(day)
-    keys = pd.DataFrame([(s, i) for s, ids in plan.event_ids.items() for i in ids], columns=["source", "event_id"])
-    wanted = pd.Index(keys["source"] + "\x1f" + keys["event_id"]) if len(keys) else pd.Index([])
-    for dataset in BY_EVENT:
+    for dataset in [d for d in derived if "node" in d.columns]:
         for day in lake.days(dataset):
-            table = lake.read(dataset, day)
-            frame = table.select(
-                [c for c in ("source", "event_id", "account_id") if c in table.column_names]
-            ).to_pandas()
-            hit = (
-                (frame["source"].astype("string") + "\x1f" + frame["event_id"].astype("string"))
-                .isin(wanted)
-                .to_numpy(dtype=bool, na_value=False)
-            )
+            frame = lake.read_df(dataset, day, columns=["node", "person_key"])
+            hit = isin(frame["node"], nodes)
+            plan.person.keys |= set(frame.loc[hit, "person_key"].dropna())
             if _count(plan, dataset, int(hit.sum())):
                 plan.derived_days.add(day)
-                if "account_id" in frame.columns:
-                    plan.accounts |= set(frame.loc[hit, "account_id"].dropna())
-    for dataset in BY_KEY:
+    activity_hashes = hash_ids(pd.Series(sorted(plan.event_ids.get("crm", set())), dtype="string"))
+    keys = pd.DataFrame([(s, i) for s, ids in plan.event_ids.items() for i in ids], columns=["source", "event_id"])
+    wanted = pd.Index(keys["source"] + "\x1f" + keys["event_id"]) if len(keys) else pd.Index([])
+    for dataset in [d for d in derived if "node" not in d.columns]:
         for day in lake.days(dataset):
-            frame = lake.read_df(dataset, day, columns=["account_id", "person_key"])
-            hit = isin(frame["person_key"], plan.person.keys)
-            if _count(plan, dataset, int(hit.sum())):
+            if "identifier" in dataset.columns:
+                hit = isin(lake.read_df(dataset, day, columns=["identifier"])["identifier"], plan.person.identifiers())
+            elif dataset.columns == ("h",):
+                hit = np.isin(lake.read(dataset, day).column("h").to_numpy(), activity_hashes)
+            elif "event_id" in dataset.columns:
+                table = lake.read(dataset, day)
+                frame = table.select([c for c in ("source", "event_id", "account_id") if c in table.column_names])
+                frame = frame.to_pandas()
+                joined = frame["source"].astype("string") + "\x1f" + frame["event_id"].astype("string")
+                hit = joined.isin(wanted).to_numpy(dtype=bool, na_value=False)
+                if hit.any() and "account_id" in frame.columns:
+                    plan.accounts |= set(frame.loc[hit, "account_id"].dropna())
+            elif "person_key" in dataset.columns:
+                hit = isin(lake.read_df(dataset, day, columns=["person_key"])["person_key"], plan.person.keys)
+            else:
+                raise LakeError(
+                    f"the lake catalog marks {dataset.name} as derived personal data, but erasure has no way to find "
+                    f"a person in its columns {dataset.columns}; teach privacy/search.py how, or mark it otherwise"
+                )
+            if _count(plan, dataset, int(np.sum(hit))):
                 plan.derived_days.add(day)
 
 
 def _scan_identity(lake: Lake, plan: Plan) -> None:
+    """The catalog's person graphs: edges touching the person's identifiers."""
     nodes = plan.person.nodes()
-    for day in lake.days("identity"):
-        edges = lake.read_df("identity", day, columns=["a", "b"])
-        if _count(plan, "identity", int((isin(edges["a"], nodes) | isin(edges["b"], nodes)).sum())):
-            plan.rewrite.add(("identity", day))
+    for dataset in catalog.with_personal(Personal.GRAPH):
+        for day in lake.days(dataset):
+            edges = lake.read_df(dataset, day, columns=["a", "b"])
+            if _count(plan, dataset, int((isin(edges["a"], nodes) | isin(edges["b"], nodes)).sum())):
+                plan.rewrite.add((dataset, day))
 
 
 def _staff_note(lake: Lake, plan: Plan) -> None:
     """The address as an account owner or SDR (our own staff, not a tracked person): a note only."""
-    days = lake.days("valid/crm/accounts")
+    days = lake.days(catalog.valid("crm/accounts"))
     if not days:
         return
-    accounts = lake.read("valid/crm/accounts", days[-1], columns=["account_id", "owner_email", "sdr_email"])
+    accounts = lake.read(catalog.valid("crm/accounts"), days[-1], columns=["account_id", "owner_email", "sdr_email"])
     staff = isin(identifier_values(accounts, "owner_email", K_EMAIL), plan.person.emails) | isin(
         identifier_values(accounts, "sdr_email", K_EMAIL), plan.person.emails
     )
@@ -365,7 +362,7 @@ def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
     person = find_person(lake, config, email)
     plan = Plan(person, person.pattern())
     _scan_sources(lake, plan)
-    _scan_validation(lake, plan)
+    _scan_text(lake, plan)
     _scan_derived(lake, plan)
     _scan_identity(lake, plan)
     _staff_note(lake, plan)
@@ -379,7 +376,7 @@ def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
 
 
 # Apply ---------------------------------------------------------------------------------------------
-def _side_files(lake: Lake, dataset: str, day: date) -> list[tuple[str, str]]:
+def _side_files(lake: Lake, dataset: Dataset, day: date) -> list[tuple[str, str]]:
     """(name, text) of the files beside a single-file partition's data file."""
     folder = lake.partition_path(dataset, day)
     out = []
@@ -391,7 +388,7 @@ def _side_files(lake: Lake, dataset: str, day: date) -> list[tuple[str, str]]:
     return out
 
 
-def _rewrite(lake: Lake, dataset: str, day: date, table: pa.Table, pattern: str) -> None:
+def _rewrite(lake: Lake, dataset: Dataset, day: date, table: pa.Table, pattern: str) -> None:
     """Replace a single-file partition atomically, keeping (redacted) side files."""
     if not lake.fs.exists(posixpath.join(lake.partition_path(dataset, day), DATA_FILE)):
         raise ValueError(f"{lake.url(dataset, day)} is not a single-file partition")
@@ -402,35 +399,31 @@ def _rewrite(lake: Lake, dataset: str, day: date, table: pa.Table, pattern: str)
     lake.write_partition(dataset, day, table, side_files=side)
 
 
-def _rebuild_event_ids(lake: Lake, source: str) -> None:
+def _rebuild_event_ids(lake: Lake) -> None:
     """event_ids/<source>/dt=D holds the hashes of valid/<source>/dt=D's ids (one per row): rebuild
     it where the counts differ (rows removed now, or by a forget that was interrupted)."""
-    for day in lake.days(f"event_ids/{source}"):
-        if lake.row_count(f"event_ids/{source}", day) == lake.row_count(f"valid/{source}", day) or not lake.exists(
-            f"valid/{source}", day
-        ):
-            continue
-        valid = lake.read(f"valid/{source}", day, columns=["event_id"])
-        lake.write_partition(
-            f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid.column("event_id").to_pandas())})
-        )
+    for hashes in catalog.with_personal(Personal.HASHES):
+        valid = catalog.valid(hashes.source)
+        for day in lake.days(hashes):
+            if lake.row_count(hashes, day) == lake.row_count(valid, day) or not lake.exists(valid, day):
+                continue
+            ids = lake.read(valid, day, columns=["event_id"]).column("event_id").to_pandas()
+            lake.write_partition(hashes, day, pd.DataFrame({"h": hash_ids(ids)}))
 
 
 def apply(lake: Lake, plan: Plan) -> None:
-    """Rewrite every partition the scan found: sources, event ids, validation, then identity
-    (oldest first, so the latest graph, which finds the person, goes last)."""
+    """Rewrite every partition the scan found: sources, event ids, validation, then the person
+    graph (oldest first, so the latest graph, which finds the person, goes last)."""
     person, pattern = plan.person, plan.pattern
-    for dataset, day in sorted(plan.rewrite, key=lambda k: (k[0] == "identity", k[1], k[0])):
+    for dataset, day in sorted(plan.rewrite, key=lambda k: (k[0].personal is Personal.GRAPH, k[1], k[0].name)):
         table = lake.read(dataset, day)
-        if dataset == "identity":
+        if dataset.personal is Personal.GRAPH:
             nodes = person.nodes()
             edges = table.to_pandas()
             table = table.filter(pa.array(~(isin(edges["a"], nodes) | isin(edges["b"], nodes))))
-        elif dataset.startswith("validation/"):
+        elif dataset.personal is Personal.TEXT:
             table, _ = redact_table(table, pattern)
         else:
-            source = dataset.split("/", 1)[1]
-            table, _, _ = edit_source(table, source, person, pattern)
+            table, _, _ = edit_source(table, dataset.source, person, pattern)
         _rewrite(lake, dataset, day, table, pattern)
-    for source in EVENT_SOURCES:
-        _rebuild_event_ids(lake, source)
+    _rebuild_event_ids(lake)

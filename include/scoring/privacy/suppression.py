@@ -28,10 +28,10 @@ import pandas as pd
 import pyarrow as pa
 
 from include.scoring.core.normalize import normalize_email
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
-DATASET = "privacy/erasures"
-SALT_FILE = "privacy/salt"
+DATASET = catalog.ERASURES
 EMAIL, COOKIE, CONTACT = "email", "anonymous_id", "contact_id"
 SCHEMA = pa.schema(
     [
@@ -55,7 +55,7 @@ COLUMNS = {
 
 def load_salt(lake: Lake, create: bool = False) -> bytes | None:
     """The lake's salt; made (random, 32 bytes) on first use when `create`."""
-    path = lake.dataset_path(SALT_FILE)
+    path = lake.dataset_path(catalog.SALT)
     if not lake.fs.exists(path):
         if not create:
             return None

@@ -21,6 +21,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from include.scoring.lake import catalog
+
 #: first characters a spreadsheet may read as the start of a formula (OWASP, plus LF and the
 #: full-width forms some locales also accept)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -103,5 +105,5 @@ def export_scores(lake: Any, day: date, out: TextIO) -> int:
     """Day D's account scores (lake `scores/dt=D`, SPEC section 7 columns) as guarded CSV; returns the row count."""
     from include.scoring.score.outputs import SCORE_COLUMNS
 
-    frame = lake.read_df("scores", day).sort_values(["score", "account_id"], ascending=[False, True])
+    frame = lake.read_df(catalog.SCORES, day).sort_values(["score", "account_id"], ascending=[False, True])
     return write_rows(out, SCORE_COLUMNS, frame.to_dict("records"))

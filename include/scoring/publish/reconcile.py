@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from include.scoring.core.sources import CRM_TABLES, EVENT_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 
@@ -48,8 +49,8 @@ class Ledger:
 
 def build_ledger(lake: Lake, day: date) -> Ledger:
     ledger = Ledger(day)
-    metrics = lake.read_df("resolution", day)
-    contribs = lake.read_df("contributions", day, columns=["event_id", "source", "points"])
+    metrics = lake.read_df(catalog.RESOLUTION, day)
+    contribs = lake.read_df(catalog.CONTRIBUTIONS, day, columns=["event_id", "source", "points"])
     contribs = contribs[~contribs["event_id"].str.startswith("bonus:")]
     for source in (*EVENT_SOURCES, "crm"):
         m = metrics[metrics["source"] == source].groupby("outcome")["events"].sum()
@@ -64,13 +65,13 @@ def build_ledger(lake: Lake, day: date) -> Ledger:
             counts["raw"] = sum(counts.values())  # activity events of the day's window
             counts["quarantined"] = 0
         else:
-            counts["raw"] = lake.row_count(f"raw/{source}", day)
-            counts["quarantined"] = lake.row_count(f"quarantine/{source}", day)
-            counts["valid"] = lake.row_count(f"valid/{source}", day)
+            counts["raw"] = lake.row_count(catalog.raw(source), day)
+            counts["quarantined"] = lake.row_count(catalog.quarantine(source), day)
+            counts["valid"] = lake.row_count(catalog.valid(source), day)
         ledger.by_source[source] = counts
     for table in CRM_TABLES:
         ledger.crm_snapshot[table] = {
-            "raw": lake.row_count(f"raw/crm/{table}", day),
-            "quarantined": lake.row_count(f"quarantine/crm/{table}", day),
+            "raw": lake.row_count(catalog.raw(f"crm/{table}"), day),
+            "quarantined": lake.row_count(catalog.quarantine(f"crm/{table}"), day),
         }
     return ledger

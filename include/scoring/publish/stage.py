@@ -21,6 +21,7 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError, QualityGateHeld
 from include.scoring.core.results import StageResult
 from include.scoring.core.urls import mask_url
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.publish.alerts import alert_result, send_alerts
 from include.scoring.publish.quality_gate import evaluate_gate, require_gate
@@ -88,8 +89,8 @@ def _top_signals(ledger: pd.DataFrame, n: int = 3) -> dict[str, str]:
 
 
 def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
-    signals = lake.read_df("state_ledger", day, missing_ok=True)
-    persons = lake.read_df("state_persons", day, missing_ok=True)
+    signals = lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True)
+    persons = lake.read_df(catalog.STATE_PERSONS, day, missing_ok=True)
     rows = []
     if signals is not None and len(signals):
         rows += records(
@@ -135,10 +136,10 @@ def write_day(
 ) -> tuple[StageResult, list[tuple[str, float, date]]]:
     """Day D's warehouse writes on an open transaction (see module docstring). Returns the
     result and the day's alert crossings (account_id, threshold, crossing day)."""
-    scores = lake.read_df("scores", day)
-    changes = lake.read_df("changes", day)
+    scores = lake.read_df(catalog.SCORES, day)
+    changes = lake.read_df(catalog.CHANGES, day)
     ledger = build_ledger(lake, day)
-    top = _top_signals(lake.read_df("state_ledger", day, missing_ok=True))
+    top = _top_signals(lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
     alerts = changes[changes["kind"] == "alert"].merge(
         scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left"
@@ -271,7 +272,7 @@ def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int
         latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is not None and latest > day:
         return push_result(day, 0, 0, skipped=f"{latest} is already published; the CRM keeps the newer scores")
-    scores = lake.read_df("scores", day, columns=["account_id", "score", "band", "trend"])
+    scores = lake.read_df(catalog.SCORES, day, columns=["account_id", "score", "band", "trend"])
     engine = sa.create_engine(crm_url)
     try:
         with engine.begin() as conn:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError, UsageError
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.publish.warehouse import account_score_history, pipeline_runs, read_table
 
@@ -129,7 +130,7 @@ def _history(warehouse_url: str, first: date, last: date) -> pd.DataFrame:
 
 def opportunities_as_of(lake: Lake, report_date: date) -> pd.DataFrame:
     opps = lake.read_df(
-        "valid/crm/opportunities",
+        catalog.valid("crm/opportunities"),
         report_date,
         columns=["opportunity_id", "account_id", "created_at", "is_won", "closed_at"],
     )
@@ -193,7 +194,7 @@ def signal_counts(
     score date (duplicates that earned nothing are not counted again). Vectorised: each
     (day, account, signal) count is spread over the score days it is visible on."""
     table = lake.read_range(
-        "contributions",
+        catalog.CONTRIBUTIONS,
         first - timedelta(days=lookback - 1),
         last,
         columns=["account_id", "signal", "adjustment"],

@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from include.scoring.core.sources import EVENT_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.publish.warehouse import pipeline_runs, read_table
 
@@ -51,7 +52,7 @@ def _per_source(runs: pd.DataFrame) -> list[dict]:
 
 
 def _reasons(lake: Lake, first: date, last: date) -> dict[str, list[dict]]:
-    table = lake.read_range("resolution", first, last)
+    table = lake.read_range(catalog.RESOLUTION, first, last)
     out: dict[str, list[dict]] = {"unresolved": [], "filtered": [], "quarantined": []}
     if table is not None and table.num_rows:
         frame = table.to_pandas()
@@ -62,7 +63,7 @@ def _reasons(lake: Lake, first: date, last: date) -> dict[str, list[dict]]:
                 for r in part.sort_values(["source", "events"], ascending=[True, False]).itertuples()
             ]
     for source in EVENT_SOURCES:
-        quarantine = lake.read_range(f"quarantine/{source}", first, last, columns=["failed_checks"])
+        quarantine = lake.read_range(catalog.quarantine(source), first, last, columns=["failed_checks"])
         if quarantine is None or quarantine.num_rows == 0:
             continue
         checks = quarantine.to_pandas()["failed_checks"].fillna("unknown").str.split(",").explode().str.strip()
@@ -72,7 +73,7 @@ def _reasons(lake: Lake, first: date, last: date) -> dict[str, list[dict]]:
 
 
 def _rules(lake: Lake, first: date, last: date) -> list[dict]:
-    table = lake.read_range("identity_rules", first, last, columns=["rule", "count"])
+    table = lake.read_range(catalog.IDENTITY_RULES, first, last, columns=["rule", "count"])
     if table is None or table.num_rows == 0:
         return []
     frame = table.to_pandas().groupby("rule")["count"].agg(["size", "sum"]).reset_index()

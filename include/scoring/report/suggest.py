@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from include.scoring.core.config import DEFAULT_CONFIG_PATH, ScoringConfig, parse_config
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.report.data import label_rows, opportunities_as_of
 from include.scoring.score.backtest import replay_scores
@@ -175,7 +176,7 @@ def holdout_backtest(
 ) -> dict:
     """ROC AUC of the current and the suggested config on the held-out accounts' labelled days of
     the month, both replayed in memory over the same history (the lake is not written)."""
-    start = lake.days("resolved")[0]
+    start = lake.days(catalog.RESOLVED)[0]
     opps = opportunities_as_of(lake, report_date)
     out = {"replayed_from": start.isoformat(), "accounts": len(holdout)}
     for name, cfg in (("current", current), ("suggested", suggested)):

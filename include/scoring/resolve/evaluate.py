@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 
 
@@ -67,9 +68,9 @@ def _truth(truth_dir: Path, start: date, end: date) -> pd.DataFrame:
 
 def evaluate_resolution(lake: Lake, truth_dir: str | Path, start: date, end: date) -> Evaluation:
     truth = _truth(Path(truth_dir), start, end).set_index("event_id")
-    resolved = lake.read_range("resolved", start, end, columns=["event_id", "account_id", "resolution_method"])
-    unresolved = lake.read_range("unresolved", start, end, columns=["event_id", "reason"])
-    filtered = lake.read_range("filtered", start, end, columns=["event_id", "reason"])
+    resolved = lake.read_range(catalog.RESOLVED, start, end, columns=["event_id", "account_id", "resolution_method"])
+    unresolved = lake.read_range(catalog.UNRESOLVED, start, end, columns=["event_id", "reason"])
+    filtered = lake.read_range(catalog.FILTERED, start, end, columns=["event_id", "reason"])
     res = (
         resolved.to_pandas()
         if resolved is not None

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from include.scoring.core.arrowops import isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
@@ -57,7 +58,7 @@ class Graph:
 
 def previous_edges(lake: Lake, day: date) -> pd.DataFrame | None:
     """Edges as of D-1, or None when that snapshot is missing."""
-    table = lake.read("identity", day - timedelta(days=1), missing_ok=True)
+    table = lake.read(catalog.IDENTITY, day - timedelta(days=1), missing_ok=True)
     return None if table is None else table.to_pandas()
 
 
@@ -66,7 +67,7 @@ def rebuild_edges(lake: Lake, day: date, contact_edges: pd.DataFrame, event_edge
 
     Returns the edges and how many earlier days they were rebuilt from (0 on a first run).
     """
-    earlier = sorted({d for source in ("web", "ad") for d in lake.days(f"valid/{source}") if d < day})
+    earlier = sorted({d for source in ("web", "ad") for d in lake.days(catalog.valid(source)) if d < day})
     parts = [event_edges_of(d) for d in earlier]
     parts = [p for p in parts if p is not None and len(p)]
     if contact_edges is not None and len(contact_edges):
@@ -132,4 +133,4 @@ def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:
 
 
 def write_snapshot(lake: Lake, day: date, graph: Graph) -> str:
-    return lake.write_partition("identity", day, graph.edges[["a", "b", "first_seen"]], schema=EDGE_SCHEMA)
+    return lake.write_partition(catalog.IDENTITY, day, graph.edges[["a", "b", "first_seen"]], schema=EDGE_SCHEMA)

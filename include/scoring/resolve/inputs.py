@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from include.scoring.core.arrowops import isin
 from include.scoring.core.config import ScoringConfig
+from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import (
     email_domain,
     matches,
@@ -25,10 +26,10 @@ from include.scoring.core.normalize import (
     registrable_domain,
 )
 from include.scoring.core.sources import SHIPPED_FREE_MAIL
+from include.scoring.lake import catalog
 from include.scoring.lake.sharding import shard_of
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.iplookup import match_ip_ranges
-from include.scoring.validate.stage import _hash_ids
 
 UNIFIED = [
     "event_id",
@@ -86,9 +87,9 @@ def read_events(lake: Lake, day: date, shard: int = 0, shards: int = 1) -> list[
             c for c in UNIFIED if c not in MISSING[source] and c not in ("source", "crm_contact_id", "crm_account_id")
         ]
         table = (
-            lake.read(f"valid/{source}", day, columns)
+            lake.read(catalog.valid(source), day, columns)
             if keep is None
-            else lake.read_where(f"valid/{source}", day, keep, columns)
+            else lake.read_where(catalog.valid(source), day, keep, columns)
         )
         out.append(unified(table.to_pandas(), source))
     return out
@@ -112,7 +113,7 @@ def crm_events(
     lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Activities of the late-arrival window not emitted on an earlier day; and the re-emitted ones."""
-    acts = lake.read_df("valid/crm/activities", day)
+    acts = lake.read_df(catalog.valid("crm/activities"), day)
     lookback = config.validation.late_arrival_days
     window = (acts["occurred_at"] >= utc(day - timedelta(days=lookback))) & (
         acts["occurred_at"] < utc(day + timedelta(days=1))
@@ -121,12 +122,14 @@ def crm_events(
     if shards > 1:
         acts = acts[shard_of(acts["activity_id"], shards) == shard].reset_index(drop=True)
     earlier = (
-        lake.read_range("event_ids/crm", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"])
+        lake.read_range(
+            catalog.event_ids("crm"), day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]
+        )
         if lookback
         else None
     )
     seen = (
-        np.isin(_hash_ids(acts["activity_id"]), earlier.column("h").to_numpy())
+        np.isin(hash_ids(acts["activity_id"]), earlier.column("h").to_numpy())
         if earlier is not None
         else np.zeros(len(acts), bool)
     )
@@ -153,9 +156,9 @@ def deliveries(lake: Lake, day: date, today: pd.DataFrame, shard: int = 0, shard
     columns = ["event_id", "email", "campaign_id", "event_type", "event_time"]
     prev_day = day - timedelta(days=1)
     table = (
-        lake.read("valid/email", prev_day, columns, missing_ok=True)
+        lake.read(catalog.valid("email"), prev_day, columns, missing_ok=True)
         if keep is None
-        else lake.read_where("valid/email", prev_day, keep, columns, missing_ok=True)
+        else lake.read_where(catalog.valid("email"), prev_day, keep, columns, missing_ok=True)
     )
     if table is None or table.num_rows == 0:
         return current
@@ -166,13 +169,13 @@ def deliveries(lake: Lake, day: date, today: pd.DataFrame, shard: int = 0, shard
 
 
 def free_domains(lake: Lake, config: ScoringConfig, day: date) -> set[str]:
-    table = lake.read("reference/free_email_domains", day, missing_ok=True)
+    table = lake.read(catalog.FREE_EMAIL_DOMAINS, day, missing_ok=True)
     domains = table.column("domain").to_pylist() if table is not None else SHIPPED_FREE_MAIL.read_text().split()
     return {d.strip().lower() for d in domains if d} | {d.lower() for d in config.identity.extra_free_email_domains}
 
 
 def ip_ranges(lake: Lake, day: date) -> pd.DataFrame:
-    ranges = lake.read_df("reference/ip_ranges", day, missing_ok=True)
+    ranges = lake.read_df(catalog.IP_RANGES, day, missing_ok=True)
     return ranges if ranges is not None else pd.DataFrame(columns=["cidr", "company_domain", "company_name", "kind"])
 
 

@@ -24,8 +24,10 @@ import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.config import ScoringConfig
+from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import matches, normalize_email
 from include.scoring.core.results import StageResult
+from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.graph import (
@@ -50,7 +52,6 @@ from include.scoring.resolve.inputs import (
 )
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
 from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
-from include.scoring.validate.stage import _hash_ids
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext
@@ -140,7 +141,7 @@ def _day_identifiers(
         ("email", ["email"]),
         ("ad", ["email", "anonymous_id"]),
     ):
-        frame = lake.read_df(f"valid/{source}", day, columns=columns)
+        frame = lake.read_df(catalog.valid(source), day, columns=columns)
         if "anonymous_id" not in frame.columns:
             frame["anonymous_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         email, anon, bad_email, bad_anon = identifiers(frame, config)
@@ -176,7 +177,7 @@ def _history_edges(lake: Lake, config: ScoringConfig):
     def edges_of(day: date) -> pd.DataFrame | None:
         parts = []
         for source in ("web", "ad"):
-            frame = lake.read_df(f"valid/{source}", day, columns=["email", "anonymous_id"], missing_ok=True)
+            frame = lake.read_df(catalog.valid(source), day, columns=["email", "anonymous_id"], missing_ok=True)
             if frame is not None:
                 email, anon, _, _ = identifiers(frame, config)
                 ok = email.notna() & anon.notna()
@@ -198,8 +199,8 @@ def _describe_prepared(result: StageResult) -> str:
 
 def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageResult:
     """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
-    accounts = lake.read_df("valid/crm/accounts", day)
-    contacts = lake.read_df("valid/crm/contacts", day)
+    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
+    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
     ref = build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
     firings = list(ref.firings)
     day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
@@ -241,10 +242,10 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
     write_snapshot(lake, day, graph)
-    lake.write_partition("identity_map", day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
+    lake.write_partition(catalog.IDENTITY_MAP, day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
     rules = pd.DataFrame(firings, columns=RULES_SCHEMA.names).astype({"count": "int64"})
-    lake.write_partition("identity_rules", day, rules, schema=RULES_SCHEMA)
-    lake.write_partition("event_ids/crm", day, pd.DataFrame({"h": _hash_ids(fresh["event_id"])}))
+    lake.write_partition(catalog.IDENTITY_RULES, day, rules, schema=RULES_SCHEMA)
+    lake.write_partition(catalog.event_ids("crm"), day, pd.DataFrame({"h": hash_ids(fresh["event_id"])}))
     firing_counts = rules.groupby("rule")["count"].sum().to_dict() if len(rules) else {}
     result = StageResult(
         "resolve",
@@ -263,8 +264,8 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     """Resolve the events of one shard against the day's identity map (prepare first)."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
-    accounts = lake.read_df("valid/crm/accounts", day)
-    contacts = lake.read_df("valid/crm/contacts", day)
+    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
+    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
     ranges = ip_ranges(lake, day)
     ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
     repeat = np.r_[np.zeros(sum(len(p) for p in parts) + len(fresh), bool), np.ones(len(repeats), bool)]
@@ -274,7 +275,7 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     del events
     reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
     ev["filter_reason"] = reasons.mask(repeat, "duplicate")
-    ident = lake.read_df("identity_map", day).set_index("node")
+    ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
     identity_node = (
@@ -315,9 +316,9 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
     in_order, split = in_time_order(res), None
     if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
         in_order, split = split_by_shard(in_order, "account_id", shards)
-    path = lake.write_part("resolved", day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
-    lake.write_part("unresolved", day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
-    lake.write_part("filtered", day, shard, shards, filt, schema=FILTERED_SCHEMA)
+    path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
+    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
+    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
     metrics = pd.concat(
         [
             res.groupby(["source", "resolution_method"])
@@ -341,7 +342,7 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
         ],
         ignore_index=True,
     ).reindex(columns=METRICS_SCHEMA.names)
-    lake.write_part("resolution", day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
+    lake.write_part(catalog.RESOLUTION, day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
     counts = {
         "events": len(ev),
         "resolved": int(resolved.sum()),

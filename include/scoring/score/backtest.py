@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import UsageError
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.score.replay import run_days
 
@@ -73,13 +74,13 @@ def _side(
 def backtest(
     lake: Lake, current: ScoringConfig, candidate: ScoringConfig, start: date, end: date, horizon: int = 90
 ) -> list[str]:
-    history = [d for d in lake.days("resolved") if d <= end]
+    history = [d for d in lake.days(catalog.RESOLVED) if d <= end]
     if not history or start > end:
         raise UsageError(f"nothing to backtest: no resolved days up to {end} (or --start after --end)")
     first = history[0]
     a = replay_scores(lake, current, first, end)
     b = replay_scores(lake, candidate, first, end)
-    opportunities = lake.read_df("valid/crm/opportunities", end, columns=["account_id", "is_won", "closed_at"])
+    opportunities = lake.read_df(catalog.valid("crm/opportunities"), end, columns=["account_id", "is_won", "closed_at"])
     side_a = _side(a, current, opportunities, start, end, horizon)
     side_b = _side(b, candidate, opportunities, start, end, horizon)
     ends = a[a["as_of"] == end][["account_id", "band"]].merge(

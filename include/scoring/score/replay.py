@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import StateError
+from include.scoring.lake import catalog
+from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import shard_of_column
 from include.scoring.lake.store import Lake
 from include.scoring.lake.writer import BackgroundWriter
@@ -97,19 +99,22 @@ class Snapshots:
     def __init__(self, lake: Lake, shard: int, shards: int):
         self.lake, self.shard, self.shards = lake, shard, shards
         self._last: tuple | None = None
-        self._sums: dict[tuple[str, date], str] = {}
+        self._sums: dict[tuple[Dataset, date], str] = {}
 
-    def _checksum(self, dataset: str, day: date) -> str:
+    def _checksum(self, dataset: Dataset, day: date) -> str:
         if (dataset, day) not in self._sums:
             self._sums[(dataset, day)] = self.lake.checksum(dataset, day)
         return self._sums[(dataset, day)]
 
     def __call__(self, day: date) -> DayData:
-        key = (self._checksum("valid/crm/accounts", day), self._checksum("valid/crm/opportunities", day))
+        key = (
+            self._checksum(catalog.valid("crm/accounts"), day),
+            self._checksum(catalog.valid("crm/opportunities"), day),
+        )
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        accounts = self.lake.read("valid/crm/accounts", day, columns=ACCOUNT_INPUT)
-        opps = self.lake.read("valid/crm/opportunities", day, columns=OPPORTUNITY_INPUT)
+        accounts = self.lake.read(catalog.valid("crm/accounts"), day, columns=ACCOUNT_INPUT)
+        opps = self.lake.read(catalog.valid("crm/opportunities"), day, columns=OPPORTUNITY_INPUT)
         data = _snapshot_of(accounts, opps, self.shard, self.shards)
         self._last = (key, data)
         return data
@@ -120,7 +125,7 @@ class Snapshots:
         todo = [
             (dataset, day)
             for day in days
-            for dataset in ("valid/crm/accounts", "valid/crm/opportunities")
+            for dataset in (catalog.valid("crm/accounts"), catalog.valid("crm/opportunities"))
             if (dataset, day) not in self._sums
         ]
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot-digest") as pool:
@@ -136,9 +141,9 @@ class Snapshots:
         self._prefetch(days)
         chunks, previous = [], None
         for day in days:
-            key = self._checksum("valid/crm/accounts", day)
+            key = self._checksum(catalog.valid("crm/accounts"), day)
             if key != previous:
-                chunks += self.lake.read("valid/crm/accounts", day, columns=["account_id"]).column(0).chunks
+                chunks += self.lake.read(catalog.valid("crm/accounts"), day, columns=["account_id"]).column(0).chunks
             previous = key
         ids = pa.chunked_array(chunks, pa.string()).unique()
         if self.shards > 1:
@@ -147,7 +152,7 @@ class Snapshots:
 
 
 def _check_resolved(lake: Lake, days: list[date]) -> None:
-    missing = [d for d in days if not lake.exists("resolved", d)]
+    missing = [d for d in days if not lake.exists(catalog.RESOLVED, d)]
     if missing:
         raise StateError(
             f"cannot score {days[-1]}: it needs resolved events of {missing[0]}"
@@ -159,7 +164,7 @@ def _check_resolved(lake: Lake, days: list[date]) -> None:
 def _resolved(lake: Lake, days: list[date], keep) -> pa.Table:
     """The days' resolved events with `day`, the day each belongs to, as days since 1970-01-01
     (integers sort, hash and group far faster than a million date objects)."""
-    table = lake.read_range("resolved", days[0], days[-1], columns=RESOLVED_INPUT, add_day=True, keep=keep)
+    table = lake.read_range(catalog.RESOLVED, days[0], days[-1], columns=RESOLVED_INPUT, add_day=True, keep=keep)
     at = table.schema.get_field_index("dt")
     return table.set_column(at, "day", table.column(at).cast(pa.int32()))
 
@@ -192,7 +197,7 @@ def _prepare_block(
 
 def _write_contributions(lake: Lake, day: date, contribs: pa.Table, shard: int, shards: int) -> None:
     lake.write_part(
-        "contributions",
+        catalog.CONTRIBUTIONS,
         day,
         shard,
         shards,
@@ -204,10 +209,10 @@ def _write_contributions(lake: Lake, day: date, contribs: pa.Table, shard: int, 
 
 
 def _write_day(lake: Lake, day: date, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
-    lake.write_part("daily_points", day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
-    lake.write_part("changes", day, shard, shards, changes, schema=CHANGE_SCHEMA)
+    lake.write_part(catalog.DAILY_POINTS, day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
+    lake.write_part(catalog.CHANGES, day, shard, shards, changes, schema=CHANGE_SCHEMA)
     return lake.write_part(
-        "scores",
+        catalog.SCORES,
         day,
         shard,
         shards,
@@ -291,7 +296,7 @@ def run_days(
                 scores, band, changes = day_outputs(engine, out, resets, data, inp, day, config)
                 path = ""
                 if writer is not None:
-                    path = lake.url("scores", day)
+                    path = lake.url(catalog.SCORES, day)
                     writer.submit(_write_day, lake, day, scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
                         # The companions go beside the day's files; the marker that makes the checkpoint usable
@@ -315,5 +320,5 @@ def run_days(
 
 
 def _bonus_from_state(lake: Lake, day: date, keep) -> pd.DataFrame:
-    bonus = read_keep(lake, "state_bonus", day, keep)
+    bonus = read_keep(lake, catalog.STATE_BONUS, day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)

@@ -20,6 +20,7 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.contracts import EVENT_SOURCES
 from include.scoring.core.errors import StateError
 from include.scoring.core.results import StageResult
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.score.replay import run_days
 from include.scoring.score.state_io import state_meta
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def _usable_checkpoint(lake: Lake, config: ScoringConfig, before: date) -> date | None:
     fingerprint = config.fingerprint()
-    for day in reversed([d for d in lake.days("state") if d < before]):
+    for day in reversed([d for d in lake.days(catalog.STATE) if d < before]):
         meta = state_meta(lake, day)
         if meta and meta.get("fingerprint") == fingerprint:
             return day
@@ -42,7 +43,7 @@ def _usable_checkpoint(lake: Lake, config: ScoringConfig, before: date) -> date 
 def _refuse_to_start_over(lake: Lake, day: date) -> None:
     """Earlier days were extracted but never resolved: scoring D from an empty state would
     silently drop their points. Refuse and say which days to run first."""
-    earlier = sorted({d for source in EVENT_SOURCES for d in lake.days(f"raw/{source}") if d < day})
+    earlier = sorted({d for source in EVENT_SOURCES for d in lake.days(catalog.raw(source)) if d < day})
     if earlier:
         raise StateError(
             f"cannot score {day} from an empty state: the lake holds events of {len(earlier)} earlier day(s) ({earlier[0]} to {earlier[-1]}) "
@@ -56,7 +57,7 @@ def score_accounts(lake: Lake, config: ScoringConfig, day: date, shard: int = 0,
     when it is unusable."""
     prev = day - timedelta(days=1)
     meta = state_meta(lake, prev)
-    history = [d for d in lake.days("resolved") if d < day]
+    history = [d for d in lake.days(catalog.RESOLVED) if d < day]
     if meta and meta.get("fingerprint") == config.fingerprint():
         days, initial, mode = [day], prev, "incremental"
     elif not history:
@@ -102,11 +103,11 @@ def rescore_from(lake: Lake, config: ScoringConfig, first: date) -> list[date]:
     """Re-score every shard from `first` to the last scored day, starting from the last usable
     checkpoint before `first`, and write every day's outputs and state (nothing older is left
     stale). For inputs changed under history, e.g. a right-to-erasure request. Returns the days."""
-    scored = lake.days("scores")
+    scored = lake.days(catalog.SCORES)
     if not scored or scored[-1] < first:
         return []
     checkpoint = _usable_checkpoint(lake, config, first)
-    start = checkpoint + timedelta(days=1) if checkpoint else lake.days("resolved")[0]
+    start = checkpoint + timedelta(days=1) if checkpoint else lake.days(catalog.RESOLVED)[0]
     days = days_between(start, scored[-1])
     shards = config.scale.shards
     for shard in range(shards):

@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import sort_order, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
+from include.scoring.lake import catalog
+from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import ShardRows
 from include.scoring.lake.store import Lake
 from include.scoring.score.engine import EPOCH_ORDINAL, NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
@@ -67,7 +69,7 @@ def account_keep(shard: int, shards: int) -> Keep:
     return None if shards == 1 else ShardRows("account_id", shard, shards)
 
 
-def read_keep(lake: Lake, dataset: str, day: date, keep: Keep, columns=None) -> pd.DataFrame | None:
+def read_keep(lake: Lake, dataset: Dataset, day: date, keep: Keep, columns=None) -> pd.DataFrame | None:
     table = (
         lake.read(dataset, day, columns, missing_ok=True)
         if keep is None
@@ -165,24 +167,28 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
     }
 
 
-COMPANIONS = ("state_ledger", "state_persons", "state_bonus")
+COMPANIONS = (catalog.STATE_LEDGER, catalog.STATE_PERSONS, catalog.STATE_BONUS)
 
 
 def write_state_companions(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> None:
     """The ledger, persons and bonus memory of a checkpoint, each stamped with the config
     fingerprint: usable only once the marker lands with the same fingerprint (`state_meta`)."""
-    lake.write_part("state_ledger", day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA, metadata=tables["meta"])
     lake.write_part(
-        "state_persons", day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA, metadata=tables["meta"]
+        catalog.STATE_LEDGER, day, shard, shards, tables["ledger"], schema=LEDGER_SCHEMA, metadata=tables["meta"]
     )
-    lake.write_part("state_bonus", day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA, metadata=tables["meta"])
+    lake.write_part(
+        catalog.STATE_PERSONS, day, shard, shards, tables["persons"], schema=PERSONS_SCHEMA, metadata=tables["meta"]
+    )
+    lake.write_part(
+        catalog.STATE_BONUS, day, shard, shards, tables["bonus"], schema=BONUS_SCHEMA, metadata=tables["meta"]
+    )
 
 
 def write_state_marker(lake: Lake, day: date, tables: dict, shard: int = 0, shards: int = 1) -> str:
     """The account table with the config fingerprint: what makes a checkpoint usable. Written
     after its companions and after every file of the days it follows."""
     return lake.write_part(
-        "state", day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"]
+        catalog.STATE, day, shard, shards, tables["accounts"], schema=ACCOUNT_STATE_SCHEMA, metadata=tables["meta"]
     )
 
 
@@ -192,7 +198,7 @@ def state_meta(lake: Lake, day: date) -> dict | None:
     companion stamped with another fingerprint; companions written before the stamp carry none)."""
     if not all(lake.exists(name, day) for name in COMPANIONS):
         return None
-    metas = lake.part_metadata("state", day)
+    metas = lake.part_metadata(catalog.STATE, day)
     if not metas or any(m.get("fingerprint") != metas[0].get("fingerprint") for m in metas):
         return None
     stamps = {m.get("fingerprint") for name in COMPANIONS for m in lake.part_metadata(name, day) or []} - {None}
@@ -201,7 +207,7 @@ def state_meta(lake: Lake, day: date) -> dict | None:
 
 def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.DataFrame:
     """Fill `engine` (built for the new day's universe) from the state of `day`; return the bonus memory."""
-    frame = read_keep(lake, "state", day, keep)
+    frame = read_keep(lake, catalog.STATE, day, keep)
     pos = engine.accounts.get_indexer(frame["account_id"])
     ok = pos >= 0
     frame, pos = frame[ok], pos[ok]
@@ -213,14 +219,14 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
     sig = {name: i for i, name in enumerate(engine.signals)}
     engine.touch_sig[pos] = frame["last_touch_signal"].map(sig).fillna(-1).astype(np.int64).to_numpy()
     engine.prev_score[pos] = frame["score"].to_numpy()
-    ledger = read_keep(lake, "state_ledger", day, keep)
+    ledger = read_keep(lake, catalog.STATE_LEDGER, day, keep)
     if ledger is not None and len(ledger):
         rows = engine.accounts.get_indexer(ledger["account_id"])
         cols = ledger["signal"].map(sig).fillna(-1).astype(np.int64).to_numpy()
         ok = (rows >= 0) & (cols >= 0)
         np.add.at(engine.ledger, (rows[ok], cols[ok]), ledger["points"].to_numpy()[ok])
         engine.held[rows[ok]] = True
-    persons = read_keep(lake, "state_persons", day, keep)
+    persons = read_keep(lake, catalog.STATE_PERSONS, day, keep)
     if persons is not None and len(persons):
         rows = engine.accounts.get_indexer(persons["account_id"])
         codes = engine.person_names.get_indexer(persons["person_key"])
@@ -230,17 +236,17 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         engine.set_pairs(
             rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float)
         )
-    bonus = read_keep(lake, "state_bonus", day, keep)
+    bonus = read_keep(lake, catalog.STATE_BONUS, day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
 
 
 def state_persons(lake: Lake, day: date, keep: Keep = None) -> pd.Series:
-    persons = read_keep(lake, "state_persons", day, keep, columns=["account_id", "person_key"])
+    persons = read_keep(lake, catalog.STATE_PERSONS, day, keep, columns=["account_id", "person_key"])
     return pd.Series(dtype="string") if persons is None else persons["person_key"]
 
 
 def _values_by_offset(
-    lake: Lake, dataset: str, column: str, day: date, offsets: list[int], accounts: pd.Index, keep: Keep
+    lake: Lake, dataset: Dataset, column: str, day: date, offsets: list[int], accounts: pd.Index, keep: Keep
 ) -> dict[int, np.ndarray]:
     out = {}
     for offset in offsets:
@@ -263,8 +269,8 @@ def load_history_rings(lake: Lake, day: date, engine: Engine, days_ahead: int = 
     daily points of the baseline weeks.
     """
     offsets = list(range(1, SCORE_RING)) if days_ahead > 1 else [7, 28]
-    scores = _values_by_offset(lake, "scores", "score", day, offsets, engine.accounts, keep)
+    scores = _values_by_offset(lake, catalog.SCORES, "score", day, offsets, engine.accounts, keep)
     points = _values_by_offset(
-        lake, "daily_points", "points", day, list(range(1, engine.points_ring.shape[1])), engine.accounts, keep
+        lake, catalog.DAILY_POINTS, "points", day, list(range(1, engine.points_ring.shape[1])), engine.accounts, keep
     )
     engine.load_rings(scores, points, day.toordinal())

@@ -27,8 +27,10 @@ from include.scoring.core.arrowops import isin
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, quarantine_schema, raw_schema
 from include.scoring.core.errors import BatchValidationError
+from include.scoring.core.hashing import hash_ids
 from include.scoring.core.results import StageResult
 from include.scoring.core.sources import VALIDATE_SOURCES
+from include.scoring.lake import catalog
 from include.scoring.lake.store import DATA_FILE, Lake
 from include.scoring.validate.gx_runner import CheckOutcome, render_data_docs, run_suite
 from include.scoring.validate.report import (
@@ -54,27 +56,23 @@ def _utc(day: date) -> pd.Timestamp:
     return pd.Timestamp(datetime.combine(day, time(0), tzinfo=UTC))
 
 
-def _hash_ids(ids: pd.Series) -> np.ndarray:
-    return pd.util.hash_array(ids.fillna("").astype(str).to_numpy(dtype=object))
-
-
 def _seen_before(lake: Lake, source: str, day: date, ids: pd.Series, lookback: int) -> np.ndarray:
     if lookback <= 0 or ids.empty:
         return np.zeros(len(ids), bool)
     history = lake.read_range(
-        f"event_ids/{source}", day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]
+        catalog.event_ids(source), day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]
     )
     if history is None or history.num_rows == 0:
         return np.zeros(len(ids), bool)
-    return np.isin(_hash_ids(ids), history.column("h").to_numpy())
+    return np.isin(hash_ids(ids), history.column("h").to_numpy())
 
 
 def _volume_bounds(lake: Lake, config: ScoringConfig, source: str, day: date) -> tuple[dict, str | None]:
     vol = config.validation.volume
     counts = [
-        lake.row_count(f"raw/{source}", day - timedelta(days=k))
+        lake.row_count(catalog.raw(source), day - timedelta(days=k))
         for k in range(1, vol.trailing_days + 1)
-        if lake.exists(f"raw/{source}", day - timedelta(days=k))
+        if lake.exists(catalog.raw(source), day - timedelta(days=k))
     ]
     if len(counts) < vol.min_history_days:
         return {
@@ -211,10 +209,10 @@ def _write(
     base = frame.reindex(columns=raw_schema(source).names)  # a missing column (schema failure) is null
     quarantine = base[bad].assign(failed_checks=reasons[bad])
     docs_name = "data_docs.html"
-    result.docs = lake.url(f"validation/{source}", day, docs_name)
-    lake.write_partition(f"quarantine/{source}", day, quarantine, schema=quarantine_schema(source))
+    result.docs = lake.url(catalog.validation(source), day, docs_name)
+    lake.write_partition(catalog.quarantine(source), day, quarantine, schema=quarantine_schema(source))
     lake.write_partition(
-        f"validation/{source}",
+        catalog.validation(source),
         day,
         check_rows(result),
         side_files={
@@ -225,13 +223,13 @@ def _write(
     )
     if write_valid:
         valid = base[~bad]
-        result.path = lake.write_partition(f"valid/{source}", day, valid, schema=raw_schema(source))
+        result.path = lake.write_partition(catalog.valid(source), day, valid, schema=raw_schema(source))
         if source in EVENT_SOURCES:
-            lake.write_partition(f"event_ids/{source}", day, pd.DataFrame({"h": _hash_ids(valid["event_id"])}))
+            lake.write_partition(catalog.event_ids(source), day, pd.DataFrame({"h": hash_ids(valid["event_id"])}))
     else:
-        lake.delete_partition(f"valid/{source}", day)
+        lake.delete_partition(catalog.valid(source), day)
         if source in EVENT_SOURCES:
-            lake.delete_partition(f"event_ids/{source}", day)
+            lake.delete_partition(catalog.event_ids(source), day)
 
 
 def _run(
@@ -268,12 +266,12 @@ def _run(
 
 def _input_frame(lake: Lake, source: str, day: date, reprocess: bool) -> pd.DataFrame:
     if not reprocess:
-        return lake.read_df(f"raw/{source}", day)
-    valid = lake.read_df(f"valid/{source}", day, missing_ok=True)
-    quarantine = lake.read_df(f"quarantine/{source}", day, missing_ok=True)
+        return lake.read_df(catalog.raw(source), day)
+    valid = lake.read_df(catalog.valid(source), day, missing_ok=True)
+    quarantine = lake.read_df(catalog.quarantine(source), day, missing_ok=True)
     parts = [p for p in (valid, quarantine) if p is not None]
     if not parts:
-        return lake.read_df(f"raw/{source}", day)
+        return lake.read_df(catalog.raw(source), day)
     frame = pd.concat(parts, ignore_index=True).drop(columns=["failed_checks"], errors="ignore")
     return frame.sort_values(["source_file", "source_line"], kind="stable").reset_index(drop=True)
 
@@ -302,7 +300,7 @@ def validate_events(
 def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, parameters: dict) -> str:
     """What a CRM table's validation depends on: the raw bytes, the config, the referenced ids."""
     digest = hashlib.sha256(config.fingerprint().encode())
-    with lake.fs.open(f"{lake.partition_path(f'raw/{source}', day)}/{DATA_FILE}", "rb") as fh:
+    with lake.fs.open(f"{lake.partition_path(catalog.raw(source), day)}/{DATA_FILE}", "rb") as fh:
         digest.update(fh.read())
     for key in sorted(parameters):
         digest.update(key.encode())
@@ -318,18 +316,18 @@ def _reuse_previous_day(
     Backfills read the same live CRM for every day, so this turns N identical validations into one.
     """
     prev = day - timedelta(days=1)
-    if lake.read_side_file(f"validation/{source}", prev, INPUT_DIGEST) != digest.encode() or not lake.exists(
-        f"valid/{source}", prev
+    if lake.read_side_file(catalog.validation(source), prev, INPUT_DIGEST) != digest.encode() or not lake.exists(
+        catalog.valid(source), prev
     ):
         return None
-    summary = json.loads(lake.read_side_file(f"validation/{source}", prev, "summary.json"))
-    valid = lake.read(f"valid/{source}", prev)
-    quarantine = lake.read(f"quarantine/{source}", prev)
-    checks = lake.read(f"validation/{source}", prev).to_pandas().assign(day=day.isoformat())
+    summary = json.loads(lake.read_side_file(catalog.validation(source), prev, "summary.json"))
+    valid = lake.read(catalog.valid(source), prev)
+    quarantine = lake.read(catalog.quarantine(source), prev)
+    checks = lake.read(catalog.validation(source), prev).to_pandas().assign(day=day.isoformat())
     summary.update(day=day.isoformat(), reused_from=prev.isoformat())
     # the previous day may itself be a reuse: keep its own warnings, not one line per earlier day
     summary["warnings"] = [w for w in summary["warnings"] if not w.startswith(REUSED_WARNING)]
-    docs = lake.read_side_file(f"validation/{source}", prev, "data_docs.html") or b""
+    docs = lake.read_side_file(catalog.validation(source), prev, "data_docs.html") or b""
     result = ValidationResult(
         source,
         day,
@@ -342,16 +340,16 @@ def _reuse_previous_day(
         summary["files"],
     )
     result.warnings.append(f"{REUSED_WARNING}{prev}: that day's validation reused")
-    result.docs = lake.url(f"validation/{source}", day, "data_docs.html")
+    result.docs = lake.url(catalog.validation(source), day, "data_docs.html")
     summary["data_docs"] = result.docs
-    lake.write_partition(f"quarantine/{source}", day, quarantine)
+    lake.write_partition(catalog.quarantine(source), day, quarantine)
     lake.write_partition(
-        f"validation/{source}",
+        catalog.validation(source),
         day,
         checks,
         side_files={"summary.json": json.dumps(summary, indent=2), "data_docs.html": docs, INPUT_DIGEST: digest},
     )
-    result.path = lake.write_partition(f"valid/{source}", day, valid)
+    result.path = lake.write_partition(catalog.valid(source), day, valid)
     log.info(result.line() + f"  (reused {prev}: identical snapshot)")
     return result, valid.to_pandas()
 

@@ -29,7 +29,7 @@ from include.scoring.core.config import DEFAULT_CONFIG_PATH, load_config
 from tests.conftest import free_port
 from tests.integration.catchers import webhook_catcher
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MULTILINE = "web 2026-11-20: 41% of rows failed <checks> & more (max 20%)\n  - email_syntax: 300 rows, e.g. 'a@'\nFix the export upstream, then clear validate_web."
 
 

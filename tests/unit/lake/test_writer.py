@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from include.scoring.lake import catalog
 from include.scoring.lake.writer import BackgroundWriter
 
 
@@ -114,14 +115,14 @@ def test_a_checkpoint_whose_companions_come_from_another_config_is_not_used(tmp_
     fails in between, a marker left from an earlier run must not vouch for newer companions."""
     from include.scoring.lake.store import Lake
     from include.scoring.score.state_io import state_meta
-    from tests.unit.scoring_fixtures import START, event, score_range
+    from tests.unit.score.fixtures import START, event, score_range
 
     lake = Lake(str(tmp_path))
     score_range(lake, START, START, {START: [event(START, "pricing")]})
     meta = state_meta(lake, START)
     assert meta and meta["fingerprint"]
-    ledger = lake.read("state_ledger", START)
-    lake.write_part("state_ledger", START, 0, 1, ledger, metadata={**meta, "fingerprint": "another-config"})
+    ledger = lake.read(catalog.STATE_LEDGER, START)
+    lake.write_part(catalog.STATE_LEDGER, START, 0, 1, ledger, metadata={**meta, "fingerprint": "another-config"})
     assert state_meta(lake, START) is None
-    lake.write_part("state_ledger", START, 0, 1, ledger)  # written before companions were stamped: still usable
+    lake.write_part(catalog.STATE_LEDGER, START, 0, 1, ledger)  # written before companions were stamped: still usable
     assert state_meta(lake, START) == meta

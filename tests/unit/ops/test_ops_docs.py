@@ -12,7 +12,7 @@ import pytest
 
 from include.scoring.cli.commands import build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCS = {name: (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("runbook.md", "operations.md")}
 #: placeholders the runbook explains, replaced by real values before parsing
 PLACEHOLDERS = {

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from include.scoring.core.contracts import CONTRACTS, raw_schema
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 D = date(2026, 6, 10)
@@ -134,7 +135,7 @@ def frame(source: str, n: int = 30) -> pd.DataFrame:
 
 
 def write_raw(lake: Lake, source: str, df: pd.DataFrame, day: date = D) -> None:
-    lake.write_partition(f"raw/{source}", day, df, schema=raw_schema(source))
+    lake.write_partition(catalog.raw(source), day, df, schema=raw_schema(source))
 
 
 def write_clean_crm(lake: Lake, day: date = D, n: int = 30) -> None:

@@ -18,6 +18,7 @@ from include.scoring.core.contracts import raw_schema
 from include.scoring.core.errors import ExtractError
 from include.scoring.core.urls import mask_url
 from include.scoring.extract.stage import extract_crm, extract_events, extract_reference
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 D = date(2026, 5, 6)
@@ -77,7 +78,7 @@ def test_mixed_formats_in_one_day(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
     assert (result.count("rows"), result.count("files"), result.count("rows_with_errors")) == (6, 3, 0)
-    table = lake.read("raw/web", D)
+    table = lake.read(catalog.raw("web"), D)
     assert table.schema.equals(raw_schema("web"))
     df = table.to_pandas()
     assert df["event_id"].tolist() == ["w-1", "w-2", "w-3", "w-4", "w-5", "w-6"]
@@ -113,7 +114,7 @@ def test_unparseable_json_lines_are_kept_with_their_line_and_reason(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
     assert (result.count("rows"), result.count("rows_with_errors")) == (4, 2)
-    df = lake.read_df("raw/web", D)
+    df = lake.read_df(catalog.raw("web"), D)
     assert df["source_line"].tolist() == [1, 2, 3, 4]
     errors = df["coercion_errors"].tolist()
     assert errors[0] is None or pd.isna(errors[0])
@@ -131,7 +132,7 @@ def test_csv_row_with_wrong_field_count_is_kept_as_an_error_row(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
     assert (result.count("rows"), result.count("rows_with_errors")) == (3, 1)
-    df = lake.read_df("raw/web", D)
+    df = lake.read_df(catalog.raw("web"), D)
     assert df["source_line"].tolist() == [2, 3, 4]
     assert df["coercion_errors"].iloc[1].startswith("line 3: expected 11 fields, found 4")
     assert df["event_id"].tolist()[2] == "w-2"
@@ -142,7 +143,7 @@ def test_values_that_do_not_fit_the_contract_are_described(tmp_path):
     write_csv(folder / "a.csv", [web_row(1, event_time="yesterday afternoon", duration_seconds="long"), web_row(2)])
     lake = Lake(str(tmp_path / "lake"))
     extract_events(tmp_path / "landing", lake, "web", D)
-    df = lake.read_df("raw/web", D)
+    df = lake.read_df(catalog.raw("web"), D)
     assert pd.isna(df["event_time"].iloc[0]) and pd.isna(df["duration_seconds"].iloc[0])
     assert (
         df["coercion_errors"].iloc[0]
@@ -159,7 +160,7 @@ def test_invalid_utf8_line_is_kept_and_explained(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     result = extract_events(tmp_path / "landing", lake, "web", D)
     assert (result.count("rows"), result.count("rows_with_errors")) == (2, 1)
-    df = lake.read_df("raw/web", D)
+    df = lake.read_df(catalog.raw("web"), D)
     assert df["coercion_errors"].iloc[1].startswith("line 3: not valid UTF-8 (byte 0xe9")
 
 
@@ -179,7 +180,7 @@ def test_day_without_files_writes_an_empty_partition(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         result = extract_events(tmp_path / "landing", lake, "email", D)
     assert result.count("rows") == 0 and result.count("files") == 0
-    assert lake.read("raw/email", D).schema.equals(raw_schema("email"))
+    assert lake.read(catalog.raw("email"), D).schema.equals(raw_schema("email"))
     assert "no landing files for email on 2026-05-06" in caplog.text
 
 
@@ -208,11 +209,11 @@ def test_crm_snapshot_and_errors(small_sample, tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     results = {r.unit: r for r in extract_crm(small_sample.crm_url, lake, D)}
     assert results["crm/accounts"].count("rows") == 40
-    accounts = lake.read_df("raw/crm/accounts", D)
+    accounts = lake.read_df(catalog.raw("crm/accounts"), D)
     assert accounts["account_id"].is_monotonic_increasing
     assert str(accounts["updated_at"].dtype) == "datetime64[us, UTC]"
     assert any(str(d).startswith("http://www.") for d in accounts["domain"])  # messy CRM websites stay messy
-    opps = lake.read_df("raw/crm/opportunities", D)
+    opps = lake.read_df(catalog.raw("crm/opportunities"), D)
     assert opps["is_won"].dtype == bool
 
     broken = tmp_path / "broken.sqlite"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from include.scoring.core.config import ScoringConfig, load_config, parse_config
 from include.scoring.core.contracts import raw_schema
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.resolve.stage import RESOLVED_COLUMNS
 from include.scoring.score.stage import score_accounts
@@ -77,7 +78,7 @@ def event(
 def write_events(lake: Lake, day: date, events: list[dict]) -> None:
     frame = pd.DataFrame(events, columns=RESOLVED_COLUMNS) if events else pd.DataFrame(columns=RESOLVED_COLUMNS)
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True).dt.as_unit("us")
-    lake.write_partition("resolved", day, frame)
+    lake.write_partition(catalog.RESOLVED, day, frame)
 
 
 def write_crm(
@@ -100,10 +101,10 @@ def write_crm(
         }
     )
     acc = acc.reindex(columns=raw_schema("crm/accounts").names)
-    lake.write_partition("valid/crm/accounts", day, acc, schema=raw_schema("crm/accounts"))
+    lake.write_partition(catalog.valid("crm/accounts"), day, acc, schema=raw_schema("crm/accounts"))
     won = won or {}
     if not won:
-        lake.write_partition("valid/crm/opportunities", day, None, schema=raw_schema("crm/opportunities"))
+        lake.write_partition(catalog.valid("crm/opportunities"), day, None, schema=raw_schema("crm/opportunities"))
         return
     opps = pd.DataFrame(
         {
@@ -117,7 +118,7 @@ def write_crm(
         }
     )
     opps = opps.reindex(columns=raw_schema("crm/opportunities").names)
-    lake.write_partition("valid/crm/opportunities", day, opps, schema=raw_schema("crm/opportunities"))
+    lake.write_partition(catalog.valid("crm/opportunities"), day, opps, schema=raw_schema("crm/opportunities"))
 
 
 def score_range(
@@ -135,7 +136,7 @@ def score_range(
         write_events(lake, day, events_by_day.get(day, []))
         write_crm(lake, day, **crm)
         score_accounts(lake, config, day)
-        frames.append(lake.read_df("scores", day))
+        frames.append(lake.read_df(catalog.SCORES, day))
     return pd.concat(frames, ignore_index=True)
 
 

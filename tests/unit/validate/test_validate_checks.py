@@ -14,9 +14,11 @@ from include.expectations import load_suite_spec
 from include.scoring.core.config import load_config, parse_config
 from include.scoring.core.contracts import CONTRACTS, raw_schema
 from include.scoring.core.errors import BatchValidationError
+from include.scoring.core.hashing import hash_ids
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
-from include.scoring.validate.stage import _hash_ids, validate_crm, validate_events
-from tests.unit.validation_fixtures import D, T, frame, write_clean_crm, write_raw
+from include.scoring.validate.stage import validate_crm, validate_events
+from tests.unit.validate.fixtures import D, T, frame, write_clean_crm, write_raw
 
 ROW = 3
 
@@ -136,7 +138,7 @@ def test_row_check_quarantines_exactly_the_bad_row(tmp_path, source, check):
     mutation = MUTATIONS[source][check]
     if mutation == "seen":
         lake.write_partition(
-            f"event_ids/{source}", D - timedelta(days=1), pd.DataFrame({"h": _hash_ids(pd.Series([expected_id]))})
+            catalog.event_ids(source), D - timedelta(days=1), pd.DataFrame({"h": hash_ids(pd.Series([expected_id]))})
         )
     else:
         df = mutation(df)
@@ -147,7 +149,7 @@ def test_row_check_quarantines_exactly_the_bad_row(tmp_path, source, check):
     else:
         write_raw(lake, source, df)
         validate_events(lake, config, source, D)
-    quarantine = lake.read_df(f"quarantine/{source}", D)
+    quarantine = lake.read_df(catalog.quarantine(source), D)
     assert len(quarantine) == 1, quarantine[["failed_checks"]]
     assert quarantine["failed_checks"].iloc[0] == check
     assert quarantine["source_line"].iloc[0] == ROW + 2
@@ -155,23 +157,23 @@ def test_row_check_quarantines_exactly_the_bad_row(tmp_path, source, check):
         assert quarantine[CONTRACTS[source].id_column].iloc[0] == frame(source).at[ROW - 1, CONTRACTS[source].id_column]
     elif not check.endswith("_id_present") and check != "event_id_present":
         assert quarantine[CONTRACTS[source].id_column].iloc[0] == expected_id
-    assert lake.row_count(f"valid/{source}", D) == len(df) - 1
+    assert lake.row_count(catalog.valid(source), D) == len(df) - 1
     for other in ("crm/accounts", "crm/contacts", "crm/activities", "crm/opportunities"):
         if source.startswith("crm/") and other != source:
-            assert lake.row_count(f"quarantine/{other}", D) == 0, other
+            assert lake.row_count(catalog.quarantine(other), D) == 0, other
 
 
 def test_schema_change_fails_the_batch(tmp_path):
     lake = Lake(str(tmp_path))
     df = frame("web").drop(columns=["ip"])
     schema = pa.schema([f for f in raw_schema("web") if f.name != "ip"])
-    lake.write_partition("raw/web", D, df, schema=schema)
+    lake.write_partition(catalog.raw("web"), D, df, schema=schema)
     with pytest.raises(BatchValidationError) as err:
         validate_events(lake, load_config(), "web", D)
     text = str(err.value)
     assert "Validation failed for source web, day 2026-06-10" in text
     assert "schema_matches_contract" in text and "web/file.csv" in text and "What to do" in text
-    assert not lake.exists("valid/web", D)
+    assert not lake.exists(catalog.valid("web"), D)
 
 
 def _config_with(**validation):
@@ -205,9 +207,9 @@ def test_too_many_bad_rows_fails_the_batch_with_counts_and_examples(tmp_path):
     assert "bad_row_share: 25 of 200 rows (12.5%)" in text and "email_syntax 25" in text and "broken@@x" in text
     assert "web/file.csv (200 rows, 25 bad)" in text
     assert "validation.max_bad_row_share" in text
-    summary = json.loads(lake.read_side_file("validation/web", D, "summary.json"))
+    summary = json.loads(lake.read_side_file(catalog.validation("web"), D, "summary.json"))
     assert summary["batch_failed"] and summary["quarantined"] == 25
-    assert lake.row_count("quarantine/web", D) == 25 and not lake.exists("valid/web", D)
+    assert lake.row_count(catalog.quarantine("web"), D) == 25 and not lake.exists(catalog.valid("web"), D)
     relaxed = _config_with(max_bad_row_share=0.5)
     assert validate_events(lake, relaxed, "web", D).quarantined == 25
 
@@ -240,16 +242,16 @@ def test_outputs_for_on_call(tmp_path):
     df.at[ROW, "ip"] = "999.1.1.1"
     write_raw(lake, "web", df)
     validate_events(lake, load_config(), "web", D)
-    docs = lake.read_side_file("validation/web", D, "data_docs.html").decode()
+    docs = lake.read_side_file(catalog.validation("web"), D, "data_docs.html").decode()
     assert (
         "Expectation Validation Result" in docs
         and "values must match this regular expression" in docs
         and "999.1.1.1" in docs
     )
-    checks = lake.read_df("validation/web", D)
+    checks = lake.read_df(catalog.validation("web"), D)
     row = checks.set_index("check").loc["ip_syntax"]
     assert row["unexpected_count"] == 1 and json.loads(row["examples"]) == ["w-3: '999.1.1.1'"]
-    assert len(lake.read_side_file("validation/web", D, "summary.json")) < 256 * 1024
+    assert len(lake.read_side_file(catalog.validation("web"), D, "summary.json")) < 256 * 1024
 
 
 def test_reprocess_quarantine_moves_fixed_rows_to_valid(tmp_path):
@@ -258,12 +260,12 @@ def test_reprocess_quarantine_moves_fixed_rows_to_valid(tmp_path):
     df.at[ROW, "email"] = "bad@@x"
     write_raw(lake, "web", df)
     validate_events(lake, load_config(), "web", D)
-    quarantine = lake.read_df(f"quarantine/{'web'}", D)
+    quarantine = lake.read_df(catalog.quarantine("web"), D)
     quarantine.loc[0, "email"] = "fixed@acme.com"  # someone corrected the row in place
-    lake.write_partition("quarantine/web", D, quarantine)
+    lake.write_partition(catalog.quarantine("web"), D, quarantine)
     result = validate_events(lake, load_config(), "web", D, reprocess_quarantine=True)
     assert (result.valid, result.quarantined) == (30, 0)
-    valid = lake.read_df("valid/web", D)
+    valid = lake.read_df(catalog.valid("web"), D)
     assert valid["source_line"].tolist() == list(range(2, 32))
     assert "fixed@acme.com" in valid["email"].tolist()
 

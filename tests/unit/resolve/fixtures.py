@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from include.scoring.core.contracts import CONTRACTS, IP_RANGES_SCHEMA, raw_schema
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 D = date(2026, 7, 1)
@@ -101,8 +102,8 @@ def write_day(
         "crm/opportunities": [],
     }
     for source, rows in frames.items():
-        lake.write_partition(f"valid/{source}", day, _rows(source, list(rows), day), schema=raw_schema(source))
+        lake.write_partition(catalog.valid(source), day, _rows(source, list(rows), day), schema=raw_schema(source))
     lake.write_partition(
-        "reference/ip_ranges", day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA
+        catalog.IP_RANGES, day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA
     )
-    lake.write_partition("reference/free_email_domains", day, pd.DataFrame({"domain": list(free)}))
+    lake.write_partition(catalog.FREE_EMAIL_DOMAINS, day, pd.DataFrame({"domain": list(free)}))

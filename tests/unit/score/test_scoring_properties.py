@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from include.scoring.core.config import load_config
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.score.stage import replay_range
-from tests.unit.scoring_fixtures import START, event, score_range, write_crm, write_events
+from tests.unit.score.fixtures import START, event, score_range, write_crm, write_events
 
 KINDS = [
     "pricing",
@@ -118,7 +119,10 @@ def test_incremental_equals_replay(spec):
             write_events(replay_lake, day, events.get(day, []))
             write_crm(replay_lake, day)
         replay_range(replay_lake, config, days_between(START, end))
-        replayed = pd.concat([replay_lake.read_df("scores", d) for d in days_between(START, end)], ignore_index=True)
+        replayed = pd.concat(
+            [replay_lake.read_df(catalog.SCORES, d) for d in days_between(START, end)], ignore_index=True
+        )
         pd.testing.assert_frame_equal(incremental, replayed)
         for name in ("state", "changes", "contributions"):
-            pd.testing.assert_frame_equal(Lake(t1).read_df(name, end), replay_lake.read_df(name, end))
+            dataset = catalog.CATALOG[name]
+            pd.testing.assert_frame_equal(Lake(t1).read_df(dataset, end), replay_lake.read_df(dataset, end))

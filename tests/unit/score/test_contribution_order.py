@@ -16,7 +16,7 @@ from include.scoring.resolve.stage import RESOLVED_COLUMNS, in_time_order
 from include.scoring.score.contributions import contributions, is_time_ordered
 from include.scoring.score.replay import RESOLVED_INPUT
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
-from tests.unit.scoring_fixtures import START, event
+from tests.unit.score.fixtures import START, event
 
 
 def _events() -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from include.scoring.cli.commands import build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from include.scoring.core.config import load_config
+from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.stage import resolve_identities
-from tests.unit.identity_fixtures import BROWSER, D, at, write_day
+from tests.unit.resolve.fixtures import BROWSER, D, at, write_day
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def lake(tmp_path):
 def run(lake, day=D, **events):
     write_day(lake, day, **events)
     result = resolve_identities(lake, load_config(), day)
-    resolved = lake.read_df("resolved", day).set_index("event_id")
-    unresolved = lake.read_df("unresolved", day).set_index("event_id")
-    filtered = lake.read_df("filtered", day).set_index("event_id")
+    resolved = lake.read_df(catalog.RESOLVED, day).set_index("event_id")
+    unresolved = lake.read_df(catalog.UNRESOLVED, day).set_index("event_id")
+    filtered = lake.read_df(catalog.FILTERED, day).set_index("event_id")
     total = sum(len(v) for v in events.values())
     assert result.count("events") == total == len(resolved) + len(unresolved) + len(filtered)  # conservation
     return resolved, unresolved, filtered
@@ -131,7 +132,7 @@ def test_shared_device_links_nothing(lake):
     f = run(lake, web=[*fills, anonymous])
     assert [outcome(f, f"w{i}")[0] for i in range(4)] == ["A1", "A3", "A2", "A4"]
     assert outcome(f, "w9") == (None, "shared_device")
-    rules = lake.read_df("identity_rules", D)
+    rules = lake.read_df(catalog.IDENTITY_RULES, D)
     fired = rules[rules["rule"] == "shared_device"]
     assert fired["identifier"].tolist() == ["ck_kiosk"] and fired["count"].tolist() == [4]
 
@@ -177,7 +178,7 @@ def test_blocked_placeholders_never_link(lake):
     assert outcome(f, "w2") == (None, "isp_ip")  # ...so it identified nothing
     assert outcome(f, "w3") == ("A1", "crm_contact")
     assert outcome(f, "w4") == (None, "isp_ip")  # the placeholder cookie did not link to Jane
-    rules = lake.read_df("identity_rules", D).set_index("rule")
+    rules = lake.read_df(catalog.IDENTITY_RULES, D).set_index("rule")
     assert rules.loc["blocked_email", "identifier"] == "test@acme.com"
     assert rules.loc["blocked_anonymous_id", "count"] == 2
 
@@ -256,7 +257,7 @@ def test_missing_snapshot_is_rebuilt_from_history(lake):
             }
         ],
     )
-    lake.delete_partition("identity", D)
+    lake.delete_partition(catalog.IDENTITY, D)
     f = run(lake, D + timedelta(days=1), web=[{"event_id": "w2", "anonymous_id": "ck_9"}])
     assert outcome(f, "w2") == ("A3", "cookie_stitch")
 
@@ -375,6 +376,6 @@ def test_non_human_filters(lake):
 
 def test_metrics_partition(lake):
     run(lake, web=[{"event_id": "w1", "ip": "20.0.5.1"}, {"event_id": "w2", "ip": "70.1.1.1"}])
-    metrics = lake.read_df("resolution", D)
+    metrics = lake.read_df(catalog.RESOLUTION, D)
     got = {(r.source, r.outcome, r.key): r.events for r in metrics.itertuples()}
     assert got == {("web", "resolved", "reverse_ip"): 1, ("web", "unresolved", "isp_ip"): 1}
