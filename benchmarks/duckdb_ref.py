@@ -45,7 +45,9 @@ def scoring_sql(config: ScoringConfig, resolved_glob: str, out: str) -> str:
     return f"""
     COPY (
       WITH ev AS (
-        SELECT *, coalesce(nullif(regexp_replace(regexp_replace(lower(url), '^[a-z][a-z0-9+.-]*://[^/?#]*', ''), '[?#].*$', ''), ''), '/') AS path
+        SELECT *, coalesce(nullif(regexp_replace(regexp_replace(lower(url),
+                                                   '^[a-z][a-z0-9+.-]*://[^/?#]*', ''), '[?#].*$', ''), ''),
+                           '/') AS path
         FROM read_parquet({_quote(resolved_glob)})
       ), sig AS (SELECT *, {_signal_case(config)} AS signal FROM ev),
       pts AS (
@@ -53,13 +55,18 @@ def scoring_sql(config: ScoringConfig, resolved_glob: str, out: str) -> str:
                CASE WHEN source = 'web' THEN path ELSE coalesce(campaign_id, '') END AS target
         FROM sig JOIN (VALUES {points}) AS p(signal, base) USING (signal)
       ), dedup AS (
-        SELECT *, row_number() OVER (PARTITION BY account_id, coalesce(person_key, '-'), signal, target ORDER BY event_time, event_id) AS rn FROM pts
+        SELECT *, row_number() OVER (PARTITION BY account_id, coalesce(person_key, '-'), signal, target
+                                     ORDER BY event_time, event_id) AS rn
+        FROM pts
       ), once AS (SELECT *, CASE WHEN rn = 1 OR pts0 <= 0 THEN pts0 ELSE 0 END AS p FROM dedup),
       capped AS (
-        SELECT *, sum(p) OVER (PARTITION BY account_id, signal ORDER BY event_time, event_id ROWS UNBOUNDED PRECEDING) AS running FROM once
+        SELECT *, sum(p) OVER (PARTITION BY account_id, signal ORDER BY event_time, event_id
+                               ROWS UNBOUNDED PRECEDING) AS running
+        FROM once
       ), final AS (SELECT *, greatest(0, least(p, {cap} - (running - p))) AS points FROM capped)
       SELECT account_id, sum(points) AS points,
-             least(count(DISTINCT CASE WHEN pts0 > 0 THEN person_key END), {config.breadth.max_people}) * {config.breadth.points_per_person} AS breadth
+             least(count(DISTINCT CASE WHEN pts0 > 0 THEN person_key END), {config.breadth.max_people})
+               * {config.breadth.points_per_person} AS breadth
       FROM final GROUP BY account_id
     ) TO {_quote(out)} (FORMAT parquet, COMPRESSION zstd)
     """

@@ -32,7 +32,8 @@ def _day_section(day: dict, title: str) -> list[str]:
     lines = [
         f"## {title}",
         "",
-        f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in {day['shards']} shard(s). {_measured(day)}",
+        f"{day['accounts']:,} accounts, {day['events']:,} events in the day's landing files, resolve and score in "
+        f"{day['shards']} shard(s). {_measured(day)}",
         "",
     ]
     lines += ["| task | seconds | imports (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]
@@ -47,7 +48,8 @@ def _day_section(day: dict, title: str) -> list[str]:
     peak = max(r["peak_rss_mb"] for r in day["stages"])
     lines += [
         "",
-        f"**All stages together: {total:.1f} s** (each stage's own time, without process and Airflow start-up); **peak RSS of any task: {peak:,} MB**.",
+        f"**All stages together: {total:.1f} s** (each stage's own time, without process and Airflow start-up); "
+        f"**peak RSS of any task: {peak:,} MB**.",
         "",
     ]
     lines += [
@@ -63,8 +65,10 @@ def _day_section(day: dict, title: str) -> list[str]:
     score = statistics.median(runs)
     lines += [
         "",
-        f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns (the score stage in a fresh process each time) and compared by the medians: "
-        f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs {_runs(duck.get('runs', [duck['seconds']]))}; "
+        f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns "
+        "(the score stage in a fresh process each time) and compared by the medians: "
+        f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs "
+        f"{_runs(duck.get('runs', [duck['seconds']]))}; "
         f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.",
         "",
     ]
@@ -77,13 +81,14 @@ def write_results(folder: Path, target: Path) -> None:
         "# Recorded benchmark results",
         "",
         "Measured by the harness (`make bench`, i.e. `PYTHONPATH=. .venv/bin/python -m benchmarks.run`; one part with",
-        "`--only day1m|day5m|replay`). Each stage runs in its own process, as an Airflow task would; *seconds* is the",
-        "stage's own work (imports and process start excluded, listed apart), *peak RSS* the process's maximum resident",
-        "memory. Raw numbers: `benchmarks/results/*.json`.",
+        "`--only day1m|day5m|replay`). Each stage runs in its own process, as an Airflow task would; *seconds* is",
+        "the stage's own work (imports and process start excluded, listed apart), *peak RSS* the process's maximum",
+        "resident memory. Raw numbers: `benchmarks/results/*.json`.",
         "",
         "## Machine",
         "",
-        f"- {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('memory_mb', 0):,} MB RAM, {machine.get('platform')}",
+        f"- {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('memory_mb', 0):,} MB RAM, "
+        f"{machine.get('platform')}",
         f"- Python {machine.get('python')}, PostgreSQL {machine.get('postgresql')}",
         "- " + ", ".join(f"{k} {v}" for k, v in (machine.get("versions") or {}).items()),
         "",
@@ -101,11 +106,14 @@ def write_results(folder: Path, target: Path) -> None:
         lines += [
             "## Replay of 365 days",
             "",
-            f"{replay['accounts']:,} accounts, {replay['days']} days, {replay['events']:,} resolved events: the score stage replays the whole history from an "
-            f"empty state (what happens after a config change), writing every day's scores, contributions, changes and daily points and a state checkpoint every 30 days. "
+            f"{replay['accounts']:,} accounts, {replay['days']} days, {replay['events']:,} resolved events: the "
+            "score stage replays the whole history from an "
+            "empty state (what happens after a config change), writing every day's scores, contributions, changes "
+            "and daily points and a state checkpoint every 30 days. "
             f"{_measured(replay)}",
             "",
-            f"One process: **{r['seconds']:.1f} s**, peak RSS {r['peak_rss_mb']:,} MB (imports {r['import_seconds']:.1f} s).",
+            f"One process: **{r['seconds']:.1f} s**, peak RSS {r['peak_rss_mb']:,} MB (imports "
+            f"{r['import_seconds']:.1f} s).",
             "",
         ]
         sharded = replay.get("sharded")
@@ -113,8 +121,10 @@ def write_results(folder: Path, target: Path) -> None:
             worst = max(x["peak_rss_mb"] for x in sharded["results"])
             per = ", ".join(f"{x['seconds']:.1f} s" for x in sharded["results"])
             lines += [
-                f"{sharded['shards']} account shards at once, one process each (the mapped score tasks on {sharded['shards']} workers; here the "
-                f"{sharded['shards']} cores): **{sharded['wall_seconds']:.1f} s** wall clock including process start ({per} per shard), peak RSS per shard {worst:,} MB.",
+                f"{sharded['shards']} account shards at once, one process each (the mapped score tasks on "
+                f"{sharded['shards']} workers; here the "
+                f"{sharded['shards']} cores): **{sharded['wall_seconds']:.1f} s** wall clock including process start "
+                f"({per} per shard), peak RSS per shard {worst:,} MB.",
                 "",
             ]
     validation = _load(folder, "validation_throughput")
@@ -122,9 +132,11 @@ def write_results(folder: Path, target: Path) -> None:
         lines += [
             "## Validation throughput",
             "",
-            "`PYTHONPATH=. .venv/bin/python -m benchmarks.validation_throughput --rows 1000000`: a generated web day tiled to a million rows.",
+            "`PYTHONPATH=. .venv/bin/python -m benchmarks.validation_throughput --rows 1000000`: a generated web day "
+            "tiled to a million rows.",
             "",
-            f"{validation['rows']:,} rows in {validation['seconds']} s ({validation['rows_per_second']:,} rows/s), peak RSS {validation['peak_rss_mb']:,} MB "
+            f"{validation['rows']:,} rows in {validation['seconds']} s ({validation['rows_per_second']:,} rows/s), "
+            f"peak RSS {validation['peak_rss_mb']:,} MB "
             f"({validation['quarantined']:,} quarantined).",
             "",
         ]

@@ -48,7 +48,7 @@ partitions with identical content.
 
 **On failure** the task log starts with what broke (file, line, column, what was expected) and
 what to do; see `docs/runbook.md`.
-"""
+"""  # noqa: E501 - markdown tables in the DAG docs need one line per row
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def extract(source: str, **context) -> list[str]:
 
 
 @task(
-    doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken batch."
+    doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken "
+    "batch."
 )
 def validate(source: str, **context) -> list[str]:
     from include.airflow_glue.dag_support import day_of, log_results, run_context
@@ -80,7 +81,8 @@ def validate(source: str, **context) -> list[str]:
 
 
 @task(
-    doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; returns the shard numbers to resolve and score (config `scale.shards`)."
+    doc_md="Update the person graph with day D's identifiers and write the day's identity map and rule firings; "
+    "returns the shard numbers to resolve and score (config `scale.shards`)."
 )
 def prepare_resolution(**context) -> list[int]:
     from include.airflow_glue.dag_support import day_of, run_context
@@ -92,7 +94,8 @@ def prepare_resolution(**context) -> list[int]:
 
 
 @task(
-    doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not (SPEC section 4); mapped over the shards."
+    doc_md="Resolve one shard of day D's events (keyed by identifier) to accounts and persons, or record why not "
+    "(SPEC section 4); mapped over the shards."
 )
 def resolve_identities(shard: int, **context) -> str:
     from include.airflow_glue.dag_support import day_of, run_context
@@ -103,7 +106,8 @@ def resolve_identities(shard: int, **context) -> str:
 
 
 @task(
-    doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards."
+    doc_md="Score one shard of accounts for day D from the state of D-1 (replays history when that state is "
+    "unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards."
 )
 def score_accounts(shard: int, **context) -> str:
     from include.airflow_glue.dag_support import day_of, run_context
@@ -115,7 +119,8 @@ def score_accounts(shard: int, **context) -> str:
 
 @task(
     outlets=[ENGAGEMENT_SCORES],
-    doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
+    doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the "
+    "warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
 )
 def publish_warehouse(**context) -> dict:
     from include.airflow_glue.dag_support import day_of, run_context
@@ -133,7 +138,8 @@ def publish_warehouse(**context) -> dict:
 
 
 @task(
-    doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) when the quality gate held."
+    doc_md="Update the CRM accounts' engagement fields where they changed; holds (fails, no retry, on-call told) "
+    "when the quality gate held."
 )
 def push_crm(**context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
@@ -145,7 +151,8 @@ def push_crm(**context) -> int:
 
 
 @task(
-    doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP failures leave them pending for the next run."
+    doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP "
+    "failures leave them pending for the next run."
 )
 def send_alerts(**context) -> int:
     from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context

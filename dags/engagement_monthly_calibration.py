@@ -22,7 +22,7 @@ review and are never applied. The report folder is `calibration.report_dir` (def
 (`airflow backfill create --dag-id engagement_daily --from-date ... --to-date ...`), then clear
 `check_completeness`. An email failure leaves the report in place: clear `email_report` once the
 SMTP server answers.
-"""
+"""  # noqa: E501 - markdown tables in the DAG docs need one line per row
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier
 
 
 @task(
-    doc_md="Fail, listing the missing days, unless every day of the month has published scores and a pipeline_runs row; returns the month."
+    doc_md="Fail, listing the missing days, unless every day of the month has published scores and a pipeline_runs "
+    "row; returns the month."
 )
 def check_completeness(**context) -> str:
     from include.airflow_glue.calibration import report_month
@@ -48,7 +49,8 @@ def check_completeness(**context) -> str:
 
 
 @task(
-    doc_md="Compute the report of the month and write its folder: report.html, report.pdf, metrics.json, suggested_config.yaml (never applied)."
+    doc_md="Compute the report of the month and write its folder: report.html, report.pdf, metrics.json, "
+    "suggested_config.yaml (never applied)."
 )
 def build_report(month: str, **context) -> dict:
     from include.airflow_glue.calibration import daily_task_runs
@@ -71,7 +73,8 @@ def build_report(month: str, **context) -> dict:
 
 
 @task(
-    doc_md="Email the HTML summary with the PDF attached to calibration.recipients through the engagement_smtp connection."
+    doc_md="Email the HTML summary with the PDF attached to calibration.recipients through the engagement_smtp "
+    "connection."
 )
 def email_report(report: dict, **context) -> int:
     from include.airflow_glue.dag_support import run_context

@@ -427,7 +427,8 @@ def report(run: dict, tasks: list[dict]) -> str:
     for ti in sorted(tasks, key=lambda t: (t.get("start_date") or "", t["task_id"])):
         seconds = f"{ti['duration']:.1f}" if ti.get("duration") is not None else "-"
         lines.append(
-            f"  {ti['task_id']:<22} {str(ti['state']):<16} {str(ti.get('hostname') or '-'):<18} {ti.get('try_number', '-'):>3}  {seconds:>7}"
+            f"  {ti['task_id']:<22} {str(ti['state']):<16} {str(ti.get('hostname') or '-'):<18} "
+            f"{ti.get('try_number', '-'):>3}  {seconds:>7}"
         )
     return "\n".join(lines)
 
@@ -471,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"healthy: API {cluster.api.base_url} (user {USER})", flush=True)
         if args.command == "up":
             print(
-                f"  AIRFLOW_API_PASSWORD={cluster.password} python -m scripts.native_cluster trigger --api {cluster.api.base_url} --date YYYY-MM-DD",
+                f"  AIRFLOW_API_PASSWORD={cluster.password} python -m scripts.native_cluster trigger --api "
+                f"{cluster.api.base_url} --date YYYY-MM-DD",
                 flush=True,
             )
             while True:

@@ -45,7 +45,8 @@ def daily_task_runs(first: date, last: date, dag_id: str = DAILY_DAG_ID) -> dict
             "available": False,
             "source": "",
             "runs": [],
-            "note": f"not available: define the Airflow connection {AIRFLOW_DB_CONN_ID} (read-only access to the Airflow metadata database) to list the failed and retried task runs of {dag_id}",
+            "note": f"not available: define the Airflow connection {AIRFLOW_DB_CONN_ID} (read-only access to the "
+            f"Airflow metadata database) to list the failed and retried task runs of {dag_id}",
         }
     import sqlalchemy as sa
 
@@ -93,7 +94,8 @@ def daily_task_runs(first: date, last: date, dag_id: str = DAILY_DAG_ID) -> dict
             "available": False,
             "source": "",
             "runs": [],
-            "note": f"not available: the Airflow metadata database could not be read through {AIRFLOW_DB_CONN_ID} ({type(exc).__name__})",
+            "note": f"not available: the Airflow metadata database could not be read through {AIRFLOW_DB_CONN_ID} "
+            f"({type(exc).__name__})",
         }
     finally:
         engine.dispose()

@@ -189,7 +189,9 @@ def task_notice(context: Any) -> Notice:
     facts.append(("Log", str(log_url) if log_url else "not available"))
     return _compose(
         subject=f"[engagement] FAILED {dag_id}.{task_id} for {day}: {_first_line(message)}",
-        lead=f"Task {dag_id}.{task_id} failed for day {day} on try {tries}; nothing downstream of it runs for that day.",
+        lead=(
+            f"Task {dag_id}.{task_id} failed for day {day} on try {tries}; nothing downstream of it runs for that day."
+        ),
         error_title=f"Error ({type(error).__name__})" if error is not None else "Error",
         error=message,
         facts=facts,
@@ -204,7 +206,8 @@ def dag_run_notice(context: Any) -> Notice:
     reason = str(context.get("reason") or "the run failed")
     return _compose(
         subject=f"[engagement] RUN FAILED {dag_id}.{task_id} for {day}: {_first_line(reason)}",
-        lead=f"The {dag_id} run for day {day} failed; the last task to finish was {task_id}. The failed task's own notice has the error.",
+        lead=f"The {dag_id} run for day {day} failed; the last task to finish was {task_id}. The failed task's own "
+        "notice has the error.",
         error_title="Reason",
         error=reason,
         facts=[

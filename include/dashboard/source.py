@@ -106,7 +106,8 @@ class Warehouse:
                     raise WarehouseUnavailable(
                         "The warehouse URL is not usable",
                         f"{mask_url(url)}: {exc}. Give the engagement_warehouse connection a SQLAlchemy URL "
-                        '(a postgres connection, a URI such as sqlite://%2Fpath%2Fwarehouse.sqlite, or extra {"sqlalchemy_url": "..."}).',
+                        "(a postgres connection, a URI such as sqlite://%2Fpath%2Fwarehouse.sqlite, or extra "
+                        '{"sqlalchemy_url": "..."}).',
                     ) from None
             return self._engine
 

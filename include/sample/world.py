@@ -2,70 +2,28 @@
 
 Built once per `generate` call from the seed. Accounts carry a latent buying intent that the daily
 event generator and the opportunity outcomes both read, so the calibration report has a real
-signal to find. Names and websites come from the vendored Fortune 500 list and stay as messy as a
-real CRM export (trailing spaces, `http://www.` websites, curly quotes).
+signal to find. The companies come from `companies`, the people and CRM contacts from `people`,
+the reference IP ranges from `networks`; this module assembles them, and draws the opportunities.
 """
 
 from __future__ import annotations
 
-import csv
-import ipaddress
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from include.sample.companies import company_table, domain_stem, messy_domain
+from include.sample.networks import ip_ranges
+from include.sample.people import people
+
 VENDOR_DOMAIN = "northwind.io"  # the company running the pipeline: owners and SDRs work here
-FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com", "gmx.de")
-
-FIRST = (
-    "Ava Ben Chloe Daniel Elena Farid Grace Hiro Isla Jonas Kara Liam Maya Noah Olivia Pavel Quinn "
-    "Rosa Sami Tara Umar Vera Wes Xenia Yuki Zane Amir Bianca Carlos Dana Emil Fatima Goran Hana "
-    "Ivan Jade Kofi Lena Marco Nadia Oscar Priya Rafael Sofia Tomas Uma Victor Wanda Yara Zoe "
-    "Anaïs José Zoë Søren Björn Chloé Renée"
-).split()
-LAST = (
-    "Smith Jones Garcia Müller Rossi Kim Nguyen Patel Cohen Silva Novak Berg Dubois Tanaka Okafor "
-    "Larsen Haddad Kowalski Moreau Schmidt Fischer Ivanova Costa Murphy O'Brien Walsh Chen Singh "
-    "Ahmed Lopez Martin Bernard Petrov Sato Yamamoto Jensen Nielsen Horvat Popescu Varga Brown Taylor "
-    "Wilson Evans Thomas Johnson Roberts Lewis Walker"
-).split()
-TITLES = {
-    "decision_maker": ["VP Marketing", "Chief Revenue Officer", "CFO", "Head of Sales Operations", "CMO"],
-    "champion": ["Director of Demand Generation", "Marketing Operations Lead", "Head of Growth"],
-    "influencer": ["Senior Manager, Analytics", "IT Director", "Procurement Manager"],
-    "user": ["Marketing Specialist", "Sales Development Rep", "Data Analyst", "Campaign Manager"],
-    "researcher": ["Research Analyst", "Business Analyst", "Associate"],
-    "other": ["Office Manager", "Intern", "Consultant"],
-}
-ROLE_NAMES = ("decision_maker", "champion", "influencer", "user", "researcher", "other")
-ROLE_WEIGHTS = (0.15, 0.10, 0.20, 0.30, 0.10, 0.15)
-NAME_SUFFIX_VARIANTS = ("{n}", "{n}, Inc.", "{N} INCORPORATED", "{n} Corp", "{n} Corporation", "{n} LLC", "“{n}”")
-SYNTH_WORDS_A = (
-    "Blue North Bright Silver Prime Clear Swift Iron Green Summit Pacific Atlas Nova Vertex Cedar Harbor".split()
-)
-SYNTH_WORDS_B = (
-    "Logistics Analytics Foods Energy Robotics Health Capital Systems Materials Media Retail Labs Motors Pharma".split()
-)
-
-KIND_CONTACT, KIND_EMPLOYEE, KIND_FREEMAIL, KIND_VISITOR, KIND_BOT = 0, 1, 2, 3, 4
 
 
 def day_start(day: date) -> np.datetime64:
+    """Midnight UTC of `day` as a naive microsecond datetime64, the unit event times are drawn in."""
     return np.datetime64(datetime.combine(day, time(0), tzinfo=UTC).replace(tzinfo=None), "us")
-
-
-def _clean_domain(website: str) -> str:
-    host = re.sub(r"^https?://", "", website.strip().lower()).split("/")[0]
-    return host[4:] if host.startswith("www.") else host
-
-
-def _stem(domain: str) -> str:
-    return domain.split(".")[0]
 
 
 @dataclass
@@ -82,57 +40,21 @@ class World:
     account_person_index: np.ndarray
 
 
-def _company_table(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    rows = list(csv.DictReader((DATA_DIR / "fortune500_companies.csv").open(encoding="utf-8")))
-    seen: set[str] = set()
-    names, websites, domains = [], [], []
-    for row in rows:
-        dom = _clean_domain(row["website"])
-        if dom in seen:  # the list holds one website twice; a CRM would too, but truth must not
-            continue
-        seen.add(dom)
-        names.append(row["company_name"])
-        websites.append(row["website"])
-        domains.append(dom)
-    names, websites, domains = names[:n], websites[:n], domains[:n]
-    i = 0
-    while len(names) < n:
-        a = SYNTH_WORDS_A[i % len(SYNTH_WORDS_A)]
-        b = SYNTH_WORDS_B[(i // len(SYNTH_WORDS_A)) % len(SYNTH_WORDS_B)]
-        serial = i // (len(SYNTH_WORDS_A) * len(SYNTH_WORDS_B))
-        dom = f"{a}{b}{serial}.com".lower()
-        names.append(f"{a} {b} {serial} ")
-        websites.append(f"http://www.{dom}")
-        domains.append(dom)
-        i += 1
-    return pd.DataFrame({"name": names, "website": websites, "true_domain": domains})
-
-
-def _messy_domain(website: str, domain: str, pick: float) -> str:
-    """How the CRM holds the website: as exported (`http://www.`), bare, with a slash, upper."""
-    if pick < 0.4:
-        return website
-    if pick < 0.8:
-        return domain
-    if pick < 0.9:
-        return f"https://{domain}/"
-    return f"WWW.{domain.upper()}"
-
-
 def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generator) -> World:
+    """Accounts (CRM columns plus truth), their people and networks, and the shared devices."""
     n_days = (end - start).days + 1
-    comp = _company_table(n_accounts, rng)
+    comp = company_table(n_accounts)
     n = n_accounts
     ids = np.array([f"ACC-{i + 1:06d}" for i in range(n)], dtype=object)
     intent = rng.beta(0.8, 3.0, n)
     tier_pick = rng.random(n)
     abm_tier = np.where(tier_pick < 0.1, 1, np.where(tier_pick < 0.35, 2, np.where(tier_pick < 0.7, 3, 0)))
-    messy = [_messy_domain(w, d, p) for w, d, p in zip(comp.website, comp.true_domain, rng.random(n))]
+    messy = [messy_domain(w, d, p) for w, d, p in zip(comp.website, comp.true_domain, rng.random(n))]
     alt_pick = rng.random(n)
     alt = np.full(n, None, dtype=object)
     alt_domains_true: list[list[str]] = [[] for _ in range(n)]
     for i in np.flatnonzero(alt_pick < 0.2):
-        stem = _stem(comp.true_domain[i])
+        stem = domain_stem(comp.true_domain[i])
         options = [f"{stem}.co.uk", f"{stem}-group.com", f"{stem}.com.au"]
         k = 1 + int(alt_pick[i] < 0.07)
         chosen = options[:k] if alt_pick[i] < 0.1 else options[1 : 1 + k]
@@ -183,8 +105,8 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
             "has_scanner": has_scanner,
         }
     )
-    ip_ranges, corp_net = _ip_ranges(accounts, rng)
-    persons, contacts = _people(accounts, corp_net, rng)
+    ranges, corp_net = ip_ranges(accounts)
+    persons, contacts = people(accounts, corp_net, rng)
     order = np.argsort(persons["account"].to_numpy(), kind="stable")
     acct_sorted = persons["account"].to_numpy()[order]
     keep = acct_sorted >= 0
@@ -198,200 +120,7 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
             "company_domain": [f"outsider{i}.example.net" for i in range(max(5, n // 20))],
         }
     )
-    return World(accounts, persons, contacts, ip_ranges, kiosks, hosting, outsiders, offsets, idx)
-
-
-def _ip_ranges(accounts: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-    """Corporate /24s (some IPv6 /48s) per account, plus ISP, mobile, VPN and hosting ranges.
-
-    An ISP range deliberately overlaps some corporate ranges: longest prefix must win.
-    """
-    n = len(accounts)
-    corp_net = np.full(n, -1, dtype=np.int64)
-    rows = []
-    base = int(ipaddress.IPv4Address("20.0.0.0"))
-    k = 0
-    for i in np.flatnonzero(accounts["has_range"].to_numpy()):
-        net = base + k * 256
-        corp_net[i] = net
-        k += 1
-        rows.append(
-            (f"{ipaddress.IPv4Address(net)}/24", accounts.true_domain.iat[i], accounts.name.iat[i].strip(), "corporate")
-        )
-        if accounts.has_v6.iat[i]:
-            rows.append((f"2001:db8:{k:x}::/48", accounts.true_domain.iat[i], None, "corporate"))
-    rows += [
-        ("20.0.0.0/12", None, "Overlap Telecom", "isp"),  # contains most corporate /24s
-        ("70.0.0.0/8", None, "Big Cable ISP", "isp"),
-        ("80.0.0.0/12", None, "Euro Broadband", "isp"),
-        ("100.64.0.0/10", None, "Mobile Carrier", "mobile"),
-        ("185.10.0.0/16", None, "Private VPN Co", "vpn"),
-        ("17.0.0.0/8", None, "Mail Privacy Proxy", "hosting"),
-        ("2001:db8::/32", None, "IPv6 Transit", "isp"),
-        ("2a02:c7f::/32", None, "IPv6 Mobile", "mobile"),
-        ("45.0.0.0/16", "outsider0.example.net", "Outsider Holdings 0 Ltd", "corporate"),
-    ]
-    df = pd.DataFrame(rows, columns=["cidr", "company_domain", "company_name", "kind"])
-    return df, corp_net
-
-
-def _email_local(first: str, last: str, style: float) -> str:
-    f = re.sub(
-        r"[^a-z]",
-        "",
-        first.lower().replace("ï", "i").replace("é", "e").replace("ø", "o").replace("ö", "o").replace("ë", "e"),
-    )
-    ln = re.sub(r"[^a-z]", "", last.lower().replace("ü", "u"))
-    if style < 0.7:
-        return f"{f}.{ln}"
-    if style < 0.9:
-        return f"{f[0]}{ln}"
-    return f"{f}_{ln}"
-
-
-def _people(
-    accounts: pd.DataFrame, corp_net: np.ndarray, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n = len(accounts)
-    intent = accounts.intent.to_numpy()
-    n_contacts = np.minimum(2 + rng.poisson(2 + 5 * intent), 25)
-    n_employees = 1 + rng.poisson(1.5 + 5 * intent)
-    per_acct = n_contacts + n_employees
-    acct = np.repeat(np.arange(n), per_acct)
-    is_contact = np.concatenate([np.r_[np.ones(c, bool), np.zeros(e, bool)] for c, e in zip(n_contacts, n_employees)])
-    m = len(acct)
-    first = np.array(FIRST, dtype=object)[rng.integers(0, len(FIRST), m)]
-    last = np.array(LAST, dtype=object)[rng.integers(0, len(LAST), m)]
-    styles = rng.random(m)
-    dom_pick = rng.random(m)
-    emails = np.empty(m, dtype=object)
-    seen: set[str] = set()
-    true_dom = accounts.true_domain.to_numpy()
-    alts = accounts.alt_domains_true.to_numpy()
-    for j in range(m):
-        a = acct[j]
-        domain = true_dom[a]
-        if alts[a] and dom_pick[j] < 0.15:
-            domain = alts[a].split(",")[0]
-        elif not is_contact[j] and dom_pick[j] > 0.88:
-            domain = ("mail.eu." if dom_pick[j] > 0.94 else "uk.") + domain  # mail subdomain
-        elif is_contact[j] and dom_pick[j] > 0.96:
-            domain = FREE_MAIL[j % len(FREE_MAIL)]  # a contact whose CRM email is free-mail
-        local = _email_local(first[j], last[j], styles[j])
-        email = f"{local}@{domain}"
-        serial = 2
-        while email in seen:
-            email = f"{local}{serial}@{domain}"
-            serial += 1
-        seen.add(email)
-        emails[j] = email
-    roles = np.array(ROLE_NAMES, dtype=object)[rng.choice(len(ROLE_NAMES), m, p=ROLE_WEIGHTS)]
-    at_office = corp_net[acct] >= 0
-    host = rng.integers(1, 255, m)
-    ips = np.empty(m, dtype=object)
-    for j in range(m):
-        if at_office[j]:
-            ips[j] = str(ipaddress.IPv4Address(int(corp_net[acct[j]]) + int(host[j])))
-        else:
-            ips[j] = f"70.{rng.integers(0, 256)}.{rng.integers(0, 256)}.{rng.integers(1, 255)}"
-    v6 = accounts.has_v6.to_numpy()[acct] & (rng.random(m) < 0.5)
-    if v6.any():
-        ranks = np.cumsum(accounts.has_range.to_numpy())[acct[v6]]
-        ips[v6] = [f"2001:db8:{int(r):x}::{int(h):x}" for r, h in zip(ranks, host[v6])]
-    people = pd.DataFrame(
-        {
-            "kind": np.where(is_contact, KIND_CONTACT, KIND_EMPLOYEE),
-            "account": acct,
-            "email": emails,
-            "first_name": first,
-            "last_name": last,
-            "role": np.where(is_contact, roles, None),
-            "ip": ips,
-        }
-    )
-    # People with no account: free-mail newsletter readers, anonymous internet visitors, bots.
-    n_free = max(5, n // 2)
-    n_vis = max(10, 2 * n)
-    n_bot = max(3, n // 30)
-    free_first = np.array(FIRST, dtype=object)[rng.integers(0, len(FIRST), n_free)]
-    free_last = np.array(LAST, dtype=object)[rng.integers(0, len(LAST), n_free)]
-    free = pd.DataFrame(
-        {
-            "kind": KIND_FREEMAIL,
-            "account": -1,
-            "email": [
-                f"{_email_local(f, ln, 0.1)}{i}@{FREE_MAIL[i % len(FREE_MAIL)]}"
-                for i, (f, ln) in enumerate(zip(free_first, free_last))
-            ],
-            "first_name": free_first,
-            "last_name": free_last,
-            "role": None,
-            "ip": [f"80.{(i // 250) % 16}.{i % 250}.{(i * 13) % 250 + 1}" for i in range(n_free)],
-        }
-    )
-    visitors = pd.DataFrame(
-        {
-            "kind": KIND_VISITOR,
-            "account": -1,
-            "email": None,
-            "first_name": None,
-            "last_name": None,
-            "role": None,
-            "ip": [
-                f"100.{64 + (i // 60000) % 64}.{(i // 250) % 240}.{i % 250 + 1}"
-                if i % 3 == 0
-                else f"70.{(i // 62500) % 256}.{(i // 250) % 250}.{i % 250 + 1}"
-                for i in range(n_vis)
-            ],
-        }
-    )
-    bots = pd.DataFrame(
-        {
-            "kind": KIND_BOT,
-            "account": -1,
-            "email": None,
-            "first_name": None,
-            "last_name": None,
-            "role": None,
-            "ip": [f"185.10.{i % 250}.{(i * 3) % 250 + 1}" for i in range(n_bot)],
-        }
-    )
-    persons = pd.concat([people, free, visitors, bots], ignore_index=True)
-    p = len(persons)
-    persons["person_id"] = np.arange(p)
-    persons["cookie"] = [f"ck_{h:016x}" for h in rng.integers(0, 2**62, p)]
-    # Households: a few people share one browser with someone from another company. Two emails
-    # on one cookie stay under the shared-device limit, so the SPEC's rules merge them: the
-    # evaluation must see those (rare) wrong attributions.
-    staff = np.flatnonzero(persons["account"].to_numpy() >= 0)
-    partners = rng.choice(staff, size=max(1, len(staff) // 200), replace=False)
-    hosts = rng.choice(staff, size=len(partners))
-    other = persons["account"].to_numpy()[hosts] != persons["account"].to_numpy()[partners]
-    persons.loc[partners[other], "cookie"] = persons["cookie"].to_numpy()[hosts[other]]
-    second = rng.random(p) < 0.1
-    persons["cookie2"] = np.where(second, [f"ck_{h:016x}" for h in rng.integers(0, 2**62, p)], None)
-    persons["privacy_proxy"] = rng.random(p) < 0.3
-    # CRM contacts table
-    cmask = persons["kind"].to_numpy() == KIND_CONTACT
-    cp = persons[cmask]
-    contact_ids = np.array([f"CON-{i + 1:07d}" for i in range(len(cp))], dtype=object)
-    persons["contact_id"] = None
-    persons.loc[cmask, "contact_id"] = contact_ids
-    titles = [TITLES[r][k % len(TITLES[r])] for k, r in enumerate(cp.role)]
-    stored_email = [e.upper() if k % 17 == 0 else (f" {e}" if k % 23 == 0 else e) for k, e in enumerate(cp.email)]
-    contacts = pd.DataFrame(
-        {
-            "contact_id": contact_ids,
-            "account_id": accounts.account_id.to_numpy()[cp.account.to_numpy()],
-            "email": stored_email,
-            "first_name": cp.first_name.to_numpy(),
-            "last_name": cp.last_name.to_numpy(),
-            "title": titles,
-            "role": cp.role.to_numpy(),
-            "updated_at": accounts.updated_at.to_numpy()[cp.account.to_numpy()],
-        }
-    )
-    return persons, contacts
+    return World(accounts, persons, contacts, ranges, kiosks, hosting, outsiders, offsets, idx)
 
 
 def opportunities(world: World, start: date, end: date, rng: np.random.Generator) -> pd.DataFrame:
@@ -446,4 +175,5 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
 
 
 def span(start: date, end: date) -> list[date]:
+    """Every day from `start` to `end`, both included."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]

@@ -1,7 +1,7 @@
-"""`python -m include.scoring`: see include/scoring/cli/commands.py."""
+"""`python -m include.scoring`: see include/scoring/cli/main.py."""
 
 import sys
 
-from include.scoring.cli.commands import main
+from include.scoring.cli.main import main
 
 sys.exit(main())

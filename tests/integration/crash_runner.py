@@ -31,7 +31,7 @@ def _die() -> None:
 
 
 def install(mode: str, n: int) -> None:
-    import include.scoring.lake.store as lake_module
+    import include.scoring.lake.atomic as lake_module
 
     calls = {"n": 0}
 
@@ -58,17 +58,17 @@ def install(mode: str, n: int) -> None:
         proxy.write_table = write_table
         lake_module.pq = proxy  # only the lake's own writes go through the proxy
     elif mode == "swap":
-        real_swap = lake_module.Lake._swap_into_place
+        real_swap = lake_module.PartitionWrites._swap_into_place
 
         def swap(self, tmp, target, token):
             if not due():
                 return real_swap(self, tmp, target, token)
             if self.fs.exists(target):
                 parent, name = target.rsplit("/", 1)
-                self.fs.mv(target, f"{parent}/{lake_module._OLD_PREFIX}{name}_{token}", recursive=True)
+                self.fs.mv(target, f"{parent}/{lake_module.OLD_PREFIX}{name}_{token}", recursive=True)
             _die()
 
-        lake_module.Lake._swap_into_place = swap
+        lake_module.PartitionWrites._swap_into_place = swap
     elif mode == "warehouse":
         import include.scoring.publish.stage as publish_module
 
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
     if sep != "--":
         raise SystemExit("usage: python -m tests.integration.crash_runner MODE N -- CLI ARGS...")
     install(mode, int(n))
-    from include.scoring.cli.commands import main as cli_main
+    from include.scoring.cli.main import main as cli_main
 
     status = cli_main(cli_args)
     print(f"crash_runner: the command ended with status {status} before occurrence {n} of {mode}", file=sys.stderr)

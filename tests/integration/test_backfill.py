@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from include.scoring.cli.commands import main
+from include.scoring.cli.main import main
 from tests.conftest import port_open, require_service
 from tests.integration.catchers import smtp_catcher
 

@@ -145,7 +145,8 @@ def test_a_reused_crm_validation_notes_its_source_once(serial):
 def test_shards_of_one_partition_written_at_once_never_break_each_other(tmp_path):
     """Mapped resolve/score tasks write the parts of one partition concurrently, again and again."""
     script = (
-        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake.store import Lake\nfrom include.scoring.lake.catalog import RESOLVED\n"
+        "import sys, pyarrow as pa\nfrom datetime import date\nfrom include.scoring.lake.store import Lake\nfrom "
+        "include.scoring.lake.catalog import RESOLVED\n"
         "lake, shard = Lake(sys.argv[1]), int(sys.argv[2])\n"
         "table = pa.table({'shard': [shard] * 200_000, 'x': list(range(200_000))})\n"
         "for i in range(25):\n    lake.write_part(RESOLVED, date(2026, 11, 18), shard, 3, table)\n"

@@ -53,7 +53,8 @@ def test_airflow_loads_the_plugin_with_its_app_and_menu_entry():
 def _top_prospect(warehouse: Path) -> tuple[str, str]:
     with sqlite3.connect(f"file:{warehouse}?mode=ro", uri=True) as conn:
         return conn.execute(
-            "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1"
+            "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc "
+            "limit 1"
         ).fetchone()
 
 
@@ -95,7 +96,8 @@ def api_server(airflow_db, default_run, tmp_path_factory):
         while True:
             if process.poll() is not None:
                 pytest.fail(
-                    f"airflow api-server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
+                    "airflow api-server exited with "
+                    f"{process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
                 )
             with suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:

@@ -114,7 +114,8 @@ def test_band_filter_narrows_to_that_band(client, sql):
 
 def test_owner_and_lifecycle_filters(client, sql):
     owner, n = sql.execute(
-        "select owner_email, count(*) from account_scores where owner_email is not null group by owner_email order by 2 desc limit 1"
+        "select owner_email, count(*) from account_scores where owner_email is not null group by owner_email order "
+        "by 2 desc limit 1"
     ).fetchone()
     rows, total = parse_accounts(client.get("/", params={"owner": owner}).text)
     assert total == n and {r["owner"] for r in rows} == {owner}
@@ -131,7 +132,8 @@ def test_owner_and_lifecycle_filters(client, sql):
 
 def test_search_by_name_and_by_id(client, sql):
     row = sql.execute(
-        "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit 1 offset 7"
+        "select account_id, account_name from account_scores where lifecycle = 'prospect' order by score desc limit "
+        "1 offset 7"
     ).fetchone()
     part = row["account_name"][1:6].upper()
     expected = {
@@ -161,8 +163,10 @@ def test_sql_in_the_search_is_just_text(client, sql, q):
 
 def test_account_page_shows_headline_explanation_history_resets_and_alerts(client, sql):
     account = sql.execute(
-        "select s.account_id, s.account_name, s.score from account_scores s where s.account_id in (select account_id from score_alerts) "
-        "and s.account_id in (select account_id from account_explanations where kind = 'signal') order by s.score desc limit 1"
+        "select s.account_id, s.account_name, s.score from account_scores s where s.account_id in (select account_id "
+        "from score_alerts) "
+        "and s.account_id in (select account_id from account_explanations where kind = 'signal') order by s.score "
+        "desc limit 1"
     ).fetchone()
     response = client.get(f"/accounts/{account['account_id']}")
     assert response.status_code == 200

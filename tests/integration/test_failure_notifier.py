@@ -67,10 +67,8 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
     assert "Error (ExtractError):" in text
     assert "Re-export it or remove it from the landing folder." in text  # the full, actionable message
     assert "Try: 1 of 1" in text  # retries are 0 in this run (see run_daily)
-    assert (
-        f"/dags/engagement_daily/runs/{dagrun.run_id.replace('+', '%2B').replace(':', '%3A')}/tasks/extract_web?try_number=1"
-        in text
-    )
+    run_id = dagrun.run_id.replace("+", "%2B").replace(":", "%3A")
+    assert f"/dags/engagement_daily/runs/{run_id}/tasks/extract_web?try_number=1" in text
     assert f"Runbook: {runbook_link('extract-failed')}" in text
     assert "extract-failed" in html and "<pre" in html
     for part in (subject, text, html):
@@ -135,6 +133,7 @@ def test_missed_deadline_runs_the_notifier_through_airflow(monkeypatch):
     assert (ok, error) == (True, None)
     text = posts[0]["json"]["text"]
     assert text.startswith(
-        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00"
+        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not "
+        "finished by 2026-11-21T08:00:00+00:00"
     )
     assert runbook_link("run-late") in text

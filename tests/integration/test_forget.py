@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from include.scoring.cli.commands import main
+from include.scoring.cli.main import main
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.extract.stage import extract_crm, extract_events

@@ -323,7 +323,8 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
     event(f"outcome: {type(error).__name__ if error else 'rows split'}")
     if error is None:
         event(
-            f"rows quarantined: {'none' if outcome['quarantine'].empty else 'all' if outcome['valid'].empty else 'some'}"
+            "rows quarantined: "
+            f"{'none' if outcome['quarantine'].empty else 'all' if outcome['valid'].empty else 'some'}"
         )
     if error is not None:
         assert isinstance(error, PipelineError)
@@ -363,7 +364,8 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
         "email",
         "jsonl",
         "hostile.jsonl",
-        b'{"event_id": "e\\ud800", "event_time": "2026-11-20T10:00:00Z", "email": "a@b.io", "campaign_id": {"nested": [1, 2]}, "event_type": "open"}\n',
+        b'{"event_id": "e\\ud800", "event_time": "2026-11-20T10:00:00Z", "email": "a@b.io", "campaign_id": '
+        b'{"nested": [1, 2]}, "event_type": "open"}\n',
         1,
     )
 )
@@ -372,8 +374,10 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
         "ad",
         "jsonl",
         "hostile.jsonl",
-        b'{"event_id": "a1", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": NaN}\n'
-        b'{"event_id": "a2", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", "event_type": "click", "cost": Infinity}\n',
+        b'{"event_id": "a1", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", '
+        b'"event_type": "click", "cost": NaN}\n'
+        b'{"event_id": "a2", "event_time": "2026-11-20T10:00:00Z", "platform": "meta", "campaign_id": "c", '
+        b'"event_type": "click", "cost": Infinity}\n',
         2,
     )
 )

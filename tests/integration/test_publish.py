@@ -105,7 +105,8 @@ def test_hostile_strings_are_stored_unchanged_and_never_execute(scored, warehous
     names = read_table(
         warehouse,
         sa.text(
-            "SELECT account_id, account_name FROM account_scores WHERE account_id IN ('ACC-000001','ACC-000002','ACC-000003')"
+            "SELECT account_id, account_name FROM account_scores WHERE account_id IN "
+            "('ACC-000001','ACC-000002','ACC-000003')"
         ),
     )
     assert sorted(names["account_name"]) == sorted(HOSTILE)
@@ -169,7 +170,8 @@ def test_crm_push_needs_init_and_updates_only_changes(scored, tmp_path):
         crm_rows = pd.DataFrame(
             conn.execute(
                 sa.text(
-                    "SELECT account_id, name, engagement_score, engagement_band, engagement_trend, engagement_scored_at FROM accounts"
+                    "SELECT account_id, name, engagement_score, engagement_band, engagement_trend, "
+                    "engagement_scored_at FROM accounts"
                 )
             ).fetchall(),
             columns=["account_id", "name", "score", "band", "trend", "at"],

@@ -24,7 +24,8 @@ class ThrowawayPostgres:
         missing = [b for b in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / b).exists()]
         require_service(
             not missing,
-            f"PostgreSQL server binaries {missing} not found in {PG_BIN} (set ENGAGEMENT_PG_BIN) for the throwaway server",
+            f"PostgreSQL server binaries {missing} not found in {PG_BIN} (set ENGAGEMENT_PG_BIN) for the throwaway "
+            "server",
         )
         self.as_user: str | None = None
         if os.geteuid() == 0:

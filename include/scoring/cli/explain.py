@@ -61,7 +61,8 @@ def ledger(lake: Lake, account: str, day: date) -> tuple[pd.DataFrame, pd.DataFr
     """Points by signal and by person for the account's accumulated score on `day`."""
     if not lake.exists(catalog.STATE, day):
         raise LakeError(
-            f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date {day})"
+            f"no scoring state for {day} in the lake; score that day first (python -m include.scoring score --date "
+            f"{day})"
         )
     signals = lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True)
     persons = lake.read_df(catalog.STATE_PERSONS, day, missing_ok=True)
@@ -85,10 +86,15 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
     )
     since = "" if pd.isna(row["days_since_engagement"]) else f" ({int(row['days_since_engagement'])} day(s) ago)"
     lines = [
-        f"{row['account_name']} ({account}) on {day}: score {row['score']:.2f}, {str(row['band']).replace('_', ' ').upper()}  (config {row['config_version']})",
-        f"  next action: {row['next_action']}   lifecycle: {row['lifecycle']}   ABM tier: {'-' if pd.isna(row['abm_tier']) else int(row['abm_tier'])}   owner: {row['owner_email']}",
-        f"  score = accumulated {row['accumulated']:.2f} + breadth {row['breadth']:.2f} ({int(row['engaged_people'])} people engaged in the breadth window, {int(row['new_people_14d'])} new)",
-        f"  trend: {row['trend']} {ARROWS.get(row['trend'], '')} ({row['change_7d']:+.2f} over 7 days, {row['change_28d']:+.2f} over 28 days); surge: {'YES' if row['surge'] else 'no'}",
+        f"{row['account_name']} ({account}) on {day}: score {row['score']:.2f}, "
+        f"{str(row['band']).replace('_', ' ').upper()}  (config {row['config_version']})",
+        f"  next action: {row['next_action']}   lifecycle: {row['lifecycle']}   ABM tier: "
+        f"{'-' if pd.isna(row['abm_tier']) else int(row['abm_tier'])}   owner: {row['owner_email']}",
+        f"  score = accumulated {row['accumulated']:.2f} + breadth {row['breadth']:.2f} "
+        f"({int(row['engaged_people'])} people engaged in the breadth window, {int(row['new_people_14d'])} "
+        "new)",
+        f"  trend: {row['trend']} {ARROWS.get(row['trend'], '')} ({row['change_7d']:+.2f} over 7 days, "
+        f"{row['change_28d']:+.2f} over 28 days); surge: {'YES' if row['surge'] else 'no'}",
         f"  last touch: {touch}{since}",
         "",
         "  Points by signal (accumulated, after role multipliers, de-duplication, caps, resets and decay)",
@@ -99,7 +105,8 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
         lines.append(f"    {'(rounding)':<30} {residual:>9.2f}")
     lines += ["", "  Points by person (people active in the last months)"]
     lines += [
-        f"    {labels.get(r.person_key, 'person')[:40]:<40} {r.person_key}  {r.points:>9.2f}  last active {pd.Timestamp(r.last_positive_at):%Y-%m-%d}"
+        f"    {labels.get(r.person_key, 'person')[:40]:<40} {r.person_key}  {r.points:>9.2f}  last active "
+        f"{pd.Timestamp(r.last_positive_at):%Y-%m-%d}"
         for r in persons.itertuples()
     ] or ["    (none)"]
     changes = lake.read_range(catalog.CHANGES, day - timedelta(days=180), day)
@@ -120,7 +127,8 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
         mine = mine[(mine["account_id"] == account) & (mine["points"] > 0)].sort_values("event_time")
         lines += ["", "  Contributions of the last 7 days"]
         lines += [
-            f"    {pd.Timestamp(r.event_time):%Y-%m-%d %H:%M}  {r.source:<5} {r.signal:<28} {r.points:>6.2f}  {r.event_id}"
+            f"    {pd.Timestamp(r.event_time):%Y-%m-%d %H:%M}  {r.source:<5} {r.signal:<28} {r.points:>6.2f}  "
+            f"{r.event_id}"
             for r in mine.tail(25).itertuples()
         ] or ["    (none)"]
     return lines

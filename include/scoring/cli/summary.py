@@ -63,8 +63,10 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
 
     lines = [
         "",
-        f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: {sum(r.count('alerts_new') for r in published):,} alert crossings, "
-        f"{sum(r.count('resets') for r in published):,} resets; reconciliation ledger {'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
+        f"Published {len(published)} day(s) to the warehouse {mask_url(ctx.settings.warehouse_url)}: "
+        f"{sum(r.count('alerts_new') for r in published):,} alert crossings, "
+        f"{sum(r.count('resets') for r in published):,} resets; reconciliation ledger "
+        f"{'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
         f"  quality gate: {'passed every day with history' if not held else 'HELD on ' + ', '.join(held)}",
         f"  CRM push: {sum(p.count('updated') for p in pushes):,} account updates"
         + (f" ({pushes[-1].details['skipped']})" if pushes and pushes[-1].details["skipped"] else ""),
@@ -91,7 +93,8 @@ def _resolution_lines(report: RangeReport) -> list[str]:
     humans = events - filtered
     return [
         "",
-        f"Resolved {resolved:,} of {humans:,} human events to accounts ({resolved / humans:.1%}); {unresolved:,} unresolved, {filtered:,} filtered as non-human or duplicate"
+        f"Resolved {resolved:,} of {humans:,} human events to accounts ({resolved / humans:.1%}); {unresolved:,} "
+        f"unresolved, {filtered:,} filtered as non-human or duplicate"
         if humans
         else "Resolved: no events",
         f"  by method:   {top(methods)}",
@@ -139,7 +142,8 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     rows = top_accounts(ctx, report.end)
     lines = [
         "",
-        f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain --account ID --date {report.end})",
+        f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain "
+        f"--account ID --date {report.end})",
     ]
     return lines + _table(rows, ("account", "tier", "score", "band", "trend 7d", "last touch", "since", "next action"))
 

@@ -43,7 +43,8 @@ def smtp_from_url(url: str) -> SmtpSettings:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError(
-            f"ENGAGEMENT_SMTP_URL must look like smtp://user:pass@host:port?starttls=true&from=a@b (scheme {parts.scheme!r})"
+            "ENGAGEMENT_SMTP_URL must look like smtp://user:pass@host:port?starttls=true&from=a@b (scheme "
+            f"{parts.scheme!r})"
         )
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     use_ssl = parts.scheme == "smtps"

@@ -126,7 +126,8 @@ def extract_crm(crm_url: str, lake: Lake, day: date) -> list[StageResult]:
         engine = sa.create_engine(crm_url)
     except Exception as exc:  # noqa: BLE001 - a malformed URL is a user error
         raise ExtractError(
-            f"CRM URL {mask_url(crm_url)} is not usable: {exc}. Check ENGAGEMENT_CRM_URL or the engagement_crm connection."
+            f"CRM URL {mask_url(crm_url)} is not usable: {exc}. "
+            "Check ENGAGEMENT_CRM_URL or the engagement_crm connection."
         ) from None
     results = []
     try:
@@ -215,7 +216,8 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]
         missing = [f.name for f in IP_RANGES_SCHEMA if f.name not in table.column_names]
         if missing:
             raise ExtractError(
-                f"reference file {ip_path} lacks column(s) {', '.join(missing)}; expected {', '.join(IP_RANGES_SCHEMA.names)}."
+                f"reference file {ip_path} lacks column(s) {', '.join(missing)}; "
+                f"expected {', '.join(IP_RANGES_SCHEMA.names)}."
             )
         table = table.select(IP_RANGES_SCHEMA.names).cast(IP_RANGES_SCHEMA)
         kinds = set(table.column("kind").to_pylist())

@@ -3,7 +3,8 @@
 1. Scan the lake for the person (include/scoring/privacy/search.py). A dry run prints that and stops.
 2. Add the salted hashes of their identifiers to the suppression list, marked in_progress, so
    extract drops them from now on, also from a backfill of the original landing files or CRM.
-3. Rewrite the source partitions, the validation outputs and the person graph.
+3. Rewrite the source partitions, the validation outputs and the person graph
+   (include/scoring/privacy/redaction.py).
 4. Resolve again every day from the first day whose derived data held the person, and score again
    from the last checkpoint before it to the last scored day: the pipeline's own stages, so
    caps, breadth, bonuses and identity come out as if the person had never been there.
@@ -39,7 +40,8 @@ from include.scoring.core.normalize import normalize_email
 from include.scoring.core.sources import ALL_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
-from include.scoring.privacy.search import Plan, apply, scan
+from include.scoring.privacy.redaction import apply
+from include.scoring.privacy.search import Plan, scan
 from include.scoring.privacy.suppression import EMAIL, Suppression, add_entries, digest, finish_requests, load_salt
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.stage import CrmNotInitialized, ledger_columns, push_crm, write_day
@@ -111,7 +113,8 @@ class ForgetResult:
         )
         out = [
             head,
-            f"  person: {plan.person.describe()}; identifier hash {self.identifier_hash or '(no suppression list yet)'}",
+            f"  person: {plan.person.describe()}; "
+            f"identifier hash {self.identifier_hash or '(no suppression list yet)'}",
         ]
         verb = "that would be removed" if self.dry_run else "removed"
         rows = {k: v for k, v in sorted(plan.removed.items()) if v}
@@ -133,12 +136,14 @@ class ForgetResult:
             )
         else:
             out.append(
-                f"  recomputed: resolve {_span(self.resolved_days)}; score {_span(self.scored_days)}; warehouse re-published {_span(self.published_days)}, "
+                f"  recomputed: resolve {_span(self.resolved_days)}; score {_span(self.scored_days)}; "
+                f"warehouse re-published {_span(self.published_days)}, "
                 f"ledger refreshed on {len(self.refreshed_days)} other day(s)"
             )
             out.append("  warehouse: " + ", ".join(f"{k} {v:,}" for k, v in self.warehouse.items()))
             out.append(
-                f"  suppression list: {self.suppression_added} new hash(es) in privacy/erasures (extract drops them from now on)"
+                f"  suppression list: {self.suppression_added} new hash(es) in privacy/erasures "
+                "(extract drops them from now on)"
             )
             if self.crm:
                 out.append(f"  {self.crm}")
@@ -180,8 +185,10 @@ def _resolve_days(lake: Lake, first: date) -> list[date]:
     broken = [d for d in days if not all(lake.exists(catalog.valid(s), d) for s in ALL_SOURCES)]
     if broken:
         raise LakeError(
-            f"cannot recompute {broken[0]} after the erasure: its valid partitions are incomplete (a failed validation?). "
-            f"Re-run that day first (python -m include.scoring run --start {broken[0]} --end {broken[0]}), then forget again; nothing was changed."
+            f"cannot recompute {broken[0]} after the erasure: its valid partitions are incomplete "
+            "(a failed validation?). "
+            f"Re-run that day first (python -m include.scoring run --start {broken[0]} --end {broken[0]}), "
+            "then forget again; nothing was changed."
         )
     return days
 

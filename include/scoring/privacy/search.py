@@ -18,10 +18,11 @@ What holds the person, and what happens to it:
   resolved, unresolved, filtered, resolution, first day that holds them), then recomputed by the
   contributions, scores, changes, state*, ... pipeline's own resolve and score (include/scoring/privacy/forget.py)
 
-`scan` reads the lake and counts (a dry run stops there); `apply` rewrites the partitions the
-scan found, each atomically with the lake's writers, identity last, so a forget interrupted half
-way finds the person again when run a second time. Rows are matched with Arrow kernels and set
-lookups: no Python loop over rows.
+`scan` reads the lake and counts (a dry run stops there); `apply` (privacy/redaction.py) rewrites
+the partitions the scan found, each atomically with the lake's writers, identity last, so a forget
+interrupted half way finds the person again when run a second time. Rows are matched with Arrow
+kernels and set lookups: no Python loop over rows. The matching lives here, and redaction reuses
+it, so what the scan counts is exactly what apply rewrites.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import posixpath
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -53,7 +55,6 @@ from include.scoring.privacy.suppression import EMAIL as K_EMAIL
 from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, person_key
 
 log = logging.getLogger(__name__)
-REDACTED = "[erased]"
 _SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}-])")
 MIN_TEXT_TOKEN = 4  # shorter cookie or contact ids are not searched for in free text
 
@@ -168,26 +169,11 @@ def _text_columns(table: pa.Table) -> list[str]:
     return [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
-def redact_text(text: str, pattern: str) -> str:
-    """Every identifier in `text` replaced by [erased] (twice: adjacent ones share a boundary)."""
-    for _ in range(2):
-        text = re.sub(pattern, rf"\g<1>{REDACTED}\g<3>", text)
-    return text
-
-
-def _redact_column(column: pa.ChunkedArray, hits: np.ndarray, pattern: str) -> pa.Array:
-    column = column.combine_chunks()
-    replaced = column
-    for _ in range(2):  # adjacent identifiers share a boundary character
-        replaced = pc.replace_substring_regex(replaced, pattern=pattern, replacement=rf"\1{REDACTED}\3")
-    return pc.if_else(pa.array(hits), replaced, column)
-
-
-def redact_table(
+def text_hits(
     table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows: np.ndarray | None = None
-) -> tuple[pa.Table, int]:
-    """Text cells (of `rows`, default all) holding an identifier, redacted; returns the cell count."""
-    cells = 0
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(column, hit rows) of each text column (but `skip`) with a cell of `rows` (default all) holding
+    an identifier: shared by the scan's count and redaction, so the two cannot disagree."""
     for name in _text_columns(table):
         if name in skip:
             continue
@@ -195,11 +181,12 @@ def redact_table(
         if rows is not None:
             hits &= rows
         if hits.any():
-            cells += int(hits.sum())
-            table = table.set_column(
-                table.schema.get_field_index(name), name, _redact_column(table.column(name), hits, pattern)
-            )
-    return table, cells
+            yield name, hits
+
+
+def _cells(table: pa.Table, pattern: str, skip: tuple[str, ...] = (), rows: np.ndarray | None = None) -> int:
+    """How many text cells redaction would change (the scan only counts)."""
+    return sum(int(hits.sum()) for _, hits in text_hits(table, pattern, skip, rows))
 
 
 def source_rows(table: pa.Table, source: str, person: Person, pattern: str) -> np.ndarray:
@@ -216,13 +203,17 @@ def source_rows(table: pa.Table, source: str, person: Person, pattern: str) -> n
     return drop
 
 
-def edit_source(table: pa.Table, source: str, person: Person, pattern: str) -> tuple[pa.Table, int, int]:
-    """The table without the person's rows and with identifiers in other text redacted;
-    returns (table, rows removed, cells redacted)."""
-    drop = source_rows(table, source, person, pattern)
-    skip = tuple(c for c, _ in COLUMNS[source])
-    table, cells = redact_table(table, pattern, skip, rows=~drop)
-    return table.filter(pa.array(~drop)), int(drop.sum()), cells
+def side_files(lake: Lake, dataset: Dataset, day: date) -> list[tuple[str, str]]:
+    """(name, text) of the files beside a single-file partition's data file: validation writes
+    examples there, so they are searched and redacted too."""
+    folder = lake.partition_path(dataset, day)
+    out = []
+    for path in sorted(lake.fs.find(folder)):
+        name = posixpath.relpath(path, folder)
+        if name != DATA_FILE and not name.endswith(".parquet"):
+            with lake.fs.open(path, "rb") as fh:
+                out.append((name, fh.read().decode("utf-8", errors="surrogateescape")))
+    return out
 
 
 # The scan ------------------------------------------------------------------------------------------
@@ -263,7 +254,7 @@ def _scan_sources(lake: Lake, plan: Plan) -> None:
         for day in lake.days(dataset):
             table = lake.read(dataset, day)
             drop = source_rows(table, source, plan.person, plan.pattern)
-            _, cells = redact_table(table, plan.pattern, tuple(c for c, _ in COLUMNS[source]), rows=~drop)
+            cells = _cells(table, plan.pattern, tuple(c for c, _ in COLUMNS[source]), rows=~drop)
             if not _count(plan, dataset, int(drop.sum()), cells):
                 continue
             plan.rewrite.add((dataset, day))
@@ -282,8 +273,8 @@ def _scan_text(lake: Lake, plan: Plan) -> None:
     """The catalog's free-text datasets (validation check tables and their side files)."""
     for dataset in catalog.with_personal(Personal.TEXT):
         for day in lake.days(dataset):
-            _, cells = redact_table(lake.read(dataset, day), plan.pattern)
-            files = sum(1 for _, text in _side_files(lake, dataset, day) if re.search(plan.pattern, text))
+            cells = _cells(lake.read(dataset, day), plan.pattern)
+            files = sum(1 for _, text in side_files(lake, dataset, day) if re.search(plan.pattern, text))
             if _count(plan, dataset, redacted=cells + files):
                 plan.rewrite.add((dataset, day))
 
@@ -352,7 +343,8 @@ def _staff_note(lake: Lake, plan: Plan) -> None:
     )
     if staff.any():
         plan.notes.append(
-            f"the address is also the owner or SDR of {int(staff.sum())} CRM account(s): that is company data, not erased here; "
+            f"the address is also the owner or SDR of {int(staff.sum())} CRM account(s): "
+            "that is company data, not erased here; "
             "reassign the accounts in the CRM if the person has left"
         )
 
@@ -373,57 +365,3 @@ def scan(lake: Lake, config: ScoringConfig, email: str) -> Plan:
         sum(plan.redacted.values()),
     )
     return plan
-
-
-# Apply ---------------------------------------------------------------------------------------------
-def _side_files(lake: Lake, dataset: Dataset, day: date) -> list[tuple[str, str]]:
-    """(name, text) of the files beside a single-file partition's data file."""
-    folder = lake.partition_path(dataset, day)
-    out = []
-    for path in sorted(lake.fs.find(folder)):
-        name = posixpath.relpath(path, folder)
-        if name != DATA_FILE and not name.endswith(".parquet"):
-            with lake.fs.open(path, "rb") as fh:
-                out.append((name, fh.read().decode("utf-8", errors="surrogateescape")))
-    return out
-
-
-def _rewrite(lake: Lake, dataset: Dataset, day: date, table: pa.Table, pattern: str) -> None:
-    """Replace a single-file partition atomically, keeping (redacted) side files."""
-    if not lake.fs.exists(posixpath.join(lake.partition_path(dataset, day), DATA_FILE)):
-        raise ValueError(f"{lake.url(dataset, day)} is not a single-file partition")
-    side = {
-        name: redact_text(text, pattern).encode("utf-8", errors="surrogateescape")
-        for name, text in _side_files(lake, dataset, day)
-    }
-    lake.write_partition(dataset, day, table, side_files=side)
-
-
-def _rebuild_event_ids(lake: Lake) -> None:
-    """event_ids/<source>/dt=D holds the hashes of valid/<source>/dt=D's ids (one per row): rebuild
-    it where the counts differ (rows removed now, or by a forget that was interrupted)."""
-    for hashes in catalog.with_personal(Personal.HASHES):
-        valid = catalog.valid(hashes.source)
-        for day in lake.days(hashes):
-            if lake.row_count(hashes, day) == lake.row_count(valid, day) or not lake.exists(valid, day):
-                continue
-            ids = lake.read(valid, day, columns=["event_id"]).column("event_id").to_pandas()
-            lake.write_partition(hashes, day, pd.DataFrame({"h": hash_ids(ids)}))
-
-
-def apply(lake: Lake, plan: Plan) -> None:
-    """Rewrite every partition the scan found: sources, event ids, validation, then the person
-    graph (oldest first, so the latest graph, which finds the person, goes last)."""
-    person, pattern = plan.person, plan.pattern
-    for dataset, day in sorted(plan.rewrite, key=lambda k: (k[0].personal is Personal.GRAPH, k[1], k[0].name)):
-        table = lake.read(dataset, day)
-        if dataset.personal is Personal.GRAPH:
-            nodes = person.nodes()
-            edges = table.to_pandas()
-            table = table.filter(pa.array(~(isin(edges["a"], nodes) | isin(edges["b"], nodes))))
-        elif dataset.personal is Personal.TEXT:
-            table, _ = redact_table(table, pattern)
-        else:
-            table, _, _ = edit_source(table, dataset.source, person, pattern)
-        _rewrite(lake, dataset, day, table, pattern)
-    _rebuild_event_ids(lake)

@@ -71,12 +71,14 @@ def evaluate_gate(
     typical_rate = median(r.resolution_rate for r in rows)
     if typical_rate - rate > cfg.max_resolution_rate_drop:
         reasons.append(
-            f"resolution rate {rate:.1%} fell more than {cfg.max_resolution_rate_drop:.0%} below its median {typical_rate:.1%} on {basis}"
+            f"resolution rate {rate:.1%} fell more than {cfg.max_resolution_rate_drop:.0%} below its median "
+            f"{typical_rate:.1%} on {basis}"
         )
     share = band_changes / accounts if accounts else 0.0
     if share > cfg.max_band_change_share:
         reasons.append(
-            f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than {cfg.max_band_change_share:.0%}"
+            f"band churn: {band_changes:,} of {accounts:,} accounts ({share:.1%}) changed band, more than "
+            f"{cfg.max_band_change_share:.0%}"
         )
     return GateResult(HELD if reasons else PASSED, reasons)
 
@@ -89,7 +91,8 @@ def gate_status(warehouse_url: str, day: date) -> GateResult:
         ).first()
     if row is None:
         raise PipelineError(
-            f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m include.scoring publish --date {day})"
+            f"day {day} is not published in the warehouse yet; run publish for {day} first (python -m "
+            f"include.scoring publish --date {day})"
         )
     return GateResult(row.gate_status, json.loads(row.gate_reasons))
 
@@ -98,7 +101,9 @@ def require_gate(warehouse_url: str, day: date, what: str) -> None:
     gate = gate_status(warehouse_url, day)
     if gate.held:
         raise QualityGateHeld(
-            f"quality gate held for {day}: {what} is on hold while the day's numbers are out of bounds ({'; '.join(gate.reasons)}). "
-            "The scores are in the warehouse. Check the upstream data (docs/runbook.md#quality-gate-held); once the day is fixed and re-run, "
+            f"quality gate held for {day}: {what} is on hold while the day's numbers are out of bounds "
+            f"({'; '.join(gate.reasons)}). "
+            "The scores are in the warehouse. Check the upstream data (docs/runbook.md#quality-gate-held); once the "
+            "day is fixed and re-run, "
             f"the held {what} goes out with the next passing run."
         )

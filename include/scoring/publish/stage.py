@@ -319,7 +319,8 @@ def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int
                 conn.execute(stmt, rows[start : start + batch])
     except sa.exc.OperationalError as exc:
         raise PipelineError(
-            f"the CRM at {mask_url(crm_url)} could not be updated: {str(exc.orig).strip()[:300]}. Nothing was changed; clear push_crm to retry."
+            f"the CRM at {mask_url(crm_url)} could not be updated: {str(exc.orig).strip()[:300]}. Nothing was "
+            "changed; clear push_crm to retry."
         ) from None
     finally:
         engine.dispose()

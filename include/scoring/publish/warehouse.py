@@ -164,7 +164,8 @@ def connect(url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # noqa: BLE001 - a malformed URL is a usage problem
         raise WarehouseError(
-            f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the engagement_warehouse connection."
+            f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the "
+            "engagement_warehouse connection."
         ) from None
 
 
@@ -177,7 +178,8 @@ def transaction(url: str):
             yield conn
     except sa.exc.OperationalError as exc:
         raise WarehouseError(
-            f"warehouse {mask_url(url)} is unreachable or failed mid-write: {str(exc.orig).strip().splitlines()[0][:300]}. "
+            f"warehouse {mask_url(url)} is unreachable or failed mid-write: "
+            f"{str(exc.orig).strip().splitlines()[0][:300]}. "
             "Nothing of this write was committed. Check the database, then clear the task to retry."
         ) from None
     finally:
@@ -204,7 +206,8 @@ def ensure_schema(conn: sa.Connection) -> None:
         )
     elif int(row) > SCHEMA_VERSION:
         raise WarehouseError(
-            f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by a newer release. "
+            f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by "
+            "a newer release. "
             "Upgrade the pipeline (or point ENGAGEMENT_WAREHOUSE_URL at another database); nothing was written."
         )
 

@@ -84,8 +84,10 @@ def check_complete(warehouse_url: str, month: str) -> date:
     missing = [d for d in days_between(first, last) if d not in scored or d not in ran]
     if missing:
         raise ReportIncomplete(
-            f"calibration report for {month}: {len(missing)} of {(last - first).days + 1} day(s) have no published scores: {_ranges(missing)}. "
-            f"Publish them first (python -m include.scoring run --start {missing[0]} --end {missing[-1]}, or backfill engagement_daily "
+            f"calibration report for {month}: {len(missing)} of {(last - first).days + 1} day(s) have no published "
+            f"scores: {_ranges(missing)}. "
+            f"Publish them first (python -m include.scoring run --start {missing[0]} --end {missing[-1]}, or "
+            "backfill engagement_daily "
             f"over those days), then run the report again."
         )
     report_date = pd.to_datetime(latest["day"]).dt.date.iloc[0]

@@ -64,7 +64,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     story: list = [
         Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), _STYLES["Title"]),
         _p(
-            f"Scores of {m['first_day']} to {m['last_day']} (config {m['config_version']}), outcomes as known on {m['report_date']}.",
+            f"Scores of {m['first_day']} to {m['last_day']} (config {m['config_version']}), outcomes as known on "
+            f"{m['report_date']}.",
             SMALL,
         ),
     ]
@@ -94,7 +95,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     if mig["available"]:
         story.append(
             _p(
-                f"Band migration from {m['bands']['previous_day']} (rows) to {m['last_day']} (columns): {mig['moved_up']} up, {mig['moved_down']} down, "
+                f"Band migration from {m['bands']['previous_day']} (rows) to {m['last_day']} (columns): "
+                f"{mig['moved_up']} up, {mig['moved_down']} down, "
                 f"{mig['stayed']} unchanged, {mig['new_accounts']} new."
             )
         )
@@ -131,7 +133,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     ow = m["outcomes"]["open_window"]
     story.append(
         _p(
-            f"{num(ow['accounts'])} account(s) ({num(ow['account_days'])} account-days) still have an open window on {m['report_date']} and are not counted; "
+            f"{num(ow['accounts'])} account(s) ({num(ow['account_days'])} account-days) still have an open window on "
+            f"{m['report_date']} and are not counted; "
             f"{num(ow['accounts_won_so_far'])} of them have already closed won.",
             SMALL,
         )
@@ -165,7 +168,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         auc = m["auc"]
         story.append(
             _p(
-                f"ROC AUC {auc['value']:.3f} (95% interval {interval(auc['ci_low'], auc['ci_high'])}) over {num(m['outcomes']['labelled_account_days'])} labelled account-days."
+                f"ROC AUC {auc['value']:.3f} (95% interval {interval(auc['ci_low'], auc['ci_high'])}) over "
+                f"{num(m['outcomes']['labelled_account_days'])} labelled account-days."
             )
         )
         story.append(_image(charts["roc_curve"], 9 * cm))
@@ -206,7 +210,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         bt = sp["backtest"]
         story.append(
             _p(
-                f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
+                f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out "
+                f"accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
                 f"suggested {num(bt['suggested']['auc'], 3)}. Nothing is applied automatically."
             )
         )
@@ -233,7 +238,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     dq = m["data_quality"]
     story.append(
         _p(
-            f"{dq['days_published']} published day(s); quality gate held on {', '.join(dq['gate_held_days']) or 'no day'}."
+            f"{dq['days_published']} published day(s); quality gate held on "
+            f"{', '.join(dq['gate_held_days']) or 'no day'}."
         )
     )
     story.append(
@@ -270,7 +276,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         _p(
             "Failed and retried task runs: "
             + (
-                f"{tr['task_runs']} task run(s) of {tr['source']}; {len(tr['failed'])} failed, {len(tr['retried'])} needed more than one try."
+                f"{tr['task_runs']} task run(s) of {tr['source']}; {len(tr['failed'])} failed, {len(tr['retried'])} "
+                "needed more than one try."
                 if tr["available"]
                 else tr["note"] + "."
             )
@@ -288,9 +295,12 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     section("method")
     story.append(
         _p(
-            f"Rows are prospects as scored on each day D of {m['month']}; an outcome counts when it happened in (D, D + {m['settings']['outcome_window_days']} days] "
-            f"and is known on {m['report_date']}; open windows are reported apart. Signals count when seen in the {m['settings']['signal_lookback_days']} days up to D. "
-            f"Figures are withheld below {m['settings']['min_closed_won']} closed-won outcomes. Schema of metrics.json: docs/metrics.md.",
+            f"Rows are prospects as scored on each day D of {m['month']}; an outcome counts when it happened in (D, "
+            f"D + {m['settings']['outcome_window_days']} days] "
+            f"and is known on {m['report_date']}; open windows are reported apart. Signals count when seen in the "
+            f"{m['settings']['signal_lookback_days']} days up to D. "
+            f"Figures are withheld below {m['settings']['min_closed_won']} closed-won outcomes. Schema of "
+            "metrics.json: docs/metrics.md.",
             SMALL,
         )
     )

@@ -24,7 +24,8 @@ COUNT_KEYS = ["raw", "quarantined", "filtered", "unresolved", "zero_point", "sco
 NOT_IN_AIRFLOW = {
     "available": False,
     "source": "",
-    "note": "not available outside Airflow: the engagement_monthly_calibration DAG adds the failed and retried task runs of engagement_daily",
+    "note": "not available outside Airflow: the engagement_monthly_calibration DAG adds the failed and retried task "
+    "runs of engagement_daily",
     "runs": [],
 }
 

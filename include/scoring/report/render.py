@@ -68,7 +68,8 @@ def headline(metrics: dict) -> list[tuple[str, str]]:
             out.append(
                 (
                     "Suggested alert threshold",
-                    f"above {metrics['suggested_threshold']['threshold']:g} (F1 {metrics['suggested_threshold']['f1']:.2f})",
+                    f"above {metrics['suggested_threshold']['threshold']:g} (F1 "
+                    f"{metrics['suggested_threshold']['f1']:.2f})",
                 )
             )
     return out

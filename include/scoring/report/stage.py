@@ -60,7 +60,10 @@ class ReportResult:
     def line(self) -> str:
         auc = self.metrics["auc"]["value"]
         figures = f"AUC {auc:.3f}" if auc is not None else "figures withheld (not reliable)"
-        return f"report {self.month}  {self.metrics['outcomes']['won']} closed-won outcome(s), {figures}; written to {self.folder}"
+        return (
+            f"report {self.month}  {self.metrics['outcomes']['won']} closed-won outcome(s), {figures}; written to "
+            f"{self.folder}"
+        )
 
 
 def report_folder(lake: Lake, config: ScoringConfig, month: str, out_root: str | None = None) -> str:
@@ -74,11 +77,13 @@ def _reliability(data: MonthData, config: ScoringConfig) -> tuple[bool, str]:
     if won >= need:
         return (
             True,
-            f"{won} closed-won outcomes are known for {data.month} (at least {need} needed): the figures below are reliable enough to act on, within their intervals.",
+            f"{won} closed-won outcomes are known for {data.month} (at least {need} needed): the figures below are "
+            "reliable enough to act on, within their intervals.",
         )
     return False, (
         f"{NOT_RELIABLE}: only {won} closed-won outcome(s) are known for {data.month}, fewer than the {need} needed "
-        f"(calibration.min_closed_won). The conversion, lift, AUC, threshold and suggested-points figures are withheld; "
+        "(calibration.min_closed_won). The conversion, lift, AUC, threshold and suggested-points figures are "
+        "withheld; "
         f"wait for more outcomes (a later report date or a longer history) before changing the scoring."
     )
 
@@ -133,11 +138,13 @@ def _changes(metrics: dict, previous: dict | None) -> list[str]:
         out.append(f"Accounts per band since {metrics['bands']['previous_day']}: " + ", ".join(moves) + ".")
         mig = metrics["bands"]["migration"]
         out.append(
-            f"{mig['moved_up']} account(s) moved up a band or more, {mig['moved_down']} moved down, {mig['stayed']} stayed."
+            f"{mig['moved_up']} account(s) moved up a band or more, {mig['moved_down']} moved down, {mig['stayed']} "
+            "stayed."
         )
     if previous is None:
         out.append(
-            f"No report for {previous_month(metrics['month'])} in the report folder: AUC and outcomes cannot be compared with last month."
+            f"No report for {previous_month(metrics['month'])} in the report folder: AUC and outcomes cannot be "
+            "compared with last month."
         )
         return out
     prev_auc, auc = previous.get("auc", {}).get("value"), metrics["auc"]["value"]
@@ -240,7 +247,10 @@ def _suggested_yaml(metrics: dict, suggestion: Suggestion) -> str:
             f"#   python -m include.scoring backtest --config suggested_config.yaml --start D --end D\n"
             + suggestion.yaml_text
         )
-    return f"# No suggested config for {metrics['month']}: {suggestion.note}.\n# The current config ({metrics['config_version']}) stays as it is.\n"
+    return (
+        f"# No suggested config for {metrics['month']}: {suggestion.note}.\n# The current config "
+        f"({metrics['config_version']}) stays as it is.\n"
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -334,8 +344,10 @@ def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResu
         )
     if smtp is None:
         raise PipelineError(
-            f"cannot email the {result.month} report to {len(recipients)} recipient(s): no SMTP server. Define the Airflow connection "
-            f"engagement_smtp or set ENGAGEMENT_SMTP_URL (smtp://user:pass@host:port?starttls=true&from=a@b); the report is in {result.folder}."
+            f"cannot email the {result.month} report to {len(recipients)} recipient(s): no SMTP server. Define the "
+            "Airflow connection "
+            "engagement_smtp or set ENGAGEMENT_SMTP_URL (smtp://user:pass@host:port?starttls=true&from=a@b); the "
+            f"report is in {result.folder}."
         )
     subject, text, html = render_email(result.metrics)
     try:
@@ -349,7 +361,8 @@ def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResu
         )
     except OSError as exc:  # smtplib errors are OSErrors: connection refused, auth, refused recipients
         raise PipelineError(
-            f"the {result.month} report email to {len(recipients)} recipient(s) via {smtp.describe()} failed: {exc}. The report is in {result.folder}; "
+            f"the {result.month} report email to {len(recipients)} recipient(s) via {smtp.describe()} failed: {exc}. "
+            f"The report is in {result.folder}; "
             "clear the email task to retry once the server answers."
         ) from None
     return EmailResult(result.month, len(recipients), True)
@@ -365,7 +378,8 @@ def load_report(folder: str, month: str) -> ReportResult:
             pdf = fh.read()
     except (OSError, ValueError) as exc:
         raise PipelineError(
-            f"the {month} report in {folder} is missing or unreadable ({exc}); build it again (python -m include.scoring report --month {month})."
+            f"the {month} report in {folder} is missing or unreadable ({exc}); build it again (python -m "
+            f"include.scoring report --month {month})."
         ) from None
     return ReportResult(
         month, folder, metrics, html="", pdf=pdf, files={name: posixpath.join(folder, name) for name in FILES}

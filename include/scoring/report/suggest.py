@@ -2,9 +2,10 @@
 
 An L2-regularised logistic regression of "closed won within the window" on each account-day's
 per-signal event counts (the lookback window up to the score date) is fitted on a training share
-of the accounts, each account weighted once (its days share one unit of weight). A coefficient is the log-odds one more event of the signal is worth, which is
-what points are on the score's scale: the strongest positive coefficient maps to the top tier's
-points, negative ones to 0, and each signal takes the tier whose points are nearest. The
+of the accounts, each account weighted once (its days share one unit of weight). A coefficient
+is the log-odds one more event of the signal is worth, which is what points are on the score's
+scale: the strongest positive coefficient maps to the top tier's points, negative ones to 0, and
+each signal takes the tier whose points are nearest. The
 suggested config is then replayed over history (backtest.replay_scores) and compared with the
 current one by ROC AUC on the held-out accounts only.
 """
@@ -97,6 +98,11 @@ def _as_yaml_data(config: ScoringConfig) -> dict:
     return data
 
 
+def _flow(rule: dict) -> str:
+    """A signal rule as one line of flow-style YAML."""
+    return yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000).strip()
+
+
 def _dump(config: ScoringConfig) -> str:
     """The whole config as YAML, one line per signal rule (as the shipped file), so a diff of two
     dumps shows one line per changed rule."""
@@ -106,10 +112,7 @@ def _dump(config: ScoringConfig) -> str:
         for rule in data.pop("signals")
     ]
     head = yaml.safe_dump({"version": data.pop("version")}, sort_keys=False, allow_unicode=True)
-    body = "signals:\n" + "".join(
-        f"  - {yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000).strip()}\n"
-        for rule in rules
-    )
+    body = "signals:\n" + "".join(f"  - {_flow(rule)}\n" for rule in rules)
     return head + body + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=160)
 
 

@@ -41,8 +41,10 @@ class Evaluation:
     def lines(self) -> list[str]:
         out = [
             f"Identity resolution vs ground truth, {self.start} to {self.end}",
-            f"  precision {self.precision:.4f}  ({self.correct:,} of {self.attached:,} attached events on their true account)",
-            f"  recall    {self.recall:.4f}  ({self.recalled:,} of {self.resolvable:,} rule-resolvable human events on their true account)",
+            f"  precision {self.precision:.4f}  ({self.correct:,} of {self.attached:,} attached events on their true "
+            "account)",
+            f"  recall    {self.recall:.4f}  ({self.recalled:,} of {self.resolvable:,} rule-resolvable human events "
+            "on their true account)",
             "  by method (correct / attached):",
         ]
         out += [

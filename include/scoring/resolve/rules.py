@@ -90,7 +90,8 @@ def build_reference(
             {
                 "rule": "free_mail_account_domain",
                 "identifier": str(row["key"]),
-                "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM contact only, never by domain",
+                "detail": f"account {row['account_id']}'s domain is on the free-mail list: its emails match by CRM "
+                "contact only, never by domain",
                 "count": 1,
             }
         )

@@ -96,7 +96,8 @@ def backtest(
     ]
     for band in side_a.bands:
         lines.append(
-            f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   {side_b.bands.get(band, 0):>{width},}"
+            f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   "
+            f"{side_b.bands.get(band, 0):>{width},}"
         )
     lines += [
         f"  {'ROC AUC':<22} {auc(side_a):>{width}}   {auc(side_b):>{width}}",
@@ -111,6 +112,7 @@ def backtest(
         ]
     if side_a.labelled == 0:
         lines.append(
-            f"  note: no score date before {end - timedelta(days=horizon)} is in range, so no outcome window has closed; AUC is not available"
+            f"  note: no score date before {end - timedelta(days=horizon)} is in range, so no outcome window has "
+            "closed; AUC is not available"
         )
     return lines

@@ -42,7 +42,9 @@ _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 class Contributions:
     """A block's contributions: the rows as written and, per row, what the engine steps with."""
 
-    table: pa.Table  # the columns of CONTRIB_SCHEMA (text as read, or large_string from a frame: the writer casts), in (day, event_time, event_id) order
+    #: the columns of CONTRIB_SCHEMA (text as read, or large_string from a frame: the writer casts),
+    #: in (day, event_time, event_id) order
+    table: pa.Table
     day: np.ndarray  # the processing day, as days since 1970-01-01
     signals: np.ndarray  # position in signal_names()
     points: np.ndarray  # after multiplier, de-duplication and the cap

@@ -157,7 +157,8 @@ def _check_resolved(lake: Lake, days: list[date]) -> None:
         raise StateError(
             f"cannot score {days[-1]}: it needs resolved events of {missing[0]}"
             f"{f' (and {len(missing) - 1} more day(s))' if len(missing) > 1 else ''}, which are missing. "
-            f"Run the earlier stages for those days first: python -m include.scoring run --start {missing[0]} --end {days[-1]}"
+            f"Run the earlier stages for those days first: python -m include.scoring run --start {missing[0]} --end "
+            f"{days[-1]}"
         )
 
 
@@ -299,8 +300,9 @@ def run_days(
                     path = lake.url(catalog.SCORES, day)
                     writer.submit(_write_day, lake, day, scores, changes, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
-                        # The companions go beside the day's files; the marker that makes the checkpoint usable
-                        # waits for every write before it, on both lanes: a checkpoint only lands once its days are on disk.
+                        # The companions go beside the day's files; the marker that makes the checkpoint
+                        # usable waits for every write before it, on both lanes: a checkpoint only lands
+                        # once its days are on disk.
                         tables = state_tables(day, engine, inp.present, after_block, config)
                         writer.submit(write_state_companions, lake, day, tables, shard, shards)
                         writer.submit(write_state_marker, lake, day, tables, shard, shards, after_all=True)

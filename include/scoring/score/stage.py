@@ -46,7 +46,8 @@ def _refuse_to_start_over(lake: Lake, day: date) -> None:
     earlier = sorted({d for source in EVENT_SOURCES for d in lake.days(catalog.raw(source)) if d < day})
     if earlier:
         raise StateError(
-            f"cannot score {day} from an empty state: the lake holds events of {len(earlier)} earlier day(s) ({earlier[0]} to {earlier[-1]}) "
+            f"cannot score {day} from an empty state: the lake holds events of {len(earlier)} earlier day(s) "
+            f"({earlier[0]} to {earlier[-1]}) "
             f"that were never resolved and scored, so their points would be lost. Run those days first, in order: "
             f"python -m include.scoring run --start {earlier[0]} --end {day}"
         )

@@ -72,7 +72,8 @@ def report_lines(result: ValidationResult) -> list[str]:
         status = "pass" if check["success"] else check["effect"].upper()
         examples = "; ".join(check["examples"][:5])
         lines.append(
-            f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  {check['unexpected_count']:>10,}  {examples[:160]}"
+            f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  "
+            f"{check['unexpected_count']:>10,}  {examples[:160]}"
         )
     for warning in result.warnings:
         lines.append(f"  note: {warning}")
@@ -140,7 +141,8 @@ def failure_message(result: ValidationResult) -> str:
         file_text += f", and {len(files) - 5} more"
     stage = "crm" if result.source.startswith("crm/") else result.source
     lines = [
-        f"Validation failed for source {result.source}, day {result.day}: {len(result.batch_failures)} batch-level check(s) failed; "
+        f"Validation failed for source {result.source}, day {result.day}: {len(result.batch_failures)} batch-level "
+        "check(s) failed; "
         f"nothing of this source and day is published.",
         f"Rows: {result.rows:,} ({result.valid:,} passed row checks, {result.quarantined:,} failed them).",
         f"File(s): {file_text}",
@@ -148,7 +150,8 @@ def failure_message(result: ValidationResult) -> str:
         *[f"  - {_clip(f) if len(f) < 600 else f[:600] + '...'}" for f in result.batch_failures],
         f"Data Docs: {result.docs}",
         "What to do: if the upstream data is wrong, fix or re-deliver the file(s) above, then clear "
-        f"extract_{stage} and validate_{stage} for {result.day} (python -m include.scoring run --start {result.day} --end {result.day}). "
+        f"extract_{stage} and validate_{stage} for {result.day} (python -m include.scoring run --start {result.day} "
+        f"--end {result.day}). "
         "If the data is right and the check too strict, change validation.max_bad_row_share, validation.volume or "
         f"validation.levels['{result.source}.<check>'] in the config, then clear validate_{stage}.",
     ]

@@ -183,7 +183,9 @@ def _split(
             f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst
         )
         result.batch_failures.append(
-            f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level checks, more than validation.max_bad_row_share {limit:.0%} (and more than validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
+            f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level "
+            f"checks, more than validation.max_bad_row_share {limit:.0%} (and more than "
+            f"validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
         )
     files = frame["source_file"].fillna("?").to_numpy(dtype=object)
     for name in pd.unique(files):

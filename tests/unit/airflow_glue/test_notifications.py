@@ -30,7 +30,10 @@ from tests.conftest import free_port
 from tests.integration.catchers import webhook_catcher
 
 ROOT = Path(__file__).resolve().parents[3]
-MULTILINE = "web 2026-11-20: 41% of rows failed <checks> & more (max 20%)\n  - email_syntax: 300 rows, e.g. 'a@'\nFix the export upstream, then clear validate_web."
+MULTILINE = (
+    "web 2026-11-20: 41% of rows failed <checks> & more (max 20%)\n  - email_syntax: 300 rows, e.g. "
+    "'a@'\nFix the export upstream, then clear validate_web."
+)
 
 
 def task_context(error: BaseException | None, try_number: int = 3, max_tries: int = 2) -> dict:
@@ -67,7 +70,8 @@ def test_task_notice_subject_and_body():
     notice = build_notice(task_context(errors.BatchValidationError(MULTILINE)))
     assert (
         notice.subject
-        == "[engagement] FAILED engagement_daily.validate_web for 2026-11-20: web 2026-11-20: 41% of rows failed <checks> & more (max 20%)"
+        == "[engagement] FAILED engagement_daily.validate_web for 2026-11-20: web 2026-11-20: 41% of rows failed "
+        "<checks> & more (max 20%)"
     )
     assert "Error (BatchValidationError):\n" + MULTILINE + "\n" in notice.text
     assert "Try: 3 of 3" in notice.text
@@ -159,7 +163,8 @@ def test_deadline_notice_from_the_scheduler_context():
     }
     notice = build_notice(ctx)
     assert notice.subject.startswith(
-        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not finished by 2026-11-21T08:00:00+00:00"
+        "[engagement] LATE engagement_daily.(run) for 2026-11-20: the engagement_daily run for 2026-11-20 had not "
+        "finished by 2026-11-21T08:00:00+00:00"
     )
     assert "(state: running)" in notice.text and f"#{DEADLINE_SECTION}" in notice.text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from include.scoring.cli.commands import build_parser
+from include.scoring.cli.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 

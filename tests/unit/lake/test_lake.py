@@ -194,10 +194,10 @@ def test_checksum_tells_equal_partitions_from_changed_ones(tmp_path):
 def test_a_part_split_by_shard_gives_each_shard_only_its_row_groups(tmp_path, monkeypatch):
     """Resolve writes its part grouped by account shard; a score shard reads just its row groups,
     and gets the same rows, in the same order, as filtering the whole part by hash."""
-    from include.scoring.lake import store as lake_module
+    from include.scoring.lake import atomic as lake_module
     from include.scoring.lake.sharding import ShardRows, shard_of_column, split_by_shard
 
-    monkeypatch.setattr(lake_module, "_ROW_GROUP", 7)  # several row groups per shard
+    monkeypatch.setattr(lake_module, "ROW_GROUP_ROWS", 7)  # several row groups per shard
     table = pa.table({"account_id": [f"A{i % 13}" for i in range(60)], "x": list(range(60))})
     shard = shard_of_column(table.column("account_id"), 3)
     assert len(set(shard.tolist())) == 3, "the example must put rows in every shard"

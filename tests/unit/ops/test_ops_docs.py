@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from include.scoring.cli.commands import build_parser
+from include.scoring.cli.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = {name: (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("runbook.md", "operations.md")}
