@@ -33,9 +33,7 @@ demo: $(VENV)/.runtime
 	@$(BIN)/python -m include.scoring demo
 
 ## test: install, then lint and run every test (unit, DAG integrity, integration)
-test: $(VENV)/.dev chromium
-	@$(BIN)/ruff check .
-	@$(BIN)/ruff check --select AIR3 dags plugins include
+test: $(VENV)/.dev chromium lint
 	@$(BIN)/python -m pytest
 
 ## chromium: the browser tests use Debian's chromium; installed here when missing and possible
@@ -47,10 +45,12 @@ chromium:
 	      || echo "warning: could not install chromium; browser tests will skip (fail when CI=true)"; \
 	  else echo "note: chromium not found; browser tests will skip (fail when CI=true)"; fi; }
 
-## lint: ruff with the default rules and Airflow 3 migration rules
+## lint: ruff (rules, Airflow 3 migration rules, formatting) and the import contracts of pyproject.toml
 lint: $(VENV)/.dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff check --select AIR3 dags plugins include
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff check --select AIR3 dags plugins include
+	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports
 
 ## airflow: the Airflow UI and scheduler on http://localhost:8080 (AIRFLOW_HOME=.local/airflow)
 airflow: $(VENV)/.runtime

@@ -24,7 +24,7 @@ def report_month(context: Any) -> str:
     """The month of a run: the `month` param when given (YYYY-MM), else the calendar month before
     the run's `run_after` (a scheduled run on the 2nd of December reports November; so does a
     manual trigger on any day of December)."""
-    from include.scoring.report.data import month_of, parse_month, previous_month
+    from include.scoring.report.months import month_of, parse_month, previous_month
 
     wanted = str((context.get("params") or {}).get("month") or "").strip()
     if wanted:
@@ -37,9 +37,9 @@ def report_month(context: Any) -> str:
 def daily_task_runs(first: date, last: date, dag_id: str = DAILY_DAG_ID) -> dict:
     """Task runs of `dag_id` whose processed day (data interval start) falls in first..last:
     {"available", "source", "note", "runs": [{day, dag_id, run_id, task_id, state, try_number}]}."""
-    from include.airflow_glue.dag_support import _connection_url
+    from include.airflow_glue.dag_support import connection_url
 
-    url = _connection_url(AIRFLOW_DB_CONN_ID)
+    url = connection_url(AIRFLOW_DB_CONN_ID)
     if not url:
         return {
             "available": False,

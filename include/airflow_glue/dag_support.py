@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from include.airflow_glue.channels import SMTP_CONN_ID  # noqa: F401 - re-exported with the other connection ids
 from include.airflow_glue.notifier import EngagementFailureNotifier
+from include.airflow_glue.run_day import day_of  # noqa: F401 - the DAG tasks import it from here
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,7 @@ WAREHOUSE_CONN_ID = "engagement_warehouse"
 DEFAULT_DEADLINE_HOURS = 6.0
 
 
-def day_of(context: Any) -> date:
-    """The day a run processes: the UTC date its data interval starts on.
-
-    A scheduled run fires at 02:00 UTC on D+1 for the interval starting 02:00 on D; a manual run
-    covers the last complete interval; a backfill's logical dates are the days themselves.
-    """
-    start = context["data_interval_start"]
-    return date(start.year, start.month, start.day)  # a plain date, not pendulum's subclass
-
-
-def _connection_url(conn_id: str) -> str | None:
+def connection_url(conn_id: str) -> str | None:
     """A SQLAlchemy URL from an Airflow connection, or None when the connection is not defined."""
     try:
         from airflow.sdk import Connection
@@ -68,7 +59,7 @@ def task_settings():
     """Settings for a task: Airflow connections first, then environment, then defaults."""
     from include.scoring.core.settings import Settings
 
-    return Settings.from_env(crm_url=_connection_url(CRM_CONN_ID), warehouse_url=_connection_url(WAREHOUSE_CONN_ID))
+    return Settings.from_env(crm_url=connection_url(CRM_CONN_ID), warehouse_url=connection_url(WAREHOUSE_CONN_ID))
 
 
 def run_context():

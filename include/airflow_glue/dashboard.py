@@ -16,10 +16,10 @@ from fastapi import HTTPException, Request
 
 
 def airflow_warehouse_url() -> str:
-    from include.airflow_glue.dag_support import WAREHOUSE_CONN_ID, _connection_url
+    from include.airflow_glue.dag_support import WAREHOUSE_CONN_ID, connection_url
     from include.dashboard.source import env_warehouse_url
 
-    return _connection_url(WAREHOUSE_CONN_ID) or env_warehouse_url()
+    return connection_url(WAREHOUSE_CONN_ID) or env_warehouse_url()
 
 
 def _wants_html(request: Request) -> bool:

@@ -105,7 +105,7 @@ def _as_date(value: Any) -> date | None:
 
 def _day(context: Any) -> str:
     if context.get("data_interval_start") is not None:
-        from include.airflow_glue.dag_support import day_of
+        from include.airflow_glue.run_day import day_of
 
         return day_of(context).isoformat()
     dag_run = context.get("dag_run")

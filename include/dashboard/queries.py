@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from include.dashboard.schema import (
+from include.scoring.publish.tables import (
     account_explanations,
     account_score_history,
     account_scores,

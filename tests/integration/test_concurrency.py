@@ -26,7 +26,7 @@ from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
-from include.scoring.publish.warehouse import TABLES
+from include.scoring.publish.tables import TABLES
 from include.scoring.runner import STAGES, run_range
 from include.scoring.validate.report import REUSED_WARNING
 from tests.conftest import ROOT, pg_database

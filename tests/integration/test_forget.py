@@ -33,7 +33,7 @@ from include.scoring.lake.store import days_between
 from include.scoring.privacy.forget import forget
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.stage import publish_warehouse
-from include.scoring.publish.warehouse import TABLES
+from include.scoring.publish.tables import TABLES
 from include.scoring.resolve.graph import person_key
 from include.scoring.runner import STAGES, run_range
 

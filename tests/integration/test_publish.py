@@ -19,7 +19,8 @@ from include.scoring.lake import catalog
 from include.scoring.lake.store import days_between
 from include.scoring.publish.alerts import AlertDeliveryError, send_alerts
 from include.scoring.publish.stage import CrmNotInitialized, init_crm, publish_warehouse, push_crm
-from include.scoring.publish.warehouse import TABLES, read_table, score_alerts
+from include.scoring.publish.tables import TABLES, score_alerts
+from include.scoring.publish.warehouse import read_table
 from include.scoring.runner import STAGES, run_range
 from tests.conftest import free_port
 from tests.integration.catchers import smtp_catcher

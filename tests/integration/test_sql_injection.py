@@ -30,7 +30,7 @@ from include.scoring.lake.store import days_between
 from include.scoring.privacy.forget import forget
 from include.scoring.publish import warehouse
 from include.scoring.publish.stage import init_crm, publish_warehouse, push_crm
-from include.scoring.publish.warehouse import TABLES
+from include.scoring.publish.tables import TABLES
 from include.scoring.runner import STAGES, run_range
 from tests.integration.hostile import (
     HOSTILE_CONTACT,

@@ -45,14 +45,8 @@ from include.scoring.privacy.search import Plan, scan
 from include.scoring.privacy.suppression import EMAIL, Suppression, add_entries, digest, finish_requests, load_salt
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.stage import CrmNotInitialized, ledger_columns, push_crm, write_day
-from include.scoring.publish.warehouse import (
-    account_explanations,
-    ensure_schema,
-    pipeline_runs,
-    privacy_erasures,
-    score_alerts,
-    transaction,
-)
+from include.scoring.publish.tables import account_explanations, pipeline_runs, privacy_erasures, score_alerts
+from include.scoring.publish.warehouse import ensure_schema, transaction
 from include.scoring.resolve.stage import resolve_identities
 from include.scoring.score.stage import rescore_from
 

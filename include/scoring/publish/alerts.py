@@ -22,7 +22,8 @@ from include.scoring.core.errors import AlertDeliveryError
 from include.scoring.core.mailer import SmtpSettings, send_email
 from include.scoring.core.results import StageResult
 from include.scoring.publish.quality_gate import require_gate
-from include.scoring.publish.warehouse import read_table, score_alerts, transaction
+from include.scoring.publish.tables import score_alerts
+from include.scoring.publish.warehouse import read_table, transaction
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -21,8 +21,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from include.scoring.lake import catalog
-
 #: first characters a spreadsheet may read as the start of a formula (OWASP, plus LF and the
 #: full-width forms some locales also accept)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -103,7 +101,7 @@ def read_rows(text: str) -> list[list[str]]:
 
 def export_scores(lake: Any, day: date, out: TextIO) -> int:
     """Day D's account scores (lake `scores/dt=D`, SPEC section 7 columns) as guarded CSV; returns the row count."""
-    from include.scoring.score.outputs import SCORE_COLUMNS
+    from include.scoring.lake import catalog  # the lake's catalog needs pyarrow: not at import
 
     frame = lake.read_df(catalog.SCORES, day).sort_values(["score", "account_id"], ascending=[False, True])
-    return write_rows(out, SCORE_COLUMNS, frame.to_dict("records"))
+    return write_rows(out, list(catalog.SCORES.columns), frame.to_dict("records"))

@@ -13,14 +13,18 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from include.scoring.core.config import QualityGate
 from include.scoring.core.errors import PipelineError, QualityGateHeld
 from include.scoring.core.sources import EVENT_SOURCES
-from include.scoring.publish.reconcile import Ledger
-from include.scoring.publish.warehouse import ensure_schema, pipeline_runs, transaction
+from include.scoring.publish.tables import pipeline_runs
+from include.scoring.publish.warehouse import ensure_schema, transaction
+
+if TYPE_CHECKING:  # the ledger is built from the lake (reconcile.py); the gate only reads it
+    from include.scoring.publish.reconcile import Ledger
 
 PASSED, HELD, NO_HISTORY = "passed", "held", "no_history"
 

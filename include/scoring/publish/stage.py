@@ -26,21 +26,15 @@ from include.scoring.lake.store import Lake
 from include.scoring.publish.alerts import alert_result, send_alerts
 from include.scoring.publish.quality_gate import evaluate_gate, require_gate
 from include.scoring.publish.reconcile import build_ledger
-from include.scoring.publish.warehouse import (
+from include.scoring.publish.tables import (
     account_explanations,
     account_score_history,
     account_scores,
-    bulk_insert,
-    ensure_schema,
-    insert_missing,
     pipeline_runs,
-    records,
     score_alerts,
     score_resets,
-    transaction,
-    upsert,
 )
-from include.scoring.score.outputs import SCORE_COLUMNS
+from include.scoring.publish.warehouse import bulk_insert, ensure_schema, insert_missing, records, transaction, upsert
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext
@@ -168,7 +162,7 @@ def write_day(
                 "sent_at": None,
             }
         )
-    history = records(scores, SCORE_COLUMNS)
+    history = records(scores, list(catalog.SCORES.columns))
     band_changes = int((changes["kind"] == "band_change").sum())
     ensure_schema(conn)
     conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))

@@ -15,7 +15,6 @@ Signal counts of a row use only the contributions of the days D - L + 1 .. D (L 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,36 +23,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from include.scoring.core.config import ScoringConfig
-from include.scoring.core.errors import PipelineError, UsageError
+from include.scoring.core.errors import PipelineError
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
-from include.scoring.publish.warehouse import account_score_history, pipeline_runs, read_table
+from include.scoring.publish.tables import account_score_history, pipeline_runs
+from include.scoring.publish.warehouse import read_table
+from include.scoring.report.months import parse_month
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ROW_COLUMNS = ["account_id", "as_of", "score", "band", "lifecycle"]
 
 
 class ReportIncomplete(PipelineError):
     """Some day of the report month has no published scores: the report is not computed."""
-
-
-def parse_month(text: str) -> tuple[date, date]:
-    """First and last day of a `YYYY-MM` month; a UsageError for anything else."""
-    match = MONTH_RE.match(str(text).strip())
-    if not match:
-        raise UsageError(f"month {text!r} is not a month; use YYYY-MM, e.g. 2026-10")
-    first = date(int(match.group(1)), int(match.group(2)), 1)
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def previous_month(month: str) -> str:
-    first, _ = parse_month(month)
-    return month_of(first - timedelta(days=1))
 
 
 def _ranges(days: list[date]) -> str:

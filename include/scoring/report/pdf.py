@@ -13,7 +13,7 @@ from reportlab.lib.units import cm
 from reportlab.lib.utils import ImageReader
 from reportlab.platypus import Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from include.scoring.report.render import headline, interval, num, pct
+from include.scoring.report.render import SECTIONS, headline, interval, num, pct
 
 WIDTH = 17 * cm
 _STYLES = getSampleStyleSheet()
@@ -59,8 +59,6 @@ def _unreliable(m: dict) -> list:
 
 
 def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
-    from include.scoring.report.stage import SECTIONS
-
     story: list = [
         Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), _STYLES["Title"]),
         _p(

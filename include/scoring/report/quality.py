@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from include.scoring.core.sources import EVENT_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
-from include.scoring.publish.warehouse import pipeline_runs, read_table
+from include.scoring.publish.tables import pipeline_runs
+from include.scoring.publish.warehouse import read_table
 
 COUNT_KEYS = ["raw", "quarantined", "filtered", "unresolved", "zero_point", "scored"]
 NOT_IN_AIRFLOW = {

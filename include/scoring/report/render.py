@@ -17,6 +17,19 @@ CHART_ALT = {
     "score_distribution": "Score distribution of account-days that closed won and of those that did not",
 }
 
+#: the report's sections, in order: key -> heading (HTML, PDF and email share them)
+SECTIONS = {
+    "summary": "Summary",
+    "bands": "Accounts per band and migration",
+    "conversion": "Conversion by band",
+    "lift": "Signal lift for closed won",
+    "auc": "Predictive power of the score (ROC AUC)",
+    "thresholds": "Alert thresholds: precision and recall",
+    "suggested": "Suggested point values",
+    "quality": "Data quality",
+    "method": "How this report is computed",
+}
+
 
 def pct(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f}%"
@@ -76,8 +89,6 @@ def headline(metrics: dict) -> list[tuple[str, str]]:
 
 
 def render_html(metrics: dict, charts: dict[str, bytes], diff: str) -> str:
-    from include.scoring.report.stage import SECTIONS
-
     images = {
         name: {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": CHART_ALT[name]}
         for name, png in charts.items()

@@ -22,7 +22,8 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError
 from include.scoring.lake.store import Lake
 from include.scoring.report import metrics as m
-from include.scoring.report.data import MonthData, check_complete, load_month, parse_month, previous_month
+from include.scoring.report.data import MonthData, check_complete, load_month
+from include.scoring.report.months import parse_month, previous_month
 from include.scoring.report.quality import data_quality
 from include.scoring.report.suggest import Suggestion, suggest
 
@@ -30,17 +31,6 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 FILES = ("report.html", "report.pdf", "metrics.json", "suggested_config.yaml", "suggested_config.diff")
 #: Section titles, shared by the HTML, the PDF and the tests.
-SECTIONS = {
-    "summary": "Summary",
-    "bands": "Accounts per band and migration",
-    "conversion": "Conversion by band",
-    "lift": "Signal lift for closed won",
-    "auc": "Predictive power of the score (ROC AUC)",
-    "thresholds": "Alert thresholds: precision and recall",
-    "suggested": "Suggested point values",
-    "quality": "Data quality",
-    "method": "How this report is computed",
-}
 NOT_RELIABLE = "Not reliable"
 
 

@@ -16,7 +16,7 @@ to more than `max_emails_per_cookie` emails is a shared device and links nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from include.scoring.core.arrowops import isin, lookup, sort_order, to_arrow, to_series
-from include.scoring.lake import catalog
-from include.scoring.lake.store import Lake
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string()), ("first_seen", pa.date32())])
@@ -56,30 +54,7 @@ class Graph:
     newly_shared: pd.DataFrame  # node, emails: cookies that crossed the limit on D
 
 
-def previous_edges(lake: Lake, day: date) -> pd.DataFrame | None:
-    """Edges as of D-1, or None when that snapshot is missing."""
-    table = lake.read(catalog.IDENTITY, day - timedelta(days=1), missing_ok=True)
-    return None if table is None else table.to_pandas()
-
-
-def rebuild_edges(lake: Lake, day: date, contact_edges: pd.DataFrame, event_edges_of) -> tuple[pd.DataFrame, int]:
-    """Replay: the edge set of every earlier day with valid data, when D-1's snapshot is missing.
-
-    Returns the edges and how many earlier days they were rebuilt from (0 on a first run).
-    """
-    earlier = sorted({d for source in ("web", "ad") for d in lake.days(catalog.valid(source)) if d < day})
-    parts = [event_edges_of(d) for d in earlier]
-    parts = [p for p in parts if p is not None and len(p)]
-    if contact_edges is not None and len(contact_edges):
-        parts.append(contact_edges.assign(first_seen=min(earlier) if earlier else day))
-    if not parts:
-        return pd.DataFrame(
-            {"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string"), "first_seen": pd.Series(dtype="object")}
-        ), 0
-    return _dedupe(pd.concat(parts, ignore_index=True)), len(earlier)
-
-
-def _dedupe(edges: pd.DataFrame) -> pd.DataFrame:
+def dedupe_edges(edges: pd.DataFrame) -> pd.DataFrame:
     edges = edges.dropna(subset=["a", "b"])
     edges = edges[edges["a"] != edges["b"]]
     swap = edges["a"] > edges["b"]
@@ -97,7 +72,7 @@ def _emails_per_cookie(edges: pd.DataFrame) -> pd.Series:
 
 
 def build_graph(previous: pd.DataFrame, today: pd.DataFrame, day: date, max_emails_per_cookie: int) -> Graph:
-    edges = _dedupe(pd.concat([previous, today.assign(first_seen=day)], ignore_index=True))
+    edges = dedupe_edges(pd.concat([previous, today.assign(first_seen=day)], ignore_index=True))
     counts_now = _emails_per_cookie(edges)
     counts_before = _emails_per_cookie(edges[edges["first_seen"] < day])
     shared_mask = counts_now > max_emails_per_cookie
@@ -130,7 +105,3 @@ def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:
     """Person key of each node: its component's key, or its own key when it links to nothing."""
     mapped = lookup(nodes, graph.person_of)
     return mapped.fillna(person_key(nodes)).astype("string")
-
-
-def write_snapshot(lake: Lake, day: date, graph: Graph) -> str:
-    return lake.write_partition(catalog.IDENTITY, day, graph.edges[["a", "b", "first_seen"]], schema=EDGE_SCHEMA)

@@ -37,9 +37,6 @@ from include.scoring.resolve.graph import (
     build_graph,
     node,
     person_key,
-    previous_edges,
-    rebuild_edges,
-    write_snapshot,
 )
 from include.scoring.resolve.inputs import (
     crm_events,
@@ -52,6 +49,7 @@ from include.scoring.resolve.inputs import (
 )
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
 from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
+from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext

@@ -12,32 +12,6 @@ import pyarrow.compute as pc
 from include.scoring.core.config import ScoringConfig
 from include.scoring.score.engine import EPOCH_ORDINAL, NO_TIME, NS_PER_DAY
 
-SCORE_COLUMNS = [
-    "account_id",
-    "as_of",
-    "score",
-    "band",
-    "accumulated",
-    "breadth",
-    "engaged_people",
-    "new_people_14d",
-    "points_today",
-    "trend",
-    "change_7d",
-    "change_28d",
-    "surge",
-    "last_touch_at",
-    "last_touch_signal",
-    "days_since_engagement",
-    "next_action",
-    "lifecycle",
-    "account_name",
-    "abm_tier",
-    "owner_email",
-    "sdr_email",
-    "config_version",
-]
-
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
 #: Fixed schemas of the scoring outputs, so an empty day is written with the same types as a busy one.
 CONTRIB_SCHEMA = pa.schema(

@@ -32,7 +32,8 @@ from include.scoring.core.results import StageResult
 from include.scoring.core.sources import VALIDATE_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import DATA_FILE, Lake
-from include.scoring.validate.gx_runner import CheckOutcome, render_data_docs, run_suite
+from include.scoring.validate.gx_runner import render_data_docs, run_suite
+from include.scoring.validate.outcomes import check_levels, split_outcomes
 from include.scoring.validate.report import (
     REUSED_WARNING,
     ValidationResult,
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 
 HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence", "_account_exists", "_contact_exists")
 INPUT_DIGEST = "input.sha256"
-MAX_EXAMPLES = 5
 
 
 def _utc(day: date) -> pd.Timestamp:
@@ -84,116 +84,6 @@ def _volume_bounds(lake: Lake, config: ScoringConfig, source: str, day: date) ->
         "volume_min": int(np.floor(mid * vol.min_ratio)),
         "volume_max": int(np.ceil(mid * vol.max_ratio)),
     }, f"volume: trailing {len(counts)}-day median {mid:,.0f}"
-
-
-def _levels(config: ScoringConfig, source: str) -> dict[str, str]:
-    prefix = f"{source}."
-    return {key[len(prefix) :]: level for key, level in config.validation.levels.items() if key.startswith(prefix)}
-
-
-def _plain(value):
-    """A value as an example shows it. A timestamp beyond Python's dates (pandas cannot print it
-    in a zone such as Europe/Paris) shows numpy's text of the instant, in UTC."""
-    if isinstance(value, pd.Timestamp):
-        try:
-            return value.isoformat()
-        except (ValueError, OverflowError, NotImplementedError):
-            return np.datetime_as_string(value.to_datetime64()) + ("Z" if value.tz is not None else "")
-    return value
-
-
-def _examples(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_column: str) -> list[str]:
-    out = []
-    for row in rows[:MAX_EXAMPLES]:
-        ident = frame[id_column].iat[row]
-        if pd.isna(ident):
-            ident = f"{frame['source_file'].iat[row]}:{frame['source_line'].iat[row]}"
-        if column and not column.startswith("_") and column in frame.columns:
-            value = frame[column].iat[row]
-            text = "null" if pd.isna(value) else repr(_plain(value))
-            out.append(f"{ident}: {text[:120]}")
-        else:
-            out.append(str(ident))
-    return out
-
-
-def _split(
-    source: str,
-    day: date,
-    frame: pd.DataFrame,
-    outcomes: list[CheckOutcome],
-    config: ScoringConfig,
-    volume_note: str | None,
-) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
-    """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
-    n = len(frame)
-    id_column = CONTRACTS[source].id_column
-    bad = np.zeros(n, bool)
-    reasons = np.full(n, None, dtype=object)
-    result = ValidationResult(source, day, n, 0, 0)
-    if volume_note:
-        result.warnings.append(volume_note)
-    for outcome in outcomes:
-        spec = outcome.spec
-        examples = _examples(frame, outcome.failed_rows, spec.column, id_column)
-        effect = "pass"
-        if outcome.error:
-            effect = "error"
-            result.batch_failures.append(f"{spec.check}: the expectation could not run ({outcome.error})")
-        elif not outcome.success:
-            if outcome.level == "row" and len(outcome.failed_rows):
-                effect = "quarantined"
-                rows = outcome.failed_rows
-                bad[rows] = True
-                for row in rows:
-                    reasons[row] = spec.check if reasons[row] is None else f"{reasons[row]},{spec.check}"
-            elif spec.check == "volume_vs_trailing_median" and config.validation.volume.action == "warn":
-                effect = "warning"
-                result.warnings.append(
-                    f"{spec.check}: {n:,} rows is outside the expected range ({volume_note}); action is warn"
-                )
-            else:
-                effect = "batch failed"
-                detail = (
-                    f"observed {outcome.observed!r}"
-                    if outcome.observed is not None
-                    else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
-                )
-                result.batch_failures.append(f"{spec.check} ({spec.expectation}): {detail}")
-        result.checks.append(
-            {
-                "check": spec.check,
-                "level": outcome.level,
-                "expectation": spec.expectation,
-                "column": spec.column,
-                "success": bool(outcome.success and not outcome.error),
-                "unexpected_count": outcome.unexpected_count,
-                "examples": examples,
-                "effect": effect,
-            }
-        )
-    result.quarantined = int(bad.sum())
-    result.valid = n - result.quarantined
-    limit = config.validation.max_bad_row_share
-    if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
-        worst = sorted(
-            (c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"]
-        )[:5]
-        parts = ", ".join(
-            f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst
-        )
-        result.batch_failures.append(
-            f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level "
-            f"checks, more than validation.max_bad_row_share {limit:.0%} (and more than "
-            f"validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
-        )
-    files = frame["source_file"].fillna("?").to_numpy(dtype=object)
-    for name in pd.unique(files):
-        mask = files == name
-        result.files[str(name)] = {"rows": int(mask.sum()), "quarantined": int((mask & bad).sum())}
-    for i in np.flatnonzero(bad):
-        reasons[i] = ",".join(sorted(set(reasons[i].split(","))))
-    return result, bad, reasons
 
 
 def _write(
@@ -247,8 +137,8 @@ def _run(
     """Run the suite, write the outputs; return the result and the rows that passed."""
     frame = frame.reset_index(drop=True)
     parameters = {"schema_columns": raw_schema(source).names, **parameters}
-    outcomes, gx_result = run_suite(frame, source, load_suite_spec(source), _levels(config, source), parameters)
-    result, bad, reasons = _split(source, day, frame, outcomes, config, volume_note)
+    outcomes, gx_result = run_suite(frame, source, load_suite_spec(source), check_levels(config, source), parameters)
+    result, bad, reasons = split_outcomes(source, day, frame, outcomes, config, volume_note)
     _write(
         lake,
         source,

@@ -1,29 +1,33 @@
-"""The dashboard's parts without a server: schema in step with the warehouse, the whitelist and
+"""The dashboard's parts without a server: one table declaration with the warehouse, the whitelist and
 bound parameters of its queries, read-only connections, chart geometry."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from include.dashboard import queries, schema
+from include.dashboard import queries
 from include.dashboard.queries import AccountFilter, BadRequest
 from include.dashboard.source import Warehouse, WarehouseUnavailable, read_only
 from include.dashboard.svg import history_chart, sparkline
 from include.scoring.publish import warehouse
+from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("table", schema.TABLES, ids=lambda t: t.name)
-def test_every_dashboard_column_exists_in_the_warehouse_with_the_same_type(table):
-    real = warehouse.metadata.tables[table.name]
-    for column in table.columns:
-        assert column.name in real.columns, f"{table.name}.{column.name} is not a warehouse column"
-        assert column.type._type_affinity is real.columns[column.name].type._type_affinity, (
-            f"{table.name}.{column.name}"
-        )
+def test_the_dashboard_reads_the_warehouse_tables_without_pandas():
+    """One declaration of the tables (include/scoring/publish/tables.py) serves publish and the
+    dashboard; importing the dashboard's queries must not load pandas into the api-server."""
+    code = (
+        "import sys; import include.dashboard.queries as q; import include.scoring.publish.tables as t; "
+        "assert q.account_scores is t.account_scores; assert 'pandas' not in sys.modules, 'pandas imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_defaults_and_round_trip_of_the_filter():

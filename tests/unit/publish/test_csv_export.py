@@ -196,8 +196,10 @@ def test_export_of_a_day_not_scored_is_a_clear_error(tmp_path):
 def test_dashboard_accounts_csv_is_guarded_filtered_and_complete(tmp_path):
     from include.dashboard.app import create_app
     from include.dashboard.source import Warehouse
+    from include.scoring.lake.catalog import SCORES
     from include.scoring.publish import warehouse
-    from include.scoring.score.outputs import SCORE_COLUMNS
+
+    SCORE_COLUMNS = list(SCORES.columns)
 
     url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
     frame = _scores_partition(tmp_path / "lake", date(2026, 11, 20))

@@ -11,8 +11,9 @@ import yaml
 
 from include.scoring.core.config import load_config, parse_config
 from include.scoring.core.errors import UsageError
-from include.scoring.report.data import label_rows, parse_month, previous_month
+from include.scoring.report.data import label_rows
 from include.scoring.report.metrics import conversion_by_band, thresholds
+from include.scoring.report.months import parse_month, previous_month
 from include.scoring.report.suggest import config_texts, nearest_tier, suggested_config
 
 CONFIG = load_config()

@@ -309,7 +309,7 @@ def test_an_example_timestamp_beyond_pythons_dates_is_shown_not_raised():
     Europe/Paris, and the whole validation stopped on the example text of a quarantine reason."""
     import numpy as np
 
-    from include.scoring.validate.stage import _plain
+    from include.scoring.validate.outcomes import example_text as _plain
 
     far = pd.Timestamp(np.datetime64("-8423-03-01T05:06:07", "us")).tz_localize("UTC")
     assert _plain(far.tz_convert("Europe/Paris")) == "-8423-03-01T05:06:07.000000Z"

@@ -1,0 +1,128 @@
+"""From Great Expectations outcomes to row decisions, pure: which rows are quarantined and why,
+what failed the batch, and the examples on-call sees (SPEC section 2). No lake I/O: stage.py
+reads the batch, runs the suite and writes what this module decides.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from include.scoring.core.config import ScoringConfig
+from include.scoring.core.contracts import CONTRACTS
+from include.scoring.validate.gx_runner import CheckOutcome
+from include.scoring.validate.report import ValidationResult
+
+MAX_EXAMPLES = 5
+
+
+def check_levels(config: ScoringConfig, source: str) -> dict[str, str]:
+    prefix = f"{source}."
+    return {key[len(prefix) :]: level for key, level in config.validation.levels.items() if key.startswith(prefix)}
+
+
+def example_text(value):
+    """A value as an example shows it. A timestamp beyond Python's dates (pandas cannot print it
+    in a zone such as Europe/Paris) shows numpy's text of the instant, in UTC."""
+    if isinstance(value, pd.Timestamp):
+        try:
+            return value.isoformat()
+        except (ValueError, OverflowError, NotImplementedError):
+            return np.datetime_as_string(value.to_datetime64()) + ("Z" if value.tz is not None else "")
+    return value
+
+
+def example_values(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id_column: str) -> list[str]:
+    out = []
+    for row in rows[:MAX_EXAMPLES]:
+        ident = frame[id_column].iat[row]
+        if pd.isna(ident):
+            ident = f"{frame['source_file'].iat[row]}:{frame['source_line'].iat[row]}"
+        if column and not column.startswith("_") and column in frame.columns:
+            value = frame[column].iat[row]
+            text = "null" if pd.isna(value) else repr(example_text(value))
+            out.append(f"{ident}: {text[:120]}")
+        else:
+            out.append(str(ident))
+    return out
+
+
+def split_outcomes(
+    source: str,
+    day: date,
+    frame: pd.DataFrame,
+    outcomes: list[CheckOutcome],
+    config: ScoringConfig,
+    volume_note: str | None,
+) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
+    """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
+    n = len(frame)
+    id_column = CONTRACTS[source].id_column
+    bad = np.zeros(n, bool)
+    reasons = np.full(n, None, dtype=object)
+    result = ValidationResult(source, day, n, 0, 0)
+    if volume_note:
+        result.warnings.append(volume_note)
+    for outcome in outcomes:
+        spec = outcome.spec
+        examples = example_values(frame, outcome.failed_rows, spec.column, id_column)
+        effect = "pass"
+        if outcome.error:
+            effect = "error"
+            result.batch_failures.append(f"{spec.check}: the expectation could not run ({outcome.error})")
+        elif not outcome.success:
+            if outcome.level == "row" and len(outcome.failed_rows):
+                effect = "quarantined"
+                rows = outcome.failed_rows
+                bad[rows] = True
+                for row in rows:
+                    reasons[row] = spec.check if reasons[row] is None else f"{reasons[row]},{spec.check}"
+            elif spec.check == "volume_vs_trailing_median" and config.validation.volume.action == "warn":
+                effect = "warning"
+                result.warnings.append(
+                    f"{spec.check}: {n:,} rows is outside the expected range ({volume_note}); action is warn"
+                )
+            else:
+                effect = "batch failed"
+                detail = (
+                    f"observed {outcome.observed!r}"
+                    if outcome.observed is not None
+                    else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
+                )
+                result.batch_failures.append(f"{spec.check} ({spec.expectation}): {detail}")
+        result.checks.append(
+            {
+                "check": spec.check,
+                "level": outcome.level,
+                "expectation": spec.expectation,
+                "column": spec.column,
+                "success": bool(outcome.success and not outcome.error),
+                "unexpected_count": outcome.unexpected_count,
+                "examples": examples,
+                "effect": effect,
+            }
+        )
+    result.quarantined = int(bad.sum())
+    result.valid = n - result.quarantined
+    limit = config.validation.max_bad_row_share
+    if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
+        worst = sorted(
+            (c for c in result.checks if c["effect"] == "quarantined"), key=lambda c: -c["unexpected_count"]
+        )[:5]
+        parts = ", ".join(
+            f"{c['check']} {c['unexpected_count']:,} (e.g. {'; '.join(c['examples'][:2])})" for c in worst
+        )
+        result.batch_failures.append(
+            f"bad_row_share: {result.quarantined:,} of {n:,} rows ({result.quarantined / n:.1%}) failed row-level "
+            f"checks, more than validation.max_bad_row_share {limit:.0%} (and more than "
+            f"validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
+        )
+    files = frame["source_file"].fillna("?").to_numpy(dtype=object)
+    for name in pd.unique(files):
+        mask = files == name
+        result.files[str(name)] = {"rows": int(mask.sum()), "quarantined": int((mask & bad).sum())}
+    for i in np.flatnonzero(bad):
+        reasons[i] = ",".join(sorted(set(reasons[i].split(","))))
+    return result, bad, reasons
