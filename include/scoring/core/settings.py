@@ -2,7 +2,7 @@
 
 Every location has an embedded default under the project's git-ignored `.local/` folder, so the
 demo runs with no setup; each can be overridden by a CLI option or an environment variable
-(SPEC section 7), and in Airflow by a connection (see include/airflow_support.py).
+(SPEC section 7), and in Airflow by a connection (see include/airflow_glue/dag_support.py).
 """
 
 from __future__ import annotations
