@@ -107,7 +107,7 @@ def test_calibration_report_and_its_email_show_markup_as_text(month, tmp_path):
             result, ctx.config, SmtpSettings(host="127.0.0.1", port=caught.port, sender="reports@northwind.io")
         )
         [message] = caught.wait(1)
-    assert sent.count("sent")
+    assert sent.sent
     report_file = Path(result.files["report.html"])
     with browser_page() as page:
         text = inert(page, report_file.as_uri(), title=f"Engagement scoring calibration report {MONTH}")
