@@ -22,7 +22,8 @@ run ahead; it is not done here.
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
 | `prepare_resolution` | `valid/<source>/dt=D`, `reference/*`, the person graph `identity/dt=D-1` | `identity/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
 | `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard; resolved rows grouped by account shard, so a score task reads only its row groups) |
-| `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
+| `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts, health changes), `daily_points/dt=D`, `daily_ledger/dt=D` (what leaves the accumulation window later), `state/dt=D` |
+| `rank_accounts` | `scores/dt=D` (every shard's part) | the percentile and band shares in `scores/dt=D` (and in earlier days a replay rewrote); nothing with one shard |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
 | `push_crm` | `scores/dt=D`, gate status | CRM `accounts.engagement_*` where changed (columns made by `python -m include.scoring init-crm`) |
 | `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
@@ -118,6 +119,19 @@ def score_accounts(shard: int, **context) -> str:
 
 
 @task(
+    doc_md="Once every score shard of day D is written: each prospect's percentile among all the day's prospects "
+    "and the share of prospects per band (band health, a warning when a band holds too many), written into the "
+    "day's score files; with one shard the score task already did it."
+)
+def rank_accounts(**context) -> list[str]:
+    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.scoring.score.stage import rank_day
+
+    ctx = run_context()
+    return log_results([rank_day(ctx.lake, ctx.config, day_of(context))])
+
+
+@task(
     outlets=[ENGAGEMENT_SCORES],
     doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the "
     "warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
@@ -186,7 +200,7 @@ def engagement_daily():
     scored = score_accounts.expand(shard=shards)
     resolved >> scored
     published = publish_warehouse()
-    scored >> published >> [push_crm(), send_alerts()]
+    scored >> rank_accounts() >> published >> [push_crm(), send_alerts()]
 
 
 engagement_daily()

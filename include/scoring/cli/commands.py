@@ -112,7 +112,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from include.scoring.cli.explain import explain_lines
 
     ctx = _context(args)
-    print("\n".join(explain_lines(ctx.lake, args.account, args.date)))
+    print("\n".join(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
     return 0
 
 

@@ -89,6 +89,30 @@ class Decay(_Strict):
     half_life_days: float | None = Field(None, gt=0)
 
 
+class Accumulation(_Strict):
+    #: points expire this many days after the day they were earned; None keeps them (open-ended)
+    window_days: int | None = Field(90, ge=1)
+
+
+class BuyingGroup(_Strict):
+    roles: list[Role] = Field(["decision_maker", "champion", "influencer"], min_length=1)
+    window_days: int = Field(30, ge=1)
+    #: from this band up, an account with no decision maker engaged says so in its next action
+    flag_missing_decision_maker_from: str | None = "hot"
+
+
+class CustomerHealth(_Strict):
+    #: at_risk: the last `recent_days` days' points below this share of the account's own baseline
+    at_risk_ratio: float = Field(0.4, gt=0, lt=1)
+    recent_days: int = Field(28, ge=7)
+    #: the baseline: mean weekly points over this many whole weeks before the recent days
+    baseline_weeks: int = Field(26, ge=2, le=104)
+    #: dormant: no person engaged with a positive signal for this many days
+    dormant_days: int = Field(45, ge=1)
+    #: expanding: at least this many people first engaged in the recent days (or a surge)
+    expanding_new_people: int = Field(3, ge=1)
+
+
 class Band(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     max_score: float | None
@@ -217,7 +241,12 @@ class ScoringConfig(_Strict):
     points: Points = Points()
     breadth: Breadth = Breadth()
     decay: Decay = Decay()
+    accumulation: Accumulation = Accumulation()
     bands: list[Band] = Field(min_length=1)
+    #: a warning every day a band holds more than this share of the prospects (band name -> share)
+    bands_max_share: dict[str, float] = {"very_hot": 0.2}
+    buying_group: BuyingGroup = BuyingGroup()
+    customer_health: CustomerHealth = CustomerHealth()
     customer_next_action: str = "account management (owner)"
     alerts: list[AlertRule] = []
     trend: Trend = Trend()
@@ -240,6 +269,18 @@ class ScoringConfig(_Strict):
             raise ValueError("bands: every band but the last needs max_score; the last has max_score: null")
         if any(a >= b for a, b in zip(bounds[:-2], bounds[1:-1], strict=False)):
             raise ValueError("bands: max_score must increase from band to band")
+        band_names = [b.name for b in self.bands]
+        for key in self.bands_max_share:
+            if key not in band_names:
+                raise ValueError(f"bands_max_share: {key!r} is not a band; allowed: {band_names}")
+        for key, share in self.bands_max_share.items():
+            if not 0 < share <= 1:
+                raise ValueError(f"bands_max_share.{key}: a share between 0 and 1 is needed (got {share})")
+        flag = self.buying_group.flag_missing_decision_maker_from
+        if flag is not None and flag not in band_names:
+            raise ValueError(
+                f"buying_group.flag_missing_decision_maker_from: {flag!r} is not a band; allowed: {band_names}"
+            )
         names = {rule.name for rule in self.signals}
         if self.points.combination_bonus.enabled:
             unknown = [s for s in self.points.combination_bonus.signals if s not in names]

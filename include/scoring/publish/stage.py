@@ -135,7 +135,9 @@ def write_day(
     ledger = build_ledger(lake, day)
     top = _top_signals(lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
-    alerts = changes[changes["kind"] == "alert"].merge(
+    # threshold crossings; health alerts (rule health_*) join the outbox with its rule column
+    threshold = (changes["kind"] == "alert") & changes["rule"].str.startswith("threshold_")
+    alerts = changes[threshold].merge(
         scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left"
     )
     alert_rows = []

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+#: 2: percentile, buying-group coverage, missing roles and health on the score tables
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -17,10 +18,14 @@ def _score_columns() -> list[sa.Column]:
     return [
         sa.Column("score", sa.Float, nullable=False),
         sa.Column("band", sa.String(32), nullable=False),
+        sa.Column("engagement_percentile", sa.Float),  # prospects only
         sa.Column("accumulated", sa.Float, nullable=False),
         sa.Column("breadth", sa.Float, nullable=False),
         sa.Column("engaged_people", sa.Integer, nullable=False),
         sa.Column("new_people_14d", sa.Integer, nullable=False),
+        sa.Column("buying_group_coverage", sa.Float),
+        sa.Column("missing_roles", sa.Text),
+        sa.Column("health", sa.String(16)),  # customers only
         sa.Column("points_today", sa.Float, nullable=False),
         sa.Column("trend", sa.String(8), nullable=False),
         sa.Column("change_7d", sa.Float, nullable=False),

@@ -82,12 +82,31 @@ def ensure_schema(conn: sa.Connection) -> None:
             .values(key="schema_version", value=str(SCHEMA_VERSION))
             .on_conflict_do_nothing(index_elements=["key"])
         )
+    elif int(row) < SCHEMA_VERSION:
+        _upgrade(conn, int(row))
     elif int(row) > SCHEMA_VERSION:
         raise WarehouseError(
             f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by "
             "a newer release. "
             "Upgrade the pipeline (or point ENGAGEMENT_WAREHOUSE_URL at another database); nothing was written."
         )
+
+
+def _upgrade(conn: sa.Connection, found: int) -> None:
+    """Bring a warehouse of an older schema version up to this one: every column added since is
+    nullable, so adding the missing columns is the whole upgrade (rows written before keep nulls)."""
+    inspector = sa.inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(  # identifiers from our own table definitions, quoted: no user input
+                    sa.text(f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {preparer.quote(column.name)} {kind}")
+                )
+    conn.execute(schema_info.update().where(schema_info.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    log.info("warehouse schema upgraded from version %s to %s", found, SCHEMA_VERSION)
 
 
 def _insert(conn: sa.Connection, table: sa.Table):
