@@ -26,8 +26,8 @@ from include.scoring.core.errors import PipelineError
 from include.scoring.core.mailer import SmtpSettings
 from include.scoring.core.settings import Settings
 from include.scoring.publish.alerts import send_alerts
-from include.scoring.report.render import render_email, render_html
-from include.scoring.report.stage import SECTIONS, build_report, email_report
+from include.scoring.report.render import SECTIONS, render_email, render_html
+from include.scoring.report.stage import build_report, email_report
 from include.scoring.runner import run_range
 from tests.integration.catchers import smtp_catcher
 from tests.integration.dashboard_helpers import browser_page, serve

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from include.scoring.core.config import load_config
 from include.scoring.score.contributions import contributions
