@@ -40,7 +40,7 @@ from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier
 def check_completeness(**context) -> str:
     from include.airflow_glue.calibration import report_month
     from include.airflow_glue.dag_support import run_context
-    from include.scoring.report.months import check_complete
+    from include.scoring.report.stage import check_complete
 
     month = report_month(context)
     report_date = check_complete(run_context().settings.warehouse_url, month)

@@ -251,6 +251,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"\nRunning every stage for {summary.start} .. {summary.end} ...")
     ctx = RunContext(settings)
-    report = run_range(ctx, summary.start, summary.end)
+    from include.sample.landing import apply_crm_changes
+
+    # the sample CRM changes as the days pass (customers churn), as a live CRM would
+    report = run_range(ctx, summary.start, summary.end, before_day=lambda day: apply_crm_changes(settings.crm_url, day))
     print_run_summary(ctx, report)
     return 0
