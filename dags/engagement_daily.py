@@ -26,7 +26,7 @@ run ahead; it is not done here.
 | `rank_accounts` | `scores/dt=D` (every shard's part) | the percentile and band shares in `scores/dt=D` (and in earlier days a replay rewrote); nothing with one shard |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
 | `push_crm` | `scores/dt=D`, gate status | CRM `accounts.engagement_*` where changed (columns made by `python -m include.scoring init-crm`) |
-| `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
+| `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`; without one, `.eml` files in `<ENGAGEMENT_HOME>/outbox`); rows marked sent (or outbox); alerts older than `alerts.max_age_days` marked expired |
 
 Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
 or Kubernetes deployment spreads a large day over workers; memory per task follows its shard, and
@@ -165,16 +165,21 @@ def push_crm(**context) -> int:
 
 
 @task(
-    doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP "
-    "failures leave them pending for the next run."
+    doc_md="Email pending threshold alerts, one email per recipient, exactly once (SMTP, else the outbox folder); "
+    "expires alerts older than alerts.max_age_days; holds with the quality gate; SMTP failures leave them pending "
+    "for the next run."
 )
 def send_alerts(**context) -> int:
-    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
+    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, log_results, run_context
     from include.scoring.publish.alerts import send_alerts as send
 
     ctx = run_context()
     with gate_held_as_failure():
-        return send(ctx.settings.warehouse_url, ctx.smtp_settings(), day_of(context)).count("sent")
+        result = send(
+            ctx.settings.warehouse_url, ctx.mail(), day_of(context), max_age_days=ctx.config.alerts.max_age_days
+        )
+    log_results([result])
+    return result.count("sent")
 
 
 @dag(

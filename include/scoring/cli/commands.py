@@ -173,7 +173,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name, path in result.files.items():
         print(f"  {name:<22} {path}")
     if args.email:
-        print(email_report(result, ctx.config, ctx.smtp_settings()).line())
+        print(email_report(result, ctx.config, ctx.mail()).line())
     return 0
 
 

@@ -124,6 +124,21 @@ class AlertRule(_Strict):
     recipient: Literal["sdr", "owner", "manager"]
 
 
+class Alerts(_Strict):
+    """Threshold alerts: the crossings that fire them, and how long an unsent one stays worth sending."""
+
+    thresholds: list[AlertRule] = []
+    #: an alert still unsent this many days after its crossing day expires (never sent): old news
+    #: is noise, e.g. when SMTP is configured after weeks without it
+    max_age_days: int = Field(7, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_only(cls, value: Any) -> Any:
+        """The earlier form, a bare list of thresholds, still loads."""
+        return {"thresholds": value} if isinstance(value, list) else value
+
+
 class Trend(_Strict):
     flat_below: float = Field(2, ge=0)
     surge_sigma: float = Field(2, ge=0)
@@ -248,7 +263,7 @@ class ScoringConfig(_Strict):
     buying_group: BuyingGroup = BuyingGroup()
     customer_health: CustomerHealth = CustomerHealth()
     customer_next_action: str = "account management (owner)"
-    alerts: list[AlertRule] = []
+    alerts: Alerts = Alerts()
     trend: Trend = Trend()
     non_human: NonHuman
     identity: Identity = Identity()
@@ -305,7 +320,8 @@ class ScoringConfig(_Strict):
 
     @cached_property
     def _fingerprint(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # how long an alert waits to be sent does not change any score: no replay for it
+        payload = json.dumps(self.model_dump(mode="json", exclude={"alerts": {"max_age_days"}}), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def fingerprint(self) -> str:

@@ -195,7 +195,7 @@ def write_day(
         "gate_reasons": json.dumps(gate.reasons),
         "crm_pushed": None,
     }
-    upsert(conn, pipeline_runs, [run], ["day"])
+    upsert(conn, pipeline_runs, [run], ["day"], keep=("crm_pushed",))  # a re-publish keeps what the push did
     if not ledger.balanced:
         log.error("reconciliation ledger of %s does not balance: %s", day, ledger.as_dict())
     result = StageResult(
@@ -320,17 +320,21 @@ def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int
         ) from None
     finally:
         engine.dispose()
-    with transaction(warehouse_url) as conn:
-        conn.execute(pipeline_runs.update().where(pipeline_runs.c.day == day).values(crm_pushed=len(rows)))
+    with transaction(warehouse_url) as conn:  # the accounts updated by every push of the day, together
+        conn.execute(
+            pipeline_runs.update()
+            .where(pipeline_runs.c.day == day)
+            .values(crm_pushed=sa.func.coalesce(pipeline_runs.c.crm_pushed, 0) + len(rows))
+        )
     result = push_result(day, len(rows), len(merged) - len(rows))
     log.info(result.line())
     return result
 
 
 def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[StageResult]:
-    """The publish stage for day D: warehouse, then CRM push and alerts. Lenient (the `run`
-    command): a held gate, an uninitialised CRM or a missing SMTP server are reported, not
-    raised. Strict: raised."""
+    """The publish stage for day D: warehouse, then CRM push and alerts (by SMTP, else to the
+    outbox folder). Lenient (the `run` command): a held gate, an uninitialised CRM or an SMTP
+    server that fails are reported, not raised. Strict: raised."""
     results = [publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)]
     try:
         results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day))
@@ -339,7 +343,11 @@ def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[Stag
             raise
         results.append(push_result(day, 0, 0, skipped=str(exc).split(". ")[0]))
     try:
-        results.append(send_alerts(ctx.settings.warehouse_url, ctx.smtp_settings(), day, strict=strict))
+        results.append(
+            send_alerts(
+                ctx.settings.warehouse_url, ctx.mail(), day, strict=strict, max_age_days=ctx.config.alerts.max_age_days
+            )
+        )
     except QualityGateHeld as exc:
         if strict:
             raise

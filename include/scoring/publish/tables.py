@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-#: 2: percentile, buying-group coverage, missing roles and health on the score tables
+#: 2: percentile, buying-group coverage, missing roles and health on the score tables; score_alerts
+#: gained claim_id and claimed_at (atomic claims). Older warehouses gain the columns in place.
 SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
@@ -88,11 +89,15 @@ score_alerts = sa.Table(
     sa.Column("band", sa.String(32), nullable=False),
     sa.Column("next_action", sa.Text, nullable=False),
     sa.Column("top_signals", sa.Text, nullable=False),
-    # the outbox: pending until delivered exactly once
+    # pending until delivered exactly once: sent (SMTP) or outbox (the outbox folder); expired when
+    # not sent within alerts.max_age_days; no_recipient when nobody is named to get it
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
+    # status `sending`: the sender that claimed the alert and when (include/scoring/publish/alerts.py)
+    sa.Column("claim_id", sa.String(36)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
     sa.Index("ix_alerts_status", "status"),
 )
 account_explanations = sa.Table(

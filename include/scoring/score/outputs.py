@@ -298,7 +298,10 @@ def alert_changes(
 ) -> pa.Table | None:
     """One alert per upward crossing of each threshold; customers' alerts go to the owner.
     None when nothing crossed (most accounts, most days: no table is built)."""
-    crossed = [(rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))) for rule in config.alerts]
+    crossed = [
+        (rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold)))
+        for rule in config.alerts.thresholds
+    ]
     crossed = [(rule, i) for rule, i in crossed if len(i)]
     if not crossed:
         return None
