@@ -99,7 +99,7 @@ def test_without_smtp_alerts_go_to_the_outbox_and_publish_succeeds(scored, tmp_p
         line = f"({row.account_id}): crossed {row.threshold:g} on {row.crossing_day}"
         holding = [m for m in messages if line in m.get_body(("plain",)).get_content()]
         assert [m["To"] for m in holding] == [row.recipient], line
-    assert all("crossed a threshold" in m["Subject"] for m in messages)
+    assert all("attention" in m["Subject"] for m in messages)
     assert all(m["X-Engagement-Outbox"] == "not sent: no SMTP server configured" for m in messages)
     assert not list((home / "outbox").glob(".*.tmp"))  # written to a temporary name and renamed
     publish_stage(ctx, days[-1], strict=True)  # a re-run delivers nothing twice

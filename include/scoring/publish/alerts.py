@@ -76,15 +76,16 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
     """Subject, text and HTML of one recipient's email (every value HTML-escaped in the HTML)."""
     audience = AUDIENCE.get(str(alerts["audience"].iloc[0]), "a recipient")
     n = alerts["account_id"].nunique()
-    subject = f"Engagement alerts {day}: {n} account{'s' if n != 1 else ''} crossed a threshold"
+    subject = f"Engagement alerts {day}: {n} account{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention"
     context = {
         "subject": subject,
         "heading": f"{n} account{'s' if n != 1 else ''} need{'s' if n == 1 else ''} your attention",
-        "intro": f"Engagement scores that rose above an alert threshold (as of {day}).",
+        "intro": f"Engagement scores that rose above an alert threshold, and customers whose engagement health "
+        f"turned to at risk or dormant (as of {day}).",
         "alerts": [
             {
                 **row,
-                "threshold": f"{row['threshold']:g}",
+                "what": alert_description(row),
                 "score_before": f"{row['score_before']:.2f}",
                 "score_after": f"{row['score_after']:.2f}",
                 "band": str(row["band"]).replace("_", " "),
@@ -101,6 +102,14 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
         text_env.get_template("alerts.txt.j2").render(context),
         env.get_template("alerts.html.j2").render(context),
     )
+
+
+def alert_description(row: dict) -> str:
+    """What fired, for people: a score crossing its threshold, or a customer's health turning."""
+    rule = str(row.get("rule") or "")
+    if rule.startswith("health_"):
+        return f"customer health {rule.removeprefix('health_').replace('_', ' ')} on {row['crossing_day']}"
+    return f"above {row['threshold']:g} on {row['crossing_day']}"
 
 
 def expire_stale(conn: sa.Connection, day: date, max_age_days: int) -> int:

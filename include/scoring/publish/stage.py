@@ -27,6 +27,7 @@ from include.scoring.publish.alerts import alert_result, send_alerts
 from include.scoring.publish.quality_gate import evaluate_gate, require_gate
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.tables import (
+    HEALTH_ALERT_THRESHOLDS,
     account_explanations,
     account_score_history,
     account_scores,
@@ -135,9 +136,7 @@ def write_day(
     ledger = build_ledger(lake, day)
     top = _top_signals(lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
-    # threshold crossings; health alerts (rule health_*) join the outbox with its rule column
-    threshold = (changes["kind"] == "alert") & changes["rule"].str.startswith("threshold_")
-    alerts = changes[threshold].merge(
+    alerts = changes[changes["kind"] == "alert"].merge(
         scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left"
     )
     alert_rows = []
@@ -146,7 +145,8 @@ def write_day(
         alert_rows.append(
             {
                 "account_id": r.account_id,
-                "threshold": float(r.rule.split("_")[1]),
+                "threshold": alert_threshold(r.rule),
+                "rule": r.rule,
                 "crossing_day": day,
                 "audience": r.audience,
                 "recipient": to,
@@ -212,6 +212,13 @@ def write_day(
         describe=_describe,
     )
     return result, [(a["account_id"], a["threshold"], day) for a in alert_rows]
+
+
+def alert_threshold(rule: str) -> float:
+    """score_alerts.threshold of an alert rule: the score of `threshold_<n>`, a code for a health alert."""
+    if rule in HEALTH_ALERT_THRESHOLDS:
+        return HEALTH_ALERT_THRESHOLDS[rule]
+    return float(rule.removeprefix("threshold_"))
 
 
 def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> StageResult:

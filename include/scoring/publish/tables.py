@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: 2: percentile, buying-group coverage, missing roles and health on the score tables; score_alerts
-#: gained claim_id and claimed_at (atomic claims). Older warehouses gain the columns in place.
+#: gained claim_id and claimed_at (atomic claims) and rule (health alerts). Older warehouses gain the
+#: columns in place.
 SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
@@ -75,10 +76,14 @@ score_resets = sa.Table(
     sa.Column("score_before", sa.Float, nullable=False),
     sa.Column("score_after", sa.Float, nullable=False),
 )
+#: score_alerts.threshold of a customer-health alert (its `rule` says which): no score threshold
+HEALTH_ALERT_THRESHOLDS = {"health_at_risk": -1.0, "health_dormant": -2.0}
+
 score_alerts = sa.Table(
     "score_alerts",
     metadata,
     sa.Column("account_id", sa.String(64), primary_key=True),
+    # the score threshold crossed; a customer-health alert has a negative code (HEALTH_ALERT_THRESHOLDS)
     sa.Column("threshold", sa.Float, primary_key=True),
     sa.Column("crossing_day", sa.Date, primary_key=True),
     sa.Column("audience", sa.String(16), nullable=False),
@@ -98,6 +103,8 @@ score_alerts = sa.Table(
     # status `sending`: the sender that claimed the alert and when (include/scoring/publish/alerts.py)
     sa.Column("claim_id", sa.String(36)),
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    # what fired: threshold_<n> (a score crossing) or health_at_risk / health_dormant (a customer's health)
+    sa.Column("rule", sa.String(32)),
     sa.Index("ix_alerts_status", "status"),
 )
 account_explanations = sa.Table(
