@@ -70,7 +70,7 @@ def email_events(
         ip=pop.world.hosting_ips[rng.integers(0, len(pop.world.hosting_ips), n)],
         kind="machine_open",
     )
-    opened = ok & (rng.random(n) < (0.08 + 0.3 * intent) * engaged)
+    opened = ok & (rng.random(n) < (0.05 + 0.3 * intent) * engaged)
     t_open = t0 + (np.minimum(rng.exponential(2 * 3600, n), 6 * 3600) * 1e6).astype("timedelta64[us]")
     ua = pick(BROWSERS, n, rng)
     ev(opened, t_open, "open", ua=ua, ip=pop.ip[rec])

@@ -60,7 +60,7 @@ REQUESTER = "dpo'); DROP TABLE privacy_erasures; -- %s :who $1 \\N Ünï 🚀"
 def scored(tmp_path_factory):
     """24 accounts over 6 days with hostile strings everywhere, through extract..score."""
     out = tmp_path_factory.mktemp("sql-injection")
-    summary = generate(out / "sample", accounts=24, days=DAYS, end_date=END, seed=11)
+    summary = generate(out / "sample", accounts=24, days=DAYS, end_date=END, seed=11, volume=2.0)
     names = [*SQL_STRINGS, XSS, *SQL_STRINGS]  # most accounts get one, so alerts carry them too
     planted = plant(summary.crm_url, out / "sample" / "landing", names, out / "config")
     settings = Settings(
@@ -158,7 +158,7 @@ def test_every_warehouse_write_stores_hostile_strings_exactly(scored, backend):
 
     alerts = read(backend, warehouse.score_alerts)
     assert len(alerts), "the sample should give alerts"
-    assert set(alerts["account_name"]) <= set(planted.names.values()) and set(alerts["account_name"]) & set(SQL_STRINGS)
+    assert set(alerts["account_name"]) <= set(scores["account_name"]) and set(alerts["account_name"]) & set(SQL_STRINGS)
     assert set(alerts["recipient"].dropna()) <= {HOSTILE_OWNER, HOSTILE_SDR}
     changes = pd.concat([ctx.lake.read_df(catalog.CHANGES, d) for d in days_between(summary.start, END)])
     assert len(alerts) == int((changes["kind"] == "alert").sum())

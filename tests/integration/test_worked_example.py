@@ -181,7 +181,9 @@ def test_worked_example_scores_53_very_hot(example):
     scores = Lake(str(tmp / "lake")).read_df(catalog.SCORES, D[-1]).set_index("account_id")
     acme = scores.loc["ACC-1"]
     assert acme["score"] == 53.0
-    assert acme["band"] == "very_hot" and acme["next_action"] == "sales leader fast-track"
+    # two contacts, neither a decision maker: the fast-track says who is missing (buying group, SPEC 5)
+    assert acme["band"] == "very_hot"
+    assert acme["next_action"] == "sales leader fast-track \u2014 no decision maker engaged yet"
     assert (acme["accumulated"], acme["breadth"], acme["engaged_people"]) == (33.0, 20.0, 2)
     explained = cli("explain", "--account", "ACC-1", "--date", D[-1].isoformat(), *common)
     assert explained.returncode == 0, explained.stderr

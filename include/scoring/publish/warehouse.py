@@ -124,7 +124,7 @@ def _copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: list[dic
     quoted = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([int(v) if w and v is not None else v for v, w in zip((row[c] for c in columns), whole)])
+            copy.write_row([int(v) if w and v is not None else v for v, w in zip((row.get(c) for c in columns), whole)])
 
 
 def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
