@@ -95,6 +95,8 @@ def _entries() -> dict[str, Dataset]:
         Dataset("event_ids/crm", "resolve", ("h",), Personal.DERIVED, source="crm"),
         Dataset("reference/ip_ranges", "extract", ("cidr", "company_domain", "company_name", "kind"), Personal.NONE),
         Dataset("reference/free_email_domains", "extract", ("domain",), Personal.NONE),
+        # an API CRM's read marks: per object, the latest change seen and the day of the last full read
+        Dataset("sync/crm", "extract", ("crm", "object", "watermark", "full_read_on"), Personal.NONE),
         Dataset("identity", "resolve", ("a", "b", "first_seen"), Personal.GRAPH),
         Dataset(
             "identity_map",
@@ -250,6 +252,7 @@ STATE_PERSONS = CATALOG["state_persons"]
 STATE_BONUS = CATALOG["state_bonus"]
 IP_RANGES = CATALOG["reference/ip_ranges"]
 FREE_EMAIL_DOMAINS = CATALOG["reference/free_email_domains"]
+CRM_SYNC = CATALOG["sync/crm"]
 ERASURES = CATALOG["privacy/erasures"]
 #: the lake's random salt of the suppression hashes (one file)
 SALT = CATALOG["privacy/salt"]
