@@ -63,8 +63,9 @@ def rate_limited(response) -> bool:
 
 
 def soql_datetime(value: str) -> str:
-    """An ISO-8601 time as a SOQL datetime literal (UTC, no quotes)."""
-    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An ISO-8601 time as a SOQL datetime literal (UTC to the millisecond, no quotes)."""
+    stamp = pd.Timestamp(value).tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 class SalesforceCrm(CrmConnector):
