@@ -74,7 +74,7 @@ def rule_fields(rules: list[ActivityRule], obj: str) -> list[str]:
 def activity_types(records: list[Mapping], obj: str, rules: list[ActivityRule]) -> list[str | None]:
     """The activity type of each record of `obj`: the first rule (in config order) whose patterns
     all match the whole value, ignoring case; None when no rule does."""
-    result = pd.Series(None, index=range(len(records)), dtype=object)
+    result = np.full(len(records), None, dtype=object)
     undecided = np.ones(len(records), bool)
     values = {name: pd.Series(column(records, name), dtype=object).astype("string") for name in rule_fields(rules, obj)}
     for rule in (r for r in rules if r.object == obj):
