@@ -147,7 +147,7 @@ def extract_crm(
             read = crm.read(since)
             kind = crm.kind
     except PipelineError as exc:
-        raise type(exc)(f"CRM snapshot of {day}: {exc}") from None
+        raise type(exc)(f"{exc} (CRM snapshot of {day})") from None
     results = []
     for name in CRM_TABLES:
         source = f"crm/{name}"
