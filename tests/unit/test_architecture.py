@@ -26,6 +26,7 @@ LAKE_IO = {
     "extract.snapshot",
     "validate.stage",
     "resolve.stage",
+    "resolve.calls",
     "resolve.inputs",
     "resolve.snapshots",
     "resolve.evaluate",

@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from include.scoring.core.contracts import CONTRACTS, EVENT_SOURCES, IP_KINDS, IP_RANGES_SCHEMA, raw_schema
 from include.scoring.core.errors import ExtractError
 from include.scoring.core.results import StageResult
+from include.scoring.core.source_config import Segment
 from include.scoring.core.sources import EXTRACT_SOURCES, SHIPPED_FREE_MAIL
 from include.scoring.extract.coerce import coerce_to_contract
 from include.scoring.extract.readers import SUPPORTED, read_landing_file
+from include.scoring.extract.segment import CALL_SCHEMA, is_segment_file, read_segment
 from include.scoring.extract.snapshot import extract_crm
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -42,6 +45,8 @@ def _describe(result: StageResult) -> str:
     c = result.counts
     note = f", {c['rows_with_errors']:,} with unreadable values" if c["rows_with_errors"] else ""
     note += f", {c['erased']:,} erased (privacy suppression list)" if c["erased"] else ""
+    note += f", {c['identity_calls']:,} identify/group calls" if c.get("identity_calls") else ""
+    note += f", {c['skipped']:,} messages not scored (see warnings)" if c.get("skipped") else ""
     return (
         f"extract {result.unit:<18} {result.day}  {c['rows']:>9,} rows from {c['files']} file(s){note} -> {result.path}"
     )
@@ -89,18 +94,25 @@ def landing_files(landing: Path, source: str, day: date) -> list[Path]:
     return files
 
 
-def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageResult:
-    """Landing files of one event source and day into raw/<source>/dt=D."""
+def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: Segment | None = None) -> StageResult:
+    """Landing files of one event source and day into raw/<source>/dt=D; for web, the identify
+    and group calls of Segment/RudderStack files into calls/web/dt=D (extract/segment.py)."""
     if source not in EVENT_SOURCES:
         raise ValueError(f"not an event source: {source}")
     contract = CONTRACTS[source]
     files = landing_files(landing, source, day)
-    parts, lineage = [], []
+    parts, lineage, calls, skipped = [], [], [], {}
     required = [c.name for c in contract.columns if not c.nullable]
     text_columns = [c.name for c in contract.columns if pa.types.is_string(c.type) or pa.types.is_timestamp(c.type)]
     for path in files:
         display = f"{source} landing file {path} (day {day})"
-        rows = read_landing_file(path, display, contract.names, required, text_columns)
+        if source == "web" and is_segment_file(path):
+            found = read_segment(path.read_bytes(), segment or Segment(), contract.names)
+            rows = found.web
+            calls.append(found.calls.assign(source_file=f"{source}/{day.isoformat()}/{path.name}"))
+            skipped.update({k: skipped.get(k, 0) + v for k, v in found.skipped.items()})
+        else:
+            rows = read_landing_file(path, display, contract.names, required, text_columns)
         errors = rows.parse_errors.copy()
         typed = coerce_to_contract(rows.table, contract, errors)
         parts.append(typed)
@@ -116,7 +128,29 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageRe
         )
     path = lake.write_partition(catalog.raw(source), day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
-    return extract_result(source, day, path, table.num_rows, len(files), bad, erased)
+    result = extract_result(source, day, path, table.num_rows, len(files), bad, erased)
+    if source == "web":
+        result.counts["identity_calls"], result.counts["erased"] = write_calls(lake, day, calls, erased)
+        result.counts["skipped"] = sum(skipped.values())
+        result.breakdowns["skipped"] = skipped
+        result.warnings += [f"{n:,} {what}: not a web event, skipped" for what, n in sorted(skipped.items())]
+    return result
+
+
+def write_calls(lake: Lake, day: date, parts: list[pd.DataFrame], erased: int) -> tuple[int, int]:
+    """The day's identify and group calls into calls/web/dt=D (empty when none); how many were
+    written, and the erased count with the calls that carried a suppressed identifier added."""
+    frames = [p for p in parts if len(p)]
+    columns = CALL_SCHEMA.names
+    frame = (
+        pd.concat(frames, ignore_index=True).rename(columns={"line": "source_line"})
+        if frames
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    )
+    table = pa.Table.from_pandas(frame.reindex(columns=columns), schema=CALL_SCHEMA, preserve_index=False)
+    table, dropped = drop_suppressed(lake, catalog.CALLS.source, table)
+    lake.write_partition(catalog.CALLS, day, table, schema=CALL_SCHEMA)
+    return table.num_rows, erased + dropped
 
 
 def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]:
@@ -178,7 +212,7 @@ def extract_stage(
     results = []
     for source in sources:
         if source in EVENT_SOURCES:
-            results.append(extract_events(ctx.landing, ctx.lake, source, day))
+            results.append(extract_events(ctx.landing, ctx.lake, source, day, ctx.config.segment))
         elif source == "crm":
             results.extend(extract_crm(ctx.settings.crm_url, ctx.lake, day, ctx.config, crm_full_refresh))
         elif source == "reference":
