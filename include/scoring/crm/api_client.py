@@ -26,7 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from include.scoring.core.errors import PipelineError
+from include.scoring.core.errors import CrmError
 from include.scoring.core.source_config import Http
 from include.scoring.core.urls import mask_url
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
-class CrmApiError(PipelineError):
+class CrmApiError(CrmError):
     """The CRM's API refused a request (or kept failing within the retry budget)."""
 
 

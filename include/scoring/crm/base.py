@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from include.scoring.core.errors import PipelineError
+from include.scoring.core.errors import CrmError
 
 
-class CrmNotInitialized(PipelineError):
+class CrmNotInitialized(CrmError):
     """The CRM lacks the engagement fields; `init-crm` adds them (SQL) or lists what to create (APIs)."""
 
 

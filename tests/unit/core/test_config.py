@@ -144,4 +144,6 @@ def test_connector_typos_and_bad_values_name_the_key_and_what_is_allowed(raw):
     assert "crm.hubspot.push_batch: Input should be less than or equal to 100 (got 250)" in text
     assert "crm.salesforce.activities.rules.0.activity_type: Input should be 'call_completed'" in text
     assert "crm.salesforce.contacts.email: String should match pattern" in text  # nothing but a field name
-    assert "segment.track_events.Demo Requested.evnt_type: unknown key; allowed keys here: event_type, form_type" in text
+    assert (
+        "segment.track_events.Demo Requested.evnt_type: unknown key; allowed keys here: event_type, form_type" in text
+    )
