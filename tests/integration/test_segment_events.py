@@ -68,7 +68,10 @@ def test_segment_files_resolve_and_score_like_the_contract_files(both):
     assert contract.lake.read_df(catalog.SCORES, END)["score"].sum() > 0
 
 
-def test_identify_and_group_calls_resolve_visitors_by_group_call(both, tmp_path):
+def grouped_landing(both, tmp_path):
+    """Two days of hand-made Segment messages: identify, group (by account id, by domain, naming
+    nothing), pages and tracks, a skipped track, a screen, a broken line. Returns the landing,
+    the two days and the accounts the group calls name."""
     sample, contract, _ = both
     landing = tmp_path / "landing"
     shutil.copytree(sample.out / "landing" / "reference", landing / "reference")
@@ -126,6 +129,12 @@ def test_identify_and_group_calls_resolve_visitors_by_group_call(both, tmp_path)
     for source in ("email", "ad"):
         for day in (day1, day2):
             (landing / source / day.isoformat()).mkdir(parents=True)
+    return landing, day1, day2, target, domain_account
+
+
+def test_identify_and_group_calls_resolve_visitors_by_group_call(both, tmp_path):
+    sample = both[0]
+    landing, day1, day2, target, domain_account = grouped_landing(both, tmp_path)
     ctx_run = context(landing, sample.crm_url, tmp_path / "lake")
     extracted = {r.unit: r for r in extract_stage(ctx_run, day1)}
     web = extracted["web"]
@@ -160,3 +169,31 @@ def test_identify_and_group_calls_resolve_visitors_by_group_call(both, tmp_path)
     rules = ctx_run.lake.read_df(catalog.IDENTITY_RULES, day1)
     fired = rules[rules["rule"] == "group_unknown_account"]
     assert fired["identifier"].tolist() == ["0015g00000Unknown / gmail.com"] and fired["count"].tolist() == [1]
+
+
+def test_forget_erases_identity_calls_and_group_ties(both, tmp_path):
+    from include.scoring.privacy.forget import forget
+
+    sample = both[0]
+    landing, day1, day2, target, _ = grouped_landing(both, tmp_path)
+    settings = Settings(
+        str(landing), sample.crm_url, str(tmp_path / "lake"), f"sqlite:///{tmp_path / 'wh.sqlite'}", None
+    )
+    ctx = RunContext(settings)
+    run_range(ctx, day1, day2, stages=[s for s in STAGES if s.name != "publish"], echo=lambda _: None)
+    assert ctx.lake.row_count(catalog.CALLS, day1) == 4
+    forget(ctx, "Ann.Lee@gmail.com", requested_by="test", crm_push=False)
+    calls = ctx.lake.read_df(catalog.CALLS, day1)
+    assert calls["event_id"].tolist() == [f"seg-{day1}-3", f"seg-{day1}-4"]  # her identify and group calls are gone
+    person = {"3:anon-A", "3:user:u-100", "2:ann.lee@gmail.com"}
+    for day in (day1, day2):
+        assert not set(ctx.lake.read_df(catalog.IDENTITY_GROUPS, day)["node"]) & person
+        edges = ctx.lake.read_df(catalog.IDENTITY, day)
+        assert not (set(edges["a"]) | set(edges["b"])) & person
+        web = ctx.lake.read_df(catalog.raw("web"), day)
+        assert not set(web["anonymous_id"].dropna()) & {"anon-A", "user:u-100"}
+    resolved = ctx.lake.read_df(catalog.RESOLVED, day2).set_index("event_id")
+    assert f"seg-{day2}-1" not in resolved.index and f"seg-{day2}-2" not in resolved.index
+    assert resolved.loc[f"seg-{day2}-3", "resolution_method"] == "group_call"  # anon-B's tie is not hers
+    again = {r.unit: r for r in extract_stage(ctx, day1)}  # the landing files still hold her: extract drops them
+    assert (again["web"].count("identity_calls"), again["web"].count("erased")) == (2, 3)  # her page and 2 calls
