@@ -15,7 +15,7 @@ Rows are sorted by id; `source_file` says what each row was read from (`crm:acco
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -184,12 +184,3 @@ def extract_crm(
         sync = _sync_rows(read, crm_id, day, previous[1] if previous else None)
         lake.write_partition(catalog.CRM_SYNC, day, sync, schema=SYNC_SCHEMA)
     return results
-
-
-def full_refresh_due(lake: Lake, day: date, config: ScoringConfig) -> bool:
-    """Whether D's read is a full one by the calendar (for messages and tests)."""
-    found = previous_sync(lake, day)
-    if found is None or found[1].empty:
-        return True
-    oldest = pd.to_datetime(found[1]["full_read_on"]).min().date()
-    return day - oldest >= timedelta(days=config.crm.full_refresh_days)

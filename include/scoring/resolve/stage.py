@@ -73,15 +73,8 @@ RESOLVED_COLUMNS = [
 ]
 _S = pa.string()
 MAP_SCHEMA = pa.schema(
-    [
-        ("node", _S),
-        ("person_key", _S),
-        ("shared", pa.bool_()),
-        ("p_account", _S),
-        ("p_contact", _S),
-        ("p_role", _S),
-        ("p_group", _S),
-    ]
+    [("node", _S), ("person_key", _S), ("shared", pa.bool_())]
+    + [(name, _S) for name in ("p_account", "p_contact", "p_role", "p_group")]
 )
 RESOLVED_SCHEMA = pa.schema(
     [
