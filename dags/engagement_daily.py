@@ -15,12 +15,12 @@ run ahead; it is not done here.
 
 | task | reads | writes |
 |---|---|---|
-| `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet) | `raw/<source>/dt=D` |
+| `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet; web also Segment/RudderStack JSON lines) | `raw/<source>/dt=D`; `calls/web/dt=D` (Segment identify and group calls) |
 | `extract_crm` | the CRM (connection `engagement_crm`): a database read whole, or Salesforce / HubSpot through their APIs (only what changed since the last snapshot, merged into it; whole every `crm.full_refresh_days` or with the `crm_full_refresh` param) | `raw/crm/<table>/dt=D`, `sync/crm/dt=D` (API read marks) |
 | `extract_reference` | `<landing>/reference/` (IP ranges, free-mail domains) | `reference/<name>/dt=D` |
 | `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
-| `prepare_resolution` | `valid/<source>/dt=D`, `reference/*`, the person graph `identity/dt=D-1` | `identity/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
+| `prepare_resolution` | `valid/<source>/dt=D`, `calls/web/dt=D`, `reference/*`, the person graph `identity/dt=D-1` and group ties `identity_groups/dt=D-1` | `identity/dt=D`, `identity_groups/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
 | `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard; resolved rows grouped by account shard, so a score task reads only its row groups) |
 | `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
