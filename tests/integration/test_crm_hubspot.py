@@ -177,3 +177,32 @@ def test_init_crm_says_which_properties_to_create(fake):
     assert "engagement_band (string / text), engagement_scored_at (date / date)" in str(err.value)
     assert "Settings > Properties > Company properties" in str(err.value)
     assert not fake.calls("POST")
+
+
+def test_a_refused_batch_is_reported_and_an_unavailable_api_stops_the_push(crm_data, fake):
+    from datetime import date
+
+    import pandas as pd
+
+    from include.scoring.crm.api_client import CrmUnavailable
+    from include.scoring.crm.connector import connector_for
+
+    frames, _ = crm_data
+    ids = sorted(frames["accounts"]["account_id"])
+    scores = pd.DataFrame({"account_id": ids, "score": 30.0, "band": "hot", "trend": "up"})
+    refused = error("VALIDATION_ERROR", "Property values were not valid: engagement_band")
+    fake.fail("POST", "/batch/update", 400, refused, skip=1)  # the second call is refused as a whole
+    config = crm_config(hubspot={"push_batch": 25})
+    with connector_for(fake.url, config) as crm:
+        outcome = crm.push(scores, date(2026, 11, 20))
+    assert outcome.batches == [25, 25, 10]
+    assert [a for a, _ in outcome.failed] == ids[25:50] and "VALIDATION_ERROR" in outcome.failed[0][1]
+    assert outcome.updated == ids[:25] + ids[50:]
+    fake.fail("POST", "/batch/update", 503, error("SERVICE_UNAVAILABLE", "down"), times=10_000)
+    quick = crm_config(hubspot={"push_batch": 25}, http={"backoff_seconds": 0.01, "retry_budget_seconds": 0.05})
+    with connector_for(fake.url, quick) as crm, pytest.raises(CrmUnavailable, match="kept failing"):
+        crm.push(scores, date(2026, 11, 21))  # the 25 refused before are sent again, and the API is down
+    updates = fake.calls("POST", "/batch/update")
+    # the first batch of the second push: 1 try and 2 retries (waits 0.01 + 0.02 s; 0.04 more would pass the
+    # 0.05 s budget); no other batch was tried once it ran out
+    assert len(updates) == 3 + 3

@@ -42,6 +42,10 @@ class CrmAuthError(CrmApiError):
     """The CRM refused the token (HTTP 401): expired or revoked; retrying cannot help."""
 
 
+class CrmUnavailable(CrmApiError):
+    """The CRM kept failing or rate-limiting one request until the retry budget was spent."""
+
+
 class Retryable(Exception):
     """A response worth retrying: rate limited, a server error, a network failure."""
 
@@ -212,7 +216,7 @@ class ApiClient:
         try:
             return retrying(self._once, method, path, **kwargs)
         except Retryable as exc:
-            raise CrmApiError(
+            raise CrmUnavailable(
                 f"{self.endpoint.crm} at {self.endpoint.shown}: {method} {path.split('?')[0]} kept failing "
                 f"({exc}) after {self.retries} retries within the {self.http.retry_budget_seconds:g} s retry budget "
                 "(crm.http.retry_budget_seconds). Nothing more was sent; run the task again later."

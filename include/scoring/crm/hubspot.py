@@ -22,7 +22,14 @@ import pandas as pd
 
 from include.scoring.core.contracts import CONTRACTS
 from include.scoring.core.source_config import Crm
-from include.scoring.crm.api_client import ApiClient, CrmApiError, CrmAuthError, RequestBudget, parse_endpoint
+from include.scoring.crm.api_client import (
+    ApiClient,
+    CrmApiError,
+    CrmAuthError,
+    CrmUnavailable,
+    RequestBudget,
+    parse_endpoint,
+)
 from include.scoring.crm.base import (
     PUSHED_FIELDS,
     CrmConnector,
@@ -337,9 +344,9 @@ class HubSpotCrm(CrmConnector):
             outcome.batches.append(len(batch))
             try:
                 body = self.api.request("POST", "/crm/v3/objects/companies/batch/update", json={"inputs": batch})
-            except CrmAuthError:
-                raise
-            except CrmApiError as exc:  # the whole call was refused: its records are retried next run
+            except (CrmAuthError, CrmUnavailable):
+                raise  # no later call would fare better: stop, the rest goes next run
+            except CrmApiError as exc:  # this call was refused (a bad value): its records are retried next run
                 outcome.failed += [(i["id"], str(exc)[:300]) for i in batch]
                 continue
             rejected = {}
