@@ -22,10 +22,11 @@ run ahead; it is not done here.
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
 | `prepare_resolution` | `valid/<source>/dt=D`, `calls/web/dt=D`, `reference/*`, the person graph `identity/dt=D-1` and group ties `identity_groups/dt=D-1` | `identity/dt=D`, `identity_groups/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
 | `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard; resolved rows grouped by account shard, so a score task reads only its row groups) |
-| `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts), `daily_points/dt=D`, `state/dt=D` |
+| `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts, health changes), `daily_points/dt=D`, `daily_ledger/dt=D` (what leaves the accumulation window later), `state/dt=D` |
+| `rank_accounts` | `scores/dt=D` (every shard's part) | the percentile and band shares in `scores/dt=D` (and in earlier days a replay rewrote); nothing with one shard |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
 | `push_crm` | `scores/dt=D`, gate status | the CRM account's engagement fields where they changed: SQL `accounts.engagement_*` (made by `python -m include.scoring init-crm`), Salesforce `Engagement_*__c` (composite API, 200 a call), HubSpot `engagement_*` company properties (batch update, 100 a call); accounts the CRM rejects are logged and retried next run |
-| `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`); rows marked sent |
+| `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`; without one, `.eml` files in `<ENGAGEMENT_HOME>/outbox`); rows marked sent (or outbox); alerts older than `alerts.max_age_days` marked expired |
 
 Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
 or Kubernetes deployment spreads a large day over workers; memory per task follows its shard, and
@@ -119,6 +120,19 @@ def score_accounts(shard: int, **context) -> str:
 
 
 @task(
+    doc_md="Once every score shard of day D is written: each prospect's percentile among all the day's prospects "
+    "and the share of prospects per band (band health, a warning when a band holds too many), written into the "
+    "day's score files; with one shard the score task already did it."
+)
+def rank_accounts(**context) -> list[str]:
+    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.scoring.score.stage import rank_day
+
+    ctx = run_context()
+    return log_results([rank_day(ctx.lake, ctx.config, day_of(context))])
+
+
+@task(
     outlets=[ENGAGEMENT_SCORES],
     doc_md="Write day D's scores, resets, alert crossings, explanations and the reconciliation ledger to the "
     "warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
@@ -153,16 +167,21 @@ def push_crm(**context) -> int:
 
 
 @task(
-    doc_md="Email pending threshold alerts, one email per recipient, exactly once; holds with the quality gate; SMTP "
-    "failures leave them pending for the next run."
+    doc_md="Email pending threshold alerts, one email per recipient, exactly once (SMTP, else the outbox folder); "
+    "expires alerts older than alerts.max_age_days; holds with the quality gate; SMTP failures leave them pending "
+    "for the next run."
 )
 def send_alerts(**context) -> int:
-    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
+    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, log_results, run_context
     from include.scoring.publish.alerts import send_alerts as send
 
     ctx = run_context()
     with gate_held_as_failure():
-        return send(ctx.settings.warehouse_url, ctx.smtp_settings(), day_of(context)).count("sent")
+        result = send(
+            ctx.settings.warehouse_url, ctx.mail(), day_of(context), max_age_days=ctx.config.alerts.max_age_days
+        )
+    log_results([result])
+    return result.count("sent")
 
 
 @dag(
@@ -195,7 +214,7 @@ def engagement_daily():
     scored = score_accounts.expand(shard=shards)
     resolved >> scored
     published = publish_warehouse()
-    scored >> published >> [push_crm(), send_alerts()]
+    scored >> rank_accounts() >> published >> [push_crm(), send_alerts()]
 
 
 engagement_daily()

@@ -9,7 +9,7 @@ the month's last day has had a day to finish or be re-run). Trigger it with the 
 |---|---|---|
 | `check_completeness` | warehouse `account_score_history`, `pipeline_runs` | nothing; **fails listing the days of M with no published scores** |
 | `build_report` | the published scores of M, the lake's contributions, CRM opportunities (snapshot of the latest published day), quarantine / resolution / identity rules; task runs of `engagement_daily` (connection `engagement_airflow_db`, optional) | `<report folder>/month=YYYY-MM/`: `report.html`, `report.pdf`, `metrics.json`, `suggested_config.yaml`, `suggested_config.diff` |
-| `email_report` | the month folder | one email to `calibration.recipients` (connection `engagement_smtp`): HTML summary, PDF attached |
+| `email_report` | the month folder | one email to `calibration.recipients` (connection `engagement_smtp`; without one, an `.eml` file in `<ENGAGEMENT_HOME>/outbox`): HTML summary, PDF attached |
 
 Each account as scored on each day D of M is labelled point in time: an opportunity created, or
 closed won, in (D, D + `calibration.outcome_window_days`] as the CRM knows it on the report date;
@@ -40,7 +40,7 @@ from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier
 def check_completeness(**context) -> str:
     from include.airflow_glue.calibration import report_month
     from include.airflow_glue.dag_support import run_context
-    from include.scoring.report.months import check_complete
+    from include.scoring.report.stage import check_complete
 
     month = report_month(context)
     report_date = check_complete(run_context().settings.warehouse_url, month)
@@ -82,7 +82,7 @@ def email_report(report: dict, **context) -> int:
     from include.scoring.report.stage import load_report
 
     ctx = run_context()
-    result = send(load_report(report["folder"], report["month"]), ctx.config, ctx.smtp_settings())
+    result = send(load_report(report["folder"], report["month"]), ctx.config, ctx.mail())
     print(result.line())
     return result.recipients if result.sent else 0
 

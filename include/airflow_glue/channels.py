@@ -1,4 +1,5 @@
-"""Where on-call notices go and how: recipients, an SMTP server, a Slack-compatible webhook.
+"""Where on-call notices go and how: recipients, an SMTP server (else the outbox folder), a
+Slack-compatible webhook.
 
 Standard library only at import time (DAG files import this through include.airflow_glue.dag_support).
 Channels come from the project config (`notifications.email_to`, `notifications.webhook_url`),
@@ -6,7 +7,9 @@ overridden by the environment: ENGAGEMENT_ALERT_EMAILS (comma-separated; set but
 email) and ENGAGEMENT_WEBHOOK_URL. The SMTP server is the Airflow connection `engagement_smtp`
 (host, port, login, password, extra {"starttls": true, "ssl": false, "from": "..."}), else
 ENGAGEMENT_SMTP_URL (`smtp://user:pass@host:port?starttls=true&from=a@b`, `smtps://` for TLS).
-Passwords are never logged: only host, port and login are.
+With neither, every notice is written to the outbox folder `<ENGAGEMENT_HOME>/outbox` as an
+`.eml` file (include/scoring/core/mailer.py), recipients or not: a notice is never lost for want
+of a mail server. Passwords are never logged: only host, port and login are.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from include.scoring.core.mailer import DEFAULT_SENDER, SmtpSettings, send_email, smtp_from_url  # noqa: F401 - re-exported
+from include.scoring.core.mailer import (  # noqa: F401 - re-exported
+    DEFAULT_SENDER,
+    Outbox,
+    SmtpSettings,
+    Transport,
+    default_outbox,
+    send_email,
+    smtp_from_url,
+)
 from include.scoring.core.mailer import flag as _flag
 
 log = logging.getLogger(__name__)
@@ -33,7 +44,8 @@ WEBHOOK_MAX_CHARS = 3500
 class Channels:
     emails: tuple[str, ...] = ()
     webhook_url: str | None = None
-    smtp: SmtpSettings | None = None
+    #: the SMTP server, or the outbox folder when none is configured
+    smtp: Transport | None = None
 
 
 def smtp_from_connection(conn_id: str = SMTP_CONN_ID) -> SmtpSettings | None:
@@ -87,18 +99,20 @@ def resolve_channels() -> Channels:
         emails = [e.strip() for e in os.environ["ENGAGEMENT_ALERT_EMAILS"].split(",") if e.strip()]
     if "ENGAGEMENT_WEBHOOK_URL" in os.environ:
         webhook = os.environ["ENGAGEMENT_WEBHOOK_URL"].strip() or None
-    smtp = None
-    if emails:
-        try:
-            smtp = resolve_smtp()
-        except ValueError as exc:
-            log.warning("notifications: %s", exc)
-        if smtp is None:
-            log.warning(
-                "notifications: %d recipient(s) but no SMTP server (connection %r or ENGAGEMENT_SMTP_URL)",
-                len(emails),
-                SMTP_CONN_ID,
-            )
+    smtp: Transport | None = None
+    try:
+        smtp = resolve_smtp()
+    except ValueError as exc:
+        log.warning("notifications: %s", exc)
+    if smtp is None:
+        smtp = default_outbox()
+        log.info(
+            "notifications: no SMTP server (connection %r or ENGAGEMENT_SMTP_URL): notices go to %s",
+            SMTP_CONN_ID,
+            smtp.describe(),
+        )
+    elif not emails:
+        smtp = None  # a server but nobody to send to
     return Channels(emails=tuple(emails), webhook_url=webhook, smtp=smtp)
 
 

@@ -263,11 +263,11 @@ def deliver(notice: Notice, channels: alert_channels.Channels | None = None) -> 
     except Exception as exc:  # noqa: BLE001 - a notifier must not break the callback
         log.warning("notifications: could not resolve channels: %s", exc)
         return results
-    if channels.emails and channels.smtp:
+    if channels.smtp is not None and (channels.emails or isinstance(channels.smtp, alert_channels.Outbox)):
         try:
-            alert_channels.send_email(channels.smtp, channels.emails, notice.subject, notice.text, notice.html)
+            where = alert_channels.send_email(channels.smtp, channels.emails, notice.subject, notice.text, notice.html)
             results["email"] = True
-            log.info("notifications: emailed %d recipient(s) via %s", len(channels.emails), channels.smtp.describe())
+            log.info("notifications: emailed %d recipient(s) via %s", len(channels.emails), where)
         except Exception as exc:  # noqa: BLE001
             results["email"] = False
             log.warning(

@@ -21,7 +21,7 @@ import pandas as pd
 
 from include.sample.daily import DailyGenerator
 from include.sample.defects import broken_jsonl_lines
-from include.sample.landing import write_crm, write_landing_day, write_reference
+from include.sample.landing import write_crm, write_crm_changes, write_landing_day, write_reference
 from include.sample.world import build_world, opportunities, span
 from include.scoring.core.contracts import CONTRACTS
 
@@ -43,6 +43,8 @@ class GenerateSummary:
     crm_rows: dict[str, int] = field(default_factory=dict)
     defects: dict[str, int] = field(default_factory=dict)
     crm_url: str = ""
+    #: dated CRM changes (customers churning), applied day by day by the demo
+    crm_changes: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -51,6 +53,8 @@ class GenerateSummary:
         ]
         out += [f"  {src:<8} {n:>10,} events" for src, n in self.events.items()]
         out += [f"  crm.{tbl:<12} {n:>8,} rows" for tbl, n in self.crm_rows.items()]
+        if self.crm_changes:
+            out.append(f"  {self.crm_changes} customers churn during the period (the demo updates the CRM on the day)")
         if self.defects:
             out.append("  injected defects: " + ", ".join(f"{k}={v}" for k, v in sorted(self.defects.items())))
         return out
@@ -59,7 +63,7 @@ class GenerateSummary:
 def generate(
     out: Path | str,
     accounts: int = 300,
-    days: int = 120,
+    days: int = 180,
     end_date: date | None = None,
     seed: int = 42,
     crm_url: str | None = None,
@@ -114,7 +118,19 @@ def generate(
         "opportunities": opps,
     }
     write_crm(crm_url, crm)
+    churn = world.accounts[world.accounts["churn_day"] >= 0]
+    write_crm_changes(
+        crm_url,
+        pd.DataFrame(
+            {
+                "account_id": churn["account_id"],
+                "day": [start + timedelta(days=int(d)) for d in churn["churn_day"]],
+                "lifecycle": "churned",
+            }
+        ),
+    )
     summary.crm_rows = {name: len(frame) for name, frame in crm.items()}
+    summary.crm_changes = len(churn)
     world.accounts.drop(
         columns=[c.name for c in CONTRACTS["crm/accounts"].columns if c.name not in ("account_id", "name")]
     ).to_parquet(truth_dir / "accounts.parquet", index=False)

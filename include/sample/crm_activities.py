@@ -45,10 +45,10 @@ ACT_IN = (
 
 
 def crm_activities(
-    pop: Population, day: date, in_window: np.ndarray, rng: np.random.Generator
+    pop: Population, day: date, in_window: np.ndarray, activity: np.ndarray, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The day's CRM activities and their truth (always resolvable: the CRM names the account)."""
-    lam = (0.004 + 0.12 * pop.intent**2) * (1 + 6 * in_window) * (0.2 if day.weekday() >= 5 else 1.0)
+    lam = (0.004 + 0.12 * pop.intent**2) * (1 + 6 * in_window) * (0.2 if day.weekday() >= 5 else 1.0) * activity
     counts = rng.poisson(lam)
     accts = np.repeat(np.arange(len(counts)), counts)
     n = len(accts)

@@ -24,7 +24,7 @@ from include.sample.draws import serials
 from include.sample.email_events import email_events
 from include.sample.population import Population
 from include.sample.web_events import web_events
-from include.sample.world import World
+from include.sample.world import World, activity_factor
 
 NEVER = np.iinfo(np.int32).max  # `ident_day` of a cookie not (yet) identified
 LATE_SHARE = 0.02  # web events that land in the next day's folder
@@ -68,15 +68,16 @@ class DailyGenerator:
         )
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
-        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * in_window) * wk * self.volume
+        activity = activity_factor(acc, d)
+        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * in_window) * wk * self.volume * activity
 
         web, web_truth, web_links = web_events(self.population, day, d, mult, rng)
-        email, email_truth, tracked = email_events(self.population, day, weekend, self.volume, rng)
+        email, email_truth, tracked = email_events(self.population, day, weekend, self.volume, activity, rng)
         web = pd.concat([web, tracked[0]], ignore_index=True)
         web_truth = pd.concat([web_truth, tracked[1]], ignore_index=True)
         web_links = np.concatenate([web_links, tracked[2]])
         ad, ad_truth, ad_links = ad_events(self.population, day, mult, rng)
-        acts, acts_truth = crm_activities(self.population, day, in_window, rng)
+        acts, acts_truth = crm_activities(self.population, day, in_window, activity, rng)
         web = _with_event_ids(web, "w", day)
         email = _with_event_ids(email, "e", day)
         ad = _with_event_ids(ad, "a", day)

@@ -19,7 +19,7 @@ from include.sample.world import day_start
 
 
 def email_events(
-    pop: Population, day: date, weekend: bool, volume: float, rng: np.random.Generator
+    pop: Population, day: date, weekend: bool, volume: float, activity: np.ndarray, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
     """The day's email events and their truth, plus the tracked-link page views as
     (web events, web truth, cookie links) for the web source."""
@@ -42,6 +42,7 @@ def email_events(
     n = len(rec)
     acct = pop.account[rec]
     intent = np.where(acct >= 0, pop.intent[np.maximum(acct, 0)], 0.1)
+    engaged = np.where(acct >= 0, activity[np.maximum(acct, 0)], 1.0)  # a quiet account opens little
     t0 = day_start(day) + (rng.integers(8 * 3600, 15 * 3600, n) * 1_000_000).astype("timedelta64[us]")
     bounce = rng.random(n) < 0.02
     parts = []
@@ -69,7 +70,7 @@ def email_events(
         ip=pop.world.hosting_ips[rng.integers(0, len(pop.world.hosting_ips), n)],
         kind="machine_open",
     )
-    opened = ok & (rng.random(n) < 0.2)
+    opened = ok & (rng.random(n) < (0.08 + 0.3 * intent) * engaged)
     t_open = t0 + (np.minimum(rng.exponential(2 * 3600, n), 6 * 3600) * 1e6).astype("timedelta64[us]")
     ua = pick(BROWSERS, n, rng)
     ev(opened, t_open, "open", ua=ua, ip=pop.ip[rec])

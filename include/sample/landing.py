@@ -149,3 +149,52 @@ def _records(frame: pd.DataFrame) -> list[dict]:
             ]
         columns[col] = values
     return [dict(zip(columns, row)) for row in zip(*columns.values())]
+
+
+#: dated changes the sample's CRM goes through (customers churning): the demo applies each on its
+#: day before the day is extracted, as a live CRM would change under a daily pipeline
+CRM_CHANGES = "sample_crm_changes"
+
+
+def write_crm_changes(url: str, changes: pd.DataFrame) -> None:
+    """Store the CRM's dated changes (account_id, day, lifecycle) beside its tables (the pipeline
+    reads only the four contract tables)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {CRM_CHANGES}"))
+            conn.execute(sa.text(f"CREATE TABLE {CRM_CHANGES} (account_id TEXT, day TEXT, lifecycle TEXT)"))
+            rows = [
+                {"account_id": a, "day": d.isoformat(), "lifecycle": life}
+                for a, d, life in changes[["account_id", "day", "lifecycle"]].itertuples(index=False)
+            ]
+            if rows:
+                conn.execute(sa.text(f"INSERT INTO {CRM_CHANGES} VALUES (:account_id, :day, :lifecycle)"), rows)
+    finally:
+        engine.dispose()
+
+
+def apply_crm_changes(url: str, day: date) -> int:
+    """Apply the sample CRM's changes dated on or before `day` (idempotent); returns how many
+    accounts were changed now. A CRM without a changes table is left alone."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if not sa.inspect(conn).has_table(CRM_CHANGES):
+                return 0
+            due = conn.execute(
+                sa.text(f"SELECT account_id, day, lifecycle FROM {CRM_CHANGES} WHERE day <= :day ORDER BY day"),
+                {"day": day.isoformat()},
+            ).fetchall()
+            changed = 0
+            for account_id, when, lifecycle in due:
+                changed += conn.execute(
+                    sa.text(
+                        "UPDATE accounts SET lifecycle = :lifecycle, updated_at = :at "
+                        "WHERE account_id = :account_id AND lifecycle <> :lifecycle"
+                    ),
+                    {"lifecycle": lifecycle, "at": f"{when} 09:00:00.000000", "account_id": account_id},
+                ).rowcount
+            return changed
+    finally:
+        engine.dispose()

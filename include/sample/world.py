@@ -40,13 +40,18 @@ class World:
     account_person_index: np.ndarray
 
 
+#: share of the sample's customers that churn during the period (after going quiet)
+CHURN_SHARE = 0.4
+
+
 def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generator) -> World:
     """Accounts (CRM columns plus truth), their people and networks, and the shared devices."""
     n_days = (end - start).days + 1
     comp = company_table(n_accounts)
     n = n_accounts
     ids = np.array([f"ACC-{i + 1:06d}" for i in range(n)], dtype=object)
-    intent = rng.beta(0.8, 3.0, n)
+    # Real B2B engagement is skewed: most target accounts barely engage in a quarter, a few a lot.
+    intent = rng.beta(0.5, 4.0, n)
     tier_pick = rng.random(n)
     abm_tier = np.where(tier_pick < 0.1, 1, np.where(tier_pick < 0.35, 2, np.where(tier_pick < 0.7, 3, 0)))
     messy = [messy_domain(w, d, p) for w, d, p in zip(comp.website, comp.true_domain, rng.random(n))]
@@ -70,7 +75,9 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
     n_ae, n_sdr = max(2, n // 40), max(2, n // 60)
     owner = np.array([f"ae{(i % n_ae) + 1:03d}@{VENDOR_DOMAIN}" for i in rng.integers(0, n_ae, n)], dtype=object)
     sdr = np.array([f"sdr{(i % n_sdr) + 1:03d}@{VENDOR_DOMAIN}" for i in rng.integers(0, n_sdr, n)], dtype=object)
-    has_window = rng.random(n) < (0.1 + 0.8 * intent)
+    # Customers use the product (docs, support, renewals): they engage more than a typical prospect.
+    intent = np.where(lifecycle == "customer", np.maximum(intent, rng.uniform(0.25, 0.5, n)), intent)
+    has_window = rng.random(n) < (0.05 + 0.8 * intent)
     window_len = rng.integers(20, 50, n)
     window_start = rng.integers(-20, max(1, n_days - 20), n)
     has_range = rng.random(n) < 0.6
@@ -107,6 +114,8 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
     )
     ranges, corp_net = ip_ranges(accounts)
     persons, contacts = people(accounts, corp_net, rng)
+    churn_day, quiet_from = churn_schedule(lifecycle, n_days, rng)
+    accounts["churn_day"], accounts["quiet_from"] = churn_day, quiet_from
     order = np.argsort(persons["account"].to_numpy(), kind="stable")
     acct_sorted = persons["account"].to_numpy()[order]
     keep = acct_sorted >= 0
@@ -121,6 +130,23 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
         }
     )
     return World(accounts, persons, contacts, ranges, kiosks, hosting, outsiders, offsets, idx)
+
+
+def churn_schedule(lifecycle: np.ndarray, n_days: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per account, the day (offset from the start) a customer churns and the day it went quiet
+    before that (its engagement fades in the weeks before the CRM marks it churned); -1: never."""
+    n = len(lifecycle)
+    churns = (lifecycle == "customer") & (rng.random(n) < CHURN_SHARE) & (n_days >= 60)
+    day = np.where(churns, rng.integers(n_days // 3, max(n_days // 3 + 1, n_days - 7), n), -1)
+    quiet = np.where(churns, np.maximum(day - rng.integers(21, 50, n), 0), -1)
+    return day, quiet
+
+
+def activity_factor(accounts: pd.DataFrame, d: int) -> np.ndarray:
+    """How engaged each account is on day offset `d` compared with its intent: a churning customer
+    goes quiet in the weeks before it churns and nearly silent after."""
+    churn, quiet = accounts["churn_day"].to_numpy(), accounts["quiet_from"].to_numpy()
+    return np.where((churn >= 0) & (d >= churn), 0.02, np.where((quiet >= 0) & (d >= quiet), 0.12, 1.0))
 
 
 def opportunities(world: World, start: date, end: date, rng: np.random.Generator) -> pd.DataFrame:

@@ -28,6 +28,13 @@ class RunContext:
             self.smtp = smtp_from_url(self.settings.smtp_url)
         return self.smtp
 
+    def mail(self):
+        """Where alert and report emails go: the SMTP server when configured, else the outbox
+        folder `<ENGAGEMENT_HOME>/outbox` (include/scoring/core/mailer.py)."""
+        from include.scoring.core.mailer import transport_or_outbox
+
+        return transport_or_outbox(self.smtp_settings())
+
     @cached_property
     def config(self) -> ScoringConfig:
         return load_config(self.settings.config_path)

@@ -48,15 +48,23 @@ class RangeReport:
 
 
 def run_range(
-    ctx: RunContext, start: date, end: date, stages: list[Stage] | None = None, echo: Callable[[str], None] = print
+    ctx: RunContext,
+    start: date,
+    end: date,
+    stages: list[Stage] | None = None,
+    echo: Callable[[str], None] = print,
+    before_day: Callable[[date], None] | None = None,
 ) -> RangeReport:
-    """Run every stage for each day from start to end, in order, printing progress."""
+    """Run every stage for each day from start to end, in order, printing progress. `before_day`
+    runs first each day (the demo moves its sample CRM to the day with it)."""
     stages = stages or STAGES
     days = days_between(start, end)
     report = RangeReport(start, end)
     t0 = time.perf_counter()
     for i, day in enumerate(days, start=1):
         t_day = time.perf_counter()
+        if before_day is not None:
+            before_day(day)
         for stage in stages:
             results = stage.run(ctx, day)
             report.per_stage.setdefault(stage.name, []).extend(results)

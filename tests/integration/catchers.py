@@ -28,9 +28,23 @@ class Caught:
         return list(self.messages)
 
 
+@dataclass
+class Hold:
+    """Make the SMTP catcher keep its first message waiting: `arrived` is set when it is in,
+    and the sender gets no answer until `release` is set (a slow server, deterministically)."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 @contextmanager
-def smtp_catcher(login: str | None = None, password: str | None = None, port: int | None = None):
-    """An SMTP server on a (free) loopback port; with login/password it requires AUTH (no TLS)."""
+def smtp_catcher(
+    login: str | None = None, password: str | None = None, port: int | None = None, hold: Hold | None = None
+):
+    """An SMTP server on a (free) loopback port; with login/password it requires AUTH (no TLS);
+    with `hold` the first message waits for `hold.release` before it is accepted."""
+    import asyncio
+
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -42,6 +56,9 @@ def smtp_catcher(login: str | None = None, password: str | None = None, port: in
                 envelope.original_content or envelope.content, policy=email.policy.default
             )
             message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            if hold is not None and not hold.arrived.is_set():
+                hold.arrived.set()
+                await asyncio.get_running_loop().run_in_executor(None, hold.release.wait, 600)
             caught.messages.append(message)
             return "250 Message accepted"
 

@@ -23,7 +23,8 @@ import yaml
 
 from include.scoring.core.config import parse_config
 from include.scoring.report.data import ReportIncomplete
-from include.scoring.report.stage import NOT_RELIABLE, SECTIONS, build_report
+from include.scoring.report.render import SECTIONS
+from include.scoring.report.stage import NOT_RELIABLE, build_report
 from tests.conftest import require_service
 
 pytestmark = pytest.mark.integration

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 
 from include.sample import generate
 from include.scoring.context import RunContext
@@ -26,8 +27,8 @@ from include.scoring.core.errors import PipelineError
 from include.scoring.core.mailer import SmtpSettings
 from include.scoring.core.settings import Settings
 from include.scoring.publish.alerts import send_alerts
-from include.scoring.report.render import render_email, render_html
-from include.scoring.report.stage import SECTIONS, build_report, email_report
+from include.scoring.report.render import SECTIONS, render_email, render_html
+from include.scoring.report.stage import build_report, email_report
 from include.scoring.runner import run_range
 from tests.integration.catchers import smtp_catcher
 from tests.integration.dashboard_helpers import browser_page, serve
@@ -142,11 +143,16 @@ def test_every_string_of_the_report_and_its_email_is_escaped(month, tmp_path):
 
 def test_alert_emails_show_markup_names_as_text(month, tmp_path):
     ctx, planted, _ = month
+    engine = sa.create_engine(ctx.settings.warehouse_url)
+    with engine.begin() as conn:  # the run wrote them to the outbox folder (no SMTP): send them again, for real
+        conn.execute(sa.text("UPDATE score_alerts SET status = 'pending', sent_at = NULL WHERE status = 'outbox'"))
+    engine.dispose()
     with smtp_catcher() as caught:
         result = send_alerts(
             ctx.settings.warehouse_url,
             SmtpSettings(host="127.0.0.1", port=caught.port, sender="alerts@northwind.io"),
             MONTH_END,
+            max_age_days=10_000,
         )
         messages = caught.wait(result.count("emails"))
     assert result.count("sent") > 0 and len(messages) == result.count("emails")

@@ -58,6 +58,7 @@ def test_daily_run_on_a_celery_cluster(tmp_path, monkeypatch):
         "validate_crm",
         "resolve_identities",
         "score_accounts",
+        "rank_accounts",
         "publish_warehouse",
         "push_crm",
         "send_alerts",

@@ -214,7 +214,7 @@ def test_alert_emails_exactly_once_and_through_an_outage(scored, tmp_path):
     assert set(by_to) == set(pending["recipient"])
     sample = pending.iloc[0]
     msg = by_to[sample["recipient"]]
-    assert "crossed a threshold" in msg["Subject"]
+    assert "need" in msg["Subject"] and "attention" in msg["Subject"]
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert sample["account_id"] in html and "<table" in html

@@ -114,7 +114,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from include.scoring.cli.explain import explain_lines
 
     ctx = _context(args)
-    print("\n".join(explain_lines(ctx.lake, args.account, args.date)))
+    print("\n".join(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
     return 0
 
 
@@ -181,7 +181,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name, path in result.files.items():
         print(f"  {name:<22} {path}")
     if args.email:
-        print(email_report(result, ctx.config, ctx.smtp_settings()).line())
+        print(email_report(result, ctx.config, ctx.mail()).line())
     return 0
 
 
@@ -259,6 +259,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"\nRunning every stage for {summary.start} .. {summary.end} ...")
     ctx = RunContext(settings)
-    report = run_range(ctx, summary.start, summary.end)
+    from include.sample.landing import apply_crm_changes
+
+    # the sample CRM changes as the days pass (customers churn), as a live CRM would
+    report = run_range(ctx, summary.start, summary.end, before_day=lambda day: apply_crm_changes(settings.crm_url, day))
     print_run_summary(ctx, report)
     return 0

@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from include.scoring.cli.standing import standing_lines
+from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import LakeError, UsageError
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -75,7 +77,7 @@ def ledger(lake: Lake, account: str, day: date) -> tuple[pd.DataFrame, pd.DataFr
     return signals, persons
 
 
-def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
+def explain_lines(lake: Lake, config: ScoringConfig, account: str, day: date) -> list[str]:
     row = _score_row(lake, account, day)
     signals, persons = ledger(lake, account, day)
     labels = person_labels(lake, account, day)
@@ -96,6 +98,7 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
         f"  trend: {row['trend']} {ARROWS.get(row['trend'], '')} ({row['change_7d']:+.2f} over 7 days, "
         f"{row['change_28d']:+.2f} over 28 days); surge: {'YES' if row['surge'] else 'no'}",
         f"  last touch: {touch}{since}",
+        *standing_lines(lake, config, row, day),
         "",
         "  Points by signal (accumulated, after role multipliers, de-duplication, caps, resets and decay)",
     ]
@@ -112,12 +115,11 @@ def explain_lines(lake: Lake, account: str, day: date) -> list[str]:
     changes = lake.read_range(catalog.CHANGES, day - timedelta(days=180), day)
     if changes is not None:
         mine = changes.to_pandas()
-        mine = mine[(mine["account_id"] == account) & mine["kind"].isin(["reset", "band_change", "alert"])].sort_values(
-            "as_of"
-        )
-        lines += ["", "  Resets, band changes and alerts (last 180 days)"]
+        kinds = ["reset", "band_change", "health_change", "alert"]
+        mine = mine[(mine["account_id"] == account) & mine["kind"].isin(kinds)].sort_values("as_of")
+        lines += ["", "  Resets, band and health changes, alerts (last 180 days)"]
         lines += [
-            f"    {r.as_of}  {r.kind:<11} {r.rule:<15} {r.before} -> {r.after}"
+            f"    {r.as_of}  {r.kind:<13} {r.rule:<15} {r.before} -> {r.after}"
             + (f"  to {r.recipient}" if isinstance(r.recipient, str) else "")
             for r in mine.itertuples()
         ] or ["    (none)"]

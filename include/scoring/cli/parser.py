@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--days",
         type=int,
-        default=_env_default("ENGAGEMENT_DAYS", int) or 120,
-        help="days of history [ENGAGEMENT_DAYS] (default 120)",
+        default=_env_default("ENGAGEMENT_DAYS", int) or 180,
+        help="days of history [ENGAGEMENT_DAYS] (default 180)",
     )
     p.add_argument(
         "--end-date",
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate the embedded sample under .local/ and run the whole pipeline over every generated day.",
     )
     p.add_argument("--accounts", type=int, default=300, help="number of accounts (default 300)")
-    p.add_argument("--days", type=int, default=120, help="days of history ending yesterday (default 120)")
+    p.add_argument("--days", type=int, default=180, help="days of history ending yesterday (default 180)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument(
         "--bad-rows",

@@ -47,6 +47,7 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     lines += _validation_lines(report)
     lines += _resolution_lines(report)
     lines += _publish_lines(ctx, report)
+    lines += _band_lines(report)
     lines += _top_accounts_lines(ctx, report)
     return lines
 
@@ -126,6 +127,7 @@ def top_accounts(ctx: RunContext, day, n: int = 15):
                 str(r.account_name)[:28],
                 tier,
                 f"{r.score:,.2f}",
+                "-" if str(r.engagement_percentile) in ("<NA>", "nan", "None") else f"{r.engagement_percentile:.0f}",
                 r.band.replace("_", " "),
                 f"{ARROW.get(r.trend, '')} {r.change_7d:+.0f}" + (" surge" if r.surge else ""),
                 touch[:40],
@@ -145,7 +147,27 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain "
         f"--account ID --date {report.end})",
     ]
-    return lines + _table(rows, ("account", "tier", "score", "band", "trend 7d", "last touch", "since", "next action"))
+    headers = ("account", "tier", "score", "pct", "band", "trend 7d", "last touch", "since", "next action")
+    return lines + _table(rows, headers)
+
+
+def _band_lines(report: RangeReport) -> list[str]:
+    """Prospects per band on the last scored day of each month: with the accumulation window the
+    shares stay steady once the window has filled (scores do not inflate with history)."""
+    monthly: dict[str, tuple] = {}
+    for result in report.per_stage.get("score", []):
+        counts = result.breakdowns.get("prospects_per_band")
+        if counts:
+            monthly[result.day.strftime("%Y-%m")] = (result.day, counts)
+    if not monthly:
+        return []
+    bands = list(next(iter(monthly.values()))[1])
+    rows = []
+    for day, counts in monthly.values():
+        total = max(sum(counts.values()), 1)
+        rows.append((f"{day}", *(f"{counts[b]:,}" for b in bands), f"{counts[bands[-1]] / total:.0%}"))
+    title = "Prospects per band (last scored day of each month; the last column is the top band's share)"
+    return ["", title] + _table(rows, ("day", *(b.replace("_", " ") for b in bands), "top share"))
 
 
 def _validation_lines(report: RangeReport) -> list[str]:

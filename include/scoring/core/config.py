@@ -92,6 +92,30 @@ class Decay(_Strict):
     half_life_days: float | None = Field(None, gt=0)
 
 
+class Accumulation(_Strict):
+    #: points expire this many days after the day they were earned; None keeps them (open-ended)
+    window_days: int | None = Field(90, ge=1)
+
+
+class BuyingGroup(_Strict):
+    roles: list[Role] = Field(["decision_maker", "champion", "influencer"], min_length=1)
+    window_days: int = Field(30, ge=1)
+    #: from this band up, an account with no decision maker engaged says so in its next action
+    flag_missing_decision_maker_from: str | None = "hot"
+
+
+class CustomerHealth(_Strict):
+    #: at_risk: the last `recent_days` days' points below this share of the account's own baseline
+    at_risk_ratio: float = Field(0.4, gt=0, lt=1)
+    recent_days: int = Field(28, ge=7)
+    #: the baseline: mean weekly points over this many whole weeks before the recent days
+    baseline_weeks: int = Field(26, ge=2, le=104)
+    #: dormant: no person engaged with a positive signal for this many days
+    dormant_days: int = Field(45, ge=1)
+    #: expanding: at least this many people first engaged in the recent days (or a surge)
+    expanding_new_people: int = Field(3, ge=1)
+
+
 class Band(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     max_score: float | None
@@ -101,6 +125,21 @@ class Band(_Strict):
 class AlertRule(_Strict):
     threshold: float
     recipient: Literal["sdr", "owner", "manager"]
+
+
+class Alerts(_Strict):
+    """Threshold alerts: the crossings that fire them, and how long an unsent one stays worth sending."""
+
+    thresholds: list[AlertRule] = []
+    #: an alert still unsent this many days after its crossing day expires (never sent): old news
+    #: is noise, e.g. when SMTP is configured after weeks without it
+    max_age_days: int = Field(7, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_only(cls, value: Any) -> Any:
+        """The earlier form, a bare list of thresholds, still loads."""
+        return {"thresholds": value} if isinstance(value, list) else value
 
 
 class Trend(_Strict):
@@ -220,9 +259,14 @@ class ScoringConfig(_Strict):
     points: Points = Points()
     breadth: Breadth = Breadth()
     decay: Decay = Decay()
+    accumulation: Accumulation = Accumulation()
     bands: list[Band] = Field(min_length=1)
+    #: a warning every day a band holds more than this share of the prospects (band name -> share)
+    bands_max_share: dict[str, float] = {"very_hot": 0.2}
+    buying_group: BuyingGroup = BuyingGroup()
+    customer_health: CustomerHealth = CustomerHealth()
     customer_next_action: str = "account management (owner)"
-    alerts: list[AlertRule] = []
+    alerts: Alerts = Alerts()
     trend: Trend = Trend()
     non_human: NonHuman
     identity: Identity = Identity()
@@ -231,10 +275,8 @@ class ScoringConfig(_Strict):
     calibration: Calibration = Calibration()
     notifications: Notifications = Notifications()
     scale: Scale = Scale()
-    #: the CRM connectors (Salesforce, HubSpot): what extract reads and the push writes
-    crm: Crm = Crm()
-    #: Segment / RudderStack event files in the web landing folder
-    segment: Segment = Segment()
+    crm: Crm = Crm()  # the CRM connectors: what extract reads and the push writes (core/source_config.py)
+    segment: Segment = Segment()  # Segment / RudderStack event files in the web landing folder
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringConfig:
@@ -247,6 +289,18 @@ class ScoringConfig(_Strict):
             raise ValueError("bands: every band but the last needs max_score; the last has max_score: null")
         if any(a >= b for a, b in zip(bounds[:-2], bounds[1:-1], strict=False)):
             raise ValueError("bands: max_score must increase from band to band")
+        band_names = [b.name for b in self.bands]
+        for key in self.bands_max_share:
+            if key not in band_names:
+                raise ValueError(f"bands_max_share: {key!r} is not a band; allowed: {band_names}")
+        for key, share in self.bands_max_share.items():
+            if not 0 < share <= 1:
+                raise ValueError(f"bands_max_share.{key}: a share between 0 and 1 is needed (got {share})")
+        flag = self.buying_group.flag_missing_decision_maker_from
+        if flag is not None and flag not in band_names:
+            raise ValueError(
+                f"buying_group.flag_missing_decision_maker_from: {flag!r} is not a band; allowed: {band_names}"
+            )
         names = {rule.name for rule in self.signals}
         if self.points.combination_bonus.enabled:
             unknown = [s for s in self.points.combination_bonus.signals if s not in names]
@@ -271,8 +325,9 @@ class ScoringConfig(_Strict):
 
     @cached_property
     def _fingerprint(self) -> str:
-        # what the sources are read with (crm, segment) shapes the inputs, not how they are scored
-        payload = json.dumps(self.model_dump(mode="json", exclude=set(SOURCE_SECTIONS)), sort_keys=True)
+        # how sources are read (crm, segment) and how long an alert may wait change no score: no replay for them
+        excluded = {"alerts": {"max_age_days"}, **{section: True for section in SOURCE_SECTIONS}}
+        payload = json.dumps(self.model_dump(mode="json", exclude=excluded), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def fingerprint(self) -> str:

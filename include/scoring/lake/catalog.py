@@ -124,12 +124,13 @@ def _entries() -> dict[str, Dataset]:
         Dataset("scores", "score", SCORE_FILE_COLUMNS, Personal.STAFF),
         Dataset("changes", "score", CHANGE_COLUMNS, Personal.STAFF),
         Dataset("daily_points", "score", ("account_id", "points"), Personal.NONE),
+        Dataset("daily_ledger", "score", ("account_id", "signal", "points", "log_scale", "epoch"), Personal.NONE),
         Dataset("state", "score", STATE_COLUMNS, Personal.NONE),
         Dataset("state_ledger", "score", ("account_id", "signal", "points"), Personal.NONE),
         Dataset(
             "state_persons",
             "score",
-            ("account_id", "person_key", "first_positive_day", "last_positive_at", "points"),
+            ("account_id", "person_key", "first_positive_day", "last_positive_at", "points", "role"),
             Personal.DERIVED,
         ),
         Dataset(
@@ -207,10 +208,14 @@ SCORE_FILE_COLUMNS = (
     "as_of",
     "score",
     "band",
+    "engagement_percentile",
     "accumulated",
     "breadth",
     "engaged_people",
     "new_people_14d",
+    "buying_group_coverage",
+    "missing_roles",
+    "health",
     "points_today",
     "trend",
     "change_7d",
@@ -247,6 +252,10 @@ STATE_COLUMNS = (
     "last_touch_at",
     "last_touch_signal",
     "score",
+    "log_scale",
+    "epoch",
+    "health",
+    "weekly_points",
 )
 
 CATALOG: dict[str, Dataset] = _entries()
@@ -263,6 +272,7 @@ CONTRIBUTIONS = CATALOG["contributions"]
 SCORES = CATALOG["scores"]
 CHANGES = CATALOG["changes"]
 DAILY_POINTS = CATALOG["daily_points"]
+DAILY_LEDGER = CATALOG["daily_ledger"]
 STATE = CATALOG["state"]
 STATE_LEDGER = CATALOG["state_ledger"]
 STATE_PERSONS = CATALOG["state_persons"]

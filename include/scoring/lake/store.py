@@ -132,6 +132,13 @@ class Lake(PartitionWrites):
         tables = [self._read_file(f, dataset, day, columns) for f in files]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
+    def read_parts(self, dataset: Dataset, day: date) -> list[pa.Table]:
+        """Each file of a partition as written (a sharded partition: one table per shard, in order)."""
+        files = self._files(dataset, day)
+        if files is None:
+            self.read(dataset, day)  # raises the usual LakeError
+        return [self._read_file(f, dataset, day, None) for f in files]
+
     def _read_file(self, path: str, dataset: Dataset, day: date, columns: Iterable[str] | None) -> pa.Table:
         try:
             with self.fs.open(path, "rb") as fh:

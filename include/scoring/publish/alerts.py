@@ -1,17 +1,30 @@
-"""Threshold alert emails: one per recipient per run, from the score_alerts outbox.
+"""Threshold alert emails: one per recipient per run, from the score_alerts table.
 
-Every pending alert (any crossing day not held by the quality gate) is grouped by recipient and
-sent in one email listing the accounts, what they crossed, their top signals and next action.
-A recipient's alerts are marked sent in the same transaction that follows a successful send, so
-a re-run never sends them again; when the SMTP server is down they stay pending (attempts and
-the error recorded) and go out with the next run. The window between a successful send and the
-commit is the only way a message can repeat.
+Every pending alert (any crossing day up to D, the quality gate of D passed) is grouped by
+recipient and sent in one email listing the accounts, what they crossed, their top signals and
+next action; through SMTP when a server is configured (status `sent`), else written to the outbox
+folder (status `outbox`, include/scoring/core/mailer.py).
+
+Exactly once, whatever runs at the same time (a retry racing a manual re-run): a sender first
+*claims* the alerts it will send, in one short transaction, with
+`UPDATE ... SET status='sending', claim_id=<its own id> WHERE status='pending' ... RETURNING`. The
+database lets only one UPDATE change a row from pending (PostgreSQL re-checks the condition after
+waiting for a concurrent claim; SQLite takes one writer at a time), so a concurrent sender finds
+nothing left to claim. Sent alerts are marked in the transaction that follows a successful send;
+when the server is down they go back to pending (attempts and the error recorded) for the next
+run. A claim left behind by a sender that died is taken over after CLAIM_LEASE: the only way a
+message can repeat is a crash between a successful send and its commit.
+
+Alerts still unsent `alerts.max_age_days` after their crossing day expire (status `expired`):
+yesterday's crossing is news, last month's is noise. Crossings without anybody to tell stay
+`no_recipient` and are counted, so the summary says how many nobody got.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -19,27 +32,35 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from include.scoring.core.errors import AlertDeliveryError
-from include.scoring.core.mailer import SmtpSettings, send_email
+from include.scoring.core.mailer import Outbox, Transport, send_email, transport_or_outbox
 from include.scoring.core.results import StageResult
 from include.scoring.publish.quality_gate import require_gate
 from include.scoring.publish.tables import score_alerts
-from include.scoring.publish.warehouse import read_table, transaction
+from include.scoring.publish.warehouse import transaction
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 AUDIENCE = {"sdr": "the SDR", "owner": "the account owner", "manager": "the sales manager"}
+#: a claim older than this belongs to a sender that died: its alerts are claimed again
+CLAIM_LEASE = timedelta(hours=1)
+KEY = ("account_id", "threshold", "crossing_day")
 
 
 def _describe(result: StageResult) -> str:
     c = result.counts
-    text = f"alerts {result.day}  {c['sent']:,} alert(s) sent in {c['emails']:,} email(s), {c['pending']:,} pending"
+    where = result.details.get("delivery") or "email"
+    text = (
+        f"alerts {result.day}  {c['sent']:,} alert(s) delivered in {c['emails']:,} email(s) to {where}, "
+        f"{c['pending']:,} pending, {c['expired']:,} expired unsent, {c['no_recipient']:,} without a recipient"
+    )
     return text + (f"  ({result.details['note']})" if result.details.get("note") else "")
 
 
 def alert_result(day: date, pending: int = 0, note: str = "") -> StageResult:
-    """What sending a day's alerts did: alerts sent, emails, alerts still pending; `note` says
-    why some were not sent, `warnings` lists recipients whose email failed."""
-    counts = {"sent": 0, "emails": 0, "pending": pending}
+    """What sending a day's alerts did: alerts delivered, emails, alerts still pending, expired
+    and without a recipient; `note` says why some were not sent, `warnings` lists recipients
+    whose email failed."""
+    counts = {"sent": 0, "emails": 0, "pending": pending, "expired": 0, "no_recipient": 0}
     return StageResult("publish", "alerts", day, counts=counts, details={"note": note}, describe=_describe)
 
 
@@ -55,15 +76,16 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
     """Subject, text and HTML of one recipient's email (every value HTML-escaped in the HTML)."""
     audience = AUDIENCE.get(str(alerts["audience"].iloc[0]), "a recipient")
     n = alerts["account_id"].nunique()
-    subject = f"Engagement alerts {day}: {n} account{'s' if n != 1 else ''} crossed a threshold"
+    subject = f"Engagement alerts {day}: {n} account{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention"
     context = {
         "subject": subject,
         "heading": f"{n} account{'s' if n != 1 else ''} need{'s' if n == 1 else ''} your attention",
-        "intro": f"Engagement scores that rose above an alert threshold (as of {day}).",
+        "intro": f"Engagement scores that rose above an alert threshold, and customers whose engagement health "
+        f"turned to at risk or dormant (as of {day}).",
         "alerts": [
             {
                 **row,
-                "threshold": f"{row['threshold']:g}",
+                "what": alert_description(row),
                 "score_before": f"{row['score_before']:.2f}",
                 "score_after": f"{row['score_after']:.2f}",
                 "band": str(row["band"]).replace("_", " "),
@@ -82,41 +104,95 @@ def render_alert_email(recipient: str, alerts: pd.DataFrame, day: date) -> tuple
     )
 
 
-def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict: bool = True) -> StageResult:
-    """Send the pending alerts (see module docstring). `strict` raises when some stay pending."""
-    require_gate(warehouse_url, day, "alert email")
-    pending = read_table(
-        warehouse_url,
-        sa.select(score_alerts).where(score_alerts.c.status == "pending").where(score_alerts.c.crossing_day <= day),
-    )
-    result = alert_result(day, pending=len(pending))
-    if pending.empty:
-        return result
-    if smtp is None:
-        result.details["note"] = (
-            "no SMTP server configured (connection engagement_smtp or ENGAGEMENT_SMTP_URL): alerts stay pending"
+def alert_description(row: dict) -> str:
+    """What fired, for people: a score crossing its threshold, or a customer's health turning."""
+    rule = str(row.get("rule") or "")
+    if rule.startswith("health_"):
+        return f"customer health {rule.removeprefix('health_').replace('_', ' ')} on {row['crossing_day']}"
+    return f"above {row['threshold']:g} on {row['crossing_day']}"
+
+
+def expire_stale(conn: sa.Connection, day: date, max_age_days: int) -> int:
+    """Mark pending alerts whose crossing day is more than `max_age_days` before `day` expired."""
+    cutoff = day - timedelta(days=max_age_days)
+    result = conn.execute(
+        score_alerts.update()
+        .where(score_alerts.c.status == "pending", score_alerts.c.crossing_day < cutoff)
+        .values(
+            status="expired",
+            last_error=f"not sent within {max_age_days} day(s) of its crossing (alerts.max_age_days); expired on {day}",
         )
-        if strict:
-            raise AlertDeliveryError(f"{len(pending)} alert(s) pending for {day} but {result.details['note']}.")
-        return result
+    )
+    return result.rowcount or 0
+
+
+def claim_pending(warehouse_url: str, day: date, claim_id: str, now: datetime) -> pd.DataFrame:
+    """Atomically take the alerts to send (see the module docstring); the rows claimed."""
+    a = score_alerts.c
+    claimable = sa.or_(
+        a.status == "pending",
+        sa.and_(a.status == "sending", a.claimed_at < now - CLAIM_LEASE),  # a sender that died
+    )
+    stmt = (
+        score_alerts.update()
+        .where(claimable, a.crossing_day <= day)
+        .values(status="sending", claim_id=claim_id, claimed_at=now)
+        .returning(*score_alerts.c)
+    )
+    with transaction(warehouse_url) as conn:
+        rows = conn.execute(stmt).fetchall()
+    return pd.DataFrame(rows, columns=[c.name for c in score_alerts.columns])
+
+
+def _counts(warehouse_url: str, day: date) -> tuple[int, int]:
+    """(alerts still pending up to `day`, crossings of `day` nobody is named to receive)."""
+    a = score_alerts.c
+    with transaction(warehouse_url) as conn:
+        pending = conn.execute(
+            sa.select(sa.func.count()).where(a.status.in_(["pending", "sending"]), a.crossing_day <= day)
+        ).scalar_one()
+        nobody = conn.execute(
+            sa.select(sa.func.count()).where(a.status == "no_recipient", a.crossing_day == day)
+        ).scalar_one()
+    return int(pending), int(nobody)
+
+
+def send_alerts(
+    warehouse_url: str, mail: Transport | None, day: date, strict: bool = True, max_age_days: int = 7
+) -> StageResult:
+    """Send the pending alerts (see module docstring); `mail` None means the outbox folder.
+    `strict` raises when some stay pending because the SMTP server failed."""
+    require_gate(warehouse_url, day, "alert email")
+    mail = transport_or_outbox(mail)
+    result = alert_result(day)
+    result.details["delivery"] = mail.describe()
+    with transaction(warehouse_url) as conn:
+        result.counts["expired"] = expire_stale(conn, day, max_age_days)
+    claim_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    claimed = claim_pending(warehouse_url, day, claim_id, now)
     failed = []
-    for recipient, group in pending.groupby("recipient", sort=True):
+    for recipient, group in claimed.groupby("recipient", sort=True):
         subject, text, html = render_alert_email(recipient, group, day)
-        keys = group[["account_id", "threshold", "crossing_day"]].to_dict("records")
+        keys = group[list(KEY)].to_dict("records")
         try:
-            send_email(smtp, [recipient], subject, text, html)
-        except Exception as exc:  # noqa: BLE001 - any SMTP or network failure keeps the alerts pending
+            send_email(mail, [recipient], subject, text, html)
+        except Exception as exc:  # noqa: BLE001 - any SMTP, network or disk failure keeps the alerts pending
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
-            log.warning("alert email to %s via %s failed: %s", recipient, smtp.describe(), error)
+            log.warning("alert email to %s via %s failed: %s", recipient, mail.describe(), error)
             failed.append(recipient)
-            _mark(warehouse_url, keys, status="pending", error=error)
+            _release(warehouse_url, claim_id, keys, status="pending", error=error)
             continue
-        _mark(warehouse_url, keys, status="sent", error=None)
+        _release(warehouse_url, claim_id, keys, status="outbox" if isinstance(mail, Outbox) else "sent", error=None)
         result.counts["sent"] += len(group)
         result.counts["emails"] += 1
-    result.counts["pending"] = len(pending) - result.counts["sent"]
+    result.counts["pending"], result.counts["no_recipient"] = _counts(warehouse_url, day)
+    if result.counts["expired"]:
+        result.warnings.append(
+            f"{result.counts['expired']:,} alert(s) expired unsent: their crossing was more than {max_age_days} day(s) "
+            f"before {day} (alerts.max_age_days)"
+        )
     if failed:
-        note = f"SMTP {smtp.describe()} failed for {len(failed)} recipient(s); they stay pending for the next run"
+        note = f"{mail.describe()} failed for {len(failed)} recipient(s); they stay pending for the next run"
         result.details["note"] = note
         result.warnings += [f"alert email to {recipient} failed" for recipient in failed]
         if strict:
@@ -128,16 +204,16 @@ def send_alerts(warehouse_url: str, smtp: SmtpSettings | None, day: date, strict
     return result
 
 
-def _mark(warehouse_url: str, keys: list[dict], status: str, error: str | None) -> None:
-    now = datetime.now(UTC) if status == "sent" else None
+def _release(warehouse_url: str, claim_id: str, keys: list[dict], status: str, error: str | None) -> None:
+    """End this sender's claim on `keys`: delivered (`sent`, `outbox`) or back to `pending`."""
+    a = score_alerts.c
+    values = {"status": status, "attempts": a.attempts + 1, "last_error": error, "claim_id": None, "claimed_at": None}
+    if status != "pending":
+        values["sent_at"] = datetime.now(UTC)
     with transaction(warehouse_url) as conn:
         for key in keys:
-            cond = sa.and_(
-                score_alerts.c.account_id == key["account_id"],
-                score_alerts.c.threshold == key["threshold"],
-                score_alerts.c.crossing_day == key["crossing_day"],
+            conn.execute(
+                score_alerts.update()
+                .where(*(a[k] == key[k] for k in KEY), a.status == "sending", a.claim_id == claim_id)
+                .values(**values)
             )
-            values = {"status": status, "attempts": score_alerts.c.attempts + 1, "last_error": error}
-            if now is not None:
-                values["sent_at"] = now
-            conn.execute(score_alerts.update().where(cond).where(score_alerts.c.status == "pending").values(**values))

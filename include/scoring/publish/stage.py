@@ -28,6 +28,7 @@ from include.scoring.publish.alerts import alert_result, send_alerts
 from include.scoring.publish.quality_gate import evaluate_gate, require_gate
 from include.scoring.publish.reconcile import build_ledger
 from include.scoring.publish.tables import (
+    HEALTH_ALERT_THRESHOLDS,
     account_explanations,
     account_score_history,
     account_scores,
@@ -138,7 +139,8 @@ def write_day(
         alert_rows.append(
             {
                 "account_id": r.account_id,
-                "threshold": float(r.rule.split("_")[1]),
+                "threshold": alert_threshold(r.rule),
+                "rule": r.rule,
                 "crossing_day": day,
                 "audience": r.audience,
                 "recipient": to,
@@ -187,7 +189,7 @@ def write_day(
         "gate_reasons": json.dumps(gate.reasons),
         "crm_pushed": None,
     }
-    upsert(conn, pipeline_runs, [run], ["day"])
+    upsert(conn, pipeline_runs, [run], ["day"], keep=("crm_pushed",))  # a re-publish keeps what the push did
     if not ledger.balanced:
         log.error("reconciliation ledger of %s does not balance: %s", day, ledger.as_dict())
     result = StageResult(
@@ -204,6 +206,13 @@ def write_day(
         describe=_describe,
     )
     return result, [(a["account_id"], a["threshold"], day) for a in alert_rows]
+
+
+def alert_threshold(rule: str) -> float:
+    """score_alerts.threshold of an alert rule: the score of `threshold_<n>`, a code for a health alert."""
+    if rule in HEALTH_ALERT_THRESHOLDS:
+        return HEALTH_ALERT_THRESHOLDS[rule]
+    return float(rule.removeprefix("threshold_"))
 
 
 def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day: date) -> StageResult:
@@ -269,8 +278,12 @@ def push_crm(
     scores = lake.read_df(catalog.SCORES, day, columns=SCORE_COLUMNS)
     with connector_for(crm_url, config or load_config()) as crm:
         outcome = crm.push(scores, day)
-    with transaction(warehouse_url) as conn:
-        conn.execute(pipeline_runs.update().where(pipeline_runs.c.day == day).values(crm_pushed=len(outcome.updated)))
+    with transaction(warehouse_url) as conn:  # the accounts updated by every push of the day, together
+        conn.execute(
+            pipeline_runs.update()
+            .where(pipeline_runs.c.day == day)
+            .values(crm_pushed=sa.func.coalesce(pipeline_runs.c.crm_pushed, 0) + len(outcome.updated))
+        )
     result = push_result(
         day,
         len(outcome.updated),
@@ -286,9 +299,9 @@ def push_crm(
 
 
 def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[StageResult]:
-    """The publish stage for day D: warehouse, then CRM push and alerts. Lenient (the `run`
-    command): a held gate, an uninitialised CRM or a missing SMTP server are reported, not
-    raised. Strict: raised."""
+    """The publish stage for day D: warehouse, then CRM push and alerts (by SMTP, else to the
+    outbox folder). Lenient (the `run` command): a held gate, an uninitialised CRM or an SMTP
+    server that fails are reported, not raised. Strict: raised."""
     results = [publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)]
     try:
         results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day, ctx.config))
@@ -297,7 +310,11 @@ def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[Stag
             raise
         results.append(push_result(day, 0, 0, skipped=str(exc).split(". ")[0]))
     try:
-        results.append(send_alerts(ctx.settings.warehouse_url, ctx.smtp_settings(), day, strict=strict))
+        results.append(
+            send_alerts(
+                ctx.settings.warehouse_url, ctx.mail(), day, strict=strict, max_age_days=ctx.config.alerts.max_age_days
+            )
+        )
     except QualityGateHeld as exc:
         if strict:
             raise

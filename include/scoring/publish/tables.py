@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+#: 2: percentile, buying-group coverage, missing roles and health on the score tables; score_alerts
+#: gained claim_id and claimed_at (atomic claims) and rule (health alerts). Older warehouses gain the
+#: columns in place.
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -17,10 +20,14 @@ def _score_columns() -> list[sa.Column]:
     return [
         sa.Column("score", sa.Float, nullable=False),
         sa.Column("band", sa.String(32), nullable=False),
+        sa.Column("engagement_percentile", sa.Float),  # prospects only
         sa.Column("accumulated", sa.Float, nullable=False),
         sa.Column("breadth", sa.Float, nullable=False),
         sa.Column("engaged_people", sa.Integer, nullable=False),
         sa.Column("new_people_14d", sa.Integer, nullable=False),
+        sa.Column("buying_group_coverage", sa.Float),
+        sa.Column("missing_roles", sa.Text),
+        sa.Column("health", sa.String(16)),  # customers only
         sa.Column("points_today", sa.Float, nullable=False),
         sa.Column("trend", sa.String(8), nullable=False),
         sa.Column("change_7d", sa.Float, nullable=False),
@@ -69,10 +76,14 @@ score_resets = sa.Table(
     sa.Column("score_before", sa.Float, nullable=False),
     sa.Column("score_after", sa.Float, nullable=False),
 )
+#: score_alerts.threshold of a customer-health alert (its `rule` says which): no score threshold
+HEALTH_ALERT_THRESHOLDS = {"health_at_risk": -1.0, "health_dormant": -2.0}
+
 score_alerts = sa.Table(
     "score_alerts",
     metadata,
     sa.Column("account_id", sa.String(64), primary_key=True),
+    # the score threshold crossed; a customer-health alert has a negative code (HEALTH_ALERT_THRESHOLDS)
     sa.Column("threshold", sa.Float, primary_key=True),
     sa.Column("crossing_day", sa.Date, primary_key=True),
     sa.Column("audience", sa.String(16), nullable=False),
@@ -83,11 +94,17 @@ score_alerts = sa.Table(
     sa.Column("band", sa.String(32), nullable=False),
     sa.Column("next_action", sa.Text, nullable=False),
     sa.Column("top_signals", sa.Text, nullable=False),
-    # the outbox: pending until delivered exactly once
+    # pending until delivered exactly once: sent (SMTP) or outbox (the outbox folder); expired when
+    # not sent within alerts.max_age_days; no_recipient when nobody is named to get it
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
+    # status `sending`: the sender that claimed the alert and when (include/scoring/publish/alerts.py)
+    sa.Column("claim_id", sa.String(36)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    # what fired: threshold_<n> (a score crossing) or health_at_risk / health_dormant (a customer's health)
+    sa.Column("rule", sa.String(32)),
     sa.Index("ix_alerts_status", "status"),
 )
 account_explanations = sa.Table(

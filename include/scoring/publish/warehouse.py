@@ -82,12 +82,31 @@ def ensure_schema(conn: sa.Connection) -> None:
             .values(key="schema_version", value=str(SCHEMA_VERSION))
             .on_conflict_do_nothing(index_elements=["key"])
         )
+    elif int(row) < SCHEMA_VERSION:
+        _upgrade(conn, int(row))
     elif int(row) > SCHEMA_VERSION:
         raise WarehouseError(
             f"the warehouse has schema version {row}, newer than this pipeline's {SCHEMA_VERSION}: it was written by "
             "a newer release. "
             "Upgrade the pipeline (or point ENGAGEMENT_WAREHOUSE_URL at another database); nothing was written."
         )
+
+
+def _upgrade(conn: sa.Connection, version: int) -> None:
+    """Bring a warehouse of an older schema version up to date in the caller's transaction: the
+    columns added since are nullable, so they are added in place (no rewrite, no data lost)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                # identifiers and types of our own Table definitions, no user input
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+    conn.execute(schema_info.update().where(schema_info.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    log.info("warehouse schema upgraded from version %d to %d", version, SCHEMA_VERSION)
 
 
 def _insert(conn: sa.Connection, table: sa.Table):
@@ -126,6 +145,7 @@ def _upsert_via_copy(
     keys: list[str],
     where_newer: str | None,
     update: bool = True,
+    keep: tuple[str, ...] = (),
 ) -> None:
     """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
 
@@ -138,7 +158,7 @@ def _upsert_via_copy(
     quoted = ", ".join(f'"{c}"' for c in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
     if update:
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys and c not in keep)
         where = f' WHERE "{table.name}"."{where_newer}" <= EXCLUDED."{where_newer}"' if where_newer else ""
         action = f"DO UPDATE SET {updates}{where}"
     else:
@@ -150,18 +170,24 @@ def _upsert_via_copy(
 
 
 def upsert(
-    conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str], where_newer: str | None = None
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: list[dict],
+    keys: Iterable[str],
+    where_newer: str | None = None,
+    keep: tuple[str, ...] = (),
 ) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows.
-    Large PostgreSQL loads go through COPY and one set-based upsert."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows;
+    columns in `keep` are written by an insert but never changed by the update (values another
+    step owns). Large PostgreSQL loads go through COPY and one set-based upsert."""
     if not rows:
         return
     keys = list(keys)
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _upsert_via_copy(conn, table, rows, keys, where_newer)
+        _upsert_via_copy(conn, table, rows, keys, where_newer, keep=keep)
         return
     stmt = _insert(conn, table)
-    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name not in keep}
     where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update, where=where)
     for start in range(0, len(rows), BATCH):

@@ -212,7 +212,7 @@ def thresholds(labelled: pd.DataFrame, config: ScoringConfig) -> dict:
     s = np.round(labelled["score"].to_numpy(dtype=float), 2)
     current = [
         {"threshold": float(rule.threshold), "recipient": rule.recipient, **_prf(y, s > rule.threshold)}
-        for rule in config.alerts
+        for rule in config.alerts.thresholds
     ]
     best = None
     top = int(np.ceil(s.max())) if len(s) else 0

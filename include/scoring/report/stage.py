@@ -318,13 +318,16 @@ class EmailResult:
 
     def line(self) -> str:
         return f"report email {self.month}  " + (
-            f"sent to {self.recipients} recipient(s)" if self.sent else f"not sent: {self.note}"
+            f"sent to {self.recipients} recipient(s)" + (f" ({self.note})" if self.note else "")
+            if self.sent
+            else f"not sent: {self.note}"
         )
 
 
 def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResult:
-    """The HTML summary in the body and the PDF attached, to calibration.recipients."""
-    from include.scoring.core.mailer import send_email
+    """The HTML summary in the body and the PDF attached, to calibration.recipients; through the
+    SMTP server `smtp`, or into the outbox folder when it is None."""
+    from include.scoring.core.mailer import send_email, transport_or_outbox
     from include.scoring.report.render import render_email
 
     recipients = list(config.calibration.recipients)
@@ -332,16 +335,10 @@ def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResu
         return EmailResult(
             result.month, 0, False, "calibration.recipients is empty in the config; the report is in " + result.folder
         )
-    if smtp is None:
-        raise PipelineError(
-            f"cannot email the {result.month} report to {len(recipients)} recipient(s): no SMTP server. Define the "
-            "Airflow connection "
-            "engagement_smtp or set ENGAGEMENT_SMTP_URL (smtp://user:pass@host:port?starttls=true&from=a@b); the "
-            f"report is in {result.folder}."
-        )
+    smtp = transport_or_outbox(smtp)
     subject, text, html = render_email(result.metrics)
     try:
-        send_email(
+        where = send_email(
             smtp,
             recipients,
             subject,
@@ -355,7 +352,7 @@ def email_report(result: ReportResult, config: ScoringConfig, smtp) -> EmailResu
             f"The report is in {result.folder}; "
             "clear the email task to retry once the server answers."
         ) from None
-    return EmailResult(result.month, len(recipients), True)
+    return EmailResult(result.month, len(recipients), True, f"delivered to {where}")
 
 
 def load_report(folder: str, month: str) -> ReportResult:

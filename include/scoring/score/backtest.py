@@ -25,6 +25,7 @@ from include.scoring.score.replay import run_days
 class BacktestSide:
     version: str
     bands: dict[str, int]
+    shares: dict[str, float]  # share of the prospects per band on the end date (band health)
     auc: float | None
     labelled: int
     positives: int
@@ -63,12 +64,15 @@ def _side(
 ) -> BacktestSide:
     window = scores[(scores["as_of"] >= start) & (scores["as_of"] <= end)]
     at_end = window[window["as_of"] == end]
-    bands = at_end["band"].value_counts().reindex([b.name for b in config.bands], fill_value=0).to_dict()
+    names = [b.name for b in config.bands]
+    bands = at_end["band"].value_counts().reindex(names, fill_value=0).to_dict()
+    prospects = at_end[at_end["lifecycle"] != "customer"]["band"].value_counts().reindex(names, fill_value=0)
+    shares = (prospects / max(int(prospects.sum()), 1)).to_dict()
     labelled = won_within(window, opportunities, horizon, end)
     auc = None
     if labelled["label"].nunique() == 2:
         auc = float(roc_auc_score(labelled["label"], labelled["score"]))
-    return BacktestSide(config.version, bands, auc, len(labelled), int(labelled["label"].sum()))
+    return BacktestSide(config.version, bands, shares, auc, len(labelled), int(labelled["label"].sum()))
 
 
 def backtest(
@@ -98,6 +102,11 @@ def backtest(
         lines.append(
             f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   "
             f"{side_b.bands.get(band, 0):>{width},}"
+        )
+    for band in side_a.shares:
+        lines.append(
+            f"  {'prospects ' + band + ' share':<22} {side_a.shares[band]:>{width}.1%}   "
+            f"{side_b.shares.get(band, 0.0):>{width}.1%}"
         )
     lines += [
         f"  {'ROC AUC':<22} {auc(side_a):>{width}}   {auc(side_b):>{width}}",

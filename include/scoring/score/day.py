@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import positions, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
@@ -25,6 +26,7 @@ from include.scoring.score.outputs import (
     alert_changes,
     band_changes,
     change_table,
+    health_changes,
     score_table,
     sorted_changes,
 )
@@ -112,7 +114,14 @@ def encode_block(engine: Engine, contribs: Contributions) -> dict[str, np.ndarra
         "time_ns": contribs.time_ns,
         "reset": contribs.reset,
         "positive": contribs.positive,
+        "role": role_codes(contribs.table.column("role"), engine.roles),
     }
+
+
+def role_codes(roles: pa.ChunkedArray | pa.Array, buying_group: list[str]) -> np.ndarray:
+    """Per row, the index of the person's CRM role in the buying-group roles (-1: another role, or none)."""
+    codes = pc.index_in(roles.cast(pa.string()), value_set=pa.array(buying_group, pa.string()))
+    return np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def day_spans(days: np.ndarray) -> dict[int, tuple[int, int]]:
@@ -135,7 +144,7 @@ def day_input(engine: Engine, codes: dict[str, np.ndarray], data: DayData, day: 
         present, customer = np.zeros(len(engine.accounts), bool), np.zeros(len(engine.accounts), bool)
         present[pos], customer[pos] = True, customers_on(data, day)
     keep = codes["acc"] >= 0  # an event of an account gone from today's CRM snapshot cannot count
-    names = ("acc", "person", "signal", "points", "time_ns", "reset", "positive")
+    names = ("acc", "person", "signal", "points", "time_ns", "reset", "positive", "role")
     return DayInput(
         day=day,
         present=present,
@@ -170,9 +179,11 @@ def day_outputs(
     inp: DayInput,
     day: date,
     config: ScoringConfig,
+    rank: bool = True,
 ) -> tuple[pa.Table, np.ndarray, pa.Table]:
     """The day's score rows (with each row's band code) and its changes; `resets` are the
-    engine's (rule, account rows)."""
+    engine's (rule, account rows). `rank`: the rows are the whole day (no shards), so the
+    percentile is worked out with them."""
     pos = snapshot_rows(engine, data)
     names = (
         "score",
@@ -185,6 +196,9 @@ def day_outputs(
         "change_28d",
         "surge",
         "score_before",
+        "role_mask",
+        "health",
+        "health_before",
     )
     # copies either way: Arrow wraps numpy arrays without copying, and the engine changes its arrays in place later
     if pos is None:
@@ -202,7 +216,7 @@ def day_outputs(
             engine.touch_sig[pos],
         )
     static = snapshot_columns(data)
-    scores, band = score_table(day, config, static, values, customer, touch_ns, touch_sig, engine.signals)
+    scores, band = score_table(day, config, static, values, customer, touch_ns, touch_sig, engine.signals, rank=rank)
     before, score = values["score_before"], values["score"]
     parts = [
         change_table(
@@ -223,6 +237,7 @@ def day_outputs(
         )
         if p is not None
     ]
+    parts += health_changes(static["account_id"], data.accounts, values["health_before"], values["health"], score, day)
     return scores, band, sorted_changes(parts)
 
 

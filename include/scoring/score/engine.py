@@ -10,6 +10,7 @@ events in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,12 +19,13 @@ import pandas as pd
 
 from include.scoring.core.arrowops import positions
 from include.scoring.core.config import ScoringConfig
+from include.scoring.score.health import NO_HEALTH, role_masks
+from include.scoring.score.rings import NO_DAY, SCORE_RING, HistoryRings
+from include.scoring.score.window import Batch, current_values, day_batch, snap_residue
 
 NS_PER_DAY = 86_400 * 10**9
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # day ordinals minus this: days since 1970-01-01 (date32)
 NO_TIME = np.iinfo(np.int64).min
-NO_DAY = -(10**6)
-SCORE_RING = 29  # today and the 28 days before (change_28d)
 
 
 def day_ns(day: date) -> int:
@@ -54,9 +56,10 @@ class DayInput:
     time_ns: np.ndarray  # per contribution: event time
     reset: np.ndarray  # per contribution: a reset signal (not_interested)
     positive: np.ndarray  # per contribution: a positive-point signal (before caps and de-duplication)
+    role: np.ndarray | None = None  # per contribution: index in buying_group.roles of the person's role (-1: none)
 
 
-class Engine:
+class Engine(HistoryRings):
     """State arrays of a fixed account universe, advanced day by day."""
 
     def __init__(self, config: ScoringConfig, accounts: pd.Index, signals: list[str], persons: pd.Index):
@@ -75,7 +78,22 @@ class Engine:
         self.ledger = np.zeros((a, s))
         self.score_ring = np.zeros((a, SCORE_RING), order="F")  # column-major: a day is a contiguous column
         weeks = config.trend.surge_baseline_weeks
-        self.points_ring = np.zeros((a, 7 * (weeks + 1)), order="F")
+        self.points_ring = np.zeros((a, max(7 * (weeks + 1), config.customer_health.recent_days)), order="F")
+        # the accumulation window (window.py): each account's log2 scale and reset epoch, and the
+        # batches of the days still in the window (those before this run are read by batch_source)
+        self.window = config.accumulation.window_days
+        self.log_scale = np.zeros(a)
+        self.epoch = np.zeros(a, np.int64)
+        self.batches: dict[int, Batch] = {}
+        self.batch_source: Callable[[int], Batch | None] | None = None
+        self.last_batch: Batch | None = None
+        # weekly points (calendar weeks, ordinal // 7) for the customer-health baseline
+        health = config.customer_health
+        self.week_ring = np.zeros((a, health.baseline_weeks + (health.recent_days + 6) // 7 + 3), order="F")
+        self.week_index: int | None = None  # the calendar week of the last day stepped
+        self.first_week: int | None = None  # the calendar week of the first day ever stepped
+        self.health = np.full(a, NO_HEALTH, np.int64)  # yesterday's health code
+        self.roles = list(config.buying_group.roles)
         # (account, person) pairs that ever had a positive signal, sorted by key (account << 32 | person)
         self.pair_keys = np.zeros(0, np.int64)
         self.pair_acc = np.zeros(0, np.int64)
@@ -83,6 +101,7 @@ class Engine:
         self.pair_first = np.zeros(0, np.int64)
         self.pair_last = np.zeros(0, np.int64)
         self.pair_points = np.zeros(0)
+        self.pair_role = np.zeros(0, np.int64)  # index in buying_group.roles of the person's role (-1: none)
         self.cursor = 0  # ring position of "today"
 
     def person_codes(self, persons: pd.Index) -> np.ndarray:
@@ -99,6 +118,10 @@ class Engine:
     def _scale(self, factor: np.ndarray) -> None:
         """Multiply accounts' points by `factor`; when few rows change (an idle-halving or reset
         day) only those are touched, as the ledger is accounts x signals."""
+        zero = factor == 0.0
+        with np.errstate(divide="ignore"):
+            self.log_scale = np.where(zero, 0.0, self.log_scale + np.log2(np.where(zero, 1.0, factor)))
+        self.epoch[zero] += 1  # a reset: every batch earned before it is gone
         rows = np.flatnonzero((factor != 1.0) & self.held)  # rows of zeros stay zeros
         if len(rows) > len(factor) // 2:  # a decay day: nearly every row, so in place (x * 1.0 is x, 0 * x is 0)
             self.acc *= factor
@@ -121,11 +144,14 @@ class Engine:
         self.touch_sig[gone] = -1
         self.prev_score[gone] = 0
         self.ledger[gone] = 0  # rings keep their history: their scores read as 0 from today on
+        self.log_scale[gone], self.health[gone] = 0.0, NO_HEALTH
+        self.epoch[gone] += 1
         keep = present[self.pair_acc]
         if not keep.all():
             self._keep_pairs(keep)
 
     def _keep_pairs(self, keep: np.ndarray) -> None:
+        self.pair_role = self.pair_role[keep]
         self.pair_keys = self.pair_keys[keep]
         self.pair_acc, self.pair_person = self.pair_acc[keep], self.pair_person[keep]
         self.pair_first, self.pair_last, self.pair_points = (
@@ -135,7 +161,7 @@ class Engine:
         )
 
     def _add_pairs(
-        self, acc: np.ndarray, person: np.ndarray, points: np.ndarray, time_ns: np.ndarray, today: int
+        self, acc: np.ndarray, person: np.ndarray, points: np.ndarray, time_ns: np.ndarray, role: np.ndarray, today: int
     ) -> None:
         keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
         order = np.argsort(keys, kind="stable")
@@ -144,6 +170,7 @@ class Engine:
         uniq = keys[starts]
         gained = np.add.reduceat(points[order], starts)
         latest = np.maximum.reduceat(time_ns[order], starts)
+        day_role = np.maximum.reduceat(role[order], starts)  # a person's role at the account (-1: none)
         pos = np.searchsorted(self.pair_keys, uniq)
         new = pos >= len(self.pair_keys)
         new[~new] = self.pair_keys[pos[~new]] != uniq[~new]
@@ -155,12 +182,20 @@ class Engine:
             self.pair_first = np.insert(self.pair_first, at, today)
             self.pair_last = np.insert(self.pair_last, at, NO_TIME)
             self.pair_points = np.insert(self.pair_points, at, 0.0)
+            self.pair_role = np.insert(self.pair_role, at, -1)
             pos = np.searchsorted(self.pair_keys, uniq)
+        self.pair_role[pos] = np.where(day_role >= 0, day_role, self.pair_role[pos])
         self.pair_points[pos] += gained
         self.pair_last[pos] = np.maximum(self.pair_last[pos], latest)
 
     def set_pairs(
-        self, acc: np.ndarray, person: np.ndarray, first: np.ndarray, last_ns: np.ndarray, points: np.ndarray
+        self,
+        acc: np.ndarray,
+        person: np.ndarray,
+        first: np.ndarray,
+        last_ns: np.ndarray,
+        points: np.ndarray,
+        role: np.ndarray | None = None,
     ) -> None:
         """The (account, person) pairs of a stored state, in key order."""
         keys = (acc.astype(np.int64) << 32) | person.astype(np.int64)
@@ -172,6 +207,8 @@ class Engine:
         )
         self.pair_first, self.pair_last = first.astype(np.int64)[order], last_ns.astype(np.int64)[order]
         self.pair_points = np.array(points, dtype=float)[order]  # a writable copy
+        role = np.full(len(keys), -1, np.int64) if role is None else np.asarray(role, dtype=np.int64)
+        self.pair_role = role[order]
 
     # -------------------------------------------------------------------------------------------
     def step(self, inp: DayInput) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray]]]:
@@ -183,6 +220,8 @@ class Engine:
         start_ns = day_ns(inp.day)
         self._drop_absent(inp.present)
         before = self.prev_score.copy()
+        if self.first_week is None:
+            self.first_week = today // 7
 
         factor = np.ones(a)
         if cfg.decay.half_life_days:
@@ -196,6 +235,8 @@ class Engine:
         factor[was_reset] = 0.0
         self.reset_ns = np.where(was_reset, reset_at, self.reset_ns)
         self._scale(factor)
+        if self.window:
+            self._expire(today - self.window)
 
         effective = inp.time_ns > reset_at[inp.acc]
         eff_acc, eff_points = inp.acc[effective], inp.points[effective]
@@ -203,6 +244,11 @@ class Engine:
         self.acc += gained
         self.held[eff_acc] = True
         np.add.at(self.ledger, (eff_acc, inp.signal[effective]), eff_points)
+        if self.window:
+            self.last_batch = day_batch(
+                eff_acc, inp.signal[effective], eff_points, len(self.signals), self.log_scale, self.epoch
+            )
+            self.batches[today] = self.last_batch
         # A positive-point signal engages its person and ends idleness even when the daily cap
         # or de-duplication left it no points of its own.
         positive = effective & inp.positive
@@ -221,11 +267,13 @@ class Engine:
             self.touch_sig[who[newer]] = what[newer]
             with_person = positive & (inp.person >= 0)
             if with_person.any():
+                role = inp.role if inp.role is not None else np.full(len(inp.acc), -1, np.int64)
                 self._add_pairs(
                     inp.acc[with_person],
                     inp.person[with_person],
                     inp.points[with_person],
                     inp.time_ns[with_person],
+                    role[with_person],
                     today,
                 )
 
@@ -239,8 +287,9 @@ class Engine:
             if halving.any():
                 self._scale(np.where(halving, 0.5, 1.0))
 
+        after_reset = self.pair_last > self.reset_ns[self.pair_acc]
         window_start = start_ns - (cfg.breadth.window_days - 1) * NS_PER_DAY
-        active = (self.pair_last >= window_start) & (self.pair_last > self.reset_ns[self.pair_acc])
+        active = (self.pair_last >= window_start) & after_reset
         engaged = np.bincount(self.pair_acc[active], minlength=a)
         new_window = today - (cfg.trend.new_people_days - 1)
         newly = np.bincount(self.pair_acc[active & (self.pair_first >= new_window)], minlength=a)
@@ -252,9 +301,15 @@ class Engine:
         p_len = self.points_ring.shape[1]
         p_cursor = today % p_len
         self.points_ring[:, p_cursor] = gained
+        self._add_week(today, gained)
         change_7d = score - self.score_ring[:, (self.cursor - 7) % SCORE_RING]
         change_28d = score - self.score_ring[:, (self.cursor - 28) % SCORE_RING]
         surge = self._surge(today)
+
+        group_start = start_ns - (cfg.buying_group.window_days - 1) * NS_PER_DAY
+        roles = role_masks(self.pair_acc, self.pair_role, (self.pair_last >= group_start) & after_reset, a)
+        health_before = self.health.copy()
+        self.health = self._health(today, inp.customer, active, surge)
 
         fired = [
             (rule, rows)
@@ -276,50 +331,24 @@ class Engine:
             "change_28d": np.round(change_28d, 2),
             "surge": surge,
             "score_before": before,
+            "role_mask": roles,
+            "health": self.health.copy(),
+            "health_before": health_before,
         }
         return out, fired
 
-    def _surge(self, today: int) -> np.ndarray:
-        """Last 7 days' points above the account's own weekly mean + sigma * std of the weeks before.
-
-        Only accounts with at least the minimum points in the last 7 days can surge, so the baseline
-        is worked out for those rows alone (most accounts, most days, have none)."""
-        cfg = self.config.trend
-        last7 = self._week_sum(today, 0, slice(None))
-        rows = np.flatnonzero(last7 >= cfg.surge_min_points)
-        surge = np.zeros(len(self.accounts), bool)
-        if not len(rows):
-            return surge
-        baseline = np.empty(
-            (len(rows), cfg.surge_baseline_weeks + 1)
-        )  # column 0 unused: the rows' layout of every day before
-        for week in range(1, baseline.shape[1]):
-            baseline[:, week] = self._week_sum(today, week, rows)
-        baseline = baseline[:, 1:]
-        threshold = baseline.mean(axis=1) + cfg.surge_sigma * baseline.std(axis=1)
-        surge[rows] = last7[rows] > threshold
-        return surge
-
-    def _week_sum(self, today: int, week: int, rows) -> np.ndarray:
-        """Points of the 7 days ending `week` weeks before today, for `rows`. The ring is
-        column-major, so adding its day columns one by one reads memory in order (in the order
-        the days were always added: by ring position unless the week wraps around)."""
-        p_len = self.points_ring.shape[1]
-        days = (today - 7 * week - np.arange(7)) % p_len  # newest first
-        days = list(range(days.min(), days.max() + 1)) if days.max() - days.min() == 6 else list(days)
-        total = self.points_ring[rows, days[0]].copy()
-        for day in days[1:]:
-            total += self.points_ring[rows, day]
-        return total
-
-    def load_rings(
-        self, scores_by_offset: dict[int, np.ndarray], points_by_offset: dict[int, np.ndarray], today: int
-    ) -> None:
-        """Rebuild the rings before stepping to `today` (an ordinal) from stored history:
-        scores and daily points of the day `offset` days before today."""
-        self.cursor = 0  # step() moves it to 1 for today, so k days ago sits at (1 - k)
-        for offset, values in scores_by_offset.items():
-            self.score_ring[:, (1 - offset) % SCORE_RING] = values
-        p_len = self.points_ring.shape[1]
-        for offset, values in points_by_offset.items():
-            self.points_ring[:, (today - offset) % p_len] = values
+    def _expire(self, day: int) -> None:
+        """Take the points earned on `day` (an ordinal) out of the accounts and their ledgers, at
+        their value today (window.py)."""
+        batch = self.batches.pop(day, None)
+        if batch is None and self.batch_source is not None:
+            batch = self.batch_source(day)
+        if batch is None or not len(batch):
+            return
+        cells, values = current_values(batch, self.log_scale, self.epoch)
+        rows, signals = batch.acc[cells], batch.signal[cells]
+        self.acc -= np.bincount(rows, weights=values, minlength=len(self.acc))
+        np.subtract.at(self.ledger, (rows, signals), values)
+        touched = np.unique(rows)
+        snap_residue(self.acc, touched)
+        snap_residue(self.ledger, touched)

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from include.scoring.core.config import ScoringConfig
 from include.scoring.score.engine import EPOCH_ORDINAL, NO_TIME, NS_PER_DAY
+from include.scoring.score.health import ALERTING, HEALTH, coverage, missing_role_labels
 
 _S, _F, _TS = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
 #: Fixed schemas of the scoring outputs, so an empty day is written with the same types as a busy one.
@@ -45,16 +46,25 @@ CHANGE_SCHEMA = pa.schema(
     ]
 )
 DAILY_POINTS_SCHEMA = pa.schema([("account_id", _S), ("points", _F)])
+#: a day's points per account and signal as earned, with the account's scale and reset epoch then:
+#: what leaves the accumulation window `window_days` later (window.py)
+DAILY_LEDGER_SCHEMA = pa.schema(
+    [("account_id", _S), ("signal", _S), ("points", _F), ("log_scale", _F), ("epoch", pa.int64())]
+)
 SCORE_SCHEMA = pa.schema(
     [
         ("account_id", _S),
         ("as_of", pa.date32()),
         ("score", _F),
         ("band", _S),
+        ("engagement_percentile", _F),
         ("accumulated", _F),
         ("breadth", _F),
         ("engaged_people", pa.int64()),
         ("new_people_14d", pa.int64()),
+        ("buying_group_coverage", _F),
+        ("missing_roles", _S),
+        ("health", _S),
         ("points_today", _F),
         ("trend", _S),
         ("change_7d", _F),
@@ -136,12 +146,17 @@ def score_table(
     touch_ns: np.ndarray,
     touch_signal: np.ndarray,
     signals: list[str],
+    rank: bool = True,
 ) -> tuple[pa.Table, np.ndarray]:
     """The day's score rows (SCORE_SCHEMA) built as Arrow arrays straight from the engine's arrays
-    (`values` and the rest already in snapshot order), and the band code of each row."""
+    (`values` and the rest already in snapshot order), and the band code of each row. `rank`:
+    the rows are every account of the day, so the percentile is worked out here (a shard's rows
+    are not: its percentile is filled in once every shard is written)."""
     n = len(static["account_id"])
     score = values["score"]
     band = band_codes(score, config)
+    roles = config.buying_group.roles
+    masks = values["role_mask"]
     known = touch_ns != NO_TIME
     touch_day = np.where(known, touch_ns, 0) // NS_PER_DAY + EPOCH_ORDINAL
     trend = trend_codes(values["change_7d"], config)
@@ -150,10 +165,16 @@ def score_table(
         "as_of": day_column(day, n),
         "score": score,
         "band": labels(band, [b.name for b in config.bands]),
+        "engagement_percentile": pa.array(percentiles(score, ~customer), pa.float64(), from_pandas=True)
+        if rank
+        else pa.nulls(n, pa.float64()),
         "accumulated": values["accumulated"],
         "breadth": values["breadth"],
         "engaged_people": values["engaged_people"].astype(np.int64),
         "new_people_14d": values["new_people_14d"].astype(np.int64),
+        "buying_group_coverage": np.round(coverage(masks, len(roles)), 4),
+        "missing_roles": labels(masks, missing_role_labels(roles)),
+        "health": labels(values["health"], list(HEALTH)),
         "points_today": values["points_today"],
         "trend": labels(*trend),
         "change_7d": values["change_7d"],
@@ -162,7 +183,7 @@ def score_table(
         "last_touch_at": pa.array(np.where(known, touch_ns, 0) // 1000, pa.timestamp("us", tz="UTC"), mask=~known),
         "last_touch_signal": labels(touch_signal, signals),
         "days_since_engagement": pa.array(day.toordinal() - touch_day, pa.int64(), mask=~known),
-        "next_action": labels(*next_action_codes(band, customer, config)),
+        "next_action": labels(*next_action_codes(band, customer, config, masks)),
         "lifecycle": pc.if_else(pa.array(customer, pa.bool_()), "customer", static["lifecycle"]),
         "account_name": static["account_name"],
         "abm_tier": static["abm_tier"],
@@ -180,10 +201,41 @@ def daily_points_table(scores: pa.Table) -> pa.Table:
     return pa.Table.from_arrays([moved["account_id"], moved["points_today"]], schema=DAILY_POINTS_SCHEMA)
 
 
-def next_action_codes(bands: np.ndarray, customer: np.ndarray, config: ScoringConfig) -> tuple[np.ndarray, list]:
-    """Codes into the returned names: each band's next action, the customer action for customers."""
+def next_action_codes(
+    bands: np.ndarray, customer: np.ndarray, config: ScoringConfig, role_mask: np.ndarray | None = None
+) -> tuple[np.ndarray, list]:
+    """Codes into the returned names: each band's next action, the customer action for customers;
+    from `buying_group.flag_missing_decision_maker_from` up, a prospect whose buying group has no
+    decision maker engaged gets its band's action with that said."""
+    n_bands = len(config.bands)
     names = [b.next_action for b in config.bands] + [config.customer_next_action]
-    return np.where(customer, len(config.bands), bands), names
+    names += [f"{b.next_action} \u2014 no decision maker engaged yet" for b in config.bands]
+    codes = np.where(customer, n_bands, bands)
+    flag = config.buying_group.flag_missing_decision_maker_from
+    if role_mask is not None and flag is not None and "decision_maker" in config.buying_group.roles:
+        bit = 1 << config.buying_group.roles.index("decision_maker")
+        from_band = [b.name for b in config.bands].index(flag)
+        missing = ~customer & (bands >= from_band) & ((role_mask & bit) == 0)
+        codes = np.where(missing, n_bands + 1 + bands, codes)
+    return codes, names
+
+
+def percentiles(score: np.ndarray, prospect: np.ndarray) -> np.ndarray:
+    """Each prospect's standing among the day's prospects, 0-100: the share of the others scoring
+    strictly less (ties share a rank; the top is 100, a lone prospect 100); NaN for customers."""
+    out = np.full(len(score), np.nan)
+    ranked = np.sort(score[prospect])
+    if len(ranked):
+        below = np.searchsorted(ranked, score[prospect], side="left")
+        out[prospect] = np.round(100.0 * below / max(len(ranked) - 1, 1), 1) if len(ranked) > 1 else 100.0
+    return out
+
+
+def band_shares(band: np.ndarray, prospect: np.ndarray, config: ScoringConfig) -> dict[str, float]:
+    """Share of the day's prospects in each band (band name -> 0-1, in band order)."""
+    counts = np.bincount(band[prospect], minlength=len(config.bands))
+    total = max(int(counts.sum()), 1)
+    return {b.name: round(int(c) / total, 4) for b, c in zip(config.bands, counts, strict=True)}
 
 
 def trend_codes(change_7d: np.ndarray, config: ScoringConfig) -> tuple[np.ndarray, list]:
@@ -246,7 +298,10 @@ def alert_changes(
 ) -> pa.Table | None:
     """One alert per upward crossing of each threshold; customers' alerts go to the owner.
     None when nothing crossed (most accounts, most days: no table is built)."""
-    crossed = [(rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold))) for rule in config.alerts]
+    crossed = [
+        (rule, np.flatnonzero((before <= rule.threshold) & (after > rule.threshold)))
+        for rule in config.alerts.thresholds
+    ]
     crossed = [(rule, i) for rule, i in crossed if len(i)]
     if not crossed:
         return None
@@ -281,3 +336,38 @@ def band_changes(
     names = [b.name for b in config.bands]
     table = change_table(account_ids.take(i), day, "band_change", "band", before[i], after[i])
     return table.set_column(4, "before", labels(b0[i], names)).set_column(5, "after", labels(b1[i], names))
+
+
+def health_changes(
+    account_ids: pa.Array,
+    accounts: pd.DataFrame,
+    health_before: np.ndarray,
+    health_after: np.ndarray,
+    score: np.ndarray,
+    day: date,
+) -> list[pa.Table]:
+    """A change row for every customer whose health moved (known the day before and today), and an
+    alert to the account owner for each move into at_risk or dormant."""
+    moved = np.flatnonzero((health_before != health_after) & (health_before >= 0) & (health_after >= 0))
+    if not len(moved):
+        return []
+    names = list(HEALTH)
+    ids = account_ids.take(pa.array(moved))
+    table = change_table(ids, day, "health_change", "health", score[moved], score[moved])
+    parts = [
+        table.set_column(4, "before", labels(health_before[moved], names)).set_column(
+            5, "after", labels(health_after[moved], names)
+        )
+    ]
+    alerting = np.isin(health_after[moved], ALERTING)
+    if alerting.any():
+        i = moved[alerting]
+        owner = accounts["owner_email"].iloc[i].to_numpy(dtype=object)
+        usable = np.fromiter((isinstance(r, str) and r != "" for r in owner), bool, len(owner))
+        owner[~usable] = None
+        rules = np.array([f"health_{names[c]}" for c in health_after[i]], dtype=object)
+        audience = np.full(len(i), "owner", dtype=object)
+        parts.append(
+            change_table(account_ids.take(pa.array(i)), day, "alert", rules, score[i], score[i], owner, audience)
+        )
+    return parts

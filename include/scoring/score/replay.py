@@ -43,17 +43,21 @@ from include.scoring.score.outputs import (
     CONTRIB_DICTIONARY_COLUMNS,
     CONTRIB_NO_STATISTICS,
     CONTRIB_SCHEMA,
+    DAILY_LEDGER_SCHEMA,
     DAILY_POINTS_SCHEMA,
     SCORE_DICTIONARY_COLUMNS,
     SCORE_NO_STATISTICS,
     SCORE_SCHEMA,
     daily_points_table,
 )
+from include.scoring.score.ranking import day_band_health
 from include.scoring.score.signals import BONUS_STATE_COLUMNS, bonus_memory, signal_names
 from include.scoring.score.state_io import (
     account_keep,
+    daily_ledger_table,
     load_history_rings,
     load_state,
+    read_batch,
     read_keep,
     state_persons,
     state_tables,
@@ -209,8 +213,19 @@ def _write_contributions(lake: Lake, day: date, contribs: pa.Table, shard: int, 
     )
 
 
-def _write_day(lake: Lake, day: date, scores: pa.Table, changes: pa.Table, shard: int, shards: int) -> str:
+def _write_day(
+    lake: Lake,
+    day: date,
+    scores: pa.Table,
+    changes: pa.Table,
+    ledger: pa.Table | None,
+    meta: dict,
+    shard: int,
+    shards: int,
+) -> str:
     lake.write_part(catalog.DAILY_POINTS, day, shard, shards, daily_points_table(scores), schema=DAILY_POINTS_SCHEMA)
+    if ledger is not None:
+        lake.write_part(catalog.DAILY_LEDGER, day, shard, shards, ledger, schema=DAILY_LEDGER_SCHEMA)
     lake.write_part(catalog.CHANGES, day, shard, shards, changes, schema=CHANGE_SCHEMA)
     return lake.write_part(
         catalog.SCORES,
@@ -219,6 +234,7 @@ def _write_day(lake: Lake, day: date, scores: pa.Table, changes: pa.Table, shard
         shards,
         scores,
         schema=SCORE_SCHEMA,
+        metadata=meta,
         dictionary=SCORE_DICTIONARY_COLUMNS,
         no_statistics=SCORE_NO_STATISTICS,
     )
@@ -261,6 +277,8 @@ def run_days(
         if initial:
             load_state(lake, initial, engine, keep)
             load_history_rings(lake, days[0], engine, days_ahead=len(days), keep=keep)
+        # points earned before this run leave the window from the lake's daily ledgers
+        engine.batch_source = lambda ordinal: read_batch(lake, date.fromordinal(ordinal), engine, keep)
         snapshot(days[0])
         for n, block in enumerate(blocks):
             prepared = upcoming.result()
@@ -294,11 +312,14 @@ def run_days(
                 data = snapshot(day)
                 inp = day_input(engine, {name: values[lo:hi] for name, values in codes.items()}, data, day)
                 out, resets = engine.step(inp)
-                scores, band, changes = day_outputs(engine, out, resets, data, inp, day, config)
+                scores, band, changes = day_outputs(engine, out, resets, data, inp, day, config, rank=shards == 1)
+                health = day_band_health(scores, band, config) if shards == 1 else None
                 path = ""
                 if writer is not None:
                     path = lake.url(catalog.SCORES, day)
-                    writer.submit(_write_day, lake, day, scores, changes, shard, shards)
+                    ledger = daily_ledger_table(engine, engine.last_batch) if engine.window else None
+                    meta = {"ranked": health is not None, **(health.meta() if health else {})}
+                    writer.submit(_write_day, lake, day, scores, changes, ledger, meta, shard, shards)
                     if day == last or day.toordinal() % checkpoint_every == 0:  # always a block's last day
                         # The companions go beside the day's files; the marker that makes the checkpoint
                         # usable waits for every write before it, on both lanes: a checkpoint only lands
@@ -317,6 +338,8 @@ def run_days(
                     config.version,
                     path,
                 )
+                if health is not None:
+                    health.report(result)
                 yield (day, result, scores.to_pandas()) if keep_scores else (day, result)
             bonus = after_block
 

@@ -16,12 +16,16 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.contracts import EVENT_SOURCES
 from include.scoring.core.errors import StateError
 from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
+from include.scoring.score.outputs import SCORE_DICTIONARY_COLUMNS, SCORE_NO_STATISTICS, SCORE_SCHEMA
+from include.scoring.score.ranking import rank_scores
 from include.scoring.score.replay import run_days
 from include.scoring.score.state_io import state_meta
 
@@ -128,6 +132,47 @@ def replay_range(lake: Lake, config: ScoringConfig, days: Iterable[date]) -> lis
     return [result for _, result in run_days(lake, config, list(days), None)]
 
 
+def rank_day(lake: Lake, config: ScoringConfig, day: date) -> StageResult:
+    """Once every score shard of D is written: the percentile of each prospect among all of the
+    day's prospects, and band health (ranking.py), written into the day's score files. Earlier days
+    a replay rewrote are ranked too (back to the last ranked day). Nothing to do without shards:
+    the score stage ranked the day as it wrote it."""
+    days, ranked_days = [], []
+    for earlier in reversed([d for d in lake.days(catalog.SCORES) if d <= day]):
+        if all(meta.get("ranked") for meta in lake.part_metadata(catalog.SCORES, earlier) or [{}]):
+            break
+        days.append(earlier)
+    result = StageResult("score", "rank", day, [lake.url(catalog.SCORES, day)], counts={"days_ranked": len(days)})
+    for each in sorted(days):
+        parts = lake.read_parts(catalog.SCORES, each)
+        table, health = rank_scores(pa.concat_tables(parts), config)
+        start = 0
+        for shard, part in enumerate(parts):
+            lake.write_part(
+                catalog.SCORES,
+                each,
+                shard,
+                len(parts),
+                table.slice(start, part.num_rows),
+                schema=SCORE_SCHEMA,
+                metadata={"ranked": True, **health.meta()},
+                dictionary=SCORE_DICTIONARY_COLUMNS,
+                no_statistics=SCORE_NO_STATISTICS,
+            )
+            start += part.num_rows
+        ranked_days.append(each)
+        if each == day:
+            health.report(result)
+    log.info("ranked %s day(s) of scores: %s", len(ranked_days), ", ".join(map(str, ranked_days)) or "none needed")
+    return result
+
+
 def score_stage(ctx: RunContext, day: date) -> list[StageResult]:
-    """The score stage for day D: every account shard in turn (Airflow maps the shards)."""
-    return [score_all_shards(ctx.lake, ctx.config, day)]
+    """The score stage for day D: every account shard in turn (Airflow maps the shards), then the
+    day's ranking when there are shards."""
+    result = score_all_shards(ctx.lake, ctx.config, day)
+    if ctx.config.scale.shards > 1:
+        ranking = rank_day(ctx.lake, ctx.config, day)
+        result.warnings += ranking.warnings
+        result.breakdowns.update(ranking.breakdowns)
+    return [result]

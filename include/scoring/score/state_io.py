@@ -22,12 +22,16 @@ import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import sort_order, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
+from include.scoring.core.errors import StateError
 from include.scoring.lake import catalog
 from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import ShardRows
 from include.scoring.lake.store import Lake
 from include.scoring.score.engine import EPOCH_ORDINAL, NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
+from include.scoring.score.health import HEALTH
+from include.scoring.score.outputs import DAILY_LEDGER_SCHEMA
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
+from include.scoring.score.window import Batch
 
 _TS = pa.timestamp("us", tz="UTC")
 ACCOUNT_STATE_SCHEMA = pa.schema(
@@ -39,6 +43,10 @@ ACCOUNT_STATE_SCHEMA = pa.schema(
         ("last_touch_at", _TS),
         ("last_touch_signal", pa.string()),
         ("score", pa.float64()),
+        ("log_scale", pa.float64()),
+        ("epoch", pa.int64()),
+        ("health", pa.string()),
+        ("weekly_points", pa.list_(pa.float64())),
     ]
 )
 LEDGER_SCHEMA = pa.schema([("account_id", pa.string()), ("signal", pa.string()), ("points", pa.float64())])
@@ -49,6 +57,7 @@ PERSONS_SCHEMA = pa.schema(
         ("first_positive_day", pa.date32()),
         ("last_positive_at", _TS),
         ("points", pa.float64()),
+        ("role", pa.string()),
     ]
 )
 BONUS_SCHEMA = pa.schema(
@@ -129,6 +138,10 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
             "last_touch_at": _ts(engine.touch_ns[idx]),
             "last_touch_signal": signals[engine.touch_sig[idx]],
             "score": engine.prev_score[idx],
+            "log_scale": engine.log_scale[idx],
+            "epoch": engine.epoch[idx],
+            "health": np.array([*HEALTH, None], dtype=object)[engine.health[idx]],
+            "weekly_points": _rows_as_lists(engine.week_ring, idx),
         }
     )
     frame.loc[engine.touch_sig[idx] < 0, "last_touch_signal"] = None
@@ -153,11 +166,18 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
             "first_positive_day": _dates(engine.pair_first[keep]),
             "last_positive_at": _ts(engine.pair_last[keep]),
             "points": engine.pair_points[keep],
+            "role": np.array([*engine.roles, None], dtype=object)[engine.pair_role[keep]],
         }
     )
     persons = _sorted(persons, ["account_id", "person_key"])
     bonus = _sorted(bonus, ["account_id", "person_key"]) if len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
-    meta = {"day": day.isoformat(), "config_version": config.version, "fingerprint": config.fingerprint()}
+    meta = {
+        "day": day.isoformat(),
+        "config_version": config.version,
+        "fingerprint": config.fingerprint(),
+        "first_week": engine.first_week,
+        "week_index": engine.week_index,
+    }
     return {
         "ledger": _sorted(ledger, ["account_id", "signal"]),
         "persons": persons,
@@ -219,6 +239,13 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
     sig = {name: i for i, name in enumerate(engine.signals)}
     engine.touch_sig[pos] = frame["last_touch_signal"].map(sig).fillna(-1).astype(np.int64).to_numpy()
     engine.prev_score[pos] = frame["score"].to_numpy()
+    engine.log_scale[pos] = frame["log_scale"].to_numpy()
+    engine.epoch[pos] = frame["epoch"].to_numpy()
+    engine.health[pos] = frame["health"].map({name: i for i, name in enumerate(HEALTH)}).fillna(-1).to_numpy(np.int64)
+    if len(frame):
+        engine.week_ring[pos] = np.vstack(frame["weekly_points"].to_numpy())
+    meta = (lake.part_metadata(catalog.STATE, day) or [{}])[0]
+    engine.first_week, engine.week_index = meta.get("first_week"), meta.get("week_index")
     ledger = read_keep(lake, catalog.STATE_LEDGER, day, keep)
     if ledger is not None and len(ledger):
         rows = engine.accounts.get_indexer(ledger["account_id"])
@@ -233,11 +260,68 @@ def load_state(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> pd.D
         ok = (rows >= 0) & (codes >= 0)
         persons = persons[ok]
         first = _ordinals(persons["first_positive_day"], missing=NO_DAY)
+        role = persons["role"].map({name: i for i, name in enumerate(engine.roles)}).fillna(-1).to_numpy(np.int64)
         engine.set_pairs(
-            rows[ok], codes[ok], first, times_ns(persons["last_positive_at"]), persons["points"].to_numpy(dtype=float)
+            rows[ok],
+            codes[ok],
+            first,
+            times_ns(persons["last_positive_at"]),
+            persons["points"].to_numpy(dtype=float),
+            role,
         )
     bonus = read_keep(lake, catalog.STATE_BONUS, day, keep)
     return bonus if bonus is not None and len(bonus) else pd.DataFrame(columns=BONUS_STATE_COLUMNS)
+
+
+def _rows_as_lists(matrix: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """Rows of a 2-d array as an Arrow list column (one list per row), without a Python list per row."""
+    part = np.ascontiguousarray(matrix[rows])
+    offsets = np.arange(0, part.size + 1, part.shape[1], dtype=np.int32)
+    return pd.Series(
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(part.ravel())), dtype=pd.ArrowDtype(pa.list_(pa.float64()))
+    )
+
+
+def daily_ledger_table(engine: Engine, batch: Batch | None) -> pa.Table:
+    """A day's window batch (window.py) with account ids and signal names: `daily_ledger/dt=D`."""
+    if batch is None or not len(batch):
+        return DAILY_LEDGER_SCHEMA.empty_table()
+    return pa.Table.from_arrays(
+        [
+            to_arrow(engine.accounts).take(pa.array(batch.acc)),
+            pa.array(engine.signals, pa.string()).take(pa.array(batch.signal)),
+            pa.array(batch.points),
+            pa.array(batch.log_scale),
+            pa.array(batch.epoch),
+        ],
+        schema=DAILY_LEDGER_SCHEMA,
+    )
+
+
+def read_batch(lake: Lake, day: date, engine: Engine, keep: Keep = None) -> Batch | None:
+    """The window batch of `day` from the lake, for an engine started from a checkpoint: what
+    leaves the window on a day of this run was earned before it. None when the day earned
+    nothing in this lake; a scored day without its batch cannot be expired, which is refused."""
+    frame = read_keep(lake, catalog.DAILY_LEDGER, day, keep)
+    if frame is None:
+        if lake.exists(catalog.SCORES, day):
+            raise StateError(
+                f"cannot take the points of {day} out of the accumulation window: "
+                f"{lake.url(catalog.DAILY_LEDGER, day)} is missing although the day was scored. Replay the "
+                "scores from the first day (delete the state/ partitions, then run the score stage), which "
+                "rebuilds it."
+            )
+        return None
+    rows = engine.accounts.get_indexer(frame["account_id"])
+    sig = pd.Index(engine.signals).get_indexer(frame["signal"])
+    ok = (rows >= 0) & (sig >= 0)
+    return Batch(
+        rows[ok].astype(np.int64),
+        sig[ok].astype(np.int64),
+        frame["points"].to_numpy(dtype=float)[ok],
+        frame["log_scale"].to_numpy(dtype=float)[ok],
+        frame["epoch"].to_numpy(dtype=np.int64)[ok],
+    )
 
 
 def state_persons(lake: Lake, day: date, keep: Keep = None) -> pd.Series:

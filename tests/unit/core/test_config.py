@@ -27,7 +27,7 @@ def test_default_config_holds_the_spec_defaults():
     assert (cfg.breadth.window_days, cfg.breadth.points_per_person, cfg.breadth.max_people) == (30, 10, 5)
     assert cfg.decay.idle_halving_days == 60 and cfg.decay.half_life_days is None
     assert [b.max_score for b in cfg.bands] == [10, 25, 50, None]
-    assert [(a.threshold, a.recipient) for a in cfg.alerts] == [(25, "sdr"), (40, "owner"), (50, "manager")]
+    assert [(a.threshold, a.recipient) for a in cfg.alerts.thresholds] == [(25, "sdr"), (40, "owner"), (50, "manager")]
     assert cfg.identity.max_emails_per_cookie == 3
     assert cfg.non_human.scanner_click_seconds == 10
     assert cfg.reset_signals() == {"not_interested"}
@@ -51,12 +51,16 @@ def test_top_level_typo(raw):
 
 
 def test_bad_enum_value_lists_the_allowed_values(raw):
-    raw["alerts"][0]["recipient"] = "ceo"
+    raw["alerts"]["thresholds"][0]["recipient"] = "ceo"
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     text = str(err.value)
     assert (
-        "alerts.0.recipient" in text and "'sdr'" in text and "'owner'" in text and "'manager'" in text and "ceo" in text
+        "alerts.thresholds.0.recipient" in text
+        and "'sdr'" in text
+        and "'owner'" in text
+        and "'manager'" in text
+        and "ceo" in text
     )
 
 

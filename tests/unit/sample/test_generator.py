@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -79,3 +79,38 @@ def test_sample_has_the_realistic_mess_later_stages_need(small_sample):
     assert truth["event_id"].is_unique
     intent = pd.read_parquet(out / "truth" / "accounts.parquet")["intent"]
     assert intent.between(0, 1).all() and intent.std() > 0.05
+
+
+def test_churning_customers_go_quiet_first_and_the_crm_follows_on_the_day(tmp_path):
+    from include.sample.landing import apply_crm_changes
+
+    summary = generate(tmp_path / "s", accounts=200, days=90, end_date=date(2026, 5, 31), seed=11)
+    truth = pd.read_parquet(tmp_path / "s" / "truth" / "accounts.parquet")
+    churners = truth[truth["churn_day"] >= 0]
+    assert summary.crm_changes == len(churners) > 0
+    assert (churners["quiet_from"] < churners["churn_day"]).all() and (churners["quiet_from"] >= 0).all()
+    events = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "s" / "truth" / "events").glob("*.parquet")))
+    human = events[events["true_account_id"].isin(churners["account_id"]) & (events["kind"] == "human")]
+    start = summary.start
+    day_of = {a: d for a, d in zip(churners["account_id"], churners["quiet_from"], strict=True)}
+    offset = (pd.to_datetime(human["generated_day"]) - pd.Timestamp(start)).dt.days
+    quiet = offset.to_numpy() >= human["true_account_id"].map(day_of).to_numpy()
+    per_day_before = (~quiet).sum() / max(int(churners["quiet_from"].sum()), 1)
+    per_day_after = quiet.sum() / max(int((90 - churners["quiet_from"]).sum()), 1)
+    assert per_day_after < per_day_before / 3  # going quiet: far fewer events a day
+
+    first = churners.sort_values("churn_day").iloc[0]
+    engine = sa.create_engine(summary.crm_url)
+
+    def lifecycle() -> str:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT lifecycle FROM accounts WHERE account_id = ?", (first["account_id"],)
+            ).scalar()
+
+    churn_day = start + timedelta(days=int(first["churn_day"]))
+    assert lifecycle() == "customer"
+    assert apply_crm_changes(summary.crm_url, churn_day - timedelta(days=1)) == 0 and lifecycle() == "customer"
+    assert apply_crm_changes(summary.crm_url, churn_day) >= 1 and lifecycle() == "churned"
+    assert apply_crm_changes(summary.crm_url, churn_day) == 0  # applied once
+    engine.dispose()

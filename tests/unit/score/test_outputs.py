@@ -154,6 +154,8 @@ def test_score_rows_band_trend_action_and_days_since_the_last_touch():
         "change_7d": np.array([-3.0, 0.0]),
         "change_28d": zeros,
         "surge": np.zeros(n, bool),
+        "role_mask": np.array([0b001, 0]),  # A1: a decision maker engaged (bit 0 of buying_group.roles)
+        "health": np.array([-1, 0]),  # A1 a prospect (no health), A2 a healthy customer
     }
     touch = np.array([day_ns(date(2026, 2, 27)) + 12 * 3600 * 10**9, NO_TIME])  # 3 days before D, and never
     signals = ["pricing_page_visit", "page_view"]
@@ -167,3 +169,8 @@ def test_score_rows_band_trend_action_and_days_since_the_last_touch():
     assert [r["days_since_engagement"] for r in rows] == [3, None]
     assert [r["last_touch_signal"] for r in rows] == ["pricing_page_visit", None]
     assert {r["config_version"] for r in rows} == {CFG.version}
+    # the only prospect stands at the top; a customer has no percentile
+    assert [r["engagement_percentile"] for r in rows] == [100.0, None]
+    assert [r["buying_group_coverage"] for r in rows] == [round(1 / 3, 4), 0.0]
+    assert [r["missing_roles"] for r in rows] == ["champion, influencer", "decision_maker, champion, influencer"]
+    assert [r["health"] for r in rows] == [None, "healthy"]

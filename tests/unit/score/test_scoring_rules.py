@@ -87,7 +87,8 @@ def test_combination_bonus_needs_both_within_the_window(tmp_path):
 
 
 def test_idle_halving_at_60_and_120_days_not_59(lake):
-    scores = score_range(lake, D0, days(121), {D0: [event(D0, "pricing")]})
+    open_ended = config_with(accumulation={"window_days": None})  # no window taking the points first
+    scores = score_range(lake, D0, days(121), {D0: [event(D0, "pricing")]}, config=open_ended)
     acc = {n: row(scores, days(n))["accumulated"] for n in (0, 59, 60, 61, 119, 120, 121)}
     assert acc == {0: 10.0, 59: 10.0, 60: 5.0, 61: 5.0, 119: 5.0, 120: 2.5, 121: 2.5}
     resets = lake.read_df(catalog.CHANGES, days(60))
