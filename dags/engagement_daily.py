@@ -15,17 +15,17 @@ run ahead; it is not done here.
 
 | task | reads | writes |
 |---|---|---|
-| `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet) | `raw/<source>/dt=D` |
-| `extract_crm` | the CRM database (connection `engagement_crm`), whole tables | `raw/crm/<table>/dt=D` |
+| `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet; web also Segment/RudderStack JSON lines) | `raw/<source>/dt=D`; `calls/web/dt=D` (Segment identify and group calls) |
+| `extract_crm` | the CRM (connection `engagement_crm`): a database read whole, or Salesforce / HubSpot through their APIs (only what changed since the last snapshot, merged into it; whole every `crm.full_refresh_days` or with the `crm_full_refresh` param) | `raw/crm/<table>/dt=D`, `sync/crm/dt=D` (API read marks) |
 | `extract_reference` | `<landing>/reference/` (IP ranges, free-mail domains) | `reference/<name>/dt=D` |
 | `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
-| `prepare_resolution` | `valid/<source>/dt=D`, `reference/*`, the person graph `identity/dt=D-1` | `identity/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
+| `prepare_resolution` | `valid/<source>/dt=D`, `calls/web/dt=D`, `reference/*`, the person graph `identity/dt=D-1` and group ties `identity_groups/dt=D-1` | `identity/dt=D`, `identity_groups/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
 | `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard; resolved rows grouped by account shard, so a score task reads only its row groups) |
 | `score_accounts` (one per shard) | `resolved/dt=D`, `valid/crm/accounts` and `opportunities` of D, `state/dt=D-1` (replays from the last usable checkpoint when missing or built under another config) | `contributions/dt=D`, `scores/dt=D`, `changes/dt=D` (resets, band changes, alerts, health changes), `daily_points/dt=D`, `daily_ledger/dt=D` (what leaves the accumulation window later), `state/dt=D` |
 | `rank_accounts` | `scores/dt=D` (every shard's part) | the percentile and band shares in `scores/dt=D` (and in earlier days a replay rewrote); nothing with one shard |
 | `publish_warehouse` | `scores`, `changes`, `state` of D, the lake's counts | warehouse: `account_score_history` (D replaced), `account_scores` (latest), `score_resets`, `score_alerts` (outbox), `account_explanations`, `pipeline_runs` (reconciliation ledger + quality gate); emits the `engagement_account_scores` Asset |
-| `push_crm` | `scores/dt=D`, gate status | CRM `accounts.engagement_*` where changed (columns made by `python -m include.scoring init-crm`) |
+| `push_crm` | `scores/dt=D`, gate status | the CRM account's engagement fields where they changed: SQL `accounts.engagement_*` (made by `python -m include.scoring init-crm`), Salesforce `Engagement_*__c` (composite API, 200 a call), HubSpot `engagement_*` company properties (batch update, 100 a call); accounts the CRM rejects are logged and retried next run |
 | `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`; without one, `.eml` files in `<ENGAGEMENT_HOME>/outbox`); rows marked sent (or outbox); alerts older than `alerts.max_age_days` marked expired |
 
 Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from include.airflow_glue.assets import ENGAGEMENT_SCORES
 from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
@@ -67,7 +67,8 @@ def extract(source: str, **context) -> list[str]:
     from include.airflow_glue.dag_support import day_of, log_results, run_context
     from include.scoring.extract.stage import extract_stage
 
-    return log_results(extract_stage(run_context(), day_of(context), [source]))
+    full = bool(context["params"].get("crm_full_refresh"))
+    return log_results(extract_stage(run_context(), day_of(context), [source], crm_full_refresh=full))
 
 
 @task(
@@ -161,7 +162,8 @@ def push_crm(**context) -> int:
 
     ctx = run_context()
     with gate_held_as_failure():
-        return push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context)).count("updated")
+        result = push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context), ctx.config)
+        return result.count("updated")
 
 
 @task(
@@ -193,6 +195,13 @@ def send_alerts(**context) -> int:
     default_args=DEFAULT_ARGS,
     on_failure_callback=failure_notifier(),
     deadline=run_deadline(),
+    params={
+        "crm_full_refresh": Param(
+            False,
+            type="boolean",
+            description="Read a Salesforce or HubSpot CRM whole instead of what changed since the last snapshot.",
+        )
+    },
 )
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}

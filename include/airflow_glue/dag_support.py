@@ -27,7 +27,8 @@ DEFAULT_DEADLINE_HOURS = 6.0
 
 
 def connection_url(conn_id: str) -> str | None:
-    """A SQLAlchemy URL from an Airflow connection, or None when the connection is not defined."""
+    """A SQLAlchemy URL (or a `salesforce+https://` / `hubspot+https://` CRM URL) from an Airflow
+    connection, or None when the connection is not defined."""
     try:
         from airflow.sdk import Connection
 
@@ -35,8 +36,11 @@ def connection_url(conn_id: str) -> str | None:
     except Exception:  # noqa: BLE001 - not defined (AirflowNotFoundException) or no API: use defaults
         return None
     extra = conn.extra_dejson or {}
-    if extra.get("sqlalchemy_url"):
-        return extra["sqlalchemy_url"]
+    for key in ("crm_url", "sqlalchemy_url"):
+        if extra.get(key):
+            return extra[key]
+    if conn.conn_type == "salesforce":
+        return salesforce_provider_url(conn_id)
     if conn.conn_type in ("postgres", "postgresql"):
         from urllib.parse import quote
 
@@ -53,6 +57,24 @@ def connection_url(conn_id: str) -> str | None:
             '{"sqlalchemy_url": "..."} (see docs/operations.md#connections)'
         )
     return conn.get_uri()
+
+
+def salesforce_provider_url(conn_id: str) -> str:
+    """A Salesforce provider connection (type `salesforce`: password, JWT or session login) as a
+    `salesforce+https://SESSION@INSTANCE` URL: the provider's hook logs in, the connector uses the
+    session it gets."""
+    try:
+        from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
+    except ImportError:
+        raise ValueError(
+            f"Airflow connection {conn_id!r} has type 'salesforce', whose login needs the Salesforce provider "
+            "(pip install apache-airflow-providers-salesforce); or give the connection the extra "
+            '{"crm_url": "salesforce+https://ACCESS_TOKEN@INSTANCE_HOST"} (see docs/operations.md#connections)'
+        ) from None
+    from urllib.parse import quote
+
+    client = SalesforceHook(salesforce_conn_id=conn_id).get_conn()
+    return f"salesforce+https://{quote(client.session_id, safe='')}@{client.sf_instance}"
 
 
 def task_settings():

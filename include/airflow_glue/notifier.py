@@ -32,6 +32,7 @@ RUNBOOK = "docs/runbook.md"
 RUNBOOK_SECTIONS: tuple[tuple[str, str], ...] = (
     ("ConfigError", "invalid-config"),
     ("ExtractError", "extract-failed"),
+    ("CrmError", "crm-connector-failed"),
     ("BatchValidationError", "batch-validation-failed"),
     ("LakeError", "lake-partition-missing-or-corrupt"),
     ("StateError", "scoring-state-missing"),

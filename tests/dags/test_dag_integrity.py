@@ -55,6 +55,7 @@ def test_daily_dag_schedule_and_tasks(dagbag):
     assert dag.timetable.expression == "0 2 * * *" and str(dag.timetable.timezone) == "UTC"
     task_ids = set(dag.task_ids)
     assert {"extract_web", "extract_email", "extract_ad", "extract_crm", "extract_reference"} <= task_ids
+    assert dag.params["crm_full_refresh"] is False  # trigger with True to read an API CRM whole
 
 
 PROBE = r"""

@@ -23,8 +23,10 @@ STAGES = ("extract", "validate", "resolve", "score", "publish", "report", "priva
 #: modules of the stage packages that read or write the lake (everything else there is pure)
 LAKE_IO = {
     "extract.stage",
+    "extract.snapshot",
     "validate.stage",
     "resolve.stage",
+    "resolve.calls",
     "resolve.inputs",
     "resolve.snapshots",
     "resolve.evaluate",

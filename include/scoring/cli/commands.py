@@ -58,8 +58,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from include.scoring.extract.stage import extract_stage
 
     ctx = _context(args)
-    for result in extract_stage(ctx, args.date, args.source or EXTRACT_SOURCES):
+    for result in extract_stage(ctx, args.date, args.source or EXTRACT_SOURCES, args.crm_full_refresh):
         print(result.line())
+        for warning in result.warnings:
+            print(f"  warning: {warning}")
     return 0
 
 
@@ -143,10 +145,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_init_crm(args: argparse.Namespace) -> int:
     from include.scoring.core.urls import mask_url
+    from include.scoring.crm.connector import scheme_of
     from include.scoring.publish.stage import CRM_FIELDS, init_crm
 
-    settings = _settings(args)
-    added = init_crm(settings.crm_url)
+    ctx = _context(args)
+    settings = ctx.settings
+    added = init_crm(settings.crm_url, ctx.config)  # an API CRM lacking fields raises, naming them
+    if scheme_of(settings.crm_url) in ("salesforce", "hubspot"):
+        crm = ctx.config.crm.salesforce if scheme_of(settings.crm_url) == "salesforce" else ctx.config.crm.hubspot
+        print(f"CRM {mask_url(settings.crm_url)}: every push field is there ({', '.join(crm.push_fields.values())})")
+        return 0
     kept = [c for c in CRM_FIELDS if c not in added]
     print(
         f"CRM {mask_url(settings.crm_url)}: accounts table "

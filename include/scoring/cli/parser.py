@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source", action="append", choices=EXTRACT_SOURCES, help="only this source (repeatable; default all)"
     )
+    p.add_argument(
+        "--crm-full-refresh",
+        action="store_true",
+        help="read a Salesforce or HubSpot CRM whole, not just what changed since the last snapshot",
+    )
     _common(p)
     p.set_defaults(func=commands.cmd_extract)
 
@@ -260,9 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "init-crm",
-        help="add the engagement columns to the CRM accounts table (explicit, idempotent)",
-        description="Create engagement_score, engagement_band, engagement_trend and engagement_scored_at on the "
-        "CRM's accounts table.",
+        help="add the engagement columns to a SQL CRM; check the fields of Salesforce or HubSpot",
+        description="SQL CRM: create engagement_score, engagement_band, engagement_trend and engagement_scored_at on "
+        "the accounts table (explicit, idempotent). Salesforce / HubSpot: check that the push fields exist and say "
+        "exactly which to create (exit 1 when some are missing; fields are never created in your CRM).",
     )
     _common(p)
     p.set_defaults(func=commands.cmd_init_crm)

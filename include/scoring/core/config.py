@@ -17,10 +17,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from include.scoring.core.errors import ConfigError
+from include.scoring.core.source_config import Crm, Segment
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "engagement.yaml"
 
 Source = Literal["web", "email", "ad", "crm"]
+#: config sections that say how sources are read (not part of the scoring fingerprint)
+SOURCE_SECTIONS = ("crm", "segment")
 Role = Literal["decision_maker", "champion", "influencer", "user", "researcher", "other"]
 
 
@@ -272,6 +275,8 @@ class ScoringConfig(_Strict):
     calibration: Calibration = Calibration()
     notifications: Notifications = Notifications()
     scale: Scale = Scale()
+    crm: Crm = Crm()  # the CRM connectors: what extract reads and the push writes (core/source_config.py)
+    segment: Segment = Segment()  # Segment / RudderStack event files in the web landing folder
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringConfig:
@@ -320,8 +325,9 @@ class ScoringConfig(_Strict):
 
     @cached_property
     def _fingerprint(self) -> str:
-        # how long an alert waits to be sent does not change any score: no replay for it
-        payload = json.dumps(self.model_dump(mode="json", exclude={"alerts": {"max_age_days"}}), sort_keys=True)
+        # how sources are read (crm, segment) and how long an alert may wait change no score: no replay for them
+        excluded = {"alerts": {"max_age_days"}, **{section: True for section in SOURCE_SECTIONS}}
+        payload = json.dumps(self.model_dump(mode="json", exclude=excluded), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def fingerprint(self) -> str:
@@ -346,13 +352,16 @@ def _format_error(err: dict[str, Any], raw: Any) -> str:
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     """Walk the model tree along a pydantic error location to name the allowed keys."""
     model: Any = ScoringConfig
+    mapping_key = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or mapping_key:  # a list index, or the key of a mapping of models
+            mapping_key = False
             continue
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         if field is None:
             return None
         annotation = field.annotation
+        mapping_key = getattr(annotation, "__origin__", None) is dict
         args = getattr(annotation, "__args__", ())
         candidates = [annotation, *args]
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)

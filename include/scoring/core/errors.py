@@ -28,6 +28,10 @@ class ExtractError(PipelineError):
     """A landing file or CRM table could not be read into the contract."""
 
 
+class CrmError(PipelineError):
+    """A CRM API refused a request, kept failing, or lacks the fields the push writes."""
+
+
 class LakeError(PipelineError):
     """A lake partition is missing, unreadable or corrupt."""
 

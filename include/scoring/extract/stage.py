@@ -1,7 +1,8 @@
 """Extract for day D: landing files and the CRM snapshot into raw/<source>/dt=D (SPEC section 2).
 
 Web, email and ad come from <landing>/<source>/<D>/ (any mix of CSV, JSONL and Parquet); the four
-CRM tables from the CRM database as that day's snapshot; reference data from <landing>/reference/.
+CRM tables from the CRM (a database, Salesforce or HubSpot: extract/snapshot.py) as that day's
+snapshot; reference data from <landing>/reference/.
 Every row keeps `source_file` and `source_line`; values that do not fit the contract are nulled
 and described in `coercion_errors` (validation quarantines those rows). Nothing wall-clock is
 written, so extracting the same inputs again writes byte-identical Parquet.
@@ -16,17 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import sqlalchemy as sa
 
-from include.scoring.core.contracts import CONTRACTS, CRM_TABLES, EVENT_SOURCES, IP_KINDS, IP_RANGES_SCHEMA, raw_schema
+from include.scoring.core.contracts import CONTRACTS, EVENT_SOURCES, IP_KINDS, IP_RANGES_SCHEMA, raw_schema
 from include.scoring.core.errors import ExtractError
 from include.scoring.core.results import StageResult
+from include.scoring.core.source_config import Segment
 from include.scoring.core.sources import EXTRACT_SOURCES, SHIPPED_FREE_MAIL
-from include.scoring.core.urls import mask_url
 from include.scoring.extract.coerce import coerce_to_contract
 from include.scoring.extract.readers import SUPPORTED, read_landing_file
+from include.scoring.extract.segment import CALL_SCHEMA, is_segment_file, read_segment
+from include.scoring.extract.snapshot import extract_crm
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.privacy.suppression import drop_suppressed
@@ -35,14 +38,15 @@ if TYPE_CHECKING:
     from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
-
-CRM_CHUNK = 200_000
+__all__ = ["extract_crm", "extract_events", "extract_reference", "extract_stage"]
 
 
 def _describe(result: StageResult) -> str:
     c = result.counts
     note = f", {c['rows_with_errors']:,} with unreadable values" if c["rows_with_errors"] else ""
     note += f", {c['erased']:,} erased (privacy suppression list)" if c["erased"] else ""
+    note += f", {c['identity_calls']:,} identify/group calls" if c.get("identity_calls") else ""
+    note += f", {c['skipped']:,} messages not scored (see warnings)" if c.get("skipped") else ""
     return (
         f"extract {result.unit:<18} {result.day}  {c['rows']:>9,} rows from {c['files']} file(s){note} -> {result.path}"
     )
@@ -90,18 +94,25 @@ def landing_files(landing: Path, source: str, day: date) -> list[Path]:
     return files
 
 
-def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageResult:
-    """Landing files of one event source and day into raw/<source>/dt=D."""
+def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: Segment | None = None) -> StageResult:
+    """Landing files of one event source and day into raw/<source>/dt=D; for web, the identify
+    and group calls of Segment/RudderStack files into calls/web/dt=D (extract/segment.py)."""
     if source not in EVENT_SOURCES:
         raise ValueError(f"not an event source: {source}")
     contract = CONTRACTS[source]
     files = landing_files(landing, source, day)
-    parts, lineage = [], []
+    parts, lineage, calls, skipped = [], [], [], {}
     required = [c.name for c in contract.columns if not c.nullable]
     text_columns = [c.name for c in contract.columns if pa.types.is_string(c.type) or pa.types.is_timestamp(c.type)]
     for path in files:
         display = f"{source} landing file {path} (day {day})"
-        rows = read_landing_file(path, display, contract.names, required, text_columns)
+        if source == "web" and is_segment_file(path):
+            found = read_segment(path.read_bytes(), segment or Segment(), contract.names)
+            rows = found.web
+            calls.append(found.calls.assign(source_file=f"{source}/{day.isoformat()}/{path.name}"))
+            skipped.update({k: skipped.get(k, 0) + v for k, v in found.skipped.items()})
+        else:
+            rows = read_landing_file(path, display, contract.names, required, text_columns)
         errors = rows.parse_errors.copy()
         typed = coerce_to_contract(rows.table, contract, errors)
         parts.append(typed)
@@ -117,83 +128,29 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date) -> StageRe
         )
     path = lake.write_partition(catalog.raw(source), day, table, schema=raw_schema(source))
     bad = table.num_rows - table.column("coercion_errors").null_count
-    return extract_result(source, day, path, table.num_rows, len(files), bad, erased)
+    result = extract_result(source, day, path, table.num_rows, len(files), bad, erased)
+    if source == "web":
+        result.counts["identity_calls"], result.counts["erased"] = write_calls(lake, day, calls, erased)
+        result.counts["skipped"] = sum(skipped.values())
+        result.breakdowns["skipped"] = skipped
+        result.warnings += [f"{n:,} {what}: not a web event, skipped" for what, n in sorted(skipped.items())]
+    return result
 
 
-def extract_crm(crm_url: str, lake: Lake, day: date) -> list[StageResult]:
-    """The CRM's four tables, read whole as day D's snapshot, into raw/crm/<table>/dt=D."""
-    try:
-        engine = sa.create_engine(crm_url)
-    except Exception as exc:  # noqa: BLE001 - a malformed URL is a user error
-        raise ExtractError(
-            f"CRM URL {mask_url(crm_url)} is not usable: {exc}. "
-            "Check ENGAGEMENT_CRM_URL or the engagement_crm connection."
-        ) from None
-    results = []
-    try:
-        with engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            for name in CRM_TABLES:
-                results.append(_extract_crm_table(conn, inspector, name, lake, day, crm_url))
-    except sa.exc.OperationalError as exc:
-        raise ExtractError(
-            f"cannot read the CRM at {mask_url(crm_url)} for day {day}: {str(exc.orig).strip()[:300]}. "
-            "Check that the database is up and the URL / engagement_crm connection is right, then clear the task."
-        ) from None
-    finally:
-        engine.dispose()
-    return results
-
-
-def _extract_crm_table(conn, inspector, name: str, lake: Lake, day: date, crm_url: str) -> StageResult:
-    source = f"crm/{name}"
-    contract = CONTRACTS[source]
-    if not inspector.has_table(name):
-        raise ExtractError(
-            f"CRM at {mask_url(crm_url)} has no table {name!r} (day {day}). Expected tables: {', '.join(CRM_TABLES)}."
-        )
-    present = {c["name"] for c in inspector.get_columns(name)}
-    missing = [c for c in contract.names if c not in present]
-    if missing:
-        raise ExtractError(
-            f"CRM table {name!r} at {mask_url(crm_url)} (day {day}) lacks contract column(s) {', '.join(missing)}; "
-            f"found {', '.join(sorted(present))}. Add or map the columns, then clear the extract task."
-        )
-    table_ref = sa.table(name, *[sa.column(c) for c in contract.names])
-    query = sa.select(*table_ref.c).order_by(table_ref.c[contract.id_column])
-    chunks = []
-    for rows in conn.execute(query).partitions(CRM_CHUNK):  # bounded memory for large CRMs
-        columns = list(zip(*rows)) if rows else [()] * len(contract.names)
-        chunks.append(pa.table({c: _values_to_arrow(values) for c, values in zip(contract.names, columns)}))
-    arrow = _concat_text(chunks, contract.names)
-    errors = np.full(arrow.num_rows, None, dtype=object)
-    typed = coerce_to_contract(arrow, contract, errors)
-    lines = np.arange(1, arrow.num_rows + 1)
-    table, erased = drop_suppressed(lake, source, _finish(source, [typed], [(f"crm:{name}", lines, errors)]))
-    path = lake.write_partition(catalog.raw(source), day, table, schema=raw_schema(source))
-    bad = table.num_rows - table.column("coercion_errors").null_count
-    return extract_result(source, day, path, table.num_rows, 1, bad, erased)
-
-
-def _values_to_arrow(values: tuple) -> pa.Array:
-    """Driver values of one column: Arrow infers str, int, float, bool and datetime columns in C;
-    a column of mixed types (SQLite allows it) is kept as text for coercion to report."""
-    try:
-        return pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array(
-            [None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values], pa.string()
-        )
-
-
-def _concat_text(chunks: list[pa.Table], names: list[str]) -> pa.Table:
-    """Concatenate chunks whose column types were inferred separately (text wins on conflict)."""
-    if not chunks:
-        return pa.table({c: pa.array([], pa.string()) for c in names})
-    try:
-        return pa.concat_tables(chunks, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.concat_tables([t.cast(pa.schema([(c, pa.string()) for c in names])) for t in chunks])
+def write_calls(lake: Lake, day: date, parts: list[pd.DataFrame], erased: int) -> tuple[int, int]:
+    """The day's identify and group calls into calls/web/dt=D (empty when none); how many were
+    written, and the erased count with the calls that carried a suppressed identifier added."""
+    frames = [p for p in parts if len(p)]
+    columns = CALL_SCHEMA.names
+    frame = (
+        pd.concat(frames, ignore_index=True).rename(columns={"line": "source_line"})
+        if frames
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    )
+    table = pa.Table.from_pandas(frame.reindex(columns=columns), schema=CALL_SCHEMA, preserve_index=False)
+    table, dropped = drop_suppressed(lake, catalog.CALLS.source, table)
+    lake.write_partition(catalog.CALLS, day, table, schema=CALL_SCHEMA)
+    return table.num_rows, erased + dropped
 
 
 def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]:
@@ -247,14 +204,17 @@ def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]
     return results
 
 
-def extract_stage(ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_SOURCES) -> list[StageResult]:
-    """The extract stage for day D: each of `sources` (event sources, `crm`, `reference`)."""
+def extract_stage(
+    ctx: RunContext, day: date, sources: Iterable[str] = EXTRACT_SOURCES, crm_full_refresh: bool = False
+) -> list[StageResult]:
+    """The extract stage for day D: each of `sources` (event sources, `crm`, `reference`);
+    `crm_full_refresh` reads an API CRM whole instead of what changed since the last snapshot."""
     results = []
     for source in sources:
         if source in EVENT_SOURCES:
-            results.append(extract_events(ctx.landing, ctx.lake, source, day))
+            results.append(extract_events(ctx.landing, ctx.lake, source, day, ctx.config.segment))
         elif source == "crm":
-            results.extend(extract_crm(ctx.settings.crm_url, ctx.lake, day))
+            results.extend(extract_crm(ctx.settings.crm_url, ctx.lake, day, ctx.config, crm_full_refresh))
         elif source == "reference":
             results.extend(extract_reference(ctx.landing, ctx.lake, day))
         else:

@@ -95,13 +95,19 @@ def _entries() -> dict[str, Dataset]:
         Dataset("event_ids/crm", "resolve", ("h",), Personal.DERIVED, source="crm"),
         Dataset("reference/ip_ranges", "extract", ("cidr", "company_domain", "company_name", "kind"), Personal.NONE),
         Dataset("reference/free_email_domains", "extract", ("domain",), Personal.NONE),
+        # identify and group calls of Segment/RudderStack web files (user_id written user:<userId>)
+        Dataset("calls/web", "extract", CALL_COLUMNS, Personal.ROWS, source="calls/web"),
+        # an API CRM's read marks: per object, the latest change seen and the day of the last full read
+        Dataset("sync/crm", "extract", ("crm", "object", "watermark", "full_read_on"), Personal.NONE),
         Dataset("identity", "resolve", ("a", "b", "first_seen"), Personal.GRAPH),
         Dataset(
             "identity_map",
             "resolve",
-            ("node", "person_key", "shared", "p_account", "p_contact", "p_role"),
+            ("node", "person_key", "shared", "p_account", "p_contact", "p_role", "p_group"),
             Personal.DERIVED,
         ),
+        # every identifier's latest Segment group call up to D (the account it ties the person to)
+        Dataset("identity_groups", "resolve", ("node", "group_id", "group_domain", "seen_at"), Personal.DERIVED),
         Dataset("identity_rules", "resolve", ("rule", "identifier", "detail", "count"), Personal.DERIVED, True),
         Dataset("resolved", "resolve", RESOLVED_COLUMNS, Personal.DERIVED, free_text=True),
         Dataset(
@@ -144,6 +150,18 @@ def _entries() -> dict[str, Dataset]:
     return {d.name: d for d in out}
 
 
+CALL_COLUMNS = (
+    "event_id",
+    "event_time",
+    "kind",
+    "anonymous_id",
+    "user_id",
+    "email",
+    "group_id",
+    "group_domain",
+    "source_file",
+    "source_line",
+)
 VALIDATION_COLUMNS = (
     "source",
     "day",
@@ -245,6 +263,7 @@ CATALOG: dict[str, Dataset] = _entries()
 IDENTITY = CATALOG["identity"]
 IDENTITY_MAP = CATALOG["identity_map"]
 IDENTITY_RULES = CATALOG["identity_rules"]
+IDENTITY_GROUPS = CATALOG["identity_groups"]
 RESOLVED = CATALOG["resolved"]
 UNRESOLVED = CATALOG["unresolved"]
 FILTERED = CATALOG["filtered"]
@@ -260,6 +279,8 @@ STATE_PERSONS = CATALOG["state_persons"]
 STATE_BONUS = CATALOG["state_bonus"]
 IP_RANGES = CATALOG["reference/ip_ranges"]
 FREE_EMAIL_DOMAINS = CATALOG["reference/free_email_domains"]
+CRM_SYNC = CATALOG["sync/crm"]
+CALLS = CATALOG["calls/web"]
 ERASURES = CATALOG["privacy/erasures"]
 #: the lake's random salt of the suppression hashes (one file)
 SALT = CATALOG["privacy/salt"]

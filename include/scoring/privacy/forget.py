@@ -348,7 +348,7 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
 def _push_latest(ctx: RunContext, day: date) -> str:
     """The CRM fields of the latest published day, where the recomputation changed them."""
     try:
-        return push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day).line()
+        return push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day, ctx.config).line()
     except (QualityGateHeld, CrmNotInitialized) as exc:
         return f"crm push {day}  skipped: {str(exc).split('. ')[0]}"
     except PipelineError as exc:

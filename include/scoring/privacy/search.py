@@ -289,9 +289,10 @@ def _scan_derived(lake: Lake, plan: Plan) -> None:
     nodes = plan.person.nodes()
     for dataset in [d for d in derived if "node" in d.columns]:
         for day in lake.days(dataset):
-            frame = lake.read_df(dataset, day, columns=["node", "person_key"])
+            frame = lake.read_df(dataset, day, columns=[c for c in ("node", "person_key") if c in dataset.columns])
             hit = isin(frame["node"], nodes)
-            plan.person.keys |= set(frame.loc[hit, "person_key"].dropna())
+            if "person_key" in frame.columns:  # identity_groups holds identifiers only
+                plan.person.keys |= set(frame.loc[hit, "person_key"].dropna())
             if _count(plan, dataset, int(hit.sum())):
                 plan.derived_days.add(day)
     activity_hashes = hash_ids(pd.Series(sorted(plan.event_ids.get("crm", set())), dtype="string"))

@@ -50,6 +50,8 @@ COLUMNS = {
     "ad": ((EMAIL, EMAIL), ("anonymous_id", COOKIE)),
     "crm/contacts": ((EMAIL, EMAIL), ("contact_id", CONTACT)),
     "crm/activities": (("contact_id", CONTACT),),
+    # Segment identify/group calls: a userId is kept as the cookie-like identifier user:<userId>
+    "calls/web": ((EMAIL, EMAIL), ("anonymous_id", COOKIE), ("user_id", COOKIE)),
 }
 
 

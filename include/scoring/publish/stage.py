@@ -1,4 +1,5 @@
-"""Publish day D: the warehouse in one transaction, then the CRM push, behind the quality gate.
+"""Publish day D: the warehouse in one transaction, then the CRM push (through the connector the
+CRM URL names: crm/connector.py), behind the quality gate.
 
 The warehouse write replaces D in account_score_history, refreshes account_scores (a newer day
 is never overwritten by an older one), records resets, adds D's alert crossings to the outbox
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
-from include.scoring.core.config import ScoringConfig
-from include.scoring.core.errors import PipelineError, QualityGateHeld
+from include.scoring.core.config import ScoringConfig, load_config
+from include.scoring.core.errors import QualityGateHeld
 from include.scoring.core.results import StageResult
-from include.scoring.core.urls import mask_url
+from include.scoring.crm.connector import SCORE_COLUMNS, SQL_FIELDS, CrmNotInitialized, connector_for
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.publish.alerts import alert_result, send_alerts
@@ -43,16 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class CrmNotInitialized(PipelineError):
-    """The CRM has no engagement columns yet; `init-crm` creates them (never done silently)."""
-
-
-CRM_FIELDS = {
-    "engagement_score": "DOUBLE PRECISION",
-    "engagement_band": "VARCHAR(32)",
-    "engagement_trend": "VARCHAR(8)",
-    "engagement_scored_at": "DATE",
-}
+#: the SQL CRM's engagement columns (name -> type); every connector pushes crm.connector.PUSHED_FIELDS
+CRM_FIELDS = SQL_FIELDS
+__all__ = ["CRM_FIELDS", "CrmNotInitialized", "init_crm", "publish_stage", "publish_warehouse", "push_crm"]
 
 
 def _describe(result: StageResult) -> str:
@@ -230,111 +224,77 @@ def publish_warehouse(lake: Lake, config: ScoringConfig, warehouse_url: str, day
 
 
 # CRM push ----------------------------------------------------------------------------------------
-def init_crm(crm_url: str) -> list[str]:
-    """Add the engagement columns to the CRM's accounts table (explicit, idempotent)."""
-    engine = sa.create_engine(crm_url)
-    added = []
-    try:
-        with engine.begin() as conn:
-            present = {c["name"] for c in sa.inspect(conn).get_columns("accounts")}
-            for name, sql_type in CRM_FIELDS.items():
-                if name not in present:
-                    kind = "REAL" if sql_type == "DOUBLE PRECISION" and conn.dialect.name == "sqlite" else sql_type
-                    conn.execute(
-                        sa.text(f"ALTER TABLE accounts ADD COLUMN {name} {kind}")
-                    )  # fixed identifiers, no user input
-                    added.append(name)
-    except sa.exc.OperationalError as exc:
-        raise PipelineError(
-            f"cannot add the engagement columns to the CRM at {mask_url(crm_url)}: {str(exc.orig).strip()[:300]}"
-        ) from None
-    finally:
-        engine.dispose()
-    return added
+def init_crm(crm_url: str, config: ScoringConfig | None = None) -> list[str]:
+    """Make the CRM ready for the push: a SQL CRM gains its engagement columns (explicit,
+    idempotent; returns those added); Salesforce and HubSpot are checked, and CrmNotInitialized
+    says exactly which fields to create (fields in a customer's CRM are theirs to create)."""
+    with connector_for(crm_url, config or load_config()) as crm:
+        return crm.init_push_fields()
 
 
 def _describe_push(result: StageResult) -> str:
     if result.details.get("skipped"):
         return f"crm push {result.day}  skipped: {result.details['skipped']}"
+    failed = result.count("failed")
     return (
         f"crm push {result.day}  {result.count('updated'):,} account(s) updated, "
         f"{result.count('unchanged'):,} unchanged"
+        + (f", {failed:,} rejected by the CRM (retried next run)" if failed else "")
+        + (f"; {result.count('api_calls'):,} API calls" if result.count("api_calls") else "")
     )
 
 
-def push_result(day: date, updated: int, unchanged: int, skipped: str = "") -> StageResult:
-    """What the CRM push did; `skipped` says why it did nothing (held gate, newer day published...)."""
-    counts = {"updated": updated, "unchanged": unchanged}
-    return StageResult("publish", "crm", day, counts=counts, details={"skipped": skipped}, describe=_describe_push)
+def push_result(
+    day: date, updated: int, unchanged: int, skipped: str = "", failed: list[tuple[str, str]] | None = None, **extra
+) -> StageResult:
+    """What the CRM push did; `skipped` says why it did nothing (held gate, newer day published...);
+    `failed` lists the accounts the CRM rejected and why."""
+    failed = failed or []
+    counts = {"updated": updated, "unchanged": unchanged, "failed": len(failed), **extra}
+    warnings = [f"CRM rejected account {account}: {reason}" for account, reason in failed[:20]]
+    if len(failed) > 20:
+        warnings.append(f"... and {len(failed) - 20} more rejected account(s)")
+    return StageResult(
+        "publish",
+        "crm",
+        day,
+        counts=counts,
+        details={"skipped": skipped},
+        warnings=warnings,
+        describe=_describe_push,
+    )
 
 
-def push_crm(lake: Lake, warehouse_url: str, crm_url: str, day: date, batch: int = 1000) -> StageResult:
-    """Update the CRM accounts' engagement fields where they changed, after the quality gate."""
+def push_crm(
+    lake: Lake, warehouse_url: str, crm_url: str, day: date, config: ScoringConfig | None = None
+) -> StageResult:
+    """Update the CRM accounts' engagement fields where they changed, after the quality gate.
+    Accounts the CRM rejects are reported (warnings) and, still differing, pushed again next run."""
     require_gate(warehouse_url, day, "the CRM push")
     with transaction(warehouse_url) as conn:
         latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is not None and latest > day:
         return push_result(day, 0, 0, skipped=f"{latest} is already published; the CRM keeps the newer scores")
-    scores = lake.read_df(catalog.SCORES, day, columns=["account_id", "score", "band", "trend"])
-    engine = sa.create_engine(crm_url)
-    try:
-        with engine.begin() as conn:
-            present = {c["name"] for c in sa.inspect(conn).get_columns("accounts")}
-            missing = [c for c in CRM_FIELDS if c not in present]
-            if missing:
-                raise CrmNotInitialized(
-                    f"the CRM accounts table at {mask_url(crm_url)} has no engagement column(s) {', '.join(missing)}. "
-                    "They are created only by the explicit step: python -m include.scoring init-crm"
-                )
-            accounts = sa.table("accounts", *[sa.column(c) for c in ("account_id", *CRM_FIELDS)])
-            current = pd.DataFrame(
-                conn.execute(
-                    sa.select(
-                        accounts.c.account_id,
-                        accounts.c.engagement_score,
-                        accounts.c.engagement_band,
-                        accounts.c.engagement_trend,
-                    )
-                ).fetchall(),
-                columns=["account_id", "cur_score", "cur_band", "cur_trend"],
-            )
-            merged = scores.merge(current, on="account_id", how="inner")
-            changed = merged[
-                (merged["cur_score"].astype(float).round(2).ne(merged["score"].round(2)))
-                | merged["cur_band"].ne(merged["band"])
-                | merged["cur_trend"].ne(merged["trend"])
-            ]
-            stmt = (
-                accounts.update()
-                .where(accounts.c.account_id == sa.bindparam("b_id"))
-                .values(
-                    engagement_score=sa.bindparam("b_score"),
-                    engagement_band=sa.bindparam("b_band"),
-                    engagement_trend=sa.bindparam("b_trend"),
-                    engagement_scored_at=sa.bindparam("b_at"),
-                )
-            )
-            rows = [
-                {"b_id": r.account_id, "b_score": float(r.score), "b_band": r.band, "b_trend": r.trend, "b_at": day}
-                for r in changed.itertuples()
-            ]
-            for start in range(0, len(rows), batch):
-                conn.execute(stmt, rows[start : start + batch])
-    except sa.exc.OperationalError as exc:
-        raise PipelineError(
-            f"the CRM at {mask_url(crm_url)} could not be updated: {str(exc.orig).strip()[:300]}. Nothing was "
-            "changed; clear push_crm to retry."
-        ) from None
-    finally:
-        engine.dispose()
+    scores = lake.read_df(catalog.SCORES, day, columns=SCORE_COLUMNS)
+    with connector_for(crm_url, config or load_config()) as crm:
+        outcome = crm.push(scores, day)
     with transaction(warehouse_url) as conn:  # the accounts updated by every push of the day, together
         conn.execute(
             pipeline_runs.update()
             .where(pipeline_runs.c.day == day)
-            .values(crm_pushed=sa.func.coalesce(pipeline_runs.c.crm_pushed, 0) + len(rows))
+            .values(crm_pushed=sa.func.coalesce(pipeline_runs.c.crm_pushed, 0) + len(outcome.updated))
         )
-    result = push_result(day, len(rows), len(merged) - len(rows))
+    result = push_result(
+        day,
+        len(outcome.updated),
+        outcome.unchanged,
+        failed=outcome.failed,
+        api_calls=outcome.api_calls,
+        batches=len(outcome.batches),
+    )
     log.info(result.line())
+    for warning in result.warnings:
+        log.warning(warning)
     return result
 
 
@@ -344,7 +304,7 @@ def publish_stage(ctx: RunContext, day: date, strict: bool = False) -> list[Stag
     server that fails are reported, not raised. Strict: raised."""
     results = [publish_warehouse(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)]
     try:
-        results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day))
+        results.append(push_crm(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day, ctx.config))
     except (QualityGateHeld, CrmNotInitialized) as exc:
         if strict:
             raise

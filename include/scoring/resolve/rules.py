@@ -1,8 +1,9 @@
 """Account matching (SPEC sections 4.3-4.5): the reference maps and the first rule that applies.
 
-Order for an event: CRM activity keeps its account; CRM contact email; email domain or alt
-domain (free-mail never); the person's account through the graph (cookie stitch); reverse IP
-(corporate ranges only); ad company domain, then normalised company name. What matches nothing
+Order for an event: CRM activity keeps its account; CRM contact email; the account a Segment
+`group` call tied the person to (resolve/calls.py); email domain or alt domain (free-mail
+never); the person's account through the graph (cookie stitch); reverse IP (corporate ranges
+only); ad company domain, then normalised company name. What matches nothing
 gets one reason: free_mail, unknown_domain, shared_device, unknown_company, isp_ip, no_identifier.
 """
 
@@ -17,7 +18,7 @@ from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
 
-METHODS = ("crm_activity", "crm_contact", "email_domain", "cookie_stitch", "reverse_ip", "ad_company")
+METHODS = ("crm_activity", "crm_contact", "group_call", "email_domain", "cookie_stitch", "reverse_ip", "ad_company")
 REASONS = ("free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier")
 
 
@@ -172,6 +173,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
     p = persons.reindex(ev["person_key"])
     acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
+    acc_group = pd.Series(p["p_group"].to_numpy() if "p_group" in p else None, index=ev.index, dtype="string")
     range_row = ev["ip_range_row"].to_numpy()
     range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
@@ -182,6 +184,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     candidates = [
         ("crm_activity", acc_crm),
         ("crm_contact", acc_contact),
+        ("group_call", acc_group),
         ("email_domain", acc_domain),
         ("cookie_stitch", acc_person),
         ("reverse_ip", acc_ip),

@@ -30,6 +30,7 @@ from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
 from include.scoring.lake.store import Lake
+from include.scoring.resolve.calls import call_edges, group_links, history_call_edges, person_groups, read_calls
 from include.scoring.resolve.graph import (
     CONTACT,
     COOKIE,
@@ -72,7 +73,8 @@ RESOLVED_COLUMNS = [
 ]
 _S = pa.string()
 MAP_SCHEMA = pa.schema(
-    [("node", _S), ("person_key", _S), ("shared", pa.bool_()), ("p_account", _S), ("p_contact", _S), ("p_role", _S)]
+    [("node", _S), ("person_key", _S), ("shared", pa.bool_())]
+    + [(name, _S) for name in ("p_account", "p_contact", "p_role", "p_group")]
 )
 RESOLVED_SCHEMA = pa.schema(
     [
@@ -182,6 +184,8 @@ def _history_edges(lake: Lake, config: ScoringConfig):
                 parts.append(
                     pd.DataFrame({"a": node(EMAIL, email[ok]), "b": node(COOKIE, anon[ok]), "first_seen": day})
                 )
+        parts.append(history_call_edges(lake, config, day))
+        parts = [p for p in parts if p is not None]
         return pd.concat(parts, ignore_index=True) if parts else None
 
     return edges_of
@@ -219,8 +223,12 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
                 len(previous),
                 replayed,
             )
+    calls = read_calls(lake, day)
     graph = build_graph(
-        previous, pd.concat([day_edges, contact_edges], ignore_index=True), day, config.identity.max_emails_per_cookie
+        previous,
+        pd.concat([day_edges, contact_edges, call_edges(calls, config)], ignore_index=True),
+        day,
+        config.identity.max_emails_per_cookie,
     )
     limit = config.identity.max_emails_per_cookie
     for row in graph.newly_shared.itertuples():
@@ -239,6 +247,8 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
     )
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
+    groups = person_groups(group_links(lake, config, day, calls), graph, ref, accounts["account_id"], day, firings)
+    ident["p_group"] = lookup(ident["person_key"], groups)
     write_snapshot(lake, day, graph)
     lake.write_partition(catalog.IDENTITY_MAP, day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
     rules = pd.DataFrame(firings, columns=RULES_SCHEMA.names).astype({"count": "int64"})
@@ -285,7 +295,7 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     persons = (
         ident.dropna(subset=["person_key"])
         .drop_duplicates("person_key")
-        .set_index("person_key")[["p_account", "p_contact", "p_role"]]
+        .set_index("person_key")[["p_account", "p_contact", "p_role", "p_group"]]
     )
     ev = pd.concat([ev, match_accounts(ev, ref, persons)], axis=1)
     return _write_outputs(lake, day, ev, shard, shards)

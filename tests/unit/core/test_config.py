@@ -119,3 +119,35 @@ def test_fingerprint_changes_with_content(raw):
     a = parse_config(raw).fingerprint()
     raw["points"]["daily_cap"] = 25
     assert parse_config(raw).fingerprint() != a
+
+
+def test_source_sections_hold_the_connector_defaults_and_leave_the_fingerprint_alone(raw):
+    from include.scoring.core.source_config import Crm, Segment
+
+    cfg = load_config()
+    assert cfg.crm == Crm() and cfg.segment == Segment()  # the YAML documents the defaults the code has
+    assert cfg.crm.salesforce.push_batch == 200 and cfg.crm.hubspot.push_batch == 100
+    changed = copy.deepcopy(raw)
+    changed["crm"]["salesforce"]["push_fields"]["score"] = "Account_Score__c"
+    changed["segment"]["track_events"]["Trial Started"] = {"event_type": "form_submit", "form_type": "demo_request"}
+    assert parse_config(changed).fingerprint() == cfg.fingerprint()  # how sources are read never replays scoring
+    changed["breadth"]["max_people"] = 4
+    assert parse_config(changed).fingerprint() != cfg.fingerprint()
+
+
+def test_connector_typos_and_bad_values_name_the_key_and_what_is_allowed(raw):
+    raw["crm"]["salesforce"]["accounts"]["domian"] = "Website"
+    raw["crm"]["hubspot"]["push_batch"] = 250
+    raw["crm"]["salesforce"]["activities"]["rules"][0]["activity_type"] = "coffee"
+    raw["crm"]["salesforce"]["contacts"]["email"] = "Email, (SELECT Id FROM User)"
+    raw["segment"]["track_events"]["Demo Requested"] = {"evnt_type": "form_submit"}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, "my.yaml")
+    text = str(err.value)
+    assert "crm.salesforce.accounts.domian: unknown key; allowed keys here: " in text and "domain" in text
+    assert "crm.hubspot.push_batch: Input should be less than or equal to 100 (got 250)" in text
+    assert "crm.salesforce.activities.rules.0.activity_type: Input should be 'call_completed'" in text
+    assert "crm.salesforce.contacts.email: String should match pattern" in text  # nothing but a field name
+    assert (
+        "segment.track_events.Demo Requested.evnt_type: unknown key; allowed keys here: event_type, form_type" in text
+    )

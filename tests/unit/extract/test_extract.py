@@ -201,7 +201,7 @@ def test_re_extract_writes_byte_identical_parquet(small_sample, tmp_path):
         extract_reference(landing, lake, day)
         files = sorted((tmp_path / f"lake{run}").rglob("*.parquet"))
         digests.append({str(p.relative_to(tmp_path / f"lake{run}")): _digest(p) for p in files})
-    assert len(digests[0]) == 9
+    assert len(digests[0]) == 10  # 3 event sources, calls/web, 4 CRM tables, 2 reference datasets
     assert digests[0] == digests[1]
 
 
