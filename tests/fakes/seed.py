@@ -133,7 +133,14 @@ def salesforce_data(api: FakeSalesforce, frames: dict[str, pd.DataFrame]) -> Fak
             }
             for r in acc.itertuples()
         ],
-        extra_fields=("Engagement_Score__c", "Engagement_Band__c", "Engagement_Trend__c", "Engagement_Scored_At__c"),
+        extra_fields=(
+            "Engagement_Score__c",
+            "Engagement_Band__c",
+            "Engagement_Trend__c",
+            "Engagement_Percentile__c",
+            "Engagement_Health__c",
+            "Engagement_Scored_At__c",
+        ),
     )
     api.add(
         "Contact",
@@ -217,7 +224,9 @@ def hubspot_data(api: FakeHubSpot, frames: dict[str, pd.DataFrame]) -> FakeHubSp
                     "hs_parent_company_id": _none(r.parent_account_id),
                     "lifecyclestage": HS_LIFECYCLE[r.lifecycle],
                     "hs_lastmodifieddate": hs_time(r.updated_at),
-                    **{f"engagement_{k}": None for k in ("score", "band", "trend", "scored_at")},
+                    **{
+                        f"engagement_{k}": None for k in ("score", "band", "trend", "percentile", "health", "scored_at")
+                    },
                 },
             }
             for r in acc.itertuples()

@@ -23,8 +23,22 @@ pytestmark = pytest.mark.integration
 ACCOUNTS = 450
 BATCH = {"salesforce": 200, "hubspot": 100}
 FIELDS = {
-    "salesforce": ("Engagement_Score__c", "Engagement_Band__c", "Engagement_Trend__c", "Engagement_Scored_At__c"),
-    "hubspot": ("engagement_score", "engagement_band", "engagement_trend", "engagement_scored_at"),
+    "salesforce": (
+        "Engagement_Score__c",
+        "Engagement_Band__c",
+        "Engagement_Trend__c",
+        "Engagement_Percentile__c",
+        "Engagement_Health__c",
+        "Engagement_Scored_At__c",
+    ),
+    "hubspot": (
+        "engagement_score",
+        "engagement_band",
+        "engagement_trend",
+        "engagement_percentile",
+        "engagement_health",
+        "engagement_scored_at",
+    ),
 }
 
 
@@ -70,6 +84,9 @@ def changed_between(lake, before, after) -> set[str]:
     a = lake.read_df(catalog.SCORES, before).set_index("account_id")
     b = lake.read_df(catalog.SCORES, after).set_index("account_id").reindex(a.index)
     differs = (a["score"].round(2) != b["score"].round(2)) | (a["band"] != b["band"]) | (a["trend"] != b["trend"])
+    pct_a, pct_b = a["engagement_percentile"].round(0), b["engagement_percentile"].round(0)
+    differs |= (pct_a != pct_b) & ~(pct_a.isna() & pct_b.isna())  # a whole point of percentile
+    differs |= a["health"].fillna("-") != b["health"].fillna("-")
     return set(a.index[differs])
 
 

@@ -157,7 +157,14 @@ def test_crm_push_needs_init_and_updates_only_changes(scored, tmp_path):
     publish_days(ctx, url, days[:-1])
     with pytest.raises(CrmNotInitialized, match="init-crm"):
         push_crm(ctx.lake, url, crm_url, days[-2])
-    assert init_crm(crm_url) == ["engagement_score", "engagement_band", "engagement_trend", "engagement_scored_at"]
+    assert init_crm(crm_url) == [
+        "engagement_score",
+        "engagement_band",
+        "engagement_trend",
+        "engagement_percentile",
+        "engagement_health",
+        "engagement_scored_at",
+    ]
     assert init_crm(crm_url) == []  # idempotent
     first = push_crm(ctx.lake, url, crm_url, days[-2])
     assert first.count("updated") == 40

@@ -266,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "init-crm",
         help="add the engagement columns to a SQL CRM; check the fields of Salesforce or HubSpot",
-        description="SQL CRM: create engagement_score, engagement_band, engagement_trend and engagement_scored_at on "
+        description="SQL CRM: create engagement_score, engagement_band, engagement_trend, engagement_percentile, "
+        "engagement_health and engagement_scored_at on "
         "the accounts table (explicit, idempotent). Salesforce / HubSpot: check that the push fields exist and say "
         "exactly which to create (exit 1 when some are missing; fields are never created in your CRM).",
     )

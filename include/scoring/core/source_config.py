@@ -42,7 +42,7 @@ SfObject = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=8
 HsProperty = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=100)]
 HsObject = Literal["calls", "meetings"]
 #: The score columns the CRM push writes, by key (crm/connector.py PUSHED_FIELDS says how).
-PushKey = Literal["score", "band", "trend", "scored_at"]
+PushKey = Literal["score", "band", "trend", "percentile", "health", "scored_at"]
 
 
 class _Strict(BaseModel):
@@ -186,6 +186,8 @@ class Salesforce(_Strict):
         "score": "Engagement_Score__c",
         "band": "Engagement_Band__c",
         "trend": "Engagement_Trend__c",
+        "percentile": "Engagement_Percentile__c",
+        "health": "Engagement_Health__c",
         "scored_at": "Engagement_Scored_At__c",
     }
 
@@ -299,6 +301,8 @@ class HubSpot(_Strict):
         "score": "engagement_score",
         "band": "engagement_band",
         "trend": "engagement_trend",
+        "percentile": "engagement_percentile",
+        "health": "engagement_health",
         "scored_at": "engagement_scored_at",
     }
 

@@ -48,12 +48,27 @@ class PushField:
     sql_type: str
     salesforce_type: str  # what to create in Salesforce (init-crm says so)
     hubspot_type: str  # HubSpot property type / field type
+    #: decimals a number is compared at: a smaller move does not count as a change (the
+    #: percentile moves with every other account's score; a whole point is worth a CRM write)
+    precision: int = 2
 
 
 PUSHED_FIELDS: tuple[PushField, ...] = (
     PushField("score", "score", "number", True, "engagement_score", "DOUBLE PRECISION", "Number(16, 2)", "number"),
     PushField("band", "band", "text", True, "engagement_band", "VARCHAR(32)", "Text(32)", "string / text"),
     PushField("trend", "trend", "text", True, "engagement_trend", "VARCHAR(8)", "Text(8)", "string / text"),
+    PushField(
+        "percentile",
+        "engagement_percentile",
+        "number",
+        True,
+        "engagement_percentile",
+        "DOUBLE PRECISION",
+        "Number(5, 1)",
+        "number",
+        precision=0,
+    ),
+    PushField("health", "health", "text", True, "engagement_health", "VARCHAR(16)", "Text(16)", "string / text"),
     PushField("scored_at", None, "date", False, "engagement_scored_at", "DATE", "Date", "date / date"),
 )
 #: the SQL CRM's engagement columns and their types
@@ -138,10 +153,12 @@ def changed_accounts(scores: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.Da
             continue
         cur, new = merged[f"cur_{f.key}"], merged[f.column]
         if f.kind == "number":
-            cur_num = pd.to_numeric(cur, errors="coerce").astype(float).round(2)
-            differs |= ~(cur_num == new.astype(float).round(2)).to_numpy(dtype=bool)
+            cur_num = pd.to_numeric(cur, errors="coerce").astype(float).round(f.precision)
+            new_num = pd.to_numeric(new, errors="coerce").astype(float).round(f.precision)
+            same = (cur_num == new_num) | (cur_num.isna() & new_num.isna())
+            differs |= ~same.to_numpy(dtype=bool)
         else:
-            same = cur.astype("string").fillna("\x00") == new.astype("string").fillna("\x01")
+            same = cur.astype("string").fillna("\x00") == new.astype("string").fillna("\x00")  # both empty: same
             differs |= ~same.to_numpy(dtype=bool)
     changed = merged.loc[differs, scores.columns].reset_index(drop=True)
     return changed, int(len(merged) - differs.sum())
