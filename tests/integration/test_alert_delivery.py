@@ -96,7 +96,12 @@ def test_without_smtp_alerts_go_to_the_outbox_and_publish_succeeds(scored, tmp_p
     messages = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
     assert {m["To"] for m in messages} == set(addressed["recipient"])
     for row in addressed.itertuples():  # each alert in exactly one email, to its recipient
-        line = f"({row.account_id}): crossed {row.threshold:g} on {row.crossing_day}"
+        rule = str(row.rule or "")
+        if rule.startswith("health_"):  # a customer going quiet, not a score crossing
+            what = f"customer health {rule.removeprefix('health_').replace('_', ' ')}"
+        else:
+            what = f"above {row.threshold:g}"
+        line = f"({row.account_id}): {what} on {row.crossing_day}"
         holding = [m for m in messages if line in m.get_body(("plain",)).get_content()]
         assert [m["To"] for m in holding] == [row.recipient], line
     assert all("attention" in m["Subject"] for m in messages)
