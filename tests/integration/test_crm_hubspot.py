@@ -189,7 +189,9 @@ def test_a_refused_batch_is_reported_and_an_unavailable_api_stops_the_push(crm_d
 
     frames, _ = crm_data
     ids = sorted(frames["accounts"]["account_id"])
-    scores = pd.DataFrame({"account_id": ids, "score": 30.0, "band": "hot", "trend": "up"})
+    scores = pd.DataFrame(
+        {"account_id": ids, "score": 30.0, "band": "hot", "trend": "up", "engagement_percentile": 50.0, "health": None}
+    )
     refused = error("VALIDATION_ERROR", "Property values were not valid: engagement_band")
     fake.fail("POST", "/batch/update", 400, refused, skip=1)  # the second call is refused as a whole
     config = crm_config(hubspot={"push_batch": 25})

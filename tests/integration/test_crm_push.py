@@ -66,16 +66,16 @@ def sent(fake, crm: str) -> list[list[str]]:
 
 
 def crm_values(fake, crm: str) -> pd.DataFrame:
-    score, band, trend, at = FIELDS[crm]
+    score, band, trend, percentile, health, at = FIELDS[crm]
+    keys = (score, band, trend, percentile, health, at)
     if crm == "salesforce":
-        rows = [(r["Id"], r.get(score), r.get(band), r.get(trend), r.get(at)) for r in fake.records["Account"].values()]
+        rows = [(r["Id"], *(r.get(k) for k in keys)) for r in fake.records["Account"].values()]
     else:
-        rows = [
-            (i, r["properties"].get(score), r["properties"].get(band), r["properties"].get(trend), r["properties"][at])
-            for i, r in fake.objects["companies"].items()
-        ]
-    frame = pd.DataFrame(rows, columns=["account_id", "score", "band", "trend", "scored_at"]).set_index("account_id")
+        rows = [(i, *(r["properties"].get(k) for k in keys)) for i, r in fake.objects["companies"].items()]
+    columns = ["account_id", "score", "band", "trend", "percentile", "health", "scored_at"]
+    frame = pd.DataFrame(rows, columns=columns).set_index("account_id")
     frame["score"] = pd.to_numeric(frame["score"])
+    frame["percentile"] = pd.to_numeric(frame["percentile"])
     return frame
 
 
@@ -111,6 +111,9 @@ def test_push_sends_exactly_the_changed_accounts_in_documented_batches(scored, c
         values = crm_values(fake, crm).reindex(scores.index)
         assert (values["score"] == scores["score"].round(2)).all() and (values["band"] == scores["band"]).all()
         assert (values["trend"] == scores["trend"]).all() and set(values["scored_at"]) == {second.isoformat()}
+        pct = scores["engagement_percentile"].round(2)  # prospects have one, customers none (null, not NaN text)
+        assert ((values["percentile"] == pct) | (values["percentile"].isna() & pct.isna())).all()
+        assert (values["health"].fillna("-") == scores["health"].fillna("-")).all()
 
         again = push_crm(ctx.lake, warehouse, fake.url, second, config)  # nothing changed: nothing sent
         assert len(sent(fake, crm)) == len(calls)

@@ -165,13 +165,16 @@ def changed_accounts(scores: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.Da
 
 
 def push_values(changed: pd.DataFrame, day: date) -> pd.DataFrame:
-    """Per changed account, the value of every pushed field (keyed by PushField.key)."""
+    """Per changed account, the value of every pushed field (keyed by PushField.key); a missing
+    value is None (JSON null, SQL NULL), never NaN."""
     out = pd.DataFrame({"account_id": changed["account_id"].astype(str)})
     for f in PUSHED_FIELDS:
         if f.column is None:
             out[f.key] = day.isoformat()
-        elif f.kind == "number":
-            out[f.key] = changed[f.column].astype(float).round(2).to_numpy()
-        else:
-            out[f.key] = changed[f.column].astype(object).where(changed[f.column].notna(), None).to_numpy()
+            continue
+        values = changed[f.column].astype(float).round(2) if f.kind == "number" else changed[f.column]
+        # object dtype on purpose: pandas would read None back as NaN in a float or str column
+        out[f.key] = pd.Series(
+            values.astype(object).where(values.notna(), None).to_numpy(), index=out.index, dtype=object
+        )
     return out

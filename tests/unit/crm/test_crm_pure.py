@@ -118,22 +118,33 @@ def test_nested_fields_and_the_first_present_time():
 def test_changed_accounts_compare_rounded_scores_band_and_trend():
     scores = pd.DataFrame(
         {
-            "account_id": ["a", "b", "c", "d", "e"],
-            "score": [10.004, 20.0, 30.0, 40.0, 50.0],
-            "band": ["cold", "warm", "hot", "hot", "very_hot"],
-            "trend": ["up", "flat", "up", "down", "up"],
+            "account_id": ["a", "b", "c", "d", "e", "f", "g"],
+            "score": [10.004, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0],
+            "band": ["cold", "warm", "hot", "hot", "very_hot", "very_hot", "very_hot"],
+            "trend": ["up", "flat", "up", "down", "up", "up", "up"],
+            "engagement_percentile": [12.3, 40.0, 50.0, 60.0, 99.0, 80.4, 90.0],
+            "health": [None, None, None, None, None, "at_risk", None],
         }
     )
     current = pd.DataFrame(
         {
-            "account_id": ["a", "b", "c", "d", "x"],
-            "cur_score": ["10.00", 20.0, 30.0, None, 1.0],  # HubSpot sends text, Salesforce numbers
-            "cur_band": ["cold", "warm", "warm", "hot", "cold"],
-            "cur_trend": ["up", "up", "up", "down", "up"],
+            "account_id": ["a", "b", "c", "d", "x", "f", "g"],
+            "cur_score": ["10.00", 20.0, 30.0, None, 1.0, 60.0, 70.0],  # HubSpot sends text, Salesforce numbers
+            "cur_band": ["cold", "warm", "warm", "hot", "cold", "very_hot", "very_hot"],
+            "cur_trend": ["up", "up", "up", "down", "up", "up", "up"],
+            # a percentile is compared in whole points: 12.3 against 12 is no change, 90 against 88 is one
+            "cur_percentile": ["12", 40.0, 50.0, 60.0, 1.0, 80.0, 88.0],
+            "cur_health": [None, None, None, None, None, "healthy", None],  # both empty: the same
         }
     )
     changed, unchanged = changed_accounts(scores, current)
-    assert changed["account_id"].tolist() == ["b", "c", "d"] and unchanged == 1  # e is not in the CRM
+    assert changed["account_id"].tolist() == ["b", "c", "d", "f", "g"] and unchanged == 1  # e is not in the CRM
     values = push_values(changed, date(2026, 11, 20))
     assert list(values.columns) == ["account_id", *[f.key for f in PUSHED_FIELDS]]
-    assert values["scored_at"].unique().tolist() == ["2026-11-20"] and values["score"].tolist() == [20.0, 30.0, 40.0]
+    assert values["scored_at"].unique().tolist() == ["2026-11-20"] and values["score"].tolist() == [
+        20.0,
+        30.0,
+        40.0,
+        60.0,
+        70.0,
+    ]
