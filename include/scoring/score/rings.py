@@ -34,12 +34,13 @@ class HistoryRings:
         rows = np.flatnonzero(customer)
         if not len(rows):
             return np.full(len(customer), NO_HEALTH, np.int64)
+        # Whole columns added one by one: the rings are column-major, so this reads memory in order
+        # and copies nothing (a row selection first would copy every customer's whole ring). Points
+        # are sums of binary fractions, so the order of the additions does not change a sum.
         p_len = self.points_ring.shape[1]
-        recent = np.zeros(len(customer))
-        recent[rows] = self.points_ring[rows][:, (today - np.arange(cfg.recent_days)) % p_len].sum(axis=1)
+        recent = _column_sum(self.points_ring, (today - np.arange(cfg.recent_days)) % p_len)
         weeks, observed = baseline_weeks(today, cfg.recent_days, cfg.baseline_weeks, self.first_week)
-        baseline = np.zeros(len(customer))
-        baseline[rows] = self.week_ring[rows][:, weeks % self.week_ring.shape[1]].sum(axis=1)
+        baseline = _column_sum(self.week_ring, weeks % self.week_ring.shape[1])
         idle = np.where(self.last_pos == NO_DAY, 10**9, today - self.last_pos)
         first_recent = today - (cfg.recent_days - 1)
         new_people = np.bincount(self.pair_acc[active & (self.pair_first >= first_recent)], minlength=len(customer))
@@ -89,3 +90,11 @@ class HistoryRings:
         p_len = self.points_ring.shape[1]
         for offset, values in points_by_offset.items():
             self.points_ring[:, (today - offset) % p_len] = values
+
+
+def _column_sum(ring: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The sum of the ring's `columns`, per row."""
+    total = np.zeros(ring.shape[0])
+    for column in columns.tolist():
+        total += ring[:, column]
+    return total
