@@ -60,7 +60,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-FUZZ_FACTOR = int(os.environ.get("ENGAGEMENT_FUZZ_FACTOR", "10"))
+FUZZ_FACTOR = int(os.environ.get("ENGAGEMENT_FUZZ_FACTOR", "2"))
 settings.load_profile(HYPOTHESIS_PROFILE)
 
 
