@@ -82,6 +82,8 @@ def render_page(result: Any) -> str:
 
 def render_failure(reason: str) -> str:
     """The page written when the result could not be rendered (the reason escaped like any value)."""
-    return _env().get_template("data_docs.html.j2").render(
-        asset="validation", statistics={}, success=False, gx_version="", rows=[], failure=reason
+    return (
+        _env()
+        .get_template("data_docs.html.j2")
+        .render(asset="validation", statistics={}, success=False, gx_version="", rows=[], failure=reason)
     )
