@@ -30,7 +30,7 @@ PROPERTY_TESTS = [
     "tests/unit/publish/test_csv_export.py",
     "tests/integration/test_hostile_input.py",
 ]
-_PASSING = re.compile(r"(\d+) passing examples?, (\d+) failing")
+_PASSING = re.compile(r"(\d+) passing(?: examples?| test cases?)?, (\d+) failing")
 _FAILED = re.compile(r"^FAILED (\S+)", re.MULTILINE)
 _FALSIFYING = re.compile(r"^(?:E\s+)?Falsifying example: .*?(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
 
