@@ -21,6 +21,7 @@ from include.scoring.extract.rows import (
     cap_fields,
     describe_error,
     empty_rows,
+    is_utf8,
     require_columns,
     show_text,
 )
@@ -46,7 +47,7 @@ def read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
         )
         return "skip"
 
-    if not _is_utf8(raw) or raw.count(b"\r") != raw.count(b"\r\n"):
+    if not is_utf8(raw) or raw.count(b"\r") != raw.count(b"\r\n"):
         # bytes that are not UTF-8 (the fast reader cannot even show the broken rows), or a bare
         # carriage return (a row break to Arrow, part of a value here: the line count below cannot tell
         # when it makes up for a quoted line break)
@@ -93,18 +94,6 @@ def _csv_header(raw: bytes, display: str, columns: list[str]) -> list[str]:
             "Expected a first line naming the columns "
             f"{', '.join(columns)}. Re-export the file as UTF-8 CSV with a header line, then clear the extract task."
         ) from None
-
-
-def _is_utf8(raw: bytes) -> bool:
-    """Whether the bytes are valid UTF-8, checked by Arrow without copying them."""
-    data = pa.Array.from_buffers(
-        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)]
-    )
-    try:
-        data.cast(pa.large_string())
-    except pa.ArrowInvalid:
-        return False
-    return True
 
 
 def _physical_lines(raw: bytes) -> int:
