@@ -112,9 +112,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from include.scoring.cli.explain import explain_lines
+    from include.scoring.cli.terminal import safe_lines
 
     ctx = _context(args)
-    print("\n".join(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
+    print(safe_lines(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
     return 0
 
 
