@@ -15,7 +15,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: demo test lint airflow bench lock clean chromium cluster
+.PHONY: demo test fuzz lint airflow bench lock clean chromium cluster
 
 $(VENV)/.runtime: requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: $(VENV)/.runtime
 ## test: install, then lint and run every test (unit, DAG integrity, integration)
 test: $(VENV)/.dev chromium lint
 	@$(BIN)/python -m pytest
+
+## fuzz: the property tests with random draws for FUZZ_SECONDS (default 600), then a report of what they found
+FUZZ_SECONDS ?= 600
+fuzz: $(VENV)/.dev
+	@$(BIN)/python -m scripts.fuzz --seconds $(FUZZ_SECONDS)
 
 ## chromium: the browser tests use Debian's chromium; installed here when missing and possible
 chromium:

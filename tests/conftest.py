@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="engagement-tests-"))
@@ -37,6 +38,38 @@ for var in (
     os.environ.pop(var, None)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis profiles. `ci` (the default: `make test`, CI=true, a plain pytest) draws the same
+# examples on every run, so an unchanged tree never fails at random; exploration is `make fuzz`
+# (the `fuzz` profile: random draws, more examples, bounded by time in scripts/fuzz.py). What fuzz
+# finds becomes an explicit @example next to the property it broke.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    database=None,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+FUZZ_FACTOR = int(os.environ.get("ENGAGEMENT_FUZZ_FACTOR", "2"))
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """A property's number of examples: `n` under the deterministic `ci` profile, more under `fuzz`
+    (a test's own max_examples would otherwise override the profile's)."""
+    return n * FUZZ_FACTOR if HYPOTHESIS_PROFILE == "fuzz" else n
+
+
 SAMPLE_END = date(2026, 11, 20)
 
 

@@ -30,7 +30,31 @@ def _context(args: argparse.Namespace):
 
     ctx = RunContext(_settings(args))
     ctx.config  # noqa: B018 - load and validate now
+    check_locations(ctx)
     return ctx
+
+
+def check_locations(ctx) -> None:
+    """Every URL of the run parsed before any work: a malformed one is a usage error (exit 2), not a
+    traceback after the warehouse and the CRM were written."""
+    from include.scoring.core.errors import UsageError
+    from include.scoring.core.urls import mask_url, url_problem
+
+    settings = ctx.settings
+    for what, env, url in (
+        ("CRM", "ENGAGEMENT_CRM_URL or --crm-url", settings.crm_url),
+        ("warehouse", "ENGAGEMENT_WAREHOUSE_URL or --warehouse-url", settings.warehouse_url),
+    ):
+        problem = url_problem(url)
+        if problem:
+            raise UsageError(f"the {what} URL {mask_url(url)} is malformed: {problem}. Fix {env}.")
+    try:
+        ctx.smtp_settings()
+    except ValueError as exc:
+        raise UsageError(
+            f"the SMTP URL {mask_url(settings.smtp_url)} is malformed: {exc}. Fix ENGAGEMENT_SMTP_URL "
+            "(smtp://user:pass@host:port?starttls=true&from=a@b)."
+        ) from None
 
 
 # Commands ---------------------------------------------------------------------------------------
@@ -112,9 +136,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from include.scoring.cli.explain import explain_lines
+    from include.scoring.cli.terminal import safe_lines
 
     ctx = _context(args)
-    print("\n".join(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
+    print(safe_lines(explain_lines(ctx.lake, ctx.config, args.account, args.date)))
     return 0
 
 

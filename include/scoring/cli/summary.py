@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from include.scoring.cli.terminal import safe_lines
 from include.scoring.context import RunContext
 from include.scoring.core.urls import mask_url
 from include.scoring.lake import catalog
@@ -191,4 +192,4 @@ def _validation_lines(report: RangeReport) -> list[str]:
 
 
 def print_run_summary(ctx: RunContext, report: RangeReport) -> None:
-    print("\n".join(run_summary_lines(ctx, report)))
+    print(safe_lines(run_summary_lines(ctx, report)))  # names come from the CRM: escapes shown, not obeyed

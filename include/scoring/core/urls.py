@@ -43,3 +43,34 @@ def mask_url(value: str | None) -> str | None:
             query = urlencode([(k, MASK if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*@")
             masked = masked.replace(f"?{parts.query}", f"?{query}", 1)
     return masked
+
+
+#: query parameters the database drivers take as whole numbers (libpq, psycopg, SQLite's timeout)
+INTEGER_QUERY_KEYS = (
+    "port",
+    "connect_timeout",
+    "timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+)
+
+
+def url_problem(value: str) -> str | None:
+    """What is wrong with a database or CRM URL's syntax (None when nothing): an unreadable port or a
+    query parameter that must be a number. Checked before any work, so a typo is a usage error and
+    not a traceback after half the writes. Never quotes a secret."""
+    if not value or "://" not in value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "its host:port part cannot be read (the port must be a number)"
+    for key, item in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in INTEGER_QUERY_KEYS and not item.strip().lstrip("-").isdigit():
+            shown = MASK if key.lower() in SECRET_QUERY_KEYS else item
+            return f"query parameter {key}={shown!r} must be a whole number"
+    return None

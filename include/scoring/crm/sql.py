@@ -15,7 +15,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from include.scoring.core.contracts import CONTRACTS, CRM_TABLES
-from include.scoring.core.errors import ExtractError, PipelineError
+from include.scoring.core.errors import ExtractError, PipelineError, UsageError
 from include.scoring.core.urls import mask_url
 from include.scoring.crm.base import (
     PUSHED_FIELDS,
@@ -100,6 +100,11 @@ class SqlCrm(CrmConnector):
         added = []
         try:
             with self.engine.begin() as conn:
+                if not sa.inspect(conn).has_table("accounts"):
+                    raise UsageError(
+                        f"the CRM at {mask_url(self.url)} has no accounts table: is ENGAGEMENT_CRM_URL (--crm-url) "
+                        "the CRM database? Nothing was changed."
+                    )
                 present = {c["name"] for c in sa.inspect(conn).get_columns("accounts")}
                 for name, sql_type in SQL_FIELDS.items():
                     if name not in present:

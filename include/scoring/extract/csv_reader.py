@@ -21,11 +21,13 @@ from include.scoring.extract.rows import (
     cap_fields,
     describe_error,
     empty_rows,
+    is_utf8,
     require_columns,
     show_text,
 )
 
 MAX_RECORD_LINES = 200  # physical lines one quoted CSV value may span before the record counts as broken
+_BARE_CR = "\ud800"  # stands for a carriage return while a record is split; text decoded from UTF-8 has none
 
 
 def read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
@@ -45,7 +47,10 @@ def read_csv(raw: bytes, display: str, columns: list[str]) -> FileRows:
         )
         return "skip"
 
-    if not _is_utf8(raw):  # bytes that are not UTF-8: the fast reader cannot even show the broken rows
+    if not is_utf8(raw) or raw.count(b"\r") != raw.count(b"\r\n"):
+        # bytes that are not UTF-8 (the fast reader cannot even show the broken rows), or a bare
+        # carriage return (a row break to Arrow, part of a value here: the line count below cannot tell
+        # when it makes up for a quoted line break)
         return _read_csv_slow(raw, columns, header)
     try:
         table = pacsv.read_csv(
@@ -91,18 +96,6 @@ def _csv_header(raw: bytes, display: str, columns: list[str]) -> list[str]:
         ) from None
 
 
-def _is_utf8(raw: bytes) -> bool:
-    """Whether the bytes are valid UTF-8, checked by Arrow without copying them."""
-    data = pa.Array.from_buffers(
-        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)]
-    )
-    try:
-        data.cast(pa.large_string())
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
 def _physical_lines(raw: bytes) -> int:
     return raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
 
@@ -122,7 +115,11 @@ def _concat(a: FileRows, b: FileRows) -> FileRows:
 
 
 def _csv_fields(text: str) -> tuple[list[str] | None, str | None]:
-    """Fields of one CSV record; (None, "open") when a quoted value is not closed by its end."""
+    """Fields of one CSV record; (None, "open") when a quoted value is not closed by its end.
+    A record ends at a line feed only: a bare carriage return inside it is part of a value."""
+    if "\r" in text:
+        fields, problem = _csv_fields(text.replace("\r", _BARE_CR))
+        return (None if fields is None else [f.replace(_BARE_CR, "\r") for f in fields]), problem
     try:
         return next(csv.reader([text], strict=True), []), None
     except csv.Error as exc:

@@ -20,6 +20,7 @@ from include.scoring.extract.rows import (
     cap_fields,
     describe_error,
     empty_rows,
+    is_utf8,
     require_columns,
     show_text,
 )
@@ -35,7 +36,9 @@ def read_jsonl(raw: bytes, display: str, columns: list[str], required: list[str]
     lines = raw.split(b"\n")
     if not lines[-1].strip():
         lines.pop()
-    if all(line.strip() for line in lines):  # fast path: no blank lines, so record i is line i
+    # fast path: no blank lines (record i is line i) and valid UTF-8 (else Arrow fails or, worse, keeps
+    # the bytes; the line-by-line read flags each line that is not UTF-8, as the CSV reader does)
+    if is_utf8(raw) and all(line.strip() for line in lines):
         try:
             # text columns are read as text: a number, object or list there (whose text the fast
             # reader would change) sends the file to the line-by-line reader, which keeps it exactly

@@ -103,6 +103,13 @@ def _read_parquet(path: Path, display: str, columns: list[str]) -> FileRows:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
         require_columns(display, names, columns, "the Parquet schema")
+        twice = sorted({c for c in columns if names.count(c) > 1})
+        if twice:
+            raise ExtractError(
+                f"{display}: the Parquet schema has column(s) {', '.join(twice)} more than once, so which "
+                "one holds the values is unknown. Re-export the file with each column once, then clear the "
+                "extract task."
+            )
         table = pf.read(columns=columns)
     except ExtractError:
         raise

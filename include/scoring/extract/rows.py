@@ -83,3 +83,15 @@ def cap_fields(rows: FileRows) -> FileRows:
                 errors[j] = msg if errors[j] is None else f"{errors[j]}; {msg}"
             table = table.set_column(i, name, pc.utf8_slice_codeunits(col, 0, MAX_FIELD))
     return FileRows(table, rows.lines, errors)
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether the bytes are valid UTF-8, checked by Arrow without copying them."""
+    data = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int64)), pa.py_buffer(raw)]
+    )
+    try:
+        data.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True

@@ -76,22 +76,70 @@ def _finish(contract_source: str, parts: list[pa.Table], lineage: list[tuple[str
 
 
 def landing_files(landing: Path, source: str, day: date) -> list[Path]:
-    """The files that arrived for `source` on `day`, in name order (hidden and `_` files skipped)."""
+    """The files that arrived for `source` on `day`, in name order (hidden and `_` entries skipped).
+
+    Every entry is read or reported: a directory named like a file type (Spark's
+    `export.parquet/part-*.parquet`) is read as its part files, any other directory, an unsupported
+    file or a link that leads outside the landing folder is an ExtractError (the link's target is
+    never read)."""
+    require_landing_root(landing)
     folder = Path(landing) / source / day.isoformat()
     if not folder.is_dir():
         return []
+    root = Path(landing).resolve()
     files = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")) or not path.is_file():
+        if path.name.startswith((".", "_")):
             continue
-        if path.suffix.lower() not in SUPPORTED:
-            raise ExtractError(
-                f"{source} landing file {path} (day {day}) has an unsupported type {path.suffix!r}; "
-                f"expected one of {', '.join(sorted(SUPPORTED))}. Move it out of the landing folder "
-                "or convert it, then clear the extract task."
-            )
+        _refuse_outside_links(path, root, source, day)
+        if path.is_dir() and path.suffix.lower() in SUPPORTED:
+            parts = [p for p in sorted(path.iterdir()) if not p.name.startswith((".", "_"))]
+            for part in parts:
+                _refuse_outside_links(part, root, source, day)
+                _check_supported(part, source, day, expected=path.suffix.lower())
+            files.extend(parts)
+            continue
+        _check_supported(path, source, day)
         files.append(path)
     return files
+
+
+def require_landing_root(landing: Path) -> None:
+    """A landing folder that does not exist (a typo, an unmounted volume) is an error, never an empty day."""
+    if not Path(landing).is_dir():
+        raise ExtractError(
+            f"the landing folder {landing} does not exist or is not a folder. Check ENGAGEMENT_LANDING (or "
+            "--landing): a wrong path must not replace good raw partitions with empty ones. Nothing was written."
+        )
+
+
+def _refuse_outside_links(path: Path, root: Path, source: str, day: date) -> None:
+    if path.is_symlink() and not path.resolve().is_relative_to(root):
+        raise ExtractError(
+            f"{source} landing entry {path} (day {day}) is a link to outside the landing folder {root}; "
+            "it was not read. Copy the file into the landing folder instead, then clear the extract task."
+        )
+
+
+def _check_supported(path: Path, source: str, day: date, expected: str | None = None) -> None:
+    if path.is_file() and path.suffix.lower() in SUPPORTED and (expected is None or path.suffix.lower() == expected):
+        return
+    what = "a folder" if path.is_dir() else f"an unsupported type {path.suffix!r}" if path.is_file() else "not a file"
+    raise ExtractError(
+        f"{source} landing entry {path} (day {day}) is {what}; expected files of type "
+        f"{expected or ', '.join(sorted(SUPPORTED))}. Move it out of the landing folder "
+        "or convert it, then clear the extract task."
+    )
+
+
+def _keep_nonempty(lake: Lake, source: str, day: date, folder: Path) -> None:
+    """No landing files for a day whose raw partition holds rows: refuse to overwrite it with nothing."""
+    if lake.exists(catalog.raw(source), day) and lake.row_count(catalog.raw(source), day) > 0:
+        raise ExtractError(
+            f"{source} on {day}: no landing files in {folder}, but {lake.url(catalog.raw(source), day)} holds "
+            f"{lake.row_count(catalog.raw(source), day):,} rows; not replacing them with an empty partition. "
+            "Check the landing path; to really empty the day, delete that partition first."
+        )
 
 
 def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: Segment | None = None) -> StageResult:
@@ -116,8 +164,10 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: S
         errors = rows.parse_errors.copy()
         typed = coerce_to_contract(rows.table, contract, errors)
         parts.append(typed)
-        lineage.append((f"{source}/{day.isoformat()}/{path.name}", rows.lines, errors))
+        lineage.append((f"{source}/{day.isoformat()}/{_entry_name(path, landing, source, day)}", rows.lines, errors))
         log.info("read %s: %s rows", path.name, typed.num_rows)
+    if not files:
+        _keep_nonempty(lake, source, day, Path(landing) / source / day.isoformat())
     table, erased = drop_suppressed(lake, source, _finish(source, parts, lineage))
     if not files:
         log.warning(
@@ -135,6 +185,11 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: S
         result.breakdowns["skipped"] = skipped
         result.warnings += [f"{n:,} {what}: not a web event, skipped" for what, n in sorted(skipped.items())]
     return result
+
+
+def _entry_name(path: Path, landing: Path, source: str, day: date) -> str:
+    """A file's name under its day folder (`export.parquet/part-0.parquet` for a part file)."""
+    return path.relative_to(Path(landing) / source / day.isoformat()).as_posix()
 
 
 def write_calls(lake: Lake, day: date, parts: list[pd.DataFrame], erased: int) -> tuple[int, int]:
@@ -156,6 +211,13 @@ def write_calls(lake: Lake, day: date, parts: list[pd.DataFrame], erased: int) -
 def extract_reference(landing: Path, lake: Lake, day: date) -> list[StageResult]:
     """ip_ranges.csv and the free-mail list into reference/<name>/dt=D (the shipped list if absent)."""
     ref = Path(landing) / "reference"
+    require_landing_root(landing)
+    if not ref.is_dir():
+        raise ExtractError(
+            f"the reference folder {ref} does not exist: reverse-IP resolution would silently be off. "
+            "Restore it (ip_ranges.csv, optionally free_email_domains.txt), or create it empty to run "
+            "without IP ranges on purpose, then clear the extract_reference task."
+        )
     results = []
     ip_path = ref / "ip_ranges.csv"
     if ip_path.exists():

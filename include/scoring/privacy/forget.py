@@ -14,7 +14,8 @@
    refreshed; alert crossings that no longer happen and were never emailed deleted (one that
    only moved to another day stays pending there); other crossings the recomputation finds are
    recorded as `suppressed`, never emailed (an old day does not alert, and a sent alert is never
-   sent again); and the audit row written to privacy_erasures.
+   sent again); and the audit row completed (it is written `in_progress` before step 2, so an
+   interrupted request is on record with the rows it removed; the run completing it marks it so).
 6. Push the latest day's CRM fields when that day was re-published (unless --no-crm-push),
    leniently like the `run` command: a held gate or an uninitialised CRM is a note.
 7. Mark the suppression entries done. A forget interrupted before this is completed by running it
@@ -226,6 +227,7 @@ def forget(
     resolve_days = _resolve_days(lake, first) if first else []
     if dry_run:
         return result
+    _audit_start(ctx, result)
     before = _last_scores(lake)
     result.suppression_added = add_entries(lake, result.request_id, plan.person.hashes(salt), now, first)
     apply(lake, plan)
@@ -324,25 +326,47 @@ def _warehouse(ctx: RunContext, result: ForgetResult) -> None:
             "days_republished": len(days),
             "ledgers_refreshed": len(result.refreshed_days),
         }
-        recomputed = sorted(set(result.resolved_days) | scored)
+        erasures = privacy_erasures.c
         conn.execute(
-            privacy_erasures.insert().values(
-                request_id=result.request_id,
-                identifier_hash=result.identifier_hash,
-                requested_at=result.requested_at,
-                requested_by=result.requested_by,
-                status=result.status,
-                lake_rows_removed=result.lake_rows,
-                warehouse_rows_removed=result.warehouse_rows,
-                accounts_affected=len(result.accounts),
-                first_day=recomputed[0] if recomputed else None,
-                last_day=recomputed[-1] if recomputed else None,
-                days_recomputed=len(recomputed),
-                counts_json=json.dumps(result.counts(), sort_keys=True),
-                accounts_json=json.dumps(result.accounts),
-                notes="; ".join(plan.notes) or None,
-            )
+            privacy_erasures.update().where(erasures.request_id == result.request_id).values(_audit_values(result))
         )
+        conn.execute(  # earlier requests for this address that were interrupted: this one completed them
+            privacy_erasures.update()
+            .where(
+                erasures.identifier_hash == result.identifier_hash,
+                erasures.status == "in_progress",
+                erasures.request_id != result.request_id,
+            )
+            .values(status="completed", notes=f"interrupted; completed by {result.request_id}")
+        )
+
+
+def _audit_values(result: ForgetResult, status: str | None = None) -> dict:
+    recomputed = sorted(set(result.resolved_days) | set(result.scored_days))
+    return {
+        "request_id": result.request_id,
+        "identifier_hash": result.identifier_hash,
+        "requested_at": result.requested_at,
+        "requested_by": result.requested_by,
+        "status": status or result.status,
+        "lake_rows_removed": result.lake_rows,
+        "warehouse_rows_removed": result.warehouse_rows,
+        "accounts_affected": len(result.accounts),
+        "first_day": recomputed[0] if recomputed else None,
+        "last_day": recomputed[-1] if recomputed else None,
+        "days_recomputed": len(recomputed),
+        "counts_json": json.dumps(result.counts(), sort_keys=True),
+        "accounts_json": json.dumps(result.accounts),
+        "notes": "; ".join(result.plan.notes) or None,
+    }
+
+
+def _audit_start(ctx: RunContext, result: ForgetResult) -> None:
+    """The audit row first, `in_progress` with what the scan found (the rows about to be removed): a
+    forget killed midway leaves its removals on record, and the run that completes it marks it so."""
+    with transaction(ctx.settings.warehouse_url) as conn:
+        ensure_schema(conn)
+        conn.execute(privacy_erasures.insert().values(_audit_values(result, status="in_progress")))
 
 
 def _push_latest(ctx: RunContext, day: date) -> str:

@@ -48,6 +48,7 @@ from include.scoring.core.sources import EVENT_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.catalog import Dataset, Personal
 from include.scoring.lake.store import DATA_FILE, Lake
+from include.scoring.privacy.freetext import address_forms
 from include.scoring.privacy.suppression import COLUMNS, digest, identifier_values
 from include.scoring.privacy.suppression import CONTACT as K_CONTACT
 from include.scoring.privacy.suppression import COOKIE as K_COOKIE
@@ -97,9 +98,9 @@ class Person:
         """A regular expression of the identifiers in free text, with word boundaries: group 1
         and 3 are the characters around the match, group 2 the identifier."""
         alts = []
-        for email in sorted(self.emails):
-            local, _, domain = email.partition("@")
-            alts.append(rf"{_escape(local)}(?:\+[^@\s]*)?(?:@|%40){_escape(domain)}")
+        for form in sorted({f for email in self.emails for f in address_forms(email)}):  # IDN twins too
+            local, _, domain = form.partition("@")
+            alts.append(rf"{_escape(local)}(?:(?:\+|%2B)[^@\s]*)?(?:@|%40){_escape(domain)}")
         alts += [_escape(v) for v in sorted(self.cookies | self.contacts) if len(v) >= MIN_TEXT_TOKEN]
         return r"(?i)(^|[^a-z0-9._%+-])(" + "|".join(alts) + r")(\.?(?:$|[^a-z0-9_.-]))"
 

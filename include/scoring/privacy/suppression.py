@@ -17,6 +17,7 @@ first day it recomputes, so a forget that was interrupted is completed by runnin
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import secrets
 import uuid
@@ -30,6 +31,9 @@ import pyarrow as pa
 from include.scoring.core.normalize import normalize_email
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
+from include.scoring.privacy.freetext import redact_table
+
+log = logging.getLogger(__name__)
 
 DATASET = catalog.ERASURES
 EMAIL, COOKIE, CONTACT = "email", "anonymous_id", "contact_id"
@@ -125,6 +129,16 @@ class Suppression:
                 hit |= hashed.isin(wanted).to_numpy(dtype=bool, na_value=False)
         return hit
 
+    def erased_email(self, form: str) -> bool:
+        """Whether a normalised address is on the list."""
+        return digest(self.salt, EMAIL, form) in self.hashes.get(EMAIL, ())
+
+    def redact_free_text(self, table: pa.Table) -> tuple[pa.Table, int]:
+        """Erased addresses in the text cells of `table` redacted (privacy.freetext); (table, cells)."""
+        if not self.hashes.get(EMAIL) or not table.num_rows:
+            return table, 0
+        return redact_table(table, self.erased_email)
+
     def unfinished(self, email_hash: str) -> pd.DataFrame:
         """Entries of earlier requests for this email that did not finish (status in_progress)."""
         if self.entries is None:
@@ -137,12 +151,16 @@ class Suppression:
 
 
 def drop_suppressed(lake: Lake, source: str, table: pa.Table) -> tuple[pa.Table, int]:
-    """Extract's filter: the rows of `table` without suppressed identifiers, and how many went."""
+    """Extract's filter: the rows of `table` without suppressed identifiers, and how many went;
+    in the rows kept, erased addresses in free text (notes, URLs, parse errors) become [erased]."""
     suppression = Suppression.load(lake)
     hit = suppression.mask(source, table)
-    if not hit.any():
-        return table, 0
-    return table.filter(pa.array(~hit)), int(hit.sum())
+    if hit.any():
+        table = table.filter(pa.array(~hit))
+    table, cells = suppression.redact_free_text(table)
+    if cells:
+        log.info("%s: %d text cell(s) held an erased address: [erased]", source, cells)
+    return table, int(hit.sum())
 
 
 def add_entries(lake: Lake, request_id: str, hashes: dict[str, set[str]], at: datetime, first_day: date | None) -> int:

@@ -2,8 +2,10 @@
 
 For each event source: raw = quarantined + filtered + unresolved + zero-point + scored, where
 scored and zero-point split the resolved events by whether they earned points. CRM activities
-are events once they enter the late-arrival window (their raw table is a snapshot): for them
-events = filtered + unresolved + zero-point + scored. Nothing may go missing.
+are events once they enter the late-arrival window (their raw table is a snapshot), or when first
+seen after it (filtered as late_arrival); their raw side is counted from the lake (the valid
+snapshot's events of the day plus the day's quarantined activities), not from the outcomes, so
+an activity that ends in no outcome unbalances the ledger. Nothing may go missing.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from include.scoring.core.config import ScoringConfig, load_config
 from include.scoring.core.sources import CRM_TABLES, EVENT_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
+from include.scoring.resolve.stage import crm_entries
 
 
 @dataclass
@@ -47,7 +51,7 @@ class Ledger:
         }
 
 
-def build_ledger(lake: Lake, day: date) -> Ledger:
+def build_ledger(lake: Lake, day: date, config: ScoringConfig | None = None) -> Ledger:
     ledger = Ledger(day)
     metrics = lake.read_df(catalog.RESOLUTION, day)
     contribs = lake.read_df(catalog.CONTRIBUTIONS, day, columns=["event_id", "source", "points"])
@@ -62,8 +66,9 @@ def build_ledger(lake: Lake, day: date) -> Ledger:
             "scored": int((c["points"] > 0).sum()),
         }
         if source == "crm":
-            counts["raw"] = sum(counts.values())  # activity events of the day's window
-            counts["quarantined"] = 0
+            entered, quarantined = crm_entries(lake, config or load_config(), day)
+            counts["raw"] = entered + quarantined
+            counts["quarantined"] = quarantined
         else:
             counts["raw"] = lake.row_count(catalog.raw(source), day)
             counts["quarantined"] = lake.row_count(catalog.quarantine(source), day)

@@ -127,7 +127,7 @@ def write_day(
     result and the day's alert crossings (account_id, threshold, crossing day)."""
     scores = lake.read_df(catalog.SCORES, day)
     changes = lake.read_df(catalog.CHANGES, day)
-    ledger = build_ledger(lake, day)
+    ledger = build_ledger(lake, day, config)
     top = _top_signals(lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True))
     resets = changes[changes["kind"] == "reset"]
     alerts = changes[changes["kind"] == "alert"].merge(

@@ -39,7 +39,8 @@ BATCH = 5_000
 
 def connect(url: str) -> sa.Engine:
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a database error never quotes the rows being written (warehouse rows in a log)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:  # noqa: BLE001 - a malformed URL is a usage problem
         raise WarehouseError(
             f"warehouse URL {mask_url(url)} is not usable: {exc}. Check ENGAGEMENT_WAREHOUSE_URL or the "

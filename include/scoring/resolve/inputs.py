@@ -148,6 +148,57 @@ def crm_events(
     return frame[~seen], frame[seen]
 
 
+def _before_window(lake: Lake, dataset, day: date, lookback: int, shard: int, shards: int) -> pd.DataFrame:
+    """Activities of D's snapshot (`dataset`: valid or quarantine) first seen on D that occurred before
+    the late-arrival window (on the first snapshot, older activities are history: none)."""
+    previous = lake.read(catalog.valid("crm/activities"), day - timedelta(days=1), ["activity_id"], missing_ok=True)
+    if previous is None:
+        previous = lake.read(catalog.raw("crm/activities"), day - timedelta(days=1), ["activity_id"], missing_ok=True)
+    acts = lake.read_df(dataset, day, missing_ok=True)
+    if previous is None or acts is None:
+        return pd.DataFrame(columns=["activity_id", "occurred_at", "activity_type", "contact_id", "account_id"])
+    old = acts[(acts["occurred_at"] < utc(day - timedelta(days=lookback))).fillna(False).to_numpy(dtype=bool)]
+    old = old[~isin(old["activity_id"], previous.column("activity_id").to_pandas())]
+    if shards > 1:
+        old = old[shard_of(old["activity_id"], shards) == shard]
+    return old.reset_index(drop=True)
+
+
+def late_crm_events(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> pd.DataFrame:
+    """Valid activities first seen on D that occurred before the late-arrival window: too late to
+    score (their day is published), so they are filtered as `late_arrival`, one outcome each."""
+    lookback = config.validation.late_arrival_days
+    acts = _before_window(lake, catalog.valid("crm/activities"), day, lookback, shard, shards)
+    return unified(
+        pd.DataFrame(
+            {
+                "event_id": acts["activity_id"],
+                "event_time": acts["occurred_at"],
+                "event_type": acts["activity_type"],
+                "crm_contact_id": acts["contact_id"],
+                "crm_account_id": acts["account_id"],
+            }
+        ),
+        "crm",
+    )
+
+
+def crm_ledger_counts(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]:
+    """(activity events of D from the valid snapshot, activities of D quarantined): what entered the
+    day, counted from the lake independently of resolve's outcomes (the CRM ledger's raw side)."""
+    fresh, repeats = crm_events(lake, config, day)
+    late = late_crm_events(lake, config, day)
+    lookback = config.validation.late_arrival_days
+    bad = lake.read_df(catalog.quarantine("crm/activities"), day, missing_ok=True)
+    quarantined = 0
+    if bad is not None and len(bad):
+        times = bad["occurred_at"]
+        window = (times >= utc(day - timedelta(days=lookback))) & (times < utc(day + timedelta(days=1)))
+        too_late = _before_window(lake, catalog.quarantine("crm/activities"), day, lookback, 0, 1)
+        quarantined = int(window.fillna(False).sum()) + len(too_late)
+    return len(fresh) + len(repeats) + len(late), quarantined
+
+
 def deliveries(lake: Lake, day: date, today: pd.DataFrame, shard: int = 0, shards: int = 1) -> pd.DataFrame:
     """Delivered emails of D (from `today`) and D-1 (a click after midnight belongs to yesterday's send)."""
     cols = ["email_norm", "campaign_id", "event_type", "event_time"]

@@ -41,10 +41,12 @@ from include.scoring.resolve.graph import (
 )
 from include.scoring.resolve.inputs import (
     crm_events,
+    crm_ledger_counts,
     deliveries,
     free_domains,
     identifiers,
     ip_ranges,
+    late_crm_events,
     normalise_events,
     read_events,
 )
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
+LATE_ARRIVAL = "late_arrival"  # a CRM activity first seen after its late-arrival window: filtered
 RESOLVED_COLUMNS = [
     "event_id",
     "source",
@@ -267,6 +270,11 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
     return result
 
 
+def crm_entries(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]:
+    """The CRM ledger's raw side of D: (activity events from the valid snapshot, quarantined ones)."""
+    return crm_ledger_counts(lake, config, day)
+
+
 # Resolve one shard --------------------------------------------------------------------------------
 def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> StageResult:
     """Resolve the events of one shard against the day's identity map (prepare first)."""
@@ -276,13 +284,16 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
     contacts = lake.read_df(catalog.valid("crm/contacts"), day)
     ranges = ip_ranges(lake, day)
     ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
-    repeat = np.r_[np.zeros(sum(len(p) for p in parts) + len(fresh), bool), np.ones(len(repeats), bool)]
-    events = pd.concat([*parts, fresh, repeats], ignore_index=True)
-    del parts, fresh, repeats  # the day is held once, not twice
+    late = late_crm_events(lake, config, day, shard, shards)
+    first = sum(len(p) for p in parts) + len(fresh)
+    repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
+    too_late = np.r_[np.zeros(first + len(repeats), bool), np.ones(len(late), bool)]
+    events = pd.concat([*parts, fresh, repeats, late], ignore_index=True)
+    del parts, fresh, repeats, late  # the day is held once, not twice
     ev = normalise_events(events, config, ranges)
     del events
     reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
-    ev["filter_reason"] = reasons.mask(repeat, "duplicate")
+    ev["filter_reason"] = reasons.mask(repeat, "duplicate").mask(too_late, LATE_ARRIVAL)
     ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])

@@ -30,7 +30,14 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import url_path
 from include.scoring.score.engine import times_ns
 from include.scoring.score.outputs import CONTRIB_SCHEMA
-from include.scoring.score.signals import BONUS_SIGNAL, classify, combination_bonus, group_keys, signal_names
+from include.scoring.score.signals import (
+    BONUS_SIGNAL,
+    classify,
+    combination_bonus,
+    group_keys,
+    repeats_but_best,
+    signal_names,
+)
 
 ORDER = ["day", "event_time", "event_id"]
 PAIR_COLUMNS = ["account_id", "person_key", "signal", "event_time"]
@@ -209,13 +216,12 @@ def _scored(
     # events of an account up to that day's reset do not count (the engine drops them), so they
     # neither claim the one count of a repeated event nor use up the daily cap
     void = _up_to_reset(day, account, time_ns, reset)
-    # The same (account, person, signal, url or campaign) on a day counts once; per account, so shards
-    # stay exact. Only rows whose signal has points take part: a zero-point signal (impressions,
-    # deliveries: most rows) can neither be a counted repeat nor come first in a group of another signal.
+    # The same (account, person, signal, url or campaign) on a day counts once, its best row; per account,
+    # so shards stay exact. Only rows whose signal has points take part (zero-point signals cannot repeat).
     rows_with_points = np.flatnonzero((base != 0) & ~void & (signal != names.index(BONUS_SIGNAL)))
     repeat = np.zeros(len(points), bool)
     key = group_keys(*(codes[rows_with_points] for codes in (day, account, person, signal, target)))
-    repeat[rows_with_points] = pd.Series(key).duplicated(keep="first").to_numpy() & (points[rows_with_points] > 0)
+    repeat[rows_with_points] = repeats_but_best(key, points[rows_with_points]) & (points[rows_with_points] > 0)
     scored = np.where(repeat, 0.0, points)
     counted = np.where(void, 0.0, scored)
     running = _running_within_cap(counted, day, account, signal, config.points.daily_cap)

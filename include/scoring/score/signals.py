@@ -189,3 +189,15 @@ def group_keys(*codes: np.ndarray) -> np.ndarray:
     for column in codes:
         key, _ = pd.factorize(key * (int(column.max()) + 1) + column)
     return key
+
+
+def repeats_but_best(key: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """True for every row but one per key: the one kept has the most points, the first in time of
+    those (rows in time order). Keeping the first whatever its points let an extra event lower a
+    score: two same-key events without a person, the later one a decision maker's."""
+    order = np.lexsort((np.arange(len(key)), -points, key))
+    repeat = np.ones(len(key), bool)
+    if len(key):
+        first = np.r_[True, key[order][1:] != key[order][:-1]]
+        repeat[order[first]] = False
+    return repeat

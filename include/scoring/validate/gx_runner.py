@@ -135,20 +135,13 @@ def run_suite(
     return outcomes, result
 
 
-@cache
-def _page_view():
-    """One GX page view per process: its Jinja environment keeps the compiled templates."""
-    from great_expectations.render.view import DefaultJinjaPageView
-
-    return DefaultJinjaPageView()
-
-
 def render_data_docs(result: Any) -> str:
-    """The Data Docs HTML page of one validation result (GX's own renderer)."""
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    """The Data Docs HTML page of one validation result, built by validate.docs from the project's
+    autoescaped template (GX's own renderer writes found values unescaped and loads CDN scripts)."""
+    from include.scoring.validate.docs import render_failure, render_page
 
     try:
-        return _page_view().render(ValidationResultsPageRenderer().render(result))
+        return render_page(result)
     except Exception as exc:  # noqa: BLE001 - docs are a convenience: never fail validation over them
         log.warning("could not render Data Docs: %s", exc)
-        return f"<html><body><h1>Data Docs could not be rendered</h1><pre>{type(exc).__name__}</pre></body></html>"
+        return render_failure(type(exc).__name__)

@@ -177,6 +177,7 @@ def test_corrupt_parquet_and_unsupported_files_fail_clearly(tmp_path):
 
 def test_day_without_files_writes_an_empty_partition(tmp_path, caplog):
     lake = Lake(str(tmp_path / "lake"))
+    (tmp_path / "landing").mkdir()  # the landing root exists (a missing root is an error): only the day is empty
     with caplog.at_level(logging.WARNING):
         result = extract_events(tmp_path / "landing", lake, "email", D)
     assert result.count("rows") == 0 and result.count("files") == 0

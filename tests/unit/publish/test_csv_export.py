@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from include.scoring.lake import catalog
 from include.scoring.publish.csv_export import FORMULA_START, guard, needs_guard, read_rows, to_csv_text, unguard
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[3]
 ATTACKS = [
@@ -81,7 +82,7 @@ FORMULA_HEADS = st.sampled_from(["", *FORMULA_START, "'", "''", "-1", "+"])
 TEXT = st.builds(lambda head, tail: head + tail, FORMULA_HEADS, st.text(max_size=40))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(st.lists(TEXT, min_size=3, max_size=3), max_size=8))
 def test_no_text_cell_can_start_a_formula_and_the_csv_round_trips(rows):
     text = to_csv_text(["name", "owner", "next_action"], rows)
@@ -96,6 +97,7 @@ def test_no_text_cell_can_start_a_formula_and_the_csv_round_trips(rows):
     assert read_rows(text)[1:] == [list(r) for r in rows]  # stripping the guard gives back every original string
 
 
+@settings(max_examples=examples(100))
 @given(st.text(max_size=60))
 def test_unguard_inverts_guard_for_any_text(value):
     assert unguard(guard(value)) == value

@@ -312,7 +312,11 @@ def test_crm_activities_keep_their_account_and_count_once(lake):
     old = {**act, "activity_id": "X0", "occurred_at": at(D - timedelta(days=30))}
     write_day(lake, D + timedelta(days=2), activities=[old])
     result = resolve_identities(lake, load_config(), D + timedelta(days=2))
-    assert result.count("events") == 0  # history outside the late-arrival window is not an event of the day
+    # first seen long after its late-arrival window (logged late): one outcome, filtered, never scored
+    assert result.count("events") == 1 and result.breakdowns["filtered_by_reason"] == {"late_arrival": 1}
+    later = D + timedelta(days=10)  # the first snapshot after a gap: older activities are history, not events
+    write_day(lake, later, activities=[{**old, "activity_id": "X9"}])
+    assert resolve_identities(lake, load_config(), later).count("events") == 0
 
 
 def test_non_human_filters(lake):
