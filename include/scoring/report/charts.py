@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 BLUE, ORANGE, GREY = "#2f6db5", "#d9822b", "#8a96a3"
 plt.rcParams.update(
@@ -54,8 +55,9 @@ def conversion_by_band(conversion: list[dict]) -> bytes:
         hi = np.array([c[kind]["ci_high"] if c[kind]["ci_high"] is not None else np.nan for c in conversion]) * 100
         ax.errorbar(x + offset, rate, yerr=[rate - lo, hi - rate], fmt="o", color=color, capsize=4, label=label)
     ax.set_xticks(x, [c["band"].replace("_", " ") for c in conversion])
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("accounts converting (%)")
-    ax.set_title("Conversion by band, with 95% Wilson intervals")
+    ax.set_title("Accounts seen in the band that converted within the window (95% Wilson intervals)", fontsize=9)
     ax.legend(frameon=False)
     return _png(fig)
 
@@ -80,10 +82,27 @@ def signal_lift(lift: list[dict]) -> bytes:
     )
     ax.axvline(1, color="#1d2733", lw=0.8, ls="--")
     ax.set_xscale("log")
-    ax.set_yticks(y, [e["signal"] for e in shown])
+    _lift_axis(ax, np.concatenate([lo, hi, value, [1.0]]))
+    ax.set_yticks(y, [e["signal"].replace("_", " ") for e in shown])
     ax.set_xlabel("lift for closed won (log scale; 1 = no difference)")
     ax.set_title("Signal lift, with 95% account-bootstrap intervals")
     return _png(fig)
+
+
+#: the lift axis's ticks: a few round numbers, each labelled once ("0.5×", "2×")
+LIFT_TICKS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+def _lift_axis(ax, values: np.ndarray) -> None:
+    """Readable log axis: only round ticks inside the data's range, no minor labels."""
+    finite = values[np.isfinite(values) & (values > 0)]
+    low, high = (finite.min(), finite.max()) if len(finite) else (0.5, 2.0)
+    low, high = min(low, 0.8), max(high, 1.25)
+    ax.set_xlim(low / 1.15, high * 1.15)
+    ticks = [t for t in LIFT_TICKS if low / 1.15 <= t <= high * 1.15]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
 
 
 def roc(curve: dict, auc: dict) -> bytes:

@@ -23,6 +23,23 @@ WARN = ParagraphStyle(
     "warn", parent=BODY, backColor=colors.HexColor("#fff4e5"), borderPadding=4, spaceBefore=4, spaceAfter=6
 )
 GOOD = ParagraphStyle("good", parent=WARN, backColor=colors.HexColor("#eaf5ec"))
+ALARM = ParagraphStyle("alarm", parent=WARN, backColor=colors.HexColor("#fdecea"))
+#: characters of a diff line that fit the page width in CODE; longer lines wrap with a "  " indent
+DIFF_COLUMNS = 118
+
+
+def wrap_lines(text: str, width: int = DIFF_COLUMNS) -> str:
+    """Every line of `text` cut into pieces of at most `width` characters (continuations indented)."""
+    out = []
+    for line in text.splitlines():
+        out.append(line[:width])
+        rest = line[width:]
+        while rest:
+            out.append("  " + rest[: width - 2])
+            rest = rest[width - 2 :]
+    return "\n".join(out)
+
+
 CODE = ParagraphStyle("code", parent=_STYLES["Code"], fontSize=6.5, leading=8)
 
 
@@ -31,7 +48,8 @@ def _p(text: str, style=BODY) -> Paragraph:
 
 
 def _table(rows: list[list], widths: list[float] | None = None) -> Table:
-    table = Table([[str(c) for c in row] for row in rows], colWidths=widths, repeatRows=1)
+    cells = [[c if isinstance(c, Paragraph) else str(c) for c in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
@@ -68,6 +86,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         ),
     ]
     h2 = _STYLES["Heading2"]
+    story += [_p(f"{w['code']}: {w['message']}", ALARM) for w in m.get("warnings", [])]
 
     def section(key: str) -> None:
         story.extend([Spacer(1, 6), Paragraph(escape(SECTIONS[key]), h2)])
@@ -149,7 +168,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
             + [
                 [
                     s["rank"],
-                    s["signal"] + (" (too rare)" if s["too_rare"] else ""),
+                    s["signal"].replace("_", " ") + (" (not judged)" if s["too_rare"] else ""),
                     num(s["accounts_with"]),
                     pct(s["won_rate_with"]),
                     pct(s["won_rate_without"]),
@@ -206,29 +225,43 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     sp = m["suggested_points"]
     if sp["available"]:
         bt = sp["backtest"]
+        gain = bt.get("gain") or {}
         story.append(
             _p(
                 f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out "
                 f"accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
-                f"suggested {num(bt['suggested']['auc'], 3)}. Nothing is applied automatically."
+                f"suggested {num(bt['suggested']['auc'], 3)}, gain {num(gain.get('value'), 3)} (95% interval "
+                f"{interval(gain.get('ci_low'), gain.get('ci_high'))}). Nothing is applied automatically."
             )
         )
+        story.append(_p(sp.get("verdict", ""), GOOD if sp.get("recommended") else WARN))
         story.append(
             _table(
-                [["Signal", "Current points", "Fitted points", "Suggested points"]]
+                [["Signal", "Current", "Fitted", "Suggested", "Stability", "Note"]]
                 + [
                     [
-                        s["signal"],
+                        s["signal"].replace("_", " "),
                         num(s["current_points"], 0),
                         num(s["fitted_points"], 1),
                         num(s["suggested_points"], 0) + (" *" if s["changed"] else ""),
+                        pct(s.get("stability"), 0),
+                        Paragraph(escape(s.get("note", "")), SMALL),
                     ]
                     for s in sp["signals"]
-                ]
+                ],
+                [3.6 * cm, 1.4 * cm, 1.4 * cm, 1.6 * cm, 1.6 * cm, 7.4 * cm],
             )
         )
-        lines = [line[:120] for line in (diff or "(no change)").splitlines()]
-        story.append(Preformatted("\n".join(lines), CODE))
+        story.append(
+            _p(
+                "* a changed value. Points per event; fitted: the regression's value on the tier scale (n/a: not "
+                "fitted). Stability: the share of bootstrap refits that move the signal the same way. Signals seen "
+                f"at fewer than {m['settings']['min_signal_accounts']} accounts keep their points; no signal moves "
+                "against a lift interval that excludes 1.",
+                SMALL,
+            )
+        )
+        story.append(Preformatted(wrap_lines(diff or "(no change)"), CODE))
     else:
         story.append(_p(sp["note"] + ".", WARN if not m["reliable"] else BODY))
 

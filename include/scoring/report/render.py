@@ -8,6 +8,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from include.scoring.report.warnings import pending_windows
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_ALT = {
     "band_distribution": "Accounts per band at the end of the month and of the previous month",
@@ -61,22 +63,41 @@ def _env(autoescape: bool = True) -> Environment:
     return env
 
 
+def judged_signals(metrics: dict) -> list[dict]:
+    """Signals whose lift can be read: seen often enough, with an interval and a non-zero base rate
+    (a lift over a 0% base rate is no lift at all)."""
+    return [
+        s
+        for s in metrics["signals"]
+        if not s["too_rare"] and s["lift"] is not None and s["ci_low"] is not None and s["won_rate_without"]
+    ]
+
+
 def headline(metrics: dict) -> list[tuple[str, str]]:
     """The numbers the summary (report and email) leads with."""
     bands = {b["band"]: b["accounts"] for b in metrics["bands"]["end_of_month"]}
     top_two = list(bands)[-2:]
+    pending = pending_windows(metrics)
     out = [
         ("Accounts scored on " + metrics["last_day"], num(sum(bands.values()))),
         (" + ".join(b.replace("_", " ") for b in top_two) + " accounts", num(sum(bands[b] for b in top_two))),
-        ("Closed-won outcomes known", num(metrics["outcomes"]["won"])),
-        ("Opportunities created (known)", num(metrics["outcomes"]["created"])),
     ]
+    if pending and not metrics["outcomes"]["labelled_account_days"]:  # the month is not over: nothing is 0 yet
+        out += [("Closed-won outcomes", f"pending until {pending['close_until']}")]
+    else:
+        out += [
+            ("Closed-won outcomes known", num(metrics["outcomes"]["won"])),
+            ("Opportunities created (known)", num(metrics["outcomes"]["created"])),
+        ]
     auc = metrics["auc"]
     if metrics["reliable"] and auc["value"] is not None:
         out.append(("ROC AUC of the score", f"{auc['value']:.2f} ({interval(auc['ci_low'], auc['ci_high'])})"))
-        best = next((s for s in metrics["signals"] if not s["too_rare"] and s["lift"] is not None), None)
-        if best:
-            out.append(("Strongest signal", f"{best['signal']} (lift {best['lift']:.1f})"))
+        judged = judged_signals(metrics)
+        if judged:
+            best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
+            for key, s in (("Strongest signal", best), ("Weakest signal", worst)):
+                lift = f"lift {s['lift']:.1f}, 95% interval {s['ci_low']:.1f}-{s['ci_high']:.1f}"
+                out.append((key, f"{s['signal'].replace('_', ' ')} ({lift})"))
         if metrics["suggested_threshold"]:
             out.append(
                 (
@@ -85,6 +106,7 @@ def headline(metrics: dict) -> list[tuple[str, str]]:
                     f"{metrics['suggested_threshold']['f1']:.2f})",
                 )
             )
+    out.append(("Warnings", ", ".join(w["code"] for w in metrics.get("warnings", [])) or "none"))
     return out
 
 
