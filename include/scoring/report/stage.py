@@ -55,6 +55,32 @@ class ReportResult:
         figures = f"AUC {auc:.3f}" if auc is not None else "figures withheld (not reliable)"
         return f"report {self.month}  {outcome_words(self.metrics)}, {figures}; written to {self.folder}"
 
+    def headline_lines(self) -> list[str]:
+        """What the demo prints about the report: its path, reliability, AUC, best and worst signal, warnings."""
+        from include.scoring.report.render import judged_signals
+
+        m = self.metrics
+        out = [
+            f"Calibration report {self.month} ({'reliable' if m['reliable'] else NOT_RELIABLE.lower()}): "
+            f"{self.files.get('report.html', self.folder)}"
+        ]
+        auc = m["auc"]
+        if auc["value"] is not None:
+            ci = f" (95% interval {auc['ci_low']:.2f}-{auc['ci_high']:.2f})" if auc["ci_low"] is not None else ""
+            out.append(f"  ROC AUC {auc['value']:.2f}{ci} over {m['outcomes']['won']} closed-won outcomes")
+        judged = judged_signals(m)
+        if judged:
+            best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
+            out.append(
+                f"  strongest signal {best['signal']} (lift {best['lift']:.1f}), weakest {worst['signal']} "
+                f"(lift {worst['lift']:.1f})"
+            )
+        if not m["reliable"]:
+            out.append(f"  {m['reliability_note']}")
+        codes = [w["code"] for w in m.get("warnings", [])]
+        out.append("  warnings: " + (", ".join(codes) if codes else "none"))
+        return out
+
 
 def report_folder(lake: Lake, config: ScoringConfig, month: str, out_root: str | None = None) -> str:
     root = (out_root or config.calibration.report_dir or posixpath.join(lake.root, "reports")).rstrip("/")
