@@ -78,7 +78,7 @@ def migration(prev: pd.DataFrame | None, now: pd.DataFrame, config: ScoringConfi
     }
 
 
-def _wilson(k: int, n: int) -> tuple[float | None, float | None]:
+def wilson(k: int, n: int) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
     lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
@@ -95,7 +95,7 @@ def conversion_by_band(labelled: pd.DataFrame, config: ScoringConfig) -> list[di
         entry = {"band": band, "accounts": n}
         for kind in ("created", "won"):
             k = int(per_account[kind].sum())
-            lo, hi = _wilson(k, n)
+            lo, hi = wilson(k, n)
             entry[kind] = {"accounts": k, "rate": k / n if n else None, "ci_low": lo, "ci_high": hi}
         out.append(entry)
     return out

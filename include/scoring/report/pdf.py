@@ -221,6 +221,29 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     else:
         story += _unreliable(m)
 
+    section("customers")
+    cu = m["customers"]
+    story.append(
+        _p(
+            f"{num(cu['labelled_customers'])} customer(s) on labelled days, {num(cu['churned_accounts'])} churned "
+            f"within the window. {cu['note']}"
+        )
+    )
+    story.append(
+        _table(
+            [["Health on the day", "Customers", "Churned within the window", "95% interval"]]
+            + [
+                [
+                    h["health"].replace("_", " "),
+                    num(h["accounts"]),
+                    f"{pct(h['rate'])} ({num(h['churned'])})",
+                    interval(h["ci_low"], h["ci_high"], "pct"),
+                ]
+                for h in cu["states"]
+            ]
+        )
+    )
+
     section("suggested")
     sp = m["suggested_points"]
     if sp["available"]:

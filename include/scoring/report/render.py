@@ -27,6 +27,7 @@ SECTIONS = {
     "lift": "Signal lift for closed won",
     "auc": "Predictive power of the score (ROC AUC)",
     "thresholds": "Alert thresholds: precision and recall",
+    "customers": "Customers: churn by health state",
     "suggested": "Suggested point values",
     "quality": "Data quality",
     "method": "How this report is computed",

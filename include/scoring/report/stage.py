@@ -24,6 +24,7 @@ from include.scoring.core.errors import PipelineError
 from include.scoring.lake.store import Lake
 from include.scoring.report import metrics as m
 from include.scoring.report.changes import changes_since, open_windows, outcome_words
+from include.scoring.report.customers import churn_by_health
 from include.scoring.report.data import MonthData, check_complete, load_month
 from include.scoring.report.months import parse_month, previous_month
 from include.scoring.report.quality import data_quality
@@ -194,6 +195,7 @@ def compute(
             "migration": migration,
         },
         "conversion_by_band": m.conversion_by_band(labelled, config),
+        "customers": churn_by_health(data.customers),
         "signals": m.signal_lift(labelled, data.counts, weights, codes, cal.min_signal_accounts),
         "auc": m.score_auc(labelled, weights, codes)
         if reliable
