@@ -23,6 +23,7 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError
 from include.scoring.lake.store import Lake
 from include.scoring.report import metrics as m
+from include.scoring.report.bands import band_thresholds
 from include.scoring.report.changes import changes_since, open_windows, outcome_words
 from include.scoring.report.customers import churn_by_health
 from include.scoring.report.data import MonthData, check_complete, load_month
@@ -126,6 +127,9 @@ def _withheld(metrics: dict) -> None:
             {"precision": None, "recall": None, "f1": None, "flagged_account_days": None, "true_positives": None}
         )
     metrics["suggested_threshold"] = None
+    bt = metrics["band_thresholds"]
+    for entry in bt.get("current", []) + bt.get("proposed", []):
+        entry.update({"won": None, "won_rate": None, "ci_low": None, "ci_high": None})
 
 
 def previous_metrics(folder: str, month: str) -> dict | None:
@@ -196,6 +200,13 @@ def compute(
         },
         "conversion_by_band": m.conversion_by_band(labelled, config),
         "customers": churn_by_health(data.customers),
+        "band_thresholds": band_thresholds(
+            data.scores.loc[
+                (data.scores["as_of"] == last) & (data.scores["lifecycle"] != "customer"), "score"
+            ].to_numpy(dtype=float),
+            labelled,
+            config,
+        ),
         "signals": m.signal_lift(labelled, data.counts, weights, codes, cal.min_signal_accounts),
         "auc": m.score_auc(labelled, weights, codes)
         if reliable
