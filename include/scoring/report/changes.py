@@ -60,3 +60,16 @@ def changes_since(metrics: dict, previous: dict | None) -> list[str]:
     if previous.get("reliable") != metrics["reliable"]:
         out.append("The figures are " + ("now reliable." if metrics["reliable"] else "no longer reliable."))
     return out
+
+
+#: months in the report's trend (this one and the reports of the months before it)
+TREND_MONTHS = 6
+
+
+def trend_point(metrics: dict) -> dict:
+    """One month of the trend: its AUC and closed-won rate per band (None when withheld)."""
+    return {
+        "month": metrics["month"],
+        "auc": (metrics.get("auc") or {}).get("value"),
+        "won_rate": {c["band"]: c["won"]["rate"] for c in metrics.get("conversion_by_band", [])},
+    }

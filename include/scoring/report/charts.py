@@ -144,6 +144,49 @@ def score_distribution(labelled) -> bytes:
     return _png(fig)
 
 
+def gains(labelled) -> bytes:
+    """Cumulative gains: the share of the won account-days found in the top x% of account-days by score."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    order = np.argsort(-labelled["score"].to_numpy(dtype=float), kind="stable")
+    won = labelled["won"].to_numpy()[order]
+    reached = np.concatenate([[0.0], np.cumsum(won) / max(won.sum(), 1)]) * 100
+    share = np.linspace(0, 100, len(reached))
+    ax.plot(share, reached, color=BLUE, lw=1.6, label="by score")
+    ax.plot([0, 100], [0, 100], color=GREY, ls="--", lw=0.8, label="random order")
+    for top in (10, 20):
+        hit = reached[int(round(top / 100 * (len(reached) - 1)))]
+        ax.annotate(f"top {top}%: {hit:.0f}% of wins", (top, hit), textcoords="offset points", xytext=(6, -12))
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("account-days, highest score first (%)")
+    ax.set_ylabel("won account-days found (%)")
+    ax.set_title("Cumulative gains")
+    ax.legend(frameon=False, loc="lower right")
+    return _png(fig)
+
+
+def trend(points: list[dict]) -> bytes:
+    """AUC and closed-won rate per band, month by month (the reports in the report folder)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    months = [p["month"] for p in points]
+    x = np.arange(len(points))
+    auc = np.array([p["auc"] if p["auc"] is not None else np.nan for p in points])
+    left.plot(x, auc, "o-", color=BLUE)
+    left.axhline(0.5, color=GREY, ls="--", lw=0.8)
+    left.set_ylim(0.4, 1.0)
+    left.set_xticks(x, months, rotation=45, fontsize=7)
+    left.set_title("ROC AUC")
+    bands = list(points[-1]["won_rate"])
+    for band, color in zip(bands, [GREY, "#7fa7d6", BLUE, ORANGE]):
+        rate = np.array([p["won_rate"].get(band) if p["won_rate"].get(band) is not None else np.nan for p in points])
+        right.plot(x, rate * 100, "o-", color=color, label=band.replace("_", " "))
+    right.set_ylim(bottom=0)
+    right.set_xticks(x, months, rotation=45, fontsize=7)
+    right.set_title("Closed won by band (%)")
+    right.legend(frameon=False, fontsize=7)
+    return _png(fig)
+
+
 def build_charts(metrics: dict, labelled) -> dict[str, bytes]:
     """Every chart the report shows; the outcome charts only when the figures are reliable."""
     prev = metrics["bands"]["previous"]
@@ -154,4 +197,7 @@ def build_charts(metrics: dict, labelled) -> dict[str, bytes]:
         if metrics["auc"]["curve"]:
             charts["roc_curve"] = roc(metrics["auc"]["curve"], metrics["auc"])
         charts["score_distribution"] = score_distribution(labelled)
+        charts["gains"] = gains(labelled)
+    if sum(p["auc"] is not None for p in metrics.get("trend", [])) >= 2:
+        charts["trend"] = trend(metrics["trend"])
     return charts

@@ -145,6 +145,9 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         )
         story.append(image(charts["roc_curve"], 9 * cm))
         story.append(image(charts["score_distribution"]))
+        story.append(image(charts["gains"]))
+    if "trend" in charts:
+        story.append(image(charts["trend"]))
     else:
         story += _unreliable(m)
 

@@ -17,6 +17,8 @@ CHART_ALT = {
     "signal_lift": "Lift of each signal for closed won with 95% intervals",
     "roc_curve": "ROC curve of the score for closed won",
     "score_distribution": "Score distribution of account-days that closed won and of those that did not",
+    "gains": "Cumulative gains: share of the won account-days found among the highest-scored account-days",
+    "trend": "ROC AUC and closed-won rate by band, month by month",
 }
 
 #: the report's sections, in order: key -> heading (HTML, PDF and email share them)
@@ -136,3 +138,25 @@ def render_email(metrics: dict) -> tuple[str, str, str]:
         _env(False).get_template("calibration_email.txt.j2").render(context),
         _env().get_template("calibration_email.html.j2").render(context),
     )
+
+
+def headline_lines(m: dict, path: str) -> list[str]:
+    """The report in a few printed lines (the demo's last words): path, reliability, AUC, the
+    strongest and weakest judged signal, and the warnings' codes."""
+    out = [f"Calibration report {m['month']} ({'reliable' if m['reliable'] else 'not reliable'}): {path}"]
+    auc = m["auc"]
+    if auc["value"] is not None:
+        ci = f" (95% interval {auc['ci_low']:.2f}-{auc['ci_high']:.2f})" if auc["ci_low"] is not None else ""
+        out.append(f"  ROC AUC {auc['value']:.2f}{ci} over {m['outcomes']['won']} closed-won outcomes")
+    judged = judged_signals(m)
+    if judged:
+        best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
+        out.append(
+            f"  strongest signal {best['signal']} (lift {best['lift']:.1f}), weakest {worst['signal']} "
+            f"(lift {worst['lift']:.1f})"
+        )
+    if not m["reliable"]:
+        out.append(f"  {m['reliability_note']}")
+    codes = [w["code"] for w in m.get("warnings", [])]
+    out.append("  warnings: " + (", ".join(codes) if codes else "none"))
+    return out

@@ -24,7 +24,7 @@ from include.scoring.core.errors import PipelineError
 from include.scoring.lake.store import Lake
 from include.scoring.report import metrics as m
 from include.scoring.report.bands import band_thresholds
-from include.scoring.report.changes import changes_since, open_windows, outcome_words
+from include.scoring.report.changes import TREND_MONTHS, changes_since, open_windows, outcome_words, trend_point
 from include.scoring.report.customers import churn_by_health
 from include.scoring.report.data import MonthData, check_complete, load_month
 from include.scoring.report.months import parse_month, previous_month
@@ -59,29 +59,9 @@ class ReportResult:
 
     def headline_lines(self) -> list[str]:
         """What the demo prints about the report: its path, reliability, AUC, best and worst signal, warnings."""
-        from include.scoring.report.render import judged_signals
+        from include.scoring.report.render import headline_lines
 
-        m = self.metrics
-        out = [
-            f"Calibration report {self.month} ({'reliable' if m['reliable'] else NOT_RELIABLE.lower()}): "
-            f"{self.files.get('report.html', self.folder)}"
-        ]
-        auc = m["auc"]
-        if auc["value"] is not None:
-            ci = f" (95% interval {auc['ci_low']:.2f}-{auc['ci_high']:.2f})" if auc["ci_low"] is not None else ""
-            out.append(f"  ROC AUC {auc['value']:.2f}{ci} over {m['outcomes']['won']} closed-won outcomes")
-        judged = judged_signals(m)
-        if judged:
-            best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
-            out.append(
-                f"  strongest signal {best['signal']} (lift {best['lift']:.1f}), weakest {worst['signal']} "
-                f"(lift {worst['lift']:.1f})"
-            )
-        if not m["reliable"]:
-            out.append(f"  {m['reliability_note']}")
-        codes = [w["code"] for w in m.get("warnings", [])]
-        out.append("  warnings: " + (", ".join(codes) if codes else "none"))
-        return out
+        return headline_lines(self.metrics, self.files.get("report.html", self.folder))
 
 
 def report_folder(lake: Lake, config: ScoringConfig, month: str, out_root: str | None = None) -> str:
@@ -142,6 +122,19 @@ def previous_metrics(folder: str, month: str) -> dict | None:
     except (OSError, ValueError):
         log.warning("previous report %s is unreadable; 'what changed' uses the warehouse only", path)
     return None
+
+
+def previous_reports(folder: str, month: str, n: int) -> list[dict]:
+    """metrics.json of the `n` months before `month` in the report folder, oldest first, up to the
+    first month missing (a trend has no holes)."""
+    out = []
+    for _ in range(n):
+        found = previous_metrics(folder, month)
+        if found is None or found.get("month") != previous_month(month):
+            break
+        out.insert(0, found)
+        month = previous_month(month)
+    return out
 
 
 def compute(
@@ -301,7 +294,9 @@ def build_report(
         lake, config, warehouse_url, month, config_path=config_path, task_runs=task_runs
     )
     folder = report_folder(lake, config, month, out_root)
-    metrics["changes_since_last_month"] = changes_since(metrics, previous_metrics(folder, month))
+    earlier = previous_reports(folder, month, TREND_MONTHS - 1)
+    metrics["changes_since_last_month"] = changes_since(metrics, earlier[-1] if earlier else None)
+    metrics["trend"] = [trend_point(r) for r in earlier + [metrics]]
     charts = build_charts(metrics, data.labelled)
     html = render_html(metrics, charts, suggestion.diff)
     pdf = render_pdf(metrics, charts, suggestion.diff)
