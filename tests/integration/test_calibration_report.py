@@ -164,7 +164,7 @@ def test_html_renders_in_chromium_with_every_chart(reliable_report):
         headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    assert len(images) == 5 and all(i["ok"] for i in images), images
+    assert len(images) == 6 and all(i["ok"] for i in images), images  # bands, conversion, lift, ROC, scores, gains
     assert headings == list(SECTIONS.values())
     assert problems == []
     assert shot.stat().st_size > 100_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -174,7 +174,10 @@ def test_pdf_holds_the_same_sections(reliable_report):
     text = _pdf_text(Path(reliable_report.folder) / "report.pdf")
     for title in SECTIONS.values():
         assert title in text, title
-    assert f"{reliable_report.metrics['auc']['value']:.3f}" in text and "proposal_sent" in text
+    assert f"{reliable_report.metrics['auc']['value']:.3f}" in text and "Proposal sent" in text  # signal labels
+    # the warnings lead the PDF, as they lead the HTML
+    codes = [w["code"] for w in reliable_report.metrics["warnings"]]
+    assert "outcomes_pending" in codes and text.index("outcomes_pending") < text.index(SECTIONS["bands"])
 
 
 def test_too_few_outcomes_say_not_reliable_instead_of_numbers(default_run, tmp_path):
@@ -197,9 +200,14 @@ def test_too_few_outcomes_say_not_reliable_instead_of_numbers(default_run, tmp_p
     # a month whose every window is still open: nothing labelled, no crash, the same wording
     september = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, "2026-09", out_root=str(tmp_path))
     assert september.metrics["outcomes"]["labelled_account_days"] == 0 and NOT_RELIABLE in september.html
+    pending = "2026-09 outcomes pending (windows close on 2026-11-30 .. 2026-12-29)"
     assert (
-        f"Closed-won outcomes known {m['outcomes']['won']} -> 0." in september.metrics["changes_since_last_month"]
-    )  # compared with August's report
+        f"Closed-won outcomes: 2026-08 {m['outcomes']['won']}, {pending}."
+        in september.metrics["changes_since_last_month"]
+    )  # compared with August's report, never "-> 0"
+    (warning,) = september.metrics["warnings"]
+    assert warning["code"] == "outcomes_pending" and "windows close on 2026-11-30 .. 2026-12-29" in warning["message"]
+    assert "Closed-won outcomes known" not in september.html and "pending until 2026-12-29" in september.html
 
 
 def test_incomplete_month_fails_listing_the_missing_days(default_run, tmp_path):

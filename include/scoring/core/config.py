@@ -40,6 +40,7 @@ class SignalRule(_Strict):
     url_path: str | None = None
     role: list[Role] | None = None
     reset: bool = False
+    label: str | None = Field(None, max_length=80)  # how reports name the signal (one rule of it is enough)
 
     @field_validator("url_path")
     @classmethod

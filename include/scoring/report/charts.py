@@ -83,7 +83,7 @@ def signal_lift(lift: list[dict]) -> bytes:
     ax.axvline(1, color="#1d2733", lw=0.8, ls="--")
     ax.set_xscale("log")
     _lift_axis(ax, np.concatenate([lo, hi, value, [1.0]]))
-    ax.set_yticks(y, [e["signal"].replace("_", " ") for e in shown])
+    ax.set_yticks(y, [e.get("label", e["signal"]) for e in shown])
     ax.set_xlabel("lift for closed won (log scale; 1 = no difference)")
     ax.set_title("Signal lift, with 95% account-bootstrap intervals")
     return _png(fig)

@@ -185,6 +185,15 @@ def signal_names(config: ScoringConfig) -> list[str]:
     )
 
 
+def signal_labels(config: ScoringConfig) -> dict[str, str]:
+    """How the report names each signal: the `label:` of one of its rules, else its name in words."""
+    labels = {"combination_bonus": "Combination bonus (" + " + ".join(config.points.combination_bonus.signals) + ")"}
+    for rule in config.signals:
+        if rule.label and rule.name not in labels:
+            labels[rule.name] = rule.label
+    return {name: labels.get(name, name.replace("_", " ").capitalize()) for name in signal_names(config)}
+
+
 def signal_counts(
     lake: Lake, rows: pd.DataFrame, signals: list[str], first: date, last: date, lookback: int
 ) -> pd.DataFrame:

@@ -122,7 +122,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
             + [
                 [
                     s["rank"],
-                    s["signal"].replace("_", " ") + (" (not judged)" if s["too_rare"] else ""),
+                    s.get("label", s["signal"]) + (" (not judged)" if s["too_rare"] else ""),
                     num(s["accounts_with"]),
                     pct(s["won_rate_with"]),
                     pct(s["won_rate_without"]),
@@ -244,7 +244,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                 [["Signal", "Current", "Fitted", "Suggested", "Stability", "Note"]]
                 + [
                     [
-                        s["signal"].replace("_", " "),
+                        s.get("label", s["signal"]),
                         num(s["current_points"], 0),
                         num(s["fitted_points"], 1),
                         num(s["suggested_points"], 0) + (" *" if s["changed"] else ""),

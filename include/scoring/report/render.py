@@ -100,7 +100,7 @@ def headline(metrics: dict) -> list[tuple[str, str]]:
             best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
             for key, s in (("Strongest signal", best), ("Weakest signal", worst)):
                 lift = f"lift {s['lift']:.1f}, 95% interval {s['ci_low']:.1f}-{s['ci_high']:.1f}"
-                out.append((key, f"{s['signal'].replace('_', ' ')} ({lift})"))
+                out.append((key, f"{s.get('label', s['signal'])} ({lift})"))
         if metrics["suggested_threshold"]:
             out.append(
                 (
@@ -152,7 +152,8 @@ def headline_lines(m: dict, path: str) -> list[str]:
     if judged:
         best, worst = max(judged, key=lambda s: s["lift"]), min(judged, key=lambda s: s["lift"])
         out.append(
-            f"  strongest signal {best['signal']} (lift {best['lift']:.1f}), weakest {worst['signal']} "
+            f"  strongest signal {best.get('label', best['signal'])} (lift {best['lift']:.1f}), weakest "
+            f"{worst.get('label', worst['signal'])} "
             f"(lift {worst['lift']:.1f})"
         )
     if not m["reliable"]:

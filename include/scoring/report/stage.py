@@ -26,7 +26,7 @@ from include.scoring.report import metrics as m
 from include.scoring.report.bands import band_thresholds
 from include.scoring.report.changes import TREND_MONTHS, changes_since, open_windows, outcome_words, trend_point
 from include.scoring.report.customers import churn_by_health
-from include.scoring.report.data import MonthData, check_complete, load_month
+from include.scoring.report.data import MonthData, check_complete, load_month, signal_labels
 from include.scoring.report.months import parse_month, previous_month
 from include.scoring.report.quality import data_quality
 from include.scoring.report.suggest import STABILITY_SAMPLES, STABLE_SHARE, Suggestion, suggest
@@ -227,6 +227,9 @@ def compute(
         "stability_samples": STABILITY_SAMPLES,
         "stable_share": STABLE_SHARE,
     }
+    labels = signal_labels(config)
+    for entry in metrics["signals"] + metrics["suggested_points"]["signals"]:
+        entry["label"] = labels.get(entry["signal"], entry["signal"])
     metrics["data_quality"] = data_quality(lake, warehouse_url, first, last, task_runs)
     metrics["warnings"] = report_warnings(metrics, config)
     return metrics, data, suggestion
