@@ -67,7 +67,9 @@ def _summary(names: list[str], last_scores: np.ndarray, labelled: pd.DataFrame, 
 def _bands_yaml(config: ScoringConfig, edges: list[float]) -> list[str]:
     lines = ["bands:\n"]
     for i, band in enumerate(config.bands):
-        rule = {"name": band.name, "max_score": edges[i] if i < len(edges) else None, "next_action": band.next_action}
+        edge = edges[i] if i < len(edges) else None
+        edge = int(edge) if edge is not None and float(edge).is_integer() else edge
+        rule = {"name": band.name, "max_score": edge, "next_action": band.next_action}
         lines.append(
             "  - " + yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, width=10_000).strip() + "\n"
         )

@@ -187,7 +187,8 @@ def signal_names(config: ScoringConfig) -> list[str]:
 
 def signal_labels(config: ScoringConfig) -> dict[str, str]:
     """How the report names each signal: the `label:` of one of its rules, else its name in words."""
-    labels = {"combination_bonus": "Combination bonus (" + " + ".join(config.points.combination_bonus.signals) + ")"}
+    pair = " + ".join(s.replace("_", " ") for s in config.points.combination_bonus.signals)
+    labels = {"combination_bonus": f"Combination bonus ({pair})"}
     for rule in config.signals:
         if rule.label and rule.name not in labels:
             labels[rule.name] = rule.label

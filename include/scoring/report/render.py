@@ -72,7 +72,11 @@ def judged_signals(metrics: dict) -> list[dict]:
     return [
         s
         for s in metrics["signals"]
-        if not s["too_rare"] and s["lift"] is not None and s["ci_low"] is not None and s["won_rate_without"]
+        if not s["too_rare"]
+        and s["lift"] is not None
+        and s["ci_low"] is not None
+        and s["ci_high"] > s["ci_low"]  # a degenerate interval (never with a win) judges nothing
+        and s["won_rate_without"]
     ]
 
 
