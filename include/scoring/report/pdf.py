@@ -13,6 +13,7 @@ from reportlab.platypus import Paragraph, Preformatted, SimpleDocTemplate, Space
 from include.scoring.report.pdf_kit import (
     ALARM,
     BODY,
+    CELL,
     CODE,
     GOOD,
     SMALL,
@@ -122,7 +123,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
             + [
                 [
                     s["rank"],
-                    s.get("label", s["signal"]) + (" (not judged)" if s["too_rare"] else ""),
+                    para(s.get("label", s["signal"]) + (" (not judged)" if s["too_rare"] else ""), CELL),
                     num(s["accounts_with"]),
                     pct(s["won_rate_with"]),
                     pct(s["won_rate_without"]),
@@ -130,7 +131,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                     interval(s["ci_low"], s["ci_high"]),
                 ]
                 for s in m["signals"]
-            ]
+            ],
+            [0.8 * cm, 6.4 * cm, 2 * cm, 2 * cm, 1.8 * cm, 1.6 * cm, 2.4 * cm],
         )
     )
 
@@ -244,7 +246,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                 [["Signal", "Current", "Fitted", "Suggested", "Stability", "Note"]]
                 + [
                     [
-                        s.get("label", s["signal"]),
+                        para(s.get("label", s["signal"]), CELL),
                         num(s["current_points"], 0),
                         num(s["fitted_points"], 1),
                         num(s["suggested_points"], 0) + (" *" if s["changed"] else ""),
@@ -253,7 +255,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                     ]
                     for s in sp["signals"]
                 ],
-                [3.6 * cm, 1.4 * cm, 1.4 * cm, 1.6 * cm, 1.6 * cm, 7.4 * cm],
+                [4.4 * cm, 1.3 * cm, 1.3 * cm, 1.6 * cm, 1.6 * cm, 6.8 * cm],
             )
         )
         story.append(

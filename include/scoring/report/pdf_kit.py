@@ -19,6 +19,7 @@ WARN = ParagraphStyle(
     "warn", parent=BODY, backColor=colors.HexColor("#fff4e5"), borderPadding=4, spaceBefore=4, spaceAfter=6
 )
 GOOD = ParagraphStyle("good", parent=WARN, backColor=colors.HexColor("#eaf5ec"))
+CELL = ParagraphStyle("cell", parent=BODY, fontSize=7.5, leading=9)
 ALARM = ParagraphStyle("alarm", parent=WARN, backColor=colors.HexColor("#fdecea"))
 #: characters of a diff line that fit the page width in CODE; longer lines wrap with a "  " indent
 DIFF_COLUMNS = 118
