@@ -120,6 +120,11 @@ def test_outputs_are_complete_and_consistent(reliable_report):
     assert {name: tiers[name] for name in suggested["changes"]} == suggested["changes"]
     diff = (folder / "suggested_config.diff").read_text()
     assert diff.startswith("--- ") and "+version:" in diff
+    # the lines the demo and the DAG print: path, AUC, strongest and weakest signal, warnings
+    lines = reliable_report.headline_lines()
+    assert lines[0] == f"Calibration report {MONTH} (reliable): {folder / 'report.html'}"
+    assert lines[1].startswith("  ROC AUC ") and "strongest signal" in lines[2] and ", weakest " in lines[2]
+    assert lines[-1] == "  warnings: " + ", ".join(w["code"] for w in metrics["warnings"])
     quality = metrics["data_quality"]
     assert {s["source"] for s in quality["per_source"]} >= {"web", "email", "ad"} and quality["days_published"] == 31
     assert any(r["reason"] == "bot" for r in quality["reasons"]["filtered"]) and quality["identity_rules"]
