@@ -13,9 +13,13 @@ the month's last day has had a day to finish or be re-run). Trigger it with the 
 
 Each account as scored on each day D of M is labelled point in time: an opportunity created, or
 closed won, in (D, D + `calibration.outcome_window_days`] as the CRM knows it on the report date;
-windows still open are reported apart. Below `calibration.min_closed_won` outcomes the report says
-its figures are not reliable and withholds them. Suggested point values are a diff for human
-review and are never applied. The report folder is `calibration.report_dir` (default
+windows still open are reported apart, with an `outcomes_pending` warning saying when they close
+(with N = 90 the month just ended is all pending: trigger `month` three months back for final
+figures). Below `calibration.min_closed_won` outcomes the report says its figures are not reliable
+and withholds them. Warnings (`metrics.json` `warnings`: outcomes_pending, auc_near_chance,
+bands_not_monotone, band_saturation, threshold_degenerate) lead the HTML and the PDF and are printed
+in the task log. Suggested point values are a diff for human review and are never applied; signals
+the data has not seen keep their points. The report folder is `calibration.report_dir` (default
 `<lake>/reports`); see `docs/report.md` and `docs/metrics.md`.
 
 **On failure**: a missing day means engagement_daily did not publish it: backfill those days
@@ -69,6 +73,7 @@ def build_report(month: str, **context) -> dict:
         task_runs=daily_task_runs(first, last),
     )
     print(result.line())
+    print("\n".join(result.headline_lines()))
     return {"month": month, "folder": result.folder, "reliable": result.reliable}
 
 

@@ -27,6 +27,9 @@ from include.sample.web_events import web_events
 from include.sample.world import World, activity_factor
 
 NEVER = np.iinfo(np.int32).max  # `ident_day` of a cookie not (yet) identified
+#: during its buying window an account engages at least like one of this intent, however little it
+#: engaged before: it researches pricing and products, fills forms and talks to sales
+WINDOW_INTENT = 0.3
 LATE_SHARE = 0.02  # web events that land in the next day's folder
 
 
@@ -52,6 +55,7 @@ class DailyGenerator:
         self._carry = pd.DataFrame()
         self._pending_links = np.zeros(0, np.int64)
         self.population = Population(world)
+        self.base_intent = self.population.intent.copy()
         #: day index on which each person's cookie (slot 0 / slot 1) was first linked to its email
         self.ident_day = np.full((self.population.n_persons, 2), NEVER, dtype=np.int32)
 
@@ -66,6 +70,7 @@ class DailyGenerator:
             & (d >= acc["window_start"].to_numpy())
             & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
         )
+        self.population.intent = np.where(in_window, np.maximum(self.base_intent, WINDOW_INTENT), self.base_intent)
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         activity = activity_factor(acc, d)

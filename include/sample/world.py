@@ -42,6 +42,13 @@ class World:
 
 #: share of the sample's customers that churn during the period (after going quiet)
 CHURN_SHARE = 0.4
+#: chance of a buying window in the period: base + per_intent * intent (about a third of the accounts, mostly
+#: the engaged ones), so that a month of the default sample (300 accounts) holds enough closed-won outcomes
+#: (calibration.min_closed_won) for a reliable calibration report
+WINDOW_BASE, WINDOW_PER_INTENT = 0.16, 1.4
+#: a window account opens an opportunity with base + (1 - base) * intent, wins it with win_base + (1 -
+#: win_base) * intent, and it closes CLOSE_DAYS (low, high) days after it was created
+OPP_BASE, WIN_BASE, CLOSE_DAYS = 0.9, 0.6, (10, 40)
 
 
 def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generator) -> World:
@@ -77,7 +84,7 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
     sdr = np.array([f"sdr{(i % n_sdr) + 1:03d}@{VENDOR_DOMAIN}" for i in rng.integers(0, n_sdr, n)], dtype=object)
     # Customers use the product (docs, support, renewals): they engage more than a typical prospect.
     intent = np.where(lifecycle == "customer", np.maximum(intent, rng.uniform(0.25, 0.5, n)), intent)
-    has_window = rng.random(n) < (0.05 + 0.8 * intent)
+    has_window = rng.random(n) < (WINDOW_BASE + WINDOW_PER_INTENT * intent)
     window_len = rng.integers(20, 50, n)
     window_start = rng.integers(-20, max(1, n_days - 20), n)
     has_range = rng.random(n) < 0.6
@@ -154,7 +161,7 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
     acc = world.accounts
     n = len(acc)
     intent = acc.intent.to_numpy()
-    in_window = acc.has_window.to_numpy() & (rng.random(n) < 0.55 + 0.45 * intent)
+    in_window = acc.has_window.to_numpy() & (rng.random(n) < OPP_BASE + (1 - OPP_BASE) * intent)
     stray = ~acc.has_window.to_numpy() & (rng.random(n) < 0.04)
     chosen = np.flatnonzero(in_window | stray)
     n_days = (end - start).days + 1
@@ -166,8 +173,8 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
     )
     keep = (created_off >= 0) & (created_off < n_days)
     chosen, created_off = chosen[keep], created_off[keep]
-    won = rng.random(len(chosen)) < np.where(in_window[chosen], 0.25 + 0.7 * intent[chosen], 0.12)
-    close_after = rng.integers(10, 75, len(chosen))
+    won = rng.random(len(chosen)) < np.where(in_window[chosen], WIN_BASE + (1 - WIN_BASE) * intent[chosen], 0.12)
+    close_after = rng.integers(*CLOSE_DAYS, len(chosen))
     closed_off = created_off + close_after
     is_closed = closed_off < n_days
     start_ts = pd.Timestamp(start, tz="UTC")

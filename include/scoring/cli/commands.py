@@ -289,4 +289,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the sample CRM changes as the days pass (customers churn), as a live CRM would
     report = run_range(ctx, summary.start, summary.end, before_day=lambda day: apply_crm_changes(settings.crm_url, day))
     print_run_summary(ctx, report)
+    print("\n".join(demo_report_lines(ctx, summary.start, summary.end)))
     return 0
+
+
+def demo_report_lines(ctx, start, end) -> list[str]:
+    """The demo's last step: the calibration report of the latest month whose outcome windows have
+    all closed, and its headline (path, AUC, best and worst signal, warnings)."""
+    from include.scoring.report.months import latest_closed_month
+    from include.scoring.report.stage import build_report
+
+    window = ctx.config.calibration.outcome_window_days
+    month = latest_closed_month(start, end, window)
+    if month is None:
+        return [
+            f"\nNo calibration report: no whole month of {start} .. {end} has its {window}-day outcome windows closed."
+        ]
+    print(f"\nBuilding the calibration report of {month} (the latest month whose outcome windows have closed) ...")
+    result = build_report(ctx.lake, ctx.config, ctx.settings.warehouse_url, month, config_path=ctx.settings.config_path)
+    return result.headline_lines()

@@ -11,7 +11,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,6 +40,7 @@ class SignalRule(_Strict):
     url_path: str | None = None
     role: list[Role] | None = None
     reset: bool = False
+    label: str | None = Field(None, max_length=80)  # how reports name the signal (one rule of it is enough)
 
     @field_validator("url_path")
     @classmethod
@@ -240,6 +241,8 @@ class Calibration(_Strict):
     seed: int = 42
     #: folder (or fsspec URL) holding month=YYYY-MM/ report folders; null = <lake>/reports
     report_dir: str | None = None
+    #: report: band edges giving each band (all but the lowest) this share of prospects; report.bands checks
+    band_target_shares: dict[str, Annotated[float, Field(gt=0, lt=1)]] = {"very_hot": 0.05, "hot": 0.1, "warm": 0.25}
 
 
 class Notifications(_Strict):

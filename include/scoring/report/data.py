@@ -28,6 +28,7 @@ from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake, days_between
 from include.scoring.publish.tables import account_score_history, pipeline_runs
 from include.scoring.publish.warehouse import read_table
+from include.scoring.report.customers import label_churn
 from include.scoring.report.months import parse_month
 
 ROW_COLUMNS = ["account_id", "as_of", "score", "band", "lifecycle"]
@@ -89,6 +90,8 @@ class MonthData:
     rows: pd.DataFrame
     #: per row of `rows` (same index): events of each signal in the lookback window up to the score date
     counts: pd.DataFrame
+    #: customer account-days (account_id, as_of, health) with `labelled` and `churned` (report.customers)
+    customers: pd.DataFrame
     #: bands on the last day of the previous month (None when that day is not published)
     prev_bands: pd.DataFrame | None
     prev_day: date
@@ -105,10 +108,22 @@ def _history(warehouse_url: str, first: date, last: date) -> pd.DataFrame:
     h = account_score_history.c
     frame = read_table(
         warehouse_url,
-        sa.select(h.account_id, h.as_of, h.score, h.band, h.lifecycle).where(h.as_of.between(first, last)),
+        sa.select(h.account_id, h.as_of, h.score, h.band, h.lifecycle, h.health).where(h.as_of.between(first, last)),
     )
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def churn_days(warehouse_url: str, first: date, report_date: date) -> pd.Series:
+    """Per account id: the first day from `first` to the report date its lifecycle reads `churned`."""
+    h = account_score_history.c
+    frame = read_table(
+        warehouse_url,
+        sa.select(h.account_id, sa.func.min(h.as_of).label("day"))
+        .where(h.lifecycle == "churned", h.as_of.between(first, report_date))
+        .group_by(h.account_id),
+    )
+    return pd.Series(pd.to_datetime(frame["day"]).dt.date.to_numpy(), index=frame["account_id"].to_numpy())
 
 
 def opportunities_as_of(lake: Lake, report_date: date) -> pd.DataFrame:
@@ -170,6 +185,16 @@ def signal_names(config: ScoringConfig) -> list[str]:
     )
 
 
+def signal_labels(config: ScoringConfig) -> dict[str, str]:
+    """How the report names each signal: the `label:` of one of its rules, else its name in words."""
+    pair = " + ".join(s.replace("_", " ") for s in config.points.combination_bonus.signals)
+    labels = {"combination_bonus": f"Combination bonus ({pair})"}
+    for rule in config.signals:
+        if rule.label and rule.name not in labels:
+            labels[rule.name] = rule.label
+    return {name: labels.get(name, name.replace("_", " ").capitalize()) for name in signal_names(config)}
+
+
 def signal_counts(
     lake: Lake, rows: pd.DataFrame, signals: list[str], first: date, last: date, lookback: int
 ) -> pd.DataFrame:
@@ -210,6 +235,12 @@ def load_month(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str
         scores, opportunities_as_of(lake, report_date), cal.outcome_window_days, report_date
     )
     counts = signal_counts(lake, rows, signal_names(config), first, last, cal.signal_lookback_days)
+    customers = label_churn(
+        scores.loc[scores["lifecycle"] == "customer", ["account_id", "as_of", "health"]],
+        churn_days(warehouse_url, first, report_date),
+        cal.outcome_window_days,
+        report_date,
+    )
     return MonthData(
         month,
         first,
@@ -220,6 +251,7 @@ def load_month(lake: Lake, config: ScoringConfig, warehouse_url: str, month: str
         scores,
         rows,
         counts,
+        customers,
         prev[["account_id", "band"]] if len(prev) else None,
         prev_day,
         won,

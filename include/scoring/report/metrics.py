@@ -27,18 +27,21 @@ def band_names(config: ScoringConfig) -> list[str]:
 
 
 def band_distribution(scores: pd.DataFrame, day, config: ScoringConfig) -> list[dict]:
-    """Accounts per band on `day` (customers counted in their band and also apart)."""
+    """Accounts per band on `day` (customers counted in their band and also apart); `prospect_share`
+    is the band's share of the day's prospects (what `bands_max_share` limits)."""
     today = scores[scores["as_of"] == day]
     total = max(len(today), 1)
+    prospects = today["lifecycle"] != "customer"
     out = []
     for band in band_names(config):
-        in_band = today[today["band"] == band]
+        in_band = today["band"] == band
         out.append(
             {
                 "band": band,
-                "accounts": len(in_band),
-                "customers": int((in_band["lifecycle"] == "customer").sum()),
-                "share": len(in_band) / total,
+                "accounts": int(in_band.sum()),
+                "customers": int((in_band & ~prospects).sum()),
+                "share": int(in_band.sum()) / total,
+                "prospect_share": int((in_band & prospects).sum()) / max(int(prospects.sum()), 1),
             }
         )
     return out
@@ -75,7 +78,7 @@ def migration(prev: pd.DataFrame | None, now: pd.DataFrame, config: ScoringConfi
     }
 
 
-def _wilson(k: int, n: int) -> tuple[float | None, float | None]:
+def wilson(k: int, n: int) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
     lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
@@ -92,7 +95,7 @@ def conversion_by_band(labelled: pd.DataFrame, config: ScoringConfig) -> list[di
         entry = {"band": band, "accounts": n}
         for kind in ("created", "won"):
             k = int(per_account[kind].sum())
-            lo, hi = _wilson(k, n)
+            lo, hi = wilson(k, n)
             entry[kind] = {"accounts": k, "rate": k / n if n else None, "ci_low": lo, "ci_high": hi}
         out.append(entry)
     return out

@@ -28,3 +28,14 @@ def month_of(day: date) -> str:
 def previous_month(month: str) -> str:
     first, _ = parse_month(month)
     return month_of(first - timedelta(days=1))
+
+
+def latest_closed_month(first_day: date, last_day: date, window_days: int) -> str | None:
+    """The latest month wholly inside `first_day .. last_day` whose every outcome window (N =
+    `window_days` days after each of its days) has closed by `last_day`; None when there is none."""
+    month = month_of(last_day - timedelta(days=window_days))
+    first, last = parse_month(month)
+    if last + timedelta(days=window_days) > last_day:
+        month = previous_month(month)
+        first, last = parse_month(month)
+    return month if first >= first_day else None

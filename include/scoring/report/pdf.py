@@ -6,82 +6,56 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.lib.utils import ImageReader
-from reportlab.platypus import Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Preformatted, SimpleDocTemplate, Spacer
 
-from include.scoring.report.render import SECTIONS, headline, interval, num, pct
-
-WIDTH = 17 * cm
-_STYLES = getSampleStyleSheet()
-BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9, leading=12)
-SMALL = ParagraphStyle("small", parent=BODY, fontSize=8, leading=10, textColor=colors.HexColor("#5a6775"))
-WARN = ParagraphStyle(
-    "warn", parent=BODY, backColor=colors.HexColor("#fff4e5"), borderPadding=4, spaceBefore=4, spaceAfter=6
+from include.scoring.report.pdf_kit import (
+    ALARM,
+    BODY,
+    CELL,
+    CODE,
+    GOOD,
+    SMALL,
+    STYLES,
+    WARN,
+    image,
+    para,
+    table,
+    wrap_lines,
 )
-GOOD = ParagraphStyle("good", parent=WARN, backColor=colors.HexColor("#eaf5ec"))
-CODE = ParagraphStyle("code", parent=_STYLES["Code"], fontSize=6.5, leading=8)
-
-
-def _p(text: str, style=BODY) -> Paragraph:
-    return Paragraph(escape(str(text)), style)
-
-
-def _table(rows: list[list], widths: list[float] | None = None) -> Table:
-    table = Table([[str(c) for c in row] for row in rows], colWidths=widths, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f6")),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dde3ea")),
-                ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ]
-        )
-    )
-    return table
-
-
-def _image(png: bytes, max_width: float = WIDTH) -> Image:
-    w, h = ImageReader(io.BytesIO(png)).getSize()
-    scale = min(max_width / w, 1.0 * cm * 12 / h, 1.0)
-    return Image(io.BytesIO(png), width=w * scale, height=h * scale)
+from include.scoring.report.render import SECTIONS, headline, interval, num, pct
 
 
 def _unreliable(m: dict) -> list:
-    return [_p(m["reliability_note"], WARN)]
+    return [para(m["reliability_note"], WARN)]
 
 
 def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     story: list = [
-        Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), _STYLES["Title"]),
-        _p(
+        Paragraph(escape(f"Engagement scoring calibration report: {m['month']}"), STYLES["Title"]),
+        para(
             f"Scores of {m['first_day']} to {m['last_day']} (config {m['config_version']}), outcomes as known on "
             f"{m['report_date']}.",
             SMALL,
         ),
     ]
-    h2 = _STYLES["Heading2"]
+    h2 = STYLES["Heading2"]
+    story += [para(f"{w['code']}: {w['message']}", ALARM) for w in m.get("warnings", [])]
 
     def section(key: str) -> None:
         story.extend([Spacer(1, 6), Paragraph(escape(SECTIONS[key]), h2)])
 
     section("summary")
-    story.append(_p(m["reliability_note"], GOOD if m["reliable"] else WARN))
-    story.append(_table([["Headline", "Value"]] + [[k, v] for k, v in headline(m)], [9 * cm, 8 * cm]))
-    story.append(_p("What changed since last month:"))
-    story += [_p(f"- {line}", SMALL) for line in m["changes_since_last_month"]]
+    story.append(para(m["reliability_note"], GOOD if m["reliable"] else WARN))
+    story.append(table([["Headline", "Value"]] + [[k, v] for k, v in headline(m)], [9 * cm, 8 * cm]))
+    story.append(para("What changed since last month:"))
+    story += [para(f"- {line}", SMALL) for line in m["changes_since_last_month"]]
 
     section("bands")
-    story.append(_image(charts["band_distribution"]))
+    story.append(image(charts["band_distribution"]))
     story.append(
-        _table(
+        table(
             [["Band on " + m["last_day"], "Accounts", "of which customers", "Share"]]
             + [
                 [b["band"], num(b["accounts"]), num(b["customers"]), pct(b["share"])]
@@ -92,26 +66,26 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     mig = m["bands"]["migration"]
     if mig["available"]:
         story.append(
-            _p(
+            para(
                 f"Band migration from {m['bands']['previous_day']} (rows) to {m['last_day']} (columns): "
                 f"{mig['moved_up']} up, {mig['moved_down']} down, "
                 f"{mig['stayed']} unchanged, {mig['new_accounts']} new."
             )
         )
         story.append(
-            _table(
+            table(
                 [["from \\ to"] + mig["bands"]]
                 + [[mig["bands"][i]] + [num(n) for n in row] for i, row in enumerate(mig["matrix"])]
             )
         )
     else:
-        story.append(_p(f"No migration matrix: {m['bands']['previous_day']} is not published.", SMALL))
+        story.append(para(f"No migration matrix: {m['bands']['previous_day']} is not published.", SMALL))
 
     section("conversion")
     if m["reliable"]:
-        story.append(_image(charts["conversion_by_band"]))
+        story.append(image(charts["conversion_by_band"]))
         story.append(
-            _table(
+            table(
                 [["Band", "Accounts", "Created opportunity", "95% interval", "Closed won", "95% interval"]]
                 + [
                     [
@@ -130,7 +104,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         story += _unreliable(m)
     ow = m["outcomes"]["open_window"]
     story.append(
-        _p(
+        para(
             f"{num(ow['accounts'])} account(s) ({num(ow['account_days'])} account-days) still have an open window on "
             f"{m['report_date']} and are not counted; "
             f"{num(ow['accounts_won_so_far'])} of them have already closed won.",
@@ -140,16 +114,16 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
 
     section("lift")
     if m["reliable"]:
-        story.append(_image(charts["signal_lift"]))
+        story.append(image(charts["signal_lift"]))
     else:
         story += _unreliable(m)
     story.append(
-        _table(
+        table(
             [["#", "Signal", "Accounts with it", "Won rate with", "without", "Lift", "95% interval"]]
             + [
                 [
                     s["rank"],
-                    s["signal"] + (" (too rare)" if s["too_rare"] else ""),
+                    para(s.get("label", s["signal"]) + (" (not judged)" if s["too_rare"] else ""), CELL),
                     num(s["accounts_with"]),
                     pct(s["won_rate_with"]),
                     pct(s["won_rate_without"]),
@@ -157,7 +131,8 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                     interval(s["ci_low"], s["ci_high"]),
                 ]
                 for s in m["signals"]
-            ]
+            ],
+            [0.8 * cm, 6.4 * cm, 2 * cm, 2 * cm, 1.8 * cm, 1.6 * cm, 2.4 * cm],
         )
     )
 
@@ -165,13 +140,16 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     if m["reliable"] and m["auc"]["value"] is not None:
         auc = m["auc"]
         story.append(
-            _p(
+            para(
                 f"ROC AUC {auc['value']:.3f} (95% interval {interval(auc['ci_low'], auc['ci_high'])}) over "
                 f"{num(m['outcomes']['labelled_account_days'])} labelled account-days."
             )
         )
-        story.append(_image(charts["roc_curve"], 9 * cm))
-        story.append(_image(charts["score_distribution"]))
+        story.append(image(charts["roc_curve"], 9 * cm))
+        story.append(image(charts["score_distribution"]))
+        story.append(image(charts["gains"]))
+    if "trend" in charts:
+        story.append(image(charts["trend"]))
     else:
         story += _unreliable(m)
 
@@ -198,50 +176,111 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
                     num(s["f1"]),
                 ]
             )
-        story.append(_table([["Alert", "Account-days above", "Precision", "Recall", "F1"]] + rows))
+        story.append(table([["Alert", "Account-days above", "Precision", "Recall", "F1"]] + rows))
     else:
         story += _unreliable(m)
+
+    bts = m["band_thresholds"]
+    if bts["available"]:
+        targets = ", ".join(f"{b.replace('_', ' ')} {pct(v, 0)}" for b, v in bts["targets"].items())
+        story.append(para(f"Band edges for target shares ({targets} of the prospects on {m['last_day']}):"))
+        story.append(
+            table(
+                [["Band", "Edge now", "Share now", "Won now", "Edge for target", "Share", "Won"]]
+                + [
+                    [
+                        c["band"].replace("_", " "),
+                        num(c["max_score"], 0),
+                        pct(c["prospect_share"]),
+                        pct(c["won_rate"]),
+                        num(p["max_score"], 0),
+                        pct(p["prospect_share"]),
+                        pct(p["won_rate"]),
+                    ]
+                    for c, p in zip(bts["current"], bts["proposed"])
+                ]
+            )
+        )
+        if bts["changed"]:
+            story.append(Preformatted(wrap_lines(bts["diff"]), CODE))
+
+    section("customers")
+    cu = m["customers"]
+    story.append(
+        para(
+            f"{num(cu['labelled_customers'])} customer(s) on labelled days, {num(cu['churned_accounts'])} churned "
+            f"within the window. {cu['note']}"
+        )
+    )
+    story.append(
+        table(
+            [["Health on the day", "Customers", "Churned within the window", "95% interval"]]
+            + [
+                [
+                    h["health"].replace("_", " "),
+                    num(h["accounts"]),
+                    f"{pct(h['rate'])} ({num(h['churned'])})",
+                    interval(h["ci_low"], h["ci_high"], "pct"),
+                ]
+                for h in cu["states"]
+            ]
+        )
+    )
 
     section("suggested")
     sp = m["suggested_points"]
     if sp["available"]:
         bt = sp["backtest"]
+        gain = bt.get("gain") or {}
         story.append(
-            _p(
+            para(
                 f"Fitted on {sp['train_accounts']} accounts, backtested on {sp['holdout_accounts']} held-out "
                 f"accounts: ROC AUC current {num(bt['current']['auc'], 3)}, "
-                f"suggested {num(bt['suggested']['auc'], 3)}. Nothing is applied automatically."
+                f"suggested {num(bt['suggested']['auc'], 3)}, gain {num(gain.get('value'), 3)} (95% interval "
+                f"{interval(gain.get('ci_low'), gain.get('ci_high'))}). Nothing is applied automatically."
             )
         )
+        story.append(para(sp.get("verdict", ""), GOOD if sp.get("recommended") else WARN))
         story.append(
-            _table(
-                [["Signal", "Current points", "Fitted points", "Suggested points"]]
+            table(
+                [["Signal", "Current", "Fitted", "Suggested", "Stability", "Note"]]
                 + [
                     [
-                        s["signal"],
+                        para(s.get("label", s["signal"]), CELL),
                         num(s["current_points"], 0),
                         num(s["fitted_points"], 1),
                         num(s["suggested_points"], 0) + (" *" if s["changed"] else ""),
+                        pct(s.get("stability"), 0),
+                        Paragraph(escape(s.get("note", "")), SMALL),
                     ]
                     for s in sp["signals"]
-                ]
+                ],
+                [4.4 * cm, 1.3 * cm, 1.3 * cm, 1.6 * cm, 1.6 * cm, 6.8 * cm],
             )
         )
-        lines = [line[:120] for line in (diff or "(no change)").splitlines()]
-        story.append(Preformatted("\n".join(lines), CODE))
+        story.append(
+            para(
+                "* a changed value. Points per event; fitted: the regression's value on the tier scale (n/a: not "
+                "fitted). Stability: the share of bootstrap refits that move the signal the same way. Signals seen "
+                f"at fewer than {m['settings']['min_signal_accounts']} accounts keep their points; no signal moves "
+                "against a lift interval that excludes 1.",
+                SMALL,
+            )
+        )
+        story.append(Preformatted(wrap_lines(diff or "(no change)"), CODE))
     else:
-        story.append(_p(sp["note"] + ".", WARN if not m["reliable"] else BODY))
+        story.append(para(sp["note"] + ".", WARN if not m["reliable"] else BODY))
 
     section("quality")
     dq = m["data_quality"]
     story.append(
-        _p(
+        para(
             f"{dq['days_published']} published day(s); quality gate held on "
             f"{', '.join(dq['gate_held_days']) or 'no day'}."
         )
     )
     story.append(
-        _table(
+        table(
             [["Source", "Raw", "Quarantined", "Filtered", "Unresolved", "Scored", "Zero-point"]]
             + [
                 [
@@ -262,16 +301,16 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
         for kind in ("quarantined", "filtered", "unresolved")
         for r in dq["reasons"][kind]
     ]
-    story.append(_table([["Outcome", "Source", "Reason", "Events"]] + reasons))
+    story.append(table([["Outcome", "Source", "Reason", "Events"]] + reasons))
     story.append(
-        _table(
+        table(
             [["Identity rule", "Firings", "Identifiers"]]
             + [[r["rule"], num(r["firings"]), num(r["identifiers"])] for r in dq["identity_rules"]]
         )
     )
     tr = dq["task_runs"]
     story.append(
-        _p(
+        para(
             "Failed and retried task runs: "
             + (
                 f"{tr['task_runs']} task run(s) of {tr['source']}; {len(tr['failed'])} failed, {len(tr['retried'])} "
@@ -284,7 +323,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
     listed = {r["key"]: r for r in tr["failed"] + tr["retried"]}.values() if tr["available"] else []
     if listed:
         story.append(
-            _table(
+            table(
                 [["Day", "DAG", "Task", "Final state", "Tries"]]
                 + [[r["day"], r["dag_id"], r["task_id"], r["state"], r["try_number"]] for r in listed]
             )
@@ -292,7 +331,7 @@ def render_pdf(m: dict, charts: dict[str, bytes], diff: str) -> bytes:
 
     section("method")
     story.append(
-        _p(
+        para(
             f"Rows are prospects as scored on each day D of {m['month']}; an outcome counts when it happened in (D, "
             f"D + {m['settings']['outcome_window_days']} days] "
             f"and is known on {m['report_date']}; open windows are reported apart. Signals count when seen in the "

@@ -15,6 +15,7 @@ import logging
 import posixpath
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import fsspec
 
@@ -22,10 +23,14 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.errors import PipelineError
 from include.scoring.lake.store import Lake
 from include.scoring.report import metrics as m
-from include.scoring.report.data import MonthData, check_complete, load_month
+from include.scoring.report.bands import band_thresholds
+from include.scoring.report.changes import TREND_MONTHS, changes_since, open_windows, outcome_words, trend_point
+from include.scoring.report.customers import churn_by_health
+from include.scoring.report.data import MonthData, check_complete, load_month, signal_labels
 from include.scoring.report.months import parse_month, previous_month
 from include.scoring.report.quality import data_quality
-from include.scoring.report.suggest import Suggestion, suggest
+from include.scoring.report.suggest import STABILITY_SAMPLES, STABLE_SHARE, Suggestion, suggest
+from include.scoring.report.warnings import report_warnings
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -50,10 +55,13 @@ class ReportResult:
     def line(self) -> str:
         auc = self.metrics["auc"]["value"]
         figures = f"AUC {auc:.3f}" if auc is not None else "figures withheld (not reliable)"
-        return (
-            f"report {self.month}  {self.metrics['outcomes']['won']} closed-won outcome(s), {figures}; written to "
-            f"{self.folder}"
-        )
+        return f"report {self.month}  {outcome_words(self.metrics)}, {figures}; written to {self.folder}"
+
+    def headline_lines(self) -> list[str]:
+        """What the demo prints about the report: its path, reliability, AUC, best and worst signal, warnings."""
+        from include.scoring.report.render import headline_lines
+
+        return headline_lines(self.metrics, self.files.get("report.html", self.folder))
 
 
 def report_folder(lake: Lake, config: ScoringConfig, month: str, out_root: str | None = None) -> str:
@@ -64,6 +72,14 @@ def report_folder(lake: Lake, config: ScoringConfig, month: str, out_root: str |
 def _reliability(data: MonthData, config: ScoringConfig) -> tuple[bool, str]:
     need = config.calibration.min_closed_won
     won = data.won_outcomes
+    if data.labelled.empty and len(data.rows):
+        n = config.calibration.outcome_window_days
+        return False, (
+            f"{NOT_RELIABLE} yet: the outcomes of {data.month} are pending, every {n}-day outcome window is still "
+            f"open on {data.report_date} (they close on {data.first + timedelta(days=n)} .. "
+            f"{data.last + timedelta(days=n)}). The figures are withheld; run the report again once the windows "
+            "have closed."
+        )
     if won >= need:
         return (
             True,
@@ -91,20 +107,12 @@ def _withheld(metrics: dict) -> None:
             {"precision": None, "recall": None, "f1": None, "flagged_account_days": None, "true_positives": None}
         )
     metrics["suggested_threshold"] = None
+    bt = metrics["band_thresholds"]
+    for entry in bt.get("current", []) + bt.get("proposed", []):
+        entry.update({"won": None, "won_rate": None, "ci_low": None, "ci_high": None})
 
 
-def _open_windows(data: MonthData) -> dict:
-    still = data.rows[~data.rows["labelled"]]
-    return {
-        "account_days": len(still),
-        "accounts": int(still["account_id"].nunique()),
-        "accounts_won_so_far": int(still.loc[still["won_so_far"], "account_id"].nunique()),
-        "accounts_created_so_far": int(still.loc[still["created_so_far"], "account_id"].nunique()),
-        "first_open_day": str(still["as_of"].min()) if len(still) else None,
-    }
-
-
-def _previous_metrics(folder: str, month: str) -> dict | None:
+def previous_metrics(folder: str, month: str) -> dict | None:
     path = posixpath.join(posixpath.dirname(folder), f"month={previous_month(month)}", "metrics.json")
     fs, p = fsspec.core.url_to_fs(path)
     try:
@@ -116,33 +124,16 @@ def _previous_metrics(folder: str, month: str) -> dict | None:
     return None
 
 
-def _changes(metrics: dict, previous: dict | None) -> list[str]:
-    """Plain sentences: what moved since last month."""
+def previous_reports(folder: str, month: str, n: int) -> list[dict]:
+    """metrics.json of the `n` months before `month` in the report folder, oldest first, up to the
+    first month missing (a trend has no holes)."""
     out = []
-    prev_bands = metrics["bands"]["previous"]
-    if prev_bands:
-        moves = [
-            f"{b['band'].replace('_', ' ')} {prev_bands.get(b['band'], 0)} -> {b['accounts']}"
-            for b in metrics["bands"]["end_of_month"]
-        ]
-        out.append(f"Accounts per band since {metrics['bands']['previous_day']}: " + ", ".join(moves) + ".")
-        mig = metrics["bands"]["migration"]
-        out.append(
-            f"{mig['moved_up']} account(s) moved up a band or more, {mig['moved_down']} moved down, {mig['stayed']} "
-            "stayed."
-        )
-    if previous is None:
-        out.append(
-            f"No report for {previous_month(metrics['month'])} in the report folder: AUC and outcomes cannot be "
-            "compared with last month."
-        )
-        return out
-    prev_auc, auc = previous.get("auc", {}).get("value"), metrics["auc"]["value"]
-    if prev_auc is not None and auc is not None:
-        out.append(f"ROC AUC {prev_auc:.2f} -> {auc:.2f}.")
-    out.append(f"Closed-won outcomes known {previous.get('outcomes', {}).get('won')} -> {metrics['outcomes']['won']}.")
-    if previous.get("reliable") != metrics["reliable"]:
-        out.append("The figures are " + ("now reliable." if metrics["reliable"] else "no longer reliable."))
+    for _ in range(n):
+        found = previous_metrics(folder, month)
+        if found is None or found.get("month") != previous_month(month):
+            break
+        out.insert(0, found)
+        month = previous_month(month)
     return out
 
 
@@ -178,6 +169,7 @@ def compute(
             "outcome_window_days": cal.outcome_window_days,
             "signal_lookback_days": cal.signal_lookback_days,
             "min_closed_won": cal.min_closed_won,
+            "min_signal_accounts": cal.min_signal_accounts,
             "bootstrap_samples": cal.bootstrap_samples,
             "seed": cal.seed,
             "holdout_share": cal.holdout_share,
@@ -191,7 +183,7 @@ def compute(
             "labelled_account_days": len(labelled),
             "labelled_accounts": int(labelled["account_id"].nunique()),
             "positive_account_days": int(labelled["won"].sum()),
-            "open_window": _open_windows(data),
+            "open_window": open_windows(data.rows),
         },
         "bands": {
             "end_of_month": end_bands,
@@ -200,6 +192,14 @@ def compute(
             "migration": migration,
         },
         "conversion_by_band": m.conversion_by_band(labelled, config),
+        "customers": churn_by_health(data.customers),
+        "band_thresholds": band_thresholds(
+            data.scores.loc[
+                (data.scores["as_of"] == last) & (data.scores["lifecycle"] != "customer"), "score"
+            ].to_numpy(dtype=float),
+            labelled,
+            config,
+        ),
         "signals": m.signal_lift(labelled, data.counts, weights, codes, cal.min_signal_accounts),
         "auc": m.score_auc(labelled, weights, codes)
         if reliable
@@ -208,7 +208,7 @@ def compute(
         "suggested_threshold": thresholds["suggested"],
     }
     if reliable:
-        suggestion = suggest(lake, config, config_path, data)
+        suggestion = suggest(lake, config, config_path, data, metrics["signals"])
     else:
         _withheld(metrics)
         suggestion = Suggestion(
@@ -222,8 +222,16 @@ def compute(
         "train_accounts": suggestion.train_accounts,
         "holdout_accounts": suggestion.holdout_accounts,
         "backtest": suggestion.backtest,
+        "recommended": suggestion.recommended,
+        "verdict": suggestion.verdict,
+        "stability_samples": STABILITY_SAMPLES,
+        "stable_share": STABLE_SHARE,
     }
+    labels = signal_labels(config)
+    for entry in metrics["signals"] + metrics["suggested_points"]["signals"]:
+        entry["label"] = labels.get(entry["signal"], entry["signal"])
     metrics["data_quality"] = data_quality(lake, warehouse_url, first, last, task_runs)
+    metrics["warnings"] = report_warnings(metrics, config)
     return metrics, data, suggestion
 
 
@@ -289,7 +297,9 @@ def build_report(
         lake, config, warehouse_url, month, config_path=config_path, task_runs=task_runs
     )
     folder = report_folder(lake, config, month, out_root)
-    metrics["changes_since_last_month"] = _changes(metrics, _previous_metrics(folder, month))
+    earlier = previous_reports(folder, month, TREND_MONTHS - 1)
+    metrics["changes_since_last_month"] = changes_since(metrics, earlier[-1] if earlier else None)
+    metrics["trend"] = [trend_point(r) for r in earlier + [metrics]]
     charts = build_charts(metrics, data.labelled)
     html = render_html(metrics, charts, suggestion.diff)
     pdf = render_pdf(metrics, charts, suggestion.diff)

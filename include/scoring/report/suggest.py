@@ -5,9 +5,19 @@ per-signal event counts (the lookback window up to the score date) is fitted on 
 of the accounts, each account weighted once (its days share one unit of weight). A coefficient
 is the log-odds one more event of the signal is worth, which is what points are on the score's
 scale: the strongest positive coefficient maps to the top tier's points, negative ones to 0, and
-each signal takes the tier whose points are nearest. The
-suggested config is then replayed over history (backtest.replay_scores) and compared with the
+each signal takes the tier whose points are nearest. The suggested config is then replayed over
+history (backtest.replay_scores, breadth and every other rule included) and compared with the
 current one by ROC AUC on the held-out accounts only.
+
+The data only speaks where it has seen a signal, so the fit is guarded (`guard_tier`):
+- a signal seen at fewer than `calibration.min_signal_accounts` labelled accounts keeps its points
+  ("not judged (seen in N accounts)"): a rare signal is not a useless one;
+- a signal whose lift interval lies above 1 is never lowered, one whose interval lies below 1 is
+  never raised.
+Stability: the fit is repeated on bootstrap resamples of the training accounts; each signal's
+`stability` is the share of resamples that move it the same way (up, down or not at all). The
+suggestion is recommended only when every change is stable and the held-out AUC gain's 95%
+interval (a paired account bootstrap) lies above 0.
 """
 
 from __future__ import annotations
@@ -43,6 +53,9 @@ class Suggestion:
     backtest: dict = field(default_factory=dict)
     yaml_text: str = ""
     diff: str = ""
+    #: adopt? only when every change is stable and the held-out AUC gain's interval is above 0
+    recommended: bool = False
+    verdict: str = ""
 
 
 def split_accounts(accounts: pd.Series, holdout_share: float, seed: int) -> set:
@@ -52,19 +65,32 @@ def split_accounts(accounts: pd.Series, holdout_share: float, seed: int) -> set:
     return set(ids[order[: max(1, round(holdout_share * len(ids)))]])
 
 
+#: a change is stable when at least this share of the bootstrap refits moves the signal the same way
+STABLE_SHARE = 0.8
+#: bootstrap refits of the suggestion (stability) and resamples of the held-out AUC gain
+STABILITY_SAMPLES = 40
+GAIN_SAMPLES = 300
+
+
 def fit_points(
-    labelled: pd.DataFrame, counts: pd.DataFrame, config: ScoringConfig, train: pd.Series
+    labelled: pd.DataFrame,
+    counts: pd.DataFrame,
+    config: ScoringConfig,
+    train: pd.Series,
+    weight: np.ndarray | None = None,
 ) -> tuple[dict[str, float], str]:
-    """Fitted points per signal (0..top tier) from the training rows; ({}, why) when it cannot fit."""
+    """Fitted points per signal (0..top tier) from the training rows, for the signals that vary in
+    them; ({}, why) when it cannot fit. `weight`: per training row (default: each account once)."""
     fit_signals = [s for s in counts.columns if s not in config.reset_signals() and s != "combination_bonus"]
     x = counts.loc[labelled.index, fit_signals].to_numpy(dtype=float)[train.to_numpy()]
     y = labelled["won"].to_numpy()[train.to_numpy()]
+    if weight is None:
+        accounts = labelled["account_id"][train]
+        weight = (1.0 / accounts.map(accounts.value_counts())).to_numpy()  # each account once, however many days
+    keep = weight > 0
+    x, y, weight = x[keep], y[keep], weight[keep]
     if len(np.unique(y)) < 2:
         return {}, "the training accounts hold no closed-won outcome (or nothing else)"
-    accounts = labelled["account_id"][train]
-    weight = (
-        1.0 / accounts.map(accounts.value_counts())
-    ).to_numpy()  # each account counts once, however many days it has
     scale = x.std(axis=0)
     usable = scale > 0
     model = LogisticRegression(C=config.calibration.regularisation_c, max_iter=5000)
@@ -75,12 +101,60 @@ def fit_points(
     if top <= 0:
         return {}, "no signal has a positive association with closed won in the training accounts"
     top_points = max(config.tiers.values())
-    return {s: float(np.clip(c / top, 0, 1) * top_points) for s, c in zip(fit_signals, coef)}, ""
+    return {s: float(np.clip(c / top, 0, 1) * top_points) for s, c, u in zip(fit_signals, coef, usable) if u}, ""
 
 
 def nearest_tier(points: float, config: ScoringConfig) -> int:
     tiers = sorted(config.tiers.items(), key=lambda kv: (abs(kv[1] - points), kv[0]))
     return int(tiers[0][0])
+
+
+def guard_tier(current: int, fitted: float | None, lift: dict | None, config: ScoringConfig) -> tuple[int, str]:
+    """The suggested tier of one signal and why it is what it is ("" when the fit decides):
+    unjudged signals keep their tier, and no tier moves against a lift interval that excludes 1."""
+    min_accounts = config.calibration.min_signal_accounts
+    seen = lift["accounts_with"] if lift else 0
+    if lift is None or lift["too_rare"] or seen < min_accounts or fitted is None:
+        return current, f"not judged (seen in {seen} accounts)"
+    tier = nearest_tier(fitted, config)
+    points, now = config.tiers[tier], config.tiers[current]
+    lo, hi = lift.get("ci_low"), lift.get("ci_high")
+    if lo is not None and lo > 1 and points < now:
+        return current, f"kept: lift interval {lo:.2f}-{hi:.2f} lies above 1, never lowered"
+    if hi is not None and hi < 1 and points > now:
+        return current, f"kept: lift interval {lo:.2f}-{hi:.2f} lies below 1, never raised"
+    return tier, ""
+
+
+def _direction(config: ScoringConfig, current: int, tier: int) -> int:
+    return int(np.sign(config.tiers[tier] - config.tiers[current]))
+
+
+def stability(
+    labelled: pd.DataFrame,
+    counts: pd.DataFrame,
+    config: ScoringConfig,
+    train: pd.Series,
+    lifts: dict[str, dict],
+    suggested: dict[str, int],
+    current: dict[str, int],
+) -> dict[str, float]:
+    """Per signal: the share of bootstrap refits (training accounts resampled) whose guarded tier
+    moves the same way as the suggestion (up, down or not at all)."""
+    codes, uniques = pd.factorize(labelled["account_id"][train])
+    rng = np.random.default_rng([config.calibration.seed, 11])
+    base = (1.0 / np.bincount(codes))[codes]  # each account once
+    agree = {s: 0 for s in suggested}
+    done = 0
+    for draw in rng.multinomial(len(uniques), np.full(len(uniques), 1 / len(uniques)), size=STABILITY_SAMPLES):
+        fitted, _ = fit_points(labelled, counts, config, train, base * draw[codes])
+        if not fitted:
+            continue
+        done += 1
+        for s, tier in suggested.items():
+            again, _ = guard_tier(current[s], fitted.get(s), lifts.get(s), config)
+            agree[s] += _direction(config, current[s], again) == _direction(config, current[s], tier)
+    return {s: (n / done if done else 0.0) for s, n in agree.items()}
 
 
 def suggested_config(config: ScoringConfig, changes: dict[str, int], version: str) -> ScoringConfig:
@@ -176,26 +250,59 @@ def holdout_backtest(
     holdout: set,
     window_days: int,
     report_date: date,
+    seed: int = 42,
 ) -> dict:
     """ROC AUC of the current and the suggested config on the held-out accounts' labelled days of
     the month, both replayed in memory over the same history (the lake is not written)."""
     start = lake.days(catalog.RESOLVED)[0]
     opps = opportunities_as_of(lake, report_date)
     out = {"replayed_from": start.isoformat(), "accounts": len(holdout)}
+    labelled = {}
     for name, cfg in (("current", current), ("suggested", suggested)):
         scores = replay_scores(lake, cfg, start, last)
         scores = scores[(scores["as_of"] >= first) & scores["account_id"].isin(holdout)]
         rows, won, _ = label_rows(scores, opps, window_days, report_date)
         rows = rows[rows["labelled"]]
+        labelled[name] = rows
         auc = float(roc_auc_score(rows["won"], rows["score"])) if rows["won"].nunique() == 2 else None
         out[name] = {"auc": auc, "account_days": len(rows), "won_outcomes": won, "version": cfg.version}
+    out["gain"] = auc_gain(labelled["current"], labelled["suggested"], seed)
     return out
 
 
+def auc_gain(current: pd.DataFrame, suggested: pd.DataFrame, seed: int) -> dict:
+    """Held-out ROC AUC of the suggested config minus the current one, with a 95% interval from a
+    paired bootstrap of the held-out accounts (both scored on the same account-days)."""
+    pair = current[["account_id", "as_of", "won", "score"]].merge(
+        suggested[["account_id", "as_of", "score"]], on=["account_id", "as_of"], suffixes=("", "_new")
+    )
+    y = pair["won"].to_numpy()
+    if len(np.unique(y)) < 2:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    old, new = pair["score"].to_numpy(dtype=float), pair["score_new"].to_numpy(dtype=float)
+    codes, uniques = pd.factorize(pair["account_id"])
+    rng = np.random.default_rng([seed, 13])
+    draws = []
+    for w in rng.multinomial(len(uniques), np.full(len(uniques), 1 / len(uniques)), size=GAIN_SAMPLES):
+        rw = w[codes].astype(float)
+        if len(np.unique(y[rw > 0])) == 2:
+            draws.append(roc_auc_score(y, new, sample_weight=rw) - roc_auc_score(y, old, sample_weight=rw))
+    value = float(roc_auc_score(y, new) - roc_auc_score(y, old))
+    if len(draws) < 20:
+        return {"value": value, "ci_low": None, "ci_high": None}
+    return {"value": value, "ci_low": float(np.percentile(draws, 2.5)), "ci_high": float(np.percentile(draws, 97.5))}
+
+
 def suggest(
-    lake: Lake, config: ScoringConfig, config_path: str | None, data, holdout_share: float | None = None
+    lake: Lake,
+    config: ScoringConfig,
+    config_path: str | None,
+    data,
+    lifts: list[dict],
+    holdout_share: float | None = None,
 ) -> Suggestion:
-    """Fit, map to tiers, build the suggested config and its diff, backtest on held-out accounts."""
+    """Fit, map to guarded tiers (`lifts`: the report's signal lift entries), build the suggested
+    config and its diff, measure its stability, backtest it on held-out accounts, recommend or not."""
     cal = config.calibration
     labelled = data.labelled
     holdout = split_accounts(labelled["account_id"], holdout_share or cal.holdout_share, cal.seed)
@@ -207,9 +314,13 @@ def suggest(
     current_tier = {}
     for rule in config.signals:
         current_tier.setdefault(rule.name, rule.tier)
-    rows, changes = [], {}
-    for signal, points in sorted(fitted.items(), key=lambda kv: -kv[1]):
-        tier = nearest_tier(points, config)
+    by_signal = {e["signal"]: e for e in lifts}
+    fit_signals = [s for s in data.counts.columns if s not in config.reset_signals() and s != "combination_bonus"]
+    rows, changes, tiers = [], {}, {}
+    for signal in fit_signals:
+        points = fitted.get(signal)
+        tier, why = guard_tier(current_tier[signal], points, by_signal.get(signal), config)
+        tiers[signal] = tier
         if current_tier[signal] != tier:
             changes[signal] = tier
         rows.append(
@@ -217,12 +328,18 @@ def suggest(
                 "signal": signal,
                 "current_tier": current_tier[signal],
                 "current_points": current_points[signal],
-                "fitted_points": round(points, 2),
+                "fitted_points": None if points is None else round(points, 2),
                 "suggested_tier": tier,
                 "suggested_points": config.tiers[tier],
                 "changed": current_tier[signal] != tier,
+                "judged": not why.startswith("not judged"),
+                "note": why,
             }
         )
+    stable = stability(labelled, data.counts, config, train, by_signal, tiers, current_tier)
+    for row in rows:
+        row["stability"] = round(stable[row["signal"]], 3) if row["judged"] else None
+    rows.sort(key=lambda r: (not r["judged"], -(r["fitted_points"] or 0.0), r["signal"]))
     version = f"{config.version}-suggested-{data.month}"[:64]
     candidate = suggested_config(config, changes, version)
     text, diff = config_texts(config_path, config, candidate, changes)
@@ -236,6 +353,27 @@ def suggest(
         diff=diff,
     )
     result.backtest = holdout_backtest(
-        lake, config, candidate, data.first, data.last, holdout, data.window_days, data.report_date
+        lake, config, candidate, data.first, data.last, holdout, data.window_days, data.report_date, cal.seed
     )
+    result.recommended, result.verdict = verdict(rows, result.backtest)
     return result
+
+
+def verdict(rows: list[dict], backtest: dict) -> tuple[bool, str]:
+    """Adopt only changes that are stable and improve the held-out AUC beyond its interval."""
+    changed = [r for r in rows if r["changed"]]
+    if not changed:
+        return False, "The data suggests no change: keep the current points."
+    shaky = [r["signal"] for r in changed if (r["stability"] or 0) < STABLE_SHARE]
+    gain = backtest.get("gain", {})
+    if gain.get("ci_low") is None:
+        return False, "The held-out accounts cannot tell the configs apart: keep the current points."
+    interval = f"{gain['value']:+.3f} (95% interval {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f})"
+    if gain["ci_low"] <= 0:
+        return False, f"Held-out ROC AUC gain {interval} is not above 0: keep the current points."
+    if shaky:
+        return False, (
+            f"Held-out ROC AUC gain {interval}, but {len(shaky)} change(s) are unstable (moved the same way in fewer "
+            f"than {100 * STABLE_SHARE:.0f}% of the bootstrap refits: {', '.join(shaky)}): keep the current points."
+        )
+    return True, f"Held-out ROC AUC gain {interval} and every change is stable: worth adopting after review."

@@ -13,7 +13,7 @@ from include.scoring.core.config import load_config, parse_config
 from include.scoring.core.errors import UsageError
 from include.scoring.report.data import label_rows
 from include.scoring.report.metrics import conversion_by_band, thresholds
-from include.scoring.report.months import parse_month, previous_month
+from include.scoring.report.months import latest_closed_month, parse_month, previous_month
 from include.scoring.report.suggest import config_texts, nearest_tier, suggested_config
 
 CONFIG = load_config()
@@ -26,6 +26,15 @@ def test_months():
     for bad in ("2026-13", "2026-1", "26-01", "october", ""):
         with pytest.raises(UsageError, match="YYYY-MM"):
             parse_month(bad)
+
+
+def test_latest_closed_month_is_whole_and_every_window_closed():
+    # 180 days ending 2026-12-02: August's last window closes 2026-11-29, September's only 2026-12-29
+    assert latest_closed_month(date(2026, 6, 6), date(2026, 12, 2), 90) == "2026-08"
+    assert latest_closed_month(date(2026, 6, 6), date(2026, 11, 28), 90) == "2026-07"
+    assert latest_closed_month(date(2026, 6, 6), date(2026, 11, 29), 90) == "2026-08"
+    assert latest_closed_month(date(2026, 8, 2), date(2026, 12, 2), 90) is None  # August not whole
+    assert latest_closed_month(date(2026, 7, 24), date(2026, 11, 20), 90) is None  # the 120-day test sample
 
 
 def _scores(days: list[date], account: str = "A", lifecycle: str = "prospect") -> pd.DataFrame:
