@@ -42,4 +42,3 @@ class RunDayNote:
         note = note_for(dag_run)
         if note:
             dag_run.note = note
-
