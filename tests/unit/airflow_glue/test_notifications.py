@@ -358,3 +358,15 @@ def test_the_run_note_names_the_day_it_processes():
         "run manual__2026-12-02T03:00:00+00:00)"
     )
     assert other.note is None and noted.note == "rerun after the CRM fix"
+
+
+def test_no_deadline_under_airflow_dags_test():
+    """`airflow dags test` of a green daily run ended in a traceback (exit 1): Airflow 3.3.2 looks the
+    deadline alerts of the in-process DAG up by an id they do not have."""
+    from include.airflow_glue.dag_support import in_dags_test
+
+    assert in_dags_test(["/x/.venv/bin/airflow", "dags", "test", "engagement_daily", "2026-12-03T02:00:00+00:00"])
+    assert in_dags_test(["/x/airflow/__main__.py", "dags", "test", "engagement_daily"])
+    assert not in_dags_test(["/x/.venv/bin/airflow", "scheduler"])
+    assert not in_dags_test(["/x/.venv/bin/airflow", "dags", "trigger", "engagement_daily"])
+    assert not in_dags_test(["pytest", "dags", "test"])
