@@ -79,12 +79,11 @@ def _nice_step(top: float) -> float:
 def history_chart(
     series: list[tuple[date, float]], bands: list[tuple[str, float]] | None = None, width: int = 720, height: int = 220
 ) -> Chart | None:
-    """Score over time with y gridlines, first/middle/last dates and every band boundary.
+    """Score over time with y gridlines, first/middle/last dates and the band boundaries in range.
 
-    The y-axis always reaches the highest band boundary, so each band has room. When the scores
-    run far above it (a hot account at 300 with boundaries at 10, 25 and 50), a linear axis would
-    squash the boundaries into the bottom few pixels: the axis turns square-root, which keeps
-    them apart and still orders every score (the chart says so).
+    When the scores run far above the boundaries (a hot account at 300 with boundaries at 10, 25
+    and 50), a linear axis would squash the boundaries into the bottom few pixels: the axis turns
+    square-root, which keeps them apart and still orders every score (the chart says so).
     """
     if not series:
         return None
@@ -95,7 +94,7 @@ def history_chart(
     highest = max(max(score for _, score in series), 1.0)
     bounds = [(name, limit) for name, limit in (bands or []) if limit is not None and 0 < limit]
     top_edge = max((limit for _, limit in bounds), default=0.0)
-    ceiling = max(highest, top_edge * 1.2)
+    ceiling = max([highest, *(limit for _, limit in bounds if limit <= highest * 1.5)])
     step = _nice_step(ceiling)
     y_max = step * -(-ceiling // step)
     root = bool(top_edge) and highest > 2.5 * top_edge
