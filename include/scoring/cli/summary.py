@@ -194,6 +194,15 @@ def _validation_lines(report: RangeReport) -> list[str]:
     )
 
 
+def _last_full_month(report: RangeReport) -> str:
+    """The last calendar month the run covers whole (the report needs every day of its month)."""
+    after = report.end + timedelta(days=1)
+    last = report.end if after.month != report.end.month else after.replace(day=1) - timedelta(days=1)
+    if last.replace(day=1) < report.start:
+        return f"{report.end:%Y-%m}"
+    return f"{last:%Y-%m}"
+
+
 def next_steps_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     """What to do after the demo: Airflow and its dashboard, one account explained, the report."""
     base = os.environ.get("AIRFLOW__API__BASE_URL") or f"http://localhost:{os.environ.get('AIRFLOW_PORT') or 8080}"
@@ -208,7 +217,7 @@ def next_steps_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"  dashboard:   {base}/engagement/ (Engagement scores in the Airflow menu); Data Docs of a day: "
         f"{base}/engagement/data-docs/{report.end}",
         f"  one account: python -m include.scoring explain --account {account} --date {report.end}",
-        f"  the report:  python -m include.scoring report --month {report.end:%Y-%m}",
+        f"  the report:  python -m include.scoring report --month {_last_full_month(report)}",
         "  one day in Airflow: .venv/bin/airflow dags test engagement_daily "
         f"{report.end + timedelta(days=1)}T02:00:00+00:00 (no SMTP: alert emails land in .local/outbox)",
     ]
