@@ -12,8 +12,10 @@ COPY --chown=airflow:0 include/ /opt/airflow/include/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 docs/runbook.md /opt/airflow/docs/runbook.md
 
-# The lake (a named volume in docker-compose.yaml) starts out owned by the airflow user.
-RUN mkdir -p /opt/airflow/engagement/lake && chmod -R g+rwX /opt/airflow/engagement
+# The lake and the sample (named volumes in docker-compose.yaml) start out writable by the
+# container user: any uid (AIRFLOW_UID, the host's) with group 0.
+RUN mkdir -p /opt/airflow/engagement/lake /opt/airflow/sample \
+    && chmod -R g+rwX /opt/airflow/engagement /opt/airflow/sample
 
 # `include` is imported by the DAG files, the tasks and the notifier.
 ENV PYTHONPATH=/opt/airflow

@@ -14,6 +14,9 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+# `make airflow`: one port moves every part (UI/API, the URL links use, the execution API tasks call back on)
+AIRFLOW_PORT ?= 8080
+AIRFLOW_URL ?= http://localhost:$(AIRFLOW_PORT)
 
 .PHONY: demo test fuzz lint airflow bench lock clean chromium cluster
 
@@ -57,9 +60,19 @@ lint: $(VENV)/.dev
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports
 
-## airflow: the Airflow UI and scheduler on http://localhost:8080 (AIRFLOW_HOME=.local/airflow)
+## airflow: the Airflow UI, scheduler, DAG processor and triggerer (airflow standalone) on
+## http://localhost:$(AIRFLOW_PORT) (default 8080; `make airflow AIRFLOW_PORT=8090` moves every part),
+## AIRFLOW_HOME=.local/airflow. The venv's bin goes first on PATH: standalone starts its parts as `airflow`.
 airflow: $(VENV)/.runtime
-	$(BIN)/airflow standalone
+	@echo "Airflow UI: $(AIRFLOW_URL)  (health: $(AIRFLOW_URL)/api/v2/monitor/health)"
+	@echo "Log in as admin; the password is printed when Airflow is ready and kept in"
+	@echo "  $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	@echo "Stop with Ctrl-C."
+	PATH="$(abspath $(BIN)):$$PATH" \
+	AIRFLOW__API__PORT=$${AIRFLOW__API__PORT:-$(AIRFLOW_PORT)} \
+	AIRFLOW__API__BASE_URL=$${AIRFLOW__API__BASE_URL:-$(AIRFLOW_URL)} \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=$${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-$(AIRFLOW_URL)/execution/} \
+	  $(BIN)/airflow standalone
 
 ## bench: the performance harness (large; see benchmarks/README.md)
 bench: $(VENV)/.dev

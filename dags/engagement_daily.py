@@ -36,6 +36,13 @@ When the quality gate holds (a source's volume, the resolution rate or band chur
 against the trailing baseline), the scores still land in the warehouse, but `push_crm` and
 `send_alerts` fail at once (no retries) with the reasons, and on-call is notified.
 
+**Retries**: errors that trying again cannot fix (a broken landing file, a failed batch
+validation, a bad config, a held gate) fail the task at once, without retries, so the notice goes
+out at the first failure; a database, CRM API or mail server that is down retries (2 retries,
+backoff from 2 minutes). **Which day**: the first line every task writes to its log is
+`<task> processes day D (data interval ...; run ...)`, and the scheduler writes the same as the
+run's note when the run starts (UI: the run's details and the grid's tooltip).
+
 Validation (Great Expectations, suites in `include/expectations/`) quarantines failing rows with
 `failed_checks`; a **batch** failure (schema, volume when set to fail, more bad rows than
 `validation.max_bad_row_share`) fails the task with a message naming the files, checks, counts and
@@ -48,7 +55,9 @@ the embedded sample under `.local/`. Every task re-run for the same day rewrites
 partitions with identical content.
 
 **On failure** the task log starts with what broke (file, line, column, what was expected) and
-what to do; see `docs/runbook.md`.
+what to do; see `docs/runbook.md` (also served at `/engagement/runbook` on the Airflow UI's
+address, the link every notice carries). A validation task's log and notice link its Data Docs
+page, served at `/engagement/data-docs/D/<source>`.
 """  # noqa: E501 - markdown tables in the DAG docs need one line per row
 
 from __future__ import annotations
@@ -58,17 +67,18 @@ from datetime import UTC, datetime
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from include.airflow_glue.assets import ENGAGEMENT_SCORES
-from include.airflow_glue.dag_support import DEFAULT_ARGS, failure_notifier, run_deadline
+from include.airflow_glue.dag_support import DAILY_DEFAULT_ARGS, failure_notifier, run_deadline
 from include.scoring.core.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
 
 
 @task(doc_md="Extract one source of day D into `raw/<source>/dt=D`; returns the partition path(s).")
 def extract(source: str, **context) -> list[str]:
-    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, log_results, run_context
     from include.scoring.extract.stage import extract_stage
 
     full = bool(context["params"].get("crm_full_refresh"))
-    return log_results(extract_stage(run_context(), day_of(context), [source], crm_full_refresh=full))
+    with data_errors_fail_fast():
+        return log_results(extract_stage(run_context(), day_of(context), [source], crm_full_refresh=full))
 
 
 @task(
@@ -76,10 +86,14 @@ def extract(source: str, **context) -> list[str]:
     "batch."
 )
 def validate(source: str, **context) -> list[str]:
-    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, log_results, run_context
+    from include.airflow_glue.notifier import data_docs_link
     from include.scoring.validate.stage import validate_stage
 
-    return log_results(validate_stage(run_context(), day_of(context), [source]))
+    day = day_of(context)
+    print(f"Data Docs (served by Airflow): {data_docs_link(source, day.isoformat())}")
+    with data_errors_fail_fast():
+        return log_results(validate_stage(run_context(), day, [source]))
 
 
 @task(
@@ -87,12 +101,13 @@ def validate(source: str, **context) -> list[str]:
     "returns the shard numbers to resolve and score (config `scale.shards`)."
 )
 def prepare_resolution(**context) -> list[int]:
-    from include.airflow_glue.dag_support import day_of, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
     from include.scoring.resolve.stage import prepare_resolution as prepare
 
-    ctx = run_context()
-    prepare(ctx.lake, ctx.config, day_of(context))
-    return list(range(ctx.config.scale.shards))
+    with data_errors_fail_fast():
+        ctx = run_context()
+        prepare(ctx.lake, ctx.config, day_of(context))
+        return list(range(ctx.config.scale.shards))
 
 
 @task(
@@ -100,11 +115,12 @@ def prepare_resolution(**context) -> list[int]:
     "(SPEC section 4); mapped over the shards."
 )
 def resolve_identities(shard: int, **context) -> str:
-    from include.airflow_glue.dag_support import day_of, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
     from include.scoring.resolve.stage import resolve_shard
 
-    ctx = run_context()
-    return resolve_shard(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
+    with data_errors_fail_fast():
+        ctx = run_context()
+        return resolve_shard(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
 
 
 @task(
@@ -112,11 +128,12 @@ def resolve_identities(shard: int, **context) -> str:
     "unusable); resets and decay are applied in this run and recorded in changes; mapped over the shards."
 )
 def score_accounts(shard: int, **context) -> str:
-    from include.airflow_glue.dag_support import day_of, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
     from include.scoring.score.stage import score_accounts as score
 
-    ctx = run_context()
-    return score(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
+    with data_errors_fail_fast():
+        ctx = run_context()
+        return score(ctx.lake, ctx.config, day_of(context), shard, ctx.config.scale.shards).path
 
 
 @task(
@@ -125,11 +142,12 @@ def score_accounts(shard: int, **context) -> str:
     "day's score files; with one shard the score task already did it."
 )
 def rank_accounts(**context) -> list[str]:
-    from include.airflow_glue.dag_support import day_of, log_results, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, log_results, run_context
     from include.scoring.score.stage import rank_day
 
-    ctx = run_context()
-    return log_results([rank_day(ctx.lake, ctx.config, day_of(context))])
+    with data_errors_fail_fast():
+        ctx = run_context()
+        return log_results([rank_day(ctx.lake, ctx.config, day_of(context))])
 
 
 @task(
@@ -138,12 +156,13 @@ def rank_accounts(**context) -> list[str]:
     "warehouse in one transaction; evaluate the quality gate; emit the scores Asset.",
 )
 def publish_warehouse(**context) -> dict:
-    from include.airflow_glue.dag_support import day_of, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
     from include.scoring.publish.stage import publish_warehouse as publish
 
-    ctx = run_context()
     day = day_of(context)
-    result = publish(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)
+    with data_errors_fail_fast():
+        ctx = run_context()
+        result = publish(ctx.lake, ctx.config, ctx.settings.warehouse_url, day)
     context["outlet_events"][ENGAGEMENT_SCORES].extra = {
         "day": day.isoformat(),
         "accounts": result.count("accounts"),
@@ -157,11 +176,11 @@ def publish_warehouse(**context) -> dict:
     "when the quality gate held."
 )
 def push_crm(**context) -> int:
-    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
     from include.scoring.publish.stage import push_crm as push
 
-    ctx = run_context()
-    with gate_held_as_failure():
+    with data_errors_fail_fast():
+        ctx = run_context()
         result = push(ctx.lake, ctx.settings.warehouse_url, ctx.settings.crm_url, day_of(context), ctx.config)
         return result.count("updated")
 
@@ -172,11 +191,11 @@ def push_crm(**context) -> int:
     "for the next run."
 )
 def send_alerts(**context) -> int:
-    from include.airflow_glue.dag_support import day_of, gate_held_as_failure, log_results, run_context
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, log_results, run_context
     from include.scoring.publish.alerts import send_alerts as send
 
-    ctx = run_context()
-    with gate_held_as_failure():
+    with data_errors_fail_fast():
+        ctx = run_context()
         result = send(
             ctx.settings.warehouse_url, ctx.mail(), day_of(context), max_age_days=ctx.config.alerts.max_age_days
         )
@@ -192,7 +211,7 @@ def send_alerts(**context) -> int:
     max_active_runs=1,
     tags=["engagement", "scoring", "daily"],
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    default_args=DAILY_DEFAULT_ARGS,
     on_failure_callback=failure_notifier(),
     deadline=run_deadline(),
     params={

@@ -55,8 +55,18 @@ class Notice:
     html: str
 
 
+def root_error(error: BaseException | None) -> BaseException | None:
+    """Our error behind Airflow's AirflowFailException (data errors fail at once through it,
+    include/airflow_glue/dag_support.py), else the error itself."""
+    cause = getattr(error, "__cause__", None)
+    if error is not None and type(error).__name__ == "AirflowFailException" and cause is not None:
+        return cause
+    return error
+
+
 def runbook_section(error: BaseException | None) -> str:
     """The runbook anchor for an exception, by type; the general section for anything else."""
+    error = root_error(error)
     if error is None:
         return GENERAL_SECTION
     from include.scoring.core import errors
@@ -69,10 +79,41 @@ def runbook_section(error: BaseException | None) -> str:
     return GENERAL_SECTION
 
 
+def airflow_base_url() -> str:
+    """The Airflow UI's address (`[api] base_url`, set by `make airflow` and the compose file)."""
+    try:
+        from airflow.sdk.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="") or "http://localhost:8080/"
+    except Exception:  # noqa: BLE001
+        base = "http://localhost:8080/"
+    return base.rstrip("/")
+
+
 def runbook_link(anchor: str) -> str:
-    """`docs/runbook.md#anchor`, or under ENGAGEMENT_RUNBOOK_URL (e.g. the file on the git host)."""
-    base = os.environ.get("ENGAGEMENT_RUNBOOK_URL") or RUNBOOK
+    """An absolute link to the runbook section: under ENGAGEMENT_RUNBOOK_URL when set (e.g. the
+    file on the git host), else the runbook page the dashboard plugin serves on Airflow."""
+    base = os.environ.get("ENGAGEMENT_RUNBOOK_URL") or f"{airflow_base_url()}/engagement/runbook"
     return f"{base}#{anchor}"
+
+
+def data_docs_link(source: str, day: str) -> str:
+    """The Data Docs page of one validated source and day, served by the dashboard plugin
+    (`validate_crm` covers four tables: the day's page lists them)."""
+    base = f"{airflow_base_url()}/engagement/data-docs/{day}"
+    return base if source in ("", "crm") else f"{base}/{source}"
+
+
+def run_label(context: Any) -> str:
+    """`processes day D (data interval ... UTC; run R)`: what a run works on, for logs and notes."""
+    facts = []
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        facts.append(f"data interval {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    run_id = _run_id(context)
+    if run_id != "?":
+        facts.append(f"run {run_id}")
+    return f"processes day {_day(context)}" + (f" ({'; '.join(facts)})" if facts else "")
 
 
 def redact(text: str) -> str:
@@ -138,13 +179,7 @@ def _run_id(context: Any) -> str:
 def _run_url(dag_id: str, run_id: str) -> str:
     from urllib.parse import quote
 
-    try:
-        from airflow.sdk.configuration import conf
-
-        base = conf.get("api", "base_url", fallback="http://localhost:8080/")
-    except Exception:  # noqa: BLE001
-        base = "http://localhost:8080/"
-    return f"{base.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+    return f"{airflow_base_url()}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
 
 def _compose(
@@ -172,7 +207,7 @@ def _compose(
 
 def task_notice(context: Any) -> Notice:
     ti = context.get("task_instance") or context.get("ti")
-    error = context.get("exception")
+    error = root_error(context.get("exception"))
     dag_id, task_id, day = _dag_id(context), str(getattr(ti, "task_id", None) or "unknown task"), _day(context)
     message = (
         str(error) if error is not None else "the task failed without an exception (killed, timed out or marked failed)"
@@ -188,6 +223,8 @@ def task_notice(context: Any) -> Notice:
     facts = [("DAG", dag_id), ("Task", task_id), ("Day", day), ("Run", _run_id(context)), ("Try", tries)]
     log_url = getattr(ti, "log_url", None)
     facts.append(("Log", str(log_url) if log_url else "not available"))
+    if task_id.startswith("validate_") and day != "unknown day":
+        facts.append(("Data Docs", data_docs_link(task_id.removeprefix("validate_"), day)))
     return _compose(
         subject=f"[engagement] FAILED {dag_id}.{task_id} for {day}: {_first_line(message)}",
         lead=(

@@ -25,10 +25,11 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from include.dashboard import queries
+from include.dashboard import docs_pages, queries
 from include.dashboard.source import Warehouse, WarehouseUnavailable
 from include.dashboard.svg import history_chart, sparkline
 from include.scoring.publish.csv_export import to_csv_text
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action "
-    "'self'; frame-ancestors 'self'; base-uri 'none'",
+    "'self'; frame-ancestors 'self'; base-uri 'none'; script-src 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
@@ -52,6 +53,12 @@ ICON = (
 
 def band_label(band: Any) -> str:
     return str(band or "").replace("_", " ").title()
+
+
+def signal_label(name: Any) -> str:
+    """`pricing_page_visit` -> `Pricing page visit` (the config names signals in snake case)."""
+    text = str(name or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else "\u2014"
 
 
 def num(value: Any, digits: int = 2) -> str:
@@ -79,7 +86,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(band=band_label, num=num, signed=signed, day=day)
+    env.filters.update(band=band_label, num=num, signed=signed, day=day, signal=signal_label)
     env.globals["arrows"] = {"up": "\u2191", "down": "\u2193", "flat": "\u2192"}
     return env
 
@@ -133,6 +140,7 @@ class Pages:
                 account_url=self.account_url,
                 list_url=self.list_url,
                 csv_url=self.csv_url,
+                static_url=f"{self.base}/static",
                 warehouse=self._describe() if show_warehouse else "",
                 **context,
             )
@@ -152,9 +160,85 @@ def _band_options(bands: list[tuple[str, float | None]], counts: dict[str, int])
     return [(name, counts.get(name, 0)) for name in order]
 
 
-def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | None = None) -> FastAPI:
+def default_lake():
+    """The lake the pipeline writes (ENGAGEMENT_LAKE, else the project default), for Data Docs."""
+    from include.scoring.core.settings import Settings
+    from include.scoring.lake.store import Lake
+
+    return Lake(Settings.from_env().lake)
+
+
+def who(lake_factory: Callable[[], Any], account_id: str, detail: queries.AccountDetail) -> Any:
+    """The account's persons and recent contributions from the lake (people.py); without a
+    readable lake the page still shows the warehouse's view and says why names are missing."""
+    from include.dashboard.people import ACTIVITY_DAYS, AccountPeople, account_people
+
+    keys = [str(row.key) for row in detail.explanation.get("person", [])]
+    as_of = detail.score.as_of
+    as_of = as_of.date() if hasattr(as_of, "date") and callable(as_of.date) else as_of
+    try:
+        return account_people(lake_factory(), account_id, as_of, keys)
+    except Exception as exc:  # noqa: BLE001 - the lake is optional for this page
+        log.warning("dashboard: no names or activity for %s from the lake: %s", account_id, exc)
+        return AccountPeople({}, [], ACTIVITY_DAYS, note=f"names and recent activity unavailable: {exc}")
+
+
+def add_docs_routes(router: APIRouter, warehouse: Warehouse, lake_factory: Callable[[], Any]) -> None:
+    """Data Docs (a page per source and day, and the day's list) and the runbook (docs_pages.py)."""
+    from include.scoring.lake import catalog
+
+    def the_day(text: str):
+        day_ = docs_pages.parse_day(text)
+        if day_ is None:
+            raise StarletteHTTPException(404, f"{text!r} is not a day; Data Docs are at /data-docs/YYYY-MM-DD.")
+        return day_
+
+    @router.get("/data-docs/{day_text}", response_class=HTMLResponse, name="data_docs_day")
+    def data_docs_day(request: Request, day_text: str) -> HTMLResponse:
+        pages, day_ = Pages(request, warehouse), the_day(day_text)
+        lake = lake_factory()
+        rows = [
+            (source, docs_pages.source_summary(lake.read_side_file(catalog.validation(source), day_, "summary.json")))
+            for source in docs_pages.ALL_SOURCES
+            if lake.read_side_file(catalog.validation(source), day_, "data_docs.html") is not None
+        ]
+        return pages.render("data_docs_day.html.j2", day=day_, rows=rows, base=pages.base, show_warehouse=False)
+
+    @router.get("/data-docs/{day_text}/{source:path}", response_class=HTMLResponse, name="data_docs")
+    def data_docs(request: Request, day_text: str, source: str) -> HTMLResponse:
+        base, day_ = Pages(request, warehouse).base, the_day(day_text)
+        if not docs_pages.known_source(source):
+            raise StarletteHTTPException(
+                404, f"No source {source!r}; validated sources are {', '.join(docs_pages.ALL_SOURCES)}."
+            )
+        page = lake_factory().read_side_file(catalog.validation(source), day_, "data_docs.html")
+        if page is None:
+            raise StarletteHTTPException(
+                404, f"No Data Docs for {source} on {day_}: validate_{source.split('/')[0]} has not run for that day."
+            )
+        body = docs_pages.offline_data_docs(
+            page.decode("utf-8", "replace"),
+            static_url=f"{base}/static",
+            index_url=f"{base}/data-docs/{day_}",
+            title=f"Data Docs: {source}, {day_}",
+        )
+        return HTMLResponse(body, headers=docs_pages.DOCS_HEADERS)
+
+    @router.get("/runbook", response_class=HTMLResponse, name="runbook")
+    def runbook(request: Request) -> HTMLResponse:
+        return Pages(request, warehouse).render(
+            "runbook.html.j2", body=docs_pages.runbook_html(docs_pages.runbook_text()), show_warehouse=False
+        )
+
+
+def create_app(
+    warehouse: Warehouse | None = None,
+    auth: Callable[..., Any] | None = None,
+    lake_factory: Callable[[], Any] = default_lake,
+) -> FastAPI:
     """The dashboard app; `auth` is a FastAPI dependency guarding every page (the plugin passes
-    Airflow's login check), `warehouse` where to read (default: environment, then project default)."""
+    Airflow's login check), `warehouse` where to read (default: environment, then project default),
+    `lake_factory` the lake whose Data Docs it serves."""
     warehouse = warehouse or Warehouse()
 
     @asynccontextmanager
@@ -211,9 +295,19 @@ def create_app(warehouse: Warehouse | None = None, auth: Callable[..., Any] | No
             )
         bands = configured_bands()
         chart = history_chart(detail.history, bands)
-        return pages.render("account.html.j2", d=detail, s=detail.score, chart=chart, history_days=queries.HISTORY_DAYS)
+        people = who(lake_factory, account_id, detail)
+        return pages.render(
+            "account.html.j2",
+            d=detail,
+            s=detail.score,
+            chart=chart,
+            people=people,
+            history_days=queries.HISTORY_DAYS,
+        )
 
+    add_docs_routes(router, warehouse, lake_factory)
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=docs_pages.STATIC), name="static")
 
     @app.get("/icon.svg", include_in_schema=False)
     def icon() -> Response:

@@ -41,6 +41,7 @@ class Chart:
     y_ticks: list[Tick] = field(default_factory=list)
     x_ticks: list[Tick] = field(default_factory=list)
     bands: list[Tick] = field(default_factory=list)
+    scale: str = "linear"
 
 
 def _fmt(value: float) -> str:
@@ -78,7 +79,12 @@ def _nice_step(top: float) -> float:
 def history_chart(
     series: list[tuple[date, float]], bands: list[tuple[str, float]] | None = None, width: int = 720, height: int = 220
 ) -> Chart | None:
-    """Score over time with y gridlines, first/middle/last dates and the band boundaries in range."""
+    """Score over time with y gridlines, first/middle/last dates and the band boundaries in range.
+
+    When the scores run far above the boundaries (a hot account at 300 with boundaries at 10, 25
+    and 50), a linear axis would squash the boundaries into the bottom few pixels: the axis turns
+    square-root, which keeps them apart and still orders every score (the chart says so).
+    """
     if not series:
         return None
     left, top_pad, right, bottom = 44, 12, 12, 28
@@ -87,15 +93,18 @@ def history_chart(
     span = max((last - first).days, 1)
     highest = max(max(score for _, score in series), 1.0)
     bounds = [(name, limit) for name, limit in (bands or []) if limit is not None and 0 < limit]
+    top_edge = max((limit for _, limit in bounds), default=0.0)
     ceiling = max([highest, *(limit for _, limit in bounds if limit <= highest * 1.5)])
     step = _nice_step(ceiling)
     y_max = step * -(-ceiling // step)
+    root = bool(top_edge) and highest > 2.5 * top_edge
 
     def x_of(day: date) -> float:
         return left + plot_w * (day - first).days / span
 
     def y_of(score: float) -> float:
-        return top_pad + plot_h - plot_h * max(score, 0.0) / y_max
+        share = max(score, 0.0) / y_max
+        return top_pad + plot_h - plot_h * (share**0.5 if root else share)
 
     coords = [(x_of(day), y_of(score)) for day, score in series]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
@@ -105,7 +114,13 @@ def history_chart(
         + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         + f" L{coords[-1][0]:.1f},{baseline:.1f} Z"
     )
-    y_ticks = [Tick(y_of(step * k), _fmt(step * k)) for k in range(int(y_max // step) + 1)]
+    values = [step * k for k in range(int(y_max // step) + 1)]
+    if root:  # the boundaries and 0 at the bottom, then the nice steps where there is room
+        values = sorted({0.0, *(limit for _, limit in bounds), *(v for v in values if v >= 2 * top_edge)})
+    y_ticks: list[Tick] = []
+    for value in values:
+        if not y_ticks or y_ticks[-1].at - y_of(value) >= 12:
+            y_ticks.append(Tick(y_of(value), _fmt(value)))
     middle = first + timedelta(days=span // 2)
     x_ticks = [Tick(x_of(first), first.isoformat())]
     if span >= 14:
@@ -113,7 +128,10 @@ def history_chart(
     if last != first:
         x_ticks.append(Tick(x_of(last), last.isoformat()))
     band_ticks: list[Tick] = []
-    for name, limit in bounds:  # band boundaries in range, none closer than a label's height
+    for name, limit in bounds:  # band boundaries, none closer than a label's height
         if limit <= y_max and (not band_ticks or band_ticks[-1].at - y_of(limit) >= 12):
             band_ticks.append(Tick(y_of(limit), f"{name.replace('_', ' ')} up to {_fmt(limit)}"))
-    return Chart(width, height, left, top_pad, plot_w, plot_h, points, area, coords[-1], y_ticks, x_ticks, band_ticks)
+    scale = "square-root" if root else "linear"
+    return Chart(
+        width, height, left, top_pad, plot_w, plot_h, points, area, coords[-1], y_ticks, x_ticks, band_ticks, scale
+    )

@@ -15,7 +15,9 @@ from datetime import date
 from importlib import import_module
 
 from include.scoring.context import RunContext
+from include.scoring.core.errors import ExtractError, PipelineError, UsageError
 from include.scoring.core.results import StageResult
+from include.scoring.core.sources import EXTRACT_SOURCES
 from include.scoring.lake.store import days_between
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,51 @@ class Stage:
         return getattr(import_module(module), function)(ctx, day)
 
 
+def extract_sources(
+    ctx: RunContext, day: date, sources: list[str] | None = None, crm_full_refresh: bool = False
+) -> tuple[list[StageResult], list[tuple[str, PipelineError]]]:
+    """Extract every source of the day, each on its own: a broken source does not keep the others
+    from being extracted. Returns the results and the (source, error) of each that failed; a
+    usage error (bad config) stops at once."""
+    from include.scoring.extract.stage import extract_stage
+
+    results: list[StageResult] = []
+    failures: list[tuple[str, PipelineError]] = []
+    for source in sources or EXTRACT_SOURCES:
+        try:
+            results += extract_stage(ctx, day, [source], crm_full_refresh)
+        except UsageError:
+            raise
+        except PipelineError as exc:
+            failures.append((source, exc))
+    return results, failures
+
+
+def raise_extract_failures(day: date, failures: list[tuple[str, PipelineError]], attempted: int) -> None:
+    """One error naming every source that failed, each with its own message."""
+    if not failures:
+        return
+    if len(failures) == 1 and attempted == 1:
+        raise failures[0][1]
+    lines = "\n".join(f"  - {source}: {exc}" for source, exc in failures)
+    raise ExtractError(
+        f"extract failed for {len(failures)} of {attempted} source(s) on {day} (the others were extracted):\n{lines}"
+    )
+
+
+def extract_every_source(ctx: RunContext, day: date) -> list[StageResult]:
+    """The runner's extract stage: every source attempted, every failure reported together."""
+    results, failures = extract_sources(ctx, day)
+    raise_extract_failures(day, failures, len(EXTRACT_SOURCES))
+    return results
+
+
 STAGES: list[Stage] = [
-    Stage(name, f"include.scoring.{name}.stage:{name}_stage")
-    for name in ("extract", "validate", "resolve", "score", "publish")
+    Stage("extract", "include.scoring.runner:extract_every_source"),
+    *(
+        Stage(name, f"include.scoring.{name}.stage:{name}_stage")
+        for name in ("validate", "resolve", "score", "publish")
+    ),
 ]
 
 

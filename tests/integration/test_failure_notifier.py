@@ -43,7 +43,8 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
         }
         monkeypatch.setenv("AIRFLOW_CONN_ENGAGEMENT_SMTP", json.dumps(conn))
         dag = load_dag("engagement_daily")
-        dagrun = run_daily(dag, small_sample.end, mark_success_pattern=r"(?!extract_web$).*")  # only extract_web runs
+        # only extract_web runs; with the DAG's retries: an unreadable file is a data error, not retried
+        dagrun = run_daily(dag, small_sample.end, retries=2, mark_success_pattern=r"(?!extract_web$).*")
         states = task_states(dagrun)
         assert states["extract_web"] == "failed", states
         messages = smtp.wait(count=2, timeout=30)
@@ -66,7 +67,7 @@ def test_failed_extract_emails_on_call(airflow_db, small_sample, settings_env, b
     html = mail.get_body(preferencelist=("html",)).get_content()
     assert "Error (ExtractError):" in text
     assert "Re-export it or remove it from the landing folder." in text  # the full, actionable message
-    assert "Try: 1 of 1" in text  # retries are 0 in this run (see run_daily)
+    assert "Try: 1 of 3" in text  # failed on the first of three tries: not retried
     run_id = dagrun.run_id.replace("+", "%2B").replace(":", "%3A")
     assert f"/dags/engagement_daily/runs/{run_id}/tasks/extract_web?try_number=1" in text
     assert f"Runbook: {runbook_link('extract-failed')}" in text

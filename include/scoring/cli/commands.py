@@ -57,6 +57,13 @@ def check_locations(ctx) -> None:
         ) from None
 
 
+def _check_range(args: argparse.Namespace) -> None:
+    from include.scoring.core.errors import UsageError
+
+    if args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}; give the range first day to last day")
+
+
 # Commands ---------------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
     from include.sample import generate
@@ -78,14 +85,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    """Every source asked for (default all) is attempted; the ones that worked are printed, then
+    every failure in one error (exit 1)."""
     from include.scoring.core.sources import EXTRACT_SOURCES
-    from include.scoring.extract.stage import extract_stage
+    from include.scoring.runner import extract_sources, raise_extract_failures
 
     ctx = _context(args)
-    for result in extract_stage(ctx, args.date, args.source or EXTRACT_SOURCES, args.crm_full_refresh):
+    sources = args.source or list(EXTRACT_SOURCES)
+    results, failures = extract_sources(ctx, args.date, sources, args.crm_full_refresh)
+    for result in results:
         print(result.line())
         for warning in result.warnings:
             print(f"  warning: {warning}")
+    raise_extract_failures(args.date, failures, len(sources))
     return 0
 
 
@@ -147,8 +159,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from include.scoring.core.config import load_config
     from include.scoring.score.backtest import backtest
 
-    if args.end < args.start:
-        raise SystemExit(f"error: --end {args.end} is before --start {args.start}")
+    _check_range(args)
     ctx = _context(args)
     candidate = load_config(args.candidate)
     print(
@@ -243,8 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from include.scoring.cli.summary import print_run_summary
     from include.scoring.runner import run_range
 
-    if args.end < args.start:
-        raise SystemExit(f"error: --end {args.end} is before --start {args.start}")
+    _check_range(args)
     ctx = _context(args)
     report = run_range(ctx, args.start, args.end)
     print_run_summary(ctx, report)
@@ -256,7 +266,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import shutil
 
     from include.sample import generate
-    from include.scoring.cli.summary import print_run_summary
+    from include.scoring.cli.summary import next_steps_lines, print_run_summary
     from include.scoring.context import RunContext
     from include.scoring.core.settings import Settings, local_home
     from include.scoring.runner import run_range
@@ -290,6 +300,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = run_range(ctx, summary.start, summary.end, before_day=lambda day: apply_crm_changes(settings.crm_url, day))
     print_run_summary(ctx, report)
     print("\n".join(demo_report_lines(ctx, summary.start, summary.end)))
+    print("\n".join(next_steps_lines(ctx, report)))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 
@@ -36,7 +37,8 @@ def _env_default(var: str, kind: Callable = str):
     try:
         return kind(value)
     except (ValueError, argparse.ArgumentTypeError):
-        raise SystemExit(f"error: environment variable {var}={value!r} is not valid") from None
+        print(f"error: environment variable {var}={value!r} is not valid", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

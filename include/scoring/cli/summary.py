@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from datetime import timedelta
 
 from include.scoring.cli.terminal import safe_lines
 from include.scoring.context import RunContext
@@ -60,7 +62,7 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     published = [r for r in results if r.unit == "warehouse"]
     pushes = [r for r in results if r.unit == "crm"]
     alerts = [r for r in results if r.unit == "alerts"]
-    held = [r.day.isoformat() for r in published if r.details["gate"] == "held"]
+    held = [r for r in published if r.details["gate"] == "held"]
     unbalanced = [r.day.isoformat() for r in published if r.details["ledger"] != "balanced"]
 
     lines = [
@@ -69,7 +71,8 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"{sum(r.count('alerts_new') for r in published):,} alert crossings, "
         f"{sum(r.count('resets') for r in published):,} resets; reconciliation ledger "
         f"{'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
-        f"  quality gate: {'passed every day with history' if not held else 'HELD on ' + ', '.join(held)}",
+        f"  quality gate: {'passed every day with history' if not held else f'HELD on {len(held)} day(s)'}",
+        *(f"    {r.day}: {'; '.join(r.details.get('gate_reasons') or ['(no reason recorded)'])}" for r in held),
         f"  CRM push: {sum(p.count('updated') for p in pushes):,} account updates"
         + (f" ({pushes[-1].details['skipped']})" if pushes and pushes[-1].details["skipped"] else ""),
     ]
@@ -126,6 +129,7 @@ def top_accounts(ctx: RunContext, day, n: int = 15):
         rows.append(
             (
                 str(r.account_name)[:28],
+                str(r.account_id),
                 tier,
                 f"{r.score:,.2f}",
                 "-" if str(r.engagement_percentile) in ("<NA>", "nan", "None") else f"{r.engagement_percentile:.0f}",
@@ -148,7 +152,7 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"Top {len(rows)} prospect accounts on {report.end} (explain any: python -m include.scoring explain "
         f"--account ID --date {report.end})",
     ]
-    headers = ("account", "tier", "score", "pct", "band", "trend 7d", "last touch", "since", "next action")
+    headers = ("account", "id", "tier", "score", "pct", "band", "trend 7d", "last touch", "since", "next action")
     return lines + _table(rows, headers)
 
 
@@ -189,6 +193,35 @@ def _validation_lines(report: RangeReport) -> list[str]:
     return ["", "Validated (Great Expectations; raw = valid + quarantined)"] + _table(
         rows, ("source", "raw", "valid", "quarantined", "top reasons")
     )
+
+
+def _last_full_month(report: RangeReport) -> str:
+    """The last calendar month the run covers whole (the report needs every day of its month)."""
+    after = report.end + timedelta(days=1)
+    last = report.end if after.month != report.end.month else after.replace(day=1) - timedelta(days=1)
+    if last.replace(day=1) < report.start:
+        return f"{report.end:%Y-%m}"
+    return f"{last:%Y-%m}"
+
+
+def next_steps_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+    """What to do after the demo: Airflow and its dashboard, one account explained, the report."""
+    base = os.environ.get("AIRFLOW__API__BASE_URL") or f"http://localhost:{os.environ.get('AIRFLOW_PORT') or 8080}"
+    base = base.rstrip("/")
+    top = top_accounts(ctx, report.end, n=1) if report.per_stage.get("score") else []
+    account = top[0][1] if top else "ID"
+    return [
+        "",
+        "Next steps",
+        f"  Airflow UI:  make airflow, then {base} (user admin; the password is printed and kept in "
+        ".local/airflow/simple_auth_manager_passwords.json.generated)",
+        f"  dashboard:   {base}/engagement/ (Engagement scores in the Airflow menu); Data Docs of a day: "
+        f"{base}/engagement/data-docs/{report.end}",
+        f"  one account: python -m include.scoring explain --account {account} --date {report.end}",
+        f"  the report:  python -m include.scoring report --month {_last_full_month(report)}",
+        "  one day in Airflow: .venv/bin/airflow dags test engagement_daily "
+        f"{report.end + timedelta(days=1)}T02:00:00+00:00 (no SMTP: alert emails land in .local/outbox)",
+    ]
 
 
 def print_run_summary(ctx: RunContext, report: RangeReport) -> None:

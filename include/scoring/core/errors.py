@@ -3,6 +3,10 @@
 Every failure a user can cause (bad config, broken landing file, failed quality gate) raises one of
 these with a message that says what broke, where, and what to do. The CLI turns them into exit
 status 1 (data or pipeline failure) or 2 (usage error) without a traceback.
+
+`transient` says whether trying again can help: a database, CRM API or mail server that is down
+(retried by Airflow) against data or config that will not fix itself (the task fails at once, no
+retries, and on-call is told straight away).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ class PipelineError(Exception):
     """A data or pipeline failure someone can act on; exit status 1."""
 
     exit_code = 1
+    transient = False
 
 
 class UsageError(PipelineError):
@@ -26,6 +31,12 @@ class ConfigError(UsageError):
 
 class ExtractError(PipelineError):
     """A landing file or CRM table could not be read into the contract."""
+
+
+class SourceUnavailable(ExtractError):
+    """A source system (the CRM database) could not be reached; it may be back on the next try."""
+
+    transient = True
 
 
 class CrmError(PipelineError):
@@ -48,9 +59,17 @@ class WarehouseError(PipelineError):
     """The warehouse could not be written or has an incompatible schema."""
 
 
+class WarehouseUnavailable(WarehouseError):
+    """The warehouse database could not be reached or failed mid-write; nothing was committed."""
+
+    transient = True
+
+
 class QualityGateHeld(PipelineError):
     """The day's numbers are out of bounds: CRM push and alerts are held."""
 
 
 class AlertDeliveryError(PipelineError):
     """Some alert emails could not be sent; they stay pending for the next run."""
+
+    transient = True

@@ -45,6 +45,8 @@ class CrmAuthError(CrmApiError):
 class CrmUnavailable(CrmApiError):
     """The CRM kept failing or rate-limiting one request until the retry budget was spent."""
 
+    transient = True
+
 
 class Retryable(Exception):
     """A response worth retrying: rate limited, a server error, a network failure."""

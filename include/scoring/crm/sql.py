@@ -15,7 +15,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from include.scoring.core.contracts import CONTRACTS, CRM_TABLES
-from include.scoring.core.errors import ExtractError, PipelineError, UsageError
+from include.scoring.core.errors import ExtractError, PipelineError, SourceUnavailable, UsageError
 from include.scoring.core.urls import mask_url
 from include.scoring.crm.base import (
     PUSHED_FIELDS,
@@ -58,7 +58,7 @@ class SqlCrm(CrmConnector):
                 inspector = sa.inspect(conn)
                 tables = {name: self._read_table(conn, inspector, name) for name in CRM_TABLES}
         except sa.exc.OperationalError as exc:
-            raise ExtractError(
+            raise SourceUnavailable(
                 f"cannot read the CRM at {mask_url(self.url)}: {str(exc.orig).strip()[:300]}. "
                 "Check that the database is up and the URL / engagement_crm connection is right, then clear the task."
             ) from None

@@ -2,7 +2,10 @@
 
 The day is compared with the median of earlier published days in pipeline_runs (the same weekday
 of the last weeks once there are enough of them, else the trailing days): each event source's
-volume, the resolution rate, and the share of accounts changing band. Out of bounds:
+volume, the resolution rate, and the share of accounts changing band. A source that is regularly
+empty on the day's weekday (a weekly email campaign that skips some weeks: at least
+REGULAR_ZERO_SHARE of those weekdays had no valid event) is judged against that pattern: a low
+or empty day is normal there, so only its upper bound applies (against its non-empty days). Out of bounds:
 the push and the alerts hold (the scores still land in the warehouse) and the reasons are
 recorded in pipeline_runs for on-call.
 """
@@ -27,6 +30,8 @@ if TYPE_CHECKING:  # the ledger is built from the lake (reconcile.py); the gate 
     from include.scoring.publish.reconcile import Ledger
 
 PASSED, HELD, NO_HISTORY = "passed", "held", "no_history"
+#: share of the same weekdays with no valid event from which a source counts as regularly empty that weekday
+REGULAR_ZERO_SHARE = 0.25
 
 
 @dataclass
@@ -61,12 +66,15 @@ def evaluate_gate(
     history = [json.loads(r.counts_json)["sources"] for r in rows]
     for source in EVENT_SOURCES:
         past = [h.get(source, {}).get("valid", 0) for h in history]
-        typical = median(past)
         today = ledger.by_source[source].get("valid", 0)
+        regularly_empty = rows is same_weekday and sum(v <= 0 for v in past) >= REGULAR_ZERO_SHARE * len(past)
+        if regularly_empty:  # judged against its non-empty days of this weekday, upper bound only
+            past = [v for v in past if v > 0]
+        typical = median(past) if past else 0
         if typical <= 0:
             continue
         ratio = today / typical
-        if ratio < cfg.min_volume_ratio or ratio > cfg.max_volume_ratio:
+        if (ratio < cfg.min_volume_ratio and not regularly_empty) or ratio > cfg.max_volume_ratio:
             reasons.append(
                 f"volume: {source} has {today:,} valid events, {ratio:.0%} of its median {typical:,.0f} on {basis} "
                 f"(allowed {cfg.min_volume_ratio:.0%}-{cfg.max_volume_ratio:.0%})"

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from include.scoring.core.errors import WarehouseError
+from include.scoring.core.errors import WarehouseError, WarehouseUnavailable
 from include.scoring.core.urls import mask_url
 from include.scoring.publish.tables import (  # noqa: F401 - the tables are used through this module too
     SCHEMA_VERSION,
@@ -56,7 +56,7 @@ def transaction(url: str):
         with engine.begin() as conn:
             yield conn
     except sa.exc.OperationalError as exc:
-        raise WarehouseError(
+        raise WarehouseUnavailable(
             f"warehouse {mask_url(url)} is unreachable or failed mid-write: "
             f"{str(exc.orig).strip().splitlines()[0][:300]}. "
             "Nothing of this write was committed. Check the database, then clear the task to retry."
@@ -227,7 +227,7 @@ def read_table(url: str, query: sa.Select) -> pd.DataFrame:
             result = conn.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     except sa.exc.OperationalError as exc:
-        raise WarehouseError(
+        raise WarehouseUnavailable(
             f"warehouse {mask_url(url)} could not be read: {str(exc.orig).strip().splitlines()[0][:300]}"
         ) from None
     finally:

@@ -91,34 +91,66 @@ def backtest(
         b[b["as_of"] == end][["account_id", "band"]], on="account_id", suffixes=("_a", "_b")
     )
     moved = ends[ends["band_a"] != ends["band_b"]]
-    width = max(len(side_a.version), len(side_b.version), 12)
-    auc = lambda s: "n/a (one class only)" if s.auc is None else f"{s.auc:.3f}"  # noqa: E731
-    lines = [
-        f"Backtest {start} .. {end} (replayed from {first}; outcome: won within {horizon} days)",
-        f"  {'':<22} {'current':>{width}}   {'candidate':>{width}}",
-        f"  {'config version':<22} {side_a.version:>{width}}   {side_b.version:>{width}}",
+    return backtest_lines(side_a, side_b, moved, len(ends), [b.name for b in current.bands], start, end, first, horizon)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows as text columns: the first left-aligned, the others right-aligned, each as wide as it needs."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "   ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in rows
     ]
-    for band in side_a.bands:
-        lines.append(
-            f"  {'accounts ' + band + ' on ' + end.isoformat():<22} {side_a.bands[band]:>{width},}   "
-            f"{side_b.bands.get(band, 0):>{width},}"
-        )
-    for band in side_a.shares:
-        lines.append(
-            f"  {'prospects ' + band + ' share':<22} {side_a.shares[band]:>{width}.1%}   "
-            f"{side_b.shares.get(band, 0.0):>{width}.1%}"
-        )
-    lines += [
-        f"  {'ROC AUC':<22} {auc(side_a):>{width}}   {auc(side_b):>{width}}",
-        f"  {'labelled account-days':<22} {side_a.labelled:>{width},}   {side_b.labelled:>{width},}",
-        f"  {'  of which won':<22} {side_a.positives:>{width},}   {side_b.positives:>{width},}",
-        f"  accounts changing band between the configs on {end}: {len(moved):,} of {len(ends):,}",
+
+
+def backtest_lines(
+    side_a: BacktestSide,
+    side_b: BacktestSide,
+    moved: pd.DataFrame,
+    compared: int,
+    bands: list[str],
+    start: date,
+    end: date,
+    first: date,
+    horizon: int,
+) -> list[str]:
+    """The backtest as a person reads it: one aligned table, bands in the config's order (cold to
+    very hot), the accounts changing band as a current-by-candidate table in the same order, and a
+    warning when both configs carry the same version (their scores could not be told apart)."""
+
+    def auc(side: BacktestSide) -> str:
+        return "n/a (one class only)" if side.auc is None else f"{side.auc:.3f}"
+
+    def label(band: str) -> str:
+        return band.replace("_", " ")
+
+    rows = [["", "current", "candidate"], ["config version", side_a.version, side_b.version]]
+    rows += [
+        [f"accounts {label(b)} on {end}", f"{side_a.bands.get(b, 0):,}", f"{side_b.bands.get(b, 0):,}"] for b in bands
     ]
+    rows += [
+        [f"prospects {label(b)} share", f"{side_a.shares.get(b, 0.0):.1%}", f"{side_b.shares.get(b, 0.0):.1%}"]
+        for b in bands
+    ]
+    rows += [
+        ["ROC AUC", auc(side_a), auc(side_b)],
+        ["labelled account-days", f"{side_a.labelled:,}", f"{side_b.labelled:,}"],
+        ["  of which won", f"{side_a.positives:,}", f"{side_b.positives:,}"],
+    ]
+    lines = [f"Backtest {start} .. {end} (replayed from {first}; outcome: won within {horizon} days)"]
+    if side_a.version == side_b.version:
+        lines.append(
+            f"  warning: both configs have version {side_a.version!r}: score rows stamped with it could not be told "
+            "apart; give the candidate its own version before adopting it"
+        )
+    lines += _table(rows)
+    lines.append(f"  accounts changing band between the configs on {end}: {len(moved):,} of {compared:,}")
     if len(moved):
-        matrix = pd.crosstab(moved["band_a"], moved["band_b"])
-        lines += ["  (rows: current band, columns: candidate band)"] + [
-            "    " + line for line in matrix.to_string().splitlines()
-        ]
+        order = [b for b in bands if b in set(moved["band_a"]) | set(moved["band_b"])]
+        counts = pd.crosstab(moved["band_a"], moved["band_b"]).reindex(index=order, columns=order, fill_value=0)
+        matrix = [["current \\ candidate", *map(label, order)]]
+        matrix += [[label(b), *(f"{int(n):,}" if n else "." for n in counts.loc[b])] for b in order]
+        lines += _table(matrix)
     if side_a.labelled == 0:
         lines.append(
             f"  note: no score date before {end - timedelta(days=horizon)} is in range, so no outcome window has "

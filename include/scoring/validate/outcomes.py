@@ -15,6 +15,7 @@ from include.scoring.core.contracts import CONTRACTS
 from include.scoring.validate.gx_runner import CheckOutcome
 from include.scoring.validate.report import ValidationResult
 
+#: examples kept per check, each value whole (on-call needs the complete value that broke)
 MAX_EXAMPLES = 5
 
 
@@ -43,7 +44,7 @@ def example_values(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id
         if column and not column.startswith("_") and column in frame.columns:
             value = frame[column].iat[row]
             text = "null" if pd.isna(value) else repr(example_text(value))
-            out.append(f"{ident}: {text[:120]}")
+            out.append(f"{ident}: {text}")
         else:
             out.append(str(ident))
     return out

@@ -13,7 +13,8 @@ from include.scoring.core.results import StageResult
 #: the warning a CRM table's validation carries when it reused the day before's (identical snapshot)
 REUSED_WARNING = "snapshot identical to "
 MAX_SUMMARY_BYTES = 256 * 1024
-MAX_TEXT = 200
+#: on-call sees every example value whole; what is capped is how many examples a check shows
+MAX_LOG_EXAMPLES = 3
 
 
 @dataclass
@@ -70,10 +71,10 @@ def report_lines(result: ValidationResult) -> list[str]:
     lines.append(f"  {'check':<{width}}  {'level':<5}  {'result':<12}  {'unexpected':>10}  examples")
     for check in result.checks:
         status = "pass" if check["success"] else check["effect"].upper()
-        examples = "; ".join(check["examples"][:5])
+        examples = "; ".join(check["examples"][:MAX_LOG_EXAMPLES])
         lines.append(
             f"  {check['check']:<{width}}  {check['level']:<5}  {status:<12}  "
-            f"{check['unexpected_count']:>10,}  {examples[:160]}"
+            f"{check['unexpected_count']:>10,}  {examples}"
         )
     for warning in result.warnings:
         lines.append(f"  note: {warning}")
@@ -99,12 +100,9 @@ def check_rows(result: ValidationResult) -> pd.DataFrame:
     )
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
-
-
 def summary_json(result: ValidationResult) -> str:
-    """The result summary for on-call, capped at MAX_SUMMARY_BYTES however bad the batch is."""
+    """The result summary for on-call, capped at MAX_SUMMARY_BYTES however bad the batch is: by
+    dropping examples, files and then checks (the worst first kept), never by cutting a value."""
     doc = {
         "source": result.source,
         "day": result.day.isoformat(),
@@ -112,9 +110,9 @@ def summary_json(result: ValidationResult) -> str:
         "valid": result.valid,
         "quarantined": result.quarantined,
         "batch_failed": result.failed,
-        "batch_failures": [_clip(f) for f in result.batch_failures],
-        "warnings": [_clip(w) for w in result.warnings],
-        "checks": [{**c, "examples": [_clip(e) for e in c["examples"]]} for c in result.checks],
+        "batch_failures": list(result.batch_failures),
+        "warnings": list(result.warnings),
+        "checks": [{**c, "examples": list(c["examples"])} for c in result.checks],
         "files": dict(list(result.files.items())[:200]),
         "files_truncated": max(0, len(result.files) - 200),
         "data_docs": result.docs,
@@ -124,7 +122,6 @@ def summary_json(result: ValidationResult) -> str:
         for check in doc["checks"]:
             check["examples"] = check["examples"][:1]
         doc["files"] = dict(list(doc["files"].items())[:20])
-        doc["batch_failures"] = [f[:100] for f in doc["batch_failures"]]
         text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
         if len(text.encode()) > MAX_SUMMARY_BYTES:
             doc["checks"] = doc["checks"][: len(doc["checks"]) // 2]
@@ -147,7 +144,7 @@ def failure_message(result: ValidationResult) -> str:
         f"Rows: {result.rows:,} ({result.valid:,} passed row checks, {result.quarantined:,} failed them).",
         f"File(s): {file_text}",
         "Failed:",
-        *[f"  - {_clip(f) if len(f) < 600 else f[:600] + '...'}" for f in result.batch_failures],
+        *[f"  - {f}" for f in result.batch_failures],
         f"Data Docs: {result.docs}",
         "What to do: if the upstream data is wrong, fix or re-deliver the file(s) above, then clear "
         f"extract_{stage} and validate_{stage} for {result.day} (python -m include.scoring run --start {result.day} "

@@ -55,6 +55,7 @@ def task_context(error: BaseException | None, try_number: int = 3, max_tries: in
 
 @pytest.fixture(autouse=True)
 def no_channel_env(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8080/")
     for var in (
         "ENGAGEMENT_ALERT_EMAILS",
         "ENGAGEMENT_WEBHOOK_URL",
@@ -78,7 +79,8 @@ def test_task_notice_subject_and_body():
     assert (
         "Log: http://airflow.example:8080/dags/engagement_daily/runs/r1/tasks/validate_web?try_number=3" in notice.text
     )
-    assert "Runbook: docs/runbook.md#batch-validation-failed" in notice.text
+    assert "Runbook: http://airflow.example:8080/engagement/runbook#batch-validation-failed" in notice.text
+    assert "Data Docs: http://airflow.example:8080/engagement/data-docs/2026-11-20/web" in notice.text
     assert "Day: 2026-11-20" in notice.text and "Run: scheduled__2026-11-21T02:00:00+00:00" in notice.text
 
 
@@ -268,3 +270,103 @@ def test_deadline_setting(monkeypatch):
     assert alert.callback.path == "include.airflow_glue.notifier.EngagementFailureNotifier"
     monkeypatch.setenv("ENGAGEMENT_DEADLINE_HOURS", "soon")
     assert run_deadline().interval.total_seconds() == DEFAULT_DEADLINE_HOURS * 3600
+
+
+def test_a_data_error_failed_at_once_is_reported_as_itself():
+    """Data errors reach the notifier wrapped in AirflowFailException (no retries): the notice
+    still names our error, its runbook section and, for a validation task, its Data Docs page."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.airflow_glue.dag_support import data_errors_fail_fast
+
+    with pytest.raises(AirflowFailException) as caught, data_errors_fail_fast():
+        raise errors.BatchValidationError(MULTILINE)
+    assert str(caught.value) == MULTILINE
+    notice = build_notice(task_context(caught.value, try_number=1, max_tries=2))
+    assert "Error (BatchValidationError):\n" + MULTILINE in notice.text
+    assert "#batch-validation-failed" in notice.text and "Try: 1 of 3" in notice.text
+    assert "/engagement/data-docs/2026-11-20/web" in notice.text
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.WarehouseUnavailable("warehouse unreachable"),
+        errors.SourceUnavailable("cannot read the CRM"),
+        errors.AlertDeliveryError("smtp down"),
+        ConnectionError("reset"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_transient_errors_keep_their_retries(error):
+    from include.airflow_glue.dag_support import data_errors_fail_fast
+
+    with pytest.raises(type(error)), data_errors_fail_fast():
+        raise error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.ExtractError("bad file"),
+        errors.BatchValidationError("bad batch"),
+        errors.ConfigError("bad config"),
+        errors.QualityGateHeld("held"),
+        errors.WarehouseError("schema newer"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_data_and_config_errors_fail_without_retries(error):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.airflow_glue.dag_support import data_errors_fail_fast
+
+    with pytest.raises(AirflowFailException), data_errors_fail_fast():
+        raise error
+
+
+def test_every_task_log_starts_with_the_day(caplog):
+    from include.airflow_glue.dag_support import announce_day
+
+    ctx = {**task_context(None), "data_interval_end": datetime(2026, 11, 21, 2, tzinfo=UTC)}
+    with caplog.at_level(logging.INFO, logger="include.airflow_glue.dag_support"):
+        announce_day(ctx)
+    assert caplog.messages == [
+        "validate_web processes day 2026-11-20 (data interval 2026-11-20 02:00 to 2026-11-21 02:00 UTC; "
+        "run scheduled__2026-11-21T02:00:00+00:00)"
+    ]
+
+
+def test_the_run_note_names_the_day_it_processes():
+    from include.airflow_glue.run_note import RunDayNote
+
+    def run(dag_id="engagement_daily", note=None):
+        return SimpleNamespace(
+            dag_id=dag_id,
+            run_id="manual__2026-12-02T03:00:00+00:00",
+            note=note,
+            data_interval_start=datetime(2026, 12, 1, 2, tzinfo=UTC),
+            data_interval_end=datetime(2026, 12, 2, 2, tzinfo=UTC),
+        )
+
+    listener = RunDayNote()
+    manual, other, noted = run(), run("other_dag"), run(note="rerun after the CRM fix")
+    for dag_run in (manual, other, noted):
+        listener.on_dag_run_running(dag_run, "started")
+    assert manual.note == (
+        "processes day 2026-12-01 (data interval 2026-12-01 02:00 to 2026-12-02 02:00 UTC; "
+        "run manual__2026-12-02T03:00:00+00:00)"
+    )
+    assert other.note is None and noted.note == "rerun after the CRM fix"
+
+
+def test_no_deadline_under_airflow_dags_test():
+    """`airflow dags test` of a green daily run ended in a traceback (exit 1): Airflow 3.3.2 looks the
+    deadline alerts of the in-process DAG up by an id they do not have."""
+    from include.airflow_glue.dag_support import in_dags_test
+
+    assert in_dags_test(["/x/.venv/bin/airflow", "dags", "test", "engagement_daily", "2026-12-03T02:00:00+00:00"])
+    assert in_dags_test(["/x/airflow/__main__.py", "dags", "test", "engagement_daily"])
+    assert not in_dags_test(["/x/.venv/bin/airflow", "scheduler"])
+    assert not in_dags_test(["/x/.venv/bin/airflow", "dags", "trigger", "engagement_daily"])
+    assert not in_dags_test(["pytest", "dags", "test"])

@@ -44,6 +44,34 @@ def test_usage_error_exits_2():
     assert out.returncode == 2 and "is not a date" in out.stderr
     out = cli("nonsense")
     assert out.returncode == 2
+    out = cli("run", "--start", "2026-05-06", "--end", "2026-05-05")  # was 1 (SystemExit with a message)
+    assert out.returncode == 2 and "--end 2026-05-05 is before --start 2026-05-06" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_extract_without_source_attempts_every_source_and_reports_every_failure(tmp_path):
+    """It stopped at the first broken source and never extracted the others."""
+    for source, header in (("web", "event_id,event_time\nw1,2026-05-06T10:00:00Z\n"), ("email", "event_id\ne1\n")):
+        folder = tmp_path / "landing" / source / "2026-05-06"
+        folder.mkdir(parents=True)
+        (folder / "x.csv").write_text(header)
+    out = cli(
+        "extract",
+        "--date",
+        "2026-05-06",
+        "--landing",
+        str(tmp_path / "landing"),
+        "--lake",
+        str(tmp_path / "lake"),
+        "--crm-url",
+        f"sqlite:///{tmp_path / 'no-crm.sqlite'}",
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "error: extract failed for 3 of 5 source(s) on 2026-05-06 (the others were extracted)" in out.stderr
+    for source in ("web", "email", "crm"):
+        assert f"\n  - {source}: " in out.stderr, out.stderr
+    assert "extract ad" in out.stdout and "extract reference/free_email_domains" in out.stdout
+    assert (tmp_path / "lake" / "raw" / "ad" / "dt=2026-05-06").is_dir()
 
 
 def test_data_error_exits_1_with_a_message_not_a_traceback(tmp_path):

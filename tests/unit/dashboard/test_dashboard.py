@@ -208,7 +208,25 @@ def test_history_chart_has_band_lines_in_range_and_dated_ticks():
     assert [t.label for t in chart.x_ticks] == ["2026-08-23", "2026-10-06", "2026-11-20"]
     assert [t.label for t in chart.bands] == ["cold up to 10", "warm up to 25", "hot up to 50"]
     assert [t.label for t in chart.y_ticks] == ["0", "10", "20", "30", "40", "50"]
+    assert chart.scale == "linear"
     crowded = history_chart(
         [(start, 900.0), (start + timedelta(days=1), 910.0)], [("cold", 10), ("warm", 25), ("hot", 50)]
     )
-    assert len(crowded.bands) == 1  # boundaries closer than a label's height are not drawn on top of each other
+    gaps = [a.at - b.at for a, b in zip(crowded.bands, crowded.bands[1:], strict=False)]
+    assert len(crowded.bands) >= 2 and min(gaps) >= 12  # never drawn on top of each other
+    assert crowded.scale == "square-root"
+
+
+def test_band_lines_stay_readable_when_the_scores_run_far_above_them():
+    """A hot account at 300-500 with boundaries at 10, 25 and 50: on a linear axis to 500 the three
+    lines sat in the bottom 18 pixels (one drawn, two dropped); the square-root axis keeps them apart."""
+    start = date(2026, 9, 1)
+    series = [(start + timedelta(days=k), 25.0 + 5 * k) for k in range(90)]  # 25 .. 470
+    chart = history_chart(series, [("cold", 10), ("warm", 25), ("hot", 50), ("very_hot", None)])
+    assert chart.scale == "square-root"
+    assert [t.label for t in chart.bands] == ["cold up to 10", "warm up to 25", "hot up to 50"]
+    positions = [chart.top + chart.plot_height - t.at for t in chart.bands]  # height above the baseline
+    assert positions[0] >= 20 and min(b - a for a, b in zip(positions, positions[1:], strict=False)) >= 12
+    assert {"10", "25", "50"} <= {t.label for t in chart.y_ticks}  # the axis names the boundaries
+    ys = [float(p.split(",")[1]) for p in chart.points.split()]
+    assert ys == sorted(ys, reverse=True)  # still ordered: a higher score is drawn higher

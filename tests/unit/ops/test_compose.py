@@ -155,3 +155,31 @@ def test_init_and_worker_commands(service):
             assert conn in text
     else:
         assert text.startswith("celery worker") and "--queues default" in text
+
+
+def test_containers_run_as_the_host_user_and_write_no_host_owned_crm():
+    """AIRFLOW_UID was hard-coded to 50000 while the host-owned sample CRM SQLite was mounted
+    read-write: a "readonly database" on Linux, and a host `make demo` was needed first."""
+    user = COMPOSE["x-airflow-common"]["user"]
+    assert user.startswith("${AIRFLOW_UID:?") and user.endswith(":0"), user
+    example = (ROOT / "compose.env.example").read_text(encoding="utf-8")
+    assert "id -u" in example and "AIRFLOW_UID=50000" not in example
+    host_mounts = [v for v in COMPOSE["x-airflow-common"]["volumes"] if v.startswith((".", "$", "/"))]
+    assert sorted(m.split(":")[1] for m in host_mounts) == [
+        "/opt/airflow/dags",
+        "/opt/airflow/include",
+        "/opt/airflow/plugins",
+    ]
+    env = environment(SERVICES_IN_COMPOSE["worker"])
+    for var in ("AIRFLOW_CONN_ENGAGEMENT_CRM", "ENGAGEMENT_CRM_URL"):
+        assert re.search(r"@postgres:5432/engagement_crm\}?$", env[var]), env[var]
+    script = (ROOT / "deploy" / "postgres" / "init-engagement.sql").read_text()
+    assert re.search(r"CREATE DATABASE engagement_crm\b", script, re.I)
+    init = " ".join(SERVICES_IN_COMPOSE["airflow-init"]["command"])
+    assert 'include.scoring generate --out /opt/airflow/sample --crm-url "$$ENGAGEMENT_CRM_URL"' in init
+    assert "include.scoring init-crm" in init
+
+
+def test_the_auth_manager_choice_is_documented():
+    text = (ROOT / "docker-compose.yaml").read_text(encoding="utf-8")
+    assert "SimpleAuthManager" in text and "not for production" in text and "Production needs" in text

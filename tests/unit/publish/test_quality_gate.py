@@ -29,8 +29,10 @@ def conn():
     engine.dispose()
 
 
-def _publish(conn, day: date, valid: int = 1000, rate: float = 0.8) -> None:
+def _publish(conn, day: date, valid: int = 1000, rate: float = 0.8, email: int | None = None) -> None:
     counts = {"sources": {s: {"valid": valid} for s in ("web", "email", "ad")}}
+    if email is not None:
+        counts["sources"]["email"]["valid"] = email
     conn.execute(
         pipeline_runs.insert().values(
             day=day,
@@ -124,3 +126,25 @@ def test_the_same_weekday_is_the_baseline_once_there_are_enough_of_them(conn):
     conn.execute(pipeline_runs.delete().where(pipeline_runs.c.day == D - timedelta(weeks=3)))
     held = evaluate_gate(conn, _ledger(), band_changes=0, accounts=100, cfg=GATE)
     assert held.status == HELD and "the trailing days" in held.reasons[0]
+
+
+def test_a_source_regularly_empty_on_the_weekday_is_judged_against_that_weekday(conn):
+    """The default sample's weekly email campaign skips some Thursdays: an empty Thursday was held
+    although 3 of the last 8 Thursdays were empty too (false holds). The upper bound still applies,
+    and a source that is empty only now and then still holds when it is empty."""
+    emails = [1000, 0, 1000, 0, 1000, 1000, 0, 1000]  # the last 8 Mondays, newest first: 3 empty
+    for week, email in enumerate(emails, start=1):
+        _publish(conn, D - timedelta(weeks=week), email=email)
+    assert evaluate_gate(conn, _ledger(email=0), band_changes=0, accounts=100, cfg=GATE).status == PASSED
+    assert evaluate_gate(conn, _ledger(email=400), band_changes=0, accounts=100, cfg=GATE).status == PASSED
+    surge = evaluate_gate(conn, _ledger(email=6000), band_changes=0, accounts=100, cfg=GATE)
+    assert surge.held and surge.reasons[0].startswith("volume: email has 6,000 valid events, 600% of its median 1,000")
+    web_gone = evaluate_gate(conn, _ledger(web=0, email=0), band_changes=0, accounts=100, cfg=GATE)
+    assert web_gone.held and [r.split(" has ")[0] for r in web_gone.reasons] == ["volume: web"]
+
+
+def test_a_source_empty_once_in_a_while_still_holds_when_empty(conn):
+    for week, email in enumerate([1000, 1000, 0, 1000, 1000, 1000, 1000, 1000], start=1):  # 1 of 8 empty
+        _publish(conn, D - timedelta(weeks=week), email=email)
+    held = evaluate_gate(conn, _ledger(email=0), band_changes=0, accounts=100, cfg=GATE)
+    assert held.held and held.reasons[0].startswith("volume: email has 0 valid events, 0% of its median 1,000")

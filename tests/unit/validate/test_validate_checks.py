@@ -314,3 +314,22 @@ def test_an_example_timestamp_beyond_pythons_dates_is_shown_not_raised():
         _plain(far) == far.isoformat() and _plain(pd.Timestamp("2026-05-06T10:00:00Z")) == "2026-05-06T10:00:00+00:00"
     )
     assert _plain("x") == "x"
+
+
+def test_failure_message_and_summary_keep_every_example_value_whole(tmp_path):
+    """On-call saw `event_type_known 25 (e.g. w-...: 'Pag...`: messages were clipped at 200
+    characters, cutting the value that broke. The number of examples is capped, never a value."""
+    lake = Lake(str(tmp_path))
+    df = frame("web", 200)
+    long_value = "broken@@" + "x" * 300 + "-end-of-value"
+    df.loc[:24, "email"] = long_value
+    write_raw(lake, "web", df)
+    with pytest.raises(BatchValidationError) as err:
+        validate_events(lake, load_config(), "web", D)
+    text = str(err.value)
+    assert repr(long_value) in text
+    assert text.count(long_value) == 2  # two examples per check in the bad-row share, not 25
+    summary = json.loads(lake.read_side_file(catalog.validation("web"), D, "summary.json"))
+    check = next(c for c in summary["checks"] if c["check"] == "email_syntax")
+    assert len(check["examples"]) == 5 and all(e.endswith(repr(long_value)) for e in check["examples"])
+    assert any(repr(long_value) in f for f in summary["batch_failures"])
