@@ -19,6 +19,8 @@ from include.sample.world import day_start
 
 #: the share of delivered emails a person opens (before privacy proxies open the rest for them)
 OPEN_RATE = 0.08
+#: contacts per account a campaign goes to (on average, before `volume`)
+CONTACTS_PER_CAMPAIGN = 4.5
 
 
 def email_events(
@@ -36,9 +38,13 @@ def email_events(
         )
     campaign = f"cmp-{day:%Y%m%d}"
     share = min(1.0, 0.15 * volume)
+    # A campaign reaches a few people per account (its personas), however many contacts the CRM holds:
+    # accounts with more contacts (the more engaged ones) do not get more email.
+    contacts_per_account = np.diff(pop.contact_of_account_offsets)[pop.account[pop.contacts_idx]]
+    p_send = np.minimum(1.0, share * CONTACTS_PER_CAMPAIGN / np.maximum(contacts_per_account, 1))
     rec = np.concatenate(
         [
-            pop.contacts_idx[rng.random(len(pop.contacts_idx)) < share],
+            pop.contacts_idx[rng.random(len(pop.contacts_idx)) < p_send],
             pop.free_idx[rng.random(len(pop.free_idx)) < 0.2],
         ]
     )
