@@ -27,9 +27,9 @@ from include.sample.web_events import web_events
 from include.sample.world import World, activity_factor
 
 NEVER = np.iinfo(np.int32).max  # `ident_day` of a cookie not (yet) identified
-#: during its buying window an account engages at least like one of this intent, however little it
-#: engaged before: it researches pricing and products, fills forms and talks to sales
-WINDOW_INTENT = 0.3
+#: during its buying window sales works an account at least as much as one of this intent, however
+#: little it engaged before (demos, pricing talks, proposals); its web, email and ad activity keep its own
+WINDOW_SALES_INTENT = 0.35
 LATE_SHARE = 0.02  # web events that land in the next day's folder
 
 
@@ -70,7 +70,6 @@ class DailyGenerator:
             & (d >= acc["window_start"].to_numpy())
             & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
         )
-        self.population.intent = np.where(in_window, np.maximum(self.base_intent, WINDOW_INTENT), self.base_intent)
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         activity = activity_factor(acc, d)
@@ -82,7 +81,10 @@ class DailyGenerator:
         web_truth = pd.concat([web_truth, tracked[1]], ignore_index=True)
         web_links = np.concatenate([web_links, tracked[2]])
         ad, ad_truth, ad_links = ad_events(self.population, day, mult, rng)
+        sales_intent = np.maximum(self.base_intent, WINDOW_SALES_INTENT)
+        self.population.intent = np.where(in_window, sales_intent, self.base_intent)
         acts, acts_truth = crm_activities(self.population, day, in_window, activity, rng)
+        self.population.intent = self.base_intent
         web = _with_event_ids(web, "w", day)
         email = _with_event_ids(email, "e", day)
         ad = _with_event_ids(ad, "a", day)
