@@ -91,7 +91,9 @@ def test_report_finds_what_the_generator_built_in(reliable_report):
     opens = names.index("email_open")
     assert opens >= len(ranked) * 2 // 3, names  # in the bottom third
     email_open = ranked[opens]
-    assert email_open["lift"] < 1.5 and email_open["ci_low"] < 1 < email_open["ci_high"], email_open
+    # opens are habit, not intent: the report must not find them a signal (their interval holds 1);
+    # the point estimate of a noise signal over a few dozen outcomes moves too much to bound it
+    assert email_open["ci_low"] < 1 < email_open["ci_high"], email_open
     auc = m["auc"]
     assert auc["value"] > 0.7 and auc["ci_low"] > 0.6, auc  # clearly above chance
     # conversion rises with the band: very hot converts more than cold, beyond the intervals

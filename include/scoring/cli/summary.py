@@ -204,6 +204,15 @@ def _last_full_month(report: RangeReport) -> str:
     return f"{last:%Y-%m}"
 
 
+def _report_month(ctx: RunContext, report: RangeReport) -> str:
+    """The month whose report can be read now: the latest whose outcome windows have closed, else
+    the last whole month run (its report then says which outcomes are pending)."""
+    from include.scoring.report.months import latest_closed_month
+
+    window = ctx.config.calibration.outcome_window_days
+    return latest_closed_month(report.start, report.end, window) or _last_full_month(report)
+
+
 def next_steps_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     """What to do after the demo: Airflow and its dashboard, one account explained, the report."""
     base = os.environ.get("AIRFLOW__API__BASE_URL") or f"http://localhost:{os.environ.get('AIRFLOW_PORT') or 8080}"
@@ -218,7 +227,7 @@ def next_steps_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"  dashboard:   {base}/engagement/ (Engagement scores in the Airflow menu); Data Docs of a day: "
         f"{base}/engagement/data-docs/{report.end}",
         f"  one account: python -m include.scoring explain --account {account} --date {report.end}",
-        f"  the report:  python -m include.scoring report --month {_last_full_month(report)}",
+        f"  the report:  python -m include.scoring report --month {_report_month(ctx, report)}",
         "  one day in Airflow: .venv/bin/airflow dags test engagement_daily "
         f"{report.end + timedelta(days=1)}T02:00:00+00:00 (no SMTP: alert emails land in .local/outbox)",
     ]
