@@ -133,7 +133,13 @@ def crm_events(
         if earlier is not None
         else np.zeros(len(acts), bool)
     )
-    frame = unified(
+    frame = crm_activity_events(acts)
+    return frame[~seen], frame[seen]
+
+
+def crm_activity_events(acts: pd.DataFrame) -> pd.DataFrame:
+    """CRM activity rows as unified events of the source `crm`."""
+    return unified(
         pd.DataFrame(
             {
                 "event_id": acts["activity_id"],
@@ -145,7 +151,6 @@ def crm_events(
         ),
         "crm",
     )
-    return frame[~seen], frame[seen]
 
 
 def _before_window(lake: Lake, dataset, day: date, lookback: int, shard: int, shards: int) -> pd.DataFrame:
@@ -169,18 +174,7 @@ def late_crm_events(lake: Lake, config: ScoringConfig, day: date, shard: int = 0
     score (their day is published), so they are filtered as `late_arrival`, one outcome each."""
     lookback = config.validation.late_arrival_days
     acts = _before_window(lake, catalog.valid("crm/activities"), day, lookback, shard, shards)
-    return unified(
-        pd.DataFrame(
-            {
-                "event_id": acts["activity_id"],
-                "event_time": acts["occurred_at"],
-                "event_type": acts["activity_type"],
-                "crm_contact_id": acts["contact_id"],
-                "crm_account_id": acts["account_id"],
-            }
-        ),
-        "crm",
-    )
+    return crm_activity_events(acts)
 
 
 def crm_ledger_counts(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]:
