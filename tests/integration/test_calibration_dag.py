@@ -66,7 +66,9 @@ def test_monthly_report_dag_end_to_end(airflow_db, settings_env, tmp_path, monke
     assert sorted(message["X-Envelope-To"].split(", ")) == sorted(RECIPIENTS)
     assert message["Subject"].startswith("Engagement scoring calibration report 2026-10")
     html = message.get_body(("html",)).get_content()
-    assert "What changed since last month" in html and "Closed-won outcomes known" in html
+    assert "What changed since last month" in html
+    # October's outcome windows are still open on the sample's last day: pending, never "0 known"
+    assert "Closed-won outcomes</td>" in html and "pending until" in html and "outcomes known" not in html
     [pdf] = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
     assert pdf.get_filename() == "engagement-calibration-2026-10.pdf" and pdf.get_content().startswith(b"%PDF")
 
