@@ -31,8 +31,10 @@ from tests.integration.catchers import smtp_catcher
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 #: 12 days keep the test to a few minutes of a real cluster; they hold a state checkpoint day
-#: (2026-10-31: checkpoints fall on ordinals divisible by 30), on which the gate of this sample holds.
+#: (2026-10-31: checkpoints fall on ordinals divisible by 30), on which the gate holds: that day's ad
+#: files are removed (a daily source with no rows), so the held path is exercised.
 END = date(2026, 11, 5)
+HELD = date(2026, 10, 31)
 DAYS = 12
 FIRST = END - timedelta(days=DAYS - 1)
 #: Columns that record when something happened (wall clock), not what.
@@ -127,6 +129,8 @@ def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
     from scripts.native_cluster import DAG_ID, NativeCluster
 
     sample = generate(tmp_path / "sample", accounts=25, days=DAYS, end_date=END, seed=3).out
+    for landed in (sample / "landing" / "ad" / HELD.isoformat()).iterdir():  # an ad export that never came
+        landed.unlink()
     daily, ranged, airflow = (tmp_path / name for name in ("daily", "range", "airflow"))
     for root in (daily, ranged, airflow):
         root.mkdir()
@@ -158,7 +162,7 @@ def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
         sent = [len(m.messages) for m in (mail_daily, mail_range, mail_airflow)]
         assert sent[0] > 0 and sent[0] == sent[1] == sent[2], f"alert emails sent (daily, range, Airflow): {sent}"
 
-    # Days whose quality gate held (the small sample's volumes swing): the CLI reports them and goes
+    # Days whose quality gate held (HELD, and any day the small sample's volumes swing): the CLI reports them and goes
     # on; in Airflow push_crm and send_alerts fail on purpose (on-call is told), nothing else does.
     held = {
         day
@@ -172,7 +176,7 @@ def test_range_run_and_airflow_backfill_match_daily_runs(tmp_path, monkeypatch):
         for r in runs
         if r["dag_run_id"] in failed
     }
-    assert held, "the sample (seed 3) holds the gate on 2026-10-31: the held path must be exercised"
+    assert HELD.isoformat() in held, f"no ad rows on {HELD} must hold the gate: the held path must be exercised"
     assert set(failed_days) == held, (failed_days, held)
     assert all(tasks == {"push_crm", "send_alerts"} for tasks in failed_days.values()), failed_days
     assert len(list((daily / "lake" / "scores").glob("dt=*"))) == DAYS
