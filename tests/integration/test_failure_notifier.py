@@ -97,7 +97,8 @@ def test_failed_task_posts_to_webhook(airflow_db, small_sample, settings_env, mo
     assert text.splitlines()[0].startswith(
         f"[engagement] FAILED engagement_daily.extract_crm for {small_sample.end}: cannot read the CRM at"
     )
-    assert "Error (ExtractError):" in text and "Check that the database is up" in text
+    # an unreachable CRM is a transient source error (retried), named as such
+    assert "Error (SourceUnavailable):" in text and "Check that the database is up" in text
     assert "Try: 1 of 1" in text and "/tasks/extract_crm?try_number=1" in text
     assert runbook_link("extract-failed") in text
     assert "hunter2-crm-secret" not in json.dumps(posts)
