@@ -78,7 +78,8 @@ def inert(page, url: str, title: str | None = None) -> str:
     if title is not None:
         assert page.evaluate("document.title") == title
     assert page.locator("img[src='x']").count() == 0, "an injected <img> became an element"
-    assert page.locator("script").count() == 0, "an injected <script> became an element"
+    # the only script allowed is the dashboard's own theme follower (static/theme.js, same origin)
+    assert page.locator("script:not([src$='/static/theme.js'])").count() == 0, "an injected <script> became an element"
     assert dialogs == []
     return page.locator("body").inner_text()
 
@@ -115,7 +116,7 @@ def test_calibration_report_and_its_email_show_markup_as_text(month, tmp_path):
         assert f"(config {XSS_VERSION})" in text  # the version, shown literally
         assert page.locator("h2#summary").inner_text() == SECTIONS["summary"]
         text = inert(page, as_file(tmp_path, "report-email.html", message.get_body(("html",)).get_content()))
-        assert "Closed-won outcomes known" in text
+        assert "Closed-won outcomes" in text  # known, or pending until the windows close
 
 
 def test_every_string_of_the_report_and_its_email_is_escaped(month, tmp_path):
@@ -194,9 +195,8 @@ def test_failure_notice_email_shows_markup_as_text(tmp_path):
         text = inert(page, as_file(tmp_path, "notice.html", message.get_body(("html",)).get_content()))
         assert f"account {XSS} could not be published" in text and XSS in text
         hrefs = page.locator("a").evaluate_all("links => links.map(a => a.href)")
-        assert hrefs and all(
-            h.startswith("http://localhost:8080/log?x=") for h in hrefs
-        )  # the quote did not end the attribute
+        logs = [h for h in hrefs if h.startswith("http://localhost:8080/log?x=")]  # the quote did not end the attribute
+        assert logs and all(h in logs or h.startswith("http://localhost:8080/engagement/runbook#") for h in hrefs)
 
 
 def test_dashboard_pages_show_markup_from_the_pipeline_as_text(month):

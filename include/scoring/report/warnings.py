@@ -33,8 +33,11 @@ def pending_windows(metrics: dict) -> dict | None:
     if not ow["account_days"]:
         return None
     n = metrics["settings"]["outcome_window_days"]
-    first = date.fromisoformat(ow["first_open_day"])
-    last = date.fromisoformat(metrics["last_day"])
+    try:
+        first = date.fromisoformat(ow["first_open_day"])
+        last = date.fromisoformat(metrics["last_day"])
+    except (TypeError, ValueError):  # metrics not written by this pipeline: nothing to work out
+        return None
     return {
         "first_day": first.isoformat(),
         "last_day": last.isoformat(),
