@@ -84,6 +84,7 @@ def example(tmp_path):
         D[4]: [web_event(4, D[4], 10, bob, "https://www.northwind.io/demo", "form_submit", "demo_request")],
     }
     landing = tmp_path / "landing"
+    (landing / "reference").mkdir(parents=True)  # no IP ranges on purpose: the example has no reverse-IP step
     for day in D:
         for source in ("web", "email", "ad"):
             (landing / source / day.isoformat()).mkdir(parents=True)
