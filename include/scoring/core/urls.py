@@ -9,9 +9,21 @@ returned as it is, and one that looks like a URL but cannot be parsed is hidden 
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 MASK = "***"
+
+
+def _split(value: str) -> SplitResult | None:
+    """`value` split into its parts, or None when they cannot be read (a malformed port)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    return parts
+
+
 #: URL schemes whose user part is itself the secret (an access token)
 TOKEN_AS_USER = ("salesforce", "hubspot")
 SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key")
@@ -21,10 +33,8 @@ def mask_url(value: str | None) -> str | None:
     """`value` with any credentials replaced by `***` (see the module doc)."""
     if not value or "://" not in value:
         return value
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+    parts = _split(value)
+    if parts is None:
         return "<URL hidden>"
     masked = value
     if "@" in parts.netloc:
@@ -64,10 +74,8 @@ def url_problem(value: str) -> str | None:
     not a traceback after half the writes. Never quotes a secret."""
     if not value or "://" not in value:
         return None
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+    parts = _split(value)
+    if parts is None:
         return "its host:port part cannot be read (the port must be a number)"
     for key, item in parse_qsl(parts.query, keep_blank_values=True):
         if key.lower() in INTEGER_QUERY_KEYS and not item.strip().lstrip("-").isdigit():
