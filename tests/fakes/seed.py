@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from include.sample.landing import write_crm
 from include.scoring.core.contracts import CRM_TABLES
+from include.scoring.core.source_config import Salesforce
 from tests.fakes.hubspot import FakeHubSpot, hs_time
 from tests.fakes.salesforce import FakeSalesforce, sf_time
 
@@ -133,14 +134,7 @@ def salesforce_data(api: FakeSalesforce, frames: dict[str, pd.DataFrame]) -> Fak
             }
             for r in acc.itertuples()
         ],
-        extra_fields=(
-            "Engagement_Score__c",
-            "Engagement_Band__c",
-            "Engagement_Trend__c",
-            "Engagement_Percentile__c",
-            "Engagement_Health__c",
-            "Engagement_Scored_At__c",
-        ),
+        extra_fields=tuple(Salesforce().push_fields.values()),  # created as the default config names them
     )
     api.add(
         "Contact",
