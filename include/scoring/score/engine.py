@@ -42,6 +42,14 @@ def times_ns(series: pd.Series) -> np.ndarray:
     )  # a copy: never a view of the frame
 
 
+def person_memory_days(config: ScoringConfig) -> int:
+    """How long an (account, person) pair is remembered after its last positive signal:
+    `trend.person_memory_days`, and at least every window that counts people (breadth, buying
+    group). A person back after longer is new again, whether the run replays or resumes from a
+    checkpoint (which keeps the same pairs)."""
+    return max(config.breadth.window_days, config.buying_group.window_days, config.trend.person_memory_days)
+
+
 @dataclass
 class DayInput:
     """What one day brings: contributions (as integer-coded arrays) and the CRM's view of accounts."""
@@ -149,6 +157,15 @@ class Engine(HistoryRings):
         keep = present[self.pair_acc]
         if not keep.all():
             self._keep_pairs(keep)
+
+    def _forget_pairs(self, start_ns: int) -> None:
+        """Drop the pairs silent for longer than the person memory (as a checkpoint does): no
+        window counts them any more, and the pair arrays stay as long as the memory, not the
+        history (a year's replay otherwise drags every pair it ever saw through every day)."""
+        forget_before = start_ns - (person_memory_days(self.config) - 1) * NS_PER_DAY
+        stale = self.pair_last < forget_before
+        if stale.any():
+            self._keep_pairs(~stale)
 
     def _keep_pairs(self, keep: np.ndarray) -> None:
         self.pair_role = self.pair_role[keep]
@@ -320,6 +337,7 @@ class Engine(HistoryRings):
             if len(rows)
         ]
         self.prev_score = score
+        self._forget_pairs(start_ns)
         out = {
             "score": score,
             "accumulated": self.acc.copy(),

@@ -27,7 +27,15 @@ from include.scoring.lake import catalog
 from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import ShardRows
 from include.scoring.lake.store import Lake
-from include.scoring.score.engine import EPOCH_ORDINAL, NO_DAY, NO_TIME, SCORE_RING, Engine, times_ns
+from include.scoring.score.engine import (
+    EPOCH_ORDINAL,
+    NO_DAY,
+    NO_TIME,
+    SCORE_RING,
+    Engine,
+    person_memory_days,
+    times_ns,
+)
 from include.scoring.score.health import HEALTH
 from include.scoring.score.outputs import DAILY_LEDGER_SCHEMA
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
@@ -156,7 +164,7 @@ def state_tables(day: date, engine: Engine, present: np.ndarray, bonus: pd.DataF
             "points": held[rows, cols],
         }
     )
-    memory_days = max(config.breadth.window_days, config.trend.person_memory_days)
+    memory_days = person_memory_days(config)
     cutoff = pd.Timestamp(day - timedelta(days=memory_days - 1), tz="UTC").value
     keep = present[engine.pair_acc] & (engine.pair_last >= cutoff)
     persons = pd.DataFrame(

@@ -109,6 +109,30 @@ def test_incremental_days_expire_exactly_as_a_replay(tmp_path):
     assert incremental["accumulated"].iloc[-1] < incremental["accumulated"].max()  # something did leave
 
 
+def test_a_person_silent_longer_than_the_memory_is_new_again_in_a_replay_as_from_stored_state(tmp_path):
+    """trend.person_memory_days (90): a person back after 95 silent days counts as newly engaged,
+    one back after 60 does not, and a year's replay (one engine, no checkpoint between) forgets
+    exactly as day-after-day runs from stored state do."""
+    end = START + timedelta(days=100)
+    events = {
+        START: [event(START, "page", person="gone"), event(START, "page", person="paused", url="https://x.io/b")],
+        START + timedelta(days=40): [event(START + timedelta(days=40), "page", person="paused")],
+        START + timedelta(days=95): [event(START + timedelta(days=95), "page", person="gone")],
+        START + timedelta(days=100): [event(end, "page", person="paused", url="https://x.io/c")],
+    }
+    incremental = score_range(Lake(str(tmp_path / "a")), START, end, events)
+    replay_lake = Lake(str(tmp_path / "b"))
+    for day in days_between(START, end):
+        write_events(replay_lake, day, events.get(day, []))
+        write_crm(replay_lake, day)
+    replay_range(replay_lake, load_config(), days_between(START, end))
+    replayed = pd.concat([replay_lake.read_df(catalog.SCORES, d) for d in days_between(START, end)], ignore_index=True)
+    pd.testing.assert_frame_equal(incremental, replayed)
+    a1 = replayed[replayed["account_id"] == "A1"].set_index("as_of")
+    assert a1.loc[START + timedelta(days=95), "new_people_14d"] == 1  # "gone": 95 days silent
+    assert a1.loc[end, ["engaged_people", "new_people_14d"]].tolist() == [2, 1]  # "paused" (60 days) is not new
+
+
 # Percentile and band health ---------------------------------------------------------------------
 def test_percentile_ties_share_a_rank_and_customers_have_none():
     score = np.array([50.0, 10.0, 10.0, 0.0, 99.0, 30.0])
