@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -28,12 +29,28 @@ from include.scoring.resolve.stage import RESOLVED_SCHEMA, in_time_order
 
 log = logging.getLogger(__name__)
 WORK = Path(__file__).resolve().parent / ".work"
+SAMPLE = Path(__file__).resolve().parent.parent / "include" / "sample"
+
+
+def generator_revision() -> str:
+    """A digest of the generator's code: a workload cached by an older generator is built again
+    (a tuned rate changes the events, and a figure measured on stale events is not the landed one)."""
+    digest = hashlib.sha256()
+    for path in sorted(SAMPLE.rglob("*.py")):
+        digest.update(path.relative_to(SAMPLE).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def day_workload(name: str, accounts: int, volume: float, day: date, seed: int = 3) -> Path:
     out = WORK / name
     marker = out / "built.json"
-    spec = {"accounts": accounts, "volume": volume, "day": day.isoformat(), "seed": seed}
+    spec = {
+        "accounts": accounts,
+        "volume": volume,
+        "day": day.isoformat(),
+        "seed": seed,
+        "generator": generator_revision(),
+    }
     if marker.exists() and json.loads(marker.read_text()) == spec:
         return out
     shutil.rmtree(out, ignore_errors=True)
@@ -59,6 +76,7 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
         "volume": volume,
         "seed": seed,
         "layout": "time-ordered",
+        "generator": generator_revision(),
     }
     if marker.exists() and json.loads(marker.read_text())["spec"] == spec:
         return out / "lake", json.loads(marker.read_text())["events"]
