@@ -50,7 +50,7 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     lines += _validation_lines(report)
     lines += _resolution_lines(report)
     lines += _publish_lines(ctx, report)
-    lines += _band_lines(report)
+    lines += band_share_lines(report, ctx.config.accumulation.window_days)
     lines += _top_accounts_lines(ctx, report)
     return lines
 
@@ -156,23 +156,34 @@ def _top_accounts_lines(ctx: RunContext, report: RangeReport) -> list[str]:
     return lines + _table(rows, headers)
 
 
-def _band_lines(report: RangeReport) -> list[str]:
+def band_share_lines(report: RangeReport, window_days: int | None) -> list[str]:
     """Prospects per band on the last scored day of each month: with the accumulation window the
     shares stay steady once the window has filled (scores do not inflate with history)."""
-    monthly: dict[str, tuple] = {}
-    for result in report.per_stage.get("score", []):
-        counts = result.breakdowns.get("prospects_per_band")
-        if counts:
-            monthly[result.day.strftime("%Y-%m")] = (result.day, counts)
-    if not monthly:
+    daily = {
+        r.day: r.breakdowns["prospects_per_band"]
+        for r in report.per_stage.get("score", [])
+        if r.breakdowns.get("prospects_per_band")
+    }
+    if not daily:
         return []
-    bands = list(next(iter(monthly.values()))[1])
-    rows = []
-    for day, counts in monthly.values():
-        total = max(sum(counts.values()), 1)
-        rows.append((f"{day}", *(f"{counts[b]:,}" for b in bands), f"{counts[bands[-1]] / total:.0%}"))
+    monthly = {day.strftime("%Y-%m"): day for day in sorted(daily)}
+    bands = list(daily[min(daily)])
+
+    def top_share(day) -> float:
+        return daily[day][bands[-1]] / max(sum(daily[day].values()), 1)
+
+    rows = [(f"{day}", *(f"{daily[day][b]:,}" for b in bands), f"{top_share(day):.0%}") for day in monthly.values()]
     title = "Prospects per band (last scored day of each month; the last column is the top band's share)"
-    return ["", title] + _table(rows, ("day", *(b.replace("_", " ") for b in bands), "top share"))
+    lines = ["", title] + _table(rows, ("day", *(b.replace("_", " ") for b in bands), "top share"))
+    filled = report.start + timedelta(days=window_days) if window_days else None
+    if filled is not None and filled in daily and report.end in daily and filled < report.end:
+        first, last = top_share(filled), top_share(report.end)
+        lines.append(
+            f"{bands[-1].replace('_', ' ').capitalize()} share on {filled} (the first day after the "
+            f"{window_days}-day window filled) {first:.1%}, on {report.end} {last:.1%}: "
+            f"{abs(last - first) * 100:.1f} points apart"
+        )
+    return lines
 
 
 def _validation_lines(report: RangeReport) -> list[str]:
