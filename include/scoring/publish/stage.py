@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from include.scoring.core.config import ScoringConfig, load_config
@@ -74,30 +76,41 @@ def ledger_columns(ledger) -> dict:
     }
 
 
+def _prepare(lake: Lake, config: ScoringConfig, day: date, scores: pa.Table) -> tuple:
+    """The day's rows after the scores, and its reconciliation ledger: alerts, resets, band
+    changes, explanations (built even when a newer day keeps them from being written), ledger."""
+    changes = lake.read(catalog.CHANGES, day)
+    signals = lake.read(catalog.STATE_LEDGER, day, missing_ok=True)
+    alerts = rows.alert_rows(changes, scores, signals, day, alert_threshold)
+    persons = lake.read(catalog.STATE_PERSONS, day, missing_ok=True)
+    explanations = rows.explanation_rows(signals, persons, scores, day)
+    band_changes = rows.of_kind(changes, "band_change").num_rows
+    return alerts, rows.reset_rows(changes), band_changes, explanations, build_ledger(lake, day, config)
+
+
 def write_day(
     conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date
 ) -> tuple[StageResult, list[tuple[str, float, date]]]:
     """Day D's warehouse writes on an open transaction (see module docstring). Returns the
     result and the day's alert crossings (account_id, threshold, crossing day)."""
     scores = lake.read(catalog.SCORES, day)
-    changes = lake.read(catalog.CHANGES, day)
-    ledger = build_ledger(lake, day, config)
-    signals = lake.read(catalog.STATE_LEDGER, day, missing_ok=True)
-    resets = rows.reset_rows(changes)
-    alerts = rows.alert_rows(changes, scores, signals, day, alert_threshold)
-    band_changes = rows.of_kind(changes, "band_change").num_rows
-    ensure_schema(conn)
-    conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
-    bulk_insert(conn, account_score_history, scores)  # the day was just emptied: plain (bulk) inserts
-    upsert(conn, account_scores, scores, ["account_id"], where_newer="as_of")
+    with ThreadPoolExecutor(1, thread_name_prefix="publish-rows") as helper:
+        # the rows after the history and the ledger are built while the database writes the history
+        prepared = helper.submit(_prepare, lake, config, day, scores)
+        ensure_schema(conn)
+        conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
+        bulk_insert(conn, account_score_history, scores)  # the day was just emptied: plain (bulk) inserts
+        # account_scores from the rows just written (SQL, not a second copy of them over the wire)
+        written = sa.select(*(account_score_history.c[c.name] for c in account_scores.columns))
+        upsert(conn, account_scores, written.where(account_score_history.c.as_of == day), ["account_id"], "as_of")
+        alerts, resets, band_changes, explanations, ledger = prepared.result()
     conn.execute(score_resets.delete().where(score_resets.c.as_of == day))  # a re-run replaces the day's resets
     upsert(conn, score_resets, resets, ["account_id", "as_of", "rule"])
     insert_missing(conn, score_alerts, alerts, ["account_id", "threshold", "crossing_day"])
     latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is None or latest <= day:
-        persons = lake.read(catalog.STATE_PERSONS, day, missing_ok=True)
         conn.execute(account_explanations.delete())
-        bulk_insert(conn, account_explanations, rows.explanation_rows(signals, persons, scores, day))
+        bulk_insert(conn, account_explanations, explanations)
     gate = evaluate_gate(conn, ledger, band_changes, scores.num_rows, config.quality_gate)
     run = {
         "day": day,

@@ -74,10 +74,11 @@ def ensure_schema(conn: sa.Connection) -> None:
     one that creates tables holds an advisory lock until it commits, so the others wait and then
     find the tables, instead of failing on a duplicate type or key.
     """
-    inspector = sa.inspect(conn)
-    if any(not inspector.has_table(t.name) for t in metadata.sorted_tables) and conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
-    metadata.create_all(conn, checkfirst=True)
+    present = set(sa.inspect(conn).get_table_names())  # one catalog query, not two per table
+    if any(t.name not in present for t in metadata.sorted_tables):
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        metadata.create_all(conn, checkfirst=True)
     row = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")).scalar()
     if row is None:
         conn.execute(
@@ -117,19 +118,23 @@ def _insert(conn: sa.Connection, table: sa.Table):
 
 
 COPY_THRESHOLD = 2_000
-Rows = pa.Table | list[dict]
+COPY_BATCH = 16_384
+#: rows to write: an Arrow table, a few dicts, or (upserts) a SELECT of rows already in the database
+Rows = pa.Table | list[dict] | sa.Select
 
 
 def _columns(table: sa.Table) -> str:
     return ", ".join(f'"{c.name}"' for c in table.columns)
 
 
-def _copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: pa.Table) -> None:
+def copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: pa.Table) -> None:
     """PostgreSQL COPY of conformed `rows` into `target` (our own table names: no user input in
-    the SQL), the whole table rendered as CSV in one call and sent in one write."""
+    the SQL). The rows go as CSV rendered by pyarrow, COPY_BATCH rows per write, so the server
+    parses one batch while the next is rendered."""
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({_columns(table)}) FROM STDIN (FORMAT csv)') as copy:
-        copy.write(memoryview(wire.copy_csv(rows)))
+        for batch in rows.to_batches(max_chunksize=COPY_BATCH):
+            copy.write(memoryview(wire.copy_csv(batch)))
 
 
 def _executemany(conn: sa.Connection, sql: str, rows: pa.Table) -> None:
@@ -152,7 +157,7 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
     if not rows.num_rows:
         return
     if _use_copy(conn, rows):
-        _copy_rows(conn, table.name, table, rows)
+        copy_rows(conn, table.name, table, rows)
     else:
         _executemany(conn, _values_sql(conn, table), rows)
 
@@ -180,7 +185,11 @@ def _write(
     one INSERT ... SELECT ... ON CONFLICT; else one executemany of INSERT ... VALUES ... ON CONFLICT.
 
     The SQL text holds identifiers only, all from this module's own Table definitions (table,
-    column and key names, quoted); every value travels as a bound parameter or in COPY's data stream."""
+    column and key names, quoted); every value travels as a bound parameter or in COPY's data stream.
+    A SELECT (rows already written, e.g. the day's history) becomes one INSERT ... SELECT."""
+    if isinstance(rows, sa.Select):
+        _write_selected(conn, table, rows, keys, where_newer, update, keep)
+        return
     rows = wire.conform(rows, table)
     if not rows.num_rows:
         return
@@ -190,10 +199,29 @@ def _write(
         return
     temp = f"_load_{table.name}"
     conn.exec_driver_sql(f'CREATE TEMP TABLE "{temp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
-    _copy_rows(conn, temp, table, rows)
+    copy_rows(conn, temp, table, rows)
     columns = _columns(table)
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM "{temp}" {action}')
     conn.exec_driver_sql(f'DROP TABLE "{temp}"')
+
+
+def _write_selected(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: sa.Select,
+    keys: list[str],
+    where_newer: str | None,
+    update: bool,
+    keep: tuple[str, ...],
+) -> None:
+    stmt = _insert(conn, table).from_select([c.name for c in table.columns], rows)
+    if update:
+        changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, *keep)}
+        where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt)
 
 
 def upsert(

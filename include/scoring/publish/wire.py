@@ -66,7 +66,7 @@ def conform(rows: pa.Table | list[dict], table: sa.Table) -> pa.Table:
     return pa.table(columns, schema=target)
 
 
-def copy_csv(rows: pa.Table) -> pa.Buffer:
+def copy_csv(rows: pa.Table | pa.RecordBatch) -> pa.Buffer:
     """COPY ... FROM STDIN (FORMAT csv) data of a conformed table: every text quoted (so an empty
     text is "" and the end-of-data marker cannot occur), NULL as an unquoted empty field."""
     sink = pa.BufferOutputStream()
