@@ -17,7 +17,7 @@ SQLAlchemy schema, primary keys and indexes):
 
 Each run's tables are checked against the reference row counts. The ratio is of the medians; min-max of
 each side are shown, since single runs on a shared VM move by 20-30%. Writes
-benchmarks/results/publish_bound.json.
+benchmarks/results/publish_bound.json and regenerates benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from benchmarks.report import write_results
 from benchmarks.run import DAY, RESULTS, ROOT, PostgresDatabase, measured, stage
 from benchmarks.workloads import day_workload
 from include.scoring.lake import catalog
@@ -203,6 +204,7 @@ def main() -> None:
     result = benchmark(args.runs, args.before)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "publish_bound.json").write_text(json.dumps(result, indent=2))
+    write_results(RESULTS, ROOT / "benchmarks" / "RESULTS.md")
     p, b = result["publish"], result["bare_copy"]
     print(
         f"publish {p['median']:.2f} s (min {p['min']:.2f}, max {p['max']:.2f}) vs bare COPY {b['median']:.2f} s "
