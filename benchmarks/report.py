@@ -90,7 +90,7 @@ def publish_bound_section(bound: dict) -> list[str]:
         "back from a first publish and kept; then in turns, each in a fresh process and a fresh database whose "
         "tables were created beforehand: the publish task (lake read, rows and reconciliation ledger built, one "
         "transaction with the upserts and the quality gate), and a bare COPY of those same rows into the same "
-        f"schema with publish's own COPY writer, nothing else. {len(bound['publish']['runs'])} runs each; "
+        f"schema with publish's own COPY writer, nothing else. {len(bound['publish']['runs'])} runs each. "
         f"{_measured(bound)}",
         "",
         f"- publish: {_spread(bound['publish'])}",
