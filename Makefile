@@ -78,6 +78,7 @@ airflow: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.validation_throughput --rows 1000000
+	$(BIN)/python -m benchmarks.publish_bound
 
 ## lock: re-resolve constraints.txt from requirements-dev.txt in a throwaway venv
 lock:

@@ -75,6 +75,39 @@ def _day_section(day: dict, title: str) -> list[str]:
     return lines
 
 
+def _spread(side: dict) -> str:
+    return f"{side['median']:.2f} s (min {side['min']:.2f}, max {side['max']:.2f}; runs {_runs(side['runs'])})"
+
+
+def publish_bound_section(bound: dict) -> list[str]:
+    """benchmarks/publish_bound.py's result: publish against a bare COPY of the same rows."""
+    rows = ", ".join(f"{name} {count:,}" for name, count in bound["rows"].items())
+    lines = [
+        "## Publish against a bare COPY of the same rows",
+        "",
+        f"`PYTHONPATH=. .venv/bin/python -m benchmarks.publish_bound`: the {bound['workload']} day "
+        f"({bound['accounts']:,} accounts), published to PostgreSQL. The rows publish writes ({rows}) are read "
+        "back from a first publish and kept; then in turns, each in a fresh process and a fresh database whose "
+        "tables were created beforehand: the publish task (lake read, rows and reconciliation ledger built, one "
+        "transaction with the upserts and the quality gate), and a bare COPY of those same rows into the same "
+        f"schema with publish's own COPY writer, nothing else. {len(bound['publish']['runs'])} runs each. "
+        f"{_measured(bound)}",
+        "",
+        f"- publish: {_spread(bound['publish'])}",
+    ]
+    if "publish_before" in bound:
+        lines.append(f"- publish, the code before (in the same turns): {_spread(bound['publish_before'])}")
+    load = ", ".join(f"{x:.1f}" for x in bound.get("load_average", []))
+    lines += [
+        f"- bare COPY: {_spread(bound['bare_copy'])}",
+        "",
+        f"**Publish / bare COPY = {bound['ratio']:.2f}x** (medians). Load average at the end: {load} (2 cores, "
+        "shared with other jobs: absolute seconds are not comparable between sittings, the ratio of turns is).",
+        "",
+    ]
+    return lines
+
+
 def write_results(folder: Path, target: Path) -> None:
     machine = _load(folder, "machine") or {}
     lines = [
@@ -100,6 +133,9 @@ def write_results(folder: Path, target: Path) -> None:
         day = _load(folder, name)
         if day:
             lines += _day_section(day, title)
+    bound = _load(folder, "publish_bound")
+    if bound:
+        lines += publish_bound_section(bound)
     replay = _load(folder, "replay")
     if replay:
         r = replay["result"]

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from include.scoring.core.config import ScoringConfig, load_config
 from include.scoring.core.sources import CRM_TABLES, EVENT_SOURCES
 from include.scoring.lake import catalog
@@ -51,19 +54,39 @@ class Ledger:
         }
 
 
+def _points_by_source(contribs: pa.Table) -> dict[str, tuple[int, int]]:
+    """(zero-point, scored) contributions per source, combination bonuses left out (they are no event)."""
+    bonus = pc.fill_null(pc.starts_with(contribs["event_id"], "bonus:"), False)
+    events = contribs.filter(pc.invert(bonus))
+    counts = (
+        pa.table(
+            {
+                "source": events["source"],
+                "zero": pc.less_equal(events["points"], 0).cast(pa.int64()),  # NaN points: neither, as before
+                "scored": pc.greater(events["points"], 0).cast(pa.int64()),
+            }
+        )
+        .group_by("source")
+        .aggregate([("zero", "sum"), ("scored", "sum")])
+        .to_pydict()
+    )
+    return {
+        source: (zero or 0, scored or 0)
+        for source, zero, scored in zip(counts["source"], counts["zero_sum"], counts["scored_sum"], strict=True)
+    }
+
+
 def build_ledger(lake: Lake, day: date, config: ScoringConfig | None = None) -> Ledger:
     ledger = Ledger(day)
     metrics = lake.read_df(catalog.RESOLUTION, day)
-    contribs = lake.read_df(catalog.CONTRIBUTIONS, day, columns=["event_id", "source", "points"])
-    contribs = contribs[~contribs["event_id"].str.startswith("bonus:")]
+    points = _points_by_source(lake.read(catalog.CONTRIBUTIONS, day, columns=["event_id", "source", "points"]))
     for source in (*EVENT_SOURCES, "crm"):
         m = metrics[metrics["source"] == source].groupby("outcome")["events"].sum()
-        c = contribs[contribs["source"] == source]
         counts = {
             "filtered": int(m.get("filtered", 0)),
             "unresolved": int(m.get("unresolved", 0)),
-            "zero_point": int((c["points"] <= 0).sum()),
-            "scored": int((c["points"] > 0).sum()),
+            "zero_point": points.get(source, (0, 0))[0],
+            "scored": points.get(source, (0, 0))[1],
         }
         if source == "crm":
             entered, quarantined = crm_entries(lake, config or load_config(), day)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import TYPE_CHECKING
 
-import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from include.scoring.core.config import ScoringConfig, load_config
@@ -24,6 +25,7 @@ from include.scoring.core.results import StageResult
 from include.scoring.crm.connector import SCORE_COLUMNS, SQL_FIELDS, CrmNotInitialized, connector_for
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
+from include.scoring.publish import rows
 from include.scoring.publish.alerts import alert_result, send_alerts
 from include.scoring.publish.quality_gate import evaluate_gate, require_gate
 from include.scoring.publish.reconcile import build_ledger
@@ -36,7 +38,7 @@ from include.scoring.publish.tables import (
     score_alerts,
     score_resets,
 )
-from include.scoring.publish.warehouse import bulk_insert, ensure_schema, insert_missing, records, transaction, upsert
+from include.scoring.publish.warehouse import bulk_insert, ensure_schema, insert_missing, transaction, upsert
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext
@@ -59,52 +61,6 @@ def _describe(result: StageResult) -> str:
     )
 
 
-def _top_signals(ledger: pd.DataFrame, n: int = 3) -> dict[str, str]:
-    if ledger is None or ledger.empty:
-        return {}
-    top = (
-        ledger[ledger["points"] > 0]
-        .sort_values(["account_id", "points"], ascending=[True, False])
-        .groupby("account_id")
-        .head(n)
-    )
-    return (
-        top.groupby("account_id")
-        .apply(
-            lambda g: ", ".join(f"{s} {p:g}" for s, p in zip(g["signal"], g["points"].round(2))), include_groups=False
-        )
-        .to_dict()
-    )
-
-
-def _explanations(lake: Lake, day: date, scores: pd.DataFrame) -> list[dict]:
-    signals = lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True)
-    persons = lake.read_df(catalog.STATE_PERSONS, day, missing_ok=True)
-    rows = []
-    if signals is not None and len(signals):
-        rows += records(
-            signals.assign(kind="signal", key=signals["signal"], label=signals["signal"], as_of=day),
-            ["account_id", "kind", "key", "as_of", "label", "points"],
-        )
-    if persons is not None and len(persons):
-        label = "last active " + pd.to_datetime(persons["last_positive_at"], utc=True).dt.strftime("%Y-%m-%d")
-        rows += records(
-            persons.assign(kind="person", key=persons["person_key"], label=label, as_of=day),
-            ["account_id", "kind", "key", "as_of", "label", "points"],
-        )
-    breadth = scores[scores["breadth"] > 0]
-    rows += records(
-        breadth.assign(
-            kind="breadth",
-            key="breadth",
-            label=breadth["engaged_people"].astype(str) + " people in the breadth window",
-            points=breadth["breadth"],
-        ),
-        ["account_id", "kind", "key", "as_of", "label", "points"],
-    )
-    return rows
-
-
 def ledger_columns(ledger) -> dict:
     """The reconciliation ledger's columns of a pipeline_runs row."""
     return {
@@ -120,71 +76,50 @@ def ledger_columns(ledger) -> dict:
     }
 
 
+def _prepare(lake: Lake, config: ScoringConfig, day: date, scores: pa.Table) -> tuple:
+    """The day's rows after the scores, and its reconciliation ledger: alerts, resets, band
+    changes, explanations (built even when a newer day keeps them from being written), ledger."""
+    changes = lake.read(catalog.CHANGES, day)
+    signals = lake.read(catalog.STATE_LEDGER, day, missing_ok=True)
+    alerts = rows.alert_rows(changes, scores, signals, day, alert_threshold)
+    persons = lake.read(catalog.STATE_PERSONS, day, missing_ok=True)
+    explanations = rows.explanation_rows(signals, persons, scores, day)
+    band_changes = rows.of_kind(changes, "band_change").num_rows
+    return alerts, rows.reset_rows(changes), band_changes, explanations, build_ledger(lake, day, config)
+
+
 def write_day(
     conn: sa.Connection, lake: Lake, config: ScoringConfig, day: date
 ) -> tuple[StageResult, list[tuple[str, float, date]]]:
     """Day D's warehouse writes on an open transaction (see module docstring). Returns the
     result and the day's alert crossings (account_id, threshold, crossing day)."""
-    scores = lake.read_df(catalog.SCORES, day)
-    changes = lake.read_df(catalog.CHANGES, day)
-    ledger = build_ledger(lake, day, config)
-    top = _top_signals(lake.read_df(catalog.STATE_LEDGER, day, missing_ok=True))
-    resets = changes[changes["kind"] == "reset"]
-    alerts = changes[changes["kind"] == "alert"].merge(
-        scores[["account_id", "account_name", "band", "next_action"]], on="account_id", how="left"
-    )
-    alert_rows = []
-    for r in alerts.itertuples():
-        to = r.recipient if isinstance(r.recipient, str) and r.recipient else None
-        alert_rows.append(
-            {
-                "account_id": r.account_id,
-                "threshold": alert_threshold(r.rule),
-                "rule": r.rule,
-                "crossing_day": day,
-                "audience": r.audience,
-                "recipient": to,
-                "account_name": r.account_name,
-                "score_before": float(r.score_before),
-                "score_after": float(r.score_after),
-                "band": r.band,
-                "next_action": r.next_action,
-                "top_signals": top.get(r.account_id, ""),
-                "status": "pending" if to else "no_recipient",
-                "attempts": 0,
-                "last_error": None
-                if to
-                else f"no {r.audience} address (set notifications.manager_email or the account's owner/SDR in the CRM)",
-                "sent_at": None,
-            }
-        )
-    history = records(scores, list(catalog.SCORES.columns))
-    band_changes = int((changes["kind"] == "band_change").sum())
-    ensure_schema(conn)
-    conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
-    bulk_insert(conn, account_score_history, history)  # the day was just emptied: plain (bulk) inserts
-    upsert(conn, account_scores, history, ["account_id"], where_newer="as_of")
+    scores = lake.read(catalog.SCORES, day)
+    with ThreadPoolExecutor(1, thread_name_prefix="publish-rows") as helper:
+        # the rows after the history and the ledger are built while the database writes the history
+        prepared = helper.submit(_prepare, lake, config, day, scores)
+        ensure_schema(conn)
+        conn.execute(account_score_history.delete().where(account_score_history.c.as_of == day))
+        bulk_insert(conn, account_score_history, scores)  # the day was just emptied: plain (bulk) inserts
+        # account_scores from the rows just written (SQL, not a second copy of them over the wire)
+        written = sa.select(*(account_score_history.c[c.name] for c in account_scores.columns))
+        upsert(conn, account_scores, written.where(account_score_history.c.as_of == day), ["account_id"], "as_of")
+        alerts, resets, band_changes, explanations, ledger = prepared.result()
     conn.execute(score_resets.delete().where(score_resets.c.as_of == day))  # a re-run replaces the day's resets
-    upsert(
-        conn,
-        score_resets,
-        records(resets, ["account_id", "as_of", "rule", "score_before", "score_after"]),
-        ["account_id", "as_of", "rule"],
-    )
-    insert_missing(conn, score_alerts, alert_rows, ["account_id", "threshold", "crossing_day"])
+    upsert(conn, score_resets, resets, ["account_id", "as_of", "rule"])
+    insert_missing(conn, score_alerts, alerts, ["account_id", "threshold", "crossing_day"])
     latest = conn.execute(sa.select(sa.func.max(account_scores.c.as_of))).scalar()
     if latest is None or latest <= day:
         conn.execute(account_explanations.delete())
-        bulk_insert(conn, account_explanations, _explanations(lake, day, scores))
-    gate = evaluate_gate(conn, ledger, band_changes, len(scores), config.quality_gate)
+        bulk_insert(conn, account_explanations, explanations)
+    gate = evaluate_gate(conn, ledger, band_changes, scores.num_rows, config.quality_gate)
     run = {
         "day": day,
         "config_version": config.version,
         **ledger_columns(ledger),
-        "accounts": len(scores),
+        "accounts": scores.num_rows,
         "band_changes": band_changes,
-        "alerts": len(alert_rows),
-        "resets": len(resets),
+        "alerts": alerts.num_rows,
+        "resets": resets.num_rows,
         "gate_status": gate.status,
         "gate_reasons": json.dumps(gate.reasons),
         "crm_pushed": None,
@@ -196,7 +131,7 @@ def write_day(
         "publish",
         "warehouse",
         day,
-        counts={"accounts": len(scores), "alerts_new": len(alert_rows), "resets": len(resets)},
+        counts={"accounts": scores.num_rows, "alerts_new": alerts.num_rows, "resets": resets.num_rows},
         details={
             "gate": gate.status,
             "gate_reasons": "; ".join(gate.reasons),
@@ -205,7 +140,8 @@ def write_day(
         warnings=[f"quality gate held: {reason}" for reason in gate.reasons] if gate.held else [],
         describe=_describe,
     )
-    return result, [(a["account_id"], a["threshold"], day) for a in alert_rows]
+    crossings = alerts.select(["account_id", "threshold"]).to_pydict()
+    return result, [(a, t, day) for a, t in zip(crossings["account_id"], crossings["threshold"], strict=True)]
 
 
 def alert_threshold(rule: str) -> float:

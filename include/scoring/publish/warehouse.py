@@ -2,7 +2,8 @@
 
 Tables are created idempotently and carry a schema version; a warehouse written by a newer
 version of this code is refused with a clear error rather than written into. Every write uses
-bound parameters; bulk writes go through executemany (insertmanyvalues on PostgreSQL).
+bound parameters; bulk writes take Arrow tables (wire.py) and go through one executemany of
+tuples, or COPY on PostgreSQL for large ones.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from include.scoring.core.errors import WarehouseError, WarehouseUnavailable
 from include.scoring.core.urls import mask_url
+from include.scoring.publish import wire
 from include.scoring.publish.tables import (  # noqa: F401 - the tables are used through this module too
     SCHEMA_VERSION,
     TABLES,
@@ -34,7 +37,6 @@ from include.scoring.publish.tables import (  # noqa: F401 - the tables are used
 log = logging.getLogger(__name__)
 
 SCHEMA_LOCK_KEY = 0x656E6761  # "enga": pg_advisory_xact_lock key of schema creation
-BATCH = 5_000
 
 
 def connect(url: str) -> sa.Engine:
@@ -72,10 +74,11 @@ def ensure_schema(conn: sa.Connection) -> None:
     one that creates tables holds an advisory lock until it commits, so the others wait and then
     find the tables, instead of failing on a duplicate type or key.
     """
-    inspector = sa.inspect(conn)
-    if any(not inspector.has_table(t.name) for t in metadata.sorted_tables) and conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
-    metadata.create_all(conn, checkfirst=True)
+    present = set(sa.inspect(conn).get_table_names())  # one catalog query, not two per table
+    if any(t.name not in present for t in metadata.sorted_tables):
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        metadata.create_all(conn, checkfirst=True)
     row = conn.execute(sa.select(schema_info.c.value).where(schema_info.c.key == "schema_version")).scalar()
     if row is None:
         conn.execute(
@@ -115,96 +118,129 @@ def _insert(conn: sa.Connection, table: sa.Table):
 
 
 COPY_THRESHOLD = 2_000
+COPY_BATCH = 16_384
+#: rows to write: an Arrow table, a few dicts, or (upserts) a SELECT of rows already in the database
+Rows = pa.Table | list[dict] | sa.Select
 
 
-def _copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: list[dict]) -> None:
-    """PostgreSQL COPY of `rows` into `target` (our own table names: no user input in the SQL)."""
-    columns = [c.name for c in table.columns]
-    whole = [isinstance(c.type, sa.Integer) for c in table.columns]  # pandas may hold them as floats
+def _columns(table: sa.Table) -> str:
+    return ", ".join(f'"{c.name}"' for c in table.columns)
+
+
+def copy_rows(conn: sa.Connection, target: str, table: sa.Table, rows: pa.Table) -> None:
+    """PostgreSQL COPY of conformed `rows` into `target` (our own table names: no user input in
+    the SQL). The rows go as CSV rendered by pyarrow, COPY_BATCH rows per write, so the server
+    parses one batch while the next is rendered."""
     raw = conn.connection.dbapi_connection
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([int(v) if w and v is not None else v for v, w in zip((row.get(c) for c in columns), whole)])
+    with raw.cursor() as cur, cur.copy(f'COPY "{target}" ({_columns(table)}) FROM STDIN (FORMAT csv)') as copy:
+        for batch in rows.to_batches(max_chunksize=COPY_BATCH):
+            copy.write(memoryview(wire.copy_csv(batch)))
 
 
-def bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
-    """Plain inserts of many rows: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
+def _executemany(conn: sa.Connection, sql: str, rows: pa.Table) -> None:
+    """One executemany of bound parameters (tuples built column by column, wire.params)."""
+    conn.exec_driver_sql(sql, wire.params(rows, conn.dialect.name))
+
+
+def _values_sql(conn: sa.Connection, table: sa.Table) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f'INSERT INTO "{table.name}" ({_columns(table)}) VALUES ({", ".join(mark for _ in table.columns)})'
+
+
+def _use_copy(conn: sa.Connection, rows: pa.Table) -> bool:
+    return conn.dialect.name == "postgresql" and rows.num_rows >= COPY_THRESHOLD
+
+
+def bulk_insert(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
+    """Plain inserts of many rows: COPY on PostgreSQL, one executemany elsewhere."""
+    rows = wire.conform(rows, table)
+    if not rows.num_rows:
         return
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_rows(conn, table.name, table, rows)
-        return
-    for start in range(0, len(rows), BATCH):
-        conn.execute(table.insert(), rows[start : start + BATCH])
+    if _use_copy(conn, rows):
+        copy_rows(conn, table.name, table, rows)
+    else:
+        _executemany(conn, _values_sql(conn, table), rows)
 
 
-def _upsert_via_copy(
+def _on_conflict(table: sa.Table, keys: list[str], where_newer: str | None, update: bool, keep: tuple[str, ...]) -> str:
+    """The ON CONFLICT clause of an upsert (identifiers of our own Table definitions only)."""
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    if not update:
+        return f"ON CONFLICT ({conflict}) DO NOTHING"
+    updates = ", ".join(f'"{c.name}" = EXCLUDED."{c.name}"' for c in table.columns if c.name not in (*keys, *keep))
+    where = f' WHERE "{table.name}"."{where_newer}" <= EXCLUDED."{where_newer}"' if where_newer else ""
+    return f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}{where}"
+
+
+def _write(
     conn: sa.Connection,
     table: sa.Table,
-    rows: list[dict],
+    rows: Rows,
     keys: list[str],
-    where_newer: str | None,
+    where_newer: str | None = None,
     update: bool = True,
     keep: tuple[str, ...] = (),
 ) -> None:
-    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+    """INSERT ... ON CONFLICT of `rows`. PostgreSQL, many rows: COPY into a temporary table, then
+    one INSERT ... SELECT ... ON CONFLICT; else one executemany of INSERT ... VALUES ... ON CONFLICT.
 
     The SQL text holds identifiers only, all from this module's own Table definitions (table,
-    column and key names, quoted); every value travels through COPY's data stream."""
-    columns = [c.name for c in table.columns]
+    column and key names, quoted); every value travels as a bound parameter or in COPY's data stream.
+    A SELECT (rows already written, e.g. the day's history) becomes one INSERT ... SELECT."""
+    if isinstance(rows, sa.Select):
+        _write_selected(conn, table, rows, keys, where_newer, update, keep)
+        return
+    rows = wire.conform(rows, table)
+    if not rows.num_rows:
+        return
+    action = _on_conflict(table, keys, where_newer, update, keep)
+    if not _use_copy(conn, rows):
+        _executemany(conn, f"{_values_sql(conn, table)} {action}", rows)
+        return
     temp = f"_load_{table.name}"
     conn.exec_driver_sql(f'CREATE TEMP TABLE "{temp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
-    _copy_rows(conn, temp, table, rows)
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    conflict = ", ".join(f'"{k}"' for k in keys)
-    if update:
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys and c not in keep)
-        where = f' WHERE "{table.name}"."{where_newer}" <= EXCLUDED."{where_newer}"' if where_newer else ""
-        action = f"DO UPDATE SET {updates}{where}"
-    else:
-        action = "DO NOTHING"
-    conn.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{temp}" ON CONFLICT ({conflict}) {action}'
-    )
+    copy_rows(conn, temp, table, rows)
+    columns = _columns(table)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM "{temp}" {action}')
     conn.exec_driver_sql(f'DROP TABLE "{temp}"')
+
+
+def _write_selected(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: sa.Select,
+    keys: list[str],
+    where_newer: str | None,
+    update: bool,
+    keep: tuple[str, ...],
+) -> None:
+    stmt = _insert(conn, table).from_select([c.name for c in table.columns], rows)
+    if update:
+        changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, *keep)}
+        where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changed, where=where)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt)
 
 
 def upsert(
     conn: sa.Connection,
     table: sa.Table,
-    rows: list[dict],
+    rows: Rows,
     keys: Iterable[str],
     where_newer: str | None = None,
     keep: tuple[str, ...] = (),
 ) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, in batches; `where_newer` keeps newer rows;
-    columns in `keep` are written by an insert but never changed by the update (values another
-    step owns). Large PostgreSQL loads go through COPY and one set-based upsert."""
-    if not rows:
-        return
-    keys = list(keys)
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _upsert_via_copy(conn, table, rows, keys, where_newer, keep=keep)
-        return
-    stmt = _insert(conn, table)
-    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name not in keep}
-    where = table.c[where_newer] <= stmt.excluded[where_newer] if where_newer else None
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update, where=where)
-    for start in range(0, len(rows), BATCH):
-        conn.execute(stmt, rows[start : start + BATCH])
+    """INSERT ... ON CONFLICT (keys) DO UPDATE; `where_newer` keeps newer rows; columns in `keep`
+    are written by an insert but never changed by the update (values another step owns). Large
+    PostgreSQL loads go through COPY and one set-based upsert."""
+    _write(conn, table, rows, list(keys), where_newer, keep=keep)
 
 
-def insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: Iterable[str]) -> None:
+def insert_missing(conn: sa.Connection, table: sa.Table, rows: Rows, keys: Iterable[str]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: existing rows (e.g. already-sent alerts) stay as they are."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _upsert_via_copy(conn, table, rows, list(keys), None, update=False)
-        return
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
-    for start in range(0, len(rows), BATCH):
-        conn.execute(stmt, rows[start : start + BATCH])
+    _write(conn, table, rows, list(keys), update=False)
 
 
 def records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
