@@ -200,3 +200,20 @@ def pg_url():
     """A PostgreSQL database of this test's own on the shared server, dropped afterwards."""
     with pg_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server(session_dir: Path):
+    """moto's S3 server on loopback for the session (tests/object_store.py); skips when it cannot start."""
+    from tests.object_store import moto_server
+
+    with moto_server(session_dir / "moto-s3.log") as server:
+        yield server
+
+
+@pytest.fixture
+def s3_lake(s3_server, monkeypatch) -> str:
+    """A lake URL in a new bucket of the loopback S3 server; the AWS variables point at the server."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.new_bucket()}/lake"

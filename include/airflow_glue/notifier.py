@@ -34,6 +34,7 @@ RUNBOOK_SECTIONS: tuple[tuple[str, str], ...] = (
     ("ExtractError", "extract-failed"),
     ("CrmError", "crm-connector-failed"),
     ("BatchValidationError", "batch-validation-failed"),
+    ("LakeUnavailable", "lake-unreachable"),
     ("LakeError", "lake-partition-missing-or-corrupt"),
     ("StateError", "scoring-state-missing"),
     ("WarehouseError", "warehouse-write-failed"),

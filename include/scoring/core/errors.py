@@ -47,6 +47,12 @@ class LakeError(PipelineError):
     """A lake partition is missing, unreadable or corrupt."""
 
 
+class LakeUnavailable(LakeError):
+    """The object store holding the lake could not be reached; it may be back on the next try."""
+
+    transient = True
+
+
 class BatchValidationError(PipelineError):
     """A source's batch failed a batch-level expectation; nothing downstream may publish."""
 

@@ -7,6 +7,9 @@ sharded tasks holds one file per shard, `part-KKKKK-of-NNNNN.parquet`, each writ
 temporary name and renamed; it is complete when all N parts are there (readers refuse an
 incomplete one). What a crash can leave behind (`_tmp_...`, `_old_...` siblings, temporary parts)
 is invisible to readers and swept by the next write of the same partition or shard.
+
+That is on a local filesystem. An object store has no rename: there a partition is written as a
+new generation and switched by a manifest, and a shard's part is one PUT (generations.py).
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from include.scoring.lake import generations
 from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import SPLIT_KEY, Split
+from include.scoring.lake.storage import store_errors
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +56,22 @@ def as_table(table: pa.Table | pd.DataFrame | None, schema: pa.Schema | None) ->
     return table.replace_schema_metadata(None)
 
 
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A single-writer partition's data file, as written to a local file too."""
+    out = pa.BufferOutputStream()
+    pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    return out.getvalue().to_pybytes()
+
+
+def side_file_bytes(side_files: Mapping[str, bytes | str] | None) -> dict[str, bytes]:
+    return {name: c.encode("utf-8") if isinstance(c, str) else c for name, c in (side_files or {}).items()}
+
+
 class PartitionWrites:
-    """The write half of `Lake` (include/scoring/lake/store.py), which provides `fs`,
+    """The write half of `Lake` (include/scoring/lake/store.py), which provides `fs`, `is_local`,
     `partition_path` and `url`."""
 
+    @store_errors
     def write_partition(
         self,
         dataset: Dataset,
@@ -68,6 +86,12 @@ class PartitionWrites:
         """
         table = as_table(table, schema)
         target = self.partition_path(dataset, day)
+        if not self.is_local:
+            generations.write_generation(
+                self.fs, target, {DATA_FILE: parquet_bytes(table), **side_file_bytes(side_files)}
+            )
+            log.debug("wrote %s rows to %s", table.num_rows, target)
+            return self.url(dataset, day)
         parent = posixpath.dirname(target)
         self._sweep_siblings(parent, posixpath.basename(target))
         token = uuid.uuid4().hex[:12]
@@ -111,6 +135,7 @@ class PartitionWrites:
         if old is not None:
             self.fs.rm(old, recursive=True)
 
+    @store_errors
     def write_part(
         self,
         dataset: Dataset,
@@ -141,12 +166,16 @@ class PartitionWrites:
         if notes:
             table = table.replace_schema_metadata(notes)
         folder = self.partition_path(dataset, day)
-        self.fs.makedirs(folder, exist_ok=True)
+        if self.is_local:
+            self.fs.makedirs(folder, exist_ok=True)
+            entries = self.fs.ls(folder, detail=False)
+        else:
+            entries = generations.leave_single_writer_layout(self.fs, folder, self._entries(folder))
         mine = re.compile(rf"^part-\d{{5}}-of-{shards:05d}\.parquet$")
         # temporary parts of the other shards of this layout may be in flight: leave them alone
         in_flight = re.compile(rf"^{TMP_PREFIX}part-\d{{5}}-of-{shards:05d}_")
         own_temp = f"{TMP_PREFIX}{part_name(shard, shards).removesuffix('.parquet')}_"
-        for entry in self.fs.ls(folder, detail=False):
+        for entry in entries:
             name = posixpath.basename(entry)
             if name.startswith(TMP_PREFIX):
                 stale = name.startswith(own_temp) or not in_flight.match(
@@ -160,29 +189,18 @@ class PartitionWrites:
                 except FileNotFoundError:  # another shard removed it first
                     pass
         final = posixpath.join(folder, part_name(shard, shards))
+        write = partial(
+            _write_part_file, table=table, notes=notes, split=split, dictionary=dictionary, skip=no_statistics
+        )
+        if not self.is_local:  # one object, one PUT: atomic without a temporary name
+            out = pa.BufferOutputStream()
+            write(out)
+            generations.put(self.fs, final, out.getvalue().to_pybytes())
+            return self.url(dataset, day)
         tmp = posixpath.join(folder, f"{own_temp}{uuid.uuid4().hex[:12]}.parquet")
         try:
             with self.fs.open(tmp, "wb") as fh:
-                skip = set(no_statistics)
-                statistics = [name for name in table.column_names if name not in skip] if skip else True
-                if SPLIT_KEY in notes:
-                    with pq.ParquetWriter(
-                        fh, table.schema, compression="zstd", use_dictionary=dictionary, write_statistics=statistics
-                    ) as out:
-                        start = 0
-                        for n in split.rows:  # one write per shard: its rows never share a row group with another's
-                            if n:
-                                out.write_table(table.slice(start, n), row_group_size=ROW_GROUP_ROWS)
-                            start += n
-                else:
-                    pq.write_table(
-                        table,
-                        fh,
-                        compression="zstd",
-                        row_group_size=ROW_GROUP_ROWS,
-                        use_dictionary=dictionary,
-                        write_statistics=statistics,
-                    )
+                write(fh)
             self.fs.mv(tmp, final)
         except BaseException:
             if self.fs.exists(tmp):
@@ -190,7 +208,40 @@ class PartitionWrites:
             raise
         return self.url(dataset, day)
 
+    def _entries(self, folder: str) -> list[str]:
+        try:
+            return self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            return []
+
+    @store_errors
     def delete_partition(self, dataset: Dataset, day: date) -> None:
         target = self.partition_path(dataset, day)
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
+
+
+def _write_part_file(
+    fh, table: pa.Table, notes: dict, split: Split | None, dictionary: bool | list[str], skip: Iterable[str]
+) -> None:
+    """A shard's part file (see `PartitionWrites.write_part`) written to an open file or buffer."""
+    skip = set(skip)
+    statistics = [name for name in table.column_names if name not in skip] if skip else True
+    if SPLIT_KEY in notes:
+        with pq.ParquetWriter(
+            fh, table.schema, compression="zstd", use_dictionary=dictionary, write_statistics=statistics
+        ) as out:
+            start = 0
+            for n in split.rows:  # one write per shard: its rows never share a row group with another's
+                if n:
+                    out.write_table(table.slice(start, n), row_group_size=ROW_GROUP_ROWS)
+                start += n
+    else:
+        pq.write_table(
+            table,
+            fh,
+            compression="zstd",
+            row_group_size=ROW_GROUP_ROWS,
+            use_dictionary=dictionary,
+            write_statistics=statistics,
+        )

@@ -4,7 +4,10 @@ Layout (SPEC section 7): <root>/<dataset>/dt=YYYY-MM-DD/, where each dataset is 
 catalog (catalog.py). A partition is one file (`part-00000.parquet`, side files beside it) or one
 file per shard (`part-KKKKK-of-NNNNN.parquet`); readers refuse an incomplete sharded partition
 and never see what an interrupted write left (`_tmp_...`, `_old_...`: names starting with `_`).
-The root is a local folder or any fsspec URL (s3://...); both go through the same code. One writer
+The root is a local folder or any fsspec URL (s3://..., storage.py); both go through the same code,
+except that an object store, having no rename, keeps a single-writer partition's files in its
+current generation, `dt=YYYY-MM-DD/_gen_<token>/`, named by `dt=YYYY-MM-DD/_manifest.json`
+(generations.py), which readers follow. One writer
 per partition (or shard) at a time, as Airflow runs one try of a task at a time; different
 partitions and different shards may be written concurrently.
 """
@@ -19,17 +22,18 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
-from include.scoring.core.errors import LakeError
+from include.scoring.core.errors import LakeError, LakeUnavailable
+from include.scoring.core.urls import mask_url
+from include.scoring.lake import generations
 from include.scoring.lake.atomic import DATA_FILE, PartitionWrites
 from include.scoring.lake.catalog import Dataset
 from include.scoring.lake.sharding import SPLIT_KEY, ShardRows
+from include.scoring.lake.storage import open_root, renames_atomically, store_errors
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +65,12 @@ class Lake(PartitionWrites):
 
     def __init__(self, root: str):
         self.root = str(root).rstrip("/")
-        self.fs, self._base = fsspec.core.url_to_fs(self.root)
-        self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.fs, self._base = open_root(self.root)
+        #: a local filesystem: partitions are renamed into place; otherwise generations and a manifest
+        self.is_local = renames_atomically(self.fs)
 
     def __repr__(self) -> str:
-        return f"Lake({self.root!r})"
+        return f"Lake({mask_url(self.root)!r})"
 
     # Paths --------------------------------------------------------------------------------------
     def dataset_path(self, dataset: Dataset) -> str:
@@ -79,12 +84,21 @@ class Lake(PartitionWrites):
         path = posixpath.join(self.root, folder_of(dataset), f"dt={day_str(day)}")
         return posixpath.join(path, name) if name else path
 
+    @store_errors
+    def current_folder(self, dataset: Dataset, day: date) -> str:
+        """Where a single-writer partition's files are now: its folder, or on an object store the
+        generation its manifest names (the folder itself when it has none)."""
+        folder = self.partition_path(dataset, day)
+        if self.is_local:
+            return folder
+        return generations.current(self.fs, folder) or folder
+
     # Reads --------------------------------------------------------------------------------------
     def _files(self, dataset: Dataset, day: date) -> list[str] | None:
         """The data files of a complete partition, in order; None when it is missing.
         Raises LakeError when a sharded partition lacks some of its parts."""
         folder = self.partition_path(dataset, day)
-        single = posixpath.join(folder, DATA_FILE)
+        single = posixpath.join(self.current_folder(dataset, day), DATA_FILE)
         if self.fs.exists(single):
             return [single]
         if not self.fs.exists(folder):
@@ -110,12 +124,16 @@ class Lake(PartitionWrites):
             )
         return [found[k] for k in range(total)]
 
+    @store_errors
     def exists(self, dataset: Dataset, day: date) -> bool:
         try:
             return self._files(dataset, day) is not None
+        except LakeUnavailable:  # not "missing": the store did not answer
+            raise
         except LakeError:
             return False
 
+    @store_errors
     def read(
         self, dataset: Dataset, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
     ) -> pa.Table | None:
@@ -132,6 +150,7 @@ class Lake(PartitionWrites):
         tables = [self._read_file(f, dataset, day, columns) for f in files]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
+    @store_errors
     def read_parts(self, dataset: Dataset, day: date) -> list[pa.Table]:
         """Each file of a partition as written (a sharded partition: one table per shard, in order)."""
         files = self._files(dataset, day)
@@ -149,6 +168,7 @@ class Lake(PartitionWrites):
                 f"Re-run the stage that writes {dataset.name!r} for {day} to rebuild it."
             ) from None
 
+    @store_errors
     def read_where(
         self,
         dataset: Dataset,
@@ -232,13 +252,15 @@ class Lake(PartitionWrites):
             return None
         return pa.concat_tables(tables, promote_options="permissive")
 
+    @store_errors
     def read_side_file(self, dataset: Dataset, day: date, name: str) -> bytes | None:
-        path = posixpath.join(self.partition_path(dataset, day), name)
+        path = posixpath.join(self.current_folder(dataset, day), name)
         if not self.fs.exists(path):
             return None
         with self.fs.open(path, "rb") as fh:
             return fh.read()
 
+    @store_errors
     def part_metadata(self, dataset: Dataset, day: date) -> list[dict] | None:
         """The `engagement` metadata stored in each part of a partition (None when missing)."""
         files = self._files(dataset, day) if self.exists(dataset, day) else None
@@ -261,6 +283,7 @@ class Lake(PartitionWrites):
                 f"Re-run the stage that writes {dataset.name!r} for {day} to rebuild it."
             ) from None
 
+    @store_errors
     def days(self, dataset: Dataset) -> list[date]:
         """Days that have a complete partition of `dataset`, sorted."""
         base = self.dataset_path(dataset)
@@ -278,6 +301,7 @@ class Lake(PartitionWrites):
                     out.append(day)
         return sorted(out)
 
+    @store_errors
     def checksum(self, dataset: Dataset, day: date) -> str:
         """A digest of a partition's file bytes: equal digests, equal content (a cheap way to see
         that a daily snapshot did not change). Missing partitions raise LakeError like read."""
@@ -290,6 +314,7 @@ class Lake(PartitionWrites):
                 digest.update(fh.read())
         return digest.hexdigest()
 
+    @store_errors
     def row_count(self, dataset: Dataset, day: date) -> int:
         """Rows of a partition from its Parquet footers (no data read); 0 when missing."""
         files = self._files(dataset, day) if self.exists(dataset, day) else None

@@ -67,7 +67,7 @@ def edit_source(table: pa.Table, source: str, person: Person, pattern: str) -> t
 
 def _rewrite(lake: Lake, dataset: Dataset, day: date, table: pa.Table, pattern: str) -> None:
     """Replace a single-file partition atomically, keeping (redacted) side files."""
-    if not lake.fs.exists(posixpath.join(lake.partition_path(dataset, day), DATA_FILE)):
+    if not lake.fs.exists(posixpath.join(lake.current_folder(dataset, day), DATA_FILE)):
         raise ValueError(f"{lake.url(dataset, day)} is not a single-file partition")
     side = {
         name: redact_text(text, pattern).encode("utf-8", errors="surrogateescape")

@@ -207,7 +207,7 @@ def source_rows(table: pa.Table, source: str, person: Person, pattern: str) -> n
 def side_files(lake: Lake, dataset: Dataset, day: date) -> list[tuple[str, str]]:
     """(name, text) of the files beside a single-file partition's data file: validation writes
     examples there, so they are searched and redacted too."""
-    folder = lake.partition_path(dataset, day)
+    folder = lake.current_folder(dataset, day)
     out = []
     for path in sorted(lake.fs.find(folder)):
         name = posixpath.relpath(path, folder)

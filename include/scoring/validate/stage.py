@@ -192,7 +192,7 @@ def validate_events(
 def _input_digest(lake: Lake, source: str, day: date, config: ScoringConfig, parameters: dict) -> str:
     """What a CRM table's validation depends on: the raw bytes, the config, the referenced ids."""
     digest = hashlib.sha256(config.fingerprint().encode())
-    with lake.fs.open(f"{lake.partition_path(catalog.raw(source), day)}/{DATA_FILE}", "rb") as fh:
+    with lake.fs.open(f"{lake.current_folder(catalog.raw(source), day)}/{DATA_FILE}", "rb") as fh:
         digest.update(fh.read())
     for key in sorted(parameters):
         digest.update(key.encode())
