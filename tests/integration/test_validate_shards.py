@@ -19,6 +19,7 @@ from include.scoring.core.settings import Settings
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.runner import STAGES, run_range
+from include.scoring.validate.sharded import combine_event_shards
 from include.scoring.validate.stage import validate_stage_sources
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,11 @@ def test_failed_batch_sharded_like_whole(extracted, tmp_path):
     for source, day in results_one:
         for dataset in (catalog.valid(source), catalog.event_ids(source)):
             assert lake.exists(dataset, day) == ((source, day) not in failed), (dataset, day)
+
+    # the config loosened, the combine alone re-run (as clearing validate_web does): the day passes
+    # with every row accounted for, as if validated so from the start
+    loose = with_config(3)
+    result = combine_event_shards(lake, loose, "web", END, 3)
+    assert lake.exists(catalog.valid("web"), END) and lake.exists(catalog.event_ids("web"), END)
+    assert result.valid == lake.row_count(catalog.valid("web"), END) > 0
+    assert result.valid + result.quarantined == lake.row_count(catalog.raw("web"), END)

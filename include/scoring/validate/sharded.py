@@ -145,7 +145,14 @@ def _merged_tallies(source: str, notes: list[dict], n: int, bounds: dict) -> lis
 
 
 def combine_event_shards(lake: Lake, config: ScoringConfig, source: str, day: date, shards: int) -> ValidationResult:
-    """The day's validation of `source` from its `shards` shard parts (validate_event_shard first)."""
+    """The day's validation of `source` from its `shards` shard parts (validate_event_shard first).
+
+    A combine re-run after a failed batch (say with a config that now lets the day pass) finds the
+    valid rows removed: it runs the shards again first, one after the other."""
+    if not (lake.exists(catalog.valid(source), day) and lake.exists(catalog.event_ids(source), day)):
+        log.warning("validate %s %s: valid rows removed by a failed batch: validating the shards again", source, day)
+        for shard in range(shards):
+            validate_event_shard(lake, config, source, day, shard, shards)
     notes = lake.part_metadata(catalog.quarantine(source), day)
     if not notes or len(notes) != shards or any("checks" not in note for note in notes):
         raise LakeError(
