@@ -17,6 +17,7 @@ exactly as a whole-day run does. With one shard the whole-day run (stage.py) is 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date
 
@@ -94,7 +95,8 @@ def _shard_note(frame: pd.DataFrame, positions: np.ndarray, outcomes, bad: np.nd
     page = page_data(gx_result)
     for row, res in zip(page["rows"], gx_result.results, strict=True):
         row["missing_count"] = (res.result or {}).get("missing_count")
-    return {"rows": len(frame), "checks": checks, "files": file_notes, "page": page}
+    note = {"rows": len(frame), "checks": checks, "files": file_notes, "page": page}
+    return json.loads(json.dumps(note, default=str))  # plain JSON values, as the combine reads them back
 
 
 def validate_event_shard(lake: Lake, config: ScoringConfig, source: str, day: date, shard: int, shards: int) -> str:
