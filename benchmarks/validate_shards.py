@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.validation_throughput import DAY, build_partition
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results/validate_shards.json")
     args = parser.parse_args()
     runs: dict[str, list[dict]] = {"whole": [], "shard": [], "combine": []}
     with tempfile.TemporaryDirectory(prefix="bench-validate-shards-") as tmp:
@@ -50,13 +52,32 @@ def main() -> None:
             runs["shard"] += [_task("validate_shard", work / "lake", k, args.shards) for k in range(args.shards)]
             runs["combine"].append(_task("validate_combine", work / "lake", 0, args.shards))  # B: sharded
     lines = {r["lines"][0] for r in runs["whole"]} | {r["lines"][0] for r in runs["combine"]}
-    print(f"{args.rows:,} web rows, {args.shards} shards, {args.rounds} alternated rounds")
-    for kind, rs in runs.items():
-        print(
-            f"  {kind:<8} n={len(rs):<2} seconds {_spread([r['seconds'] for r in rs])}  "
-            f"peak RSS MB {_spread([r['peak_rss_mb'] for r in rs])}"
-        )
-    print("  same result both ways:" if len(lines) == 1 else "  DIFFERENT results:", *lines)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    names = {"whole": "validate_events (whole day)", "shard": "validate shard", "combine": "combine"}
+    record = {
+        "command": f"PYTHONPATH=. .venv/bin/python -m benchmarks.validate_shards --rows {args.rows} "
+        f"--shards {args.shards} --rounds {args.rounds}",
+        "rows": args.rows,
+        "shards": args.shards,
+        "rounds": args.rounds,
+        "measured": f"on commit {commit}, {datetime.now(UTC):%Y-%m-%d}",
+        "same_result": len(lines) == 1,
+        "lines": sorted(lines),
+        "tasks": {
+            names[kind]: {
+                "runs": len(rs),
+                "seconds": _spread([r["seconds"] for r in rs]),
+                "peak_rss_mb": _spread([r["peak_rss_mb"] for r in rs]),
+            }
+            for kind, rs in runs.items()
+        },
+    }
+    print(json.dumps(record, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    from benchmarks.report import write_results
+
+    write_results(Path(args.out).parent, Path(__file__).resolve().parent / "RESULTS.md")
 
 
 if __name__ == "__main__":
