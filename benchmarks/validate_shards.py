@@ -75,9 +75,11 @@ def main() -> None:
     print(json.dumps(record, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
-    from benchmarks.report import write_results
+    here = Path(__file__).resolve().parent
+    if Path(args.out).resolve().parent == here / "results":  # the recorded results: RESULTS.md follows
+        from benchmarks.report import write_results
 
-    write_results(Path(args.out).parent, Path(__file__).resolve().parent / "RESULTS.md")
+        write_results(here / "results", here / "RESULTS.md")
 
 
 if __name__ == "__main__":
