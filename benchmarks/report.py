@@ -176,6 +176,22 @@ def write_results(folder: Path, target: Path) -> None:
             f"({validation['quarantined']:,} quarantined).",
             "",
         ]
+    shards = _load(folder, "validate_shards")
+    if shards:
+        kinds = shards["tasks"]
+        lines += [
+            "## Validate sharded",
+            "",
+            f"`{shards['command']}`: a generated web day tiled to {shards['rows']:,} rows, validated whole in one "
+            f"process and in {shards['shards']} event_id shards (one process per shard task) plus the combine, in "
+            f"turns ({shards['rounds']} rounds; medians, min-max), {shards['measured']}. Same counts both ways: "
+            f"{'yes' if shards['same_result'] else 'NO'}.",
+            "",
+            "| task | runs | seconds | peak RSS MB |",
+            "|---|---|---|---|",
+            *[f"| {kind} | {k['runs']} | {k['seconds']} | {k['peak_rss_mb']} |" for kind, k in kinds.items()],
+            "",
+        ]
     notes = folder.parent / NOTES_FILE
     if notes.exists():
         lines += [notes.read_text().strip(), ""]

@@ -22,6 +22,9 @@ from include.scoring.core.config import load_config, parse_config  # noqa: E402
 STAGES = (
     "extract",
     "validate",
+    "validate_events",
+    "validate_shard",
+    "validate_combine",
     "resolve",
     "resolve_prepare",
     "resolve_shard",
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> dict:
     ctx = RunContext(settings)
     ctx.__dict__["config"] = _config(args.shards)
     day = date.fromisoformat(args.date)
-    if args.stage == "validate":
+    if args.stage.startswith("validate"):
         import great_expectations  # noqa: F401 - import cost reported apart from the stage
     for module in PRELOAD.get(args.stage, ()):  # the stage's own modules: their import is not the stage's work
         importlib.import_module(module)
@@ -85,6 +88,19 @@ def run(args: argparse.Namespace) -> dict:
         results = extract_stage(ctx, day)
     elif args.stage == "validate":
         results = validate_stage(ctx, day)
+    elif args.stage == "validate_events":  # one event source's day, whole (--source)
+        from include.scoring.validate.stage import validate_events
+
+        results = [validate_events(ctx.lake, ctx.config, args.source, day).stage_result()]
+    elif args.stage == "validate_shard":  # one mapped validate task of an event source (--source)
+        from include.scoring.validate.sharded import validate_event_shard
+
+        validate_event_shard(ctx.lake, ctx.config, args.source, day, args.shard, args.shards)
+        results = []
+    elif args.stage == "validate_combine":
+        from include.scoring.validate.sharded import combine_event_shards
+
+        results = [combine_event_shards(ctx.lake, ctx.config, args.source, day, args.shards)]
     elif args.stage == "resolve":
         from include.scoring.resolve.stage import resolve_identities
 
@@ -138,6 +154,7 @@ def main() -> None:
     parser.add_argument("--crm-url", default="sqlite://")
     parser.add_argument("--warehouse-url", default="sqlite://")
     parser.add_argument("--shard", type=int, default=0)
+    parser.add_argument("--source", default="web", help="the event source of validate_shard / validate_combine")
     parser.add_argument("--shards", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -18,7 +18,8 @@ run ahead; it is not done here.
 | `extract_web`, `extract_email`, `extract_ad` | `<landing>/<source>/<D>/` (CSV, JSONL, Parquet; web also Segment/RudderStack JSON lines) | `raw/<source>/dt=D`; `calls/web/dt=D` (Segment identify and group calls) |
 | `extract_crm` | the CRM (connection `engagement_crm`): a database read whole, or Salesforce / HubSpot through their APIs (only what changed since the last snapshot, merged into it; whole every `crm.full_refresh_days` or with the `crm_full_refresh` param) | `raw/crm/<table>/dt=D`, `sync/crm/dt=D` (API read marks) |
 | `extract_reference` | `<landing>/reference/` (IP ranges, free-mail domains) | `reference/<name>/dt=D` |
-| `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs) |
+| `validate_web_shard`, `validate_email_shard`, `validate_ad_shard` (one per shard; no-ops with one shard) | `raw/<source>/dt=D` (the rows whose event_id hashes to the shard) | the shard's part of `valid/<source>/dt=D`, `quarantine/<source>/dt=D` (its check counts in the part's footer), `event_ids/<source>/dt=D` |
+| `validate_web`, `validate_email`, `validate_ad` | `raw/<source>/dt=D` (sharded: the shards' quarantine footers only) | `valid/<source>/dt=D`, `quarantine/<source>/dt=D`, `validation/<source>/dt=D` (summary JSON, check table, Data Docs); sharded: only `validation/`, and on a failed batch it removes `valid/` |
 | `validate_crm` | `raw/crm/<table>/dt=D` (the four tables, references checked) | `valid/crm/<table>`, `quarantine/crm/<table>`, `validation/crm/<table>` |
 | `prepare_resolution` | `valid/<source>/dt=D`, `calls/web/dt=D`, `reference/*`, the person graph `identity/dt=D-1` and group ties `identity_groups/dt=D-1` | `identity/dt=D`, `identity_groups/dt=D`, `identity_map/dt=D`, `identity_rules/dt=D`, `event_ids/crm/dt=D`; returns the shard numbers |
 | `resolve_identities` (one per shard) | `valid/<source>/dt=D` (the shard's keys), the CRM activities of the late-arrival window, `valid/crm/accounts` and `contacts`, `reference/*`, `identity_map/dt=D` | `resolved/dt=D`, `unresolved/dt=D`, `filtered/dt=D`, `resolution/dt=D` (one part file per shard; resolved rows grouped by account shard, so a score task reads only its row groups) |
@@ -28,7 +29,7 @@ run ahead; it is not done here.
 | `push_crm` | `scores/dt=D`, gate status | the CRM account's engagement fields where they changed: SQL `accounts.engagement_*` (made by `python -m include.scoring init-crm`), Salesforce `Engagement_*__c` (composite API, 200 a call), HubSpot `engagement_*` company properties (batch update, 100 a call); accounts the CRM rejects are logged and retried next run |
 | `send_alerts` | warehouse `score_alerts` (pending) | one email per recipient (connection `engagement_smtp`; without one, `.eml` files in `<ENGAGEMENT_HOME>/outbox`); rows marked sent (or outbox); alerts older than `alerts.max_age_days` marked expired |
 
-Resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
+Validation of the event sources, resolution and scoring are mapped over `scale.shards` shards (dynamic task mapping), so a Celery
 or Kubernetes deployment spreads a large day over workers; memory per task follows its shard, and
 the results are the same for any shard count.
 
@@ -68,7 +69,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from include.airflow_glue.assets import ENGAGEMENT_SCORES
 from include.airflow_glue.dag_support import DAILY_DEFAULT_ARGS, failure_notifier, run_deadline
-from include.scoring.core.sources import EXTRACT_SOURCES, VALIDATE_SOURCES
+from include.scoring.core.sources import EVENT_SOURCES, EXTRACT_SOURCES, VALIDATE_SOURCES
 
 
 @task(doc_md="Extract one source of day D into `raw/<source>/dt=D`; returns the partition path(s).")
@@ -81,19 +82,48 @@ def extract(source: str, **context) -> list[str]:
         return log_results(extract_stage(run_context(), day_of(context), [source], crm_full_refresh=full))
 
 
+@task(doc_md="The validate shard numbers of the event sources (config `scale.shards`).")
+def plan_validation() -> list[int]:
+    from include.airflow_glue.dag_support import run_context
+
+    return list(range(run_context().config.scale.shards))
+
+
+@task(
+    doc_md="Validate one event_id shard of an event source's day D (mapped over `scale.shards`): its part of the "
+    "valid, quarantine and event-id partitions; with one shard, nothing (validate_<source> validates the day whole)."
+)
+def validate_shard(source: str, shard: int, **context) -> str | None:
+    from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, run_context
+    from include.scoring.validate.sharded import validate_event_shard
+
+    with data_errors_fail_fast():
+        ctx = run_context()
+        shards = ctx.config.scale.shards
+        if shards == 1:
+            return None
+        return validate_event_shard(ctx.lake, ctx.config, source, day_of(context), shard, shards)
+
+
 @task(
     doc_md="Validate one source of day D with Great Expectations: valid and quarantine partitions; fails on a broken "
-    "batch."
+    "batch. An event source sharded over `scale.shards`: combines its shards' counts, decides the whole-day checks "
+    "(volume, bad-row share) and writes the summary and Data Docs."
 )
 def validate(source: str, **context) -> list[str]:
     from include.airflow_glue.dag_support import data_errors_fail_fast, day_of, log_results, run_context
     from include.airflow_glue.notifier import data_docs_link
+    from include.scoring.validate.sharded import combine_event_shards
     from include.scoring.validate.stage import validate_stage
 
     day = day_of(context)
     print(f"Data Docs (served by Airflow): {data_docs_link(source, day.isoformat())}")
     with data_errors_fail_fast():
-        return log_results(validate_stage(run_context(), day, [source]))
+        ctx = run_context()
+        shards = ctx.config.scale.shards
+        if source in EVENT_SOURCES and shards > 1:
+            return log_results([combine_event_shards(ctx.lake, ctx.config, source, day, shards).stage_result()])
+        return log_results(validate_stage(ctx, day, [source]))
 
 
 @task(
@@ -225,8 +255,13 @@ def send_alerts(**context) -> int:
 def engagement_daily():
     extracted = {source: extract.override(task_id=f"extract_{source}")(source=source) for source in EXTRACT_SOURCES}
     validated = [validate.override(task_id=f"validate_{source}")(source=source) for source in VALIDATE_SOURCES]
+    validate_shards = plan_validation()
     for source, validation in zip(VALIDATE_SOURCES, validated, strict=True):
-        extracted[source] >> validation
+        if source in EVENT_SOURCES:  # mapped over the event_id shards, then combined
+            parts = validate_shard.override(task_id=f"validate_{source}_shard").partial(source=source)
+            extracted[source] >> parts.expand(shard=validate_shards) >> validation
+        else:
+            extracted[source] >> validation
     shards = prepare_resolution()
     [*validated, extracted["reference"]] >> shards
     resolved = resolve_identities.expand(shard=shards)

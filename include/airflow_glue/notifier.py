@@ -225,7 +225,7 @@ def task_notice(context: Any) -> Notice:
     log_url = getattr(ti, "log_url", None)
     facts.append(("Log", str(log_url) if log_url else "not available"))
     if task_id.startswith("validate_") and day != "unknown day":
-        facts.append(("Data Docs", data_docs_link(task_id.removeprefix("validate_"), day)))
+        facts.append(("Data Docs", data_docs_link(task_id.removeprefix("validate_").removesuffix("_shard"), day)))
     return _compose(
         subject=f"[engagement] FAILED {dag_id}.{task_id} for {day}: {_first_line(message)}",
         lead=(

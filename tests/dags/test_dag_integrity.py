@@ -58,6 +58,19 @@ def test_daily_dag_schedule_and_tasks(dagbag):
     assert dag.params["crm_full_refresh"] is False  # trigger with True to read an API CRM whole
 
 
+def test_daily_dag_validates_event_sources_in_mapped_shards(dagbag):
+    """extract_<source> -> validate_<source>_shard (mapped over plan_validation's shard numbers)
+    -> validate_<source> (the combine) -> prepare_resolution; the CRM is validated in one task."""
+    dag = dagbag.dags["engagement_daily"]
+    for source in ("web", "email", "ad"):
+        shard = dag.get_task(f"validate_{source}_shard")
+        assert shard.upstream_task_ids == {f"extract_{source}", "plan_validation"}
+        assert shard.downstream_task_ids == {f"validate_{source}"}
+        assert type(shard).__name__.endswith("MappedOperator")  # one task instance per shard
+        assert "prepare_resolution" in dag.get_task(f"validate_{source}").downstream_task_ids
+    assert dag.get_task("validate_crm").upstream_task_ids == {"extract_crm"}
+
+
 PROBE = r"""
 import json, runpy, sys, time
 import airflow.sdk  # the framework's own import is not the DAG file's cost

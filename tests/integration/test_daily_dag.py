@@ -84,3 +84,43 @@ def test_daily_run_end_to_end(airflow_db, small_sample, settings_env, tmp_path, 
             .all()
         )
         assert any(e.extra.get("day") == day.isoformat() and e.extra.get("accounts") == 40 for e in events)
+
+
+def test_daily_run_with_sharded_validation(airflow_db, small_sample, settings_env, tmp_path, monkeypatch):
+    """`scale.shards: 3`: validate_<source>_shard runs once per shard, validate_<source> combines,
+    and the day's valid and quarantined rows account for every raw row."""
+    import yaml
+
+    from include.scoring.core.config import DEFAULT_CONFIG_PATH
+
+    sample = tmp_path / "sample"
+    shutil.copytree(small_sample.out, sample)
+    crm_url = f"sqlite:///{sample / 'crm.sqlite'}"
+    settings = settings_env(sample, crm_url)
+    init_crm(crm_url)
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    raw["scale"]["shards"] = 3
+    config = tmp_path / "engagement.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv("ENGAGEMENT_CONFIG", str(config))
+    day = small_sample.end
+    dagrun = run_daily(load_dag("engagement_daily"), day)
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == dagrun.run_id).all()
+        shards = sorted((ti.task_id, ti.map_index) for ti in tis if ti.task_id.endswith("_shard"))
+        states = {(ti.task_id, ti.map_index): str(getattr(ti.state, "value", ti.state)) for ti in tis}
+    assert set(states.values()) == {"success"}, states
+    assert shards == [(f"validate_{s}_shard", k) for s in ("ad", "email", "web") for k in range(3)]
+    lake = Lake(settings.lake)
+    for source in ("web", "email", "ad"):
+        assert sorted(p.name for p in Path(lake.partition_path(catalog.valid(source), day)).iterdir()) == [
+            f"part-0000{k}-of-00003.parquet" for k in range(3)
+        ]
+        raw_rows = lake.row_count(catalog.raw(source), day)
+        assert raw_rows == lake.row_count(catalog.valid(source), day) + lake.row_count(catalog.quarantine(source), day)
+        summary = lake.read_side_file(catalog.validation(source), day, "summary.json")
+        assert f'"rows": {raw_rows},' in summary.decode()
+    assert lake.row_count(catalog.SCORES, day) == 40

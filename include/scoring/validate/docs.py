@@ -77,7 +77,51 @@ def page_data(result: Any) -> dict:
 
 def render_page(result: Any) -> str:
     """The Data Docs HTML of one GX suite validation result."""
-    return _env().get_template("data_docs.html.j2").render(**page_data(result))
+    return render_data(page_data(result))
+
+
+def render_data(data: dict) -> str:
+    """The Data Docs HTML of `page_data` (or of `merge_pages`)."""
+    return _env().get_template("data_docs.html.j2").render(**data)
+
+
+def _merged_row(rows: list[dict], observed: Any, success: bool) -> dict:
+    row = {**rows[0], "success": success}
+    row["found"] = []
+    if rows[0]["element_count"] is not None:
+        counted: dict[str, int | None] = {}
+        for part in rows:
+            for value, count in part["found"]:
+                known = counted.get(value, 0)
+                counted[value] = None if count is None or known is None else known + count
+        ranked = sorted(counted.items(), key=lambda kv: -(kv[1] or 0))  # stable: first seen first among equals
+        row["found"] = [[value, count] for value, count in ranked[:MAX_VALUES]]
+        for key in ("element_count", "unexpected_count", "missing_count"):
+            row[key] = sum(part.get(key) or 0 for part in rows)
+        nonnull = row["element_count"] - row["missing_count"]
+        row["unexpected_percent"] = row["unexpected_count"] / nonnull * 100 if nonnull > 0 else None
+    if observed is not None:
+        row["observed"] = clip(observed)
+    row["error"] = next((part["error"] for part in rows if part["error"]), None)
+    return row
+
+
+def merge_pages(pages: list[dict], observed: dict[str, Any], success: dict[str, bool]) -> dict:
+    """One page from the pages of a day's shards: counts summed, the values found merged by count,
+    `observed` and `success` (by check) as decided for the whole day."""
+    rows = [
+        _merged_row(list(parts), observed.get(parts[0]["check"]), success[parts[0]["check"]])
+        for parts in zip(*(page["rows"] for page in pages), strict=True)
+    ]
+    held = sum(row["success"] for row in rows)
+    statistics = {
+        **pages[0]["statistics"],
+        "evaluated_expectations": len(rows),
+        "successful_expectations": held,
+        "unsuccessful_expectations": len(rows) - held,
+        "success_percent": held / len(rows) * 100 if rows else None,
+    }
+    return {**pages[0], "statistics": statistics, "success": held == len(rows), "rows": rows}
 
 
 def render_failure(reason: str) -> str:

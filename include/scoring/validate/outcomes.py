@@ -5,11 +5,14 @@ reads the batch, runs the suite and writes what this module decides.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from include.expectations import CheckSpec
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.contracts import CONTRACTS
 from include.scoring.validate.gx_runner import CheckOutcome
@@ -50,36 +53,72 @@ def example_values(frame: pd.DataFrame, rows: np.ndarray, column: str | None, id
     return out
 
 
-def split_outcomes(
-    source: str,
-    day: date,
-    frame: pd.DataFrame,
-    outcomes: list[CheckOutcome],
-    config: ScoringConfig,
-    volume_note: str | None,
-) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
-    """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
-    n = len(frame)
-    id_column = CONTRACTS[source].id_column
+@dataclass
+class CheckTally:
+    """One check's outcome as the summary needs it, over a whole batch or summed over its shards:
+    no row positions, only how many rows failed and the examples (first failing rows, in order)."""
+
+    spec: CheckSpec
+    level: str
+    success: bool
+    unexpected_count: int
+    failed_rows: int
+    examples: list[str]
+    observed: Any = None
+    error: str | None = None
+
+
+def row_decisions(n: int, outcomes: list[CheckOutcome]) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the batch's `n` rows are quarantined, and each one's `failed_checks` (sorted, comma-joined)."""
     bad = np.zeros(n, bool)
     reasons = np.full(n, None, dtype=object)
+    for outcome in outcomes:
+        if outcome.error or outcome.success or outcome.level != "row" or not len(outcome.failed_rows):
+            continue
+        rows = outcome.failed_rows
+        bad[rows] = True
+        check = outcome.spec.check
+        for row in rows:
+            reasons[row] = check if reasons[row] is None else f"{reasons[row]},{check}"
+    for i in np.flatnonzero(bad):
+        reasons[i] = ",".join(sorted(set(reasons[i].split(","))))
+    return bad, reasons
+
+
+def file_counts(frame: pd.DataFrame, bad: np.ndarray) -> dict[str, dict]:
+    """Rows and quarantined rows per source file, files in order of first appearance."""
+    files = frame["source_file"].fillna("?").to_numpy(dtype=object)
+    out = {}
+    for name in pd.unique(files):
+        mask = files == name
+        out[str(name)] = {"rows": int(mask.sum()), "quarantined": int((mask & bad).sum())}
+    return out
+
+
+def summarise(
+    source: str,
+    day: date,
+    n: int,
+    tallies: list[CheckTally],
+    quarantined: int,
+    files: dict[str, dict],
+    config: ScoringConfig,
+    volume_note: str | None,
+) -> ValidationResult:
+    """The batch's result from its checks' tallies: each check's effect, what failed the batch
+    (a batch check, a check that could not run, too many bad rows), the counts per file."""
     result = ValidationResult(source, day, n, 0, 0)
     if volume_note:
         result.warnings.append(volume_note)
-    for outcome in outcomes:
-        spec = outcome.spec
-        examples = example_values(frame, outcome.failed_rows, spec.column, id_column)
+    for tally in tallies:
+        spec = tally.spec
         effect = "pass"
-        if outcome.error:
+        if tally.error:
             effect = "error"
-            result.batch_failures.append(f"{spec.check}: the expectation could not run ({outcome.error})")
-        elif not outcome.success:
-            if outcome.level == "row" and len(outcome.failed_rows):
+            result.batch_failures.append(f"{spec.check}: the expectation could not run ({tally.error})")
+        elif not tally.success:
+            if tally.level == "row" and tally.failed_rows:
                 effect = "quarantined"
-                rows = outcome.failed_rows
-                bad[rows] = True
-                for row in rows:
-                    reasons[row] = spec.check if reasons[row] is None else f"{reasons[row]},{spec.check}"
             elif spec.check == "volume_vs_trailing_median" and config.validation.volume.action == "warn":
                 effect = "warning"
                 result.warnings.append(
@@ -88,24 +127,24 @@ def split_outcomes(
             else:
                 effect = "batch failed"
                 detail = (
-                    f"observed {outcome.observed!r}"
-                    if outcome.observed is not None
-                    else f"{outcome.unexpected_count:,} row(s), e.g. {', '.join(examples)}"
+                    f"observed {tally.observed!r}"
+                    if tally.observed is not None
+                    else f"{tally.unexpected_count:,} row(s), e.g. {', '.join(tally.examples)}"
                 )
                 result.batch_failures.append(f"{spec.check} ({spec.expectation}): {detail}")
         result.checks.append(
             {
                 "check": spec.check,
-                "level": outcome.level,
+                "level": tally.level,
                 "expectation": spec.expectation,
                 "column": spec.column,
-                "success": bool(outcome.success and not outcome.error),
-                "unexpected_count": outcome.unexpected_count,
-                "examples": examples,
+                "success": bool(tally.success and not tally.error),
+                "unexpected_count": tally.unexpected_count,
+                "examples": tally.examples,
                 "effect": effect,
             }
         )
-    result.quarantined = int(bad.sum())
+    result.quarantined = quarantined
     result.valid = n - result.quarantined
     limit = config.validation.max_bad_row_share
     if n and result.quarantined / n > limit and result.quarantined > config.validation.bad_rows_floor:
@@ -120,10 +159,34 @@ def split_outcomes(
             f"checks, more than validation.max_bad_row_share {limit:.0%} (and more than "
             f"validation.bad_rows_floor {config.validation.bad_rows_floor}): {parts}"
         )
-    files = frame["source_file"].fillna("?").to_numpy(dtype=object)
-    for name in pd.unique(files):
-        mask = files == name
-        result.files[str(name)] = {"rows": int(mask.sum()), "quarantined": int((mask & bad).sum())}
-    for i in np.flatnonzero(bad):
-        reasons[i] = ",".join(sorted(set(reasons[i].split(","))))
+    result.files = files
+    return result
+
+
+def tally(outcome: CheckOutcome, examples: list[str]) -> CheckTally:
+    return CheckTally(
+        outcome.spec,
+        outcome.level,
+        outcome.success,
+        outcome.unexpected_count,
+        len(outcome.failed_rows),
+        examples,
+        outcome.observed,
+        outcome.error,
+    )
+
+
+def split_outcomes(
+    source: str,
+    day: date,
+    frame: pd.DataFrame,
+    outcomes: list[CheckOutcome],
+    config: ScoringConfig,
+    volume_note: str | None,
+) -> tuple[ValidationResult, np.ndarray, np.ndarray]:
+    """Row failures -> failed_checks per row; batch failures -> messages. Returns (result, bad mask, reasons)."""
+    id_column = CONTRACTS[source].id_column
+    bad, reasons = row_decisions(len(frame), outcomes)
+    tallies = [tally(o, example_values(frame, o.failed_rows, o.spec.column, id_column)) for o in outcomes]
+    result = summarise(source, day, len(frame), tallies, int(bad.sum()), file_counts(frame, bad), config, volume_note)
     return result, bad, reasons

@@ -15,8 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from statistics import median
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +32,7 @@ from include.scoring.core.sources import VALIDATE_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import DATA_FILE, Lake
 from include.scoring.validate.gx_runner import render_data_docs, run_suite
+from include.scoring.validate.inputs import event_parameters
 from include.scoring.validate.outcomes import check_levels, split_outcomes
 from include.scoring.validate.report import (
     REUSED_WARNING,
@@ -42,6 +42,7 @@ from include.scoring.validate.report import (
     report_lines,
     summary_json,
 )
+from include.scoring.validate.sharded import validate_events_sharded
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext
@@ -50,40 +51,6 @@ log = logging.getLogger(__name__)
 
 HELPERS = ("_event_id_occurrence", "_seen_on_earlier_day", "_id_occurrence", "_account_exists", "_contact_exists")
 INPUT_DIGEST = "input.sha256"
-
-
-def _utc(day: date) -> pd.Timestamp:
-    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=UTC))
-
-
-def _seen_before(lake: Lake, source: str, day: date, ids: pd.Series, lookback: int) -> np.ndarray:
-    if lookback <= 0 or ids.empty:
-        return np.zeros(len(ids), bool)
-    history = lake.read_range(
-        catalog.event_ids(source), day - timedelta(days=lookback), day - timedelta(days=1), columns=["h"]
-    )
-    if history is None or history.num_rows == 0:
-        return np.zeros(len(ids), bool)
-    return np.isin(hash_ids(ids), history.column("h").to_numpy())
-
-
-def _volume_bounds(lake: Lake, config: ScoringConfig, source: str, day: date) -> tuple[dict, str | None]:
-    vol = config.validation.volume
-    counts = [
-        lake.row_count(catalog.raw(source), day - timedelta(days=k))
-        for k in range(1, vol.trailing_days + 1)
-        if lake.exists(catalog.raw(source), day - timedelta(days=k))
-    ]
-    if len(counts) < vol.min_history_days:
-        return {
-            "volume_min": 0,
-            "volume_max": None,
-        }, f"volume: only {len(counts)} earlier day(s) of history, check skipped"
-    mid = median(counts)
-    return {
-        "volume_min": int(np.floor(mid * vol.min_ratio)),
-        "volume_max": int(np.ceil(mid * vol.max_ratio)),
-    }, f"volume: trailing {len(counts)}-day median {mid:,.0f}"
 
 
 def _write(
@@ -173,16 +140,7 @@ def validate_events(
 ) -> ValidationResult:
     """Validate raw/<source>/dt=D (or, reprocessing, valid + quarantine of D) for an event source."""
     frame = _input_frame(lake, source, day, reprocess_quarantine)
-    frame["_event_id_occurrence"] = frame.groupby("event_id", dropna=False, sort=False).cumcount() + 1
-    frame["_seen_on_earlier_day"] = _seen_before(
-        lake, source, day, frame["event_id"], config.validation.duplicate_lookback_days
-    )
-    bounds, note = _volume_bounds(lake, config, source, day)
-    parameters = {
-        **bounds,
-        "min_event_time": _utc(day - timedelta(days=config.validation.late_arrival_days)),
-        "max_event_time": _utc(day + timedelta(days=1)),
-    }
+    parameters, note = event_parameters(lake, config, source, day, frame)
     result, _ = _run(lake, config, source, day, frame, parameters, note)
     if result.failed:
         raise BatchValidationError(failure_message(result))
@@ -285,6 +243,8 @@ def validate_stage_sources(
     """One validate unit as the DAG names it: an event source, or `crm` for the four tables."""
     if source == "crm":
         return validate_crm(lake, config, day, reprocess_quarantine)
+    if config.scale.shards > 1 and not reprocess_quarantine:  # reprocessing reads valid + quarantine whole
+        return [validate_events_sharded(lake, config, source, day, config.scale.shards)]
     return [validate_events(lake, config, source, day, reprocess_quarantine)]
 
 

@@ -84,6 +84,13 @@ def test_task_notice_subject_and_body():
     assert "Day: 2026-11-20" in notice.text and "Run: scheduled__2026-11-21T02:00:00+00:00" in notice.text
 
 
+def test_validate_shard_notice_links_its_source_data_docs():
+    context = task_context(errors.LakeError("lake file unreadable"))
+    context["ti"].task_id = "validate_ad_shard"  # a mapped validate shard of the ad source
+    notice = build_notice(context)
+    assert "Data Docs: http://airflow.example:8080/engagement/data-docs/2026-11-20/ad\n" in notice.text
+
+
 def test_html_body_escapes_everything():
     notice = build_notice(task_context(errors.BatchValidationError(MULTILINE + "\n<script>alert(1)</script>")))
     assert "<script>" not in notice.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in notice.html
