@@ -25,6 +25,8 @@ LAKE_IO = {
     "extract.stage",
     "extract.snapshot",
     "validate.stage",
+    "validate.inputs",
+    "validate.sharded",
     "resolve.stage",
     "resolve.calls",
     "resolve.inputs",
