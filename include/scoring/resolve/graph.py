@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from include.scoring.core.arrowops import isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.core.hashing import hash_text
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string()), ("first_seen", pa.date32())])
@@ -36,14 +37,16 @@ def node(rank: str, values: pd.Series) -> pd.Series:
 
 
 def person_key(nodes: pd.Series) -> pd.Series:
-    """The stable key of a node's own (singleton) person: `p` and a 64-bit hash of the node."""
-    out = pd.Series(pd.NA, index=nodes.index, dtype="string")
+    """The stable key of a node's own (singleton) person: `p` and a 64-bit hash of the node
+    (pandas' text hash, computed from the Arrow buffers: `core.hashing.hash_text`)."""
     present = nodes.notna().to_numpy()
-    if present.any():
-        hashes = pd.util.hash_array(nodes[present].astype(str).to_numpy(dtype=object))
-        keys = pc.binary_join_element_wise("p", pc.cast(pa.array(hashes, pa.uint64()), pa.string()), "")
-        out[present] = keys.to_numpy(zero_copy_only=False)
-    return out
+    if not present.any():
+        return pd.Series(pd.NA, index=nodes.index, dtype="string")
+    values = to_arrow(nodes)
+    hashes = hash_text(values.filter(pa.array(present)) if not present.all() else values)
+    keys = pc.binary_join_element_wise("p", pc.cast(pa.array(hashes, pa.uint64()), pa.string()), "")
+    slot = np.cumsum(present) - 1  # each present node's position among the present ones
+    return to_series(keys.take(pa.array(slot, pa.int64(), mask=~present)), nodes.index)
 
 
 @dataclass
