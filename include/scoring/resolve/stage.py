@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
-from include.scoring.core.normalize import matches, normalize_email
+from include.scoring.core.normalize import matches
 from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
@@ -51,7 +51,7 @@ from include.scoring.resolve.inputs import (
     read_events,
 )
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
-from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
+from include.scoring.resolve.rules import Reference, build_reference, match_accounts, person_accounts
 from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
 if TYPE_CHECKING:
@@ -171,7 +171,8 @@ def _day_identifiers(
 
 
 def _contact_edges(contacts: pd.DataFrame) -> pd.DataFrame:
-    email_norm = normalize_email(contacts["email"])
+    """Contact id <-> normalised email links of the reference's contacts (`Reference.contacts`)."""
+    email_norm = contacts["email_norm"]
     ok = email_norm.notna() & contacts["contact_id"].notna()
     return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
 
@@ -202,11 +203,19 @@ def _describe_prepared(result: StageResult) -> str:
     )
 
 
-def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageResult:
-    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
+def load_reference(lake: Lake, config: ScoringConfig, day: date) -> Reference:
+    """D's CRM reference tables (contact email, domain and name -> account, IP ranges): about a
+    tenth of a large day's resolve, so a run builds them once and hands them to every step."""
     accounts = lake.read_df(catalog.valid("crm/accounts"), day)
     contacts = lake.read_df(catalog.valid("crm/contacts"), day)
-    ref = build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+    return build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+
+
+def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Reference | None = None) -> StageResult:
+    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc).
+    `ref`: D's reference tables when the caller has them already (`load_reference`)."""
+    ref = ref if ref is not None else load_reference(lake, config, day)
+    account_ids = lake.read_df(catalog.valid("crm/accounts"), day, columns=["account_id"])["account_id"]
     firings = list(ref.firings)
     day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
     firings += blocked_firings
@@ -215,7 +224,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
         CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
     ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
-    contact_edges = _contact_edges(contacts)
+    contact_edges = _contact_edges(ref.contacts)
     previous = previous_edges(lake, day)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
@@ -250,7 +259,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
     )
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
-    groups = person_groups(group_links(lake, config, day, calls), graph, ref, accounts["account_id"], day, firings)
+    groups = person_groups(group_links(lake, config, day, calls), graph, ref, account_ids, day, firings)
     ident["p_group"] = lookup(ident["person_key"], groups)
     write_snapshot(lake, day, graph)
     lake.write_partition(catalog.IDENTITY_MAP, day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
@@ -276,14 +285,15 @@ def crm_entries(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]
 
 
 # Resolve one shard --------------------------------------------------------------------------------
-def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> StageResult:
-    """Resolve the events of one shard against the day's identity map (prepare first)."""
+def resolve_shard(
+    lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1, ref: Reference | None = None
+) -> StageResult:
+    """Resolve the events of one shard against the day's identity map (prepare first); `ref` as
+    for `prepare_resolution`."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
-    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
-    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
     ranges = ip_ranges(lake, day)
-    ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
+    ref = ref if ref is not None else load_reference(lake, config, day)
     late = late_crm_events(lake, config, day, shard, shards)
     first = sum(len(p) for p in parts) + len(fresh)
     repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
@@ -381,8 +391,9 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
     """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
     shards = shards or config.scale.shards
-    prepared = prepare_resolution(lake, config, day)
-    parts = [resolve_shard(lake, config, day, shard, shards) for shard in range(shards)]
+    ref = load_reference(lake, config, day)
+    prepared = prepare_resolution(lake, config, day, ref)
+    parts = [resolve_shard(lake, config, day, shard, shards, ref) for shard in range(shards)]
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])
