@@ -298,7 +298,11 @@ def resolve_shard(
     first = sum(len(p) for p in parts) + len(fresh)
     repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
     too_late = np.r_[np.zeros(first + len(repeats), bool), np.ones(len(late), bool)]
-    events = pd.concat([*parts, fresh, repeats, late], ignore_index=True)
+    frames = [*parts, fresh, repeats, late]
+    # Empty frames add no rows, but an untyped one (no late activities on a first day) would turn
+    # event_time and the ids into Python objects for the whole day (2 s on a 1M-event day).
+    events = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
+    del frames
     del parts, fresh, repeats, late  # the day is held once, not twice
     ev = normalise_events(events, config, ranges)
     del events
