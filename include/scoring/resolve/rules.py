@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from include.scoring.core.arrowops import isin, lookup
+from include.scoring.core.arrowops import isin, lookup, positions, take_at
 from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
 
@@ -167,13 +167,18 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         .drop_duplicates("email_norm")
         .set_index("email_norm")
     )
-    direct_contact = lookup(ev["email_norm"], contact_by_email["contact_id"])
-    acc_contact = lookup(ev["email_norm"], contact_by_email["account_id"])
+    at_email = positions(ev["email_norm"], contact_by_email.index)
+    direct_contact = take_at(contact_by_email["contact_id"], at_email, ev.index)
+    acc_contact = take_at(contact_by_email["account_id"], at_email, ev.index)
     free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
     acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
-    p = persons.reindex(ev["person_key"])
-    acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
-    acc_group = pd.Series(p["p_group"].to_numpy() if "p_group" in p else None, index=ev.index, dtype="string")
+    at_person = positions(ev["person_key"], persons.index)  # the event's person's row (-1: none)
+    acc_person = take_at(persons["p_account"], at_person, ev.index)
+    acc_group = (
+        take_at(persons["p_group"], at_person, ev.index)
+        if "p_group" in persons
+        else pd.Series(None, index=ev.index, dtype="string")
+    )
     range_row = ev["ip_range_row"].to_numpy()
     range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
@@ -209,7 +214,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         dtype="string",
     ).where(account.isna())
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
-    contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
+    contact = contact.fillna(take_at(persons["p_contact"], at_person, ev.index))
     role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
     return pd.DataFrame(
         {
