@@ -91,9 +91,14 @@ def _components(edges: pd.DataFrame) -> pd.Series:
     if edges.empty:
         return pd.Series(dtype="string")
     ends = pa.concat_arrays([to_arrow(edges["a"]), to_arrow(edges["b"])])
-    distinct = pc.unique(ends)
-    nodes = distinct.take(pc.sort_indices(distinct))  # sorted, so a component's first node is its smallest
-    codes = np.asarray(pc.index_in(ends, value_set=nodes).to_numpy(zero_copy_only=False), dtype=np.int64)
+    # One hash pass: each end's code in the distinct nodes, then the codes renumbered in sorted node
+    # order, so a component's first node is its smallest.
+    encoded = pc.dictionary_encode(ends)
+    order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    nodes = encoded.dictionary.take(pa.array(order))
+    codes = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
     n = len(nodes)
     m = len(edges)
     matrix = coo_matrix((np.ones(m, np.int8), (codes[:m], codes[m:])), shape=(n, n))
