@@ -49,6 +49,12 @@ def person_key(nodes: pd.Series) -> pd.Series:
     return to_series(keys.take(pa.array(slot, pa.int64(), mask=~present)), nodes.index)
 
 
+def or_own_key(mapped: pd.Series, nodes: pd.Series) -> pd.Series:
+    """`mapped` (nodes' person keys where known), else each node's own key: only the nodes still
+    without a key are hashed (most of a day's are in the graph or the identity map)."""
+    return mapped.fillna(person_key(nodes.where(mapped.isna())))
+
+
 @dataclass
 class Graph:
     edges: pd.DataFrame  # a, b, first_seen: every edge up to D
@@ -112,4 +118,4 @@ def _components(edges: pd.DataFrame) -> pd.Series:
 def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:
     """Person key of each node: its component's key, or its own key when it links to nothing."""
     mapped = lookup(nodes, graph.person_of)
-    return mapped.fillna(person_key(nodes)).astype("string")
+    return or_own_key(mapped, nodes).astype("string")

@@ -37,7 +37,7 @@ from include.scoring.resolve.graph import (
     EMAIL,
     build_graph,
     node,
-    person_key,
+    or_own_key,
 )
 from include.scoring.resolve.inputs import (
     crm_events,
@@ -254,9 +254,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Refere
         )
     shared = set(graph.shared_cookies["node"])
     ident = today.assign(shared=isin(today["node"], shared))
-    ident["person_key"] = (
-        lookup(ident["node"], graph.person_of).fillna(person_key(ident["node"])).where(~ident["shared"])
-    )
+    ident["person_key"] = or_own_key(lookup(ident["node"], graph.person_of), ident["node"]).where(~ident["shared"])
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
     groups = person_groups(group_links(lake, config, day, calls), graph, ref, account_ids, day, firings)
@@ -316,7 +314,7 @@ def resolve_shard(
         .fillna(cookie_nodes.where(~ev["cookie_shared"]))
         .fillna(node(CONTACT, ev["crm_contact_id"]))
     )
-    ev["person_key"] = lookup(identity_node, ident["person_key"].dropna()).fillna(person_key(identity_node))
+    ev["person_key"] = or_own_key(lookup(identity_node, ident["person_key"].dropna()), identity_node)
     persons = (
         ident.dropna(subset=["person_key"])
         .drop_duplicates("person_key")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from include.scoring.core.config import load_config
-from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, node, person_key, persons_of
+from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, node, or_own_key, person_key, persons_of
 
 D = date(2026, 7, 1)
 LIMIT = load_config().identity.max_emails_per_cookie  # 3 by default (SPEC 4.2)
@@ -110,3 +110,14 @@ def test_the_graph_persists_a_cookie_identified_earlier_resolves_later():
     keys = persons_of(pd.Series(["3:k1", "2:a@x.com", "3:stranger"], dtype="string"), friday)
     assert keys.iat[0] == keys.iat[1] == _key("2:a@x.com")
     assert keys.iat[2] == _key("3:stranger")  # linked to nothing: its own key
+
+
+def test_or_own_key_keeps_known_keys_and_hashes_only_the_rest():
+    nodes = pd.Series(["2:a@x.com", "3:ck1", None, "2:b@y.com"], dtype="string", index=[4, 5, 6, 7])
+    mapped = pd.Series(["pKNOWN", None, None, None], dtype="string", index=[4, 5, 6, 7])
+    out = or_own_key(mapped, nodes)
+    own = person_key(nodes)
+    assert out[4] == "pKNOWN"
+    assert out[5] == own[5] and out[7] == own[7]
+    assert pd.isna(out[6])
+    assert list(out.index) == [4, 5, 6, 7]
