@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import isin, lookup, positions, take_at
+from include.scoring.core.arrowops import isin, lookup, positions, take_at, to_arrow, to_series
 from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
 
@@ -195,12 +196,14 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         ("reverse_ip", acc_ip),
         ("ad_company", acc_ad.where(ev["source"] == "ad")),
     ]
-    account = pd.Series(pd.NA, index=ev.index, dtype="string")
-    method = pd.Series(pd.NA, index=ev.index, dtype="string")
-    for name, series in candidates:
-        take = account.isna() & series.notna()
-        account[take] = series[take].astype("string")
-        method[take] = name
+    # The first rule with an account wins: Arrow's coalesce for the account, the first present
+    # candidate's position for the method.
+    arrays = [to_arrow(series) for _, series in candidates]
+    account = to_series(pc.coalesce(*arrays), ev.index)
+    present = [np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for a in arrays]
+    first = np.select(present, list(range(len(candidates))), default=len(candidates))
+    names = np.array([name for name, _ in candidates] + [None], dtype=object)
+    method = pd.Series(names[first], index=ev.index, dtype="string")
     has_email = ev["email_norm"].notna()
     company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
     known_company_ip = pd.Series(_per_range(ref.ranges["company_known"], range_row, False).astype(bool), index=ev.index)
