@@ -70,8 +70,15 @@ def dedupe_edges(edges: pd.DataFrame) -> pd.DataFrame:
     a = edges["a"].where(~swap, edges["b"])
     b = edges["b"].where(~swap, edges["a"])
     out = pd.DataFrame({"a": a.astype("string"), "b": b.astype("string"), "first_seen": edges["first_seen"]})
-    out = out.take(sort_order(out, ["a", "b", "first_seen"])).drop_duplicates(["a", "b"], keep="first")
-    return out.reset_index(drop=True)
+    out = out.take(sort_order(out, ["a", "b", "first_seen"]))
+    # sorted, so the copies of a link are adjacent: keep each run's first (its earliest first_seen)
+    a, b = to_arrow(out["a"]), to_arrow(out["b"])
+    keep = np.ones(len(out), dtype=bool)
+    if len(out) > 1:
+        n = len(out) - 1
+        same = pc.and_(pc.equal(a.slice(1), a.slice(0, n)), pc.equal(b.slice(1), b.slice(0, n)))
+        keep[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return out[keep].reset_index(drop=True)
 
 
 def _emails_per_cookie(edges: pd.DataFrame) -> pd.Series:
