@@ -10,6 +10,7 @@ gets one reason: free_mail, unknown_domain, shared_device, unknown_company, isp_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,21 @@ class Reference:
     free_domains: set[str]
     ranges: pd.DataFrame  # cidr, kind, account_id (corporate ranges of accounts), company_known
     firings: list[dict] = field(default_factory=list)
+
+    @cached_property
+    def contact_by_id(self) -> pd.DataFrame:
+        """Contacts by id (the first row of a repeated id); built once, used by both account steps."""
+        return self.contacts.drop_duplicates("contact_id").set_index("contact_id")
+
+    @cached_property
+    def contact_by_email(self) -> pd.DataFrame:
+        """Contacts by normalised email: the lowest contact id of an address several contacts share."""
+        return (
+            self.contacts.dropna(subset=["email_norm"])
+            .sort_values("contact_id")
+            .drop_duplicates("email_norm")
+            .set_index("email_norm")
+        )
 
 
 def _first_claim(keys: pd.Series, accounts: pd.DataFrame, rule: str, firings: list[dict]) -> pd.Series:
@@ -120,13 +136,8 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
         nodes = nodes[isin(nodes["person_key"], wanted.dropna().drop_duplicates())]  # a Series: stays in Arrow
     rank = nodes["node"].str[0]
     value = nodes["node"].str[2:]
-    contacts = ref.contacts.drop_duplicates("contact_id").set_index("contact_id")
-    by_email = (
-        ref.contacts.dropna(subset=["email_norm"])
-        .sort_values("contact_id")
-        .drop_duplicates("email_norm")
-        .set_index("email_norm")
-    )
+    contacts = ref.contact_by_id
+    by_email = ref.contact_by_email
     contact_id = value.where(rank == CONTACT).fillna(lookup(value.where(rank == EMAIL), by_email["contact_id"]))
     acc_contact = lookup(contact_id, contacts["account_id"])
     domains = email_domain(value.where(rank == EMAIL))
@@ -162,12 +173,7 @@ def _per_range(column: pd.Series, range_row: np.ndarray, missing):
 
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
     """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
-    contact_by_email = (
-        ref.contacts.dropna(subset=["email_norm"])
-        .sort_values("contact_id")
-        .drop_duplicates("email_norm")
-        .set_index("email_norm")
-    )
+    contact_by_email = ref.contact_by_email
     at_email = positions(ev["email_norm"], contact_by_email.index)
     direct_contact = take_at(contact_by_email["contact_id"], at_email, ev.index)
     acc_contact = take_at(contact_by_email["account_id"], at_email, ev.index)
@@ -218,7 +224,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     ).where(account.isna())
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
     contact = contact.fillna(take_at(persons["p_contact"], at_person, ev.index))
-    role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
+    role = lookup(contact, ref.contact_by_id["role"])
     return pd.DataFrame(
         {
             "account_id": account,
