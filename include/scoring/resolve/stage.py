@@ -43,15 +43,15 @@ from include.scoring.resolve.inputs import (
     crm_events,
     crm_ledger_counts,
     deliveries,
-    free_domains,
     identifiers,
     ip_ranges,
     late_crm_events,
+    load_reference,
     normalise_events,
     read_events,
 )
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
-from include.scoring.resolve.rules import Reference, build_reference, match_accounts, person_accounts
+from include.scoring.resolve.rules import Reference, match_accounts, person_accounts
 from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
 if TYPE_CHECKING:
@@ -201,14 +201,6 @@ def _describe_prepared(result: StageResult) -> str:
         f"resolve prepare {result.day}  person graph {result.count('links'):,} links; "
         f"{result.count('identifiers'):,} identifiers today; rules fired: {fired}"
     )
-
-
-def load_reference(lake: Lake, config: ScoringConfig, day: date) -> Reference:
-    """D's CRM reference tables (contact email, domain and name -> account, IP ranges): about a
-    tenth of a large day's resolve, so a run builds them once and hands them to every step."""
-    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
-    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
-    return build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
 
 
 def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Reference | None = None) -> StageResult:
