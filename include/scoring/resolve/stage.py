@@ -171,8 +171,7 @@ def _day_identifiers(
 
 
 def _contact_edges(contacts: pd.DataFrame) -> pd.DataFrame:
-    """Contact id <-> normalised email links of the reference's contacts (`Reference.contacts`)."""
-    email_norm = contacts["email_norm"]
+    email_norm = contacts["email_norm"]  # the reference's contacts, already normalised
     ok = email_norm.notna() & contacts["contact_id"].notna()
     return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
 
@@ -204,8 +203,7 @@ def _describe_prepared(result: StageResult) -> str:
 
 
 def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Reference | None = None) -> StageResult:
-    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc).
-    `ref`: D's reference tables when the caller has them already (`load_reference`)."""
+    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
     ref = ref if ref is not None else load_reference(lake, config, day)
     account_ids = lake.read_df(catalog.valid("crm/accounts"), day, columns=["account_id"])["account_id"]
     firings = list(ref.firings)
@@ -278,8 +276,7 @@ def crm_entries(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]
 def resolve_shard(
     lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1, ref: Reference | None = None
 ) -> StageResult:
-    """Resolve the events of one shard against the day's identity map (prepare first); `ref` as
-    for `prepare_resolution`."""
+    """Resolve the events of one shard against the day's identity map (prepare first)."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
     ranges = ip_ranges(lake, day)
@@ -289,11 +286,9 @@ def resolve_shard(
     repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
     too_late = np.r_[np.zeros(first + len(repeats), bool), np.ones(len(late), bool)]
     frames = [*parts, fresh, repeats, late]
-    # Empty frames add no rows, but an untyped one (no late activities on a first day) would turn
-    # event_time and the ids into Python objects for the whole day (2 s on a 1M-event day).
+    # no empty frames: an untyped one (no late activities) turned the whole day's times into objects
     events = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
-    del frames
-    del parts, fresh, repeats, late  # the day is held once, not twice
+    del frames, parts, fresh, repeats, late  # the day is held once, not twice
     ev = normalise_events(events, config, ranges)
     del events
     reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
@@ -385,7 +380,7 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
     """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
     shards = shards or config.scale.shards
-    ref = load_reference(lake, config, day)
+    ref = load_reference(lake, config, day)  # once: prepare and every shard use the same tables
     prepared = prepare_resolution(lake, config, day, ref)
     parts = [resolve_shard(lake, config, day, shard, shards, ref) for shard in range(shards)]
     total = parts[0].merged(parts[1:])
