@@ -271,9 +271,16 @@ def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.Dat
     return ev
 
 
+#: the CRM columns the reference tables are built from (the rest of the snapshot is not read)
+REFERENCE_COLUMNS = {
+    "crm/accounts": ["account_id", "name", "domain", "alt_domains", "parent_account_id"],
+    "crm/contacts": ["contact_id", "account_id", "email", "role"],
+}
+
+
 def load_reference(lake: Lake, config: ScoringConfig, day: date) -> Reference:
     """D's CRM reference tables (contact email, domain and name -> account, IP ranges): about a
     tenth of a large day's resolve, so a run builds them once and hands them to every step."""
-    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
-    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
+    accounts = lake.read_df(catalog.valid("crm/accounts"), day, columns=REFERENCE_COLUMNS["crm/accounts"])
+    contacts = lake.read_df(catalog.valid("crm/contacts"), day, columns=REFERENCE_COLUMNS["crm/contacts"])
     return build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
