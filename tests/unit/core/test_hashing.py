@@ -17,6 +17,7 @@ def _pandas(values: list[str]) -> np.ndarray:
 
 def test_every_block_length_matches_pandas():
     values = ["x" * n for n in range(40)] + ["é" * n for n in range(20)] + ["1:c_1", "2:a@b.com", "3:ck_9", "😀中文"]
+    values += ["long" * 300, "y" * 4097]  # many blocks, and lengths over 255 (only the low byte is mixed in)
     assert (hash_text(pa.array(values)) == _pandas(values)).all()
 
 
