@@ -56,12 +56,17 @@ def positions(values, keys) -> np.ndarray:
 
 def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
     """values.map(mapping) for string keys: the mapped value, or NA when the key is absent."""
-    pos = positions(values, mapping.index)
+    return take_at(mapping, positions(values, mapping.index), values.index)
+
+
+def take_at(mapping: pd.Series, pos: np.ndarray, index) -> pd.Series:
+    """`lookup` once the positions are known (`positions(values, mapping.index)`): several columns
+    looked up by the same keys search the keys once."""
     if pd.api.types.is_string_dtype(mapping.dtype) or mapping.dtype == object:
         taken = to_arrow(mapping).take(pa.array(pos, pa.int64(), mask=pos < 0))
-        return to_series(taken, values.index)
+        return to_series(taken, index)
     targets = mapping.to_numpy()
-    out = pd.Series(targets[np.maximum(pos, 0)] if len(targets) else np.zeros(len(pos)), index=values.index)
+    out = pd.Series(targets[np.maximum(pos, 0)] if len(targets) else np.zeros(len(pos)), index=index)
     return out.where(pos >= 0)
 
 

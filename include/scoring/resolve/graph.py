@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from include.scoring.core.arrowops import isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.core.hashing import hash_text
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string()), ("first_seen", pa.date32())])
@@ -36,14 +37,22 @@ def node(rank: str, values: pd.Series) -> pd.Series:
 
 
 def person_key(nodes: pd.Series) -> pd.Series:
-    """The stable key of a node's own (singleton) person: `p` and a 64-bit hash of the node."""
-    out = pd.Series(pd.NA, index=nodes.index, dtype="string")
+    """The stable key of a node's own (singleton) person: `p` and a 64-bit hash of the node
+    (pandas' text hash, computed from the Arrow buffers: `core.hashing.hash_text`)."""
     present = nodes.notna().to_numpy()
-    if present.any():
-        hashes = pd.util.hash_array(nodes[present].astype(str).to_numpy(dtype=object))
-        keys = pc.binary_join_element_wise("p", pc.cast(pa.array(hashes, pa.uint64()), pa.string()), "")
-        out[present] = keys.to_numpy(zero_copy_only=False)
-    return out
+    if not present.any():
+        return pd.Series(pd.NA, index=nodes.index, dtype="string")
+    values = to_arrow(nodes)
+    hashes = hash_text(values.filter(pa.array(present)) if not present.all() else values)
+    keys = pc.binary_join_element_wise("p", pc.cast(pa.array(hashes, pa.uint64()), pa.string()), "")
+    slot = np.cumsum(present) - 1  # each present node's position among the present ones
+    return to_series(keys.take(pa.array(slot, pa.int64(), mask=~present)), nodes.index)
+
+
+def or_own_key(mapped: pd.Series, nodes: pd.Series) -> pd.Series:
+    """`mapped` (nodes' person keys where known), else each node's own key: only the nodes still
+    without a key are hashed (most of a day's are in the graph or the identity map)."""
+    return mapped.fillna(person_key(nodes.where(mapped.isna())))
 
 
 @dataclass
@@ -61,8 +70,15 @@ def dedupe_edges(edges: pd.DataFrame) -> pd.DataFrame:
     a = edges["a"].where(~swap, edges["b"])
     b = edges["b"].where(~swap, edges["a"])
     out = pd.DataFrame({"a": a.astype("string"), "b": b.astype("string"), "first_seen": edges["first_seen"]})
-    out = out.take(sort_order(out, ["a", "b", "first_seen"])).drop_duplicates(["a", "b"], keep="first")
-    return out.reset_index(drop=True)
+    out = out.take(sort_order(out, ["a", "b", "first_seen"]))
+    # sorted, so the copies of a link are adjacent: keep each run's first (its earliest first_seen)
+    a, b = to_arrow(out["a"]), to_arrow(out["b"])
+    keep = np.ones(len(out), dtype=bool)
+    if len(out) > 1:
+        n = len(out) - 1
+        same = pc.and_(pc.equal(a.slice(1), a.slice(0, n)), pc.equal(b.slice(1), b.slice(0, n)))
+        keep[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return out[keep].reset_index(drop=True)
 
 
 def _emails_per_cookie(edges: pd.DataFrame) -> pd.Series:
@@ -88,9 +104,14 @@ def _components(edges: pd.DataFrame) -> pd.Series:
     if edges.empty:
         return pd.Series(dtype="string")
     ends = pa.concat_arrays([to_arrow(edges["a"]), to_arrow(edges["b"])])
-    distinct = pc.unique(ends)
-    nodes = distinct.take(pc.sort_indices(distinct))  # sorted, so a component's first node is its smallest
-    codes = np.asarray(pc.index_in(ends, value_set=nodes).to_numpy(zero_copy_only=False), dtype=np.int64)
+    # One hash pass: each end's code in the distinct nodes, then the codes renumbered in sorted node
+    # order, so a component's first node is its smallest.
+    encoded = pc.dictionary_encode(ends)
+    order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    nodes = encoded.dictionary.take(pa.array(order))
+    codes = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
     n = len(nodes)
     m = len(edges)
     matrix = coo_matrix((np.ones(m, np.int8), (codes[:m], codes[m:])), shape=(n, n))
@@ -104,4 +125,4 @@ def _components(edges: pd.DataFrame) -> pd.Series:
 def persons_of(nodes: pd.Series, graph: Graph) -> pd.Series:
     """Person key of each node: its component's key, or its own key when it links to nothing."""
     mapped = lookup(nodes, graph.person_of)
-    return mapped.fillna(person_key(nodes)).astype("string")
+    return or_own_key(mapped, nodes).astype("string")

@@ -1,5 +1,5 @@
-"""What the resolve stage reads, shard by shard: events, CRM activity events, deliveries, and
-the normalised identifiers of each.
+"""What the resolve stage reads, shard by shard: events, CRM activity events, deliveries, and the
+normalised identifiers of each; and the day's reference tables (`load_reference`, once per run).
 
 An event belongs to shard `hash(key) % shards`, where the key is its normalised email, else its
 cookie, else its id: the clicks and deliveries of one address land in the same shard (the scanner
@@ -30,6 +30,7 @@ from include.scoring.lake import catalog
 from include.scoring.lake.sharding import shard_of
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.iplookup import match_ip_ranges
+from include.scoring.resolve.rules import Reference, build_reference
 
 UNIFIED = [
     "event_id",
@@ -268,3 +269,18 @@ def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.Dat
         dtype="string",
     )
     return ev
+
+
+#: the CRM columns the reference tables are built from (the rest of the snapshot is not read)
+REFERENCE_COLUMNS = {
+    "crm/accounts": ["account_id", "name", "domain", "alt_domains", "parent_account_id"],
+    "crm/contacts": ["contact_id", "account_id", "email", "role"],
+}
+
+
+def load_reference(lake: Lake, config: ScoringConfig, day: date) -> Reference:
+    """D's CRM reference tables (contact email, domain and name -> account, IP ranges): about a
+    tenth of a large day's resolve, so a run builds them once and hands them to every step."""
+    accounts = lake.read_df(catalog.valid("crm/accounts"), day, columns=REFERENCE_COLUMNS["crm/accounts"])
+    contacts = lake.read_df(catalog.valid("crm/contacts"), day, columns=REFERENCE_COLUMNS["crm/contacts"])
+    return build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))

@@ -10,11 +10,13 @@ gets one reason: free_mail, unknown_domain, shared_device, unknown_company, isp_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import isin, lookup
+from include.scoring.core.arrowops import isin, lookup, positions, take_at, to_arrow, to_series
 from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
 
@@ -30,6 +32,21 @@ class Reference:
     free_domains: set[str]
     ranges: pd.DataFrame  # cidr, kind, account_id (corporate ranges of accounts), company_known
     firings: list[dict] = field(default_factory=list)
+
+    @cached_property
+    def contact_by_id(self) -> pd.DataFrame:
+        """Contacts by id (the first row of a repeated id); built once, used by both account steps."""
+        return self.contacts.drop_duplicates("contact_id").set_index("contact_id")
+
+    @cached_property
+    def contact_by_email(self) -> pd.DataFrame:
+        """Contacts by normalised email: the lowest contact id of an address several contacts share."""
+        return (
+            self.contacts.dropna(subset=["email_norm"])
+            .sort_values("contact_id")
+            .drop_duplicates("email_norm")
+            .set_index("email_norm")
+        )
 
 
 def _first_claim(keys: pd.Series, accounts: pd.DataFrame, rule: str, firings: list[dict]) -> pd.Series:
@@ -116,16 +133,11 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
         return pd.DataFrame(columns=["person_key", "p_account", "p_contact", "p_role"]).set_index("person_key")
     nodes = pd.DataFrame({"node": graph.person_of.index, "person_key": graph.person_of.to_numpy()})
     if wanted is not None:
-        nodes = nodes[isin(nodes["person_key"], wanted.dropna().unique())]
+        nodes = nodes[isin(nodes["person_key"], wanted.dropna().drop_duplicates())]  # a Series: stays in Arrow
     rank = nodes["node"].str[0]
     value = nodes["node"].str[2:]
-    contacts = ref.contacts.drop_duplicates("contact_id").set_index("contact_id")
-    by_email = (
-        ref.contacts.dropna(subset=["email_norm"])
-        .sort_values("contact_id")
-        .drop_duplicates("email_norm")
-        .set_index("email_norm")
-    )
+    contacts = ref.contact_by_id
+    by_email = ref.contact_by_email
     contact_id = value.where(rank == CONTACT).fillna(lookup(value.where(rank == EMAIL), by_email["contact_id"]))
     acc_contact = lookup(contact_id, contacts["account_id"])
     domains = email_domain(value.where(rank == EMAIL))
@@ -161,19 +173,19 @@ def _per_range(column: pd.Series, range_row: np.ndarray, missing):
 
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
     """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
-    contact_by_email = (
-        ref.contacts.dropna(subset=["email_norm"])
-        .sort_values("contact_id")
-        .drop_duplicates("email_norm")
-        .set_index("email_norm")
-    )
-    direct_contact = lookup(ev["email_norm"], contact_by_email["contact_id"])
-    acc_contact = lookup(ev["email_norm"], contact_by_email["account_id"])
+    contact_by_email = ref.contact_by_email
+    at_email = positions(ev["email_norm"], contact_by_email.index)
+    direct_contact = take_at(contact_by_email["contact_id"], at_email, ev.index)
+    acc_contact = take_at(contact_by_email["account_id"], at_email, ev.index)
     free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
     acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
-    p = persons.reindex(ev["person_key"])
-    acc_person = pd.Series(p["p_account"].to_numpy(), index=ev.index)
-    acc_group = pd.Series(p["p_group"].to_numpy() if "p_group" in p else None, index=ev.index, dtype="string")
+    at_person = positions(ev["person_key"], persons.index)  # the event's person's row (-1: none)
+    acc_person = take_at(persons["p_account"], at_person, ev.index)
+    acc_group = (
+        take_at(persons["p_group"], at_person, ev.index)
+        if "p_group" in persons
+        else pd.Series(None, index=ev.index, dtype="string")
+    )
     range_row = ev["ip_range_row"].to_numpy()
     range_account = _per_range(ref.ranges["account_id"], range_row, None)
     acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
@@ -190,12 +202,14 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         ("reverse_ip", acc_ip),
         ("ad_company", acc_ad.where(ev["source"] == "ad")),
     ]
-    account = pd.Series(pd.NA, index=ev.index, dtype="string")
-    method = pd.Series(pd.NA, index=ev.index, dtype="string")
-    for name, series in candidates:
-        take = account.isna() & series.notna()
-        account[take] = series[take].astype("string")
-        method[take] = name
+    # The first rule with an account wins: Arrow's coalesce for the account, the first present
+    # candidate's position for the method.
+    arrays = [to_arrow(series) for _, series in candidates]
+    account = to_series(pc.coalesce(*arrays), ev.index)
+    present = [np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for a in arrays]
+    first = np.select(present, list(range(len(candidates))), default=len(candidates))
+    names = np.array([name for name, _ in candidates] + [None], dtype=object)
+    method = pd.Series(names[first], index=ev.index, dtype="string")
     has_email = ev["email_norm"].notna()
     company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
     known_company_ip = pd.Series(_per_range(ref.ranges["company_known"], range_row, False).astype(bool), index=ev.index)
@@ -209,8 +223,8 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         dtype="string",
     ).where(account.isna())
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
-    contact = contact.fillna(pd.Series(p["p_contact"].to_numpy(), index=ev.index))
-    role = lookup(contact, ref.contacts.drop_duplicates("contact_id").set_index("contact_id")["role"])
+    contact = contact.fillna(take_at(persons["p_contact"], at_person, ev.index))
+    role = lookup(contact, ref.contact_by_id["role"])
     return pd.DataFrame(
         {
             "account_id": account,

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
-from include.scoring.core.normalize import matches, normalize_email
+from include.scoring.core.normalize import matches
 from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
@@ -37,21 +37,21 @@ from include.scoring.resolve.graph import (
     EMAIL,
     build_graph,
     node,
-    person_key,
+    or_own_key,
 )
 from include.scoring.resolve.inputs import (
     crm_events,
     crm_ledger_counts,
     deliveries,
-    free_domains,
     identifiers,
     ip_ranges,
     late_crm_events,
+    load_reference,
     normalise_events,
     read_events,
 )
 from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
-from include.scoring.resolve.rules import build_reference, match_accounts, person_accounts
+from include.scoring.resolve.rules import Reference, match_accounts, person_accounts
 from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _day_identifiers(
 
 
 def _contact_edges(contacts: pd.DataFrame) -> pd.DataFrame:
-    email_norm = normalize_email(contacts["email"])
+    email_norm = contacts["email_norm"]  # the reference's contacts, already normalised
     ok = email_norm.notna() & contacts["contact_id"].notna()
     return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
 
@@ -202,11 +202,10 @@ def _describe_prepared(result: StageResult) -> str:
     )
 
 
-def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageResult:
+def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Reference | None = None) -> StageResult:
     """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
-    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
-    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
-    ref = build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+    ref = ref if ref is not None else load_reference(lake, config, day)
+    account_ids = lake.read_df(catalog.valid("crm/accounts"), day, columns=["account_id"])["account_id"]
     firings = list(ref.firings)
     day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
     firings += blocked_firings
@@ -215,7 +214,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
         CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
     ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
-    contact_edges = _contact_edges(contacts)
+    contact_edges = _contact_edges(ref.contacts)
     previous = previous_edges(lake, day)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
@@ -245,12 +244,10 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date) -> StageRes
         )
     shared = set(graph.shared_cookies["node"])
     ident = today.assign(shared=isin(today["node"], shared))
-    ident["person_key"] = (
-        lookup(ident["node"], graph.person_of).fillna(person_key(ident["node"])).where(~ident["shared"])
-    )
+    ident["person_key"] = or_own_key(lookup(ident["node"], graph.person_of), ident["node"]).where(~ident["shared"])
     persons = person_accounts(graph, ref, ident["person_key"])
     ident = ident.join(persons, on="person_key")
-    groups = person_groups(group_links(lake, config, day, calls), graph, ref, accounts["account_id"], day, firings)
+    groups = person_groups(group_links(lake, config, day, calls), graph, ref, account_ids, day, firings)
     ident["p_group"] = lookup(ident["person_key"], groups)
     write_snapshot(lake, day, graph)
     lake.write_partition(catalog.IDENTITY_MAP, day, ident.reindex(columns=MAP_SCHEMA.names), schema=MAP_SCHEMA)
@@ -276,20 +273,22 @@ def crm_entries(lake: Lake, config: ScoringConfig, day: date) -> tuple[int, int]
 
 
 # Resolve one shard --------------------------------------------------------------------------------
-def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1) -> StageResult:
+def resolve_shard(
+    lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1, ref: Reference | None = None
+) -> StageResult:
     """Resolve the events of one shard against the day's identity map (prepare first)."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
-    accounts = lake.read_df(catalog.valid("crm/accounts"), day)
-    contacts = lake.read_df(catalog.valid("crm/contacts"), day)
     ranges = ip_ranges(lake, day)
-    ref = build_reference(accounts, contacts, ranges, free_domains(lake, config, day))
+    ref = ref if ref is not None else load_reference(lake, config, day)
     late = late_crm_events(lake, config, day, shard, shards)
     first = sum(len(p) for p in parts) + len(fresh)
     repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
     too_late = np.r_[np.zeros(first + len(repeats), bool), np.ones(len(late), bool)]
-    events = pd.concat([*parts, fresh, repeats, late], ignore_index=True)
-    del parts, fresh, repeats, late  # the day is held once, not twice
+    frames = [*parts, fresh, repeats, late]
+    # no empty frames: an untyped one (no late activities) turned the whole day's times into objects
+    events = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
+    del frames, parts, fresh, repeats, late  # the day is held once, not twice
     ev = normalise_events(events, config, ranges)
     del events
     reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
@@ -302,7 +301,7 @@ def resolve_shard(lake: Lake, config: ScoringConfig, day: date, shard: int = 0, 
         .fillna(cookie_nodes.where(~ev["cookie_shared"]))
         .fillna(node(CONTACT, ev["crm_contact_id"]))
     )
-    ev["person_key"] = lookup(identity_node, ident["person_key"].dropna()).fillna(person_key(identity_node))
+    ev["person_key"] = or_own_key(lookup(identity_node, ident["person_key"].dropna()), identity_node)
     persons = (
         ident.dropna(subset=["person_key"])
         .drop_duplicates("person_key")
@@ -381,8 +380,9 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
     """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
     shards = shards or config.scale.shards
-    prepared = prepare_resolution(lake, config, day)
-    parts = [resolve_shard(lake, config, day, shard, shards) for shard in range(shards)]
+    ref = load_reference(lake, config, day)  # once: prepare and every shard use the same tables
+    prepared = prepare_resolution(lake, config, day, ref)
+    parts = [resolve_shard(lake, config, day, shard, shards, ref) for shard in range(shards)]
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])

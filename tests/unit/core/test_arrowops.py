@@ -14,6 +14,7 @@ from include.scoring.core.arrowops import (
     lookup,
     positions,
     sort_order,
+    take_at,
     to_arrow,
     to_series,
 )
@@ -53,6 +54,18 @@ def test_lookup_numbers_behaves_like_map():
 def test_lookup_text_gives_na_for_missing_keys():
     out = lookup(pd.Series(["b", "z", None]), pd.Series(["X", "Y"], index=["a", "b"]))
     assert [None if pd.isna(v) else v for v in out] == ["Y", None, None]
+
+
+def test_take_at_is_lookup_with_the_positions_searched_once():
+    persons = pd.DataFrame({"acc": ["A1", None], "n": [1.0, 2.0]}, index=["p1", "p2"])
+    keys = pd.Series(["p2", "p9", None, "p1"], index=[7, 8, 9, 10])
+    pos = positions(keys, persons.index)
+    for column in ("acc", "n"):
+        got, expected = take_at(persons[column], pos, keys.index), lookup(keys, persons[column])
+        assert list(got.index) == [7, 8, 9, 10]
+        assert got.isna().tolist() == expected.isna().tolist()
+        assert got.dropna().tolist() == expected.dropna().tolist()
+    assert take_at(persons["acc"], pos, keys.index).tolist()[3] == "A1"
 
 
 def test_isin_accepts_sets_and_null_is_never_in():

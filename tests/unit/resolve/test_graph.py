@@ -8,7 +8,17 @@ import numpy as np
 import pandas as pd
 
 from include.scoring.core.config import load_config
-from include.scoring.resolve.graph import CONTACT, COOKIE, EMAIL, build_graph, node, person_key, persons_of
+from include.scoring.resolve.graph import (
+    CONTACT,
+    COOKIE,
+    EMAIL,
+    build_graph,
+    dedupe_edges,
+    node,
+    or_own_key,
+    person_key,
+    persons_of,
+)
 
 D = date(2026, 7, 1)
 LIMIT = load_config().identity.max_emails_per_cookie  # 3 by default (SPEC 4.2)
@@ -110,3 +120,34 @@ def test_the_graph_persists_a_cookie_identified_earlier_resolves_later():
     keys = persons_of(pd.Series(["3:k1", "2:a@x.com", "3:stranger"], dtype="string"), friday)
     assert keys.iat[0] == keys.iat[1] == _key("2:a@x.com")
     assert keys.iat[2] == _key("3:stranger")  # linked to nothing: its own key
+
+
+def test_or_own_key_keeps_known_keys_and_hashes_only_the_rest():
+    nodes = pd.Series(["2:a@x.com", "3:ck1", None, "2:b@y.com"], dtype="string", index=[4, 5, 6, 7])
+    mapped = pd.Series(["pKNOWN", None, None, None], dtype="string", index=[4, 5, 6, 7])
+    out = or_own_key(mapped, nodes)
+    own = person_key(nodes)
+    assert out[4] == "pKNOWN"
+    assert out[5] == own[5] and out[7] == own[7]
+    assert pd.isna(out[6])
+    assert list(out.index) == [4, 5, 6, 7]
+
+
+def test_dedupe_edges_keeps_one_link_per_pair_with_its_earliest_day_in_sorted_order():
+    rng = np.random.default_rng(7)
+    ids = [f"2:e{i}@x.com" for i in range(6)] + [f"3:k{i}" for i in range(6)] + [None]
+    edges = pd.DataFrame(
+        {
+            "a": pd.Series(rng.choice(ids, 400), dtype="string"),
+            "b": pd.Series(rng.choice(ids, 400), dtype="string"),
+            "first_seen": [D - timedelta(days=int(x)) for x in rng.integers(0, 9, 400)],
+        }
+    )
+    out = dedupe_edges(edges)
+    ok = edges.dropna(subset=["a", "b"])
+    ok = ok[ok["a"] != ok["b"]]
+    pairs = {tuple(sorted(p)) for p in zip(ok["a"], ok["b"], strict=True)}
+    assert list(zip(out["a"], out["b"], strict=True)) == sorted(pairs)
+    for a, b, seen in out.itertuples(index=False):
+        both = ((ok["a"] == a) & (ok["b"] == b)) | ((ok["a"] == b) & (ok["b"] == a))
+        assert seen == min(ok.loc[both, "first_seen"])
