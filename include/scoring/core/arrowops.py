@@ -15,6 +15,11 @@ import pyarrow.compute as pc
 TEXT = pa.large_string()
 
 
+def flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous Arrow array of an Array or a ChunkedArray (the kernels some callers need)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def to_arrow(values) -> pa.Array:
     """A large_string Arrow array of a Series, Index, array or list (zero-copy when possible)."""
     if isinstance(values, pa.ChunkedArray):
@@ -28,15 +33,13 @@ def to_arrow(values) -> pa.Array:
         arr = pa.array(ext)
     else:
         arr = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values], TEXT)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = flat(arr)
     return arr if arr.type == TEXT else arr.cast(TEXT)
 
 
 def to_series(arr: pa.Array, index=None) -> pd.Series:
     """Wrap an Arrow text array as a pandas string Series without copying."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = flat(arr)
     return pd.Series(pd.arrays.ArrowStringArray(arr if arr.type == TEXT else arr.cast(TEXT)), index=index)
 
 

@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.core.arrowops import flat
+
 REDACTED = "[erased]"
 _TOKEN = r"[^\s<>\"'(),;:/?&=#\[\]@]"
 ADDRESS = re.compile(
@@ -90,7 +92,7 @@ def redact_text(text: str, erased: Callable[[str], bool]) -> tuple[str, int]:
 def redact_column(column: pa.ChunkedArray | pa.Array, erased: Callable[[str], bool]) -> tuple[pa.Array, int]:
     """A text column with erased addresses redacted (only cells holding `@` or `%40` are read,
     each distinct value once); returns (column, cells changed)."""
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    column = flat(column)
     if not len(column) or column.null_count == len(column):
         return column, 0
     candidate = pc.fill_null(pc.match_substring_regex(column, _CANDIDATE), False).to_numpy(zero_copy_only=False)

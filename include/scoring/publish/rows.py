@@ -14,10 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.core.arrowops import flat
+
 #: the columns of account_explanations, in the order they are built
 EXPLANATION_COLUMNS = ("account_id", "kind", "key", "as_of", "label", "points")
 RESET_COLUMNS = ("account_id", "as_of", "rule", "score_before", "score_after")
-MISSING_RECIPIENT = "no {} address (set notifications.manager_email or the account's owner/SDR in the CRM)"
+#: what an alert without an address records as its error: "no <audience>" + this
+MISSING_ADDRESS_HINT = " address (set notifications.manager_email or the account's owner/SDR in the CRM)"
+MISSING_RECIPIENT = "no {}" + MISSING_ADDRESS_HINT
 
 
 def _const(value, n: int, kind: pa.DataType) -> pa.Array:
@@ -51,17 +55,13 @@ def top_signals(ledger: pa.Table | None, accounts: pa.Array, n: int = 3) -> pa.A
     offsets = pa.array(np.r_[starts, rows.num_rows], pa.int32())
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, label), ", ")
     first = rows["account_id"].chunk(0).take(pa.array(starts))
-    found = pc.index_in(_flat(accounts), value_set=first)
+    found = pc.index_in(flat(accounts), value_set=first)
     return pc.fill_null(joined.take(found), "")
-
-
-def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _run_starts(ids: pa.ChunkedArray) -> np.ndarray:
     """Where each run of equal values of a sorted column starts."""
-    ids = _flat(ids)
+    ids = flat(ids)
     changed = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
     return np.flatnonzero(np.r_[True, changed])
 
@@ -84,7 +84,7 @@ def alert_rows(
     rules = pc.unique(alerts["rule"])  # a config's few rules: their thresholds once each
     thresholds = pa.array([threshold_of(r) for r in rules.to_pylist()], pa.float64())
     audience = alerts["audience"]
-    missing = pc.binary_join_element_wise("no ", audience, MISSING_RECIPIENT.split("{}")[1], "")
+    missing = pc.binary_join_element_wise("no ", audience, MISSING_ADDRESS_HINT, "")
     return pa.table(
         {
             "account_id": alerts["account_id"],

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import (
     TEXT,
     dictionary_codes,
+    flat,
     isin,
     lookup,
     positions,
@@ -18,6 +19,14 @@ from include.scoring.core.arrowops import (
     to_arrow,
     to_series,
 )
+
+
+def test_flat_joins_the_chunks_and_keeps_an_array_as_it_is():
+    chunked = pa.chunked_array([["a", None], ["b"]])
+    joined = flat(chunked)
+    assert isinstance(joined, pa.Array) and joined.to_pylist() == ["a", None, "b"]
+    arr = pa.array([1, 2])
+    assert flat(arr) is arr
 
 
 def test_to_arrow_gives_large_string_from_series_lists_and_arrays():
