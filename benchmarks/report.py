@@ -6,7 +6,14 @@ import json
 import statistics
 from pathlib import Path
 
-STAGE_OF = {"resolve_prepare": "resolve", "resolve_shard": "resolve", "score_shard": "score"}
+STAGE_OF = {
+    "resolve_prepare": "resolve",
+    "resolve_shard": "resolve",
+    "score_shard": "score",
+    "validate_crm": "validate",
+    "validate_shard": "validate",
+    "validate_combine": "validate",
+}
 NOTES_FILE = "notes.md"
 
 
@@ -39,7 +46,8 @@ def _day_section(day: dict, title: str) -> list[str]:
     lines += ["| task | seconds | imports (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]
     per_stage: dict[str, float] = {}
     for r in day["stages"]:
-        label = r["stage"] + (f" {r['shard'] + 1}/{r['shards']}" if r["stage"].endswith("_shard") else "")
+        label = r["stage"] + (f" {r['source']}" if r.get("source") else "")
+        label += f" {r['shard'] + 1}/{r['shards']}" if r["stage"].endswith("_shard") else ""
         lines.append(f"| {label} | {r['seconds']:.1f} | {r['import_seconds']:.1f} | {r['peak_rss_mb']:,} |")
         per_stage[STAGE_OF.get(r["stage"], r["stage"])] = (
             per_stage.get(STAGE_OF.get(r["stage"], r["stage"]), 0.0) + r["seconds"]

@@ -29,6 +29,7 @@ from benchmarks.lower_bound import lower_bound
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
 from include.scoring.core.config import load_config
+from include.scoring.core.sources import EVENT_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
@@ -42,7 +43,15 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _stage_cmd(
-    name: str, lake: Path, day: date, sample: Path | None, warehouse: str, shard: int, shards: int, start: date | None
+    name: str,
+    lake: Path,
+    day: date,
+    sample: Path | None,
+    warehouse: str,
+    shard: int,
+    shards: int,
+    start: date | None,
+    source: str | None = None,
 ) -> list[str]:
     cmd = [
         sys.executable,
@@ -65,6 +74,8 @@ def _stage_cmd(
         cmd += ["--landing", str(sample / "landing"), "--crm-url", f"sqlite:///{sample / 'crm.sqlite'}"]
     if start is not None:
         cmd += ["--start", start.isoformat()]
+    if source is not None:
+        cmd += ["--source", source]
     return cmd
 
 
@@ -93,9 +104,10 @@ def stage(
     shard: int = 0,
     shards: int = 1,
     start: date | None = None,
+    source: str | None = None,
 ) -> dict:
     """One stage (one task) in a process of its own."""
-    cmd = _stage_cmd(name, lake, day, sample, warehouse, shard, shards, start)
+    cmd = _stage_cmd(name, lake, day, sample, warehouse, shard, shards, start, source)
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return _result(name, shard, shards, out.returncode, out.stdout, out.stderr)
 
@@ -147,7 +159,17 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     sample, lake_dir = folder / "sample", folder / "lake"
     shutil.rmtree(lake_dir, ignore_errors=True)
     events = json.loads((sample / ".." / "built.json").read_text())
-    results = [stage("extract", lake_dir, DAY, sample), stage("validate", lake_dir, DAY, sample)]
+    results = [stage("extract", lake_dir, DAY, sample)]
+    if shards == 1:
+        results.append(stage("validate", lake_dir, DAY, sample))
+    else:  # as the DAG runs it: the CRM whole, each event source in event_id shards and a combine task
+        results.append(stage("validate_crm", lake_dir, DAY, sample, shards=shards))
+        for source in EVENT_SOURCES:
+            results += [
+                stage("validate_shard", lake_dir, DAY, sample, shard=k, shards=shards, source=source)
+                for k in range(shards)
+            ]
+            results.append(stage("validate_combine", lake_dir, DAY, sample, shards=shards, source=source))
     if shards == 1:
         results += [stage("resolve", lake_dir, DAY, sample), stage("score", lake_dir, DAY, sample)]
     else:

@@ -25,6 +25,7 @@ STAGES = (
     "validate_events",
     "validate_shard",
     "validate_combine",
+    "validate_crm",
     "resolve",
     "resolve_prepare",
     "resolve_shard",
@@ -101,6 +102,10 @@ def run(args: argparse.Namespace) -> dict:
         from include.scoring.validate.sharded import combine_event_shards
 
         results = [combine_event_shards(ctx.lake, ctx.config, args.source, day, args.shards)]
+    elif args.stage == "validate_crm":  # the four CRM tables (validated whole, as the DAG's validate_crm)
+        from include.scoring.validate.stage import validate_crm
+
+        results = [r.stage_result() for r in validate_crm(ctx.lake, ctx.config, day)]
     elif args.stage == "resolve":
         from include.scoring.resolve.stage import resolve_identities
 
@@ -135,6 +140,7 @@ def run(args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - t
     return {
         "stage": args.stage,
+        **({"source": args.source} if args.stage in ("validate_events", "validate_shard", "validate_combine") else {}),
         "shard": args.shard,
         "shards": args.shards,
         "seconds": round(seconds, 2),
