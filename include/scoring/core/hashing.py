@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.core.arrowops import flat
+
 _KEY = b"0123456789123456"  # pandas' default hash key
 _K0 = np.uint64(int.from_bytes(_KEY[:8], "little"))
 _K1 = np.uint64(int.from_bytes(_KEY[8:], "little"))
@@ -100,8 +102,7 @@ def _siphash(arr: pa.Array) -> np.ndarray:
 def hash_text(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """pandas' `hash_array` of the strings of `values`, as uint64, computed in numpy (a null
     hashes as '', as in `hash_ids`); each distinct value is hashed once."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = flat(values)
     if values.null_count:
         values = pc.fill_null(values, "")
     encoded = pc.dictionary_encode(values)

@@ -44,7 +44,6 @@ from include.scoring.resolve.inputs import (
     crm_ledger_counts,
     deliveries,
     identifiers,
-    ip_ranges,
     late_crm_events,
     load_reference,
     normalise_events,
@@ -279,8 +278,8 @@ def resolve_shard(
     """Resolve the events of one shard against the day's identity map (prepare first)."""
     parts = read_events(lake, day, shard, shards)
     fresh, repeats = crm_events(lake, config, day, shard, shards)
-    ranges = ip_ranges(lake, day)
     ref = ref if ref is not None else load_reference(lake, config, day)
+    ranges = ref.ranges  # the day's IP ranges, row for row (plus the account each corporate one names)
     late = late_crm_events(lake, config, day, shard, shards)
     first = sum(len(p) for p in parts) + len(fresh)
     repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
