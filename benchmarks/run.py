@@ -161,8 +161,8 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     events = json.loads((sample / ".." / "built.json").read_text())
     results = [stage("extract", lake_dir, DAY, sample)]
     if shards == 1:
-        results.append(stage("validate", lake_dir, DAY, sample))
-    else:  # as the DAG runs it: the CRM whole, each event source in event_id shards and a combine task
+        results += [stage(s, lake_dir, DAY, sample) for s in ("validate", "resolve", "score")]
+    else:  # as the DAG maps it: validate the CRM whole, each event source in event_id shards and a combine
         results.append(stage("validate_crm", lake_dir, DAY, sample, shards=shards))
         for source in EVENT_SOURCES:
             results += [
@@ -170,9 +170,6 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
                 for k in range(shards)
             ]
             results.append(stage("validate_combine", lake_dir, DAY, sample, shards=shards, source=source))
-    if shards == 1:
-        results += [stage("resolve", lake_dir, DAY, sample), stage("score", lake_dir, DAY, sample)]
-    else:
         results.append(stage("resolve_prepare", lake_dir, DAY, sample, shards=shards))
         results += [stage("resolve_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
         results += [stage("score_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
