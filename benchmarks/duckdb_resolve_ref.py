@@ -185,67 +185,72 @@ def _pandas_hash(values: list[str]) -> np.ndarray:
     return pd.util.hash_array(np.array(values, dtype=object)) if values else np.zeros(0, np.uint64)
 
 
-def _ip_ranges(con: duckdb.DuckDBPyConnection) -> list:
-    """Table ranges4(rn, prefix, key) of the IPv4 CIDRs; returns the IPv6 ones (rn, network)."""
+def _u64(values: list[int]) -> pa.Array:
+    return pa.array(values, pa.uint64())
+
+
+def _ip_ranges(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ranges_ip(rn, version, prefix, hi, lo): each parseable CIDR of the reference ranges,
+    as its prefix length and network bits (IPv6 in two 64-bit halves), parsed by `ipaddress`."""
     rows = con.execute("SELECT rn, ws_trim(cidr) FROM ranges WHERE cidr IS NOT NULL ORDER BY rn").fetchall()
-    v4, v6 = [], []
+    out: dict[str, list] = {"rn": [], "version": [], "prefix": [], "hi": [], "lo": []}
     for rn, text in rows:
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
             continue
+        n, p = int(net.network_address), net.prefixlen
         if net.version == 4:
-            v4.append((rn, net.prefixlen, int(net.network_address) >> (32 - net.prefixlen) if net.prefixlen else 0))
+            hi, lo = n >> (32 - p) if p else 0, 0
         else:
-            v6.append((rn, net))
-    con.register(
-        "_r4",
-        pa.table(
-            {
-                "rn": pa.array([r[0] for r in v4], pa.int64()),
-                "prefix": pa.array([r[1] for r in v4], pa.int64()),
-                "key": pa.array([r[2] for r in v4], pa.int64()),
-            }
-        ),
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE ranges4 AS SELECT * FROM _r4")
-    con.unregister("_r4")
-    return v6
+            hi, lo = (n >> 64) >> (64 - p) if p <= 64 else n >> 64, 0 if p <= 64 else (n & (2**64 - 1)) >> (128 - p)
+        for key, value in zip(out, (rn, net.version, p, hi, lo), strict=True):
+            out[key].append(value)
+    con.register("_r", pa.table({k: _u64(v) if k in ("hi", "lo") else pa.array(v, pa.int64()) for k, v in out.items()}))
+    con.execute("CREATE OR REPLACE TEMP TABLE ranges_ip AS SELECT * FROM _r")
+    con.unregister("_r")
 
 
-def _ip_match(con: duckdb.DuckDBPyConnection, v6_ranges: list) -> None:
-    """Table ipm(ip, rn): each distinct event address's longest matching range (lowest row on a tie)."""
+def _ip_match(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ipm(ip, rn): each distinct event address's longest matching range (lowest row on a tie).
+    IPv4 addresses are parsed in SQL; IPv6 ones (few) by `ipaddress`, into two 64-bit halves."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ips AS SELECT ip, s, regexp_extract(s, "
         "'^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$', ['a', 'b', 'c', 'd']) AS o "
         "FROM (SELECT DISTINCT ip, ws_trim(ip) AS s FROM ev WHERE ip IS NOT NULL)"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE ips4 AS SELECT ip, (a << 24) | (b << 16) | (c << 8) | d AS n FROM ("
+        "CREATE OR REPLACE TEMP TABLE ips4 AS SELECT ip, ((a << 24) | (b << 16) | (c << 8) | d)::UBIGINT AS n FROM ("
         " SELECT ip, try_cast(o.a AS BIGINT) AS a, try_cast(o.b AS BIGINT) AS b, try_cast(o.c AS BIGINT) AS c,"
         " try_cast(o.d AS BIGINT) AS d FROM ips) WHERE a <= 255 AND b <= 255 AND c <= 255 AND d <= 255"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE ipm AS SELECT ip, min(rn) FILTER (WHERE best) AS rn FROM ("
-        " SELECT ip, rn, r.prefix = max(r.prefix) OVER (PARTITION BY ip) AS best FROM ips4"
-        " JOIN (SELECT DISTINCT prefix FROM ranges4) p ON true"
-        " JOIN ranges4 r ON r.prefix = p.prefix AND r.key = CASE WHEN p.prefix = 0 THEN 0 ELSE ips4.n >> (32 - p.prefix)"
-        " END) GROUP BY ip"
-    )
     v6 = con.execute("SELECT ip, s FROM ips WHERE ip NOT IN (SELECT ip FROM ips4) AND contains(s, ':')").fetchall()
-    found = []
+    parsed: dict[str, list] = {"ip": [], "hi": [], "lo": []}
     for ip, text in v6:
         try:
-            addr = ipaddress.IPv6Address(text)
+            n = int(ipaddress.IPv6Address(text))
         except ValueError:
             continue
-        hits = [(-net.prefixlen, rn) for rn, net in v6_ranges if addr in net]
-        if hits:
-            found.append((ip, min(hits)[1]))
-    if found:
-        con.register("_v6", pa.table({"ip": [f[0] for f in found], "rn": pa.array([f[1] for f in found], pa.int64())}))
-        con.execute("INSERT INTO ipm SELECT ip, rn FROM _v6")
-        con.unregister("_v6")
+        for key, value in zip(parsed, (ip, n >> 64, n & (2**64 - 1)), strict=True):
+            parsed[key].append(value)
+    con.register("_v6", pa.table({"ip": pa.array(parsed["ip"], pa.string()), "hi": _u64(parsed["hi"]), "lo": _u64(parsed["lo"])}))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ipm AS
+        WITH k AS (
+            SELECT ip, 4 AS version, p.prefix,
+                   CASE WHEN p.prefix = 0 THEN 0 ELSE n >> (32 - p.prefix) END::UBIGINT AS hi, 0::UBIGINT AS lo
+            FROM ips4 CROSS JOIN (SELECT DISTINCT prefix FROM ranges_ip WHERE version = 4) p
+            UNION ALL
+            SELECT ip, 6, p.prefix,
+                   CASE WHEN p.prefix = 0 THEN 0 WHEN p.prefix <= 64 THEN hi >> (64 - p.prefix) ELSE hi END::UBIGINT,
+                   CASE WHEN p.prefix <= 64 THEN 0 ELSE lo >> (128 - p.prefix) END::UBIGINT
+            FROM _v6 CROSS JOIN (SELECT DISTINCT prefix FROM ranges_ip WHERE version = 6) p),
+        hit AS (
+            SELECT k.ip, r.prefix, r.rn FROM k JOIN ranges_ip r
+            ON r.version = k.version AND r.prefix = k.prefix AND r.hi = k.hi AND r.lo = k.lo)
+        SELECT ip, arg_min(rn, (-prefix, rn)) AS rn FROM hit GROUP BY ip
+    """)
+    con.unregister("_v6")
 
 
 def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: ScoringConfig, out: str) -> dict:
@@ -406,7 +411,8 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
         FROM ranges r LEFT JOIN reg g ON g.v = r.company_domain LEFT JOIN domain_account da ON da.key = g.reg
         LEFT JOIN names n ON n.v = r.company_name LEFT JOIN name_account na ON na.key = n.norm
     """)
-    _ip_match(con, _ip_ranges(con))
+    _ip_ranges(con)
+    _ip_match(con)
 
     # Events with normalised identifiers and non-human reasons ---------------------------------------
     con.execute("""

@@ -1,0 +1,106 @@
+"""The DuckDB reference for resolve (benchmarks/duckdb_resolve_ref.py) against resolve itself.
+
+A small generated sample, with Segment identify and group calls added on two days (a group call by
+account id, one by domain, one naming nothing, a cookie identified as four people: a shared
+device), run through extract, validate and resolve; then the reference on every day, compared
+event by event with resolve's outputs (outcome, account, method, reason, person, contact, role)
+and the day's edge set. The comparison is shown to catch a single changed account.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.duckdb_resolve_ref import compare, duckdb_resolve
+from include.scoring.context import RunContext
+from include.scoring.core.settings import Settings
+from include.scoring.lake import catalog
+from include.scoring.lake.store import days_between
+from include.scoring.runner import STAGES, run_range
+from tests.fakes.segment import write_messages
+
+pytestmark = pytest.mark.integration
+END = date(2026, 11, 20)
+DAYS = 6
+
+
+def _calls(landing, day: date, accounts: pd.DataFrame, cookies: list[str]) -> None:
+    """Identify and group calls on `day` (a Segment file beside the generated web files), about
+    cookies seen on earlier days."""
+    a, b, c = cookies
+    target, by_domain = accounts["account_id"].iloc[3], accounts["domain"].iloc[7]
+
+    def msg(i, kind, **fields):
+        return {"type": kind, "messageId": f"seg-{day}-{i}", "timestamp": f"{day}T1{i % 10}:00:00.000Z", **fields}
+
+    context = {"ip": "203.0.113.9", "userAgent": "Mozilla/5.0 (X11; Linux x86_64)", "page": {"url": "https://x.io/"}}
+    messages = [
+        msg(1, "identify", anonymousId=a, userId=f"u-{day.day}", traits={"email": "ann.lee@gmail.com"}),
+        msg(2, "group", userId=f"u-{day.day}", groupId=target, traits={"name": "whatever"}),
+        msg(3, "group", anonymousId=b, groupId="0015g00000XyZ", traits={"website": by_domain}),
+        msg(4, "group", anonymousId=c, groupId="0015g00000Unknown", traits={"website": "gmail.com"}),
+        msg(5, "page", anonymousId=b, context=context, properties={"url": "https://x.io/pricing"}),
+        msg(6, "page", userId=f"u-{day.day}", context=context, properties={"url": "https://x.io/pricing"}),
+    ]
+    for i in range(4):  # one cookie, four people: a shared device from now on
+        messages.append(msg(7 + i, "identify", anonymousId="kiosk-1", traits={"email": f"visitor{i}@acme-{i}.com"}))
+    messages.append(msg(11, "page", anonymousId="kiosk-1", context=context, properties={"url": "https://x.io/"}))
+    write_messages(landing / "web" / day.isoformat(), "segment-logs.json", messages)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    from include.sample import generate
+
+    out = tmp_path_factory.mktemp("duckdb-resolve")
+    sample = generate(out / "sample", accounts=40, days=DAYS, end_date=END, seed=7, bad_rows=0.01)
+    landing = out / "sample" / "landing"
+    ctx = RunContext(Settings(str(landing), sample.crm_url, str(out / "lake"), "sqlite://", None))
+    stages = [s for s in STAGES if s.name in ("extract", "validate", "resolve")]
+    middle = sample.start + timedelta(days=2)
+    run_range(ctx, sample.start, middle - timedelta(days=1), stages=stages, echo=lambda _: None)
+    accounts = ctx.lake.read_df(catalog.valid("crm/accounts"), middle - timedelta(days=1))
+    seen = ctx.lake.read_df(catalog.valid("web"), middle - timedelta(days=1))["anonymous_id"].dropna()
+    cookies = sorted(set(seen.astype(str).str.strip()))
+    for n, day in enumerate((middle, middle + timedelta(days=2))):
+        _calls(landing, day, accounts, cookies[3 * n : 3 * n + 3])
+    run_range(ctx, middle, END, stages=stages, echo=lambda _: None)
+    return sample, ctx, out
+
+
+def test_reference_equals_resolve_on_every_event(lake):
+    sample, ctx, out = lake
+    events, methods, reasons = 0, set(), set()
+    for day in days_between(sample.start, END):
+        target = str(out / "reference" / day.isoformat())
+        _, counts = duckdb_resolve(ctx.settings.lake, day, ctx.config, target)
+        result = compare(ctx.settings.lake, day, target)
+        assert result["identical"], json.dumps(result, default=str, indent=1)
+        assert result["resolve_events"] == counts["resolved"] + counts["unresolved"] + counts["filtered"] > 0
+        events += result["resolve_events"]
+        methods |= set(pq.read_table(f"{target}/resolved.parquet").column("resolution_method").to_pylist())
+        reasons |= set(pq.read_table(f"{target}/unresolved.parquet").column("reason").to_pylist())
+        reasons |= set(pq.read_table(f"{target}/filtered.parquet").column("reason").to_pylist())
+    assert events > 5_000
+    # the sample reaches most rules, the added calls the rest
+    assert {"crm_activity", "crm_contact", "group_call", "cookie_stitch", "reverse_ip", "ad_company"} <= methods
+    assert {"shared_device", "isp_ip", "unknown_company", "bot", "duplicate", "scanner_click"} <= reasons
+
+
+def test_comparison_catches_one_changed_account(lake):
+    sample, ctx, out = lake
+    target = str(out / "changed")
+    duckdb_resolve(ctx.settings.lake, END, ctx.config, target)
+    path = f"{target}/resolved.parquet"
+    table = pq.read_table(path).to_pandas()
+    table.loc[0, "account_id"] = "ACC-NOT-THERE"
+    table.to_parquet(path, index=False)
+    result = compare(ctx.settings.lake, END, target)
+    assert not result["identical"]
+    assert result["mismatched_events"] == 1 and result["by_field"] == {"account_id": 1}
+    assert result["examples"][0]["account_id"][1] == "ACC-NOT-THERE"
