@@ -43,6 +43,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import tldextract
 
 from include.scoring.core.config import ScoringConfig, load_config
@@ -100,17 +101,7 @@ def _scan(root: str, dataset: str, day: date, columns: dict[str, str], rownum: b
 def _macros(con: duckdb.DuckDBPyConnection, config: ScoringConfig) -> None:
     ident = config.identity
     con.execute(f"CREATE OR REPLACE TEMP MACRO ws_trim(s) AS regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')")
-    con.execute("CREATE OR REPLACE TEMP MACRO email_s(x) AS lower(ws_trim(x))")
-    con.execute(
-        "CREATE OR REPLACE TEMP MACRO email_t(s) AS regexp_replace(regexp_replace(s, '\\+[^@]*@', '@', 'g'), "
-        "'\\.+$', '')"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP MACRO norm_email(x) AS CASE WHEN "
-        "regexp_matches(email_s(x), '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+?\\.?$') "
-        "AND regexp_matches(email_t(email_s(x)), '^[^@+]+@[^@\\s]*\\.[^@\\s.]+$') THEN email_t(email_s(x)) END"
-    )
-    con.execute("CREATE OR REPLACE TEMP MACRO email_dom(e) AS regexp_replace(e, '^[^@]*@', '')")
+    con.execute("CREATE OR REPLACE TEMP MACRO email_dom(e) AS substr(e, strpos(e, '@') + 1)")
     locals_ = _in(x.lower() for x in ident.blocked_email_local_parts)
     domains = _in(x.lower() for x in ident.blocked_email_domains)
     con.execute(
@@ -180,9 +171,10 @@ def _company_names(con: duckdb.DuckDBPyConnection, name: str, values_sql: str) -
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT v, company_c(company_b(d)) AS norm FROM {name}_in")
 
 
-def _pandas_hash(values: list[str]) -> np.ndarray:
-    """pandas' 64-bit hash of text (what person keys and event_ids/crm hold)."""
-    return pd.util.hash_array(np.array(values, dtype=object)) if values else np.zeros(0, np.uint64)
+def _pandas_hash(values) -> pa.Array:
+    """pandas' 64-bit hash of each text (what person keys and event_ids/crm are made of)."""
+    values = np.asarray(values, dtype=object)
+    return pa.array(pd.util.hash_array(values) if len(values) else np.zeros(0, np.uint64), pa.uint64())
 
 
 def _u64(values: list[int]) -> pa.Array:
@@ -233,7 +225,9 @@ def _ip_match(con: duckdb.DuckDBPyConnection) -> None:
             continue
         for key, value in zip(parsed, (ip, n >> 64, n & (2**64 - 1)), strict=True):
             parsed[key].append(value)
-    con.register("_v6", pa.table({"ip": pa.array(parsed["ip"], pa.string()), "hi": _u64(parsed["hi"]), "lo": _u64(parsed["lo"])}))
+    con.register(
+        "_v6", pa.table({"ip": pa.array(parsed["ip"], pa.string()), "hi": _u64(parsed["hi"]), "lo": _u64(parsed["lo"])})
+    )
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ipm AS
         WITH k AS (
@@ -265,12 +259,14 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
 
     # Inputs ---------------------------------------------------------------------------------------
     acts_cols = {"activity_id": v, "account_id": v, "contact_id": v, "activity_type": v, "occurred_at": "TIMESTAMPTZ"}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE acts AS SELECT * FROM {_scan(root, 'valid/crm/activities', day, acts_cols)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE acts AS SELECT * FROM {_scan(root, 'valid/crm/activities', day, acts_cols)}"
+    )
     window = con.execute(
         f"SELECT DISTINCT coalesce(activity_id, '') FROM acts WHERE occurred_at >= {start} AND occurred_at < {end}"
     ).fetchall()
     ids = [w[0] for w in window]
-    con.register("_h", pa.table({"id": ids, "h": pa.array(_pandas_hash(ids), pa.uint64())}))
+    con.register("_h", pa.table({"id": ids, "h": _pandas_hash(ids)}))
     con.execute("CREATE OR REPLACE TEMP TABLE act_hash AS SELECT * FROM _h")
     con.unregister("_h")
     earlier = [f for k in range(1, lookback + 1) for f in _files(root, "event_ids/crm", day - timedelta(days=k))]
@@ -332,17 +328,23 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
         {"account_id": v, "name": v, "domain": v, "alt_domains": v, "parent_account_id": v},
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE accounts AS SELECT * FROM {accounts}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE contacts AS SELECT *, norm_email(email) AS email_norm FROM {contacts}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE contacts AS SELECT * FROM {contacts}")
     range_cols = {"cidr": v, "company_domain": v, "company_name": v, "kind": v}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ranges AS SELECT * FROM {_scan(root, 'reference/ip_ranges', day, range_cols, True)}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE ranges AS SELECT * FROM "
+        + _scan(root, "reference/ip_ranges", day, range_cols, rownum=True)
+    )
     free_files = _files(root, "reference/free_email_domains", day)
     extra = ", ".join(f"({_q(x.lower())})" for x in config.identity.extra_free_email_domains)
     if free_files:
-        free_sql = f"SELECT lower(ws_trim(domain)) AS d FROM read_parquet([{', '.join(map(_q, free_files))}]) WHERE domain <> ''"
+        listed = ", ".join(map(_q, free_files))
+        free_sql = f"SELECT lower(ws_trim(domain)) AS d FROM read_parquet([{listed}]) WHERE domain <> ''"
     else:
         shipped = ", ".join(f"({_q(x.strip().lower())})" for x in SHIPPED_FREE_MAIL.read_text().split())
         free_sql = f"SELECT d FROM (VALUES {shipped}) t(d)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE free AS SELECT DISTINCT d FROM ({free_sql}{' UNION ALL SELECT * FROM (VALUES ' + extra + ')' if extra else ''})")
+    if extra:
+        free_sql += f" UNION ALL SELECT * FROM (VALUES {extra})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE free AS SELECT DISTINCT d FROM ({free_sql})")
     _, plain, _ = _public_suffixes()
     con.register("_psl", pa.table({"s": sorted(plain)}))
     con.execute("CREATE OR REPLACE TEMP TABLE psl AS SELECT * FROM _psl")
@@ -352,11 +354,29 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     con.execute(f"CREATE OR REPLACE TEMP TABLE calls AS SELECT * FROM {_scan(root, 'calls/web', day, call_cols)}")
 
     # Normalised identifiers (per distinct value) ---------------------------------------------------
+    prev_email = _scan(
+        root, "valid/email", prev, {"email": v, "campaign_id": v, "event_type": v, "event_time": "TIMESTAMPTZ"}
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE prev_delivered AS SELECT * FROM {prev_email} WHERE event_type = 'delivered'"
+    )
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE emails AS SELECT email, CASE WHEN NOT email_blocked(n) THEN n END AS email_norm
-        FROM (SELECT email, norm_email(email) AS n FROM (SELECT DISTINCT email FROM ev WHERE email IS NOT NULL
-              UNION SELECT email FROM calls WHERE email IS NOT NULL))
+        CREATE OR REPLACE TEMP TABLE email_norms AS
+        SELECT email, CASE WHEN ok AND regexp_matches(t, '^[^@+]+@[^@\\s]*\\.[^@\\s.]+$') THEN t END AS n FROM (
+            SELECT email, regexp_matches(s, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+?\\.?$') AS ok,
+                   regexp_replace(regexp_replace(s, '\\+[^@]*@', '@', 'g'), '\\.+$', '') AS t
+            FROM (SELECT email, lower(ws_trim(email)) AS s FROM (
+                SELECT email FROM ev UNION SELECT email FROM calls UNION SELECT email FROM contacts
+                UNION SELECT email FROM prev_delivered) WHERE email IS NOT NULL))
     """)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE contacts AS SELECT c.*, e.n AS email_norm FROM contacts c "
+        "LEFT JOIN email_norms e USING (email)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE emails AS SELECT email, CASE WHEN NOT email_blocked(n) THEN n END AS email_norm "
+        "FROM email_norms"
+    )
     con.execute("""
         CREATE OR REPLACE TEMP TABLE cookies AS SELECT raw, CASE WHEN NOT cookie_blocked(c) THEN c END AS cookie
         FROM (SELECT raw, ws_trim(raw) AS c FROM (SELECT DISTINCT anonymous_id AS raw FROM ev
@@ -373,7 +393,8 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     _company_names(
         con,
         "names",
-        "SELECT company_name AS v FROM ev UNION ALL SELECT name FROM accounts UNION ALL SELECT company_name FROM ranges",
+        "SELECT company_name AS v FROM ev UNION ALL SELECT name FROM accounts "
+        "UNION ALL SELECT company_name FROM ranges",
     )
 
     # Reference tables -------------------------------------------------------------------------------
@@ -424,15 +445,12 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
         LEFT JOIN names nm ON nm.v = ev.company_name LEFT JOIN ipm ON ipm.ip = ev.ip
         LEFT JOIN range_info ri ON ri.rn = ipm.rn
     """)
-    prev_email = _scan(
-        root, "valid/email", prev, {"email": v, "campaign_id": v, "event_type": v, "event_time": "TIMESTAMPTZ"}
-    )
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE delivered AS
         SELECT email_norm, campaign_id, min(event_time) AS at FROM (
             SELECT email_norm, campaign_id, event_time FROM evn WHERE source = 'email' AND event_type = 'delivered'
             UNION ALL
-            SELECT norm_email(email), campaign_id, event_time FROM {prev_email} WHERE event_type = 'delivered')
+            SELECT e.n, campaign_id, event_time FROM prev_delivered p JOIN email_norms e USING (email))
         WHERE email_norm IS NOT NULL AND campaign_id IS NOT NULL GROUP BY ALL
     """)
     con.execute(f"""
@@ -527,15 +545,17 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
         con,
         "reg_nodes",
         "SELECT email_dom(substr(cc.node, 3)) AS v FROM cc WHERE cc.node LIKE '2:%' "
-        "AND cc.root IN (SELECT root FROM today)",
+        "AND cc.root IN (SELECT root FROM today) EXCEPT SELECT v FROM reg",
     )
-    con.execute(f"""
+    con.execute("INSERT INTO reg_nodes SELECT v, reg, h, special FROM reg")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE person_account AS
         WITH n AS (
             SELECT cc.root, cc.node,
                    CASE WHEN cc.node LIKE '1:%' THEN substr(cc.node, 3) WHEN cc.node LIKE '2:%' THEN cbe.contact_id END
                      AS contact_id,
-                   CASE WHEN cc.node LIKE '2:%' AND rg.reg NOT IN (SELECT d FROM free) THEN da.account_id END AS acc_domain
+                   CASE WHEN cc.node LIKE '2:%' AND rg.reg NOT IN (SELECT d FROM free) THEN da.account_id END
+                     AS acc_domain
             FROM cc LEFT JOIN contact_by_email cbe ON cc.node LIKE '2:%' AND cbe.email_norm = substr(cc.node, 3)
             LEFT JOIN reg_nodes rg ON cc.node LIKE '2:%' AND rg.v = email_dom(substr(cc.node, 3))
             LEFT JOIN domain_account da ON da.key = rg.reg
@@ -567,7 +587,8 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
             SELECT node, group_id, group_domain, event_time, 1, row_number() OVER () FROM (
                 SELECT a AS node, group_id, group_domain, event_time FROM call_nodes WHERE kind = 'group'
                 UNION ALL
-                SELECT u, group_id, group_domain, event_time FROM call_nodes WHERE kind = 'group') WHERE node IS NOT NULL),
+                SELECT u, group_id, group_domain, event_time FROM call_nodes WHERE kind = 'group')
+            WHERE node IS NOT NULL),
         latest AS (
             SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY node ORDER BY seen_at DESC NULLS LAST,
                                                          group_id NULLS LAST, o, r) AS k FROM rows) WHERE k = 1),
@@ -583,32 +604,44 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     con.execute("""
         CREATE OR REPLACE TEMP TABLE persons AS
         SELECT r.root, pa.p_account, pa.p_contact, pa.p_role, g.p_group
-        FROM (SELECT DISTINCT root FROM today) r LEFT JOIN person_account pa USING (root) LEFT JOIN groups g USING (root)
+        FROM (SELECT DISTINCT root FROM today) r LEFT JOIN person_account pa USING (root)
+        LEFT JOIN groups g USING (root)
     """)
 
     # Per event: person, the first account rule that applies, or the reason ------------------------
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE evp AS
+        CREATE OR REPLACE TEMP VIEW evp AS
         WITH x AS (
             SELECT evf.*, ('3:' || cookie) IN (SELECT node FROM shared) AS cookie_shared FROM evf),
         y AS (
-            SELECT x.*, coalesce('2:' || email_norm, CASE WHEN NOT coalesce(cookie_shared, false) THEN '3:' || cookie END,
+            SELECT x.*, coalesce('2:' || email_norm,
+                                 CASE WHEN NOT coalesce(cookie_shared, false) THEN '3:' || cookie END,
                                  '1:' || crm_contact_id) AS inode FROM x)
         SELECT y.*, coalesce(t.root, y.inode) AS root FROM y LEFT JOIN today t ON t.node = y.inode
     """)
-    roots = [r for (r,) in con.execute("SELECT DISTINCT root FROM evp WHERE root IS NOT NULL").fetchall()]
-    keys = pa.array(["p" + str(h) for h in _pandas_hash(roots).tolist()], pa.string())
-    con.register("_keys", pa.table({"root": pa.array(roots, pa.string()), "person_key": keys}))
+    # the person of every event: its identifier's, when it is one of today's, else its own (late CRM activities)
+    roots = (
+        con.sql(
+            "SELECT root FROM today UNION SELECT '1:' || crm_contact_id FROM evf "
+            "WHERE crm = 2 AND crm_contact_id IS NOT NULL"
+        )
+        .to_arrow_table()
+        .column(0)
+    )
+    hashes = _pandas_hash(roots.to_numpy(zero_copy_only=False))
+    keys = pc.binary_join_element_wise("p", pc.cast(hashes, pa.string()), "")  # person keys: p<hash of the root>
+    con.register("_keys", pa.table({"root": roots, "person_key": keys}))
     con.execute("CREATE OR REPLACE TEMP TABLE person_keys AS SELECT * FROM _keys")
     con.unregister("_keys")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE outcome AS
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE final AS
         WITH m AS (
             SELECT e.*, pk.person_key, cbe.contact_id AS direct_contact,
                    coalesce(e.email_reg IN (SELECT d FROM free), false) AS free_mail,
                    CASE WHEN e.source = 'crm' THEN e.crm_account_id END AS acc_crm,
                    cbe.account_id AS acc_contact, p.p_group AS acc_group,
-                   CASE WHEN NOT coalesce(e.email_reg IN (SELECT d FROM free), false) THEN da.account_id END AS acc_domain,
+                   CASE WHEN NOT coalesce(e.email_reg IN (SELECT d FROM free), false) THEN da.account_id END
+                     AS acc_domain,
                    p.p_account AS acc_person, p.p_contact,
                    CASE WHEN e.ip_kind = 'corporate' THEN ri.account_id END AS acc_ip,
                    CASE WHEN e.source = 'ad' THEN coalesce(dc.account_id, nc.account_id) END AS acc_ad,
@@ -620,7 +653,7 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
             LEFT JOIN range_info ri ON ri.rn = e.range_rn
             LEFT JOIN domain_account dc ON dc.key = e.company_reg
             LEFT JOIN name_account nc ON nc.key = e.company_norm)
-        SELECT m.*,
+        , o AS (SELECT m.*,
                coalesce(acc_crm, acc_contact, acc_group, acc_domain, acc_person, acc_ip, acc_ad) AS account_id,
                CASE WHEN acc_crm IS NOT NULL THEN 'crm_activity' WHEN acc_contact IS NOT NULL THEN 'crm_contact'
                     WHEN acc_group IS NOT NULL THEN 'group_call' WHEN acc_domain IS NOT NULL THEN 'email_domain'
@@ -633,11 +666,8 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
                       THEN 'unknown_company'
                     WHEN ip IS NOT NULL THEN 'isp_ip' ELSE 'no_identifier' END AS reason,
                coalesce(CASE WHEN source = 'crm' THEN crm_contact_id END, direct_contact, p_contact) AS contact_id
-        FROM m
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE final AS
-        SELECT o.*, cbi.role FROM outcome o LEFT JOIN contact_by_id cbi ON cbi.contact_id = o.contact_id
+        FROM m)
+        SELECT o.*, cbi.role FROM o LEFT JOIN contact_by_id cbi ON cbi.contact_id = o.contact_id
     """)
 
     # Outputs ----------------------------------------------------------------------------------------
@@ -648,17 +678,17 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
                      resolution_method, url, form_type, campaign_id, platform
               FROM final WHERE filter_reason IS NULL AND account_id IS NOT NULL
               ORDER BY event_time NULLS LAST, event_id NULLS LAST)
-        TO {_q(files['resolved'])} (FORMAT parquet, COMPRESSION zstd)
+        TO {_q(files["resolved"])} (FORMAT parquet, COMPRESSION zstd)
     """)
     con.execute(f"""
         COPY (SELECT event_id, source, event_time, event_type, reason FROM final
               WHERE filter_reason IS NULL AND account_id IS NULL ORDER BY pos)
-        TO {_q(files['unresolved'])} (FORMAT parquet, COMPRESSION zstd)
+        TO {_q(files["unresolved"])} (FORMAT parquet, COMPRESSION zstd)
     """)
     con.execute(f"""
         COPY (SELECT event_id, source, event_time, event_type, account_id, person_key, filter_reason AS reason
               FROM final WHERE filter_reason IS NOT NULL ORDER BY pos)
-        TO {_q(files['filtered'])} (FORMAT parquet, COMPRESSION zstd)
+        TO {_q(files["filtered"])} (FORMAT parquet, COMPRESSION zstd)
     """)
     con.execute(f"COPY (SELECT a, b, first_seen FROM edges ORDER BY a, b) TO {_q(files['identity'])} (FORMAT parquet)")
     return {

@@ -58,7 +58,7 @@ def lake(tmp_path_factory):
     from include.sample import generate
 
     out = tmp_path_factory.mktemp("duckdb-resolve")
-    sample = generate(out / "sample", accounts=40, days=DAYS, end_date=END, seed=7, bad_rows=0.01)
+    sample = generate(out / "sample", accounts=200, days=DAYS, end_date=END, seed=7, bad_rows=0.01)
     landing = out / "sample" / "landing"
     ctx = RunContext(Settings(str(landing), sample.crm_url, str(out / "lake"), "sqlite://", None))
     stages = [s for s in STAGES if s.name in ("extract", "validate", "resolve")]
@@ -86,10 +86,19 @@ def test_reference_equals_resolve_on_every_event(lake):
         methods |= set(pq.read_table(f"{target}/resolved.parquet").column("resolution_method").to_pylist())
         reasons |= set(pq.read_table(f"{target}/unresolved.parquet").column("reason").to_pylist())
         reasons |= set(pq.read_table(f"{target}/filtered.parquet").column("reason").to_pylist())
-    assert events > 5_000
+    assert events > 4_000
     # the sample reaches most rules, the added calls the rest
-    assert {"crm_activity", "crm_contact", "group_call", "cookie_stitch", "reverse_ip", "ad_company"} <= methods
-    assert {"shared_device", "isp_ip", "unknown_company", "bot", "duplicate", "scanner_click"} <= reasons
+    assert methods == {
+        "crm_activity",
+        "crm_contact",
+        "group_call",
+        "email_domain",
+        "cookie_stitch",
+        "reverse_ip",
+        "ad_company",
+    }
+    assert {"free_mail", "shared_device", "unknown_company", "isp_ip", "no_identifier"} <= reasons
+    assert {"bot", "machine_open", "scanner_click", "duplicate"} <= reasons
 
 
 def test_comparison_catches_one_changed_account(lake):
