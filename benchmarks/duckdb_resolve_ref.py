@@ -181,10 +181,28 @@ def _u64(values: list[int]) -> pa.Array:
     return pa.array(values, pa.uint64())
 
 
+_OCTET = r"(0|[1-9]\d{0,2})"
+_V4_CIDR = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(0|[1-9]\d?))?$"
+
+
 def _ip_ranges(con: duckdb.DuckDBPyConnection) -> None:
     """Table ranges_ip(rn, version, prefix, hi, lo): each parseable CIDR of the reference ranges,
-    as its prefix length and network bits (IPv6 in two 64-bit halves), parsed by `ipaddress`."""
-    rows = con.execute("SELECT rn, ws_trim(cidr) FROM ranges WHERE cidr IS NOT NULL ORDER BY rn").fetchall()
+    as its prefix length and network bits (IPv6 in two 64-bit halves). Plain IPv4 CIDRs are parsed
+    in SQL; anything else by `ipaddress` (which decides what else is valid)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ranges_v4 AS
+        SELECT rn, 4 AS version, prefix, CASE WHEN prefix = 0 THEN 0 ELSE n >> (32 - prefix) END::UBIGINT AS hi,
+               0::UBIGINT AS lo
+        FROM (SELECT rn, ((a << 24) | (b << 16) | (c << 8) | d)::UBIGINT AS n, coalesce(p, 32) AS prefix FROM (
+            SELECT rn, try_cast(o.a AS BIGINT) AS a, try_cast(o.b AS BIGINT) AS b, try_cast(o.c AS BIGINT) AS c,
+                   try_cast(o.d AS BIGINT) AS d, try_cast(nullif(o.p, '') AS BIGINT) AS p
+            FROM (SELECT rn, regexp_extract(ws_trim(cidr), {_q(_V4_CIDR)}, ['a', 'b', 'c', 'd', 'p']) AS o
+                  FROM ranges WHERE cidr IS NOT NULL))
+            WHERE a <= 255 AND b <= 255 AND c <= 255 AND d <= 255 AND coalesce(p, 32) <= 32)
+    """)
+    rows = con.execute(
+        "SELECT rn, ws_trim(cidr) FROM ranges WHERE cidr IS NOT NULL AND rn NOT IN (SELECT rn FROM ranges_v4)"
+    ).fetchall()
     out: dict[str, list] = {"rn": [], "version": [], "prefix": [], "hi": [], "lo": []}
     for rn, text in rows:
         try:
@@ -199,7 +217,7 @@ def _ip_ranges(con: duckdb.DuckDBPyConnection) -> None:
         for key, value in zip(out, (rn, net.version, p, hi, lo), strict=True):
             out[key].append(value)
     con.register("_r", pa.table({k: _u64(v) if k in ("hi", "lo") else pa.array(v, pa.int64()) for k, v in out.items()}))
-    con.execute("CREATE OR REPLACE TEMP TABLE ranges_ip AS SELECT * FROM _r")
+    con.execute("CREATE OR REPLACE TEMP TABLE ranges_ip AS SELECT * FROM ranges_v4 UNION ALL SELECT * FROM _r")
     con.unregister("_r")
 
 
@@ -301,7 +319,7 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     )
     # crm: 0 = not CRM, 1 = first emitted today, 3 = re-emitted (duplicate), 2 = first seen too late
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE ev AS
+        CREATE OR REPLACE TEMP TABLE ev AS SELECT *, row_number() OVER () AS pos FROM (
         SELECT event_id, 'web' AS source, event_time, event_type, email, anonymous_id, ip, url, form_type,
                NULL::VARCHAR AS campaign_id, user_agent, NULL::VARCHAR AS company_domain,
                NULL::VARCHAR AS company_name, NULL::VARCHAR AS platform, NULL::VARCHAR AS crm_contact_id,
@@ -318,7 +336,7 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
             SELECT a.*, CASE WHEN h.h IN ({emitted}) THEN 3 ELSE 1 END AS crm FROM acts a
             JOIN act_hash h ON h.id = coalesce(a.activity_id, '')
             WHERE a.occurred_at >= {start} AND a.occurred_at < {end}
-            UNION ALL {late_sql})
+            UNION ALL {late_sql}))
     """)
     contacts = _scan(root, "valid/crm/contacts", day, {"contact_id": v, "account_id": v, "email": v, "role": v}, True)
     accounts = _scan(
@@ -437,18 +455,10 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
 
     # Events with normalised identifiers and non-human reasons ---------------------------------------
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE evn AS
-        SELECT ev.*, em.email_norm, ck.cookie, rd.reg AS email_reg, cd.reg AS company_reg, nm.norm AS company_norm,
-               ipm.rn AS range_rn, ri.kind AS ip_kind, row_number() OVER () AS pos
-        FROM ev LEFT JOIN emails em ON em.email = ev.email LEFT JOIN cookies ck ON ck.raw = ev.anonymous_id
-        LEFT JOIN reg rd ON rd.v = email_dom(em.email_norm) LEFT JOIN reg cd ON cd.v = ev.company_domain
-        LEFT JOIN names nm ON nm.v = ev.company_name LEFT JOIN ipm ON ipm.ip = ev.ip
-        LEFT JOIN range_info ri ON ri.rn = ipm.rn
-    """)
-    con.execute("""
         CREATE OR REPLACE TEMP TABLE delivered AS
         SELECT email_norm, campaign_id, min(event_time) AS at FROM (
-            SELECT email_norm, campaign_id, event_time FROM evn WHERE source = 'email' AND event_type = 'delivered'
+            SELECT em.email_norm, campaign_id, event_time FROM ev JOIN emails em USING (email)
+            WHERE source = 'email' AND event_type = 'delivered'
             UNION ALL
             SELECT e.n, campaign_id, event_time FROM prev_delivered p JOIN email_norms e USING (email))
         WHERE email_norm IS NOT NULL AND campaign_id IS NOT NULL GROUP BY ALL
@@ -456,9 +466,9 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE clicks AS
         WITH c AS (
-            SELECT pos, email_norm, campaign_id, event_time, url, epoch_us(event_time) AS us,
-                   email_norm IS NULL OR campaign_id IS NULL AS lone
-            FROM evn WHERE source = 'email' AND event_type = 'click'),
+            SELECT pos, em.email_norm, campaign_id, event_time, url, epoch_us(event_time) AS us,
+                   em.email_norm IS NULL OR campaign_id IS NULL AS lone
+            FROM ev LEFT JOIN emails em USING (email) WHERE source = 'email' AND event_type = 'click'),
         g AS (
             SELECT *, lone OR coalesce(us - lag(us) OVER w > {nh.scanner_burst_seconds} * 1e6, true) AS starts
             FROM c WINDOW w AS (PARTITION BY email_norm, campaign_id ORDER BY event_time, pos)),
@@ -473,15 +483,20 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE evf AS
-        SELECT evn.*,
-               source = 'web' AND coalesce(regexp_matches(user_agent, {_q(nh.bot_user_agent)}, 'i'), false) AS bot,
-               CASE WHEN crm = 2 THEN 'late_arrival' WHEN crm = 3 THEN 'duplicate'
-                    WHEN source = 'web' AND regexp_matches(user_agent, {_q(nh.bot_user_agent)}, 'i') THEN 'bot'
-                    WHEN source = 'email' AND event_type = 'open'
-                         AND regexp_full_match(ws_trim(user_agent), {_q(nh.machine_open_user_agent)})
-                         AND ip_kind IN {_in(nh.machine_open_ip_kinds)} THEN 'machine_open'
-                    WHEN clicks.scanner THEN 'scanner_click' END AS filter_reason
-        FROM evn LEFT JOIN clicks USING (pos)
+        SELECT *, CASE WHEN crm = 2 THEN 'late_arrival' WHEN crm = 3 THEN 'duplicate' WHEN bot THEN 'bot'
+                       WHEN source = 'email' AND event_type = 'open'
+                            AND regexp_full_match(ws_trim(user_agent), {_q(nh.machine_open_user_agent)})
+                            AND ip_kind IN {_in(nh.machine_open_ip_kinds)} THEN 'machine_open'
+                       WHEN scanner THEN 'scanner_click' END AS filter_reason
+        FROM (
+            SELECT ev.*, em.email_norm, ck.cookie, rd.reg AS email_reg, cd.reg AS company_reg,
+                   nm.norm AS company_norm, ipm.rn AS range_rn, ri.kind AS ip_kind, clicks.scanner,
+                   ev.source = 'web' AND coalesce(regexp_matches(ev.user_agent, {_q(nh.bot_user_agent)}, 'i'), false)
+                     AS bot
+            FROM ev LEFT JOIN emails em ON em.email = ev.email LEFT JOIN cookies ck ON ck.raw = ev.anonymous_id
+            LEFT JOIN reg rd ON rd.v = email_dom(em.email_norm) LEFT JOIN reg cd ON cd.v = ev.company_domain
+            LEFT JOIN names nm ON nm.v = ev.company_name LEFT JOIN ipm ON ipm.ip = ev.ip
+            LEFT JOIN range_info ri ON ri.rn = ipm.rn LEFT JOIN clicks ON clicks.pos = ev.pos)
     """)
 
     # The person graph --------------------------------------------------------------------------------
@@ -667,7 +682,9 @@ def resolve_sql(con: duckdb.DuckDBPyConnection, root: str, day: date, config: Sc
                     WHEN ip IS NOT NULL THEN 'isp_ip' ELSE 'no_identifier' END AS reason,
                coalesce(CASE WHEN source = 'crm' THEN crm_contact_id END, direct_contact, p_contact) AS contact_id
         FROM m)
-        SELECT o.*, cbi.role FROM o LEFT JOIN contact_by_id cbi ON cbi.contact_id = o.contact_id
+        SELECT o.event_id, o.source, o.event_time, o.event_type, o.url, o.form_type, o.campaign_id, o.platform,
+               o.pos, o.filter_reason, o.account_id, o.person_key, o.contact_id, cbi.role, o.resolution_method, o.reason
+        FROM o LEFT JOIN contact_by_id cbi ON cbi.contact_id = o.contact_id
     """)
 
     # Outputs ----------------------------------------------------------------------------------------
