@@ -53,6 +53,49 @@ def _calls(landing, day: date, accounts: pd.DataFrame, cookies: list[str]) -> No
     write_messages(landing / "web" / day.isoformat(), "segment-logs.json", messages)
 
 
+def _odd_rows(landing, day: date, accounts: pd.DataFrame) -> None:
+    """Web events with identifiers that normalisation has to get right (a CSV beside the generated
+    files): tagged upper-case addresses, www. and sub-domains of account domains (a .co.uk one goes
+    through the suffix list's wildcard and exception rules), placeholders, an unknown domain,
+    a bot, an IPv6 address."""
+    host = accounts["domain"].astype(str).str.lower().str.replace(r"^[a-z]+://", "", regex=True)
+    domain = host.str.replace(r"^www\.", "", regex=True).str.strip().iloc[5]
+    uk = accounts["alt_domains"].dropna().str.split(",").explode().str.strip()
+    uk = uk[uk.str.endswith(".co.uk")].iloc[0]
+    agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    rows = [
+        ("Ann.Lee+news@Gmail.COM", "ck_odd_1", "198.51.100.7", agent),
+        ("bob@unknown-corp-zz.io", "ck_odd_2", "198.51.100.8", agent),
+        (f"info@{domain}", "ck_odd_3", "198.51.100.9", agent),
+        (None, " abc123 ", "10.0.0.1", agent),
+        (f"Jane.Doe@WWW.{domain.upper()}", "ck_odd_4", "2001:db8::1", agent),
+        (f"x.y@mail.eu.{uk}", "ck_odd_5", "198.51.100.12", agent),
+        (f"noreply@{domain}", "ck_odd_6", "198.51.100.13", agent),
+        (f"crawler@{domain}", "ck_odd_7", "198.51.100.10", "Googlebot/2.1 (+http://www.google.com/bot.html)"),
+        (None, "ck_odd_4", "198.51.100.11", agent),
+    ]
+    frame = pd.DataFrame(
+        [
+            {
+                "event_id": f"odd-{day}-{i}",
+                "event_time": f"{day}T12:00:{i:02d}Z",
+                "anonymous_id": cookie,
+                "email": email,
+                "ip": ip,
+                "url": "https://www.northwind.io/pricing",
+                "event_type": "form_submit" if email else "page_view",
+                "form_type": "demo_request" if email else None,
+                "duration_seconds": 3.0,
+                "user_agent": ua,
+                "referrer": None,
+                "page_title": "Northwind | pricing",
+            }
+            for i, (email, cookie, ip, ua) in enumerate(rows)
+        ]
+    )
+    frame.to_csv(landing / "web" / day.isoformat() / "web-events-odd.csv", index=False)
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     from include.sample import generate
@@ -69,6 +112,7 @@ def lake(tmp_path_factory):
     cookies = sorted(set(seen.astype(str).str.strip()))
     for n, day in enumerate((middle, middle + timedelta(days=2))):
         _calls(landing, day, accounts, cookies[3 * n : 3 * n + 3])
+    _odd_rows(landing, middle + timedelta(days=1), accounts)
     run_range(ctx, middle, END, stages=stages, echo=lambda _: None)
     return sample, ctx, out
 
@@ -97,8 +141,21 @@ def test_reference_equals_resolve_on_every_event(lake):
         "reverse_ip",
         "ad_company",
     }
-    assert {"free_mail", "shared_device", "unknown_company", "isp_ip", "no_identifier"} <= reasons
+    assert {"free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier"} <= reasons
     assert {"bot", "machine_open", "scanner_click", "duplicate"} <= reasons
+
+
+def test_odd_identifiers_reach_resolve(lake):
+    sample, ctx, _ = lake
+    day = sample.start + timedelta(days=3)
+    resolved = ctx.lake.read_df(catalog.RESOLVED, day).set_index("event_id")
+    unresolved = ctx.lake.read_df(catalog.UNRESOLVED, day).set_index("event_id")
+    filtered = ctx.lake.read_df(catalog.FILTERED, day).set_index("event_id")
+    assert len([i for i in (*resolved.index, *unresolved.index, *filtered.index) if i.startswith("odd-")]) == 9
+    assert unresolved.loc[f"odd-{day}-1", "reason"] == "unknown_domain"
+    assert resolved.loc[f"odd-{day}-4", "resolution_method"] == "email_domain"
+    assert resolved.loc[f"odd-{day}-5", "resolution_method"] == "email_domain"
+    assert filtered.loc[f"odd-{day}-7", "reason"] == "bot"
 
 
 def test_comparison_catches_one_changed_account(lake):
