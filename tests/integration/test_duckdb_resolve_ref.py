@@ -2,7 +2,8 @@
 
 A small generated sample, with Segment identify and group calls added on two days (a group call by
 account id, one by domain, one naming nothing, a cookie identified as four people: a shared
-device), run through extract, validate and resolve; then the reference on every day, compared
+device), web rows with odd identifiers and a CRM activity logged late, run through extract,
+validate and resolve; then the reference on every day, compared
 event by event with resolve's outputs (outcome, account, method, reason, person, contact, role)
 and the day's edge set. The comparison is shown to catch a single changed account.
 """
@@ -10,6 +11,7 @@ and the day's edge set. The comparison is shown to catch a single changed accoun
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date, timedelta
 
 import pandas as pd
@@ -51,6 +53,18 @@ def _calls(landing, day: date, accounts: pd.DataFrame, cookies: list[str]) -> No
         messages.append(msg(7 + i, "identify", anonymousId="kiosk-1", traits={"email": f"visitor{i}@acme-{i}.com"}))
     messages.append(msg(11, "page", anonymousId="kiosk-1", context=context, properties={"url": "https://x.io/"}))
     write_messages(landing / "web" / day.isoformat(), "segment-logs.json", messages)
+
+
+def _late_activity(crm_url: str, occurred: date) -> None:
+    """A CRM activity logged long after it happened: first seen today, filtered as `late_arrival`."""
+    with sqlite3.connect(crm_url.removeprefix("sqlite:///")) as conn:
+        row = conn.execute("SELECT * FROM activities ORDER BY activity_id LIMIT 1").fetchone()
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(activities)")]
+        late = dict(zip(columns, row, strict=True), activity_id="ACT-LATE-1", occurred_at=f"{occurred} 10:00:00.000000")
+        conn.execute(
+            f"INSERT INTO activities ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [late[c] for c in columns],
+        )
 
 
 def _odd_rows(landing, day: date, accounts: pd.DataFrame) -> None:
@@ -113,6 +127,7 @@ def lake(tmp_path_factory):
     for n, day in enumerate((middle, middle + timedelta(days=2))):
         _calls(landing, day, accounts, cookies[3 * n : 3 * n + 3])
     _odd_rows(landing, middle + timedelta(days=1), accounts)
+    _late_activity(sample.crm_url, sample.start - timedelta(days=10))
     run_range(ctx, middle, END, stages=stages, echo=lambda _: None)
     return sample, ctx, out
 
@@ -142,7 +157,7 @@ def test_reference_equals_resolve_on_every_event(lake):
         "ad_company",
     }
     assert {"free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier"} <= reasons
-    assert {"bot", "machine_open", "scanner_click", "duplicate"} <= reasons
+    assert {"bot", "machine_open", "scanner_click", "duplicate", "late_arrival"} <= reasons
 
 
 def test_odd_identifiers_reach_resolve(lake):
