@@ -52,6 +52,12 @@ def _calls(landing, day: date, accounts: pd.DataFrame, cookies: list[str]) -> No
     for i in range(4):  # one cookie, four people: a shared device from now on
         messages.append(msg(7 + i, "identify", anonymousId="kiosk-1", traits={"email": f"visitor{i}@acme-{i}.com"}))
     messages.append(msg(11, "page", anonymousId="kiosk-1", context=context, properties={"url": "https://x.io/"}))
+    host = accounts["domain"].astype(str).str.lower().str.replace(r"^[a-z]+://(www\.)?", "", regex=True).iloc[9]
+    for i in range(3):  # three people on one desk: at the limit, not yet a shared device
+        messages.append(msg(12 + i, "identify", anonymousId=f"desk-{day.day}", traits={"email": f"p{i}@{host}"}))
+    messages.append(
+        msg(15, "page", anonymousId=f"desk-{day.day}", context=context, properties={"url": "https://x.io/"})
+    )
     write_messages(landing / "web" / day.isoformat(), "segment-logs.json", messages)
 
 
