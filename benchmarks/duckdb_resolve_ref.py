@@ -20,9 +20,12 @@ What is not SQL, done in Python on distinct values inside the timed run (what a 
 with a UDF): registrable domains of hosts whose TLD carries wildcard or exception rules of the
 public-suffix list (tldextract, the list bundled with it that the pipeline uses; every other host
 is matched in SQL against the list's plain rules), the Unicode NFKD decomposition of non-ASCII
-company names, the parsing of the reference CIDR ranges and of IPv6 addresses (`ipaddress`), and
-pandas' 64-bit text hash that person keys and the CRM id hashes are made of. Not covered: the rule
-firings (identity_rules), the identity map, the resolution metrics and sharding.
+company names, the parsing of IPv6 addresses and of the CIDR ranges that are not plain IPv4
+(`ipaddress`), and pandas' 64-bit text hash that person keys and the CRM id hashes are made of. Not
+covered: the rule firings (identity_rules), the identity map, the group-tie state of D
+(identity_groups/dt=D: it reads resolve's of D-1, so it checks one day at a time, not a chain of days
+on its own), the resolution metrics and sharding. DuckDB runs on 2 threads, as in the scoring
+reference.
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.duckdb_resolve_ref --lake LAKE --date D --compare
 """
@@ -799,6 +802,15 @@ def compare(lake_root: str, day: date, out: str, examples: int = 5) -> dict:
     return result
 
 
+def _peak_rss_mb() -> int | None:
+    """This process's peak resident memory (VmHWM, as benchmarks/stage.py reports it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return round(next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024)
+    except (OSError, StopIteration):
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", required=True, help="the lake root (a local folder) resolve ran on")
@@ -815,7 +827,7 @@ def main() -> None:
             day = date.fromisoformat(text)
             out = str(Path(args.out or tmp) / f"dt={day.isoformat()}")
             seconds, counts = duckdb_resolve(args.lake, day, config, out, args.threads)
-            line = {"day": text, "seconds": round(seconds, 3), "rows": counts}
+            line = {"day": text, "seconds": round(seconds, 3), "peak_rss_mb": _peak_rss_mb(), "rows": counts}
             if args.compare:
                 line["compare"] = compare(args.lake, day, out)
                 failed |= not line["compare"]["identical"]
