@@ -114,6 +114,35 @@ def _odd_rows(landing, day: date, accounts: pd.DataFrame) -> None:
         ]
     )
     frame.to_csv(landing / "web" / day.isoformat() / "web-events-odd.csv", index=False)
+    # email clicks at the scanner limits: 10 s after the delivery (a scanner) and 1 us later (not);
+    # three links with gaps of at most 2 s (a burst), and three whose third comes 1 us too late (none)
+    url = "https://www.northwind.io/"
+    clicks = [
+        ("e1", "12:00:00.000000", "delivered", None),
+        ("e1", "12:00:10.000000", "click", url + "a"),
+        ("e1", "12:00:10.000001", "click", url + "b"),
+        ("e2", "13:00:00.000000", "click", url + "a"),
+        ("e2", "13:00:02.000000", "click", url + "b"),
+        ("e2", "13:00:03.000000", "click", url + "c"),
+        ("e3", "14:00:00.000000", "click", url + "a"),
+        ("e3", "14:00:01.000000", "click", url + "b"),
+        ("e3", "14:00:03.000001", "click", url + "c"),
+    ]
+    pd.DataFrame(
+        [
+            {
+                "event_id": f"odd-mail-{day}-{i}",
+                "event_time": f"{day}T{at}Z",
+                "email": f"{who}.edge@{domain}",
+                "campaign_id": "cmp-odd",
+                "event_type": kind,
+                "url": link,
+                "user_agent": agent if link else None,
+                "ip": "198.51.100.20" if link else None,
+            }
+            for i, (who, at, kind, link) in enumerate(clicks)
+        ]
+    ).to_csv(landing / "email" / day.isoformat() / "email-events-odd.csv", index=False)
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +201,13 @@ def test_odd_identifiers_reach_resolve(lake):
     resolved = ctx.lake.read_df(catalog.RESOLVED, day).set_index("event_id")
     unresolved = ctx.lake.read_df(catalog.UNRESOLVED, day).set_index("event_id")
     filtered = ctx.lake.read_df(catalog.FILTERED, day).set_index("event_id")
-    assert len([i for i in (*resolved.index, *unresolved.index, *filtered.index) if i.startswith("odd-")]) == 9
+    assert len([i for i in (*resolved.index, *unresolved.index, *filtered.index) if i.startswith("odd-")]) == 18
     assert unresolved.loc[f"odd-{day}-1", "reason"] == "unknown_domain"
     assert resolved.loc[f"odd-{day}-4", "resolution_method"] == "email_domain"
     assert resolved.loc[f"odd-{day}-5", "resolution_method"] == "email_domain"
     assert filtered.loc[f"odd-{day}-7", "reason"] == "bot"
+    scanner = {int(i.rsplit("-", 1)[1]) for i in filtered.index[filtered["reason"] == "scanner_click"] if "mail" in i}
+    assert scanner == {1, 3, 4, 5}  # at 10 s, and the burst
 
 
 def test_comparison_catches_one_changed_account(lake):
