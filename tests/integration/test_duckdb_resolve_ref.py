@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.duckdb_resolve_ref import compare, duckdb_resolve
+from benchmarks.duckdb_resolve_check import compare
+from benchmarks.duckdb_resolve_ref import duckdb_resolve
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
 from include.scoring.lake import catalog
