@@ -48,6 +48,7 @@ def person_graph(con: duckdb.DuckDBPyConnection, root: str, day: date, config: S
                 SELECT '2:' || email_norm AS a, '3:' || cookie AS b FROM evf
                 WHERE source IN ('web', 'ad') AND NOT bot
                 UNION ALL SELECT '1:' || contact_id, '2:' || email_norm FROM contacts
+                WHERE NOT email_blocked(email_norm)
                 UNION ALL SELECT e, a FROM call_nodes WHERE kind = 'identify'
                 UNION ALL SELECT e, u FROM call_nodes WHERE kind = 'identify'
                 UNION ALL SELECT a, u FROM call_nodes))

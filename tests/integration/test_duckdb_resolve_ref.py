@@ -74,6 +74,17 @@ def _late_activity(crm_url: str, occurred: date) -> None:
         )
 
 
+def _placeholder_contacts(crm_url: str) -> None:
+    """Two contacts of different accounts filed under one role address (info@): a placeholder, so
+    not one person."""
+    with sqlite3.connect(crm_url.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute("SELECT contact_id, account_id FROM contacts ORDER BY contact_id").fetchall()
+        first = rows[0]
+        other = next(r for r in rows if r[1] != first[1])
+        for contact_id in (first[0], other[0]):
+            conn.execute("UPDATE contacts SET email = 'Info@shared-desk.io' WHERE contact_id = ?", [contact_id])
+
+
 def _odd_rows(landing, day: date, accounts: pd.DataFrame) -> None:
     """Web events with identifiers that normalisation has to get right (a CSV beside the generated
     files): tagged upper-case addresses, www. and sub-domains of account domains (a .co.uk one goes
@@ -153,6 +164,7 @@ def lake(tmp_path_factory):
     out = tmp_path_factory.mktemp("duckdb-resolve")
     sample = generate(out / "sample", accounts=200, days=DAYS, end_date=END, seed=7, bad_rows=0.01)
     landing = out / "sample" / "landing"
+    _placeholder_contacts(sample.crm_url)
     ctx = RunContext(Settings(str(landing), sample.crm_url, str(out / "lake"), "sqlite://", None))
     stages = [s for s in STAGES if s.name in ("extract", "validate", "resolve")]
     middle = sample.start + timedelta(days=2)

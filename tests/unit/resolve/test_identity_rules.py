@@ -10,7 +10,7 @@ from include.scoring.core.config import load_config
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.stage import resolve_identities
-from tests.unit.resolve.fixtures import BROWSER, D, at, write_day
+from tests.unit.resolve.fixtures import BROWSER, CONTACTS, D, at, write_day
 
 
 @pytest.fixture
@@ -181,6 +181,27 @@ def test_blocked_placeholders_never_link(lake):
     rules = lake.read_df(catalog.IDENTITY_RULES, D).set_index("rule")
     assert rules.loc["blocked_email", "identifier"] == "test@acme.com"
     assert rules.loc["blocked_anonymous_id", "count"] == 2
+
+
+def test_placeholder_emails_on_crm_contacts_never_link_them(lake):
+    # two contacts of different accounts filed under the same role address: not one person (SPEC 4.2)
+    contacts = [
+        *CONTACTS,
+        {"contact_id": "C8", "account_id": "A1", "email": "info@acme.com", "role": "user"},
+        {"contact_id": "C9", "account_id": "A4", "email": " Info@Acme.com", "role": "champion"},
+    ]
+    acts = [
+        {"activity_id": f"X{n}", "account_id": a, "contact_id": f"C{n}", "activity_type": "call_completed"}
+        | {"occurred_at": at(D, 9)}
+        for n, a in ((8, "A1"), (9, "A4"))
+    ]
+    write_day(lake, activities=acts, contacts=contacts)
+    resolve_identities(lake, load_config(), D)
+    resolved = lake.read_df(catalog.RESOLVED, D).set_index("event_id")
+    assert resolved.loc["X8", "person_key"] != resolved.loc["X9", "person_key"]
+    edges = lake.read_df(catalog.IDENTITY, D)
+    assert not (edges["a"] + " " + edges["b"]).str.contains("info@acme.com").any()
+    assert ("1:C1", "2:jane.doe@acme.com") in set(zip(edges["a"], edges["b"], strict=True))  # real emails still link
 
 
 def test_reverse_ip_longest_prefix_ipv4_and_ipv6(lake):
