@@ -143,7 +143,8 @@ def person_tables(con: duckdb.DuckDBPyConnection, root: str, day: date, config: 
                                                          group_id NULLS LAST, o, r) AS k FROM rows) WHERE k = 1),
         tied AS (
             SELECT coalesce(cc.root, l.node) AS root, l.seen_at,
-                   coalesce(CASE WHEN l.group_id IN (SELECT account_id FROM accounts) THEN ws_trim(l.group_id) END,
+                   coalesce(CASE WHEN ws_trim(l.group_id) IN (SELECT account_id FROM accounts)
+                                 THEN ws_trim(l.group_id) END,
                             CASE WHEN g.reg NOT IN (SELECT d FROM free) THEN da.account_id END) AS account
             FROM latest l LEFT JOIN cc ON cc.node = l.node LEFT JOIN reg g ON g.v = l.group_domain
             LEFT JOIN domain_account da ON da.key = g.reg)

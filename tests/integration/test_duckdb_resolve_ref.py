@@ -59,6 +59,10 @@ def _calls(landing, day: date, accounts: pd.DataFrame, cookies: list[str]) -> No
     messages.append(
         msg(15, "page", anonymousId=f"desk-{day.day}", context=context, properties={"url": "https://x.io/"})
     )
+    # a groupId with the spaces a source left around it still names the account
+    padded = f"padded-{day.day}"
+    messages.append(msg(16, "group", anonymousId=padded, groupId=f" {accounts['account_id'].iloc[11]} "))
+    messages.append(msg(17, "page", anonymousId=padded, context=context, properties={"url": "https://x.io/"}))
     write_messages(landing / "web" / day.isoformat(), "segment-logs.json", messages)
 
 

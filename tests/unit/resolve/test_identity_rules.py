@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from include.scoring.core.config import load_config
+from include.scoring.extract.segment import CALL_SCHEMA
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.stage import resolve_identities
@@ -202,6 +204,26 @@ def test_placeholder_emails_on_crm_contacts_never_link_them(lake):
     edges = lake.read_df(catalog.IDENTITY, D)
     assert not (edges["a"] + " " + edges["b"]).str.contains("info@acme.com").any()
     assert ("1:C1", "2:jane.doe@acme.com") in set(zip(edges["a"], edges["b"], strict=True))  # real emails still link
+
+
+def test_group_call_with_a_padded_group_id_ties_the_account(lake):
+    calls = pd.DataFrame(
+        {
+            "event_id": ["g1"],
+            "event_time": [at(D, 8)],
+            "kind": ["group"],
+            "anonymous_id": ["ck_grouped"],
+            "user_id": [None],
+            "email": [None],
+            "group_id": [" A4 "],  # groupId as a source sent it, spaces and all
+            "group_domain": [None],
+            "source_file": ["segment/test"],
+            "source_line": [1],
+        }
+    )
+    lake.write_partition(catalog.CALLS, D, calls, schema=CALL_SCHEMA)
+    f = run(lake, web=[{"event_id": "w1", "anonymous_id": "ck_grouped"}])
+    assert outcome(f, "w1") == ("A4", "group_call")
 
 
 def test_reverse_ip_longest_prefix_ipv4_and_ipv6(lake):
