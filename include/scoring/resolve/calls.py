@@ -105,7 +105,8 @@ def person_groups(
     group calls of D naming none fire `group_unknown_account`."""
     if links.empty:
         return pd.Series(dtype="string")
-    by_id = links["group_id"].astype("string").str.strip().where(isin(links["group_id"], set(accounts.dropna())))
+    group_id = links["group_id"].astype("string").str.strip()  # checked and tied trimmed: " ACC-1 " names ACC-1
+    by_id = group_id.where(isin(group_id, set(accounts.dropna())))
     reg = registrable_domain(links["group_domain"])
     by_domain = lookup(reg.where(~isin(reg, ref.free_domains)), ref.domain_account)
     account = by_id.fillna(by_domain)

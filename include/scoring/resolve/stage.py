@@ -40,6 +40,7 @@ from include.scoring.resolve.graph import (
     or_own_key,
 )
 from include.scoring.resolve.inputs import (
+    blocked,
     crm_events,
     crm_ledger_counts,
     deliveries,
@@ -169,9 +170,10 @@ def _day_identifiers(
     return pd.concat(edges, ignore_index=True), pd.DataFrame({"node": today_nodes}), firings
 
 
-def _contact_edges(contacts: pd.DataFrame) -> pd.DataFrame:
+def _contact_edges(contacts: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
+    """Contact id - email edges of the CRM's contacts; a placeholder email links nothing (SPEC 4.2)."""
     email_norm = contacts["email_norm"]  # the reference's contacts, already normalised
-    ok = email_norm.notna() & contacts["contact_id"].notna()
+    ok = email_norm.notna() & contacts["contact_id"].notna() & ~blocked(email_norm, "email", config)
     return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
 
 
@@ -213,7 +215,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Refere
         CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
     ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
-    contact_edges = _contact_edges(ref.contacts)
+    contact_edges = _contact_edges(ref.contacts, config)
     previous = previous_edges(lake, day)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from include.scoring.core.config import load_config
+from include.scoring.extract.segment import CALL_SCHEMA
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.stage import resolve_identities
-from tests.unit.resolve.fixtures import BROWSER, D, at, write_day
+from tests.unit.resolve.fixtures import BROWSER, CONTACTS, D, at, write_day
 
 
 @pytest.fixture
@@ -181,6 +183,47 @@ def test_blocked_placeholders_never_link(lake):
     rules = lake.read_df(catalog.IDENTITY_RULES, D).set_index("rule")
     assert rules.loc["blocked_email", "identifier"] == "test@acme.com"
     assert rules.loc["blocked_anonymous_id", "count"] == 2
+
+
+def test_placeholder_emails_on_crm_contacts_never_link_them(lake):
+    # two contacts of different accounts filed under the same role address: not one person (SPEC 4.2)
+    contacts = [
+        *CONTACTS,
+        {"contact_id": "C8", "account_id": "A1", "email": "info@acme.com", "role": "user"},
+        {"contact_id": "C9", "account_id": "A4", "email": " Info@Acme.com", "role": "champion"},
+    ]
+    acts = [
+        {"activity_id": f"X{n}", "account_id": a, "contact_id": f"C{n}", "activity_type": "call_completed"}
+        | {"occurred_at": at(D, 9)}
+        for n, a in ((8, "A1"), (9, "A4"))
+    ]
+    write_day(lake, activities=acts, contacts=contacts)
+    resolve_identities(lake, load_config(), D)
+    resolved = lake.read_df(catalog.RESOLVED, D).set_index("event_id")
+    assert resolved.loc["X8", "person_key"] != resolved.loc["X9", "person_key"]
+    edges = lake.read_df(catalog.IDENTITY, D)
+    assert not (edges["a"] + " " + edges["b"]).str.contains("info@acme.com").any()
+    assert ("1:C1", "2:jane.doe@acme.com") in set(zip(edges["a"], edges["b"], strict=True))  # real emails still link
+
+
+def test_group_call_with_a_padded_group_id_ties_the_account(lake):
+    calls = pd.DataFrame(
+        {
+            "event_id": ["g1"],
+            "event_time": [at(D, 8)],
+            "kind": ["group"],
+            "anonymous_id": ["ck_grouped"],
+            "user_id": [None],
+            "email": [None],
+            "group_id": [" A4 "],  # groupId as a source sent it, spaces and all
+            "group_domain": [None],
+            "source_file": ["segment/test"],
+            "source_line": [1],
+        }
+    )
+    lake.write_partition(catalog.CALLS, D, calls, schema=CALL_SCHEMA)
+    f = run(lake, web=[{"event_id": "w1", "anonymous_id": "ck_grouped"}])
+    assert outcome(f, "w1") == ("A4", "group_call")
 
 
 def test_reverse_ip_longest_prefix_ipv4_and_ipv6(lake):
