@@ -80,6 +80,19 @@ def _day_section(day: dict, title: str) -> list[str]:
         f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.",
         "",
     ]
+    versus = day.get("resolve_vs_duckdb")
+    if versus:
+        ours, ref = versus["resolve"], versus["duckdb"]
+        same = "yes" if versus["identical"] else f"no, {versus['mismatched_events']:,} differ"
+        lines += [
+            f"Resolve vs the DuckDB SQL reference for resolve (`benchmarks/duckdb_resolve_ref.py`), the whole day in "
+            f"one process each, {len(ours['runs'])} runs of each in turns, compared by the medians: ours "
+            f"{_spread(ours)}, peak RSS {ours['peak_rss_mb']:,} MB; DuckDB {_spread(ref)}, peak RSS "
+            f"{ref['peak_rss_mb']:,} MB = **{ours['median'] / ref['median']:.2f}x**. Same outcome for every one of "
+            f"the {versus['events']:,} events (account, method, reason, person, contact, role) and the same "
+            f"identity edges: **{same}**.",
+            "",
+        ]
     return lines
 
 

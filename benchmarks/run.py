@@ -3,8 +3,8 @@
 Builds (once, cached in benchmarks/.work/) 100k accounts with a 1M-event day, a 5M-event day and
 365 days of history; runs every stage of a day in its own process (time of the stage itself and
 the process's peak RSS: what one Airflow task would use), the 5M day with resolve and score
-sharded, the 365-day replay; measures the two references (pyarrow read/write lower bound per
-stage, DuckDB SQL for scoring); writes benchmarks/results/*.json and benchmarks/RESULTS.md.
+sharded, the 365-day replay; measures the references (pyarrow read/write lower bound per stage,
+DuckDB SQL for scoring and for resolve); writes benchmarks/results/*.json and benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import date
@@ -25,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.duckdb_ref import duckdb_scoring
+from benchmarks.duckdb_resolve_check import compare
 from benchmarks.lower_bound import lower_bound
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DAY = date(2026, 10, 13)  # a Tuesday: campaign day, the busiest of the week
 SCORE_RUNS = 5  # the score stage and the DuckDB reference, each this many times: the ratio is of their medians
+RESOLVE_RUNS = 5  # the whole-day resolve stage and the DuckDB resolve reference, each this many times, in turns
 REPLAY_VOLUME = 0.095  # of the natural volume: about 10M resolved events over the year (0.04 gave 4.6M, 0.088 9.3M)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -191,6 +194,7 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
             )
         )
         duck.append(duckdb_scoring(str(lake_dir), DAY.isoformat(), load_config()))
+    resolve_vs_duckdb = resolve_against_duckdb(lake_dir, sample)
     with PostgresDatabase() as url:
         results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
     lake = Lake(str(lake_dir))
@@ -212,7 +216,47 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
             "runs": [round(s, 2) for s, _ in duck],
             "accounts": duck[0][1],
         },
+        "resolve_vs_duckdb": resolve_vs_duckdb,
         "workload": events,
+    }
+
+
+def resolve_against_duckdb(lake_dir: Path, sample: Path) -> dict:
+    """The day's resolve (whole, one process) and the DuckDB resolve reference (one process each
+    run), RESOLVE_RUNS times in turns (A B A B ...), compared by their medians; the reference's
+    last outputs are checked event by event against resolve's. Resolve rewrites the same day's
+    partitions each time (identically: a re-run is idempotent), which the score runs before have read."""
+    ours, duck = [], []
+    with tempfile.TemporaryDirectory(prefix="duckdb-resolve-") as tmp:
+        out = Path(tmp) / "out"
+        for _ in range(RESOLVE_RUNS):
+            ours.append(stage("resolve", lake_dir, DAY, sample))
+            cmd = [sys.executable, "-m", "benchmarks.duckdb_resolve_ref", "--lake", str(lake_dir)]
+            cmd += ["--date", DAY.isoformat(), "--out", str(out)]
+            run = subprocess.run(
+                cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+            )
+            if run.returncode != 0:
+                raise RuntimeError(f"DuckDB resolve reference failed:\n{run.stderr[-4000:]}")
+            duck.append(json.loads(run.stdout.strip().splitlines()[-1]))
+            log.info("duckdb resolve      %7.1f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
+        check = compare(str(lake_dir), DAY, str(out / f"dt={DAY.isoformat()}"))
+
+    def side(runs: list[float], rss: list) -> dict:
+        return {
+            "median": round(statistics.median(runs), 2),
+            "min": round(min(runs), 2),
+            "max": round(max(runs), 2),
+            "runs": [round(r, 2) for r in runs],
+            "peak_rss_mb": max((r for r in rss if r is not None), default=None),
+        }
+
+    return {
+        "resolve": side([r["seconds"] for r in ours], [r["peak_rss_mb"] for r in ours]),
+        "duckdb": side([d["seconds"] for d in duck], [d["peak_rss_mb"] for d in duck]),
+        "identical": check["identical"],
+        "events": check["resolve_events"],
+        "mismatched_events": check["mismatched_events"],
     }
 
 
