@@ -38,8 +38,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from benchmarks.provenance import measured
 from benchmarks.report import write_results
-from benchmarks.run import DAY, RESULTS, ROOT, PostgresDatabase, measured, stage
+from benchmarks.run import DAY, RESULTS, ROOT, PostgresDatabase, stage
 from benchmarks.workloads import day_workload
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake

@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -22,12 +21,12 @@ import tempfile
 import time
 import uuid
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 from benchmarks.duckdb_ref import duckdb_scoring
 from benchmarks.duckdb_resolve_check import compare
 from benchmarks.lower_bound import lower_bound
+from benchmarks.provenance import machine, measured
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
 from include.scoring.core.config import load_config
@@ -291,79 +290,6 @@ def replay_benchmark(accounts: int, days: int, volume: float, shards: int) -> di
         "events": events,
         "result": result,
         "sharded": {"shards": shards, "wall_seconds": round(wall, 2), "results": sharded},
-    }
-
-
-def measured() -> dict:
-    """Which code a result was measured on (results of different parts may come from different runs)."""
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or "unknown"
-        )
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--", "include"], cwd=ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        )
-    except OSError:
-        commit, dirty = "unknown", False
-    return {
-        "commit": commit + (" (with uncommitted changes to include/)" if dirty else ""),
-        "date": date.today().isoformat(),
-    }
-
-
-def machine() -> dict:
-    mem = next(
-        (
-            int(line.split()[1]) // 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        ),
-        None,
-    )
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    versions = {
-        p: metadata.version(p)
-        for p in (
-            "apache-airflow",
-            "great-expectations",
-            "pandas",
-            "pyarrow",
-            "numpy",
-            "scipy",
-            "SQLAlchemy",
-            "psycopg",
-            "duckdb",
-        )
-    }
-    try:
-        pg = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", "SHOW server_version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except OSError:
-        pg = "unknown"
-    return {
-        "cores": os.cpu_count(),
-        "memory_mb": mem,
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "postgresql": pg,
-        "versions": versions,
     }
 
 

@@ -29,6 +29,7 @@ from include.scoring.core.sources import SHIPPED_FREE_MAIL
 from include.scoring.lake import catalog
 from include.scoring.lake.sharding import shard_of
 from include.scoring.lake.store import Lake
+from include.scoring.resolve.graph import CONTACT, EMAIL, node
 from include.scoring.resolve.iplookup import match_ip_ranges
 from include.scoring.resolve.rules import Reference, build_reference
 
@@ -238,6 +239,13 @@ def blocked(values: pd.Series, kind: str, config: ScoringConfig) -> pd.Series:
     for pattern in ident.blocked_anonymous_ids:
         mask |= matches(values, f"^(?:{pattern})$", case=True)
     return pd.Series(mask & values.notna().to_numpy(), index=values.index)
+
+
+def crm_contact_edges(contacts: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
+    """Contact id - email edges of the CRM's contacts; a placeholder email links nothing (SPEC 4.2)."""
+    email_norm = contacts["email_norm"]  # the reference's contacts, already normalised
+    ok = email_norm.notna() & contacts["contact_id"].notna() & ~blocked(email_norm, "email", config)
+    return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
 
 
 def identifiers(frame: pd.DataFrame, config: ScoringConfig) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:

@@ -40,7 +40,7 @@ from include.scoring.resolve.graph import (
     or_own_key,
 )
 from include.scoring.resolve.inputs import (
-    blocked,
+    crm_contact_edges,
     crm_events,
     crm_ledger_counts,
     deliveries,
@@ -170,13 +170,6 @@ def _day_identifiers(
     return pd.concat(edges, ignore_index=True), pd.DataFrame({"node": today_nodes}), firings
 
 
-def _contact_edges(contacts: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
-    """Contact id - email edges of the CRM's contacts; a placeholder email links nothing (SPEC 4.2)."""
-    email_norm = contacts["email_norm"]  # the reference's contacts, already normalised
-    ok = email_norm.notna() & contacts["contact_id"].notna() & ~blocked(email_norm, "email", config)
-    return pd.DataFrame({"a": node(CONTACT, contacts.loc[ok, "contact_id"]), "b": node(EMAIL, email_norm[ok])})
-
-
 def _history_edges(lake: Lake, config: ScoringConfig):
     def edges_of(day: date) -> pd.DataFrame | None:
         parts = []
@@ -215,7 +208,7 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Refere
         CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
     ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
-    contact_edges = _contact_edges(ref.contacts, config)
+    contact_edges = crm_contact_edges(ref.contacts, config)
     previous = previous_edges(lake, day)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))

@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
+from include.scoring.core.config import load_config
 from include.scoring.core.contracts import CONTRACTS, IP_RANGES_SCHEMA, raw_schema
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
+from include.scoring.resolve.stage import resolve_identities
 
 D = date(2026, 7, 1)
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"
@@ -107,3 +109,27 @@ def write_day(
         catalog.IP_RANGES, day, pd.DataFrame(ranges, columns=IP_RANGES_SCHEMA.names), schema=IP_RANGES_SCHEMA
     )
     lake.write_partition(catalog.FREE_EMAIL_DOMAINS, day, pd.DataFrame({"domain": list(free)}))
+
+
+def run(lake: Lake, day: date = D, **events) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write the day's events, resolve it, and return its resolved, unresolved and filtered rows
+    (by event id), after checking that every event landed in exactly one of them."""
+    write_day(lake, day, **events)
+    result = resolve_identities(lake, load_config(), day)
+    resolved = lake.read_df(catalog.RESOLVED, day).set_index("event_id")
+    unresolved = lake.read_df(catalog.UNRESOLVED, day).set_index("event_id")
+    filtered = lake.read_df(catalog.FILTERED, day).set_index("event_id")
+    total = sum(len(v) for v in events.values())
+    assert result.count("events") == total == len(resolved) + len(unresolved) + len(filtered)  # conservation
+    return resolved, unresolved, filtered
+
+
+def outcome(frames, event_id: str) -> tuple:
+    """(account, method) of a resolved event, (None, reason) of an unresolved one, (None, 'filtered:reason')."""
+    resolved, unresolved, filtered = frames
+    if event_id in resolved.index:
+        row = resolved.loc[event_id]
+        return (row["account_id"], row["resolution_method"])
+    if event_id in unresolved.index:
+        return (None, unresolved.loc[event_id, "reason"])
+    return (None, "filtered:" + filtered.loc[event_id, "reason"])
