@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from benchmarks.provenance import measured
 from benchmarks.report import write_results
-from benchmarks.run import DAY, RESULTS, ROOT, PostgresDatabase, stage
+from benchmarks.run import DAY, RESULTS, ROOT, PostgresDatabase, spread, stage
 from benchmarks.workloads import day_workload
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -151,10 +151,6 @@ def _bound_process(url: str, rows_dir: Path) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def _spread(runs: list[float]) -> dict:
-    return {"median": round(statistics.median(runs), 2), "min": min(runs), "max": max(runs), "runs": runs}
-
-
 def benchmark(runs: int, before: Path | None = None) -> dict:
     folder = day_workload("day1m", 100_000, 1.3, DAY)
     lake_dir = scored_lake(folder, DAY)
@@ -181,7 +177,7 @@ def benchmark(runs: int, before: Path | None = None) -> dict:
         "day": DAY.isoformat(),
         "accounts": lake.row_count(catalog.SCORES, DAY),
         "rows": counts,
-        **{name: _spread(seconds) for name, seconds in times.items()},
+        **{name: spread(seconds) for name, seconds in times.items()},
         "ratio": round(statistics.median(times["publish"]) / statistics.median(times["bare_copy"]), 2),
         "load_average": os.getloadavg(),
         "measured": measured(),

@@ -220,6 +220,12 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     }
 
 
+def spread(runs: list[float]) -> dict:
+    """Timed runs as RESULTS.md reports them: median, min, max and every run, in seconds to 0.01."""
+    runs = [round(r, 2) for r in runs]
+    return {"median": round(statistics.median(runs), 2), "min": min(runs), "max": max(runs), "runs": runs}
+
+
 def resolve_against_duckdb(lake_dir: Path, sample: Path) -> dict:
     """The day's resolve (whole, one process) and the DuckDB resolve reference (one process each
     run), RESOLVE_RUNS times in turns (A B A B ...), compared by their medians; the reference's
@@ -241,18 +247,13 @@ def resolve_against_duckdb(lake_dir: Path, sample: Path) -> dict:
             log.info("duckdb resolve      %7.1f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
         check = compare(str(lake_dir), DAY, str(out / f"dt={DAY.isoformat()}"))
 
-    def side(runs: list[float], rss: list) -> dict:
-        return {
-            "median": round(statistics.median(runs), 2),
-            "min": round(min(runs), 2),
-            "max": round(max(runs), 2),
-            "runs": [round(r, 2) for r in runs],
-            "peak_rss_mb": max((r for r in rss if r is not None), default=None),
-        }
+    def side(results: list[dict]) -> dict:
+        rss = [r["peak_rss_mb"] for r in results if r["peak_rss_mb"] is not None]
+        return spread([r["seconds"] for r in results]) | {"peak_rss_mb": max(rss, default=None)}
 
     return {
-        "resolve": side([r["seconds"] for r in ours], [r["peak_rss_mb"] for r in ours]),
-        "duckdb": side([d["seconds"] for d in duck], [d["peak_rss_mb"] for d in duck]),
+        "resolve": side(ours),
+        "duckdb": side(duck),
         "identical": check["identical"],
         "events": check["resolve_events"],
         "mismatched_events": check["mismatched_events"],
