@@ -28,7 +28,7 @@ from pathlib import Path
 from include.sample import generate
 from include.sample.landing import apply_crm_changes
 from include.scoring.context import RunContext
-from include.scoring.core.settings import Settings
+from include.scoring.core.settings import Settings, local_home, sqlite_url
 from include.scoring.lake import catalog
 from include.scoring.report.months import latest_closed_month
 from include.scoring.report.stage import build_report
@@ -76,12 +76,17 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=300, help="accounts (default 300)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     parser.add_argument("--bad-rows", type=float, default=0.01, help="share of defective rows (default 0.01)")
-    parser.add_argument("--out", type=Path, default=None, help="working folder (default .local/sample-check-END)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="working folder (default: sample-check-END under .local/ or ENGAGEMENT_HOME)",
+    )
     parser.add_argument("--month", default=None, help="report month (default: the latest with closed windows)")
     parser.add_argument("--min-closed-won", type=int, default=None, help="override calibration.min_closed_won")
     parser.add_argument("--crm-changes", action="store_true", help="apply the dated CRM changes, as the demo does")
     args = parser.parse_args()
-    out = args.out or Path(".local") / f"sample-check-{args.end}"
+    out = args.out or local_home() / f"sample-check-{args.end}"
     shutil.rmtree(out, ignore_errors=True)
     summary = generate(
         out / "sample",
@@ -95,7 +100,7 @@ def main() -> None:
         landing=str(out / "sample" / "landing"),
         crm_url=summary.crm_url,
         lake=str(out / "lake"),
-        warehouse_url=f"sqlite:///{out / 'warehouse.sqlite'}",
+        warehouse_url=sqlite_url(out / "warehouse.sqlite"),
         config_path=None,
         truth=str(out / "sample" / "truth"),
     )
