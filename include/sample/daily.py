@@ -74,9 +74,7 @@ class DailyGenerator:
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         activity = activity_factor(acc, d)
-        depth = acc["window_depth"].to_numpy()
-        boost = (2.0 + 4.0 * self.population.intent) * (in_window + research) * depth
-        mult = (1.0 + boost) * wk * self.volume * activity
+        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * (in_window + research)) * wk * self.volume * activity
 
         web, web_truth, web_links = web_events(self.population, day, d, mult, rng)
         email, email_truth, tracked = email_events(self.population, day, weekend, self.volume, activity, rng)
@@ -86,8 +84,7 @@ class DailyGenerator:
         ad, ad_truth, ad_links = ad_events(self.population, day, mult, rng)
         sales_intent = np.maximum(self.base_intent, WINDOW_SALES_INTENT)
         self.population.intent = np.where(in_window, sales_intent, self.base_intent)
-        lost_today = acc["lost_day"].to_numpy() == d if "lost_day" in acc else np.zeros(len(acc), dtype=bool)
-        acts, acts_truth = crm_activities(self.population, day, in_window * depth, activity, rng, lost_today)
+        acts, acts_truth = crm_activities(self.population, day, in_window, activity, rng)
         self.population.intent = self.base_intent
         web = _with_event_ids(web, "w", day)
         email = _with_event_ids(email, "e", day)

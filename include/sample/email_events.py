@@ -19,7 +19,7 @@ from include.sample.world import day_start
 
 #: the share of delivered emails a person opens (before privacy proxies open the rest for them); each
 #: opener counts as an engaged person, so a higher rate makes most accounts Warm on breadth alone
-OPEN_RATE = 0.045
+OPEN_RATE = 0.06
 #: contacts per account a campaign goes to (on average, before `volume`)
 CONTACTS_PER_CAMPAIGN = 4.5
 

@@ -50,10 +50,6 @@ WINDOW_BASE, WINDOW_PER_INTENT = 0.2, 1.4
 #: buyers research before sales hears of them: over RESEARCH_DAYS before its window an account's web and
 #: ad activity rises linearly towards RESEARCH_PEAK of the window's boost, so a coming deal shows early
 RESEARCH_DAYS, RESEARCH_PEAK = 21, 0.5
-#: how much of the full buying-window boost an account's window adds, uniform from WINDOW_DEPTH_LOW to 1:
-#: some buying processes are light (a renewal-sized deal, one evaluator), so Hot holds more accounts
-#: than Very Hot, as in real books, instead of every window ending Very Hot
-WINDOW_DEPTH_LOW = 0.3
 GOLDEN = (np.sqrt(5) - 1) / 2  # the golden-ratio step: the most even spread of a sequence over [0, 1)
 #: a window account opens an opportunity with base + (1 - base) * intent, wins it with win_base + (1 -
 #: win_base) * intent, and it closes CLOSE_DAYS (low, high) days after it was created
@@ -145,8 +141,6 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
             "company_domain": [f"outsider{i}.example.net" for i in range(max(5, n // 20))],
         }
     )
-    # drawn last, so that the rest of the world does not move with it
-    accounts["window_depth"] = rng.uniform(WINDOW_DEPTH_LOW, 1.0, n)
     return World(accounts, persons, contacts, ranges, kiosks, hosting, outsiders, offsets, idx)
 
 
@@ -240,17 +234,6 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
             "amount": np.round(rng.lognormal(10.5, 0.8, len(chosen)), 2),
         }
     )
-
-
-def lost_days(accounts: pd.DataFrame, opps: pd.DataFrame, start: date) -> np.ndarray:
-    """Per account, the day (offset) its opportunity closed lost, or -1: sales logs the buyer as not
-    interested that day (the SPEC's reset), so a lost deal does not stay Very Hot for the whole window."""
-    lost = opps[opps["is_closed"].to_numpy(dtype=bool) & ~opps["is_won"].to_numpy(dtype=bool)]
-    day = (pd.to_datetime(lost["closed_at"], utc=True).dt.normalize() - pd.Timestamp(start, tz="UTC")).dt.days
-    out = np.full(len(accounts), -1, dtype=np.int64)
-    rows = pd.Index(accounts["account_id"]).get_indexer(lost["account_id"])
-    out[rows] = day.to_numpy()
-    return out
 
 
 def span(start: date, end: date) -> list[date]:
