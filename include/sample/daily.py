@@ -24,7 +24,7 @@ from include.sample.draws import serials
 from include.sample.email_events import email_events
 from include.sample.population import Population
 from include.sample.web_events import web_events
-from include.sample.world import RESEARCH_DAYS, RESEARCH_PEAK, World, activity_factor
+from include.sample.world import World, activity_factor
 
 NEVER = np.iinfo(np.int32).max  # `ident_day` of a cookie not (yet) identified
 #: during its buying window sales works an account at least as much as one of this intent, however
@@ -65,16 +65,15 @@ class DailyGenerator:
         d = (day - self.start).days
         rng = np.random.default_rng([self.seed, d, 7])
         acc = self.world.accounts
-        has_window, start = acc["has_window"].to_numpy(), acc["window_start"].to_numpy()
-        in_window = has_window & (d >= start) & (d < start + acc["window_len"].to_numpy())
-        ahead = start - d  # days until the window opens
-        research = np.where(
-            has_window & (ahead > 0) & (ahead <= RESEARCH_DAYS), RESEARCH_PEAK * (1 - ahead / (RESEARCH_DAYS + 1)), 0.0
+        in_window = (
+            acc["has_window"].to_numpy()
+            & (d >= acc["window_start"].to_numpy())
+            & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
         )
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         activity = activity_factor(acc, d)
-        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * (in_window + research)) * wk * self.volume * activity
+        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * in_window) * wk * self.volume * activity
 
         web, web_truth, web_links = web_events(self.population, day, d, mult, rng)
         email, email_truth, tracked = email_events(self.population, day, weekend, self.volume, activity, rng)
