@@ -22,7 +22,7 @@ import pandas as pd
 from include.sample.daily import DailyGenerator
 from include.sample.defects import broken_jsonl_lines
 from include.sample.landing import write_crm, write_crm_changes, write_landing_day, write_reference
-from include.sample.world import build_world, opportunities, span
+from include.sample.world import build_world, lost_days, opportunities, span
 from include.scoring.core.contracts import CONTRACTS
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ def generate(
     crm_url = crm_url or f"sqlite:///{(out / 'crm.sqlite').resolve()}"
     rng = np.random.default_rng(seed)
     world = build_world(accounts, start, end, rng)
+    opps = opportunities(world, start, end, np.random.default_rng([seed, 5]))
+    world.accounts["lost_day"] = lost_days(world.accounts, opps, start)
     write_reference(landing, world.ip_ranges)
     daily = DailyGenerator(world, start, seed, volume, bad_rows)
     summary = GenerateSummary(out, start, end, accounts, len(world.contacts), crm_url=crm_url)
@@ -110,7 +112,6 @@ def generate(
         if (n + 1) % 30 == 0 or day == end:
             log.info("generated %s/%s days (through %s)", n + 1, days, day)
     acts = pd.concat(activities, ignore_index=True)
-    opps = opportunities(world, start, end, np.random.default_rng([seed, 5]))
     crm = {
         "accounts": world.accounts,
         "contacts": world.contacts,

@@ -15,6 +15,11 @@ import pandas as pd
 from include.sample.draws import event_times, noisy_email, pick
 from include.sample.population import Population
 
+#: impressions a day per account scale with AD_BASE + intent: ads reach target accounts whatever their
+#: interest, but an account that is not researching sees few (a high base gave every account enough ad
+#: engagement and breadth to be Warm, and the Cold band thinned out)
+AD_BASE = 0.2
+
 
 def ad_events(
     pop: Population, day: date, mult: np.ndarray, rng: np.random.Generator
@@ -22,7 +27,7 @@ def ad_events(
     """The day's ad events, their truth, and per event the cookie a lead form links (`person * 2`, or -1)."""
     tier = pop.world.accounts["abm_tier"].fillna(0).to_numpy().astype(int)
     boost = np.where(tier == 1, 2.0, np.where(tier == 2, 1.5, 1.0))
-    counts = rng.poisson(3.0 * (0.5 + pop.intent) * mult * boost)
+    counts = rng.poisson(3.0 * (AD_BASE + pop.intent) * mult * boost)
     accts = np.repeat(np.arange(len(counts)), counts)
     persons = pop.account_people(accts, rng)
     n = len(persons)

@@ -1,7 +1,8 @@
 """CRM activities: the sales team's calls, meetings and demos, logged against accounts.
 
 Activities follow buying intent and cluster in an account's buying window, where they shift from
-outreach to late-stage work (demos, pricing, proposals); a few accounts say they are not interested.
+outreach to late-stage work (demos, pricing, proposals); a few accounts say they are not interested,
+and so does every account whose deal closed lost.
 """
 
 from __future__ import annotations
@@ -45,10 +46,19 @@ ACT_IN = (
 
 
 def crm_activities(
-    pop: Population, day: date, in_window: np.ndarray, activity: np.ndarray, rng: np.random.Generator
+    pop: Population,
+    day: date,
+    window: np.ndarray,
+    activity: np.ndarray,
+    rng: np.random.Generator,
+    lost_today: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The day's CRM activities and their truth (always resolvable: the CRM names the account)."""
-    lam = (0.004 + 0.12 * pop.intent**2) * (1 + 6 * in_window) * (0.2 if day.weekday() >= 5 else 1.0) * activity
+    """The day's CRM activities and their truth (always resolvable: the CRM names the account).
+    `window`: per account 0 outside its buying window, inside it the window's depth (0-1], which scales
+    the extra sales work. An account whose deal closed lost today (`lost_today`) is logged as not
+    interested."""
+    in_window = window > 0
+    lam = (0.004 + 0.12 * pop.intent**2) * (1 + 6 * window) * (0.2 if day.weekday() >= 5 else 1.0) * activity
     counts = rng.poisson(lam)
     accts = np.repeat(np.arange(len(counts)), counts)
     n = len(accts)
@@ -57,6 +67,8 @@ def crm_activities(
     t_out = np.array(ACT_OUT[0], dtype=object)[rng.choice(len(ACT_OUT[0]), n, p=ACT_OUT[1])]
     atype = np.where(win, t_in, t_out)
     ni_counts = rng.poisson(0.003 * (1 - pop.intent) * ~in_window)
+    if lost_today is not None:
+        ni_counts = ni_counts + lost_today
     ni_accts = np.repeat(np.arange(len(ni_counts)), ni_counts)
     accts = np.concatenate([accts, ni_accts])
     atype = np.concatenate([atype, np.full(len(ni_accts), "not_interested", dtype=object)])

@@ -24,7 +24,7 @@ from include.sample.draws import serials
 from include.sample.email_events import email_events
 from include.sample.population import Population
 from include.sample.web_events import web_events
-from include.sample.world import World, activity_factor
+from include.sample.world import RESEARCH_DAYS, RESEARCH_PEAK, World, activity_factor
 
 NEVER = np.iinfo(np.int32).max  # `ident_day` of a cookie not (yet) identified
 #: during its buying window sales works an account at least as much as one of this intent, however
@@ -65,15 +65,18 @@ class DailyGenerator:
         d = (day - self.start).days
         rng = np.random.default_rng([self.seed, d, 7])
         acc = self.world.accounts
-        in_window = (
-            acc["has_window"].to_numpy()
-            & (d >= acc["window_start"].to_numpy())
-            & (d < acc["window_start"].to_numpy() + acc["window_len"].to_numpy())
+        has_window, start = acc["has_window"].to_numpy(), acc["window_start"].to_numpy()
+        in_window = has_window & (d >= start) & (d < start + acc["window_len"].to_numpy())
+        ahead = start - d  # days until the window opens
+        research = np.where(
+            has_window & (ahead > 0) & (ahead <= RESEARCH_DAYS), RESEARCH_PEAK * (1 - ahead / (RESEARCH_DAYS + 1)), 0.0
         )
         weekend = day.weekday() >= 5
         wk = 0.35 if weekend else 1.0
         activity = activity_factor(acc, d)
-        mult = (1.0 + (2.0 + 4.0 * self.population.intent) * in_window) * wk * self.volume * activity
+        depth = acc["window_depth"].to_numpy()
+        boost = (2.0 + 4.0 * self.population.intent) * (in_window + research) * depth
+        mult = (1.0 + boost) * wk * self.volume * activity
 
         web, web_truth, web_links = web_events(self.population, day, d, mult, rng)
         email, email_truth, tracked = email_events(self.population, day, weekend, self.volume, activity, rng)
@@ -83,7 +86,8 @@ class DailyGenerator:
         ad, ad_truth, ad_links = ad_events(self.population, day, mult, rng)
         sales_intent = np.maximum(self.base_intent, WINDOW_SALES_INTENT)
         self.population.intent = np.where(in_window, sales_intent, self.base_intent)
-        acts, acts_truth = crm_activities(self.population, day, in_window, activity, rng)
+        lost_today = acc["lost_day"].to_numpy() == d if "lost_day" in acc else np.zeros(len(acc), dtype=bool)
+        acts, acts_truth = crm_activities(self.population, day, in_window * depth, activity, rng, lost_today)
         self.population.intent = self.base_intent
         web = _with_event_ids(web, "w", day)
         email = _with_event_ids(email, "e", day)

@@ -17,8 +17,9 @@ from include.sample.population import Population
 from include.sample.website import BROWSERS, PRODUCT, SITE
 from include.sample.world import day_start
 
-#: the share of delivered emails a person opens (before privacy proxies open the rest for them)
-OPEN_RATE = 0.08
+#: the share of delivered emails a person opens (before privacy proxies open the rest for them); each
+#: opener counts as an engaged person, so a higher rate makes most accounts Warm on breadth alone
+OPEN_RATE = 0.045
 #: contacts per account a campaign goes to (on average, before `volume`)
 CONTACTS_PER_CAMPAIGN = 4.5
 

@@ -23,7 +23,7 @@ def web_events(
     """The day's web events, their truth, and per event the cookie slot it links to its person's
     email (`person * 2 + slot`, or -1)."""
     # Most target accounts rarely visit; buying intent drives visits steeply.
-    counts = rng.poisson((0.008 + 2.0 * pop.intent**2) * mult)
+    counts = rng.poisson((0.005 + 1.0 * pop.intent**2) * mult)
     accts = np.repeat(np.arange(len(counts)), counts)
     persons = pop.account_people(accts, rng)
     n = len(persons)

@@ -42,13 +42,22 @@ class World:
 
 #: share of the sample's customers that churn during the period (after going quiet)
 CHURN_SHARE = 0.4
-#: chance of a buying window in the period: base + per_intent * intent (about a third of the accounts, mostly
-#: the engaged ones), so that a month of the default sample (300 accounts) holds enough closed-won outcomes
-#: (calibration.min_closed_won) for a reliable calibration report
-WINDOW_BASE, WINDOW_PER_INTENT = 0.16, 1.4
+#: chance of a buying window in or around the period: base + per_intent * intent (over a third of the
+#: accounts, mostly the engaged ones), so that a month of the default sample (300 accounts) holds enough
+#: closed-won outcomes (calibration.min_closed_won) for a reliable calibration report though the windows
+#: spread over the whole period and the weeks around it (`window_starts`)
+WINDOW_BASE, WINDOW_PER_INTENT = 0.2, 1.4
+#: buyers research before sales hears of them: over RESEARCH_DAYS before its window an account's web and
+#: ad activity rises linearly towards RESEARCH_PEAK of the window's boost, so a coming deal shows early
+RESEARCH_DAYS, RESEARCH_PEAK = 21, 0.5
+#: how much of the full buying-window boost an account's window adds, uniform from WINDOW_DEPTH_LOW to 1:
+#: some buying processes are light (a renewal-sized deal, one evaluator), so Hot holds more accounts
+#: than Very Hot, as in real books, instead of every window ending Very Hot
+WINDOW_DEPTH_LOW = 0.3
+GOLDEN = (np.sqrt(5) - 1) / 2  # the golden-ratio step: the most even spread of a sequence over [0, 1)
 #: a window account opens an opportunity with base + (1 - base) * intent, wins it with win_base + (1 -
 #: win_base) * intent, and it closes CLOSE_DAYS (low, high) days after it was created
-OPP_BASE, WIN_BASE, CLOSE_DAYS = 0.9, 0.6, (10, 40)
+OPP_BASE, WIN_BASE, CLOSE_DAYS = 0.9, 0.8, (10, 40)
 
 
 def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generator) -> World:
@@ -86,7 +95,7 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
     intent = np.where(lifecycle == "customer", np.maximum(intent, rng.uniform(0.25, 0.5, n)), intent)
     has_window = rng.random(n) < (WINDOW_BASE + WINDOW_PER_INTENT * intent)
     window_len = rng.integers(20, 50, n)
-    window_start = rng.integers(-20, max(1, n_days - 20), n)
+    window_start = window_starts(has_window, window_len, intent, n_days, rng)
     has_range = rng.random(n) < 0.6
     has_v6 = has_range & (rng.random(n) < 0.15)
     has_scanner = rng.random(n) < 0.12
@@ -136,7 +145,33 @@ def build_world(n_accounts: int, start: date, end: date, rng: np.random.Generato
             "company_domain": [f"outsider{i}.example.net" for i in range(max(5, n // 20))],
         }
     )
+    # drawn last, so that the rest of the world does not move with it
+    accounts["window_depth"] = rng.uniform(WINDOW_DEPTH_LOW, 1.0, n)
     return World(accounts, persons, contacts, ranges, kiosks, hosting, outsiders, offsets, idx)
+
+
+def window_starts(
+    has_window: np.ndarray, window_len: np.ndarray, intent: np.ndarray, n_days: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Start day (offset) of each account's buying window, spread evenly over every start whose window
+    (or the research before it) overlaps the period, keen and lukewarm buyers alike.
+
+    Starts drawn uniformly from a range that ends before the period does leave its last weeks without
+    new windows, and the share of Very Hot prospects drifts down towards the end: the score would look
+    non-stationary for a reason the generator made up. Independent draws also bunch: with a few dozen
+    windows a month, a month can get most of the keen buyers. So the window accounts, in order of
+    intent, take the points of a golden-ratio sequence: any stretch of days gets its share of the
+    windows and of each level of intent, whatever the seed.
+    """
+    first = -int(window_len.max(initial=1)) + 1
+    span = n_days + RESEARCH_DAYS - first  # a window opening after the period is researched within it
+    starts = rng.integers(first, n_days, len(has_window))  # read only where has_window
+    chosen = np.flatnonzero(has_window)
+    by_intent = chosen[np.argsort(-intent[chosen], kind="stable")]
+    spread = (rng.random() + np.arange(len(by_intent)) * GOLDEN) % 1.0
+    jitter = rng.random(len(by_intent)) / max(len(by_intent), 1)
+    starts[by_intent] = first + ((spread + jitter) % 1.0 * span).astype(np.int64)
+    return starts
 
 
 def churn_schedule(lifecycle: np.ndarray, n_days: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -205,6 +240,17 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
             "amount": np.round(rng.lognormal(10.5, 0.8, len(chosen)), 2),
         }
     )
+
+
+def lost_days(accounts: pd.DataFrame, opps: pd.DataFrame, start: date) -> np.ndarray:
+    """Per account, the day (offset) its opportunity closed lost, or -1: sales logs the buyer as not
+    interested that day (the SPEC's reset), so a lost deal does not stay Very Hot for the whole window."""
+    lost = opps[opps["is_closed"].to_numpy(dtype=bool) & ~opps["is_won"].to_numpy(dtype=bool)]
+    day = (pd.to_datetime(lost["closed_at"], utc=True).dt.normalize() - pd.Timestamp(start, tz="UTC")).dt.days
+    out = np.full(len(accounts), -1, dtype=np.int64)
+    rows = pd.Index(accounts["account_id"]).get_indexer(lost["account_id"])
+    out[rows] = day.to_numpy()
+    return out
 
 
 def span(start: date, end: date) -> list[date]:

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_precision_and_recall_against_ground_truth(default_run):
     summary, ctx, _ = default_run
     ev = evaluate_resolution(ctx.lake, ctx.settings.truth, summary.start, summary.end)
-    assert ev.attached > 50_000
+    # enough attributions that the 0.5% of wrong ones precision allows would be a couple of hundred
+    assert ev.attached > 30_000
     assert ev.precision >= 0.995, "\n".join(ev.lines() + ev.wrong_examples)
     assert ev.recall >= 0.97, "\n".join(ev.lines())
     assert ev.precision < 1.0  # the sample holds households the rules cannot tell apart: the check can fail

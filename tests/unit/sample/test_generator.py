@@ -114,3 +114,19 @@ def test_churning_customers_go_quiet_first_and_the_crm_follows_on_the_day(tmp_pa
     assert apply_crm_changes(summary.crm_url, churn_day) >= 1 and lifecycle() == "churned"
     assert apply_crm_changes(summary.crm_url, churn_day) == 0  # applied once
     engine.dispose()
+
+
+def test_a_deal_closed_lost_is_logged_as_not_interested_on_the_day(tmp_path):
+    summary = generate(tmp_path / "s", accounts=120, days=90, end_date=date(2026, 5, 31), seed=5)
+    engine = sa.create_engine(summary.crm_url)
+    with engine.connect() as conn:
+        lost = pd.read_sql("SELECT account_id, closed_at FROM opportunities WHERE stage = 'Closed Lost'", conn)
+        said_no = pd.read_sql(
+            "SELECT account_id, occurred_at FROM activities WHERE activity_type = 'not_interested'", conn
+        )
+    engine.dispose()
+    assert len(lost) > 0
+    lost_on = set(zip(lost["account_id"], pd.to_datetime(lost["closed_at"], utc=True).dt.date, strict=True))
+    said_on = set(zip(said_no["account_id"], pd.to_datetime(said_no["occurred_at"], utc=True).dt.date, strict=True))
+    assert lost_on <= said_on  # every lost deal resets its account's score that day (SPEC 5)
+    assert len(said_on) > len(lost_on)  # and a few accounts still say no without a deal
