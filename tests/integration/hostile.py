@@ -115,14 +115,24 @@ def plant(
     planted = Planted()
     engine = sa.create_engine(crm_url)
     with engine.begin() as conn:
-        ids = [r[0] for r in conn.execute(sa.text("SELECT account_id FROM accounts ORDER BY account_id"))]
-        for account, name in zip(ids, names):
+        # the busiest accounts (most sales activities) get the names, so alerts and top rows carry them
+        busiest = [
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "SELECT a.account_id FROM accounts a LEFT JOIN activities t ON t.account_id = a.account_id"
+                    " GROUP BY a.account_id ORDER BY COUNT(t.account_id) DESC, a.account_id"
+                )
+            )
+        ]
+        for account, name in zip(busiest, names):
             conn.execute(sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": name, "a": account})
             planted.names[account] = name
+        ids = sorted(busiest[len(names) :])  # the rest, in id order
         conn.execute(
             sa.text("UPDATE accounts SET owner_email = :o, sdr_email = :s"), {"o": HOSTILE_OWNER, "s": HOSTILE_SDR}
         )
-        renamed = ids[len(names)]  # one account's id is hostile everywhere it appears in the CRM
+        renamed = ids[0]  # one account's id is hostile everywhere it appears in the CRM
         for table in ("accounts", "contacts", "activities", "opportunities"):
             conn.execute(
                 sa.text(f"UPDATE {table} SET account_id = :new WHERE account_id = :old"),
@@ -132,13 +142,21 @@ def plant(
             sa.text("UPDATE accounts SET name = :n WHERE account_id = :a"), {"n": SQL_STRINGS[0], "a": HOSTILE_ID}
         )
         planted.names[HOSTILE_ID] = SQL_STRINGS[0]
-        quarantined = ids[len(names) + 1]
+        # the account with the fewest contacts: its contacts fail account_exists, and more of them than
+        # validation's bad_rows_floor would hold the whole contacts batch
+        quarantined = conn.execute(
+            sa.text(
+                "SELECT a.account_id FROM accounts a LEFT JOIN contacts c ON c.account_id = a.account_id"
+                " WHERE a.account_id IN :ids GROUP BY a.account_id ORDER BY COUNT(c.contact_id), a.account_id"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": ids[1:]},
+        ).first()[0]
         conn.execute(
             sa.text("UPDATE accounts SET domain = :d WHERE account_id = :a"), {"d": HOSTILE_DOMAIN, "a": quarantined}
         )
         planted.quarantined_account = quarantined
         contact = conn.execute(
-            sa.text("SELECT contact_id FROM contacts WHERE account_id = :a ORDER BY contact_id"), {"a": ids[0]}
+            sa.text("SELECT contact_id FROM contacts WHERE account_id = :a ORDER BY contact_id"), {"a": busiest[0]}
         ).first()[0]
         conn.execute(
             sa.text(

@@ -166,7 +166,7 @@ def lake(tmp_path_factory):
     from include.sample import generate
 
     out = tmp_path_factory.mktemp("duckdb-resolve")
-    sample = generate(out / "sample", accounts=200, days=DAYS, end_date=END, seed=7, bad_rows=0.01)
+    sample = generate(out / "sample", accounts=200, days=DAYS, end_date=END, seed=7, bad_rows=0.01, volume=2.0)
     landing = out / "sample" / "landing"
     _placeholder_contacts(sample.crm_url)
     ctx = RunContext(Settings(str(landing), sample.crm_url, str(out / "lake"), "sqlite://", None))

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from include.sample import generate
 from include.scoring.cli.main import main
 from include.scoring.context import RunContext
 from include.scoring.core.settings import Settings
@@ -36,6 +37,7 @@ from include.scoring.publish.stage import publish_warehouse
 from include.scoring.publish.tables import TABLES
 from include.scoring.resolve.graph import person_key
 from include.scoring.runner import STAGES, run_range
+from tests.conftest import SAMPLE_END
 
 pytestmark = pytest.mark.integration
 NO_PUBLISH = [s for s in STAGES if s.name != "publish"]
@@ -125,10 +127,13 @@ def crm_without(src_url: str, dst: Path, person: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def runs(small_sample, tmp_path_factory):
+def runs(tmp_path_factory):
     """The sample run through extract..score (the lake forget starts from), the person, and the
-    fresh run over landing files and CRM without that person (what forget must arrive at)."""
+    fresh run over landing files and CRM without that person (what forget must arrive at).
+    Its own sample, at twice the default volume: a contact with events and a linked cookie
+    needs a tracked email click, and the small shared sample may have none."""
     out = tmp_path_factory.mktemp("forget")
+    small_sample = generate(out / "sample", accounts=40, days=6, end_date=SAMPLE_END, seed=7, volume=2.0)
     sample = small_sample.out
     base = Settings(
         landing=str(sample / "landing"),

@@ -39,7 +39,7 @@ def scored(tmp_path_factory):
     """40 accounts, 9 days through extract..score; three accounts with hostile names and contacts;
     the web source of the last day collapses to nothing."""
     out = tmp_path_factory.mktemp("publish")
-    summary = generate(out / "sample", accounts=40, days=9, end_date=END, seed=21)
+    summary = generate(out / "sample", accounts=40, days=9, end_date=END, seed=21, volume=2.0)
     engine = sa.create_engine(summary.crm_url)
     with engine.begin() as conn:
         for i, name in enumerate(HOSTILE, start=1):

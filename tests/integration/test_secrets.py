@@ -107,7 +107,9 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_cli_run_leaks_no_password_anywhere(pg_url, tmp_path):
     db_url = with_password(pg_url)
-    summary = generate(tmp_path / "sample", accounts=20, days=3, end_date=SAMPLE_END, seed=3, crm_url=db_url)
+    summary = generate(
+        tmp_path / "sample", accounts=20, days=3, end_date=SAMPLE_END, seed=3, crm_url=db_url, volume=3.0
+    )
     lake = tmp_path / "lake"
     env = {
         **os.environ,

@@ -31,7 +31,7 @@ def sorted_frame(lake: Lake, dataset: str, day: date, key: list[str]) -> pd.Data
 
 
 def test_three_shards_equal_one(tmp_path):
-    summary = generate(tmp_path / "sample", accounts=80, days=6, end_date=END, seed=9, bad_rows=0.01)
+    summary = generate(tmp_path / "sample", accounts=80, days=6, end_date=END, seed=9, bad_rows=0.01, volume=2.0)
     base = Settings(
         landing=str(tmp_path / "sample" / "landing"),
         crm_url=summary.crm_url,

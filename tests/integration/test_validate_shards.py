@@ -39,7 +39,7 @@ def extracted(tmp_path_factory):
     """Four days of the sample with its defects (duplicates, bad values, stale times), extracted and
     validated whole: the earlier days' event ids and row counts are the same for every test."""
     tmp = tmp_path_factory.mktemp("validate_shards")
-    summary = generate(tmp / "sample", accounts=40, days=4, end_date=END, seed=5, bad_rows=0.01)
+    summary = generate(tmp / "sample", accounts=40, days=4, end_date=END, seed=5, bad_rows=0.01, volume=2.0)
     settings = Settings(
         landing=str(tmp / "sample" / "landing"),
         crm_url=summary.crm_url,
@@ -108,13 +108,16 @@ def test_three_shards_equal_one(extracted, tmp_path):
                 assert right == left, f"{source} {day} {name}"
     assert quarantined > 0  # the sample's defects reached the quarantine (duplicates among them)
     summaries = [json.loads(b.read_side_file(catalog.validation(s), END, "summary.json")) for s in EVENT_SOURCES]
-    assert [s["source"] for s in summaries if s["rows"]] == ["web", "ad"]  # the small sample sends no email then
+    sent = [s for s in EVENT_SOURCES if b.row_count(catalog.raw(s), END)]
+    assert {"web", "ad"} <= set(sent)  # email goes out on some days only
+    assert [s["source"] for s in summaries if s["rows"]] == sent
     for summary in summaries:
         if not summary["rows"]:
             continue
         counts = {c["check"]: c["unexpected_count"] for c in summary["checks"]}
         assert counts["event_id_unique_in_partition"] > 0, summary["source"]
-        assert counts["event_id_not_seen_before"] > 0, summary["source"]
+        if b.row_count(catalog.valid(summary["source"]), DAYS[0]):  # copies of yesterday's valid events
+            assert counts["event_id_not_seen_before"] > 0, summary["source"]
 
 
 def test_failed_batch_sharded_like_whole(extracted, tmp_path):

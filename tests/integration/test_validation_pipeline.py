@@ -24,7 +24,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def defect_sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("defects")
-    summary = generate(out / "sample", accounts=80, days=6, end_date=date(2026, 9, 10), seed=11, bad_rows=0.01)
+    summary = generate(
+        out / "sample", accounts=80, days=6, end_date=date(2026, 9, 10), seed=11, bad_rows=0.01, volume=2.0
+    )
     settings = Settings(
         landing=str(out / "sample" / "landing"),
         crm_url=summary.crm_url,
