@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 STAGE_OF = {
+    "extract_source": "extract",
     "resolve_prepare": "resolve",
     "resolve_shard": "resolve",
     "score_shard": "score",

@@ -21,6 +21,7 @@ from include.scoring.core.config import load_config, parse_config  # noqa: E402
 
 STAGES = (
     "extract",
+    "extract_source",
     "validate",
     "validate_events",
     "validate_shard",
@@ -35,6 +36,8 @@ STAGES = (
     "replay",
 )
 
+#: the stages that run one source (--source)
+SOURCE_STAGES = ("extract_source", "validate_events", "validate_shard", "validate_combine")
 
 #: modules a stage imports when it starts, imported before its clock starts (counted as imports)
 PRELOAD = {
@@ -87,6 +90,8 @@ def run(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     if args.stage == "extract":
         results = extract_stage(ctx, day)
+    elif args.stage == "extract_source":  # one extract task of the DAG (--source: web, email, ad, crm, reference)
+        results = extract_stage(ctx, day, sources=[args.source])
     elif args.stage == "validate":
         results = validate_stage(ctx, day)
     elif args.stage == "validate_events":  # one event source's day, whole (--source)
@@ -140,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - t
     return {
         "stage": args.stage,
-        **({"source": args.source} if args.stage in ("validate_events", "validate_shard", "validate_combine") else {}),
+        **({"source": args.source} if args.stage in SOURCE_STAGES else {}),
         "shard": args.shard,
         "shards": args.shards,
         "seconds": round(seconds, 2),
@@ -160,7 +165,11 @@ def main() -> None:
     parser.add_argument("--crm-url", default="sqlite://")
     parser.add_argument("--warehouse-url", default="sqlite://")
     parser.add_argument("--shard", type=int, default=0)
-    parser.add_argument("--source", default="web", help="the event source of validate_shard / validate_combine")
+    parser.add_argument(
+        "--source",
+        default="web",
+        help="extract_source: web, email, ad, crm or reference; validate_events/_shard/_combine: an event source",
+    )
     parser.add_argument("--shards", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

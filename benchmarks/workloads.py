@@ -1,8 +1,8 @@
 """Benchmark workloads, built once with the generator and cached under benchmarks/.work/.
 
 - `day`: 100k accounts and one day of landing files at the generator's natural volume (about
-  800k events on a campaign Tuesday) or scaled up (`volume`), plus the CRM;
-- `replay`: 100k accounts and 365 days of resolved events (about 10M at volume 0.095) with the daily CRM
+  350k events on a campaign Tuesday) or scaled up (`volume`), plus the CRM;
+- `replay`: 100k accounts and 365 days of resolved events (about 9M at volume 0.15) with the daily CRM
   snapshots the score stage reads, built directly from the generator's ground truth (true account
   and person of each event), so the replay is measured without a year of upstream stages.
 """
@@ -21,7 +21,7 @@ import pandas as pd
 
 from include.sample import generate
 from include.sample.daily import DailyGenerator
-from include.sample.world import build_world, opportunities, span
+from include.sample.world import build_world, lost_days, opportunities, span
 from include.scoring.core.contracts import raw_schema
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -85,12 +85,14 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
     start = end - timedelta(days=days - 1)
     rng = np.random.default_rng(seed)
     world = build_world(accounts, start, end, rng)
-    daily = DailyGenerator(world, start, seed, volume)
     persons = world.persons
     contacts = persons["contact_id"].to_numpy()
     roles = persons["role"].to_numpy()
+    drawn = opportunities(world, start, end, np.random.default_rng([seed, 5]))
+    world.accounts["lost_day"] = lost_days(world.accounts, drawn, start)  # as generate(): lost deals reset
+    daily = DailyGenerator(world, start, seed, volume)
     crm_accounts = _with_lineage(world.accounts.assign(updated_at=pd.Timestamp(start, tz="UTC")), "crm/accounts")
-    opps = _with_lineage(opportunities(world, start, end, np.random.default_rng([seed, 5])), "crm/opportunities")
+    opps = _with_lineage(drawn, "crm/opportunities")
     total = 0
     for n, day in enumerate(span(start, end)):
         produced = daily.day(day, last_day=day == end)
