@@ -49,13 +49,14 @@ def run_summary_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         )
     lines += _validation_lines(report)
     lines += _resolution_lines(report)
-    lines += _publish_lines(ctx, report)
+    lines += publish_lines(ctx, report)
     lines += band_share_lines(report, ctx.config.accumulation.window_days)
     lines += _top_accounts_lines(ctx, report)
     return lines
 
 
-def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+def publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
+    """Where the run published: days, alerts, resets, the ledger, the quality gate's holds and why."""
     results = report.per_stage.get("publish", [])
     if not results:
         return []
@@ -72,7 +73,7 @@ def _publish_lines(ctx: RunContext, report: RangeReport) -> list[str]:
         f"{sum(r.count('resets') for r in published):,} resets; reconciliation ledger "
         f"{'balanced every day' if not unbalanced else 'NOT balanced on ' + ', '.join(unbalanced)}",
         f"  quality gate: {'passed every day with history' if not held else f'HELD on {len(held)} day(s)'}",
-        *(f"    {r.day}: {'; '.join(r.details.get('gate_reasons') or ['(no reason recorded)'])}" for r in held),
+        *(f"    {r.day}: {r.details.get('gate_reasons') or '(no reason recorded)'}" for r in held),
         f"  CRM push: {sum(p.count('updated') for p in pushes):,} account updates"
         + (f" ({pushes[-1].details['skipped']})" if pushes and pushes[-1].details["skipped"] else ""),
     ]
