@@ -34,8 +34,10 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     if not pa.types.is_string(col.type):
         col = pc.cast(col, pa.string())
     # Empty and whitespace-only text is a missing value, the same in CSV, JSON and Parquet.
-    blank = pc.equal(pc.utf8_trim_whitespace(col), "")
-    return pc.if_else(pc.fill_null(blank, False), pa.scalar(None, pa.string()), col)
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(col), ""), False)
+    if not pc.any(blank).as_py():  # the usual case: the column as it is, not a copy of every value
+        return col
+    return pc.if_else(blank, pa.scalar(None, pa.string()), col)
 
 
 def _to_timestamp(col: pa.ChunkedArray, name: str, errors: np.ndarray) -> pa.Array:

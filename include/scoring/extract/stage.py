@@ -166,6 +166,7 @@ def extract_events(landing: Path, lake: Lake, source: str, day: date, segment: S
         parts.append(typed)
         lineage.append((f"{source}/{day.isoformat()}/{_entry_name(path, landing, source, day)}", rows.lines, errors))
         log.info("read %s: %s rows", path.name, typed.num_rows)
+        del rows, typed  # the file's text columns: freed before the next file is read and the day is written
     if not files:
         _keep_nonempty(lake, source, day, Path(landing) / source / day.isoformat())
     table, erased = drop_suppressed(lake, source, _finish(source, parts, lineage))
