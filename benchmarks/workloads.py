@@ -2,7 +2,7 @@
 
 - `day`: 100k accounts and one day of landing files at the generator's natural volume (about
   350k events on a campaign Tuesday) or scaled up (`volume`), plus the CRM;
-- `replay`: 100k accounts and 365 days of resolved events (about 9M at volume 0.15) with the daily CRM
+- `replay`: 100k accounts and 365 days of resolved events (about 8.6M at volume 0.175) with the daily CRM
   snapshots the score stage reads, built directly from the generator's ground truth (true account
   and person of each event), so the replay is measured without a year of upstream stages.
 """
