@@ -167,12 +167,10 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     shutil.rmtree(lake_dir, ignore_errors=True)
     events = json.loads((sample / ".." / "built.json").read_text())
     if shards == 1:
-        results = [stage("extract", lake_dir, DAY, sample)]
-    else:  # as the DAG maps it: one extract task per source
+        results = [stage(s, lake_dir, DAY, sample) for s in ("extract", "validate", "resolve", "score")]
+    else:  # as the DAG maps it: extract per source, validate the CRM whole, each event source in event_id
+        # shards and a combine
         results = [stage("extract_source", lake_dir, DAY, sample, source=s) for s in EXTRACT_SOURCES]
-    if shards == 1:
-        results += [stage(s, lake_dir, DAY, sample) for s in ("validate", "resolve", "score")]
-    else:  # as the DAG maps it: validate the CRM whole, each event source in event_id shards and a combine
         results.append(stage("validate_crm", lake_dir, DAY, sample, shards=shards))
         for source in EVENT_SOURCES:
             results += [

@@ -21,7 +21,7 @@ import pandas as pd
 
 from include.sample import generate
 from include.sample.daily import DailyGenerator
-from include.sample.world import build_world, lost_days, opportunities, span
+from include.sample.world import build_world, deals, span
 from include.scoring.core.contracts import raw_schema
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -88,8 +88,7 @@ def replay_workload(accounts: int, days: int, end: date, volume: float, seed: in
     persons = world.persons
     contacts = persons["contact_id"].to_numpy()
     roles = persons["role"].to_numpy()
-    drawn = opportunities(world, start, end, np.random.default_rng([seed, 5]))
-    world.accounts["lost_day"] = lost_days(world.accounts, drawn, start)  # as generate(): lost deals reset
+    drawn = deals(world, start, end, seed)  # as generate(): lost deals reset
     daily = DailyGenerator(world, start, seed, volume)
     crm_accounts = _with_lineage(world.accounts.assign(updated_at=pd.Timestamp(start, tz="UTC")), "crm/accounts")
     opps = _with_lineage(drawn, "crm/opportunities")

@@ -22,7 +22,7 @@ import pandas as pd
 from include.sample.daily import DailyGenerator
 from include.sample.defects import broken_jsonl_lines
 from include.sample.landing import write_crm, write_crm_changes, write_landing_day, write_reference
-from include.sample.world import build_world, lost_days, opportunities, span
+from include.sample.world import build_world, deals, span
 from include.scoring.core.contracts import CONTRACTS
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def generate(
     crm_url = crm_url or f"sqlite:///{(out / 'crm.sqlite').resolve()}"
     rng = np.random.default_rng(seed)
     world = build_world(accounts, start, end, rng)
-    opps = opportunities(world, start, end, np.random.default_rng([seed, 5]))
-    world.accounts["lost_day"] = lost_days(world.accounts, opps, start)
+    opps = deals(world, start, end, seed)
     write_reference(landing, world.ip_ranges)
     daily = DailyGenerator(world, start, seed, volume, bad_rows)
     summary = GenerateSummary(out, start, end, accounts, len(world.contacts), crm_url=crm_url)

@@ -51,7 +51,7 @@ def crm_activities(
     window: np.ndarray,
     activity: np.ndarray,
     rng: np.random.Generator,
-    lost_today: np.ndarray | None = None,
+    lost_today: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The day's CRM activities and their truth (always resolvable: the CRM names the account).
     `window`: per account 0 outside its buying window, inside it the window's depth (0-1], which scales
@@ -67,8 +67,7 @@ def crm_activities(
     t_out = np.array(ACT_OUT[0], dtype=object)[rng.choice(len(ACT_OUT[0]), n, p=ACT_OUT[1])]
     atype = np.where(win, t_in, t_out)
     ni_counts = rng.poisson(0.003 * (1 - pop.intent) * ~in_window)
-    if lost_today is not None:
-        ni_counts = ni_counts + lost_today
+    ni_counts = ni_counts + lost_today
     ni_accts = np.repeat(np.arange(len(ni_counts)), ni_counts)
     accts = np.concatenate([accts, ni_accts])
     atype = np.concatenate([atype, np.full(len(ni_accts), "not_interested", dtype=object)])

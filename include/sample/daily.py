@@ -86,7 +86,7 @@ class DailyGenerator:
         ad, ad_truth, ad_links = ad_events(self.population, day, mult, rng)
         sales_intent = np.maximum(self.base_intent, WINDOW_SALES_INTENT)
         self.population.intent = np.where(in_window, sales_intent, self.base_intent)
-        lost_today = acc["lost_day"].to_numpy() == d if "lost_day" in acc else np.zeros(len(acc), dtype=bool)
+        lost_today = acc["lost_day"].to_numpy() == d  # world.deals() recorded it
         acts, acts_truth = crm_activities(self.population, day, in_window * depth, activity, rng, lost_today)
         self.population.intent = self.base_intent
         web = _with_event_ids(web, "w", day)

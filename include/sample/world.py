@@ -242,6 +242,14 @@ def opportunities(world: World, start: date, end: date, rng: np.random.Generator
     )
 
 
+def deals(world: World, start: date, end: date, seed: int) -> pd.DataFrame:
+    """The period's opportunities (their own random stream, so the days' draws do not move them),
+    drawn before the days because a deal closing lost shows in them: `lost_day` on the accounts."""
+    opps = opportunities(world, start, end, np.random.default_rng([seed, 5]))
+    world.accounts["lost_day"] = lost_days(world.accounts, opps, start)
+    return opps
+
+
 def lost_days(accounts: pd.DataFrame, opps: pd.DataFrame, start: date) -> np.ndarray:
     """Per account, the day (offset) its opportunity closed lost, or -1: sales logs the buyer as not
     interested that day (the SPEC's reset), so a lost deal does not stay Very Hot for the whole window."""

@@ -133,28 +133,28 @@ def runs(tmp_path_factory):
     Its own sample, at twice the default volume: a contact with events and a linked cookie
     needs a tracked email click, and the small shared sample may have none."""
     out = tmp_path_factory.mktemp("forget")
-    small_sample = generate(out / "sample", accounts=40, days=6, end_date=SAMPLE_END, seed=7, volume=2.0)
-    sample = small_sample.out
+    generated = generate(out / "sample", accounts=40, days=6, end_date=SAMPLE_END, seed=7, volume=2.0)
+    sample = generated.out
     base = Settings(
         landing=str(sample / "landing"),
-        crm_url=small_sample.crm_url,
+        crm_url=generated.crm_url,
         lake=str(out / "base-lake"),
         warehouse_url="sqlite://",
         config_path=None,
     )
-    run_range(RunContext(base), small_sample.start, small_sample.end, stages=NO_PUBLISH, echo=lambda _: None)
+    run_range(RunContext(base), generated.start, generated.end, stages=NO_PUBLISH, echo=lambda _: None)
     person = pick_person(out / "base-lake")
     removed = landing_without(sample / "landing", out / "fresh-landing", person)
     assert removed > 0
     fresh = Settings(
         landing=str(out / "fresh-landing"),
-        crm_url=crm_without(small_sample.crm_url, out / "fresh-crm.sqlite", person),
+        crm_url=crm_without(generated.crm_url, out / "fresh-crm.sqlite", person),
         lake=str(out / "fresh-lake"),
         warehouse_url="sqlite://",
         config_path=None,
     )
-    run_range(RunContext(fresh), small_sample.start, small_sample.end, stages=NO_PUBLISH, echo=lambda _: None)
-    return small_sample, base, person, out
+    run_range(RunContext(fresh), generated.start, generated.end, stages=NO_PUBLISH, echo=lambda _: None)
+    return generated, base, person, out
 
 
 def lake_hashes(root: Path) -> dict[str, str]:
