@@ -128,6 +128,29 @@ def announce_day(context: Any) -> None:
     log.info("%s%s %s", task_id, shard, run_label(context))
 
 
+def peak_memory_mb() -> int | None:
+    """This process's peak resident memory in MB (Linux VmHWM), None where /proc is not there."""
+    try:
+        with open("/proc/self/status") as fh:
+            kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return round(kb / 1024)
+
+
+def log_peak_memory(context: Any) -> None:
+    """`on_success_callback` of the daily DAG's tasks: the last line of a task's log is the task
+    process's peak memory, for sizing workers (a shard task's memory follows its share of the day,
+    so this says when `scale.shards` should grow)."""
+    mb = peak_memory_mb()
+    if mb is not None:
+        log.info("%s %s MB", PEAK_MEMORY_LABEL, f"{mb:,}")
+
+
+#: the words before the figure in a task log's peak memory line (benchmarks/cluster_day.py reads them)
+PEAK_MEMORY_LABEL = "peak memory of this task process:"
+
+
 def log_results(results: list) -> list[str]:
     """Log each stage result's line and warnings; return the partitions written (what goes to XCom)."""
     paths = []
@@ -190,5 +213,9 @@ DEFAULT_ARGS: dict[str, Any] = {
     "execution_timeout": timedelta(hours=2),
     "on_failure_callback": EngagementFailureNotifier(),
 }
-#: the daily DAG's: every task log starts with the day the run processes
-DAILY_DEFAULT_ARGS: dict[str, Any] = {**DEFAULT_ARGS, "on_execute_callback": announce_day}
+#: the daily DAG's: every task log starts with the day the run processes and ends with its peak memory
+DAILY_DEFAULT_ARGS: dict[str, Any] = {
+    **DEFAULT_ARGS,
+    "on_execute_callback": announce_day,
+    "on_success_callback": log_peak_memory,
+}

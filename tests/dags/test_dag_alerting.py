@@ -53,3 +53,10 @@ def test_plugin_module_exposes_the_notifier(monkeypatch):
     import engagement_notifier
 
     assert engagement_notifier.EngagementFailureNotifier is EngagementFailureNotifier
+
+
+def test_every_task_log_ends_with_its_peak_memory(daily):
+    from include.airflow_glue.dag_support import log_peak_memory
+
+    for task in daily.tasks:
+        assert log_peak_memory in _callbacks(task.on_success_callback), task.task_id

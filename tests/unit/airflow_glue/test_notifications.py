@@ -377,3 +377,20 @@ def test_no_deadline_under_airflow_dags_test():
     assert not in_dags_test(["/x/.venv/bin/airflow", "scheduler"])
     assert not in_dags_test(["/x/.venv/bin/airflow", "dags", "trigger", "engagement_daily"])
     assert not in_dags_test(["pytest", "dags", "test"])
+
+
+def test_peak_memory_follows_what_the_task_process_touched():
+    """The figure a task log ends with is the process's own high-water mark: it grows by what the
+    task touched (here 300 MB written), not a figure inherited or guessed."""
+    import subprocess
+    import sys
+
+    code = (
+        "from include.airflow_glue.dag_support import peak_memory_mb\n"
+        "before = peak_memory_mb()\n"
+        "block = b'x' * (300 * 1024 * 1024)\n"
+        "print(before, peak_memory_mb())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    before, after = map(int, out.stdout.split())
+    assert 290 <= after - before <= 330, (before, after)
