@@ -16,6 +16,9 @@ STAGE_OF = {
     "validate_combine": "validate",
 }
 NOTES_FILE = "notes.md"
+#: the price that turns core-seconds into money in the cost table: an assumption to replace with your
+#: own (the figures scale linearly with it), not a quote
+CORE_HOUR_USD = 0.04
 
 
 def _load(folder: Path, name: str) -> dict | None:
@@ -130,6 +133,67 @@ def publish_bound_section(bound: dict) -> list[str]:
     return lines
 
 
+def cluster_section(day: dict) -> list[str]:
+    """benchmarks/cluster_day.py's run: the real DAG on the native Celery cluster, task by task."""
+    lines = [
+        f"## A {day['events'] / 1e6:.1f}M-event day on the native Celery cluster",
+        "",
+        f"`PYTHONPATH=. .venv/bin/python -m benchmarks.cluster_day --name {day['name']} --volume {day['volume']:g} "
+        f"--shards {day['shards']}`: {day['accounts']:,} accounts, {day['events']:,} events in the day's landing "
+        f"files, engagement_daily triggered through the REST API on the cluster of `scripts/native_cluster.py` "
+        f"(PostgreSQL metadata and warehouse, Redis broker, {day['workers']} Celery workers with "
+        f"{day['concurrency']} task slot(s) each on this machine's 2 cores), `scale.shards: {day['shards']}`. "
+        f"Run **{day['state']}** in **{day['wall_seconds']:,.0f} s** wall clock (queued to finished); the tasks' "
+        f"own durations sum to {day['task_seconds']:,.0f} s. Peak memory is each task process's high-water mark "
+        f"(VmHWM, the line its log ends with; about 300 MB of it is Airflow and the libraries the worker loaded "
+        f"before forking). {_measured(day)}",
+        "",
+        "| task | shard | worker | seconds | peak RSS (MB) |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for t in day["tasks"]:
+        shard = str(t["map_index"] + 1) if t["map_index"] >= 0 else ""
+        seconds = f"{t['seconds']:.1f}" if t["seconds"] is not None else "-"
+        rss = f"{t['peak_rss_mb']:,}" if t["peak_rss_mb"] is not None else "-"
+        lines.append(f"| {t['task']} | {shard} | {t['worker']} | {seconds} | {rss} |")
+    worst = max((t for t in day["tasks"] if t["peak_rss_mb"]), key=lambda t: t["peak_rss_mb"], default=None)
+    if worst:
+        lines += ["", f"Highest peak: **{worst['task']}, {worst['peak_rss_mb']:,} MB**."]
+    return [*lines, ""]
+
+
+def cost_section(days: list[tuple[str, dict]]) -> list[str]:
+    """Compute per event: the core-seconds the tasks took, per million events, and what they cost at
+    CORE_HOUR_USD. The harness days count each stage's work and imports (one process per task, no
+    scheduler); the cluster day counts Airflow's task durations (process start and task overhead
+    included)."""
+    lines = [
+        "## Cost per event",
+        "",
+        f"Core-seconds are the tasks' durations added up (each task runs on one core most of the time); the price "
+        f"is an assumed **${CORE_HOUR_USD:.2f} per core-hour**, a placeholder to replace with your own (every "
+        "figure scales with it). Memory sets the worker size: see each day's peak RSS.",
+        "",
+        "| day | how it ran | events | core-seconds | core-seconds per million events | USD per million events "
+        "| wall clock (s) | peak RSS of a task (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for how, day in days:
+        if "tasks" in day:  # the cluster run
+            seconds, wall = day["task_seconds"], f"{day['wall_seconds']:,.0f}"
+            peak = max((t["peak_rss_mb"] or 0) for t in day["tasks"])
+        else:
+            seconds = sum(r["seconds"] + r["import_seconds"] for r in day["stages"])
+            wall, peak = "-", max(r["peak_rss_mb"] for r in day["stages"])
+        per_million = seconds / (day["events"] / 1e6)
+        usd = per_million / 3600 * CORE_HOUR_USD
+        lines.append(
+            f"| {day['events'] / 1e6:.1f}M | {how} | {day['events']:,} | {seconds:,.0f} | {per_million:,.0f} | "
+            f"{usd:.4f} | {wall} | {peak:,} |"
+        )
+    return [*lines, ""]
+
+
 def write_results(folder: Path, target: Path) -> None:
     machine = _load(folder, "machine") or {}
     lines = [
@@ -155,6 +219,20 @@ def write_results(folder: Path, target: Path) -> None:
         day = _load(folder, name)
         if day:
             lines += _day_section(day, title)
+    cluster = _load(folder, "cluster_day20m")
+    if cluster:
+        lines += cluster_section(cluster)
+    costs = [
+        (how, day)
+        for how, day in (
+            ("harness, one process per stage", _load(folder, "day1m")),
+            ("harness, 4 shards, one process per task", _load(folder, "day5m")),
+            ("Airflow on the native Celery cluster, 4 shards", cluster),
+        )
+        if day
+    ]
+    if costs:
+        lines += cost_section(costs)
     bound = _load(folder, "publish_bound")
     if bound:
         lines += publish_bound_section(bound)

@@ -36,7 +36,7 @@ from include.scoring.core.mailer import Outbox, Transport, send_email, transport
 from include.scoring.core.results import StageResult
 from include.scoring.publish.quality_gate import require_gate
 from include.scoring.publish.tables import score_alerts
-from include.scoring.publish.warehouse import transaction
+from include.scoring.publish.warehouse import transaction, warehouse_engine
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -126,7 +126,7 @@ def expire_stale(conn: sa.Connection, day: date, max_age_days: int) -> int:
     return result.rowcount or 0
 
 
-def claim_pending(warehouse_url: str, day: date, claim_id: str, now: datetime) -> pd.DataFrame:
+def claim_pending(warehouse: str | sa.Engine, day: date, claim_id: str, now: datetime) -> pd.DataFrame:
     """Atomically take the alerts to send (see the module docstring); the rows claimed."""
     a = score_alerts.c
     claimable = sa.or_(
@@ -139,15 +139,15 @@ def claim_pending(warehouse_url: str, day: date, claim_id: str, now: datetime) -
         .values(status="sending", claim_id=claim_id, claimed_at=now)
         .returning(*score_alerts.c)
     )
-    with transaction(warehouse_url) as conn:
+    with transaction(warehouse) as conn:
         rows = conn.execute(stmt).fetchall()
     return pd.DataFrame(rows, columns=[c.name for c in score_alerts.columns])
 
 
-def _counts(warehouse_url: str, day: date) -> tuple[int, int]:
+def _counts(warehouse: str | sa.Engine, day: date) -> tuple[int, int]:
     """(alerts still pending up to `day`, crossings of `day` nobody is named to receive)."""
     a = score_alerts.c
-    with transaction(warehouse_url) as conn:
+    with transaction(warehouse) as conn:
         pending = conn.execute(
             sa.select(sa.func.count()).where(a.status.in_(["pending", "sending"]), a.crossing_day <= day)
         ).scalar_one()
@@ -166,26 +166,27 @@ def send_alerts(
     mail = transport_or_outbox(mail)
     result = alert_result(day)
     result.details["delivery"] = mail.describe()
-    with transaction(warehouse_url) as conn:
-        result.counts["expired"] = expire_stale(conn, day, max_age_days)
-    claim_id, now = str(uuid.uuid4()), datetime.now(UTC)
-    claimed = claim_pending(warehouse_url, day, claim_id, now)
-    failed = []
-    for recipient, group in claimed.groupby("recipient", sort=True):
-        subject, text, html = render_alert_email(recipient, group, day)
-        keys = group[list(KEY)].to_dict("records")
-        try:
-            send_email(mail, [recipient], subject, text, html)
-        except Exception as exc:  # noqa: BLE001 - any SMTP, network or disk failure keeps the alerts pending
-            error = f"{type(exc).__name__}: {str(exc)[:200]}"
-            log.warning("alert email to %s via %s failed: %s", recipient, mail.describe(), error)
-            failed.append(recipient)
-            _release(warehouse_url, claim_id, keys, status="pending", error=error)
-            continue
-        _release(warehouse_url, claim_id, keys, status="outbox" if isinstance(mail, Outbox) else "sent", error=None)
-        result.counts["sent"] += len(group)
-        result.counts["emails"] += 1
-    result.counts["pending"], result.counts["no_recipient"] = _counts(warehouse_url, day)
+    with warehouse_engine(warehouse_url) as engine:
+        with transaction(engine) as conn:
+            result.counts["expired"] = expire_stale(conn, day, max_age_days)
+        claim_id, now = str(uuid.uuid4()), datetime.now(UTC)
+        claimed = claim_pending(engine, day, claim_id, now)
+        failed = []
+        for recipient, group in claimed.groupby("recipient", sort=True):
+            subject, text, html = render_alert_email(recipient, group, day)
+            keys = group[list(KEY)].to_dict("records")
+            try:
+                send_email(mail, [recipient], subject, text, html)
+            except Exception as exc:  # noqa: BLE001 - any SMTP, network or disk failure keeps the alerts pending
+                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                log.warning("alert email to %s via %s failed: %s", recipient, mail.describe(), error)
+                failed.append(recipient)
+                _release(engine, claim_id, keys, status="pending", error=error)
+                continue
+            _release(engine, claim_id, keys, status="outbox" if isinstance(mail, Outbox) else "sent", error=None)
+            result.counts["sent"] += len(group)
+            result.counts["emails"] += 1
+        result.counts["pending"], result.counts["no_recipient"] = _counts(engine, day)
     if result.counts["expired"]:
         result.warnings.append(
             f"{result.counts['expired']:,} alert(s) expired unsent: their crossing was more than {max_age_days} day(s) "
@@ -204,16 +205,17 @@ def send_alerts(
     return result
 
 
-def _release(warehouse_url: str, claim_id: str, keys: list[dict], status: str, error: str | None) -> None:
-    """End this sender's claim on `keys`: delivered (`sent`, `outbox`) or back to `pending`."""
+def _release(warehouse: str | sa.Engine, claim_id: str, keys: list[dict], status: str, error: str | None) -> None:
+    """End this sender's claim on `keys`: delivered (`sent`, `outbox`) or back to `pending`; one
+    statement for all of an email's alerts."""
     a = score_alerts.c
     values = {"status": status, "attempts": a.attempts + 1, "last_error": error, "claim_id": None, "claimed_at": None}
     if status != "pending":
         values["sent_at"] = datetime.now(UTC)
-    with transaction(warehouse_url) as conn:
-        for key in keys:
-            conn.execute(
-                score_alerts.update()
-                .where(*(a[k] == key[k] for k in KEY), a.status == "sending", a.claim_id == claim_id)
-                .values(**values)
-            )
+    stmt = (
+        score_alerts.update()
+        .where(*(a[k] == sa.bindparam(f"key_{k}") for k in KEY), a.status == "sending", a.claim_id == claim_id)
+        .values(**values)
+    )
+    with transaction(warehouse) as conn:
+        conn.execute(stmt, [{f"key_{k}": key[k] for k in KEY} for key in keys])
