@@ -37,7 +37,7 @@ def test_an_owner_email_says_which_customer_turned_at_risk_and_which_crossed_a_t
             {**base, "account_id": "A2", "threshold": 40.0, "rule": "threshold_40", "score_after": 41.0},
         ]
     )
-    subject, text, html = render_alert_email("owner@x.io", alerts, DAY)
+    subject, text, html = render_alert_email("owner@x.io", alerts.to_dict("records"), DAY)
     assert "2 accounts need attention" in subject
     assert f"customer health at risk on {DAY}" in text and f"above 40 on {DAY}" in text
     assert f"customer health at risk on {DAY}" in html and "-1" not in text
