@@ -14,6 +14,7 @@ unresolved + filtered.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -354,11 +355,21 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
 
 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
-    """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
+    """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers).
+    A helper thread builds each shard's events meanwhile (they need no identity map), one shard
+    ahead at most, so both cores work and memory stays that of two shards."""
     shards = shards or config.scale.shards
     ref = load_reference(lake, config, day)  # once: prepare and every shard use the same tables
-    prepared = prepare_resolution(lake, config, day, ref)
-    parts = [resolve_shard(lake, config, day, shard, shards, ref) for shard in range(shards)]
+    parts = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-events") as helper:
+        pending = helper.submit(shard_events, lake, config, day, ref.ranges, 0, shards)
+        prepared = prepare_resolution(lake, config, day, ref)
+        for shard in range(shards):
+            ev = pending.result()
+            if shard + 1 < shards:
+                pending = helper.submit(shard_events, lake, config, day, ref.ranges, shard + 1, shards)
+            parts.append(attribute_shard(lake, day, ev, ref, shard, shards))
+            del ev
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])
