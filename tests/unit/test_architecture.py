@@ -29,6 +29,7 @@ LAKE_IO = {
     "validate.sharded",
     "resolve.stage",
     "resolve.calls",
+    "resolve.events",
     "resolve.inputs",
     "resolve.snapshots",
     "resolve.evaluate",

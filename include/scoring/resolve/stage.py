@@ -14,6 +14,7 @@ unresolved + filtered.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.calls import call_edges, group_links, history_call_edges, person_groups, read_calls
+from include.scoring.resolve.events import shard_events
 from include.scoring.resolve.graph import (
     CONTACT,
     COOKIE,
@@ -39,18 +41,7 @@ from include.scoring.resolve.graph import (
     node,
     or_own_key,
 )
-from include.scoring.resolve.inputs import (
-    crm_contact_edges,
-    crm_events,
-    crm_ledger_counts,
-    deliveries,
-    identifiers,
-    late_crm_events,
-    load_reference,
-    normalise_events,
-    read_events,
-)
-from include.scoring.resolve.nonhuman import first_deliveries, non_human_reasons
+from include.scoring.resolve.inputs import crm_contact_edges, crm_events, crm_ledger_counts, identifiers, load_reference
 from include.scoring.resolve.rules import Reference, match_accounts, person_accounts
 from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
@@ -58,7 +49,6 @@ if TYPE_CHECKING:
     from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
-LATE_ARRIVAL = "late_arrival"  # a CRM activity first seen after its late-arrival window: filtered
 RESOLVED_COLUMNS = [
     "event_id",
     "source",
@@ -271,22 +261,15 @@ def resolve_shard(
     lake: Lake, config: ScoringConfig, day: date, shard: int = 0, shards: int = 1, ref: Reference | None = None
 ) -> StageResult:
     """Resolve the events of one shard against the day's identity map (prepare first)."""
-    parts = read_events(lake, day, shard, shards)
-    fresh, repeats = crm_events(lake, config, day, shard, shards)
     ref = ref if ref is not None else load_reference(lake, config, day)
-    ranges = ref.ranges  # the day's IP ranges, row for row (plus the account each corporate one names)
-    late = late_crm_events(lake, config, day, shard, shards)
-    first = sum(len(p) for p in parts) + len(fresh)
-    repeat = np.r_[np.zeros(first, bool), np.ones(len(repeats), bool), np.zeros(len(late), bool)]
-    too_late = np.r_[np.zeros(first + len(repeats), bool), np.ones(len(late), bool)]
-    frames = [*parts, fresh, repeats, late]
-    # no empty frames: an untyped one (no late activities) turned the whole day's times into objects
-    events = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
-    del frames, parts, fresh, repeats, late  # the day is held once, not twice
-    ev = normalise_events(events, config, ranges)
-    del events
-    reasons = non_human_reasons(ev, first_deliveries(deliveries(lake, day, ev, shard, shards)), config.non_human)
-    ev["filter_reason"] = reasons.mask(repeat, "duplicate").mask(too_late, LATE_ARRIVAL)
+    return attribute_shard(lake, day, shard_events(lake, config, day, ref.ranges, shard, shards), ref, shard, shards)
+
+
+def attribute_shard(
+    lake: Lake, day: date, ev: pd.DataFrame, ref: Reference, shard: int = 0, shards: int = 1
+) -> StageResult:
+    """Give a shard's events (`shard_events`) their person and account through the day's identity
+    map, and write the shard's outputs."""
     ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
@@ -372,11 +355,21 @@ def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: 
 
 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
-    """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers)."""
+    """Prepare, then every shard in turn (the CLI's way; Airflow maps the shards over workers).
+    A helper thread builds each shard's events meanwhile (they need no identity map), one shard
+    ahead at most, so both cores work and memory stays that of two shards."""
     shards = shards or config.scale.shards
     ref = load_reference(lake, config, day)  # once: prepare and every shard use the same tables
-    prepared = prepare_resolution(lake, config, day, ref)
-    parts = [resolve_shard(lake, config, day, shard, shards, ref) for shard in range(shards)]
+    parts = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-events") as helper:
+        pending = helper.submit(shard_events, lake, config, day, ref.ranges, 0, shards)
+        prepared = prepare_resolution(lake, config, day, ref)
+        for shard in range(shards):
+            ev = pending.result()
+            if shard + 1 < shards:
+                pending = helper.submit(shard_events, lake, config, day, ref.ranges, shard + 1, shards)
+            parts.append(attribute_shard(lake, day, ev, ref, shard, shards))
+            del ev
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])
