@@ -14,7 +14,7 @@ unresolved + filtered.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -186,20 +186,27 @@ def _describe_prepared(result: StageResult) -> str:
     )
 
 
-def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Reference | None = None) -> StageResult:
-    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc)."""
-    ref = ref if ref is not None else load_reference(lake, config, day)
+def prepare_resolution(
+    lake: Lake, config: ScoringConfig, day: date, ref: Reference | Future[Reference] | None = None
+) -> StageResult:
+    """The day's person graph and identity map, rule firings and emitted CRM ids (see module doc).
+    `ref` may be a future (a whole-day run loads it on its helper thread): the day's identifiers
+    are read first and the reference waited for only where the graph needs it."""
     account_ids = lake.read_df(catalog.valid("crm/accounts"), day, columns=["account_id"])["account_id"]
-    firings = list(ref.firings)
     day_edges, today, blocked_firings = _day_identifiers(lake, config, day, config.non_human.bot_user_agent)
-    firings += blocked_firings
     fresh, repeats = crm_events(lake, config, day)
     contact_nodes = node(
         CONTACT, pd.concat([fresh["crm_contact_id"], repeats["crm_contact_id"]], ignore_index=True)
     ).dropna()
     today = pd.concat([today, pd.DataFrame({"node": contact_nodes})], ignore_index=True).drop_duplicates()
-    contact_edges = crm_contact_edges(ref.contacts, config)
     previous = previous_edges(lake, day)
+    calls = read_calls(lake, day)
+    if ref is None:
+        ref = load_reference(lake, config, day)
+    elif isinstance(ref, Future):
+        ref = ref.result()
+    firings = [*ref.firings, *blocked_firings]
+    contact_edges = crm_contact_edges(ref.contacts, config)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
         if replayed:
@@ -209,7 +216,6 @@ def prepare_resolution(lake: Lake, config: ScoringConfig, day: date, ref: Refere
                 len(previous),
                 replayed,
             )
-    calls = read_calls(lake, day)
     graph = build_graph(
         previous,
         pd.concat([day_edges, contact_edges, call_edges(calls, config)], ignore_index=True),
@@ -359,11 +365,14 @@ def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int
     A helper thread builds each shard's events meanwhile (they need no identity map), one shard
     ahead at most, so both cores work and memory stays that of two shards."""
     shards = shards or config.scale.shards
-    ref = load_reference(lake, config, day)  # once: prepare and every shard use the same tables
     parts = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-events") as helper:
-        pending = helper.submit(shard_events, lake, config, day, ref.ranges, 0, shards)
-        prepared = prepare_resolution(lake, config, day, ref)
+        # the helper loads the reference (once: prepare and every shard use the same tables), then
+        # builds shard 0's events, while prepare reads the day's identifiers
+        reference = helper.submit(load_reference, lake, config, day)
+        pending = helper.submit(lambda: shard_events(lake, config, day, reference.result().ranges, 0, shards))
+        prepared = prepare_resolution(lake, config, day, reference)
+        ref = reference.result()
         for shard in range(shards):
             ev = pending.result()
             if shard + 1 < shards:
