@@ -50,6 +50,7 @@ from benchmarks.duckdb_resolve_inputs import event_filters, load_inputs, normali
 from benchmarks.duckdb_resolve_lookups import macros, quote
 from benchmarks.duckdb_resolve_persons import event_outcomes, person_graph, person_tables
 from include.scoring.core.config import ScoringConfig, load_config
+from include.scoring.core.memory import peak_memory_mb
 
 OUTPUTS = ("resolved", "unresolved", "filtered", "identity")
 #: the steps, in order: each creates the temp tables its docstring names from the earlier steps' tables
@@ -115,15 +116,6 @@ def duckdb_resolve(lake_root: str, day: date, config: ScoringConfig, out: str, t
     return seconds, counts
 
 
-def _peak_rss_mb() -> int | None:
-    """This process's peak resident memory (VmHWM, as benchmarks/stage.py reports it)."""
-    try:
-        with open("/proc/self/status") as fh:
-            return round(next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024)
-    except (OSError, StopIteration):
-        return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", required=True, help="the lake root (a local folder) resolve ran on")
@@ -140,7 +132,7 @@ def main() -> None:
             day = date.fromisoformat(text)
             out = str(Path(args.out or tmp) / f"dt={day.isoformat()}")
             seconds, counts = duckdb_resolve(args.lake, day, config, out, args.threads)
-            line = {"day": text, "seconds": round(seconds, 3), "peak_rss_mb": _peak_rss_mb(), "rows": counts}
+            line = {"day": text, "seconds": round(seconds, 3), "peak_rss_mb": peak_memory_mb(), "rows": counts}
             if args.compare:
                 line["compare"] = compare(args.lake, day, out)
                 failed |= not line["compare"]["identical"]

@@ -18,6 +18,7 @@ from datetime import date
 T0 = time.perf_counter()
 
 from include.scoring.core.config import load_config, parse_config  # noqa: E402
+from include.scoring.core.memory import peak_memory_mb  # noqa: E402
 
 STAGES = (
     "extract",
@@ -49,14 +50,6 @@ PRELOAD = {
     "publish": ("sqlalchemy", "include.scoring.publish.stage"),
     "replay": ("include.scoring.score.replay",),
 }
-
-
-def peak_rss_mb() -> int:
-    """This process's peak resident memory. Not ru_maxrss: Linux carries that across exec from the
-    parent (the harness, which holds the generated workload), VmHWM starts fresh with the program."""
-    with open("/proc/self/status") as fh:
-        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-    return round(kb / 1024)
 
 
 def _config(shards: int):
@@ -150,7 +143,7 @@ def run(args: argparse.Namespace) -> dict:
         "shards": args.shards,
         "seconds": round(seconds, 2),
         "import_seconds": round(imported, 2),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_memory_mb(),
         "lines": [r.line() for r in results][:6],
     }
 

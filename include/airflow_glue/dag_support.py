@@ -128,20 +128,12 @@ def announce_day(context: Any) -> None:
     log.info("%s%s %s", task_id, shard, run_label(context))
 
 
-def peak_memory_mb() -> int | None:
-    """This process's peak resident memory in MB (Linux VmHWM), None where /proc is not there."""
-    try:
-        with open("/proc/self/status") as fh:
-            kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-    except (OSError, StopIteration, ValueError):
-        return None
-    return round(kb / 1024)
-
-
 def log_peak_memory(context: Any) -> None:
     """`on_success_callback` of the daily DAG's tasks: the last line of a task's log is the task
     process's peak memory, for sizing workers (a shard task's memory follows its share of the day,
     so this says when `scale.shards` should grow)."""
+    from include.scoring.core.memory import peak_memory_mb
+
     mb = peak_memory_mb()
     if mb is not None:
         log.info("%s %s MB", PEAK_MEMORY_LABEL, f"{mb:,}")

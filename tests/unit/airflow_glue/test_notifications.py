@@ -386,7 +386,7 @@ def test_peak_memory_follows_what_the_task_process_touched():
     import sys
 
     code = (
-        "from include.airflow_glue.dag_support import peak_memory_mb\n"
+        "from include.scoring.core.memory import peak_memory_mb\n"
         "before = peak_memory_mb()\n"
         "block = b'x' * (300 * 1024 * 1024)\n"
         "print(before, peak_memory_mb())\n"
