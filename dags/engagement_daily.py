@@ -42,7 +42,10 @@ validation, a bad config, a held gate) fail the task at once, without retries, s
 out at the first failure; a database, CRM API or mail server that is down retries (2 retries,
 backoff from 2 minutes). **Which day**: the first line every task writes to its log is
 `<task> processes day D (data interval ...; run ...)`, and the scheduler writes the same as the
-run's note when the run starts (UI: the run's details and the grid's tooltip).
+run's note when the run starts (UI: the run's details and the grid's tooltip). **Memory**: the
+last line of every successful task's log is `peak memory of this task process: N MB`; when the
+resolve or validate shards near a worker's memory, raise `scale.shards` (per-task figures for a
+20M-event day in `benchmarks/RESULTS.md`).
 
 Validation (Great Expectations, suites in `include/expectations/`) quarantines failing rows with
 `failed_checks`; a **batch** failure (schema, volume when set to fail, more bad rows than
