@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from include.scoring.core.arrowops import isin
+from include.scoring.core.arrowops import isin, take_at
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import (
@@ -271,11 +271,7 @@ def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.Dat
     ev["company_reg_domain"] = registrable_domain(ev["company_domain"])
     ev["company_name_norm"] = normalize_company_name(ev["company_name"])
     ev["ip_range_row"] = match_ip_ranges(ev["ip"], ranges).to_numpy()
-    kinds = ranges["kind"].to_numpy(dtype=object)
-    ev["ip_kind"] = pd.Series(
-        np.where(ev["ip_range_row"] >= 0, kinds[np.maximum(ev["ip_range_row"], 0)] if len(kinds) else None, None),
-        dtype="string",
-    )
+    ev["ip_kind"] = take_at(ranges["kind"], ev["ip_range_row"].to_numpy(), ev.index)
     return ev
 
 

@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import isin, lookup, positions, take_at, to_arrow, to_series
@@ -163,12 +164,16 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     return out
 
 
-def _per_range(column: pd.Series, range_row: np.ndarray, missing):
-    """Value of a reference-range column for each event's matched range (`missing` when none)."""
-    values = np.asarray(column.to_numpy(dtype=object))
-    if not len(values):
-        return np.full(len(range_row), missing, dtype=object)
-    return np.where(range_row >= 0, values[np.maximum(range_row, 0)], missing)
+def _known_company_ip(known: pd.Series, range_row: np.ndarray) -> np.ndarray:
+    """Whether each event's IP range (-1: none) names a company the CRM knows."""
+    flags = known.to_numpy(dtype=bool)
+    if not len(flags):
+        return np.zeros(len(range_row), dtype=bool)
+    return np.where(range_row >= 0, flags[np.maximum(range_row, 0)], False)
+
+
+#: why an event stays unresolved, in the order the reasons are tried (SPEC section 4.3)
+_REASONS = pa.array(["free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier"])
 
 
 def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
@@ -187,8 +192,7 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         else pd.Series(None, index=ev.index, dtype="string")
     )
     range_row = ev["ip_range_row"].to_numpy()
-    range_account = _per_range(ref.ranges["account_id"], range_row, None)
-    acc_ip = pd.Series(range_account, index=ev.index).where(ev["ip_kind"] == "corporate")
+    acc_ip = take_at(ref.ranges["account_id"], range_row, ev.index).where(ev["ip_kind"] == "corporate")
     acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(
         lookup(ev["company_name_norm"], ref.name_account)
     )
@@ -208,20 +212,18 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     account = to_series(pc.coalesce(*arrays), ev.index)
     present = [np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool) for a in arrays]
     first = np.select(present, list(range(len(candidates))), default=len(candidates))
-    names = np.array([name for name, _ in candidates] + [None], dtype=object)
-    method = pd.Series(names[first], index=ev.index, dtype="string")
+    # labels taken from a short Arrow array: a million Python strings made into a column cost more
+    names = pa.array([name for name, _ in candidates] + [None], pa.string())
+    method = to_series(names.take(pa.array(first)), ev.index)
     has_email = ev["email_norm"].notna()
     company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
-    known_company_ip = pd.Series(_per_range(ref.ranges["company_known"], range_row, False).astype(bool), index=ev.index)
-    reason = pd.Series(
-        np.select(
-            [has_email & free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
-            ["free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip"],
-            default="no_identifier",
-        ),
-        index=ev.index,
-        dtype="string",
-    ).where(account.isna())
+    known_company_ip = pd.Series(_known_company_ip(ref.ranges["company_known"], range_row), index=ev.index)
+    why = np.select(
+        [has_email & free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
+        range(len(_REASONS) - 1),
+        default=len(_REASONS) - 1,
+    )
+    reason = to_series(_REASONS.take(pa.array(why)), ev.index).where(account.isna())
     contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
     contact = contact.fillna(take_at(persons["p_contact"], at_person, ev.index))
     role = lookup(contact, ref.contact_by_id["role"])
