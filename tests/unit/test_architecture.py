@@ -31,6 +31,7 @@ LAKE_IO = {
     "resolve.calls",
     "resolve.events",
     "resolve.inputs",
+    "resolve.outputs",
     "resolve.snapshots",
     "resolve.evaluate",
     "score.stage",

@@ -176,14 +176,48 @@ def _known_company_ip(known: pd.Series, range_row: np.ndarray) -> np.ndarray:
 _REASONS = pa.array(["free_mail", "unknown_domain", "shared_device", "unknown_company", "isp_ip", "no_identifier"])
 
 
-def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> pd.DataFrame:
-    """account_id, resolution_method, reason, contact_id and role for every event of `ev`."""
+@dataclass
+class DirectMatches:
+    """The accounts an event's own identifiers name, without its person: they need only the
+    reference, so a whole-day run works them out on its helper thread while prepare builds the
+    person graph."""
+
+    crm: pd.Series  # the CRM activity's own account
+    contact: pd.Series  # the account of the CRM contact with the event's email
+    direct_contact: pd.Series  # that contact
+    free: pd.Series  # the email's domain is a free-mail one
+    domain: pd.Series  # the account of the email's registrable domain (not free mail)
+    ip: pd.Series  # the account a corporate IP range names
+    ad: pd.Series  # the account of an ad's company domain or name
+    known_company_ip: np.ndarray  # the IP range names a company the CRM knows
+
+
+def direct_matches(ev: pd.DataFrame, ref: Reference) -> DirectMatches:
     contact_by_email = ref.contact_by_email
     at_email = positions(ev["email_norm"], contact_by_email.index)
-    direct_contact = take_at(contact_by_email["contact_id"], at_email, ev.index)
-    acc_contact = take_at(contact_by_email["account_id"], at_email, ev.index)
     free = pd.Series(isin(ev["email_reg_domain"], ref.free_domains), index=ev.index)
-    acc_domain = lookup(ev["email_reg_domain"].where(~free), ref.domain_account)
+    range_row = ev["ip_range_row"].to_numpy()
+    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(
+        lookup(ev["company_name_norm"], ref.name_account)
+    )
+    return DirectMatches(
+        crm=ev["crm_account_id"].where(ev["source"] == "crm"),
+        contact=take_at(contact_by_email["account_id"], at_email, ev.index),
+        direct_contact=take_at(contact_by_email["contact_id"], at_email, ev.index),
+        free=free,
+        domain=lookup(ev["email_reg_domain"].where(~free), ref.domain_account),
+        ip=take_at(ref.ranges["account_id"], range_row, ev.index).where(ev["ip_kind"] == "corporate"),
+        ad=acc_ad.where(ev["source"] == "ad"),
+        known_company_ip=_known_company_ip(ref.ranges["company_known"], range_row),
+    )
+
+
+def match_accounts(
+    ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame, direct: DirectMatches | None = None
+) -> pd.DataFrame:
+    """account_id, resolution_method, reason, contact_id and role for every event of `ev`
+    (`direct`: `direct_matches(ev, ref)` when already worked out)."""
+    direct = direct if direct is not None else direct_matches(ev, ref)
     at_person = positions(ev["person_key"], persons.index)  # the event's person's row (-1: none)
     acc_person = take_at(persons["p_account"], at_person, ev.index)
     acc_group = (
@@ -191,20 +225,14 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
         if "p_group" in persons
         else pd.Series(None, index=ev.index, dtype="string")
     )
-    range_row = ev["ip_range_row"].to_numpy()
-    acc_ip = take_at(ref.ranges["account_id"], range_row, ev.index).where(ev["ip_kind"] == "corporate")
-    acc_ad = lookup(ev["company_reg_domain"], ref.domain_account).fillna(
-        lookup(ev["company_name_norm"], ref.name_account)
-    )
-    acc_crm = ev["crm_account_id"].where(ev["source"] == "crm")
     candidates = [
-        ("crm_activity", acc_crm),
-        ("crm_contact", acc_contact),
+        ("crm_activity", direct.crm),
+        ("crm_contact", direct.contact),
         ("group_call", acc_group),
-        ("email_domain", acc_domain),
+        ("email_domain", direct.domain),
         ("cookie_stitch", acc_person),
-        ("reverse_ip", acc_ip),
-        ("ad_company", acc_ad.where(ev["source"] == "ad")),
+        ("reverse_ip", direct.ip),
+        ("ad_company", direct.ad),
     ]
     # The first rule with an account wins: Arrow's coalesce for the account, the first present
     # candidate's position for the method.
@@ -217,14 +245,14 @@ def match_accounts(ev: pd.DataFrame, ref: Reference, persons: pd.DataFrame) -> p
     method = to_series(names.take(pa.array(first)), ev.index)
     has_email = ev["email_norm"].notna()
     company_data = (ev["source"] == "ad") & (ev["company_reg_domain"].notna() | ev["company_name_norm"].notna())
-    known_company_ip = pd.Series(_known_company_ip(ref.ranges["company_known"], range_row), index=ev.index)
+    known_company_ip = pd.Series(direct.known_company_ip, index=ev.index)
     why = np.select(
-        [has_email & free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
+        [has_email & direct.free, has_email, ev["cookie_shared"], company_data | known_company_ip, ev["ip"].notna()],
         range(len(_REASONS) - 1),
         default=len(_REASONS) - 1,
     )
     reason = to_series(_REASONS.take(pa.array(why)), ev.index).where(account.isna())
-    contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct_contact)
+    contact = ev["crm_contact_id"].where(ev["source"] == "crm").fillna(direct.direct_contact)
     contact = contact.fillna(take_at(persons["p_contact"], at_person, ev.index))
     role = lookup(contact, ref.contact_by_id["role"])
     return pd.DataFrame(

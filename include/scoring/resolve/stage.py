@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from include.scoring.core.arrowops import isin, lookup
 from include.scoring.core.config import ScoringConfig
@@ -29,7 +28,6 @@ from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import matches
 from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
-from include.scoring.lake.sharding import split_by_shard
 from include.scoring.lake.store import Lake
 from include.scoring.resolve.calls import call_edges, group_links, history_call_edges, person_groups, read_calls
 from include.scoring.resolve.events import shard_events
@@ -42,77 +40,25 @@ from include.scoring.resolve.graph import (
     or_own_key,
 )
 from include.scoring.resolve.inputs import crm_contact_edges, crm_events, crm_ledger_counts, identifiers, load_reference
-from include.scoring.resolve.rules import Reference, match_accounts, person_accounts
+from include.scoring.resolve.outputs import (  # noqa: F401 - the output schemas are used through this module too
+    RESOLVED_COLUMNS,
+    RESOLVED_SCHEMA,
+    in_time_order,
+    write_shard_outputs,
+)
+from include.scoring.resolve.rules import DirectMatches, Reference, direct_matches, match_accounts, person_accounts
 from include.scoring.resolve.snapshots import previous_edges, rebuild_edges, write_snapshot
 
 if TYPE_CHECKING:
     from include.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
-RESOLVED_COLUMNS = [
-    "event_id",
-    "source",
-    "event_time",
-    "event_type",
-    "account_id",
-    "person_key",
-    "contact_id",
-    "role",
-    "resolution_method",
-    "url",
-    "form_type",
-    "campaign_id",
-    "platform",
-]
 _S = pa.string()
 MAP_SCHEMA = pa.schema(
     [("node", _S), ("person_key", _S), ("shared", pa.bool_())]
     + [(name, _S) for name in ("p_account", "p_contact", "p_role", "p_group")]
 )
-RESOLVED_SCHEMA = pa.schema(
-    [
-        ("event_id", _S),
-        ("source", _S),
-        ("event_time", pa.timestamp("us", tz="UTC")),
-        ("event_type", _S),
-        ("account_id", _S),
-        ("person_key", _S),
-        ("contact_id", _S),
-        ("role", _S),
-        ("resolution_method", _S),
-        ("url", _S),
-        ("form_type", _S),
-        ("campaign_id", _S),
-        ("platform", _S),
-    ]
-)
-UNRESOLVED_SCHEMA = pa.schema(
-    [("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("reason", _S)]
-)
-FILTERED_SCHEMA = pa.schema(
-    [
-        ("event_id", _S),
-        ("source", _S),
-        ("event_time", pa.timestamp("us", tz="UTC")),
-        ("event_type", _S),
-        ("account_id", _S),
-        ("person_key", _S),
-        ("reason", _S),
-    ]
-)
-METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("events", pa.int64())])
 RULES_SCHEMA = pa.schema([("rule", _S), ("identifier", _S), ("detail", _S), ("count", pa.int64())])
-
-
-def _describe(result: StageResult) -> str:
-    c = result.counts
-    humans = c["events"] - c["filtered"]
-    rate = c["resolved"] / humans if humans else 0.0
-    methods = ", ".join(f"{k} {v:,}" for k, v in sorted(result.breakdowns["by_method"].items(), key=lambda kv: -kv[1]))
-    return (
-        f"resolve {result.day}  {c['events']:>9,} events -> {c['resolved']:,} resolved ({rate:.1%} of human), "
-        f"{c['unresolved']:,} unresolved, {c['filtered']:,} filtered  [{methods}]"
-    )
 
 
 def resolution_rate(result: StageResult) -> float:
@@ -272,10 +218,16 @@ def resolve_shard(
 
 
 def attribute_shard(
-    lake: Lake, day: date, ev: pd.DataFrame, ref: Reference, shard: int = 0, shards: int = 1
+    lake: Lake,
+    day: date,
+    ev: pd.DataFrame,
+    ref: Reference,
+    shard: int = 0,
+    shards: int = 1,
+    direct: DirectMatches | None = None,
 ) -> StageResult:
     """Give a shard's events (`shard_events`) their person and account through the day's identity
-    map, and write the shard's outputs."""
+    map, and write the shard's outputs (`direct`: the events' `direct_matches`, when worked out)."""
     ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
@@ -290,74 +242,8 @@ def attribute_shard(
         .drop_duplicates("person_key")
         .set_index("person_key")[["p_account", "p_contact", "p_role", "p_group"]]
     )
-    ev = pd.concat([ev, match_accounts(ev, ref, persons)], axis=1)
-    return _write_outputs(lake, day, ev, shard, shards)
-
-
-def in_time_order(resolved: pd.DataFrame) -> pa.Table:
-    """Resolved events as written: in (event_time, event_id) order, the order scoring takes them
-    in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
-    instead of sorting every column."""
-    table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
-    return table.take(
-        pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")])
-    )
-
-
-def _write_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> StageResult:
-    filtered = ev["filter_reason"].notna()
-    resolved = ~filtered & ev["account_id"].notna()
-    unresolved = ~filtered & ev["account_id"].isna()
-    # Unresolved and filtered rows keep the order of the valid partitions (source by source, file by file).
-    res = ev.loc[resolved, RESOLVED_COLUMNS]
-    unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
-    filt = ev.loc[
-        filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]
-    ].rename(columns={"filter_reason": "reason"})
-    in_order, split = in_time_order(res), None
-    if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
-        in_order, split = split_by_shard(in_order, "account_id", shards)
-    path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
-    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
-    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
-    metrics = pd.concat(
-        [
-            res.groupby(["source", "resolution_method"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"resolution_method": "key"})
-            .assign(outcome="resolved"),
-            unres.groupby(["source", "reason"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"reason": "key"})
-            .assign(outcome="unresolved"),
-            filt.groupby(["source", "reason"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"reason": "key"})
-            .assign(outcome="filtered"),
-        ],
-        ignore_index=True,
-    ).reindex(columns=METRICS_SCHEMA.names)
-    lake.write_part(catalog.RESOLUTION, day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
-    counts = {
-        "events": len(ev),
-        "resolved": int(resolved.sum()),
-        "unresolved": int(unresolved.sum()),
-        "filtered": int(filtered.sum()),
-    }
-    breakdowns = {
-        "by_method": _counts(res["resolution_method"]),
-        "by_reason": _counts(unres["reason"]),
-        "filtered_by_reason": _counts(filt["reason"]),
-    }
-    result = StageResult("resolve", f"shard {shard + 1}/{shards}", day, [path], counts, breakdowns, describe=_describe)
-    log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
-    return result
+    ev = pd.concat([ev, match_accounts(ev, ref, persons, direct)], axis=1)
+    return write_shard_outputs(lake, day, ev, shard, shards)
 
 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
@@ -368,27 +254,30 @@ def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int
     parts = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-events") as helper:
         # the helper loads the reference (once: prepare and every shard use the same tables), then
-        # builds shard 0's events, while prepare reads the day's identifiers
+        # builds shard 0's events and the accounts their own identifiers name, while prepare reads
+        # the day's identifiers and builds the person graph
+
+        def events_of(shard: int) -> tuple[pd.DataFrame, DirectMatches]:
+            ref = reference.result()
+            ev = shard_events(lake, config, day, ref.ranges, shard, shards)
+            return ev, direct_matches(ev, ref)
+
         reference = helper.submit(load_reference, lake, config, day)
-        pending = helper.submit(lambda: shard_events(lake, config, day, reference.result().ranges, 0, shards))
+        pending = helper.submit(events_of, 0)
         prepared = prepare_resolution(lake, config, day, reference)
         ref = reference.result()
         for shard in range(shards):
-            ev = pending.result()
+            ev, direct = pending.result()
             if shard + 1 < shards:
-                pending = helper.submit(shard_events, lake, config, day, ref.ranges, shard + 1, shards)
-            parts.append(attribute_shard(lake, day, ev, ref, shard, shards))
-            del ev
+                pending = helper.submit(events_of, shard + 1)
+            parts.append(attribute_shard(lake, day, ev, ref, shard, shards, direct))
+            del ev, direct
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])
     if shards > 1:
         log.info(total.line())
     return total
-
-
-def _counts(values: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in values.value_counts().items()}
 
 
 def resolve_stage(ctx: RunContext, day: date) -> list[StageResult]:

@@ -1,0 +1,149 @@
+"""What a resolve shard writes: its part of resolved/ (in time order, grouped by account shard),
+unresolved/, filtered/ and resolution/ (the counts per source and method or reason), and the
+result line the task logs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from include.scoring.core.results import StageResult
+from include.scoring.lake import catalog
+from include.scoring.lake.sharding import split_by_shard
+from include.scoring.lake.store import Lake
+
+log = logging.getLogger(__name__)
+
+RESOLVED_COLUMNS = [
+    "event_id",
+    "source",
+    "event_time",
+    "event_type",
+    "account_id",
+    "person_key",
+    "contact_id",
+    "role",
+    "resolution_method",
+    "url",
+    "form_type",
+    "campaign_id",
+    "platform",
+]
+_S = pa.string()
+RESOLVED_SCHEMA = pa.schema(
+    [
+        ("event_id", _S),
+        ("source", _S),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("event_type", _S),
+        ("account_id", _S),
+        ("person_key", _S),
+        ("contact_id", _S),
+        ("role", _S),
+        ("resolution_method", _S),
+        ("url", _S),
+        ("form_type", _S),
+        ("campaign_id", _S),
+        ("platform", _S),
+    ]
+)
+UNRESOLVED_SCHEMA = pa.schema(
+    [("event_id", _S), ("source", _S), ("event_time", pa.timestamp("us", tz="UTC")), ("event_type", _S), ("reason", _S)]
+)
+FILTERED_SCHEMA = pa.schema(
+    [
+        ("event_id", _S),
+        ("source", _S),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("event_type", _S),
+        ("account_id", _S),
+        ("person_key", _S),
+        ("reason", _S),
+    ]
+)
+METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("events", pa.int64())])
+
+
+def _describe(result: StageResult) -> str:
+    c = result.counts
+    humans = c["events"] - c["filtered"]
+    rate = c["resolved"] / humans if humans else 0.0
+    methods = ", ".join(f"{k} {v:,}" for k, v in sorted(result.breakdowns["by_method"].items(), key=lambda kv: -kv[1]))
+    return (
+        f"resolve {result.day}  {c['events']:>9,} events -> {c['resolved']:,} resolved ({rate:.1%} of human), "
+        f"{c['unresolved']:,} unresolved, {c['filtered']:,} filtered  [{methods}]"
+    )
+
+
+def in_time_order(resolved: pd.DataFrame) -> pa.Table:
+    """Resolved events as written: in (event_time, event_id) order, the order scoring takes them
+    in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
+    instead of sorting every column."""
+    table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
+    return table.take(
+        pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")])
+    )
+
+
+def write_shard_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> StageResult:
+    filtered = ev["filter_reason"].notna()
+    resolved = ~filtered & ev["account_id"].notna()
+    unresolved = ~filtered & ev["account_id"].isna()
+    # Unresolved and filtered rows keep the order of the valid partitions (source by source, file by file).
+    res = ev.loc[resolved, RESOLVED_COLUMNS]
+    unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
+    filt = ev.loc[
+        filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]
+    ].rename(columns={"filter_reason": "reason"})
+    in_order, split = in_time_order(res), None
+    if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
+        in_order, split = split_by_shard(in_order, "account_id", shards)
+    path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
+    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
+    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
+    metrics = pd.concat(
+        [
+            res.groupby(["source", "resolution_method"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"resolution_method": "key"})
+            .assign(outcome="resolved"),
+            unres.groupby(["source", "reason"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"reason": "key"})
+            .assign(outcome="unresolved"),
+            filt.groupby(["source", "reason"])
+            .size()
+            .rename("events")
+            .reset_index()
+            .rename(columns={"reason": "key"})
+            .assign(outcome="filtered"),
+        ],
+        ignore_index=True,
+    ).reindex(columns=METRICS_SCHEMA.names)
+    lake.write_part(catalog.RESOLUTION, day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
+    counts = {
+        "events": len(ev),
+        "resolved": int(resolved.sum()),
+        "unresolved": int(unresolved.sum()),
+        "filtered": int(filtered.sum()),
+    }
+    breakdowns = {
+        "by_method": _counts(res["resolution_method"]),
+        "by_reason": _counts(unres["reason"]),
+        "filtered_by_reason": _counts(filt["reason"]),
+    }
+    result = StageResult("resolve", f"shard {shard + 1}/{shards}", day, [path], counts, breakdowns, describe=_describe)
+    log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
+    return result
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().items()}
