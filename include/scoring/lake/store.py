@@ -160,8 +160,12 @@ class Lake(PartitionWrites):
 
     def _read_file(self, path: str, dataset: Dataset, day: date, columns: Iterable[str] | None) -> pa.Table:
         try:
+            # the file's bytes first, then parsed from memory: Arrow's reader threads never call back
+            # into a Python file object, which, after a corrupt file's error, could abort (SIGABRT)
+            # or hang the process at exit while a column read was still in flight
             with self.fs.open(path, "rb") as fh:
-                return pq.read_table(fh, columns=list(columns) if columns is not None else None)
+                data = fh.read()
+            return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns is not None else None)
         except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
             raise LakeError(
                 f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
