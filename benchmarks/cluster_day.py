@@ -1,7 +1,7 @@
 """One generated day through the real DAG on the native Celery cluster, sharded: wall time and
 each task's seconds, worker and peak memory.
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.cluster_day --name day20m --volume 75 --shards 4
+    PYTHONPATH=. .venv/bin/python -m benchmarks.cluster_day --name day20m --volume 85 --shards 4
 
 Builds the day once (cached in benchmarks/.work/<name>, like the harness's days), starts the
 cluster of scripts/native_cluster.py (PostgreSQL metadata, Redis broker, `--workers` Celery workers
@@ -27,11 +27,10 @@ from pathlib import Path
 import yaml
 
 from benchmarks.provenance import measured
-from benchmarks.run import DAY, RESULTS, PostgresDatabase
+from benchmarks.run import DAY, RESULTS, PostgresDatabase, raw_event_count
 from benchmarks.workloads import day_workload
 from include.airflow_glue.dag_support import PEAK_MEMORY_LABEL
 from include.scoring.core.config import DEFAULT_CONFIG_PATH
-from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
 log = logging.getLogger("benchmarks.cluster_day")
@@ -94,8 +93,7 @@ def run_on_cluster(
             peaks = peak_memory_of_tasks(cluster.home)
         finally:
             shutil.rmtree(cluster.home, ignore_errors=True)
-    lake = Lake(str(lake_dir))
-    events = sum(lake.row_count(catalog.raw(s), DAY) for s in ("web", "email", "ad"))
+    events = raw_event_count(Lake(str(lake_dir)))
     rows = [
         {
             "task": t["task_id"],
@@ -127,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", default="day20m", help="the workload's folder under benchmarks/.work")
     parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--volume", type=float, default=75.0, help="the generator's volume (75: about 20M events)")
+    parser.add_argument("--volume", type=float, default=85.0, help="the generator's volume (85: about 20M events)")
     parser.add_argument("--shards", type=int, default=4, help="scale.shards for the run")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers")
     parser.add_argument("--concurrency", type=int, default=1, help="task slots per worker")

@@ -203,7 +203,7 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
     with PostgresDatabase() as url:
         results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
     lake = Lake(str(lake_dir))
-    raw_events = sum(lake.row_count(catalog.raw(s), DAY) for s in ("web", "email", "ad"))
+    raw_events = raw_event_count(lake)
     bounds = {
         s: round(lower_bound(lake, s, DAY, sample / "landing"), 2)
         for s in ("extract", "validate", "resolve", "score", "publish")
@@ -224,6 +224,11 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
         "resolve_vs_duckdb": resolve_vs_duckdb,
         "workload": events,
     }
+
+
+def raw_event_count(lake: Lake) -> int:
+    """The day's events as extracted: the rows of its raw web, email and ad partitions."""
+    return sum(lake.row_count(catalog.raw(s), DAY) for s in EVENT_SOURCES)
 
 
 def spread(runs: list[float]) -> dict:

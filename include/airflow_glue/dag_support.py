@@ -128,6 +128,10 @@ def announce_day(context: Any) -> None:
     log.info("%s%s %s", task_id, shard, run_label(context))
 
 
+#: the words before the figure in a task log's peak memory line (benchmarks/cluster_day.py reads them)
+PEAK_MEMORY_LABEL = "peak memory of this task process:"
+
+
 def log_peak_memory(context: Any) -> None:
     """`on_success_callback` of the daily DAG's tasks: the last line of a task's log is the task
     process's peak memory, for sizing workers (a shard task's memory follows its share of the day,
@@ -137,10 +141,6 @@ def log_peak_memory(context: Any) -> None:
     mb = peak_memory_mb()
     if mb is not None:
         log.info("%s %s MB", PEAK_MEMORY_LABEL, f"{mb:,}")
-
-
-#: the words before the figure in a task log's peak memory line (benchmarks/cluster_day.py reads them)
-PEAK_MEMORY_LABEL = "peak memory of this task process:"
 
 
 def log_results(results: list) -> list[str]:

@@ -18,21 +18,8 @@ from include.scoring.lake.store import Lake
 
 log = logging.getLogger(__name__)
 
-RESOLVED_COLUMNS = [
-    "event_id",
-    "source",
-    "event_time",
-    "event_type",
-    "account_id",
-    "person_key",
-    "contact_id",
-    "role",
-    "resolution_method",
-    "url",
-    "form_type",
-    "campaign_id",
-    "platform",
-]
+#: the resolved partition's columns, in the order the lake catalog declares them
+RESOLVED_COLUMNS = list(catalog.RESOLVED_COLUMNS)
 _S = pa.string()
 RESOLVED_SCHEMA = pa.schema(
     [
@@ -107,24 +94,9 @@ def write_shard_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, sha
     lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
     metrics = pd.concat(
         [
-            res.groupby(["source", "resolution_method"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"resolution_method": "key"})
-            .assign(outcome="resolved"),
-            unres.groupby(["source", "reason"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"reason": "key"})
-            .assign(outcome="unresolved"),
-            filt.groupby(["source", "reason"])
-            .size()
-            .rename("events")
-            .reset_index()
-            .rename(columns={"reason": "key"})
-            .assign(outcome="filtered"),
+            _counted(res, "resolution_method", "resolved"),
+            _counted(unres, "reason", "unresolved"),
+            _counted(filt, "reason", "filtered"),
         ],
         ignore_index=True,
     ).reindex(columns=METRICS_SCHEMA.names)
@@ -143,6 +115,12 @@ def write_shard_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, sha
     result = StageResult("resolve", f"shard {shard + 1}/{shards}", day, [path], counts, breakdowns, describe=_describe)
     log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
     return result
+
+
+def _counted(rows: pd.DataFrame, key: str, outcome: str) -> pd.DataFrame:
+    """Events per source and `key` (method or reason) of one outcome: resolution/'s rows."""
+    counts = rows.groupby(["source", key]).size().rename("events").reset_index()
+    return counts.rename(columns={key: "key"}).assign(outcome=outcome)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
