@@ -7,6 +7,8 @@ million rows go through Python objects. Semantics are those of `map` / `isin`: n
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -51,6 +53,17 @@ def dictionary_codes(encoded: pa.DictionaryArray) -> np.ndarray:
     )
 
 
+def sorted_codes(values) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a text column in sorted order, and each row's position among them
+    (-1 for null): integer codes that compare as the text does, for numpy sorts and groupings."""
+    encoded = pc.dictionary_encode(to_arrow(values))
+    order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order) + 1, np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # a null's code (dictionary_codes gives nulls the code one past the end)
+    return encoded.dictionary.take(pa.array(order, pa.int64())), rank[dictionary_codes(encoded)]
+
+
 def positions(values, keys) -> np.ndarray:
     """Position of each value in `keys` (-1 when absent or null); the first of repeated keys."""
     found = pc.index_in(to_arrow(values), value_set=to_arrow(keys))
@@ -71,6 +84,18 @@ def take_at(mapping: pd.Series, pos: np.ndarray, index) -> pd.Series:
     targets = mapping.to_numpy()
     out = pd.Series(targets[np.maximum(pos, 0)] if len(targets) else np.zeros(len(pos)), index=index)
     return out.where(pos >= 0)
+
+
+def take_rows(table: pa.Table, rows: np.ndarray, pool: Executor) -> pa.Table:
+    """`table.take(rows)` with the columns gathered on `pool`'s threads: Arrow's take works on one
+    thread per call and releases the GIL, and a gather of millions of text values is slow."""
+    at = pa.array(rows, pa.int64())
+    return pa.Table.from_arrays(list(pool.map(lambda column: column.take(at), table.columns)), schema=table.schema)
+
+
+def distinct(values: pd.Series) -> pd.Series:
+    """The distinct non-null values of a text Series, in first-seen order (one hash pass in Arrow)."""
+    return to_series(pc.unique(to_arrow(values).drop_null()))
 
 
 def isin(values, options) -> np.ndarray:

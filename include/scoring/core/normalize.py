@@ -87,7 +87,8 @@ def _on_uniques(values: pd.Series, fn: Callable[[pa.Array], pa.Array]) -> pd.Ser
     return to_series(result.take(encoded.indices), values.index)
 
 
-def _email(arr: pa.Array) -> pa.Array:
+def normalize_email_array(arr: pa.Array) -> pa.Array:
+    """`normalize_email` on an Arrow array, value by value (callers that work on distinct values)."""
     s = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
     ok = pc.match_substring_regex(s, r"^[^@\s]+@[^@\s]+\.[^@\s]+?\.?$")
     s = pc.replace_substring_regex(s, pattern=r"\+[^@]*@", replacement="@")
@@ -98,7 +99,7 @@ def _email(arr: pa.Array) -> pa.Array:
 
 def normalize_email(emails: pd.Series) -> pd.Series:
     """Trim, lower-case, drop a `+tag` from the local part; anything not an address becomes null."""
-    return _on_uniques(emails, _email)
+    return _on_uniques(emails, normalize_email_array)
 
 
 def email_domain(emails: pd.Series) -> pd.Series:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from include.scoring.core.arrowops import isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.core.arrowops import isin, lookup, sort_order, sorted_codes, to_arrow, to_series
 from include.scoring.core.hashing import hash_text
 
 CONTACT, EMAIL, COOKIE = "1", "2", "3"
@@ -104,14 +104,8 @@ def _components(edges: pd.DataFrame) -> pd.Series:
     if edges.empty:
         return pd.Series(dtype="string")
     ends = pa.concat_arrays([to_arrow(edges["a"]), to_arrow(edges["b"])])
-    # One hash pass: each end's code in the distinct nodes, then the codes renumbered in sorted node
-    # order, so a component's first node is its smallest.
-    encoded = pc.dictionary_encode(ends)
-    order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    nodes = encoded.dictionary.take(pa.array(order))
-    codes = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+    # each end's code in the sorted distinct nodes, so a component's first node is its smallest
+    nodes, codes = sorted_codes(ends)
     n = len(nodes)
     m = len(edges)
     matrix = coo_matrix((np.ones(m, np.int8), (codes[:m], codes[m:])), shape=(n, n))

@@ -14,15 +14,16 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import isin, take_at
+from include.scoring.core.arrowops import isin, take_at, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import (
     email_domain,
-    matches,
     normalize_company_name,
     normalize_email,
+    normalize_email_array,
     registrable_domain,
 )
 from include.scoring.core.sources import SHIPPED_FREE_MAIL
@@ -228,17 +229,23 @@ def ip_ranges(lake: Lake, day: date) -> pd.DataFrame:
 
 def blocked(values: pd.Series, kind: str, config: ScoringConfig) -> pd.Series:
     """Placeholder identifiers (test@, noreply@, `abc123`-style cookies) that never link nor resolve."""
+    return pd.Series(_placeholder_mask(to_arrow(values), kind, config), index=values.index)
+
+
+def _placeholder_mask(values: pa.Array, kind: str, config: ScoringConfig) -> np.ndarray:
+    """`blocked` on an Arrow array of normalised emails (`kind` email) or trimmed cookies."""
     ident = config.identity
     if kind == "email":
-        local = values.str.replace(r"@.*$", "", regex=True)
-        domain = email_domain(values)
+        local = pc.replace_substring_regex(values, pattern=r"@.*$", replacement="")
+        domain = pc.replace_substring_regex(values, pattern=r"^[^@]*@", replacement="")
         locals_ = {x.lower() for x in ident.blocked_email_local_parts}
         domains = {x.lower() for x in ident.blocked_email_domains}
-        return pd.Series(isin(local, locals_) | isin(domain, domains), index=values.index)
+        return isin(local, locals_) | isin(domain, domains)
     mask = np.zeros(len(values), bool)
     for pattern in ident.blocked_anonymous_ids:
-        mask |= matches(values, f"^(?:{pattern})$", case=True)
-    return pd.Series(mask & values.notna().to_numpy(), index=values.index)
+        found = pc.match_substring_regex(values, f"^(?:{pattern})$")
+        mask |= np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return mask
 
 
 def crm_contact_edges(contacts: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
@@ -250,16 +257,21 @@ def crm_contact_edges(contacts: pd.DataFrame, config: ScoringConfig) -> pd.DataF
 
 def identifiers(frame: pd.DataFrame, config: ScoringConfig) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Normalised email and cookie (placeholders removed), and which were placeholders."""
-    email_norm = normalize_email(frame["email"])
-    anon = frame["anonymous_id"].astype("string").str.strip()
-    blocked_email = blocked(email_norm, "email", config)
-    blocked_anon = blocked(anon, "cookie", config)
-    return (
-        email_norm.where(~blocked_email),
-        anon.where(~blocked_anon),
-        email_norm.where(blocked_email),
-        anon.where(blocked_anon),
-    )
+    email_norm, bad_email = _usable_and_placeholders(frame["email"], normalize_email_array, "email", config)
+    anon, bad_anon = _usable_and_placeholders(frame["anonymous_id"], pc.utf8_trim_whitespace, "cookie", config)
+    return email_norm, anon, bad_email, bad_anon
+
+
+def _usable_and_placeholders(values: pd.Series, normalise, kind: str, config: ScoringConfig):
+    """Each value normalised, as (usable, placeholder): one null where the other is set. Worked out
+    on the distinct values (a day repeats its emails and cookies) and taken back to the rows."""
+    encoded = pc.dictionary_encode(to_arrow(values))
+    norm = normalise(encoded.dictionary)
+    bad = pa.array(_placeholder_mask(norm, kind, config))
+    null = pa.scalar(None, norm.type)
+    usable = pc.if_else(bad, null, norm).take(encoded.indices)
+    placeholder = pc.if_else(bad, norm, null).take(encoded.indices)
+    return to_series(usable, values.index), to_series(placeholder, values.index)
 
 
 def normalise_events(events: pd.DataFrame, config: ScoringConfig, ranges: pd.DataFrame) -> pd.DataFrame:
@@ -282,9 +294,15 @@ REFERENCE_COLUMNS = {
 }
 
 
-def load_reference(lake: Lake, config: ScoringConfig, day: date) -> Reference:
+def load_reference(lake: Lake, config: ScoringConfig, day: date, for_prepare: bool = False) -> Reference:
     """D's CRM reference tables (contact email, domain and name -> account, IP ranges): about a
-    tenth of a large day's resolve, so a run builds them once and hands them to every step."""
+    tenth of a large day's resolve, so a run builds them once and hands them to every step.
+    `for_prepare`: also the CRM's contact links and contacts by id, which prepare needs (a
+    whole-day run loads the reference on its helper thread, so prepare finds them built)."""
     accounts = lake.read_df(catalog.valid("crm/accounts"), day, columns=REFERENCE_COLUMNS["crm/accounts"])
     contacts = lake.read_df(catalog.valid("crm/contacts"), day, columns=REFERENCE_COLUMNS["crm/contacts"])
-    return build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+    ref = build_reference(accounts, contacts, ip_ranges(lake, day), free_domains(lake, config, day))
+    if for_prepare:
+        ref.contact_edges = crm_contact_edges(ref.contacts, config)
+        ref.contact_by_id  # noqa: B018 - a cached property: built here, read by prepare
+    return ref

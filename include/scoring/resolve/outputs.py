@@ -5,12 +5,15 @@ result line the task logs."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.scoring.core.arrowops import take_rows
 from include.scoring.core.results import StageResult
 from include.scoring.lake import catalog
 from include.scoring.lake.sharding import split_by_shard
@@ -66,41 +69,53 @@ def _describe(result: StageResult) -> str:
     )
 
 
+#: the order resolved/ is written in: the order scoring takes events in
+TIME_ORDER = [("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")]
+_ORDER_SCHEMA = pa.schema([RESOLVED_SCHEMA.field("event_time"), RESOLVED_SCHEMA.field("event_id")])
+
+
 def in_time_order(resolved: pd.DataFrame) -> pa.Table:
     """Resolved events as written: in (event_time, event_id) order, the order scoring takes them
     in, so the score stage checks the order in one pass (or merges the parts of a sharded day)
     instead of sorting every column."""
     table = pa.Table.from_pandas(resolved, schema=RESOLVED_SCHEMA, preserve_index=False)
-    return table.take(
-        pc.sort_indices(table, sort_keys=[("event_time", "ascending", "at_end"), ("event_id", "ascending", "at_end")])
-    )
+    return table.take(pc.sort_indices(table, sort_keys=TIME_ORDER))
 
 
-def write_shard_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int) -> StageResult:
+def time_order(events: pd.DataFrame) -> np.ndarray:
+    """Positions of a shard's events in (event_time, event_id) order, whatever their outcome: the
+    resolved ones, taken in this order, are `in_time_order`. It needs no resolution, so a whole-day
+    run works it out on its helper thread."""
+    keys = pa.Table.from_pandas(events[_ORDER_SCHEMA.names], schema=_ORDER_SCHEMA, preserve_index=False)
+    return np.asarray(pc.sort_indices(keys, sort_keys=TIME_ORDER))
+
+
+def write_shard_outputs(
+    lake: Lake, day: date, ev: pd.DataFrame, shard: int, shards: int, order: np.ndarray | None = None
+) -> StageResult:
+    """Write a resolved shard's outputs (`order`: its events' `time_order`, when worked out)."""
     filtered = ev["filter_reason"].notna()
     resolved = ~filtered & ev["account_id"].notna()
     unresolved = ~filtered & ev["account_id"].isna()
+    order = time_order(ev) if order is None else order
+    in_time = order[resolved.to_numpy()[order]]  # the resolved events' positions, in time order
+    res = ev.loc[resolved, ["source", "resolution_method"]]
     # Unresolved and filtered rows keep the order of the valid partitions (source by source, file by file).
-    res = ev.loc[resolved, RESOLVED_COLUMNS]
     unres = ev.loc[unresolved, UNRESOLVED_SCHEMA.names]
     filt = ev.loc[
         filtered, ["event_id", "source", "event_time", "event_type", "account_id", "person_key", "filter_reason"]
     ].rename(columns={"filter_reason": "reason"})
-    in_order, split = in_time_order(res), None
-    if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
-        in_order, split = split_by_shard(in_order, "account_id", shards)
-    path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
-    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
-    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
-    metrics = pd.concat(
-        [
-            _counted(res, "resolution_method", "resolved"),
-            _counted(unres, "reason", "unresolved"),
-            _counted(filt, "reason", "filtered"),
-        ],
-        ignore_index=True,
-    ).reindex(columns=METRICS_SCHEMA.names)
-    lake.write_part(catalog.RESOLUTION, day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
+    # Arrow's take and Parquet's writer each work on one thread and release the GIL: the resolved
+    # columns are gathered two at a time, and the other outputs written while resolved/ is.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="resolve-outputs") as pool:
+        table = pa.Table.from_pandas(ev[RESOLVED_COLUMNS], schema=RESOLVED_SCHEMA, preserve_index=False)
+        in_order, split = take_rows(table, in_time, pool), None
+        del table
+        rest = pool.submit(_write_unresolved_filtered_metrics, lake, day, shard, shards, res, unres, filt)
+        if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
+            in_order, split = split_by_shard(in_order, "account_id", shards)
+        path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
+        rest.result()
     counts = {
         "events": len(ev),
         "resolved": int(resolved.sum()),
@@ -115,6 +130,22 @@ def write_shard_outputs(lake: Lake, day: date, ev: pd.DataFrame, shard: int, sha
     result = StageResult("resolve", f"shard {shard + 1}/{shards}", day, [path], counts, breakdowns, describe=_describe)
     log.info(f"shard {shard + 1}/{shards}: " + result.line() if shards > 1 else result.line())
     return result
+
+
+def _write_unresolved_filtered_metrics(
+    lake: Lake, day: date, shard: int, shards: int, res: pd.DataFrame, unres: pd.DataFrame, filt: pd.DataFrame
+) -> None:
+    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
+    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
+    metrics = pd.concat(
+        [
+            _counted(res, "resolution_method", "resolved"),
+            _counted(unres, "reason", "unresolved"),
+            _counted(filt, "reason", "filtered"),
+        ],
+        ignore_index=True,
+    ).reindex(columns=METRICS_SCHEMA.names)
+    lake.write_part(catalog.RESOLUTION, day, shard, shards, metrics.astype({"events": "int64"}), schema=METRICS_SCHEMA)
 
 
 def _counted(rows: pd.DataFrame, key: str, outcome: str) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import isin, lookup, positions, take_at, to_arrow, to_series
+from include.scoring.core.arrowops import isin, lookup, positions, sorted_codes, take_at, to_arrow, to_series
 from include.scoring.core.normalize import email_domain, normalize_company_name, normalize_email, registrable_domain
 from include.scoring.resolve.graph import CONTACT, EMAIL, Graph
 
@@ -33,6 +33,7 @@ class Reference:
     free_domains: set[str]
     ranges: pd.DataFrame  # cidr, kind, account_id (corporate ranges of accounts), company_known
     firings: list[dict] = field(default_factory=list)
+    contact_edges: pd.DataFrame | None = None  # contact id - email links of the CRM, when worked out ahead
 
     @cached_property
     def contact_by_id(self) -> pd.DataFrame:
@@ -144,24 +145,46 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     domains = email_domain(value.where(rank == EMAIL))
     reg = registrable_domain(domains)
     acc_domain = lookup(reg.where(~isin(reg, ref.free_domains)), ref.domain_account)
-    nodes["priority"] = np.where(acc_contact.notna(), 0, np.where(acc_domain.notna(), 1, 9))
-    nodes["account"] = acc_contact.fillna(acc_domain)
-    nodes["contact_id"] = contact_id
-    with_account = nodes.dropna(subset=["account"])
-    counts = with_account.groupby(["person_key", "priority", "account"]).size().rename("n").reset_index()
-    best = counts.sort_values(
-        ["person_key", "priority", "n", "account"], ascending=[True, True, False, True]
-    ).drop_duplicates("person_key")
-    out = best.set_index("person_key")[["account"]].rename(columns={"account": "p_account"})
-    contact = (
-        nodes.dropna(subset=["contact_id"])
-        .sort_values("contact_id")
-        .drop_duplicates("person_key")
-        .set_index("person_key")["contact_id"]
-    )
-    out = out.join(contact.rename("p_contact"), how="outer")
+    account = acc_contact.fillna(acc_domain)
+    # Grouped on integer codes that sort as the text does: per person the account of the best
+    # priority (0: a contact's, 1: an email domain's), then the most nodes, then the smallest id;
+    # and the smallest contact id.
+    persons, person = sorted_codes(nodes["person_key"])
+    accounts, acc = sorted_codes(account)
+    prio = np.where(acc_contact.notna().to_numpy(), 0, 1)
+    has = acc >= 0
+    n_acc = max(len(accounts), 1)
+    combo, n = np.unique((person[has] * 2 + prio[has]) * n_acc + acc[has], return_counts=True)
+    c_person, c_acc = combo // (2 * n_acc), combo % n_acc
+    ranked = np.lexsort((c_acc, -n, (combo // n_acc) % 2, c_person))
+    best = ranked[_firsts(c_person[ranked])]
+    p_account = np.full(len(persons), -1, np.int64)
+    p_account[c_person[best]] = c_acc[best]
+    contact_ids, contact = sorted_codes(contact_id)
+    with_contact = contact >= 0
+    p_contact = np.full(len(persons), len(contact_ids), np.int64)
+    np.minimum.at(p_contact, person[with_contact], contact[with_contact])
+    p_contact[p_contact == len(contact_ids)] = -1
+    keep = (p_account >= 0) | (p_contact >= 0)
+    out = pd.DataFrame(
+        {
+            "p_account": to_series(_take_or_null(accounts, p_account[keep])),
+            "p_contact": to_series(_take_or_null(contact_ids, p_contact[keep])),
+        }
+    ).set_axis(pd.Index(to_series(persons.filter(pa.array(keep))).array, name="person_key"))
     out["p_role"] = lookup(out["p_contact"], contacts["role"])
     return out
+
+
+def _firsts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal keys starts in a sorted array."""
+    starts = np.ones(len(sorted_keys), bool)
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return np.flatnonzero(starts)
+
+
+def _take_or_null(values: pa.Array, at: np.ndarray) -> pa.Array:
+    return values.take(pa.array(at, pa.int64(), mask=at < 0))
 
 
 def _known_company_ip(known: pd.Series, range_row: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from include.scoring.core.arrowops import isin, lookup
+from include.scoring.core.arrowops import distinct, isin, lookup
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import matches
@@ -44,6 +44,7 @@ from include.scoring.resolve.outputs import (  # noqa: F401 - the output schemas
     RESOLVED_COLUMNS,
     RESOLVED_SCHEMA,
     in_time_order,
+    time_order,
     write_shard_outputs,
 )
 from include.scoring.resolve.rules import DirectMatches, Reference, direct_matches, match_accounts, person_accounts
@@ -91,8 +92,8 @@ def _day_identifiers(
         both = (email.notna() & anon.notna()).to_numpy() & human
         if source != "email":
             edges.append(pd.DataFrame({"a": node(EMAIL, email[both]), "b": node(COOKIE, anon[both])}))
-            nodes.append(node(COOKIE, anon).dropna())
-        nodes.append(node(EMAIL, email).dropna())
+            nodes.append(node(COOKIE, distinct(anon)))
+        nodes.append(node(EMAIL, distinct(email)))
     for (kind, value), count in sorted(blocked_counts.items()):
         firings.append(
             {
@@ -152,7 +153,7 @@ def prepare_resolution(
     elif isinstance(ref, Future):
         ref = ref.result()
     firings = [*ref.firings, *blocked_firings]
-    contact_edges = crm_contact_edges(ref.contacts, config)
+    contact_edges = ref.contact_edges if ref.contact_edges is not None else crm_contact_edges(ref.contacts, config)
     if previous is None:
         previous, replayed = rebuild_edges(lake, day, contact_edges, _history_edges(lake, config))
         if replayed:
@@ -225,9 +226,11 @@ def attribute_shard(
     shard: int = 0,
     shards: int = 1,
     direct: DirectMatches | None = None,
+    order: np.ndarray | None = None,
 ) -> StageResult:
     """Give a shard's events (`shard_events`) their person and account through the day's identity
-    map, and write the shard's outputs (`direct`: the events' `direct_matches`, when worked out)."""
+    map, and write the shard's outputs (`direct`: the events' `direct_matches`, `order`: their
+    `time_order`, when worked out)."""
     ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
     cookie_nodes = node(COOKIE, ev["anonymous_id"])
     ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
@@ -243,7 +246,7 @@ def attribute_shard(
         .set_index("person_key")[["p_account", "p_contact", "p_role", "p_group"]]
     )
     ev = pd.concat([ev, match_accounts(ev, ref, persons, direct)], axis=1)
-    return write_shard_outputs(lake, day, ev, shard, shards)
+    return write_shard_outputs(lake, day, ev, shard, shards, order)
 
 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:
@@ -254,24 +257,24 @@ def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int
     parts = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-events") as helper:
         # the helper loads the reference (once: prepare and every shard use the same tables), then
-        # builds shard 0's events and the accounts their own identifiers name, while prepare reads
-        # the day's identifiers and builds the person graph
+        # builds shard 0's events, the accounts their own identifiers name and their time order, while
+        # prepare reads the day's identifiers and builds the person graph
 
-        def events_of(shard: int) -> tuple[pd.DataFrame, DirectMatches]:
+        def events_of(shard: int) -> tuple[pd.DataFrame, DirectMatches, np.ndarray]:
             ref = reference.result()
             ev = shard_events(lake, config, day, ref.ranges, shard, shards)
-            return ev, direct_matches(ev, ref)
+            return ev, direct_matches(ev, ref), time_order(ev)
 
-        reference = helper.submit(load_reference, lake, config, day)
+        reference = helper.submit(load_reference, lake, config, day, for_prepare=True)
         pending = helper.submit(events_of, 0)
         prepared = prepare_resolution(lake, config, day, reference)
         ref = reference.result()
         for shard in range(shards):
-            ev, direct = pending.result()
+            ev, direct, order = pending.result()
             if shard + 1 < shards:
                 pending = helper.submit(events_of, shard + 1)
-            parts.append(attribute_shard(lake, day, ev, ref, shard, shards, direct))
-            del ev, direct
+            parts.append(attribute_shard(lake, day, ev, ref, shard, shards, direct, order))
+            del ev, direct, order
     total = parts[0].merged(parts[1:])
     total.unit = "day"
     total.breakdowns["firings"] = dict(prepared.breakdowns["firings"])

@@ -10,12 +10,15 @@ import pyarrow.compute as pc
 from include.scoring.core.arrowops import (
     TEXT,
     dictionary_codes,
+    distinct,
     flat,
     isin,
     lookup,
     positions,
     sort_order,
+    sorted_codes,
     take_at,
+    take_rows,
     to_arrow,
     to_series,
 )
@@ -97,3 +100,25 @@ def test_sort_order_is_a_stable_sort_with_nulls_last():
 
     dates = pd.DataFrame({"d": np.array([pd.Timestamp("2026-01-03").date(), pd.Timestamp("2026-01-01").date()])})
     assert sort_order(dates, ["d"]).tolist() == [1, 0]  # dates as Python objects
+
+
+def test_sorted_codes_compare_as_the_text_does_and_nulls_are_minus_one():
+    values = pd.Series(["pear", None, "apple", "pear", "Zebra", "apple"])
+    dictionary, codes = sorted_codes(values)
+    assert dictionary.to_pylist() == ["Zebra", "apple", "pear"]  # byte order: capitals first
+    assert codes.tolist() == [2, -1, 1, 2, 0, 1]
+    empty_dict, empty_codes = sorted_codes(pd.Series([None, None], dtype="string"))
+    assert len(empty_dict) == 0 and empty_codes.tolist() == [-1, -1]
+
+
+def test_take_rows_on_a_pool_equals_a_plain_take():
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = pa.table({"a": ["x", None, "z", "w"], "n": [1, 2, 3, 4], "t": pa.chunked_array([["p", "q"], ["r", "s"]])})
+    rows = np.array([3, 0, 2, 2])
+    with ThreadPoolExecutor(2) as pool:
+        assert take_rows(table, rows, pool).equals(table.take(rows))
+
+
+def test_distinct_keeps_the_first_seen_order_and_drops_nulls():
+    assert distinct(pd.Series(["b", None, "a", "b", "c", "a"])).tolist() == ["b", "a", "c"]

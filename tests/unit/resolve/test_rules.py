@@ -253,3 +253,22 @@ def test_person_accounts_contact_then_domain_then_most_emails():
     assert p["3:k3"] not in out.index  # free mail only: no account
     wanted = person_accounts(g, REF, pd.Series([p["3:k2"], None]))
     assert list(wanted.index) == [p["3:k2"]]
+
+
+def test_person_accounts_breaks_ties_by_the_smallest_id_and_a_contact_beats_more_domain_emails():
+    empty = pd.DataFrame({"a": pd.Series(dtype="string"), "b": pd.Series(dtype="string"), "first_seen": []})
+    links = {
+        "3:k5": ["2:a@thames.co.uk", "2:b@koala.com.au"],  # one domain email each for A3 and A2
+        "3:k6": ["1:C3", "2:q@acme.com", "2:r@acme.de"],  # contact C3 (of A2), two domain emails of A1
+        "3:k7": ["1:C3", "2:ceo@acme.com", "2:jane.doe@acme.com"],  # C3's address again, and C1's (A1)
+    }
+    edges = pd.DataFrame([(n, k) for k, nodes in links.items() for n in nodes], columns=["a", "b"])
+    g = build_graph(empty, edges, date(2026, 7, 1), 3)  # k6 and k7 share 1:C3: one person
+    out = person_accounts(g, REF)
+    p = g.person_of
+    assert out.loc[p["3:k5"], "p_account"] == "A2"  # one email against one: the smaller id
+    assert pd.isna(out.loc[p["3:k5"], "p_contact"])
+    merged = out.loc[p["3:k6"]]
+    # by contact: A2 twice (1:C3, ceo@) against A1 once (jane@), whatever A1's two domain emails;
+    # the person's contact is the smallest id, C1
+    assert (merged["p_account"], merged["p_contact"], merged["p_role"]) == ("A2", "C1", "decision_maker")
