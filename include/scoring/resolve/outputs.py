@@ -55,6 +55,14 @@ FILTERED_SCHEMA = pa.schema(
         ("reason", _S),
     ]
 )
+#: columns with a value per event: a dictionary gains nothing on them and costs a hash per value
+_PER_EVENT = ("event_id", "event_time", "person_key")
+
+
+def _dictionary(schema: pa.Schema) -> list[str]:
+    return [name for name in schema.names if name not in _PER_EVENT]
+
+
 METRICS_SCHEMA = pa.schema([("source", _S), ("outcome", _S), ("key", _S), ("events", pa.int64())])
 
 
@@ -114,7 +122,16 @@ def write_shard_outputs(
         rest = pool.submit(_write_unresolved_filtered_metrics, lake, day, shard, shards, res, unres, filt)
         if shards > 1:  # grouped by account shard: each score shard reads only its rows of this part
             in_order, split = split_by_shard(in_order, "account_id", shards)
-        path = lake.write_part(catalog.RESOLVED, day, shard, shards, in_order, schema=RESOLVED_SCHEMA, split=split)
+        path = lake.write_part(
+            catalog.RESOLVED,
+            day,
+            shard,
+            shards,
+            in_order,
+            RESOLVED_SCHEMA,
+            dictionary=_dictionary(RESOLVED_SCHEMA),
+            split=split,
+        )
         rest.result()
     counts = {
         "events": len(ev),
@@ -135,8 +152,12 @@ def write_shard_outputs(
 def _write_unresolved_filtered_metrics(
     lake: Lake, day: date, shard: int, shards: int, res: pd.DataFrame, unres: pd.DataFrame, filt: pd.DataFrame
 ) -> None:
-    lake.write_part(catalog.UNRESOLVED, day, shard, shards, unres, schema=UNRESOLVED_SCHEMA)
-    lake.write_part(catalog.FILTERED, day, shard, shards, filt, schema=FILTERED_SCHEMA)
+    lake.write_part(
+        catalog.UNRESOLVED, day, shard, shards, unres, UNRESOLVED_SCHEMA, dictionary=_dictionary(UNRESOLVED_SCHEMA)
+    )
+    lake.write_part(
+        catalog.FILTERED, day, shard, shards, filt, FILTERED_SCHEMA, dictionary=_dictionary(FILTERED_SCHEMA)
+    )
     metrics = pd.concat(
         [
             _counted(res, "resolution_method", "resolved"),

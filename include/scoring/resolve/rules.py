@@ -9,7 +9,7 @@ gets one reason: free_mail, unknown_domain, shared_device, unknown_company, isp_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
@@ -213,6 +213,16 @@ class DirectMatches:
     ip: pd.Series  # the account a corporate IP range names
     ad: pd.Series  # the account of an ad's company domain or name
     known_company_ip: np.ndarray  # the IP range names a company the CRM knows
+
+    def rows(self, at: slice) -> DirectMatches:
+        """The matches of a range of the events' rows."""
+        return DirectMatches(
+            **{
+                f.name: (v.iloc[at] if isinstance(v, pd.Series) else v[at])
+                for f in fields(self)
+                for v in [getattr(self, f.name)]
+            }
+        )
 
 
 def direct_matches(ev: pd.DataFrame, ref: Reference) -> DirectMatches:

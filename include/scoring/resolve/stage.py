@@ -232,21 +232,44 @@ def attribute_shard(
     map, and write the shard's outputs (`direct`: the events' `direct_matches`, `order`: their
     `time_order`, when worked out)."""
     ident = lake.read_df(catalog.IDENTITY_MAP, day).set_index("node")
-    cookie_nodes = node(COOKIE, ev["anonymous_id"])
-    ev["cookie_shared"] = isin(cookie_nodes, ident.index[ident["shared"].to_numpy(dtype=bool)])
-    identity_node = (
-        node(EMAIL, ev["email_norm"])
-        .fillna(cookie_nodes.where(~ev["cookie_shared"]))
-        .fillna(node(CONTACT, ev["crm_contact_id"]))
-    )
-    ev["person_key"] = or_own_key(lookup(identity_node, ident["person_key"].dropna()), identity_node)
+    shared = ident.index[ident["shared"].to_numpy(dtype=bool)]
+    person_of = ident["person_key"].dropna()
     persons = (
         ident.dropna(subset=["person_key"])
         .drop_duplicates("person_key")
         .set_index("person_key")[["p_account", "p_contact", "p_role", "p_group"]]
     )
-    ev = pd.concat([ev, match_accounts(ev, ref, persons, direct)], axis=1)
+    # both halves of the rows at once: the work is mostly Arrow kernels, which release the GIL
+    half = len(ev) // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-attribute") as other:
+        second = other.submit(
+            _attributed, ev.iloc[half:], shared, person_of, persons, ref, direct and direct.rows(slice(half, None))
+        )
+        first = _attributed(ev.iloc[:half], shared, person_of, persons, ref, direct and direct.rows(slice(0, half)))
+        ev = pd.concat([ev, pd.concat([first, second.result()])], axis=1)
     return write_shard_outputs(lake, day, ev, shard, shards, order)
+
+
+def _attributed(
+    ev: pd.DataFrame,
+    shared: pd.Index,
+    person_of: pd.Series,
+    persons: pd.DataFrame,
+    ref: Reference,
+    direct: DirectMatches | None,
+) -> pd.DataFrame:
+    """Each event's person (through the identity map's `person_of`; a cookie in `shared` links
+    nobody) and account: cookie_shared, person_key and `match_accounts`' columns."""
+    cookie_nodes = node(COOKIE, ev["anonymous_id"])
+    cookie_shared = pd.Series(isin(cookie_nodes, shared), index=ev.index)
+    identity_node = (
+        node(EMAIL, ev["email_norm"])
+        .fillna(cookie_nodes.where(~cookie_shared))
+        .fillna(node(CONTACT, ev["crm_contact_id"]))
+    )
+    person_key = or_own_key(lookup(identity_node, person_of), identity_node)
+    matched = match_accounts(ev.assign(cookie_shared=cookie_shared, person_key=person_key), ref, persons, direct)
+    return pd.concat([pd.DataFrame({"cookie_shared": cookie_shared, "person_key": person_key}), matched], axis=1)
 
 
 def resolve_identities(lake: Lake, config: ScoringConfig, day: date, shards: int | None = None) -> StageResult:

@@ -1,12 +1,13 @@
-"""The whole-day resolve builds shards' events on a helper thread: its errors reach the caller."""
+"""The whole-day resolve builds shards' events on a helper thread: its errors reach the caller, and
+resolved/ comes out in time order whether that order was worked out ahead or not."""
 
 from __future__ import annotations
 
 import pytest
 
 from include.scoring.core.config import load_config
-from include.scoring.resolve import stage
 from include.scoring.lake import catalog
+from include.scoring.resolve import stage
 from tests.unit.resolve.fixtures import D, at, write_day
 
 
@@ -23,7 +24,6 @@ def test_an_error_building_a_shards_events_reaches_the_caller(lake, monkeypatch,
     monkeypatch.setattr(stage, "shard_events", shard_events)
     with pytest.raises(RuntimeError, match=f"shard {failing} unreadable"):
         stage.resolve_identities(lake, load_config(), D, shards=3)
-
 
 
 @pytest.mark.parametrize("whole_day", [True, False])
