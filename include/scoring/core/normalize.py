@@ -102,9 +102,14 @@ def normalize_email(emails: pd.Series) -> pd.Series:
     return _on_uniques(emails, normalize_email_array)
 
 
+def email_domain_array(emails: pa.Array) -> pa.Array:
+    """`email_domain` on an Arrow array, value by value (callers that work on distinct values)."""
+    return pc.replace_substring_regex(emails, pattern=r"^[^@]*@", replacement="")
+
+
 def email_domain(emails: pd.Series) -> pd.Series:
     """The domain part of normalised emails."""
-    return _on_uniques(emails, lambda a: pc.replace_substring_regex(a, pattern=r"^[^@]*@", replacement=""))
+    return _on_uniques(emails, email_domain_array)
 
 
 def _host(arr: pa.Array) -> pa.Array:
@@ -171,7 +176,7 @@ def normalize_company_name(names: pd.Series) -> pd.Series:
     return _on_uniques(names, _company)
 
 
-def matches(values: pd.Series, pattern: str, case: bool = False) -> np.ndarray:
+def matches(values: pd.Series | pa.Array, pattern: str, case: bool = False) -> np.ndarray:
     """Boolean array: the regular expression is found in the value (null never matches)."""
     found = pc.match_substring_regex(to_arrow(values), pattern, ignore_case=not case)
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -21,6 +21,8 @@ from include.scoring.core.config import ScoringConfig
 from include.scoring.core.hashing import hash_ids
 from include.scoring.core.normalize import (
     email_domain,
+    email_domain_array,
+    matches,
     normalize_company_name,
     normalize_email,
     normalize_email_array,
@@ -237,14 +239,13 @@ def _placeholder_mask(values: pa.Array, kind: str, config: ScoringConfig) -> np.
     ident = config.identity
     if kind == "email":
         local = pc.replace_substring_regex(values, pattern=r"@.*$", replacement="")
-        domain = pc.replace_substring_regex(values, pattern=r"^[^@]*@", replacement="")
+        domain = email_domain_array(values)
         locals_ = {x.lower() for x in ident.blocked_email_local_parts}
         domains = {x.lower() for x in ident.blocked_email_domains}
         return isin(local, locals_) | isin(domain, domains)
     mask = np.zeros(len(values), bool)
     for pattern in ident.blocked_anonymous_ids:
-        found = pc.match_substring_regex(values, f"^(?:{pattern})$")
-        mask |= np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+        mask |= matches(values, f"^(?:{pattern})$", case=True)
     return mask
 
 

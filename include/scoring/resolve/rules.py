@@ -157,7 +157,7 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     combo, n = np.unique((person[has] * 2 + prio[has]) * n_acc + acc[has], return_counts=True)
     c_person, c_acc = combo // (2 * n_acc), combo % n_acc
     ranked = np.lexsort((c_acc, -n, (combo // n_acc) % 2, c_person))
-    best = ranked[_firsts(c_person[ranked])]
+    best = ranked[np.diff(c_person[ranked], prepend=-1) != 0]  # each person's first (codes are >= 0)
     p_account = np.full(len(persons), -1, np.int64)
     p_account[c_person[best]] = c_acc[best]
     contact_ids, contact = sorted_codes(contact_id)
@@ -168,23 +168,12 @@ def person_accounts(graph: Graph, ref: Reference, wanted: pd.Series | None = Non
     keep = (p_account >= 0) | (p_contact >= 0)
     out = pd.DataFrame(
         {
-            "p_account": to_series(_take_or_null(accounts, p_account[keep])),
-            "p_contact": to_series(_take_or_null(contact_ids, p_contact[keep])),
+            "p_account": take_at(to_series(accounts), p_account[keep], None),
+            "p_contact": take_at(to_series(contact_ids), p_contact[keep], None),
         }
     ).set_axis(pd.Index(to_series(persons.filter(pa.array(keep))).array, name="person_key"))
     out["p_role"] = lookup(out["p_contact"], contacts["role"])
     return out
-
-
-def _firsts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal keys starts in a sorted array."""
-    starts = np.ones(len(sorted_keys), bool)
-    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return np.flatnonzero(starts)
-
-
-def _take_or_null(values: pa.Array, at: np.ndarray) -> pa.Array:
-    return values.take(pa.array(at, pa.int64(), mask=at < 0))
 
 
 def _known_company_ip(known: pd.Series, range_row: np.ndarray) -> np.ndarray:
@@ -216,13 +205,8 @@ class DirectMatches:
 
     def rows(self, at: slice) -> DirectMatches:
         """The matches of a range of the events' rows."""
-        return DirectMatches(
-            **{
-                f.name: (v.iloc[at] if isinstance(v, pd.Series) else v[at])
-                for f in fields(self)
-                for v in [getattr(self, f.name)]
-            }
-        )
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
+        return DirectMatches(**{k: v.iloc[at] if isinstance(v, pd.Series) else v[at] for k, v in parts.items()})
 
 
 def direct_matches(ev: pd.DataFrame, ref: Reference) -> DirectMatches:
