@@ -11,6 +11,7 @@ STAGE_OF = {
     "resolve_prepare": "resolve",
     "resolve_shard": "resolve",
     "score_shard": "score",
+    "score_rank": "score",
     "validate_crm": "validate",
     "validate_shard": "validate",
     "validate_combine": "validate",
@@ -72,18 +73,7 @@ def _day_section(day: dict, title: str) -> list[str]:
         bound = day["lower_bounds"].get(name)
         ratio = f"{seconds / bound:.1f}x" if bound else "-"
         lines.append(f"| {name} | {seconds:.1f} | {bound if bound is not None else '-'} | {ratio} |")
-    duck = day["duckdb_scoring"]
-    runs = day.get("score_runs") or [per_stage.get("score", 0.0)]
-    score = statistics.median(runs)
-    lines += [
-        "",
-        f"Scoring vs the DuckDB SQL reference on the same resolved partition, each run {len(runs)} times in turns "
-        "(the score stage in a fresh process each time) and compared by the medians: "
-        f"ours {score:.2f} s (every shard summed; runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs "
-        f"{_runs(duck.get('runs', [duck['seconds']]))}; "
-        f"{duck['accounts']:,} accounts) = **{score / duck['seconds']:.1f}x**.",
-        "",
-    ]
+    lines += _score_versus_duckdb(day, per_stage)
     versus = day.get("resolve_vs_duckdb")
     if versus:
         ours, ref = versus["resolve"], versus["duckdb"]
@@ -98,6 +88,38 @@ def _day_section(day: dict, title: str) -> list[str]:
             "",
         ]
     return lines
+
+
+def _score_versus_duckdb(day: dict, per_stage: dict) -> list[str]:
+    """The score stage against the full-model DuckDB reference (results before it: the partial one)."""
+    versus = day.get("score_vs_duckdb")
+    if versus is None and "duckdb_scoring" in day:  # results recorded before the full-model reference
+        duck, runs = day["duckdb_scoring"], day.get("score_runs") or [per_stage.get("score", 0.0)]
+        score = statistics.median(runs)
+        return [
+            "",
+            "Scoring vs the partial DuckDB SQL reference (signals, points, de-duplication, cap, per-account sums; "
+            f"no state) on the same resolved partition, {len(runs)} runs each in turns, compared by the medians: "
+            f"ours {score:.2f} s (runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs "
+            f"{_runs(duck.get('runs', [duck['seconds']]))}) = **{score / duck['seconds']:.1f}x**.",
+            "",
+        ]
+    if versus is None:
+        return [""]
+    ours, ref = versus["score"], versus["duckdb"]
+    rows = versus["rows"]
+    same = "yes" if versus["identical"] else "no: " + ", ".join(f"{n} {k}" for k, n in versus["mismatched"].items())
+    tasks = "every shard and the ranking summed" if day["shards"] > 1 else "one process"
+    return [
+        "",
+        "Scoring vs the full-model DuckDB SQL reference (`benchmarks/duckdb_score_ref.py`: contributions, the "
+        "state machine, score rows and changes, written with its own state), on the same resolved partition, "
+        f"{len(ours['runs'])} runs of each in turns, compared by the medians: ours {_spread(ours)} ({tasks}), peak "
+        f"RSS {ours['peak_rss_mb']:,} MB; DuckDB {_spread(ref)} (one process), peak RSS {ref['peak_rss_mb']:,} MB "
+        f"= **{ours['median'] / ref['median']:.2f}x**. The same {rows['contributions']:,} contributions (in order), "
+        f"{rows['scores']:,} score rows and {rows['changes']:,} changes, every column: **{same}**.",
+        "",
+    ]
 
 
 def _spread(side: dict) -> str:

@@ -23,13 +23,12 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from benchmarks.duckdb_ref import duckdb_scoring
 from benchmarks.duckdb_resolve_check import compare
+from benchmarks.duckdb_score_check import compare as compare_scoring
 from benchmarks.lower_bound import lower_bound
 from benchmarks.provenance import machine, measured
 from benchmarks.report import write_results
 from benchmarks.workloads import WORK, day_workload, replay_workload
-from include.scoring.core.config import load_config
 from include.scoring.core.sources import EVENT_SOURCES, EXTRACT_SOURCES
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
@@ -181,24 +180,13 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
         results.append(stage("resolve_prepare", lake_dir, DAY, sample, shards=shards))
         results += [stage("resolve_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
         results += [stage("score_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
-    # Scoring against DuckDB: SCORE_RUNS runs of each, taken in turns so both see the same machine
-    # (one run of either moves by 20-30% on this VM), compared by their medians; before publish, whose
-    # throwaway database PostgreSQL flushes and drops afterwards (runs just after that were up to 50%
+    # Scoring against the full-model DuckDB reference: SCORE_RUNS runs of each, taken in turns so both see the
+    # same machine (one run of either moves by 20-30% on this VM), compared by their medians; before publish,
+    # whose throwaway database PostgreSQL flushes and drops afterwards (runs just after that were up to 50%
     # slower). The score stage's run in the table below is the pipeline's own.
-    score_runs, duck = [], []
-    for _ in range(SCORE_RUNS):
-        score_runs.append(
-            round(
-                sum(
-                    stage("score_shard" if shards > 1 else "score", lake_dir, DAY, sample, shard=k, shards=shards)[
-                        "seconds"
-                    ]
-                    for k in range(shards)
-                ),
-                2,
-            )
-        )
-        duck.append(duckdb_scoring(str(lake_dir), DAY.isoformat(), load_config()))
+    if shards > 1:
+        results.append(stage("score_rank", lake_dir, DAY, sample, shards=shards))
+    score_vs_duckdb = score_against_duckdb(lake_dir, sample, shards)
     resolve_vs_duckdb = resolve_against_duckdb(lake_dir, sample)
     with PostgresDatabase() as url:
         results.append(stage("publish", lake_dir, DAY, sample, warehouse=url))
@@ -215,12 +203,7 @@ def day_benchmark(name: str, accounts: int, volume: float, shards: int) -> dict:
         "shards": shards,
         "stages": results,
         "lower_bounds": bounds,
-        "score_runs": score_runs,
-        "duckdb_scoring": {
-            "seconds": round(statistics.median(s for s, _ in duck), 2),
-            "runs": [round(s, 2) for s, _ in duck],
-            "accounts": duck[0][1],
-        },
+        "score_vs_duckdb": score_vs_duckdb,
         "resolve_vs_duckdb": resolve_vs_duckdb,
         "workload": events,
     }
@@ -235,6 +218,46 @@ def spread(runs: list[float]) -> dict:
     """Timed runs as RESULTS.md reports them: median, min, max and every run, in seconds to 0.01."""
     runs = [round(r, 2) for r in runs]
     return {"median": round(statistics.median(runs), 2), "min": min(runs), "max": max(runs), "runs": runs}
+
+
+def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
+    """The day's score stage (every shard, and with shards the ranking, each a process as the DAG's
+    tasks) and the full-model DuckDB scoring reference (one process), SCORE_RUNS times in turns
+    (A B A B ...), compared by their medians; the reference's last outputs are checked row by row
+    against the score stage's (every contribution, score row and change). The score stage rewrites
+    the same day's partitions each time (identically: a re-run is idempotent)."""
+    ours, duck = [], []
+    with tempfile.TemporaryDirectory(prefix="duckdb-score-") as tmp:
+        out = Path(tmp) / "out"
+        for _ in range(SCORE_RUNS):
+            names = ["score_shard"] * shards + ["score_rank"] if shards > 1 else ["score"]
+            runs = [stage(name, lake_dir, DAY, sample, shard=k % shards, shards=shards) for k, name in enumerate(names)]
+            ours.append(
+                {"seconds": sum(r["seconds"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+            )
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = [sys.executable, "-m", "benchmarks.duckdb_score_ref", "--lake", str(lake_dir)]
+            cmd += ["--start", DAY.isoformat(), "--out", str(out)]
+            run = subprocess.run(
+                cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+            )
+            if run.returncode != 0:
+                raise RuntimeError(f"DuckDB scoring reference failed:\n{run.stderr[-4000:]}")
+            duck.append(json.loads(run.stdout.strip().splitlines()[-1]))
+            log.info("score (all tasks)   %7.2f s  %6s MB", ours[-1]["seconds"], ours[-1]["peak_rss_mb"])
+            log.info("duckdb score        %7.2f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
+        check = compare_scoring(Lake(str(lake_dir)), DAY, out)
+
+    def side(results: list[dict]) -> dict:
+        return spread([r["seconds"] for r in results]) | {"peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
+
+    return {
+        "score": side(ours),
+        "duckdb": side(duck),
+        "identical": check["identical"],
+        "rows": {name: check[name]["rows"] for name in ("contributions", "scores", "changes")},
+        "mismatched": {name: check[name]["mismatched"] for name in ("contributions", "scores", "changes")},
+    }
 
 
 def resolve_against_duckdb(lake_dir: Path, sample: Path) -> dict:

@@ -33,6 +33,7 @@ STAGES = (
     "resolve_shard",
     "score",
     "score_shard",
+    "score_rank",
     "publish",
     "replay",
 )
@@ -47,6 +48,7 @@ PRELOAD = {
     "resolve_shard": ("include.scoring.resolve.stage",),
     "score": ("include.scoring.score.stage",),
     "score_shard": ("include.scoring.score.stage",),
+    "score_rank": ("include.scoring.score.stage",),
     "publish": ("sqlalchemy", "include.scoring.publish.stage"),
     "replay": ("include.scoring.score.replay",),
 }
@@ -120,6 +122,10 @@ def run(args: argparse.Namespace) -> dict:
         from include.scoring.score.stage import score_accounts
 
         results = [score_accounts(ctx.lake, ctx.config, day, args.shard, args.shards)]
+    elif args.stage == "score_rank":  # a sharded day's percentiles and band health, once every shard is written
+        from include.scoring.score.stage import rank_day
+
+        results = [rank_day(ctx.lake, ctx.config, day)]
     elif args.stage == "publish":
         from include.scoring.publish.stage import publish_warehouse
 
