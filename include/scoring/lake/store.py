@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from include.scoring.core.errors import LakeError, LakeUnavailable
+from include.scoring.core.memory import use_jemalloc
 from include.scoring.core.urls import mask_url
 from include.scoring.lake import generations
 from include.scoring.lake.atomic import DATA_FILE, PartitionWrites
@@ -36,6 +37,8 @@ from include.scoring.lake.sharding import SPLIT_KEY, ShardRows
 from include.scoring.lake.storage import open_root, renames_atomically, store_errors
 
 log = logging.getLogger(__name__)
+# every stage reads and writes through the lake: its process allocates from jemalloc (core/memory.py)
+use_jemalloc()
 
 _PART = re.compile(r"^part-(\d{5})-of-(\d{5})\.parquet$")
 _EPOCH = date(1970, 1, 1)

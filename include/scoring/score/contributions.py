@@ -7,10 +7,9 @@ Points are the tier points of the event's signal times the person's role multipl
 placed beside the event that completed it. Zero-point events are kept with their signal, so every
 resolved event appears in contributions.
 
-Rows are in (day, event_time, event_id) order. Resolve writes each day's events in time order, so
-here that order is checked (one pass) rather than made (a sort and a gather of every column); the
-parts of a sharded day, each in order, are merged by a stable sort on time (`merged_in_order`); and
-the few bonus rows are slotted in by position: the events' columns are never copied to make room.
+Rows are in (day, event_time, event_id) order: checked, or merged from a sharded day's parts
+(event_order.py); the few bonus rows are slotted in by position, the events' columns are never
+copied to make room. De-duplication looks at the rows whose signal has points only.
 Everything is keyed by day, so one call can process one day (incremental) or a block of days
 (replay) with identical results; the only carried state is the combination-bonus memory.
 """
@@ -29,6 +28,7 @@ from include.scoring.core.arrowops import dictionary_codes, isin, lookup, sort_o
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import url_path
 from include.scoring.score.engine import times_ns
+from include.scoring.score.event_order import first_rows_of_ids, ids_distinct, is_time_ordered, merged_in_order
 from include.scoring.score.outputs import CONTRIB_SCHEMA
 from include.scoring.score.signals import (
     BONUS_SIGNAL,
@@ -73,102 +73,12 @@ class _Part:
     arrays: dict[str, np.ndarray]
 
 
-def is_time_ordered(ev: pd.DataFrame) -> bool:
-    """The rows are in (day, event_time, event_id) order already."""
-    if len(ev) < 2:
-        return True
-    time = ev["event_time"]
-    if time.isna().any():
-        return False
-    return _in_order(ev["day"].to_numpy(dtype=np.int64), times_ns(time), to_arrow(ev["event_id"]))
-
-
-def _in_order(day: np.ndarray, time: np.ndarray, ids: pa.Array | pa.ChunkedArray) -> bool:
-    """Rows with these days, times (any unit, none missing) and ids are in (day, time, id) order."""
-    step_day, step_time = np.diff(day), np.diff(time)
-    if ((step_day < 0) | ((step_day == 0) & (step_time < 0))).any():
-        return False
-    tie = pa.array(np.flatnonzero((step_day == 0) & (step_time == 0)))  # same day and time: the event id decides
-    in_order = pc.less_equal(ids.take(tie), ids.take(pc.add(tie, 1)))
-    return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
-
-
-def merged_in_order(table: pa.Table) -> pa.Table | None:
-    """`table`, whose event ids are distinct, in (day, event_time, event_id) order; None when a
-    row has no time (the frame sort in `contributions` places those). Rows as resolve writes them
-    are only checked; rows from several parts each in that order (a sharded day's parts) are merged
-    by a stable sort on time (linear in rows for a few sorted runs), the event id deciding only
-    among rows of equal time. (Rows whose ids repeat must not be scored in this order: the first
-    row of an id as read is the one that counts, so `contributions` then discards it.)"""
-    if table.column("event_time").null_count:
-        return None
-    if table.num_rows < 2:
-        return table
-    day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
-    time = np.asarray(
-        table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64
-    )  # in the column's unit: the same order
-    ids = table.column("event_id")
-    if _in_order(day, time, ids):
-        return table
-    order = np.argsort(time, kind="stable") if (day == day[0]).all() else np.lexsort((time, day))
-    day_at, time_at = day[order], time[order]
-    tied = (np.diff(day_at) == 0) & (np.diff(time_at) == 0)
-    if tied.any():  # rows of equal time (from different runs): each such group in event-id order
-        slots = np.flatnonzero(np.concatenate([tied, [False]]) | np.concatenate([[False], tied]))
-        rows = order[slots]
-        ties = pa.table({"day": day[rows], "time": time[rows], "id": ids.take(pa.array(rows))})
-        order[slots] = rows[
-            np.asarray(
-                pc.sort_indices(
-                    ties, sort_keys=[("day", "ascending"), ("time", "ascending"), ("id", "ascending", "at_end")]
-                ).to_numpy(),
-                dtype=np.int64,
-            )
-        ]
-    return table.take(pa.array(order))
-
-
-def _distinct(ids: pa.ChunkedArray | pa.Array) -> bool:
-    """No event id repeats (the usual case): one hash pass. A null id is one value, as in _first_of_each."""
-    return len(pc.unique(ids)) == len(ids)
-
-
-def _unique_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Each event id once (the first row of a repeated id); a sort when the ids are not in order
-    is several times slower than `_distinct`, which the caller asks first."""
-    return events[_first_of_each(events["event_id"])]
-
-
-def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A stable sort of a text column and where each run of equal values (nulls are one value)
-    starts in it. When nearly every value differs (event ids), sorting beats hashing."""
-    arr = to_arrow(values)
-    order = np.asarray(pc.sort_indices(arr).to_numpy(), dtype=np.int64)  # stable: a run keeps the rows' order
-    ordered = arr.take(order)
-    n = len(arr)
-    if n < 2:
-        return order, np.ones(n, bool)
-    head, tail = ordered.slice(0, n - 1), ordered.slice(1)
-    nulls = pc.and_(pc.is_null(head), pc.is_null(tail))
-    same = pc.or_(pc.fill_null(pc.equal(head, tail), False), nulls)
-    return order, np.r_[True, ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]
-
-
 def _codes(values: pd.Series) -> np.ndarray:
     """Integer codes of a column, nulls included as a value of their own (only equality matters).
     Text is hashed by Arrow, without turning the distinct values into Python strings."""
     if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         return pd.factorize(values, use_na_sentinel=False)[0]
     return _dictionary(values)[1]
-
-
-def _first_of_each(values: pd.Series) -> np.ndarray:
-    """True where a text value appears for the first time (nulls count as one value): `~duplicated()`."""
-    order, starts = _runs(values)
-    first = np.zeros(len(order), bool)
-    first[order[starts]] = True
-    return first
 
 
 def _target(events: pd.DataFrame, path: pd.Series) -> pd.Series:
@@ -332,7 +242,19 @@ def _merge(events: _Part, extra: _Part, at: np.ndarray) -> _Part:
         pieces += [events.table.slice(start, position - start), added.slice(k, 1)]
         start = position
     pieces.append(events.table.slice(start))
-    arrays = {name: np.insert(values, at, extra.arrays[name]) for name, values in events.arrays.items()}
+    bounds = [0, *at.tolist()]
+
+    def merged(values: np.ndarray, added: np.ndarray) -> np.ndarray:
+        """np.insert(values, at, added), as one concatenation of slices (np.insert also builds a
+        mask and an index the size of the events for each array)."""
+        added = added.astype(values.dtype, copy=False)
+        parts = []
+        for k in range(len(at)):
+            parts += [values[bounds[k] : bounds[k + 1]], added[k : k + 1]]
+        parts.append(values[bounds[-1] :])
+        return np.concatenate(parts)
+
+    arrays = {name: merged(values, extra.arrays[name]) for name, values in events.arrays.items()}
     return _Part(pa.concat_tables(pieces), arrays)
 
 
@@ -344,12 +266,12 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     then the read ones, with no conversion.
     """
     if not isinstance(events, pa.Table):
-        return _contributions(events, False, _distinct(to_arrow(events["event_id"])), config, bonus_state)
+        return _contributions(events, False, ids_distinct(to_arrow(events["event_id"])), config, bonus_state)
     # Ids usually do not repeat: that is checked (a hash pass) on a helper thread while the rows
     # are worked out as if it holds (Arrow kernels and numpy release the GIL: both cores work);
     # when an id repeats, the work is redone the slow way, keeping its first row as read.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="distinct-ids") as helper:
-        distinct = helper.submit(_distinct, events.column("event_id"))
+        distinct = helper.submit(ids_distinct, events.column("event_id"))
         ordered = merged_in_order(events)
         done = _contributions(events if ordered is None else ordered, ordered is not None, True, config, bonus_state)
         if distinct.result():
@@ -363,20 +285,29 @@ def _contributions(
     """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be in order."""
     table = rows if isinstance(rows, pa.Table) else None
     frame = table.to_pandas() if table is not None else rows
-    ev = frame.copy(deep=False) if distinct else _unique_events(frame)  # an event counts once
+    ev = frame.copy(deep=False) if distinct else first_rows_of_ids(frame)  # an event counts once
     as_read = in_order or (distinct and is_time_ordered(ev))
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
-    path = url_path(ev["url"])
-    names = signal_names(config)
-    signal = classify(ev, config, path)
-    signal_text = pa.array(names, pa.string()).take(pa.array(signal))
-    ev["signal"] = to_series(signal_text, ev.index)
-    bonus = combination_bonus(ev, config, bonus_state)
-    accounts, account = _dictionary(ev["account_id"])
-    persons, person = _dictionary(ev["person_key"])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contribution-codes") as helper:
+        # the accounts' and persons' codes (a hash of every row's text, in Arrow: the GIL is free)
+        # are worked out on a helper thread while the signals are
+        codes = [helper.submit(_dictionary, ev[column]) for column in ("account_id", "person_key")]
+        path = url_path(ev["url"])
+        names = signal_names(config)
+        signal = classify(ev, config, path)
+        signal_text = pa.array(names, pa.string()).take(pa.array(signal))
+        ev["signal"] = to_series(signal_text, ev.index)
+        bonus = combination_bonus(ev, config, bonus_state)
+        (accounts, account), (persons, person) = (code.result() for code in codes)
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
-    part = _scored(ev, day, account, person, signal, _codes(_target(ev, path)), config, text, signal_text)
+    # what counts as the same url or campaign matters only where a signal has points (de-duplication)
+    tier_points = config.signal_points()
+    with_points = np.flatnonzero(np.array([tier_points.get(name, np.nan) for name in names])[signal] != 0)
+    target = np.zeros(len(ev), np.int64)
+    if len(with_points):
+        target[with_points] = _codes(_target(ev.iloc[with_points], path.iloc[with_points]))
+    part = _scored(ev, day, account, person, signal, target, config, text, signal_text)
     pair_signals = [
         names.index(name) for name in config.points.combination_bonus.signals if name in names
     ]  # unchecked when the bonus is off

@@ -260,7 +260,10 @@ class Engine(HistoryRings):
         gained = np.bincount(eff_acc, weights=eff_points, minlength=a)
         self.acc += gained
         self.held[eff_acc] = True
-        np.add.at(self.ledger, (eff_acc, inp.signal[effective]), eff_points)
+        # one cell index per row into the flat (C-ordered) ledger: numpy's fast one-dimensional add.at,
+        # adding in row order as before (the two-dimensional form took 0.3 s on a 3M-event day)
+        self.ledger = np.ascontiguousarray(self.ledger)
+        np.add.at(self.ledger.reshape(-1), eff_acc * len(self.signals) + inp.signal[effective], eff_points)
         if self.window:
             self.last_batch = day_batch(
                 eff_acc, inp.signal[effective], eff_points, len(self.signals), self.log_scale, self.epoch

@@ -41,10 +41,18 @@ def day_batch(
     """The day's effective contributions summed per (account, signal), in key order; cells that
     earned no points are left out (nothing to expire)."""
     keys = acc.astype(np.int64) * n_signals + signal.astype(np.int64)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    sums = np.bincount(inverse, weights=points, minlength=len(uniq))
-    keep = sums != 0
-    uniq, sums = uniq[keep], sums[keep]
+    cells = (int(keys.max()) + 1) if len(keys) else 0
+    if cells <= 4 * len(keys) + (
+        1 << 20
+    ):  # a sum per possible cell beats sorting the rows (each cell adds in row order)
+        sums = np.bincount(keys, weights=points, minlength=cells)
+        uniq = np.flatnonzero(sums != 0)
+        sums = sums[uniq]
+    else:  # a large account universe and few rows: only the cells that have rows
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        sums = np.bincount(inverse, weights=points, minlength=len(uniq))
+        keep = sums != 0
+        uniq, sums = uniq[keep], sums[keep]
     rows = uniq // n_signals
     return Batch(rows, uniq % n_signals, sums, log_scale[rows].copy(), epoch[rows].copy())
 

@@ -13,7 +13,8 @@ import pyarrow as pa
 
 from include.scoring.core.config import load_config
 from include.scoring.resolve.stage import RESOLVED_COLUMNS, in_time_order
-from include.scoring.score.contributions import contributions, is_time_ordered
+from include.scoring.score.contributions import contributions
+from include.scoring.score.event_order import is_time_ordered
 from include.scoring.score.replay import RESOLVED_INPUT
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
 from tests.unit.score.fixtures import START, event
@@ -136,7 +137,7 @@ def test_bonus_switched_off_may_name_signals_that_no_rule_has():
 def test_parts_of_a_sharded_day_are_merged_into_time_order():
     """A score shard reads one time-ordered run per resolve part; merged, with ties in time across
     parts decided by event id, they give what one time-ordered input gives."""
-    from include.scoring.score.contributions import merged_in_order
+    from include.scoring.score.event_order import merged_in_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -165,7 +166,7 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
 def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last():
     """Which row of a repeated id counts is the first one read, so such input is not merged into
     time order before de-duplication; a row without a time sorts last."""
-    from include.scoring.score.contributions import merged_in_order
+    from include.scoring.score.event_order import merged_in_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -193,7 +194,7 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
 
 
 def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
-    from include.scoring.score.contributions import merged_in_order
+    from include.scoring.score.event_order import merged_in_order
 
     frame = _as_resolve_writes(_events())
     tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][
