@@ -103,18 +103,22 @@ def customers_on(data: DayData, day: date) -> np.ndarray:
 def encode_block(engine: Engine, contribs: Contributions) -> dict[str, np.ndarray]:
     """A block's contributions as the engine's codes (account and person rows, signal), computed
     once per block of days from the block's distinct accounts and persons. The persons first seen
-    in the block join the engine's table."""
+    in the block join the engine's table. Only the rows that can move the state are kept (points,
+    a reset, a positive signal): a day's impressions and deliveries, most of its rows, add nothing
+    to a sum and touch nothing (`day`: each kept row's day, for `day_spans`)."""
     account_row = np.append(positions(contribs.accounts, engine.accounts), -1)  # -1: not an account of the engine
     person_code = np.append(engine.person_codes(pd.Index(to_series(contribs.persons))), -1)  # -1: no person
+    rows = np.flatnonzero((contribs.points != 0) | contribs.reset | contribs.positive)
     return {
-        "acc": account_row[contribs.account_codes],
-        "person": person_code[contribs.person_codes],
-        "signal": contribs.signals,
-        "points": contribs.points,
-        "time_ns": contribs.time_ns,
-        "reset": contribs.reset,
-        "positive": contribs.positive,
-        "role": role_codes(contribs.table.column("role"), engine.roles),
+        "day": contribs.day[rows],
+        "acc": account_row[contribs.account_codes[rows]],
+        "person": person_code[contribs.person_codes[rows]],
+        "signal": contribs.signals[rows],
+        "points": contribs.points[rows],
+        "time_ns": contribs.time_ns[rows],
+        "reset": contribs.reset[rows],
+        "positive": contribs.positive[rows],
+        "role": role_codes(contribs.table.column("role").take(pa.array(rows)), engine.roles),
     }
 
 

@@ -303,8 +303,9 @@ def run_days(
                     _prepare_block, lake, blocks[n + 1], keep, config, prepared.after, engine, write
                 )
             codes = prepared.codes
+            code_spans = day_spans(codes["day"])  # the kept rows' days (encode_block)
             for day in block:
-                lo, hi = spans.get(day.toordinal(), (0, 0))
+                lo, hi = code_spans.get(day.toordinal(), (0, 0))
                 if writer is not None and day != block[0]:
                     writer.submit(
                         _write_contributions, lake, day, day_rows(contrib_rows, spans, day), shard, shards, lane=1
