@@ -85,6 +85,7 @@ def _diff(con: duckdb.DuckDBPyConnection, ours: str, theirs: str, keys: list[str
 def compare(lake: Lake, day: date, out: Path) -> dict:
     """The reference's outputs of `day` (under `out`) against the score stage's in `lake`."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     folder = out / f"dt={day.isoformat()}"
 
     def ours(dataset) -> tuple[str, int]:

@@ -141,6 +141,7 @@ def score_day(lake: Lake, config: ScoringConfig, day: date, out: Path, first: da
     """Score `day` from the reference's state of the day before (none on `first`): seconds,
     accounts scored and contributions written."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET threads = {threads}")
     t0 = time.perf_counter()
     _inputs(con, lake, config, day, out)

@@ -221,20 +221,29 @@ def spread(runs: list[float]) -> dict:
 
 
 def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
-    """The day's score stage (every shard, and with shards the ranking, each a process as the DAG's
-    tasks) and the full-model DuckDB scoring reference (one process), SCORE_RUNS times in turns
-    (A B A B ...), compared by their medians; the reference's last outputs are checked row by row
-    against the score stage's (every contribution, score row and change). The score stage rewrites
-    the same day's partitions each time (identically: a re-run is idempotent)."""
-    ours, duck = [], []
+    """The day's score stage, the whole day in one process (as the reference), and with shards
+    also as the DAG maps it (every shard, then the ranking, each a process), against the full-model
+    DuckDB scoring reference (one process): SCORE_RUNS turns of each (A B C A B C ...), compared by
+    their medians; the reference's last outputs are then checked row by row against the whole-day
+    stage's (every contribution, score row and change). Each run rewrites the same day's partitions
+    (identically: a re-run is idempotent)."""
+    whole, sharded, duck = [], [], []
     with tempfile.TemporaryDirectory(prefix="duckdb-score-") as tmp:
         out = Path(tmp) / "out"
         for _ in range(SCORE_RUNS):
-            names = ["score_shard"] * shards + ["score_rank"] if shards > 1 else ["score"]
-            runs = [stage(name, lake_dir, DAY, sample, shard=k % shards, shards=shards) for k, name in enumerate(names)]
-            ours.append(
-                {"seconds": sum(r["seconds"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
-            )
+            if shards > 1:
+                runs = [stage("score_shard", lake_dir, DAY, sample, shard=k, shards=shards) for k in range(shards)]
+                runs.append(stage("score_rank", lake_dir, DAY, sample, shards=shards))
+                sharded.append(
+                    {"seconds": sum(r["seconds"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+                )
+                log.info(
+                    "score (%s shards + rank) %5.2f s  %6s MB",
+                    shards,
+                    sharded[-1]["seconds"],
+                    sharded[-1]["peak_rss_mb"],
+                )
+            whole.append(stage("score", lake_dir, DAY, sample))
             shutil.rmtree(out, ignore_errors=True)
             cmd = [sys.executable, "-m", "benchmarks.duckdb_score_ref", "--lake", str(lake_dir)]
             cmd += ["--start", DAY.isoformat(), "--out", str(out)]
@@ -244,7 +253,6 @@ def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
             if run.returncode != 0:
                 raise RuntimeError(f"DuckDB scoring reference failed:\n{run.stderr[-4000:]}")
             duck.append(json.loads(run.stdout.strip().splitlines()[-1]))
-            log.info("score (all tasks)   %7.2f s  %6s MB", ours[-1]["seconds"], ours[-1]["peak_rss_mb"])
             log.info("duckdb score        %7.2f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
         check = compare_scoring(Lake(str(lake_dir)), DAY, out)
 
@@ -252,7 +260,9 @@ def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
         return spread([r["seconds"] for r in results]) | {"peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
 
     return {
-        "score": side(ours),
+        "score": side(whole),
+        "sharded": side(sharded) if sharded else None,
+        "shards": shards,
         "duckdb": side(duck),
         "identical": check["identical"],
         "rows": {name: check[name]["rows"] for name in ("contributions", "scores", "changes")},
