@@ -28,7 +28,13 @@ from include.scoring.core.arrowops import dictionary_codes, isin, lookup, sort_o
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import url_path
 from include.scoring.score.engine import times_ns
-from include.scoring.score.event_order import first_rows_of_ids, ids_distinct, is_time_ordered, merged_in_order
+from include.scoring.score.event_order import (
+    first_rows_of_ids,
+    ids_distinct,
+    in_merge_order,
+    is_time_ordered,
+    merge_order,
+)
 from include.scoring.score.outputs import CONTRIB_SCHEMA
 from include.scoring.score.signals import (
     BONUS_SIGNAL,
@@ -42,6 +48,8 @@ from include.scoring.score.signals import (
 ORDER = ["day", "event_time", "event_id"]
 PAIR_COLUMNS = ["account_id", "person_key", "signal", "event_time"]
 TEXT_AS_READ = ["event_id", "event_time", "source", "account_id", "person_key", "role"]
+#: what a signal and the url-or-campaign target are worked out from
+CLASSIFIED = ["source", "event_type", "form_type", "role", "url", "campaign_id"]
 _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 
 
@@ -267,46 +275,69 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     """
     if not isinstance(events, pa.Table):
         return _contributions(events, False, ids_distinct(to_arrow(events["event_id"])), config, bonus_state)
+    if events.column("event_time").null_count:  # the frame sort in _contributions places rows without a time
+        return _contributions(events, False, ids_distinct(events.column("event_id")), config, bonus_state)
     # Ids usually do not repeat: that is checked (a hash pass) on a helper thread while the rows
     # are worked out as if it holds (Arrow kernels and numpy release the GIL: both cores work);
-    # when an id repeats, the work is redone the slow way, keeping its first row as read.
+    # when an id repeats, the work is redone the slow way, keeping its first row as read. Only the
+    # columns written are put in time order (a sharded day's parts merged: a gather of millions of
+    # text values); the signals are worked out on the rows as read and their codes reordered.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="distinct-ids") as helper:
         distinct = helper.submit(ids_distinct, events.column("event_id"))
-        ordered = merged_in_order(events)
-        done = _contributions(events if ordered is None else ordered, ordered is not None, True, config, bonus_state)
+        order = merge_order(events)
+        ordered = in_merge_order(events.select([*TEXT_AS_READ, "day"]), order)
+        signal, target = _signals_and_targets(events.select(CLASSIFIED).to_pandas(), config)
+        if order is not None:
+            signal, target = signal[order], target[order]
+        done = _contributions(ordered, True, True, config, bonus_state, (signal, target))
         if distinct.result():
             return done
     return _contributions(events, False, False, config, bonus_state)
 
 
+def _signals_and_targets(frame: pd.DataFrame, config: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's signal (its position in signal_names) and, where its signal has points, a code
+    for what counts as the same url or campaign in de-duplication (0 elsewhere: only equality
+    among the rows with points matters)."""
+    path = url_path(frame["url"])
+    signal = classify(frame, config, path)
+    tier_points = config.signal_points()
+    with_points = np.flatnonzero(
+        np.array([tier_points.get(name, np.nan) for name in signal_names(config)])[signal] != 0
+    )
+    target = np.zeros(len(frame), np.int64)
+    if len(with_points):
+        target[with_points] = _codes(_target(frame.iloc[with_points], path.iloc[with_points]))
+    return signal, target
+
+
 def _contributions(
-    rows: pa.Table | pd.DataFrame, in_order: bool, distinct: bool, config: ScoringConfig, bonus_state: pd.DataFrame
+    rows: pa.Table | pd.DataFrame,
+    in_order: bool,
+    distinct: bool,
+    config: ScoringConfig,
+    bonus_state: pd.DataFrame,
+    signals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Contributions:
-    """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be in order."""
+    """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be
+    in order; `signals`: the rows' signals and targets (`_signals_and_targets`) when known."""
     table = rows if isinstance(rows, pa.Table) else None
     frame = table.to_pandas() if table is not None else rows
     ev = frame.copy(deep=False) if distinct else first_rows_of_ids(frame)  # an event counts once
     as_read = in_order or (distinct and is_time_ordered(ev))
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
+    names = signal_names(config)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contribution-codes") as helper:
         # the accounts' and persons' codes (a hash of every row's text, in Arrow: the GIL is free)
         # are worked out on a helper thread while the signals are
         codes = [helper.submit(_dictionary, ev[column]) for column in ("account_id", "person_key")]
-        path = url_path(ev["url"])
-        names = signal_names(config)
-        signal = classify(ev, config, path)
+        signal, target = _signals_and_targets(ev, config) if signals is None else signals
         signal_text = pa.array(names, pa.string()).take(pa.array(signal))
         ev["signal"] = to_series(signal_text, ev.index)
         bonus = combination_bonus(ev, config, bonus_state)
         (accounts, account), (persons, person) = (code.result() for code in codes)
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
-    # what counts as the same url or campaign matters only where a signal has points (de-duplication)
-    tier_points = config.signal_points()
-    with_points = np.flatnonzero(np.array([tier_points.get(name, np.nan) for name in names])[signal] != 0)
-    target = np.zeros(len(ev), np.int64)
-    if len(with_points):
-        target[with_points] = _codes(_target(ev.iloc[with_points], path.iloc[with_points]))
     part = _scored(ev, day, account, person, signal, target, config, text, signal_text)
     pair_signals = [
         names.index(name) for name in config.points.combination_bonus.signals if name in names

@@ -39,24 +39,21 @@ def _in_order(day: np.ndarray, time: np.ndarray, ids: pa.Array | pa.ChunkedArray
     return in_order.null_count == 0 and pc.all(in_order).as_py() is not False
 
 
-def merged_in_order(table: pa.Table) -> pa.Table | None:
-    """`table`, whose event ids are distinct, in (day, event_time, event_id) order; None when a
-    row has no time (the frame sort in `contributions` places those). Rows as resolve writes them
-    are only checked; rows from several parts each in that order (a sharded day's parts) are merged
-    by a stable sort on time (linear in rows for a few sorted runs), the event id deciding only
-    among rows of equal time. (Rows whose ids repeat must not be scored in this order: the first
-    row of an id as read is the one that counts, so `contributions` then discards it.)"""
-    if table.column("event_time").null_count:
-        return None
+def merge_order(table: pa.Table) -> np.ndarray | None:
+    """The row positions that put `table` (distinct event ids, every row with a time) in (day,
+    event_time, event_id) order; None when it is in that order already. Rows as resolve writes
+    them are only checked; rows from several parts each in that order (a sharded day's parts) are
+    merged by a stable sort on time (linear in rows for a few sorted runs), the event id deciding
+    only among rows of equal time."""
     if table.num_rows < 2:
-        return table
+        return None
     day = np.asarray(table.column("day").to_numpy(), dtype=np.int64)
     time = np.asarray(
         table.column("event_time").cast(pa.int64()).to_numpy(), dtype=np.int64
     )  # in the column's unit: the same order
     ids = table.column("event_id")
     if _in_order(day, time, ids):
-        return table
+        return None
     order = np.argsort(time, kind="stable") if (day == day[0]).all() else np.lexsort((time, day))
     day_at, time_at = day[order], time[order]
     tied = (np.diff(day_at) == 0) & (np.diff(time_at) == 0)
@@ -72,7 +69,15 @@ def merged_in_order(table: pa.Table) -> pa.Table | None:
                 dtype=np.int64,
             )
         ]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="merge-take") as pool:  # millions of text values
+    return order
+
+
+def in_merge_order(table: pa.Table, order: np.ndarray | None) -> pa.Table:
+    """`table`'s rows at `order` (`merge_order`'s), the columns gathered on two threads (millions of
+    text values); `table` itself for None."""
+    if order is None:
+        return table
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="merge-take") as pool:
         return take_rows(table, order, pool)
 
 

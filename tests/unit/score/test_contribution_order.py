@@ -137,7 +137,7 @@ def test_bonus_switched_off_may_name_signals_that_no_rule_has():
 def test_parts_of_a_sharded_day_are_merged_into_time_order():
     """A score shard reads one time-ordered run per resolve part; merged, with ties in time across
     parts decided by event id, they give what one time-ordered input gives."""
-    from include.scoring.score.event_order import merged_in_order
+    from include.scoring.score.event_order import in_merge_order, merge_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -152,9 +152,9 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
         )  # each part in order, days in order within it
         assert not is_time_ordered(runs)
         table = pa.Table.from_pandas(runs, preserve_index=False)
-        merged = merged_in_order(table)
+        merged = in_merge_order(table, merge_order(table))
         assert merged.column("event_id").to_pylist() == ordered["event_id"].tolist()
-        assert merged_in_order(merged) is merged, "rows in order are only checked"
+        assert merge_order(merged) is None, "rows in order are only checked"
         got = contributions(table, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
         assert got.table.equals(expected.table) and (got.points == expected.points).all()
     tied = ordered[ordered["event_time"].duplicated(keep=False)]
@@ -166,7 +166,6 @@ def test_parts_of_a_sharded_day_are_merged_into_time_order():
 def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last():
     """Which row of a repeated id counts is the first one read, so such input is not merged into
     time order before de-duplication; a row without a time sorts last."""
-    from include.scoring.score.event_order import merged_in_order
 
     config = load_config()
     ordered = _as_resolve_writes(_events())
@@ -185,7 +184,6 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
     no_time = first_day.iloc[::-1].reset_index(drop=True)
     no_time.loc[0, "event_time"] = pd.NaT
     untimed = pa.Table.from_pandas(no_time, preserve_index=False)
-    assert merged_in_order(untimed) is None
     rows = contributions(untimed, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS)).table
     assert (
         rows.column("event_id")[rows.num_rows - 1].as_py() == no_time["event_id"].iloc[0]
@@ -194,7 +192,7 @@ def test_a_repeated_id_keeps_its_first_row_as_read_and_rows_without_time_go_last
 
 
 def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
-    from include.scoring.score.event_order import merged_in_order
+    from include.scoring.score.event_order import in_merge_order, merge_order
 
     frame = _as_resolve_writes(_events())
     tie = frame.index[frame["event_time"].duplicated(keep=False) & (frame["source"] == "email")][
@@ -202,5 +200,6 @@ def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
     ]  # the two opens at 08:00
     swapped = frame.copy()
     swapped.loc[tie[::-1], "event_id"] = frame.loc[tie, "event_id"].to_numpy()
-    merged = merged_in_order(pa.Table.from_pandas(swapped, preserve_index=False))
+    table = pa.Table.from_pandas(swapped, preserve_index=False)
+    merged = in_merge_order(table, merge_order(table))
     assert merged.column("event_id").to_pylist() == frame["event_id"].tolist()
