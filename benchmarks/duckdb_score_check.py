@@ -20,19 +20,6 @@ from include.scoring.lake.store import Lake
 
 TOLERANCE = 1e-6
 CONTRIB_KEYS = ["event_id"]
-CONTRIB_VALUES = [
-    "event_time",
-    "source",
-    "account_id",
-    "person_key",
-    "signal",
-    "base_points",
-    "multiplier",
-    "points",
-    "adjustment",
-    "reset",
-    "role",
-]
 SCORE_KEYS = ["account_id"]
 CHANGE_KEYS = ["kind", "account_id", "rule"]
 

@@ -220,6 +220,16 @@ def spread(runs: list[float]) -> dict:
     return {"median": round(statistics.median(runs), 2), "min": min(runs), "max": max(runs), "runs": runs}
 
 
+def _reference(module: str, lake_dir: Path, *args: str) -> dict:
+    """One run of a DuckDB reference (`benchmarks.<module>`) in a process of its own: the JSON
+    line it ends with (its seconds and peak RSS)."""
+    cmd = [sys.executable, "-m", f"benchmarks.{module}", "--lake", str(lake_dir), *args]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if run.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{run.stderr[-4000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
     """The day's score stage, the whole day in one process (as the reference), and with shards
     also as the DAG maps it (every shard, then the ranking, each a process), against the full-model
@@ -245,14 +255,7 @@ def score_against_duckdb(lake_dir: Path, sample: Path, shards: int) -> dict:
                 )
             whole.append(stage("score", lake_dir, DAY, sample))
             shutil.rmtree(out, ignore_errors=True)
-            cmd = [sys.executable, "-m", "benchmarks.duckdb_score_ref", "--lake", str(lake_dir)]
-            cmd += ["--start", DAY.isoformat(), "--out", str(out)]
-            run = subprocess.run(
-                cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
-            )
-            if run.returncode != 0:
-                raise RuntimeError(f"DuckDB scoring reference failed:\n{run.stderr[-4000:]}")
-            duck.append(json.loads(run.stdout.strip().splitlines()[-1]))
+            duck.append(_reference("duckdb_score_ref", lake_dir, "--start", DAY.isoformat(), "--out", str(out)))
             log.info("duckdb score        %7.2f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
         check = compare_scoring(Lake(str(lake_dir)), DAY, out)
 
@@ -280,14 +283,7 @@ def resolve_against_duckdb(lake_dir: Path, sample: Path) -> dict:
         out = Path(tmp) / "out"
         for _ in range(RESOLVE_RUNS):
             ours.append(stage("resolve", lake_dir, DAY, sample))
-            cmd = [sys.executable, "-m", "benchmarks.duckdb_resolve_ref", "--lake", str(lake_dir)]
-            cmd += ["--date", DAY.isoformat(), "--out", str(out)]
-            run = subprocess.run(
-                cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
-            )
-            if run.returncode != 0:
-                raise RuntimeError(f"DuckDB resolve reference failed:\n{run.stderr[-4000:]}")
-            duck.append(json.loads(run.stdout.strip().splitlines()[-1]))
+            duck.append(_reference("duckdb_resolve_ref", lake_dir, "--date", DAY.isoformat(), "--out", str(out)))
             log.info("duckdb resolve      %7.1f s  %6s MB", duck[-1]["seconds"], duck[-1]["peak_rss_mb"])
         check = compare(str(lake_dir), DAY, str(out / f"dt={DAY.isoformat()}"))
 
