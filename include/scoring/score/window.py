@@ -42,9 +42,8 @@ def day_batch(
     earned no points are left out (nothing to expire)."""
     keys = acc.astype(np.int64) * n_signals + signal.astype(np.int64)
     cells = (int(keys.max()) + 1) if len(keys) else 0
-    if cells <= 4 * len(keys) + (
-        1 << 20
-    ):  # a sum per possible cell beats sorting the rows (each cell adds in row order)
+    # a sum per possible cell beats sorting the rows (each cell still adds its rows in row order)
+    if cells <= 4 * len(keys) + (1 << 20):
         sums = np.bincount(keys, weights=points, minlength=cells)
         uniq = np.flatnonzero(sums != 0)
         sums = sums[uniq]
