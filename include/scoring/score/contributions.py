@@ -42,6 +42,7 @@ from include.scoring.score.signals import (
     combination_bonus,
     group_keys,
     repeats_but_best,
+    signal_base_points,
     signal_names,
 )
 
@@ -119,8 +120,7 @@ def _scored(
     or campaign; bonus rows are never de-duplicated). `text`: the rows' TEXT_AS_READ columns as read,
     taken as they are (else they come from the frame)."""
     names = signal_names(config)
-    tier_points = config.signal_points()
-    base = np.array([tier_points.get(name, np.nan) for name in names], dtype=float)[signal]
+    base = signal_base_points(config)[signal]
     multiplier = (
         lookup(rows["role"], pd.Series(config.points.role_multipliers, dtype=float))
         .astype(float)
@@ -273,10 +273,9 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     Arrow (as read), rows already in order keep their text columns as read: the written rows are
     then the read ones, with no conversion.
     """
-    if not isinstance(events, pa.Table):
+    if not isinstance(events, pa.Table) or events.column("event_time").null_count:
+        # a frame, or rows without a time (which the frame sort in _contributions places)
         return _contributions(events, False, ids_distinct(to_arrow(events["event_id"])), config, bonus_state)
-    if events.column("event_time").null_count:  # the frame sort in _contributions places rows without a time
-        return _contributions(events, False, ids_distinct(events.column("event_id")), config, bonus_state)
     # Ids usually do not repeat: that is checked (a hash pass) on a helper thread while the rows
     # are worked out as if it holds (Arrow kernels and numpy release the GIL: both cores work);
     # when an id repeats, the work is redone the slow way, keeping its first row as read. Only the
@@ -301,10 +300,7 @@ def _signals_and_targets(frame: pd.DataFrame, config: ScoringConfig) -> tuple[np
     among the rows with points matters)."""
     path = url_path(frame["url"])
     signal = classify(frame, config, path)
-    tier_points = config.signal_points()
-    with_points = np.flatnonzero(
-        np.array([tier_points.get(name, np.nan) for name in signal_names(config)])[signal] != 0
-    )
+    with_points = np.flatnonzero(signal_base_points(config)[signal] != 0)
     target = np.zeros(len(frame), np.int64)
     if len(with_points):
         target[with_points] = _codes(_target(frame.iloc[with_points], path.iloc[with_points]))

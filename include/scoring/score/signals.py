@@ -26,6 +26,12 @@ def signal_names(config: ScoringConfig) -> list[str]:
     return list(dict.fromkeys([r.name for r in config.signals] + ["unclassified", BONUS_SIGNAL]))
 
 
+def signal_base_points(config: ScoringConfig) -> np.ndarray:
+    """The tier points of each signal before multipliers, indexed by signal code (`signal_names`)."""
+    tier_points = config.signal_points()
+    return np.array([tier_points.get(name, np.nan) for name in signal_names(config)], dtype=float)
+
+
 def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None = None) -> np.ndarray:
     """The signal of every event, as its position in `signal_names`: the first matching rule,
     else `unclassified`.
