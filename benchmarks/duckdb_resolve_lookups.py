@@ -9,7 +9,6 @@ import ipaddress
 import unicodedata
 from datetime import date
 from functools import cache
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import tldextract
 
+from benchmarks.duckdb_common import in_list, partition_files, quote
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import LEGAL_SUFFIXES
 
@@ -25,15 +25,6 @@ _WS = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\p{Zs}\x{2028}\x{2029}]"
 _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'}
 _QUOTES |= {"\u00b4": "'", "`": "'"}
 MAX_LABELS = 6
-
-
-def quote(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def in_list(values) -> str:
-    values = sorted({str(v) for v in values})
-    return "(" + ", ".join(map(quote, values)) + ")" if values else "(NULL)"
 
 
 @cache
@@ -48,10 +39,6 @@ def public_suffixes() -> tuple[tldextract.TLDExtract, frozenset, frozenset]:
         else:
             plain.add(rule)
     return extract, frozenset(plain), frozenset(special)
-
-
-def partition_files(root: str, dataset: str, day: date) -> list[str]:
-    return sorted(str(p) for p in (Path(root) / dataset / f"dt={day.isoformat()}").glob("part-*.parquet"))
 
 
 def scan(root: str, dataset: str, day: date, columns: dict[str, str], rownum: bool = False) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.duckdb_score_contrib import quote
+from benchmarks.duckdb_common import part_files, quote
 from include.scoring.lake import catalog
 from include.scoring.lake.store import Lake
 
@@ -76,8 +76,8 @@ def compare(lake: Lake, day: date, out: Path) -> dict:
     folder = out / f"dt={day.isoformat()}"
 
     def ours(dataset) -> tuple[str, int]:
-        files = sorted(Path(lake.partition_path(dataset, day)).glob("*.parquet"))
-        return f"read_parquet([{', '.join(quote(str(f)) for f in files)}], hive_partitioning = false", len(files)
+        files = part_files(lake.partition_path(dataset, day))
+        return f"read_parquet([{', '.join(map(quote, files))}], hive_partitioning = false", len(files)
 
     # the order of the rows: in the file (one file), and of each account's rows (a sharded day's
     # files each hold their accounts' rows, each in order)

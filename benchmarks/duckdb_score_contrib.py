@@ -6,27 +6,21 @@ SQL that turns one day's resolved events into contributions (SPEC section 5) the
 combination bonus (a person with both pair signals within the window, remembered across days),
 events up to an account's reset that day voided, the same (account, person, signal, url or
 campaign) counted once (its best row), and the daily cap per account and signal, in (time, id)
-order. The result is the temp table `contrib`, one row per event plus the bonus rows.
+order. The results are temp tables (`contributions_sql`), the rows as written `CONTRIBUTIONS`:
+one row per event plus the bonus rows.
 """
 
 from __future__ import annotations
 
+from benchmarks.duckdb_common import in_list, quote
 from include.scoring.core.config import ScoringConfig
 
 BONUS = "combination_bonus"
 
 
-def quote(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 def num(value) -> str:
     """A number as a DOUBLE literal (DuckDB reads 10.0 as a DECIMAL)."""
     return f"{float(value)!r}::DOUBLE"
-
-
-def text_list(values) -> str:
-    return ", ".join(map(quote, values))
 
 
 def signal_case(config: ScoringConfig) -> str:
@@ -35,11 +29,11 @@ def signal_case(config: ScoringConfig) -> str:
     for rule in config.signals:
         cond = [f"source = {quote(rule.source)}"]
         if rule.event_type is not None:
-            cond.append(f"coalesce(event_type IN ({text_list(rule.event_type)}), false)")
+            cond.append(f"coalesce(event_type IN {in_list(rule.event_type)}, false)")
         if rule.form_type is not None:
-            cond.append(f"coalesce(form_type IN ({text_list(rule.form_type)}), false)")
+            cond.append(f"coalesce(form_type IN {in_list(rule.form_type)}, false)")
         if rule.role is not None:
-            cond.append(f"coalesce(role IN ({text_list(rule.role)}), false)")
+            cond.append(f"coalesce(role IN {in_list(rule.role)}, false)")
         if rule.url_path is not None:
             cond.append(f"coalesce(regexp_matches(path, {quote(rule.url_path)}, 'i'), false)")
         arms.append(f"WHEN {' AND '.join(cond)} THEN {quote(rule.name)}")
@@ -63,7 +57,7 @@ def contributions_sql(config: ScoringConfig, resolved: list[str]) -> list[str]:
     first, second = bonus.signals
     points = config.signal_points()
     multiplier = _case("role", dict(config.points.role_multipliers), num(1))
-    resets = text_list(sorted(config.reset_signals())) or "NULL"
+    resets = in_list(config.reset_signals())
     files = ", ".join(map(quote, resolved))
     events = f"""
     CREATE OR REPLACE TEMP TABLE ev AS
@@ -80,7 +74,7 @@ def contributions_sql(config: ScoringConfig, resolved: list[str]) -> list[str]:
       FROM classified
     )
     SELECT *, {_case("signal", points, "NULL")} AS base, {multiplier} AS multiplier,
-           coalesce(signal IN ({resets}), false) AS reset
+           coalesce(signal IN {resets}, false) AS reset
     FROM signalled
     """
     # the bonus: per (account, person), the latest time of each pair signal so far (or remembered),
@@ -170,7 +164,7 @@ def bonus_after_sql(config: ScoringConfig) -> str:
              max(event_time) FILTER (WHERE signal = {quote(first)}) AS first_time,
              max(event_time) FILTER (WHERE signal = {quote(second)}) AS second_time,
              false AS awarded
-      FROM ev WHERE person_key IS NOT NULL AND signal IN ({text_list([first, second])})
+      FROM ev WHERE person_key IS NOT NULL AND signal IN {in_list([first, second])}
       GROUP BY account_id, person_key
       UNION ALL
       SELECT DISTINCT account_id, person_key, NULL, NULL, true FROM winners

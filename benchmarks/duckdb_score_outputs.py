@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from benchmarks.duckdb_score_contrib import num, quote
+from benchmarks.duckdb_common import quote
+from benchmarks.duckdb_score_contrib import num
 from benchmarks.duckdb_score_step import DAY_US, HEALTH, band_code_sql, band_name_sql
 from include.scoring.core.config import ScoringConfig
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.duckdb_score_contrib import CONTRIBUTIONS, bonus_after_sql, contributions_sql, quote
+from benchmarks.duckdb_common import part_files, quote
+from benchmarks.duckdb_score_contrib import CONTRIBUTIONS, bonus_after_sql, contributions_sql
 from benchmarks.duckdb_score_outputs import outputs_sql
 from benchmarks.duckdb_score_step import step_sql
 from include.scoring.core.config import ScoringConfig, load_config
@@ -48,11 +49,6 @@ STATE = {
 }
 #: the state tables of D-1 as this day's step reads them (temp table -> state file)
 BEFORE = {"state_before": "accounts", "ledger_before": "ledger", "pairs_before": "pairs", "bonus_before": "bonus"}
-
-
-def _files(lake: Lake, dataset, day: date) -> list[str]:
-    folder = Path(lake.partition_path(dataset, day))
-    return sorted(str(p) for p in folder.glob("*.parquet"))
 
 
 def _state_file(out: Path, day: date, name: str) -> Path:
@@ -98,8 +94,8 @@ def _inputs(con: duckdb.DuckDBPyConnection, lake: Lake, config: ScoringConfig, d
             f"SELECT {d} AS day, * FROM read_parquet({quote(str(f))}, hive_partitioning = false)" for d, f in existing
         )
         con.execute(f"INSERT INTO hist BY NAME {union}")
-    accounts = ", ".join(map(quote, _files(lake, catalog.valid("crm/accounts"), day)))
-    opps = ", ".join(map(quote, _files(lake, catalog.valid("crm/opportunities"), day)))
+    accounts = ", ".join(map(quote, part_files(lake.partition_path(catalog.valid("crm/accounts"), day))))
+    opps = ", ".join(map(quote, part_files(lake.partition_path(catalog.valid("crm/opportunities"), day))))
     end = (day + timedelta(days=1)).isoformat()
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE snap AS
@@ -145,7 +141,7 @@ def score_day(lake: Lake, config: ScoringConfig, day: date, out: Path, first: da
     con.execute(f"SET threads = {threads}")
     t0 = time.perf_counter()
     _inputs(con, lake, config, day, out)
-    for statement in contributions_sql(config, _files(lake, catalog.RESOLVED, day)):
+    for statement in contributions_sql(config, part_files(lake.partition_path(catalog.RESOLVED, day))):
         con.execute(statement)
     con.execute(bonus_after_sql(config))
     for statement in step_sql(config, day, first.toordinal()) + outputs_sql(config, day):

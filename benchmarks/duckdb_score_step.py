@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from benchmarks.duckdb_score_contrib import num, quote
+from benchmarks.duckdb_common import quote
+from benchmarks.duckdb_score_contrib import num
 from include.scoring.core.config import ScoringConfig
 
 DAY_US = 86_400 * 1_000_000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 STAGE_OF = {
@@ -73,7 +72,7 @@ def _day_section(day: dict, title: str) -> list[str]:
         bound = day["lower_bounds"].get(name)
         ratio = f"{seconds / bound:.1f}x" if bound else "-"
         lines.append(f"| {name} | {seconds:.1f} | {bound if bound is not None else '-'} | {ratio} |")
-    lines += _score_versus_duckdb(day, per_stage)
+    lines += _score_versus_duckdb(day)
     versus = day.get("resolve_vs_duckdb")
     if versus:
         ours, ref = versus["resolve"], versus["duckdb"]
@@ -90,20 +89,9 @@ def _day_section(day: dict, title: str) -> list[str]:
     return lines
 
 
-def _score_versus_duckdb(day: dict, per_stage: dict) -> list[str]:
-    """The score stage against the full-model DuckDB reference (results before it: the partial one)."""
+def _score_versus_duckdb(day: dict) -> list[str]:
+    """The score stage against the full-model DuckDB reference."""
     versus = day.get("score_vs_duckdb")
-    if versus is None and "duckdb_scoring" in day:  # results recorded before the full-model reference
-        duck, runs = day["duckdb_scoring"], day.get("score_runs") or [per_stage.get("score", 0.0)]
-        score = statistics.median(runs)
-        return [
-            "",
-            "Scoring vs the partial DuckDB SQL reference (signals, points, de-duplication, cap, per-account sums; "
-            f"no state) on the same resolved partition, {len(runs)} runs each in turns, compared by the medians: "
-            f"ours {score:.2f} s (runs {_runs(runs)}), DuckDB {duck['seconds']:.2f} s (runs "
-            f"{_runs(duck.get('runs', [duck['seconds']]))}) = **{score / duck['seconds']:.1f}x**.",
-            "",
-        ]
     if versus is None:
         return [""]
     ours, ref = versus["score"], versus["duckdb"]
