@@ -53,6 +53,27 @@ def dictionary_codes(encoded: pa.DictionaryArray) -> np.ndarray:
     )
 
 
+def text_codes(values) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a text column in order of appearance (nulls left out) and each row's
+    position among them as int64 (null: one past the end). An Arrow column is encoded chunk by
+    chunk as it is (its chunks share one dictionary), never combined into one copy first."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        values = to_arrow(values)
+    if pa.types.is_null(values.type):
+        values = values.cast(pa.string())
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.Array):
+        return encoded.dictionary, dictionary_codes(encoded)
+    if not encoded.num_chunks:
+        return pa.array([], values.type), np.empty(0, np.int64)
+    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+    if any(len(chunk.dictionary) != len(dictionary) for chunk in encoded.chunks):
+        raise AssertionError("the chunks of a dictionary-encoded column are expected to share its dictionary")
+    indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks], encoded.type.index_type)
+    codes = pc.fill_null(indices, len(dictionary)).to_numpy()
+    return dictionary, np.asarray(codes, dtype=np.int64)
+
+
 def sorted_codes(values) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a text column in sorted order, and each row's position among them
     (-1 for null): integer codes that compare as the text does, for numpy sorts and groupings."""

@@ -114,3 +114,39 @@ def hash_text(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         h *= _U64(0x94D049BB133111EB)
         h ^= h >> _U64(31)
     return h[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+
+def fingerprints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit fingerprint of each string: its length and 8-byte words mixed by multiply and
+    xor-shift, in a few numpy passes over the Arrow buffers (no hash table). Equal strings have
+    equal fingerprints, so distinct fingerprints prove distinct strings; equal fingerprints prove
+    nothing (a null and '' share one) and the strings must then be compared. For checks in memory
+    only: the mix is not pandas' hash and may change, never store it."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = [_fingerprints(chunk) for chunk in chunks if len(chunk)]
+    return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+
+
+def _fingerprints(arr: pa.Array) -> np.ndarray:
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    n, width = len(arr), 8 if pa.types.is_large_string(arr.type) else 4
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64 if width == 8 else np.int32, n + 1, arr.offset * width)
+    raw = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data = np.concatenate([raw[offsets[0] : offsets[-1]], np.zeros(8, np.uint8)])
+    start, length = (offsets[:-1] - offsets[0]).astype(np.int64), np.diff(offsets).astype(np.int64)
+    with np.errstate(over="ignore"):
+        h = length.astype(np.uint64) * _U64(0x9E3779B97F4A7C15)
+        for j in range(max(1, -(-int(length.max()) // 8)) if n else 0):  # the first word: every row, even ''
+            left = np.clip(length - 8 * j, 0, 8).astype(np.uint64)
+            keep = np.where(left == 8, _U64(0xFFFFFFFFFFFFFFFF), (_U64(1) << (left * _U64(8))) - _U64(1))
+            mixed = (h ^ (_words(data, np.minimum(start + 8 * j, len(data) - 8)) & keep)) * _U64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> _U64(31)
+            h = mixed if j == 0 else np.where(left > 0, mixed, h)  # a word per 8 bytes of the text itself
+        h ^= h >> _U64(33)
+        h *= _U64(0x94D049BB133111EB)
+        h ^= h >> _U64(29)
+    if arr.null_count:  # a null's slot may hold bytes: every null gets the same fingerprint
+        h[np.asarray(arr.is_null())] = 0
+    return h

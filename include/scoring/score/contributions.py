@@ -24,9 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import dictionary_codes, isin, lookup, sort_order, to_arrow, to_series
+from include.scoring.core.arrowops import lookup, sort_order, text_codes, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
-from include.scoring.core.normalize import url_path
 from include.scoring.score.engine import times_ns
 from include.scoring.score.event_order import (
     first_rows_of_ids,
@@ -38,19 +37,19 @@ from include.scoring.score.event_order import (
 from include.scoring.score.outputs import CONTRIB_SCHEMA
 from include.scoring.score.signals import (
     BONUS_SIGNAL,
-    classify,
+    classified,
     combination_bonus,
     group_keys,
     repeats_but_best,
     signal_base_points,
     signal_names,
+    text_column,
+    values_at,
 )
 
 ORDER = ["day", "event_time", "event_id"]
 PAIR_COLUMNS = ["account_id", "person_key", "signal", "event_time"]
 TEXT_AS_READ = ["event_id", "event_time", "source", "account_id", "person_key", "role"]
-#: what a signal and the url-or-campaign target are worked out from
-CLASSIFIED = ["source", "event_type", "form_type", "role", "url", "campaign_id"]
 _ADJUSTMENTS = pa.array(["duplicate", "daily_cap"], pa.string())
 
 
@@ -80,29 +79,6 @@ class _Part:
 
     table: pa.Table
     arrays: dict[str, np.ndarray]
-
-
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer codes of a column, nulls included as a value of their own (only equality matters).
-    Text is hashed by Arrow, without turning the distinct values into Python strings."""
-    if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-        return pd.factorize(values, use_na_sentinel=False)[0]
-    return _dictionary(values)[1]
-
-
-def _target(events: pd.DataFrame, path: pd.Series) -> pd.Series:
-    """What 'the same url or campaign' means per source for de-duplication."""
-    path = to_arrow(path.fillna(""))
-    campaign = to_arrow(events["campaign_id"].astype("string").fillna(""))
-    web = pa.array(isin(events["source"], ["web"]))
-    return to_series(pc.if_else(web, path, campaign), events.index)
-
-
-def _dictionary(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values of a text column in order of appearance (nulls left out), and each
-    row's position among them (null: one past the end)."""
-    encoded = pc.dictionary_encode(to_arrow(values))
-    return encoded.dictionary, dictionary_codes(encoded)
 
 
 def _scored(
@@ -285,7 +261,7 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
         distinct = helper.submit(ids_distinct, events.column("event_id"))
         order = merge_order(events)
         ordered = in_merge_order(events.select([*TEXT_AS_READ, "day"]), order)
-        signal, target = _signals_and_targets(events.select(CLASSIFIED).to_pandas(), config)
+        signal, target = _signals_and_targets(events, config)
         if order is not None:
             signal, target = signal[order], target[order]
         done = _contributions(ordered, True, True, config, bonus_state, (signal, target))
@@ -294,16 +270,20 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     return _contributions(events, False, False, config, bonus_state)
 
 
-def _signals_and_targets(frame: pd.DataFrame, config: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
+def _signals_and_targets(events: pa.Table | pd.DataFrame, config: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
     """Each row's signal (its position in signal_names) and, where its signal has points, a code
-    for what counts as the same url or campaign in de-duplication (0 elsewhere: only equality
-    among the rows with points matters)."""
-    path = url_path(frame["url"])
-    signal = classify(frame, config, path)
+    for what counts as the same url or campaign in de-duplication: the URL path on the web, the
+    campaign elsewhere (0 where the signal has no points: only equality among the rows with points
+    matters)."""
+    signal, paths, path_code = classified(events, config)
     with_points = np.flatnonzero(signal_base_points(config)[signal] != 0)
-    target = np.zeros(len(frame), np.int64)
+    target = np.zeros(len(signal), np.int64)
     if len(with_points):
-        target[with_points] = _codes(_target(frame.iloc[with_points], path.iloc[with_points]))
+        at = pa.array(with_points)
+        path = to_arrow(values_at(paths, path_code[with_points]).fill_null(""))
+        campaign = to_arrow(text_column(events, "campaign_id").take(at)).fill_null("")
+        web = pc.fill_null(pc.equal(text_column(events, "source").take(at), "web"), False)
+        target[with_points] = text_codes(pc.if_else(web, path, campaign))[1]
     return signal, target
 
 
@@ -326,7 +306,11 @@ def _contributions(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contribution-codes") as helper:
         # the accounts' and persons' codes (a hash of every row's text, in Arrow: the GIL is free)
         # are worked out on a helper thread while the signals are
-        codes = [helper.submit(_dictionary, ev[column]) for column in ("account_id", "person_key")]
+        source = table if as_read and table is not None else ev  # the rows as read, when they are the events
+        codes = [
+            helper.submit(lambda name: text_codes(text_column(source, name)), column)
+            for column in ("account_id", "person_key")
+        ]
         signal, target = _signals_and_targets(ev, config) if signals is None else signals
         signal_text = pa.array(names, pa.string()).take(pa.array(signal))
         ev["signal"] = to_series(signal_text, ev.index)

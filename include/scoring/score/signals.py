@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from include.scoring.core.arrowops import isin
+from include.scoring.core.arrowops import isin, text_codes, to_arrow, to_series
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import matches, url_path
 
@@ -32,29 +33,44 @@ def signal_base_points(config: ScoringConfig) -> np.ndarray:
     return np.array([tier_points.get(name, np.nan) for name in signal_names(config)], dtype=float)
 
 
-def classify(events: pd.DataFrame, config: ScoringConfig, path: pd.Series | None = None) -> np.ndarray:
+def classify(events: pd.DataFrame | pa.Table, config: ScoringConfig) -> np.ndarray:
     """The signal of every event, as its position in `signal_names`: the first matching rule,
-    else `unclassified`.
+    else `unclassified`."""
+    return classified(events, config)[0]
+
+
+def classified(events: pd.DataFrame | pa.Table, config: ScoringConfig) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Each event's signal (`classify`), and its URL path as the distinct paths and each row's
+    position among them (null: one past the end), which de-duplication compares.
 
     Rules only look at source, event type, form type, role and URL path, and a day has few distinct
-    combinations of those: each combination is classified once and the answer spread back."""
-    fields = pd.DataFrame(
-        {
-            "source": events["source"],
-            "event_type": events["event_type"],
-            "form_type": events["form_type"],
-            "role": events["role"],
-            "path": url_path(events["url"]) if path is None else path,
-        },
-        index=events.index,
-    )
-    combo, _ = pd.factorize(
-        group_keys(*(pd.factorize(fields[column], use_na_sentinel=False)[0] for column in fields.columns))
-    )
+    combinations of those: each column is dictionary-encoded in Arrow (as read: no conversion to
+    pandas), each combination of codes classified once and the answer spread back."""
+    codes = {name: text_codes(text_column(events, name)) for name in ("source", "event_type", "form_type", "role")}
+    urls, url_code = text_codes(text_column(events, "url"))
+    paths, path_of_url = text_codes(url_path(to_series(urls)))  # on the distinct URLs only
+    path_code = np.append(path_of_url, len(paths))[url_code]
+    combo, _ = pd.factorize(group_keys(*(code for _, code in codes.values()), path_code))
     first = np.flatnonzero(
         combo > np.maximum.accumulate(np.r_[-1, combo[:-1]])
     )  # codes number first appearances 0, 1, 2 ...
-    return _classify_rows(fields.iloc[first].reset_index(drop=True), config)[combo]
+    fields = pd.DataFrame(
+        {
+            name: to_series(values_at(dictionary, code[first]))
+            for name, (dictionary, code) in [*codes.items(), ("path", (paths, path_code))]
+        }
+    )
+    return _classify_rows(fields, config)[combo], paths, path_code
+
+
+def text_column(events: pd.DataFrame | pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
+    """A text column of a frame or a table as Arrow (a table's as read)."""
+    return events.column(name) if isinstance(events, pa.Table) else to_arrow(events[name])
+
+
+def values_at(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The dictionary's values at `codes` (`text_codes`'s: one past the end is null)."""
+    return dictionary.take(pa.array(codes, pa.int64(), mask=codes == len(dictionary)))
 
 
 def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:

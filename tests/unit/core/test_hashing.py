@@ -1,4 +1,5 @@
-"""hash_text must give pandas' hash_array numbers exactly: stored hashes and person keys depend on them."""
+"""hash_text must give pandas' hash_array numbers exactly: stored hashes and person keys depend on them.
+fingerprints must be equal for equal text and tell apart text that differs in any byte or length."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from include.scoring.core.hashing import hash_ids, hash_text
+from include.scoring.core.hashing import fingerprints, hash_ids, hash_text
 
 
 def _pandas(values: list[str]) -> np.ndarray:
@@ -38,3 +39,31 @@ def test_nulls_hash_as_empty_text_like_hash_ids():
 @given(st.lists(st.text(st.characters(exclude_categories=("Cs",)), max_size=60), max_size=50))
 def test_any_text_matches_pandas(values):
     assert (hash_text(pa.array(values, pa.string())) == _pandas(values)).all()
+
+
+def test_fingerprints_tell_apart_text_differing_in_any_byte_or_length():
+    base = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"  # five 8-byte words
+    values = [base[:n] for n in range(len(base) + 1)]  # every length, so trailing bytes are masked right
+    values += [base[:k] + "#" + base[k + 1 :] for k in range(len(base))]  # one byte changed at every position
+    values += [f"a-20261013-{n:07d}" for n in range(200_000)]  # ids as the generator writes them
+    values += ["x\x00", "x", "é", "e"]
+    prints = fingerprints(pa.array(values))
+    assert len(np.unique(prints)) == len(values)
+
+
+def test_fingerprints_are_equal_for_equal_text_whatever_the_layout():
+    values = ["a", "bb", "a", "ccccccccc", "bb", "", "ccccccccc"]
+    expected = fingerprints(pa.array(values, pa.string()))
+    assert expected[0] == expected[2] and expected[3] == expected[6] and expected[0] != expected[1]
+    assert (fingerprints(pa.array(values, pa.large_string())) == expected).all()
+    assert (fingerprints(pa.array(["zz", *values]).slice(1)) == expected).all()
+    assert (fingerprints(pa.chunked_array([values[:4], values[4:]])) == expected).all()
+    assert fingerprints(pa.array([None, ""]))[0] == fingerprints(pa.array([None, ""]))[1]  # then compared as text
+    assert len(fingerprints(pa.chunked_array([], pa.string()))) == 0
+
+
+def test_a_fingerprint_does_not_depend_on_the_longest_text_beside_it():
+    alone = fingerprints(pa.array(["e-open-0", "", "abcdefghi"]))
+    beside_longer = fingerprints(pa.array(["e-open-0", "", "abcdefghi", "x" * 40]))[:3]
+    assert (alone == beside_longer).all()
+    assert fingerprints(pa.array([""]))[0] == alone[1]

@@ -14,7 +14,7 @@ import pyarrow as pa
 from include.scoring.core.config import load_config
 from include.scoring.resolve.stage import RESOLVED_COLUMNS, in_time_order
 from include.scoring.score.contributions import contributions
-from include.scoring.score.event_order import is_time_ordered
+from include.scoring.score.event_order import ids_distinct, is_time_ordered
 from include.scoring.score.replay import RESOLVED_INPUT
 from include.scoring.score.signals import BONUS_STATE_COLUMNS
 from tests.unit.score.fixtures import START, event
@@ -203,3 +203,10 @@ def test_one_run_with_a_tie_out_of_id_order_is_put_in_order():
     table = pa.Table.from_pandas(swapped, preserve_index=False)
     merged = in_merge_order(table, merge_order(table))
     assert merged.column("event_id").to_pylist() == frame["event_id"].tolist()
+
+
+def test_ids_distinct_compares_the_ids_when_fingerprints_are_equal():
+    assert ids_distinct(pa.chunked_array([["e1", "e2"], ["e3"]]))
+    assert not ids_distinct(pa.chunked_array([["e1", "e2"], ["e1"]]))  # repeated across the parts of a day
+    assert ids_distinct(pa.array(["", None, "e1"]))  # '' and a null share a fingerprint: compared, distinct
+    assert not ids_distinct(pa.array([None, "e1", None]))  # a null id is one value
