@@ -28,6 +28,7 @@ from include.scoring.core.arrowops import lookup, sort_order, text_codes, to_arr
 from include.scoring.core.config import ScoringConfig
 from include.scoring.score.engine import times_ns
 from include.scoring.score.event_order import (
+    codes_in_merge_order,
     first_rows_of_ids,
     ids_distinct,
     in_merge_order,
@@ -252,19 +253,23 @@ def contributions(events: pa.Table | pd.DataFrame, config: ScoringConfig, bonus_
     if not isinstance(events, pa.Table) or events.column("event_time").null_count:
         # a frame, or rows without a time (which the frame sort in _contributions places)
         return _contributions(events, False, ids_distinct(to_arrow(events["event_id"])), config, bonus_state)
-    # Ids usually do not repeat: that is checked (a hash pass) on a helper thread while the rows
-    # are worked out as if it holds (Arrow kernels and numpy release the GIL: both cores work);
-    # when an id repeats, the work is redone the slow way, keeping its first row as read. Only the
-    # columns written are put in time order (a sharded day's parts merged: a gather of millions of
-    # text values); the signals are worked out on the rows as read and their codes reordered.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="distinct-ids") as helper:
+    # Ids usually do not repeat: that is checked on a helper thread, which then works out the
+    # accounts' and persons' codes (a hash of every row's text), while the rows are worked out as
+    # if it holds (Arrow kernels and numpy release the GIL: both cores work); when an id repeats,
+    # the work is redone the slow way, keeping its first row as read. Only the columns written are
+    # put in time order (a sharded day's parts merged: a gather of millions of text values); the
+    # signals and codes are worked out on the rows as read and reordered.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ids-and-codes") as helper:
         distinct = helper.submit(ids_distinct, events.column("event_id"))
+        people = [helper.submit(text_codes, events.column(column)) for column in ("account_id", "person_key")]
         order = merge_order(events)
         ordered = in_merge_order(events.select([*TEXT_AS_READ, "day"]), order)
         signal, target = _signals_and_targets(events, config)
+        codes = [code.result() for code in people]
         if order is not None:
             signal, target = signal[order], target[order]
-        done = _contributions(ordered, True, True, config, bonus_state, (signal, target))
+            codes = [codes_in_merge_order(values, code, order) for values, code in codes]
+        done = _contributions(ordered, True, True, config, bonus_state, (signal, target), codes)
         if distinct.result():
             return done
     return _contributions(events, False, False, config, bonus_state)
@@ -294,9 +299,11 @@ def _contributions(
     config: ScoringConfig,
     bonus_state: pd.DataFrame,
     signals: tuple[np.ndarray, np.ndarray] | None = None,
+    codes: list[tuple[pa.Array, np.ndarray]] | None = None,
 ) -> Contributions:
     """`contributions` of rows whose ids are known to be distinct or not; `in_order`: known to be
-    in order; `signals`: the rows' signals and targets (`_signals_and_targets`) when known."""
+    in order; `signals`: the rows' signals and targets (`_signals_and_targets`) and `codes`: their
+    accounts' and persons' (`text_codes`), when known."""
     table = rows if isinstance(rows, pa.Table) else None
     frame = table.to_pandas() if table is not None else rows
     ev = frame.copy(deep=False) if distinct else first_rows_of_ids(frame)  # an event counts once
@@ -304,18 +311,16 @@ def _contributions(
     ev = ev.reset_index(drop=True) if as_read else ev.take(sort_order(ev, ORDER)).reset_index(drop=True)
     names = signal_names(config)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contribution-codes") as helper:
-        # the accounts' and persons' codes (a hash of every row's text, in Arrow: the GIL is free)
-        # are worked out on a helper thread while the signals are
-        source = table if as_read and table is not None else ev  # the rows as read, when they are the events
-        codes = [
-            helper.submit(lambda name: text_codes(text_column(source, name)), column)
-            for column in ("account_id", "person_key")
-        ]
+        # unless known, the accounts' and persons' codes (a hash of every row's text, in Arrow:
+        # the GIL is free) are worked out on a helper thread while the signals are
+        pending = codes or [helper.submit(text_codes, to_arrow(ev[column])) for column in ("account_id", "person_key")]
         signal, target = _signals_and_targets(ev, config) if signals is None else signals
         signal_text = pa.array(names, pa.string()).take(pa.array(signal))
         ev["signal"] = to_series(signal_text, ev.index)
         bonus = combination_bonus(ev, config, bonus_state)
-        (accounts, account), (persons, person) = (code.result() for code in codes)
+        (accounts, account), (persons, person) = (
+            code if isinstance(code, tuple) else code.result() for code in pending
+        )
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
     part = _scored(ev, day, account, person, signal, target, config, text, signal_text)

@@ -82,6 +82,17 @@ def in_merge_order(table: pa.Table, order: np.ndarray | None) -> pa.Table:
         return take_rows(table, order, pool)
 
 
+def codes_in_merge_order(values: pa.Array, codes: np.ndarray, order: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Codes of rows as read (`text_codes`: values in order of first appearance, null one past the
+    end) for the rows at `order`, renumbered so the values are in order of first appearance there."""
+    reordered = codes[order]
+    seen = pd.unique(reordered)
+    seen = seen[seen < len(values)]  # every value appears: text_codes keeps only those
+    renumber = np.full(len(values) + 1, len(values), np.int64)
+    renumber[seen] = np.arange(len(seen))
+    return values.take(pa.array(seen, pa.int64())), renumber[reordered]
+
+
 def ids_distinct(ids: pa.ChunkedArray | pa.Array) -> bool:
     """No event id repeats (the usual case). The ids' fingerprints are sorted and compared: a few
     numpy passes, where a hash table of millions of strings is several times slower. Only when
