@@ -56,12 +56,18 @@ def dictionary_codes(encoded: pa.DictionaryArray) -> np.ndarray:
 def text_codes(values) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a text column in order of appearance (nulls left out) and each row's
     position among them as int64 (null: one past the end). An Arrow column is encoded chunk by
-    chunk as it is (its chunks share one dictionary), never combined into one copy first."""
+    chunk as it is (its chunks share one dictionary), never combined into one copy first. A column
+    read dictionary-encoded is not hashed again: its chunks' dictionaries are unified (the values
+    are then in dictionary order, and may include some no row holds)."""
     if not isinstance(values, pa.Array | pa.ChunkedArray):
         values = to_arrow(values)
     if pa.types.is_null(values.type):
         values = values.cast(pa.string())
-    encoded = pc.dictionary_encode(values)
+    if pa.types.is_dictionary(values.type):
+        encoded = pa.chunked_array(values.chunks if isinstance(values, pa.ChunkedArray) else [values], values.type)
+        encoded = encoded.unify_dictionaries()
+    else:
+        encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.Array):
         return encoded.dictionary, dictionary_codes(encoded)
     if not encoded.num_chunks:

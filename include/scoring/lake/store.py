@@ -138,9 +138,17 @@ class Lake(PartitionWrites):
 
     @store_errors
     def read(
-        self, dataset: Dataset, day: date, columns: Iterable[str] | None = None, *, missing_ok: bool = False
+        self,
+        dataset: Dataset,
+        day: date,
+        columns: Iterable[str] | None = None,
+        *,
+        missing_ok: bool = False,
+        dictionary: Iterable[str] = (),
     ) -> pa.Table | None:
-        """Read one partition; a missing or corrupt one raises LakeError naming the file."""
+        """Read one partition; a missing or corrupt one raises LakeError naming the file.
+        `dictionary`: text columns read dictionary-encoded, as the file stores them (no string
+        per row is built; each file's chunks keep their own dictionary)."""
         files = self._files(dataset, day)
         if files is None:
             if missing_ok:
@@ -150,7 +158,7 @@ class Lake(PartitionWrites):
                 f"writes {dataset.name!r} for {day} first (python -m include.scoring run --start {day} "
                 f"--end {day})."
             )
-        tables = [self._read_file(f, dataset, day, columns) for f in files]
+        tables = [self._read_file(f, dataset, day, columns, dictionary) for f in files]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
     @store_errors
@@ -161,14 +169,20 @@ class Lake(PartitionWrites):
             self.read(dataset, day)  # raises the usual LakeError
         return [self._read_file(f, dataset, day, None) for f in files]
 
-    def _read_file(self, path: str, dataset: Dataset, day: date, columns: Iterable[str] | None) -> pa.Table:
+    def _read_file(
+        self, path: str, dataset: Dataset, day: date, columns: Iterable[str] | None, dictionary: Iterable[str] = ()
+    ) -> pa.Table:
         try:
             # the file's bytes first, then parsed from memory: Arrow's reader threads never call back
             # into a Python file object, which, after a corrupt file's error, could abort (SIGABRT)
             # or hang the process at exit while a column read was still in flight
             with self.fs.open(path, "rb") as fh:
                 data = fh.read()
-            return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns is not None else None)
+            return pq.read_table(
+                pa.BufferReader(data),
+                columns=list(columns) if columns is not None else None,
+                read_dictionary=list(dictionary) or None,
+            )
         except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
             raise LakeError(
                 f"lake file {self.url(dataset, day, posixpath.basename(path))} is unreadable or corrupt ({exc}). "
@@ -184,6 +198,7 @@ class Lake(PartitionWrites):
         columns: Iterable[str] | None = None,
         *,
         missing_ok: bool = False,
+        dictionary: Iterable[str] = (),
     ) -> pa.Table | None:
         """The rows of a partition for which `keep(batch)` is true, read one row group at a time,
         so memory is bounded by the rows kept, not by the partition (sharded tasks use this).
@@ -193,11 +208,11 @@ class Lake(PartitionWrites):
             if missing_ok:
                 return None
             return self.read(dataset, day)  # raises the usual LakeError
-        kept = []
+        kept, dictionary = [], list(dictionary) or None
         for path in files:
             try:
                 with self.fs.open(path, "rb") as fh:
-                    pf = pq.ParquetFile(fh)
+                    pf = pq.ParquetFile(fh, read_dictionary=dictionary)
                     groups = (
                         keep.row_groups((pf.schema_arrow.metadata or {}).get(SPLIT_KEY), pf.num_row_groups)
                         if isinstance(keep, ShardRows)
@@ -240,14 +255,16 @@ class Lake(PartitionWrites):
         missing_ok: bool = True,
         add_day: bool = False,
         keep: Callable[[pa.Table], np.ndarray] | None = None,
+        dictionary: Iterable[str] = (),
     ) -> pa.Table | None:
-        """Concatenate the partitions of [start, end]; missing days are skipped when missing_ok."""
+        """Concatenate the partitions of [start, end]; missing days are skipped when missing_ok.
+        `dictionary`: as in `read`."""
         tables = []
         for day in days_between(start, end):
             if keep is None:
-                table = self.read(dataset, day, columns, missing_ok=missing_ok)
+                table = self.read(dataset, day, columns, missing_ok=missing_ok, dictionary=dictionary)
             else:
-                table = self.read_where(dataset, day, keep, columns, missing_ok=missing_ok)
+                table = self.read_where(dataset, day, keep, columns, missing_ok=missing_ok, dictionary=dictionary)
             if table is None:
                 continue
             if add_day:

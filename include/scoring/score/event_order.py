@@ -87,8 +87,8 @@ def codes_in_merge_order(values: pa.Array, codes: np.ndarray, order: np.ndarray)
     end) for the rows at `order`, renumbered so the values are in order of first appearance there."""
     reordered = codes[order]
     seen = pd.unique(reordered)
-    seen = seen[seen < len(values)]  # every value appears: text_codes keeps only those
-    renumber = np.full(len(values) + 1, len(values), np.int64)
+    seen = seen[seen < len(values)]  # a value no row holds is left out
+    renumber = np.full(len(values) + 1, len(seen), np.int64)  # null: one past the end
     renumber[seen] = np.arange(len(seen))
     return values.take(pa.array(seen, pa.int64())), renumber[reordered]
 

@@ -122,3 +122,17 @@ def test_take_rows_on_a_pool_equals_a_plain_take():
 
 def test_distinct_keeps_the_first_seen_order_and_drops_nulls():
     assert distinct(pd.Series(["b", None, "a", "b", "c", "a"])).tolist() == ["b", "a", "c"]
+
+
+def test_text_codes_of_a_column_read_dictionary_encoded_equal_those_of_its_text():
+    """Chunks read dictionary-encoded each hold their own dictionary: the codes must still say
+    which rows hold equal values, and the dictionary which value each code is."""
+    from include.scoring.core.arrowops import text_codes
+
+    text = [["web", "ad", None, "web"], ["email", "web"], []]
+    encoded = pa.chunked_array([pa.array(chunk, pa.string()).dictionary_encode() for chunk in text])
+    values, codes = text_codes(encoded)
+    flat_text = [v for chunk in text for v in chunk]
+    assert [None if c == len(values) else values[c].as_py() for c in codes] == flat_text
+    plain_values, plain_codes = text_codes(pa.chunked_array(text, pa.string()))
+    assert (codes == plain_codes).all() and values.equals(plain_values)

@@ -101,6 +101,25 @@ def test_read_range_concatenates_and_skips_missing_days(tmp_path):
     assert sorted(set(table.column("dt").to_pylist())) == [date(2026, 3, 1), date(2026, 3, 3)]
 
 
+def test_text_columns_read_dictionary_encoded_hold_the_same_values(tmp_path):
+    lake = Lake(str(tmp_path))
+    lake.write_partition(catalog.SCORES, date(2026, 3, 1), _table(2, "a"))
+    lake.write_partition(catalog.SCORES, date(2026, 3, 2), _table(3, "b"))
+    plain = lake.read_range(catalog.SCORES, date(2026, 3, 1), date(2026, 3, 2))
+    whole = lake.read_range(catalog.SCORES, date(2026, 3, 1), date(2026, 3, 2), dictionary=["id"])
+    kept = lake.read_range(
+        catalog.SCORES,
+        date(2026, 3, 1),
+        date(2026, 3, 2),
+        keep=lambda t: pa.compute.greater(t["x"], 0).to_numpy(),
+        dictionary=["id"],
+    )
+    assert pa.types.is_dictionary(whole.schema.field("id").type) and whole.column("x").equals(plain.column("x"))
+    assert whole.column("id").cast(pa.string()).to_pylist() == plain.column("id").to_pylist()
+    assert pa.types.is_dictionary(kept.schema.field("id").type)
+    assert kept.column("id").cast(pa.string()).to_pylist() == ["a1", "b1", "b2"]
+
+
 def test_fsspec_url_goes_through_the_same_code(tmp_path):
     lake = Lake(f"file://{tmp_path}")
     lake.write_partition(catalog.raw("web"), D, _table(2))
