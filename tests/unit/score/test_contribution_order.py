@@ -210,3 +210,30 @@ def test_ids_distinct_compares_the_ids_when_fingerprints_are_equal():
     assert not ids_distinct(pa.chunked_array([["e1", "e2"], ["e1"]]))  # repeated across the parts of a day
     assert ids_distinct(pa.array(["", None, "e1"]))  # '' and a null share a fingerprint: compared, distinct
     assert not ids_distinct(pa.array([None, "e1", None]))  # a null id is one value
+
+
+def test_columns_read_dictionary_encoded_give_the_same_rows_on_every_path():
+    """The score stage reads the columns only the signals use dictionary-encoded (replay.CLASSIFIED_ONLY):
+    rows in order, sharded parts to merge, and a repeated id (the frame's way) must all give the
+    contributions of the same rows read as text."""
+    from include.scoring.score.outputs import CONTRIB_SCHEMA
+    from include.scoring.score.replay import CLASSIFIED_ONLY
+
+    config = load_config()
+    ordered = _as_resolve_writes(_events())
+    repeated = ordered.assign(event_id=ordered["event_id"].where(ordered.index != 3, ordered["event_id"].iloc[2]))
+    parts = pd.concat([ordered.iloc[1::2], ordered.iloc[::2]], ignore_index=True)  # two runs, each in order
+    counts = []
+    for rows in (ordered, parts, repeated):
+        text = pa.Table.from_pandas(rows, preserve_index=False)
+        encoded = text
+        for name in CLASSIFIED_ONLY:
+            at = encoded.schema.get_field_index(name)
+            chunks = [chunk.dictionary_encode() for chunk in encoded.column(name).cast(pa.string()).chunks]
+            encoded = encoded.set_column(at, name, pa.chunked_array(chunks))
+        want = contributions(text, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+        got = contributions(encoded, config, pd.DataFrame(columns=BONUS_STATE_COLUMNS))
+        assert got.table.cast(CONTRIB_SCHEMA).equals(want.table.cast(CONTRIB_SCHEMA))
+        assert (got.points == want.points).all() and (got.signals == want.signals).all()
+        counts.append(got.table.num_rows)
+    assert counts[0] == counts[1] == counts[2] + 1  # the repeated id counts once
