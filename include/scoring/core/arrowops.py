@@ -80,6 +80,16 @@ def text_codes(values) -> tuple[pa.Array, np.ndarray]:
     return dictionary, np.asarray(codes, dtype=np.int64)
 
 
+def values_at(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The dictionary's values at `codes` (`text_codes`'s: one past the end is null)."""
+    return dictionary.take(pa.array(codes, pa.int64(), mask=codes == len(dictionary)))
+
+
+def text_column(rows: pd.DataFrame | pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
+    """A text column of a frame or a table as Arrow (a table's as read, chunks and encoding kept)."""
+    return rows.column(name) if isinstance(rows, pa.Table) else to_arrow(rows[name])
+
+
 def sorted_codes(values) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a text column in sorted order, and each row's position among them
     (-1 for null): integer codes that compare as the text does, for numpy sorts and groupings."""

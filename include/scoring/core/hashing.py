@@ -57,15 +57,23 @@ def _words(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return words[starts].astype(np.uint64, copy=False)
 
 
+def _string_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a text array's values, padded by 8 zero bytes (for `_words`), and each
+    value's start and length in them."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    width = 8 if pa.types.is_large_string(arr.type) else 4
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64 if width == 8 else np.int32, len(arr) + 1, arr.offset * width)
+    raw = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data = np.concatenate([raw[offsets[0] : offsets[-1]], np.zeros(8, np.uint8)])
+    return data, (offsets[:-1] - offsets[0]).astype(np.int64), np.diff(offsets).astype(np.int64)
+
+
 def _siphash(arr: pa.Array) -> np.ndarray:
     """SipHash-2-4 of each (non-null) string's UTF-8 bytes, with pandas' key."""
-    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
     n = len(arr)
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int64, n + 1, arr.offset * 8)
-    raw = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    data = np.concatenate([raw[: offsets[-1]], np.zeros(8, np.uint8)])
-    start, length = offsets[:-1], np.diff(offsets)
+    data, start, length = _string_bytes(arr)
     blocks = length // 8
     order = np.argsort(-blocks, kind="stable")  # longest first: the rows still hashing are a prefix
     start, length, blocks = start[order], length[order], blocks[order]
@@ -128,14 +136,8 @@ def fingerprints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _fingerprints(arr: pa.Array) -> np.ndarray:
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.large_string())
-    n, width = len(arr), 8 if pa.types.is_large_string(arr.type) else 4
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int64 if width == 8 else np.int32, n + 1, arr.offset * width)
-    raw = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    data = np.concatenate([raw[offsets[0] : offsets[-1]], np.zeros(8, np.uint8)])
-    start, length = (offsets[:-1] - offsets[0]).astype(np.int64), np.diff(offsets).astype(np.int64)
+    n = len(arr)
+    data, start, length = _string_bytes(arr)
     with np.errstate(over="ignore"):
         h = length.astype(np.uint64) * _U64(0x9E3779B97F4A7C15)
         for j in range(max(1, -(-int(length.max()) // 8)) if n else 0):  # the first word: every row, even ''

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.scoring.core.arrowops import lookup, sort_order, text_codes, to_arrow, to_series
+from include.scoring.core.arrowops import lookup, sort_order, text_codes, text_column, to_arrow, to_series, values_at
 from include.scoring.core.config import ScoringConfig
 from include.scoring.score.engine import times_ns
 from include.scoring.score.event_order import (
@@ -44,8 +44,6 @@ from include.scoring.score.signals import (
     repeats_but_best,
     signal_base_points,
     signal_names,
-    text_column,
-    values_at,
 )
 
 ORDER = ["day", "event_time", "event_id"]
@@ -313,14 +311,12 @@ def _contributions(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contribution-codes") as helper:
         # unless known, the accounts' and persons' codes (a hash of every row's text, in Arrow:
         # the GIL is free) are worked out on a helper thread while the signals are
-        pending = codes or [helper.submit(text_codes, to_arrow(ev[column])) for column in ("account_id", "person_key")]
+        pending = None if codes else [helper.submit(text_codes, ev[column]) for column in ("account_id", "person_key")]
         signal, target = _signals_and_targets(ev, config) if signals is None else signals
         signal_text = pa.array(names, pa.string()).take(pa.array(signal))
         ev["signal"] = to_series(signal_text, ev.index)
         bonus = combination_bonus(ev, config, bonus_state)
-        (accounts, account), (persons, person) = (
-            code if isinstance(code, tuple) else code.result() for code in pending
-        )
+        (accounts, account), (persons, person) = codes or [code.result() for code in pending]
     day = ev["day"].to_numpy(dtype=np.int64)
     text = table.select(TEXT_AS_READ) if as_read and table is not None else None
     part = _scored(ev, day, account, person, signal, target, config, text, signal_text)

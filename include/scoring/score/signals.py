@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from include.scoring.core.arrowops import isin, text_codes, to_arrow, to_series
+from include.scoring.core.arrowops import isin, text_codes, text_column, to_series, values_at
 from include.scoring.core.config import ScoringConfig
 from include.scoring.core.normalize import matches, url_path
 
@@ -61,16 +61,6 @@ def classified(events: pd.DataFrame | pa.Table, config: ScoringConfig) -> tuple[
         }
     )
     return _classify_rows(fields, config)[combo], paths, path_code
-
-
-def text_column(events: pd.DataFrame | pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
-    """A text column of a frame or a table as Arrow (a table's as read)."""
-    return events.column(name) if isinstance(events, pa.Table) else to_arrow(events[name])
-
-
-def values_at(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
-    """The dictionary's values at `codes` (`text_codes`'s: one past the end is null)."""
-    return dictionary.take(pa.array(codes, pa.int64(), mask=codes == len(dictionary)))
 
 
 def _classify_rows(fields: pd.DataFrame, config: ScoringConfig) -> np.ndarray:
